@@ -1,0 +1,22 @@
+# rampflow: JWST Stage 1 (ramps -> slopes), light curves and QA as a Snakemake workflow.
+# Wiring only: the science lives in src/rampflow.
+from snakemake.utils import min_version, validate
+
+min_version("8.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/inputs.smk"
+include: "workflow/rules/detector1.smk"
+
+
+rule all:
+    input:
+        final_products(),
+    default_target: True

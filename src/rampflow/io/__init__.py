@@ -1,0 +1,442 @@
+"""All FITS reading and writing in rampflow (this package is the only code touching FITS).
+
+* ``open_ramp(path)`` reads a genuine ``*_uncal.fits`` (uint16 SCI, INT_TIMES / GROUP
+  tables, ASDF extension) or one of our ramp intermediates (float32 SCI, PIXELDQ, GROUPDQ)
+  memory-mapped, and hands out chunks of integrations / rows as native arrays.
+* ``RampWriter`` writes a ramp product incrementally: the file layout (headers, sized
+  data sections) is laid down first in a temporary file next to the target, chunks are
+  written into memory-mapped data sections, and the file is renamed into place only
+  when everything was written. An exception leaves nothing behind.
+* ``write_image_product`` writes rate / rateints / fitopt products (2-D / 3-D, small)
+  atomically.
+* ``read_reference_hdus`` reads CRDS-format reference files.
+* ``simfiles`` holds the writers for simulated exposures, reference files and truth.
+
+Products carry the input's headers forward, record what ran (``S_<STEP>``), the
+reference files (``R_<TYPE>``), the CRDS context (``CRDS_CTX``) and step parameters
+(HISTORY cards), and set ``DATAMODL`` so ``stdatamodels.jwst.datamodels.open`` returns
+the right model (RampModel, ImageModel, CubeModel, RampFitOutputModel).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from astropy.io import fits
+from astropy.table import Table
+
+from ..meta import ExposureMeta
+
+BLOCK = 2880
+#: header cards that describe the data layout and are never copied between HDUs
+_STRUCTURAL = {
+    "SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "NAXIS3", "NAXIS4", "NAXIS5", "EXTEND",
+    "XTENSION", "PCOUNT", "GCOUNT", "BZERO", "BSCALE", "EXTNAME", "EXTVER", "TFIELDS",
+    "CHECKSUM", "DATASUM", "END", "THEAP", "BLANK",
+}
+#: on-disk dtype, BITPIX and BZERO for the in-memory dtypes we write
+_DISK = {
+    np.dtype(np.float32): (">f4", -32, None),
+    np.dtype(np.float64): (">f8", -64, None),
+    np.dtype(np.uint8): ("u1", 8, None),
+    np.dtype(np.int16): (">i2", 16, None),
+    np.dtype(np.uint16): (">i2", 16, 32768),
+    np.dtype(np.int32): (">i4", 32, None),
+    np.dtype(np.uint32): (">i4", 32, 2147483648),
+}
+
+
+class ProductError(ValueError):
+    """An input file is not a usable JWST product; the message names the file and the fault."""
+
+
+# --------------------------------------------------------------------------- atomic output
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it to ``path`` if the block succeeds.
+
+    On any exception the temporary file is removed and ``path`` is left untouched, so an
+    interrupted job never leaves a half-written product that looks finished.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+# --------------------------------------------------------------------------- reading
+
+def _open_fits(path) -> fits.HDUList:
+    path = str(path)
+    if not os.path.exists(path):
+        raise ProductError(f"{path}: file does not exist")
+    try:
+        return fits.open(path, memmap=True, do_not_scale_image_data=True, lazy_load_hdus=False)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ProductError(f"{path}: not a readable FITS file ({exc})") from exc
+
+
+def _scaled(raw: np.ndarray, header, dtype=np.float32) -> np.ndarray:
+    """Apply BSCALE/BZERO of ``header`` to a raw (possibly big-endian) slice, returning ``dtype``."""
+    raw = np.asarray(raw)
+    bzero = header.get("BZERO", 0) or 0
+    bscale = header.get("BSCALE", 1) or 1
+    size = raw.dtype.itemsize
+    if raw.dtype.kind == "i" and bscale == 1 and bzero == 2 ** (8 * size - 1):
+        # signed storage of unsigned data: flipping the sign bit adds BZERO exactly
+        native = raw.astype(raw.dtype.newbyteorder("="), copy=False)
+        unsigned = native.view(f"u{size}") ^ np.array(bzero, dtype=f"u{size}")
+        return unsigned.astype(dtype, copy=False)
+    out = raw.astype(dtype)
+    if bscale != 1:
+        out *= bscale
+    if bzero:
+        out += bzero
+    return out
+
+
+def _table(hdul, name):
+    if name in hdul and isinstance(hdul[name], fits.BinTableHDU):
+        return Table(hdul[name].data.copy())
+    return None
+
+
+class RampFile:
+    """A 4-D ramp (uncal or intermediate) opened memory-mapped.
+
+    Attributes: ``path``, ``meta`` (ExposureMeta), ``primary_header``, ``sci_header``,
+    ``shape`` (nints, ngroups, ny, nx), ``is_uncal``, ``tables`` (name -> BinTableHDU, e.g.
+    INT_TIMES, GROUP), ``int_times`` (astropy Table or None).
+    """
+
+    def __init__(self, path):
+        self.path = str(path)
+        self._hdul = _open_fits(self.path)
+        h = self._hdul
+        if "SCI" not in h:
+            raise ProductError(f"{self.path}: no SCI extension (extensions: {[x.name for x in h]})")
+        sci = h["SCI"]
+        if sci.data is None or sci.data.ndim != 4:
+            shape = None if sci.data is None else sci.data.shape
+            raise ProductError(
+                f"{self.path}: SCI must be 4-D (nints, ngroups, ny, nx) for a ramp, got shape {shape}"
+            )
+        self.primary_header = h[0].header
+        self.sci_header = sci.header
+        self._sci = sci.data
+        self.shape = tuple(int(n) for n in sci.data.shape)
+        self.is_uncal = "GROUPDQ" not in h
+        self._gdq = None if self.is_uncal else h["GROUPDQ"].data
+        self._pdq = h["PIXELDQ"] if "PIXELDQ" in h else None
+        if self._gdq is not None and tuple(self._gdq.shape) != self.shape:
+            raise ProductError(f"{self.path}: GROUPDQ shape {self._gdq.shape} != SCI shape {self.shape}")
+        if self._pdq is not None and tuple(self._pdq.data.shape) != self.shape[2:]:
+            raise ProductError(f"{self.path}: PIXELDQ shape {self._pdq.data.shape} != {self.shape[2:]}")
+        self.tables = {x.name: x for x in h[1:] if isinstance(x, fits.BinTableHDU) and x.name != "ASDF"}
+        try:
+            self.meta = ExposureMeta.from_headers(self.primary_header, self.sci_header, self.path, self.shape)
+        except KeyError as exc:
+            raise ProductError(str(exc.args[0])) from None
+        if (self.meta.nints, self.meta.ngroups) != self.shape[:2]:
+            # a segment holds a subset of the exposure's integrations: trust the array
+            self.meta = _replace_counts(self.meta, self.shape)
+        if (self.meta.subsize2, self.meta.subsize1) != self.shape[2:]:
+            raise ProductError(
+                f"{self.path}: SUBSIZE2 x SUBSIZE1 = {self.meta.subsize2} x {self.meta.subsize1} "
+                f"does not match SCI frame shape {self.shape[2:]}"
+            )
+
+    # -- context manager
+    def close(self):
+        self._hdul.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def int_times(self) -> Table | None:
+        return _table(self._hdul, "INT_TIMES")
+
+    @property
+    def nbytes_per_int(self) -> int:
+        """Bytes one integration occupies as float32 SCI + uint8 GROUPDQ in memory."""
+        n = int(np.prod(self.shape[1:]))
+        return n * 5
+
+    def read(self, ints: slice = slice(None), rows: slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
+        """SCI (float32) and GROUPDQ (uint8) for integrations ``ints`` and rows ``rows``.
+
+        Fresh native-endian arrays of just the chunk (uncal: GROUPDQ zeros).
+        """
+        raw = self._sci[ints, :, rows, :]
+        sci = _scaled(np.asarray(raw), self.sci_header, np.float32)
+        if self._gdq is None:
+            gdq = np.zeros(sci.shape, dtype=np.uint8)
+        else:
+            gdq = np.array(self._gdq[ints, :, rows, :], dtype=np.uint8)
+        return np.ascontiguousarray(sci, dtype=np.float32), gdq
+
+    def pixeldq(self) -> np.ndarray:
+        """PIXELDQ as uint32 (ny, nx); zeros for an uncal file."""
+        if self._pdq is None:
+            return np.zeros(self.shape[2:], dtype=np.uint32)
+        return _scaled(np.asarray(self._pdq.data), self._pdq.header, np.uint32)
+
+
+def _replace_counts(meta: ExposureMeta, shape) -> ExposureMeta:
+    from dataclasses import replace
+
+    return replace(meta, nints=int(shape[0]), ngroups=int(shape[1]))
+
+
+def open_ramp(path) -> RampFile:
+    """Open an uncal file or a ramp intermediate (see RampFile)."""
+    return RampFile(path)
+
+
+def read_reference_hdus(path):
+    """Read a CRDS-format reference file: (primary header, images, tables, extension headers).
+
+    Images are native-endian arrays with BZERO/BSCALE applied (DQ arrays as uint32);
+    tables are astropy Tables (e.g. DQ_DEF).
+    """
+    path = str(path)
+    with _open_fits(path) as h:
+        images, tables, headers = {}, {}, {}
+        for hdu in h[1:]:
+            name = hdu.name.upper()
+            headers[name] = hdu.header.copy()
+            if isinstance(hdu, fits.BinTableHDU):
+                if name != "ASDF":
+                    tables[name] = Table(hdu.data.copy())
+            elif hdu.data is not None:
+                dtype = np.uint32 if name in ("DQ", "PIXELDQ") or name.endswith("DQ") else np.float32
+                if hdu.data.dtype.kind == "f" and dtype is np.float32:
+                    arr = hdu.data.astype(np.float32)
+                    if hdu.data.dtype.itemsize == 8:
+                        arr = hdu.data.astype(np.float64)
+                else:
+                    arr = _scaled(np.asarray(hdu.data), hdu.header, dtype)
+                images[name] = np.ascontiguousarray(arr)
+        return h[0].header.copy(), images, tables, headers
+
+
+def read_image_product(path) -> dict:
+    """Read a rate / rateints / fitopt product: {'primary': Header, EXTNAME: array or Table}."""
+    out = {}
+    with _open_fits(path) as h:
+        out["primary"] = h[0].header.copy()
+        for hdu in h[1:]:
+            if isinstance(hdu, fits.BinTableHDU):
+                if hdu.name != "ASDF":
+                    out[hdu.name] = Table(hdu.data.copy())
+            elif hdu.data is not None:
+                kind = np.uint32 if hdu.name.endswith("DQ") else None
+                out[hdu.name] = (_scaled(np.asarray(hdu.data), hdu.header, np.uint32) if kind
+                                 else np.array(hdu.data, dtype=hdu.data.dtype.newbyteorder("=")))
+                out[hdu.name + "_header"] = hdu.header.copy()
+    return out
+
+
+# --------------------------------------------------------------------------- writing
+
+def _copy_cards(dst: fits.Header, src) -> None:
+    if src is None:
+        return
+    for card in src.cards:
+        key = card.keyword
+        if key in _STRUCTURAL or key.startswith("NAXIS") or key.startswith("TTYPE") \
+                or key.startswith("TFORM") or key.startswith("TUNIT") or key.startswith("TDIM"):
+            continue
+        if key in ("HISTORY", "COMMENT", ""):
+            dst.append(card, end=True)
+        else:
+            dst[key] = (card.value, card.comment)
+
+
+def _apply_updates(h: fits.Header, updates: dict | None, history=()) -> None:
+    for key, value in (updates or {}).items():
+        if value is None:
+            continue
+        if isinstance(value, tuple):
+            h[key] = value
+        else:
+            h[key] = value
+    for line in history:
+        h.add_history(line)
+
+
+def _primary_header(src, updates=None, history=()) -> fits.Header:
+    h = fits.PrimaryHDU().header
+    h["EXTEND"] = True
+    _copy_cards(h, src)
+    _apply_updates(h, updates, history)
+    return h
+
+
+def _image_header(extname: str, dtype, shape, src=None) -> fits.Header:
+    disk, bitpix, bzero = _DISK[np.dtype(dtype)]
+    h = fits.Header()
+    h["XTENSION"] = "IMAGE"
+    h["BITPIX"] = bitpix
+    h["NAXIS"] = len(shape)
+    for i, n in enumerate(reversed(shape)):
+        h[f"NAXIS{i + 1}"] = int(n)
+    h["PCOUNT"] = 0
+    h["GCOUNT"] = 1
+    if bzero is not None:
+        h["BSCALE"] = 1
+        h["BZERO"] = bzero
+    h["EXTNAME"] = extname
+    _copy_cards(h, src)
+    return h
+
+
+def _to_disk(arr: np.ndarray, dtype) -> np.ndarray:
+    """Convert a native chunk to the on-disk representation (big-endian, BZERO shifted)."""
+    dtype = np.dtype(dtype)
+    disk, _, bzero = _DISK[dtype]
+    arr = np.asarray(arr, dtype=dtype)
+    if bzero is not None:
+        flip = np.array(bzero, dtype=dtype)
+        return (arr ^ flip).view(disk.replace(">", "="))
+    return arr
+
+
+def _table_bytes(hdu: fits.BinTableHDU) -> bytes:
+    import io as _io
+
+    buf = _io.BytesIO()
+    fits.HDUList([fits.PrimaryHDU(), hdu.copy()]).writeto(buf)
+    return buf.getvalue()[BLOCK:]
+
+
+class RampWriter:
+    """Write a 4-D ramp product incrementally and atomically.
+
+    Layout as the jwst RampModel: primary (headers carried forward), SCI float32,
+    PIXELDQ uint32, GROUPDQ uint8, then the input's tables (INT_TIMES, GROUP).
+
+    with RampWriter(out, like=ramp_file, updates={...}, history=[...]) as w:
+        w.write(ints, rows, sci_chunk, gdq_chunk)
+        w.write_pixeldq(pdq)
+    """
+
+    def __init__(self, path, like: RampFile, updates: dict | None = None, history=(), shape=None):
+        self.path = Path(path)
+        self.shape = tuple(shape or like.shape)
+        self._ctx = atomic_path(self.path)
+        self._tmp = None
+        self._like = like
+        prim = dict(updates or {})
+        prim.setdefault("DATAMODL", "RampModel")
+        self._primary = _primary_header(like.primary_header, prim, history)
+        sci_src = like.sci_header.copy()
+        for k in ("BUNIT",):
+            if k not in sci_src:
+                sci_src[k] = "DN"
+        self._layout = [
+            ("SCI", np.float32, self.shape, sci_src),
+            ("PIXELDQ", np.uint32, self.shape[2:], None),
+            ("GROUPDQ", np.uint8, self.shape, None),
+        ]
+        self._tables = [like.tables[n] for n in ("INT_TIMES", "GROUP") if n in like.tables]
+        self._mm = {}
+        self._written_pdq = False
+
+    def __enter__(self):
+        self._tmp = self._ctx.__enter__()
+        offsets = {}
+        with open(self._tmp, "wb") as f:
+            f.write(self._primary.tostring(padding=True).encode("ascii"))
+            for name, dtype, shape, src in self._layout:
+                f.write(_image_header(name, dtype, shape, src).tostring(padding=True).encode("ascii"))
+                offsets[name] = f.tell()
+                nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+                padded = -(-nbytes // BLOCK) * BLOCK
+                f.seek(offsets[name] + padded)
+            for t in self._tables:
+                f.write(_table_bytes(t))
+            f.truncate()
+        for name, dtype, shape, _ in self._layout:
+            disk = _DISK[np.dtype(dtype)][0]
+            self._mm[name] = np.memmap(self._tmp, mode="r+", dtype=disk, offset=offsets[name], shape=shape)
+        return self
+
+    def write(self, ints: slice, rows: slice, sci: np.ndarray, gdq: np.ndarray) -> None:
+        """Store a chunk: ``sci`` float32 and ``gdq`` uint8 for ``[ints, :, rows, :]``."""
+        self._mm["SCI"][ints, :, rows, :] = sci
+        self._mm["GROUPDQ"][ints, :, rows, :] = gdq
+
+    def write_pixeldq(self, pdq: np.ndarray) -> None:
+        if tuple(pdq.shape) != tuple(self.shape[2:]):
+            raise ValueError(f"{self.path}: PIXELDQ shape {pdq.shape} != {self.shape[2:]}")
+        self._mm["PIXELDQ"][...] = _to_disk(pdq, np.uint32)
+        self._written_pdq = True
+
+    def __exit__(self, etype, exc, tb):
+        for mm in self._mm.values():
+            if etype is None:
+                mm.flush()
+            del mm
+        self._mm.clear()
+        if etype is None and not self._written_pdq:
+            etype = RuntimeError
+            exc = RuntimeError(f"{self.path}: PIXELDQ was never written")
+        if etype is None:
+            return self._ctx.__exit__(None, None, None)
+        self._ctx.__exit__(etype, exc, tb)
+        return False
+
+
+def write_image_product(path, arrays: dict, like_primary, like_sci=None, updates: dict | None = None,
+                        history=(), datamodel: str = "ImageModel", tables: dict | None = None,
+                        order=None) -> Path:
+    """Write a rate / rateints / fitopt product atomically.
+
+    ``arrays``: EXTNAME -> array (float32 science arrays, uint32 DQ); written in ``order``
+    (default: SCI, ERR, DQ, VAR_POISSON, VAR_RNOISE, then the rest). ``tables``: EXTNAME ->
+    astropy Table or BinTableHDU (e.g. INT_TIMES).
+    """
+    prim = dict(updates or {})
+    prim["DATAMODL"] = datamodel
+    hdus = [fits.PrimaryHDU(header=_primary_header(like_primary, prim, history))]
+    default = ["SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE", "VAR_FLAT"]
+    names = list(order or [n for n in default if n in arrays]) + \
+        [n for n in arrays if n not in (order or default)]
+    for name in names:
+        arr = np.asarray(arrays[name])
+        hdr = fits.Header()
+        if name == "SCI" and like_sci is not None:
+            _copy_cards(hdr, like_sci)
+        if name == "DQ" or name.endswith("DQ"):
+            hdu = fits.ImageHDU(arr.astype(np.uint32), header=hdr, name=name, uint=True)
+        else:
+            hdu = fits.ImageHDU(arr, header=hdr, name=name)
+        hdus.append(hdu)
+    for name, t in (tables or {}).items():
+        hdu = t.copy() if isinstance(t, fits.BinTableHDU) else fits.table_to_hdu(Table(t))
+        hdu.name = name
+        hdus.append(hdu)
+    with atomic_path(path) as tmp:
+        fits.HDUList(hdus).writeto(tmp, overwrite=True)
+    return Path(path)

@@ -1,0 +1,119 @@
+"""Run ramp steps on files: read in chunks, apply a Step, write the product atomically.
+
+This is the glue between files and the pure step functions; Snakemake scripts and the
+``rampflow step`` command call it. Memory stays bounded: a step sees one chunk of
+integrations (or of rows, for steps that need every integration of a pixel) at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import io, references
+from .steps import get_step_class
+
+log = logging.getLogger("rampflow")
+
+DEFAULT_CHUNK_MB = 512
+
+
+def set_threads(threads: int | None) -> None:
+    """Let numba use ``threads`` threads (the Snakemake rule's ``threads:``)."""
+    if not threads:
+        return
+    import numba
+
+    numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+
+
+def _fmt_params(params: dict) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in sorted(params.items()))
+
+
+def ref_keyword(reftype: str) -> str:
+    """jwst's R_ keyword for a reference type (R_ + first 6 letters, upper case)."""
+    return "R_" + reftype.upper()[:6]
+
+
+def chunk_ranges(n: int, size: int):
+    size = max(1, int(size))
+    for start in range(0, n, size):
+        yield slice(start, min(n, start + size))
+
+
+def load_step(name: str, meta, overrides=None, crds_context=None, params=None):
+    """Resolve and load the reference files of step ``name`` and build the Step."""
+    cls = get_step_class(name)
+    paths, ctx = references.resolve(meta, cls.reftypes, overrides, crds_context)
+    refs = {rt: references.load_reference(rt, p, meta) for rt, p in paths.items()}
+    return cls(meta, refs, **(params or {})), paths, ctx
+
+
+def provenance(step, paths: dict, ctx: str | None) -> tuple[dict, list[str]]:
+    """Header keywords and HISTORY lines recording what ran."""
+    updates = {step.keyword: ("SKIPPED" if step.skipped else "COMPLETE", f"rampflow {step.name}")}
+    for rt, p in paths.items():
+        updates[ref_keyword(rt)] = (Path(p).name, f"{rt} reference file")
+    if ctx:
+        updates["CRDS_CTX"] = (ctx, "CRDS context used")
+    updates.update(step.header_updates())
+    history = [f"rampflow {step.name}: {_fmt_params(step.params)}"]
+    if step.skipped:
+        history.append(f"rampflow {step.name} skipped: {step.skipped}")
+    return updates, history
+
+
+def run_step(name: str, in_path, out_path, *, params: dict | None = None, overrides: dict | None = None,
+             crds_context: str | None = None, chunk_mb: float = DEFAULT_CHUNK_MB,
+             threads: int | None = None) -> Path:
+    """Apply ramp step ``name`` to ``in_path`` and write ``out_path`` (atomically).
+
+    Raises with a message naming the file / key at fault; on any error no output exists.
+    """
+    set_threads(threads)
+    t0 = time.perf_counter()
+    with io.open_ramp(in_path) as rf:
+        step, paths, ctx = load_step(name, rf.meta, overrides, crds_context, params)
+        updates, history = provenance(step, paths, ctx)
+        nints, ngroups, ny, nx = rf.shape
+        pdq = rf.pixeldq()
+        log.info("%s: %s on %s (%d ints x %d groups x %d x %d)%s", name, Path(in_path).name,
+                 rf.meta.detector, nints, ngroups, ny, nx,
+                 f" -- skipped: {step.skipped}" if step.skipped else "")
+        with io.RampWriter(out_path, rf, updates=updates, history=history) as w:
+            if step.chunking == "rows" and not step.skipped:
+                bytes_per_row = nints * ngroups * nx * 5
+                nrow = max(1, int(chunk_mb * 2**20 // bytes_per_row) - 2 * step.halo)
+                chunks = list(chunk_ranges(ny, nrow))
+                for k, rows in enumerate(chunks):
+                    lo = max(0, rows.start - step.halo)
+                    hi = min(ny, rows.stop + step.halo)
+                    ext = slice(lo, hi)
+                    sci, gdq = rf.read(slice(None), ext)
+                    sub = pdq[ext].copy()
+                    step.process(sci, gdq, sub, slice(0, nints), ext)
+                    inner = slice(rows.start - lo, rows.stop - lo)
+                    w.write(slice(None), rows, sci[:, :, inner], gdq[:, :, inner])
+                    pdq[rows] = sub[inner]
+                    log.info("%s: rows %d-%d done (%d/%d chunks)", name, rows.start, rows.stop - 1,
+                             k + 1, len(chunks))
+            else:
+                if step.chunking == "whole":
+                    nper = nints
+                else:
+                    nper = max(1, int(chunk_mb * 2**20 // rf.nbytes_per_int))
+                chunks = list(chunk_ranges(nints, nper))
+                for k, ints in enumerate(chunks):
+                    sci, gdq = rf.read(ints)
+                    if not step.skipped:
+                        step.process(sci, gdq, pdq, ints, slice(0, ny))
+                    w.write(ints, slice(None), sci, gdq)
+                    log.info("%s: integrations %d-%d done (%d/%d chunks)", name, ints.start + 1,
+                             ints.stop, k + 1, len(chunks))
+            w.write_pixeldq(pdq)
+    log.info("%s: wrote %s in %.1f s", name, out_path, time.perf_counter() - t0)
+    return Path(out_path)

@@ -1,0 +1,168 @@
+"""Parity with the official jwst pipeline, run offline.
+
+jwst runs with every reference file given as an override, CRDS in local mode over a
+minimal cache (a server_config and an empty pmap), and no step-parameter lookups.
+Tests here are skipped, with the reason, where jwst is not installed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+jwst = pytest.importorskip("jwst", reason="the official jwst pipeline is not installed")
+
+#: our step name -> jwst step class
+JWST_STEPS = {
+    "group_scale": "jwst.group_scale.GroupScaleStep",
+    "dq_init": "jwst.dq_init.DQInitStep",
+    "saturation": "jwst.saturation.SaturationStep",
+    "superbias": "jwst.superbias.SuperBiasStep",
+    "refpix": "jwst.refpix.RefPixStep",
+    "linearity": "jwst.linearity.LinearityStep",
+    "dark_current": "jwst.dark_current.DarkCurrentStep",
+    "jump": "jwst.jump.JumpStep",
+    "ramp_fit": "jwst.ramp_fitting.RampFitStep",
+    "gain_scale": "jwst.gain_scale.GainScaleStep",
+}
+#: reference types each jwst step is given as overrides
+JWST_OVERRIDES = {
+    "group_scale": [],
+    "dq_init": ["mask"],
+    "saturation": ["saturation", "superbias"],
+    "superbias": ["superbias"],
+    "refpix": [],
+    "linearity": ["linearity"],
+    "dark_current": ["dark"],
+    "jump": ["readnoise", "gain"],
+    "ramp_fit": ["readnoise", "gain"],
+    "gain_scale": ["gain"],
+}
+FIXED_OVERRIDES = {"refpix": {"override_refpix": "N/A", "override_sirskernel": "N/A"}}
+
+
+def _make_offline_crds(root: Path) -> None:
+    cfg = root / "config" / "jwst"
+    cfg.mkdir(parents=True, exist_ok=True)
+    (cfg / "server_config").write_text(repr({
+        "observatory": "jwst",
+        "operational_context": "jwst_0000.pmap",
+        "edit_context": "jwst_0000.pmap",
+        "effective_mode": "local",
+        "status": "server",
+        "last_synced": "2026-01-01 00:00:00",
+        "force_remote_mode": False,
+        "crds_version": {"str": "14.0.3"},
+    }))
+    maps = root / "mappings" / "jwst"
+    maps.mkdir(parents=True, exist_ok=True)
+    (maps / "jwst_0000.pmap").write_text(
+        "header = {\n    'derived_from' : 'hand made',\n    'mapping' : 'PIPELINE',\n"
+        "    'name' : 'jwst_0000.pmap',\n    'observatory' : 'JWST',\n"
+        "    'parkey' : (('META.INSTRUMENT.NAME',),),\n    'sha1sum' : 'none',\n}\n\nselector = {\n}\n"
+    )
+
+
+@pytest.fixture(scope="session")
+def jwst_offline(tmp_path_factory):
+    """Environment under which jwst steps run with no network (restored afterwards)."""
+    root = tmp_path_factory.mktemp("crds_offline")
+    _make_offline_crds(root)
+    env = {
+        "CRDS_MODE": "local",
+        "CRDS_PATH": str(root),
+        "CRDS_IGNORE_MAPPING_CHECKSUM": "1",
+        "STPIPE_DISABLE_CRDS_STEPPARS": "True",
+        "CRDS_SERVER_URL": "https://127.0.0.1:9",
+    }
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    yield root
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def jwst_step_class(name: str):
+    mod, cls = JWST_STEPS[name].rsplit(".", 1)
+    return getattr(importlib.import_module(mod), cls)
+
+
+def run_jwst_step(name: str, model, refs: dict, **params):
+    """Run the official jwst step ``name`` on ``model`` (a datamodel or a path), offline.
+
+    ``refs`` maps reftype -> path; the step gets the overrides it needs. Returns the
+    step's output model (a tuple for ramp_fit: (rate, rateints)).
+    """
+    kw = {f"override_{rt}": str(refs[rt]) for rt in JWST_OVERRIDES[name]}
+    kw.update(FIXED_OVERRIDES.get(name, {}))
+    kw.update(params)
+    return jwst_step_class(name).call(model, **kw)
+
+
+def jwst_chain(uncal, refs: dict, steps: list[str], params: dict | None = None):
+    """Run jwst steps in order from an uncal file; returns the last output model."""
+    params = params or {}
+    model = str(uncal)
+    for s in steps:
+        model = run_jwst_step(s, model, refs, **params.get(s, {}))
+    return model
+
+
+def run_our_step(name: str, model, meta, refs: dict, **params):
+    """Run rampflow's step ``name`` on copies of a jwst RampModel's arrays (whole cube).
+
+    Returns (sci float32, groupdq uint8, pixeldq uint32, step instance).
+    """
+    from rampflow.references import load_reference
+    from rampflow.steps import get_step_class
+
+    cls = get_step_class(name)
+    loaded = {rt: load_reference(rt, refs[rt], meta) for rt in cls.reftypes}
+    step = cls(meta, loaded, **params)
+    sci = np.array(model.data, dtype=np.float32, copy=True)
+    gdq = np.array(model.groupdq, dtype=np.uint8, copy=True)
+    pdq = np.array(model.pixeldq, dtype=np.uint32, copy=True)
+    if step.skipped is None:
+        step.process(sci, gdq, pdq, slice(0, sci.shape[0]), slice(0, sci.shape[2]))
+    return sci, gdq, pdq, step
+
+
+def assert_ramp_parity(ours, theirs, *, rtol=1e-6, atol=0.0):
+    """SCI to float32 rounding; GROUPDQ and PIXELDQ exactly."""
+    sci, gdq, pdq = ours[:3]
+    np.testing.assert_array_equal(pdq, np.asarray(theirs.pixeldq, dtype=np.uint32), err_msg="PIXELDQ differs")
+    np.testing.assert_array_equal(gdq, np.asarray(theirs.groupdq, dtype=np.uint8), err_msg="GROUPDQ differs")
+    np.testing.assert_allclose(sci, np.asarray(theirs.data, dtype=np.float32), rtol=rtol, atol=atol,
+                               err_msg="SCI differs")
+
+
+# --- simulated cases (small, session-scoped) -------------------------------------------
+
+@pytest.fixture(scope="session")
+def nirspec_case(tmp_path_factory):
+    """A small NIRSpec BOTS SUB2048-like NRS1 exposure with its reference files."""
+    from rampflow.simulate import simulate_exposure
+
+    out = tmp_path_factory.mktemp("sim_nrs")
+    return simulate_exposure(out, kind="nirspec_tso", detector="NRS1", nints=3, ngroups=6, seed=11)
+
+
+@pytest.fixture(scope="session")
+def nircam_case(tmp_path_factory):
+    """A NIRCam full-frame (2048 x 2048, 4 amplifiers) exposure with its reference files."""
+    from rampflow.simulate import simulate_exposure
+
+    out = tmp_path_factory.mktemp("sim_nrc")
+    return simulate_exposure(out, kind="nircam_image", detector="NRCA1", nints=1, ngroups=4, seed=12)
+
+
+@pytest.fixture(scope="session", params=["nirspec", "nircam"])
+def sim_case(request):
+    return request.getfixturevalue(f"{request.param}_case")

@@ -1,0 +1,76 @@
+# Validation beyond the schema, the exposure table, and input functions.
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from rampflow import config as rfconfig  # noqa: E402
+
+try:
+    rfconfig.check(config)
+except rfconfig.ConfigError as exc:
+    raise WorkflowError(f"config error: {exc}")
+
+OUT = rfconfig.results_dir(config)
+STEPS = list(config["steps"])
+RAMP_CHAIN = [s for s in STEPS if s not in rfconfig.RATE_STEPS]
+CRDS_ENV = rfconfig.crds_env(config, workflow.basedir)
+THREADS = int(config["compute"]["threads"])
+CHUNK_MB = float(config["compute"]["chunk_mb"])
+SOURCE = config["inputs"]["source"]
+
+
+def exposure_stems():
+    """Exposure names ({stem} of {stem}_uncal.fits) of this program."""
+    if SOURCE == "simulate":
+        from rampflow.simulate import program_stems
+
+        return program_stems(config["inputs"]["simulate"])
+    if SOURCE == "local":
+        folder = Path(config["inputs"]["uncal_dir"])
+        if not folder.is_dir():
+            raise WorkflowError(f"inputs.uncal_dir: folder {folder} does not exist")
+        stems = sorted(p.name[: -len("_uncal.fits")] for p in folder.glob("*_uncal.fits"))
+        if not stems:
+            raise WorkflowError(f"inputs.uncal_dir: no *_uncal.fits files in {folder}")
+        return stems
+    return mast_stems()
+
+
+def uncal_path(stem):
+    if SOURCE == "local":
+        return str(Path(config["inputs"]["uncal_dir"]) / f"{stem}_uncal.fits")
+    return f"{OUT}/uncal/{stem}_uncal.fits"
+
+
+def step_input(step):
+    """The file a ramp step reads: the uncal file, or the previous step's product."""
+    i = RAMP_CHAIN.index(step)
+    if i == 0:
+        return lambda wc: uncal_path(wc.stem)
+    return f"{OUT}/stage1/{{stem}}_{RAMP_CHAIN[i - 1]}.fits"
+
+
+def last_ramp():
+    return f"{OUT}/stage1/{{stem}}_{RAMP_CHAIN[-1]}.fits"
+
+
+def step_params(step):
+    return dict(config["step_params"].get(step) or {})
+
+
+def references_ready():
+    """Marker that the reference files exist locally before parallel jobs start."""
+    return f"{OUT}/crds/.ready"
+
+
+def final_products():
+    stems = exposure_stems()
+    if "gain_scale" in STEPS:
+        names = ["gain_scale", "gain_scaleints"]
+    elif "ramp_fit" in STEPS:
+        names = ["rate", "rateints"]
+    else:
+        names = [RAMP_CHAIN[-1]]
+    return [f"{OUT}/stage1/{s}_{n}.fits" for s in stems for n in names]

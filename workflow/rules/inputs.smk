@@ -1,0 +1,33 @@
+# Where the uncal files and the reference-file cache come from.
+
+if SOURCE == "simulate":
+
+    rule simulate:
+        output:
+            uncal=expand(f"{OUT}/uncal/{{stem}}_uncal.fits", stem=exposure_stems()),
+            ready=f"{OUT}/crds/.ready",
+        params:
+            sim=config["inputs"]["simulate"],
+            crds_path=f"{OUT}/crds",
+        log:
+            f"{OUT}/logs/simulate.log",
+        script:
+            "../scripts/simulate.py"
+
+else:
+
+    rule references:
+        """Resolve every reference file once (CRDS fetches into its cache) before steps run."""
+        input:
+            uncal=lambda wc: [uncal_path(s) for s in exposure_stems()],
+        output:
+            ready=f"{OUT}/crds/.ready",
+        params:
+            steps=STEPS,
+            overrides=config["references"]["overrides"],
+            context=config["references"]["crds_context"],
+            env=CRDS_ENV,
+        log:
+            f"{OUT}/logs/references.log",
+        script:
+            "../scripts/prefetch_references.py"
