@@ -400,8 +400,9 @@ class RampWriter:
             del mm
         self._mm.clear()
         if etype is None and not self._written_pdq:
-            etype = RuntimeError
-            exc = RuntimeError(f"{self.path}: PIXELDQ was never written")
+            err = RuntimeError(f"{self.path}: PIXELDQ was never written")
+            self._ctx.__exit__(RuntimeError, err, None)
+            raise err
         if etype is None:
             return self._ctx.__exit__(None, None, None)
         self._ctx.__exit__(etype, exc, tb)

@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from rampflow.meta import ExposureMeta
+from rampflow.references import ReferenceError, cut_to_subarray, load_reference, resolve
+
+
+def _meta(**kw):
+    prim = {"INSTRUME": "NIRSPEC", "DETECTOR": "NRS1", "SUBARRAY": "SUB2048", "SUBSTRT1": 1,
+            "SUBSTRT2": 1013, "SUBSIZE1": 2048, "SUBSIZE2": 32, "NINTS": 2, "NGROUPS": 3}
+    prim.update(kw)
+    return ExposureMeta.from_headers(prim, {}, "exp_uncal.fits")
+
+
+def _ref(path, reftype="saturation", detector="NRS1", shape=(2048, 2048), corner=(1, 1)):
+    prim = fits.PrimaryHDU()
+    prim.header.update({"INSTRUME": "NIRSPEC", "DETECTOR": detector, "REFTYPE": reftype.upper(),
+                        "SUBSTRT1": corner[0], "SUBSTRT2": corner[1]})
+    y, x = np.indices(shape)
+    sci = (y * 10000 + x).astype(np.float32)
+    fits.HDUList([prim, fits.ImageHDU(sci, name="SCI"),
+                  fits.ImageHDU(np.zeros(shape, np.uint32), name="DQ", uint=True)]).writeto(path)
+    return path
+
+
+def test_cut_full_frame_to_subarray(tmp_path):
+    ref = load_reference("saturation", _ref(tmp_path / "sat.fits"), _meta())
+    sci = ref["SCI"]
+    assert sci.shape == (32, 2048)
+    # row 0 of the subarray is detector row SUBSTRT2 - 1 = 1012 (0-based)
+    assert sci[0, 0] == 1012 * 10000 and sci[31, 2047] == 1043 * 10000 + 2047
+    assert ref.dq().dtype == np.uint32
+
+
+def test_subarray_reference_offset(tmp_path):
+    ref = load_reference("saturation", _ref(tmp_path / "s.fits", shape=(64, 2048), corner=(1, 1001)), _meta())
+    assert ref["SCI"][0, 5] == (1013 - 1001) * 10000 + 5
+
+
+def test_wrong_detector_names_file(tmp_path):
+    p = _ref(tmp_path / "nrs2_sat.fits", detector="NRS2")
+    with pytest.raises(ReferenceError, match=r"nrs2_sat.fits.*NRS2.*NRS1"):
+        load_reference("saturation", p, _meta())
+
+
+def test_reference_not_covering_subarray(tmp_path):
+    p = _ref(tmp_path / "small.fits", shape=(16, 2048), corner=(1, 1))
+    with pytest.raises(ReferenceError, match=r"small.fits.*SUBSTRT2=1013"):
+        load_reference("saturation", p, _meta())
+
+
+def test_wrong_reftype_names_file(tmp_path):
+    p = _ref(tmp_path / "gain.fits", reftype="gain")
+    with pytest.raises(ReferenceError, match=r"gain.fits.*GAIN.*SATURATION"):
+        load_reference("saturation", p, _meta())
+
+
+def test_cut_returns_view_when_same_shape():
+    a = np.zeros((3, 32, 2048))
+    assert cut_to_subarray(a, (1, 1013), _meta(), "x") is a
+
+
+def test_override_missing_file_names_key(tmp_path):
+    with pytest.raises(ReferenceError, match=r"overrides.mask.*nope.fits"):
+        resolve(_meta(), ["mask"], {"mask": str(tmp_path / "nope.fits")})
+
+
+def test_overrides_win(tmp_path):
+    p = _ref(tmp_path / "sat.fits")
+    paths, ctx = resolve(_meta(), ["saturation"], {"saturation": str(p)})
+    assert paths == {"saturation": str(p)} and ctx is None
