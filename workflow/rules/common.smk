@@ -15,7 +15,7 @@ except rfconfig.ConfigError as exc:
 OUT = rfconfig.results_dir(config)
 STEPS = list(config["steps"])
 RAMP_CHAIN = [s for s in STEPS if s not in rfconfig.RATE_STEPS]
-CRDS_ENV = rfconfig.crds_env(config, workflow.basedir)
+CRDS_ENV = rfconfig.crds_env(config, os.getcwd())
 THREADS = int(config["compute"]["threads"])
 CHUNK_MB = float(config["compute"]["chunk_mb"])
 SOURCE = config["inputs"]["source"]
