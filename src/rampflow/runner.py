@@ -117,3 +117,92 @@ def run_step(name: str, in_path, out_path, *, params: dict | None = None, overri
             w.write_pixeldq(pdq)
     log.info("%s: wrote %s in %.1f s", name, out_path, time.perf_counter() - t0)
     return Path(out_path)
+
+
+RATE_KEYS = ("SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE")
+
+
+def run_ramp_fit(in_path, rate_path, rateints_path, fitopt_path=None, *, params: dict | None = None,
+                 overrides: dict | None = None, crds_context: str | None = None,
+                 chunk_mb: float = DEFAULT_CHUNK_MB, threads: int | None = None) -> None:
+    """Fit the ramps of ``in_path`` and write rate, rateints (and fitopt) atomically.
+
+    Works on chunks of rows holding every integration (what a pixel's fit needs), so memory
+    stays at about ``chunk_mb`` whatever the number of integrations.
+    """
+    from .steps import ramp_fit
+
+    set_threads(threads)
+    params = dict(params or {})
+    t0 = time.perf_counter()
+    with io.open_ramp(in_path) as rf:
+        meta = rf.meta
+        paths, ctx = references.resolve(meta, ("readnoise", "gain"), overrides, crds_context)
+        rn = references.load_reference("readnoise", paths["readnoise"], meta)
+        gain = references.load_reference("gain", paths["gain"], meta)
+        setup = ramp_fit.prepare_ramp_fit(meta, rn, gain, **params)
+        nints, ngroups, ny, nx = rf.shape
+        pdq_all = rf.pixeldq()
+        rate = {k: np.empty((ny, nx), np.uint32 if k == "DQ" else np.float32) for k in RATE_KEYS}
+        ints = {k: np.empty((nints, ny, nx), np.uint32 if k == "DQ" else np.float32) for k in RATE_KEYS}
+        opt_chunks = []
+        bytes_per_row = nints * ngroups * nx * 5
+        nrow = max(1, int(chunk_mb * 2**20 // bytes_per_row))
+        chunks = list(chunk_ranges(ny, nrow))
+        for k, rows in enumerate(chunks):
+            sci, gdq = rf.read(slice(None), rows)
+            res = ramp_fit.fit_ramps(sci, gdq, pdq_all[rows], setup, rows)
+            for key in RATE_KEYS:
+                rate[key][rows] = res.rate[key]
+                ints[key][:, rows] = res.rateints[key]
+            if fitopt_path is not None and res.opt is not None:
+                opt_chunks.append((rows, res.opt))
+            log.info("ramp_fit: rows %d-%d done (%d/%d chunks)", rows.start, rows.stop - 1, k + 1, len(chunks))
+        updates = {"S_RAMP": ("COMPLETE", "rampflow ramp_fit"),
+                   "R_READNO": (Path(paths["readnoise"]).name, "readnoise reference file"),
+                   "R_GAIN": (Path(paths["gain"]).name, "gain reference file")}
+        if ctx:
+            updates["CRDS_CTX"] = (ctx, "CRDS context used")
+        updates.update(getattr(setup, "header_updates", lambda: {})())
+        history = [f"rampflow ramp_fit: {_fmt_params(setup.params)}"]
+        tables = {"INT_TIMES": rf.tables["INT_TIMES"]} if "INT_TIMES" in rf.tables else None
+        io.write_image_product(rate_path, rate, rf.primary_header, rf.sci_header, updates, history,
+                               datamodel="ImageModel")
+        io.write_image_product(rateints_path, ints, rf.primary_header, rf.sci_header, updates, history,
+                               datamodel="CubeModel", tables=tables)
+        if fitopt_path is not None:
+            opt = ramp_fit.assemble_opt(opt_chunks, (ny, nx))
+            io.write_image_product(fitopt_path, opt, rf.primary_header, None, updates, history,
+                                   datamodel="RampFitOutputModel", order=list(opt))
+    log.info("ramp_fit: wrote %s and %s in %.1f s", rate_path, rateints_path, time.perf_counter() - t0)
+
+
+def run_gain_scale(in_paths, out_paths, *, overrides: dict | None = None, crds_context: str | None = None) -> None:
+    """jwst's gain_scale on rate and rateints products (SKIPPED unless the GAIN file has GAINFACT)."""
+    from .steps import gain_scale as gs
+
+    for src, dst in zip(in_paths, out_paths):
+        prod = io.read_image_product(src)
+        primary = prod["primary"]
+        meta = _meta_from_primary(primary, src, prod["SCI"].shape)
+        paths, ctx = references.resolve(meta, ("gain",), overrides, crds_context)
+        gain = references.load_reference("gain", paths["gain"], meta)
+        arrays = {k: prod[k] for k in RATE_KEYS if k in prod}
+        arrays, factor = gs.gain_scale(arrays, gain.header)
+        updates = {"S_GANSCL": ("SKIPPED" if factor is None else "COMPLETE", "rampflow gain_scale"),
+                   "R_GAIN": (Path(paths["gain"]).name, "gain reference file")}
+        if factor is not None:
+            updates["GAINFACT"] = (float(factor), "gain scale factor applied")
+        tables = {k: v for k, v in prod.items() if k == "INT_TIMES"}
+        io.write_image_product(dst, arrays, primary, prod.get("SCI_header"), updates,
+                               [f"rampflow gain_scale: factor={factor}"],
+                               datamodel=primary.get("DATAMODL", "ImageModel"), tables=tables or None)
+        log.info("gain_scale: %s -> %s (%s)", Path(src).name, Path(dst).name,
+                 "skipped: no GAINFACT in the gain reference" if factor is None else f"x{factor}")
+
+
+def _meta_from_primary(primary, path, shape):
+    from .meta import ExposureMeta
+
+    ny, nx = shape[-2:]
+    return ExposureMeta.from_headers(primary, {}, str(path), (1, 1, ny, nx))

@@ -26,3 +26,52 @@ for _step in RAMP_CHAIN:
         threads: THREADS
         script:
             "../scripts/run_step.py"
+
+
+if "ramp_fit" in STEPS:
+
+    rule ramp_fit:
+        input:
+            ramp=last_ramp(),
+            refs=references_ready(),
+        output:
+            rate=f"{OUT}/stage1/{{stem}}_rate.fits",
+            rateints=f"{OUT}/stage1/{{stem}}_rateints.fits",
+            fitopt=(
+                [f"{OUT}/stage1/{{stem}}_fitopt.fits"]
+                if step_params("ramp_fit").get("save_opt")
+                else []
+            ),
+        params:
+            step_params=step_params("ramp_fit"),
+            overrides=config["references"]["overrides"],
+            context=config["references"]["crds_context"],
+            env=CRDS_ENV,
+            chunk_mb=CHUNK_MB,
+        log:
+            f"{OUT}/logs/{{stem}}_ramp_fit.log",
+        benchmark:
+            f"{OUT}/benchmarks/{{stem}}_ramp_fit.tsv"
+        threads: THREADS
+        script:
+            "../scripts/ramp_fit.py"
+
+
+if "gain_scale" in STEPS:
+
+    rule gain_scale:
+        input:
+            rate=f"{OUT}/stage1/{{stem}}_rate.fits",
+            rateints=f"{OUT}/stage1/{{stem}}_rateints.fits",
+            refs=references_ready(),
+        output:
+            rate=f"{OUT}/stage1/{{stem}}_gain_scale.fits",
+            rateints=f"{OUT}/stage1/{{stem}}_gain_scaleints.fits",
+        params:
+            overrides=config["references"]["overrides"],
+            context=config["references"]["crds_context"],
+            env=CRDS_ENV,
+        log:
+            f"{OUT}/logs/{{stem}}_gain_scale.log",
+        script:
+            "../scripts/gain_scale.py"

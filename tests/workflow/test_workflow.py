@@ -1,0 +1,155 @@
+"""The workflow itself: lint, dry run, a tiny end-to-end run, local inputs, and bad input."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+pytestmark = pytest.mark.skipif(shutil.which("snakemake") is None and
+                                subprocess.run(SNAKEMAKE + ["--version"], capture_output=True).returncode != 0,
+                                reason="snakemake is not installed")
+
+
+def _env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    for k in ("CRDS_PATH", "CRDS_SERVER_URL", "CRDS_CONTEXT", "CRDS_MODE"):
+        env.pop(k, None)
+    return env
+
+
+def _snakemake(workdir, *args, check=True):
+    cmd = SNAKEMAKE + ["--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=1200)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def _workdir(tmp_path, cfg: dict) -> Path:
+    (tmp_path / "config").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
+    return tmp_path
+
+
+def _tiny(**over):
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg["program"] = "tiny"
+    cfg["inputs"]["simulate"].update({"detectors": ["nrs1"], "segments": 2, "nints": 4, "ngroups": 5,
+                                       "size": [16, 128], "seed": 3})
+    cfg.update(over)
+    return cfg
+
+
+def test_lint():
+    proc = subprocess.run(SNAKEMAKE + ["--lint", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(ROOT)],
+                          capture_output=True, text=True, env=_env(), timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_dry_run_lists_every_step(tmp_path):
+    cfg = _tiny()
+    proc = _snakemake(_workdir(tmp_path, cfg), "-n", "--quiet", "rules")
+    for step in cfg["steps"]:
+        rule = step if step in ("ramp_fit", "gain_scale") else f"step_{step}"
+        assert rule in proc.stdout, f"{rule} missing from the dry run:\n{proc.stdout}"
+
+
+def test_unknown_step_stops_before_any_job(tmp_path):
+    cfg = _tiny(steps=["dq_init", "saturaton"])
+    proc = _snakemake(_workdir(tmp_path, cfg), "-n", check=False)
+    assert proc.returncode != 0
+    assert "saturaton" in proc.stdout + proc.stderr
+
+
+def test_tiny_end_to_end_and_rerun_on_param_change(tmp_path):
+    from stdatamodels.jwst import datamodels
+
+    cfg = _tiny()
+    wd = _workdir(tmp_path, cfg)
+    _snakemake(wd, "--cores", "2")
+    out = wd / "results" / "tiny" / "stage1"
+    stems = sorted(p.name[: -len("_uncal.fits")] for p in (wd / "results/tiny/uncal").glob("*_uncal.fits"))
+    assert len(stems) == 2 and all("-seg00" in s and s.endswith("_nrs1") for s in stems)
+    chain = [s for s in cfg["steps"] if s not in ("ramp_fit", "gain_scale")]
+    for stem in stems:
+        for step in chain:
+            p = out / f"{stem}_{step}.fits"
+            assert p.is_file(), p
+        with datamodels.open(str(out / f"{stem}_{chain[-1]}.fits")) as m:
+            assert type(m).__name__ == "RampModel"
+            assert m.data.shape == (2, 5, 16, 128)
+            assert m.meta.cal_step.dq_init == "COMPLETE"
+            assert m.meta.cal_step.saturation == "COMPLETE"
+            assert m.meta.ref_file.mask.name.endswith(".fits")
+        if "ramp_fit" in cfg["steps"]:
+            with datamodels.open(str(out / f"{stem}_rateints.fits")) as m:
+                assert type(m).__name__ == "CubeModel" and m.data.shape == (2, 16, 128)
+    assert not list(wd.rglob("*.part"))
+    # nothing to do on a second run
+    proc = _snakemake(wd, "-n", "--cores", "2")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+    # a changed parameter re-runs that step and those after it, nothing before
+    cfg["step_params"]["saturation"] = {"n_pix_grow_sat": 0}
+    _workdir(tmp_path, cfg)
+    proc = _snakemake(wd, "-n", "--quiet", "rules", "--cores", "2")
+    text = proc.stdout
+    assert "step_saturation" in text and f"step_{chain[-1]}" in text
+    assert "step_dq_init" not in text and "simulate" not in text
+
+
+def test_local_source_with_overrides(tmp_path):
+    """A stdatamodels-written uncal file and a folder of reference files, through the DAG."""
+    from rampflow.simulate import simulate_exposure
+
+    sim = simulate_exposure(tmp_path / "sim", kind="nirspec_tso", detector="NRS1", nints=2, ngroups=4,
+                            size=[16, 64], seed=5)
+    uncal_dir = tmp_path / "wd" / "data" / "uncal"
+    ref_dir = tmp_path / "wd" / "refs"
+    uncal_dir.mkdir(parents=True)
+    ref_dir.mkdir()
+    shutil.copy(sim.uncal, uncal_dir / Path(sim.uncal).name)
+    overrides = {}
+    for rt, p in sim.refs.items():
+        shutil.copy(p, ref_dir / Path(p).name)
+        overrides[rt] = str(ref_dir / Path(p).name)
+    cfg = _tiny(program="local-demo")
+    cfg["inputs"] = {"source": "local", "uncal_dir": str(uncal_dir)}
+    cfg["references"] = {"overrides": overrides}
+    wd = _workdir(tmp_path / "wd", cfg)
+    _snakemake(wd, "--cores", "2")
+    stem = Path(sim.uncal).name[: -len("_uncal.fits")]
+    last = [s for s in cfg["steps"] if s not in ("ramp_fit", "gain_scale")][-1]
+    from rampflow import io
+
+    with io.open_ramp(wd / "results" / "local-demo" / "stage1" / f"{stem}_{last}.fits") as rf:
+        assert rf.primary_header["R_SATURA"] == Path(overrides["saturation"]).name
+        sci, gdq = rf.read()
+        assert np.isfinite(sci).all()
+
+
+def test_bad_uncal_is_named_and_leaves_nothing(tmp_path):
+    uncal_dir = tmp_path / "wd" / "data" / "uncal"
+    uncal_dir.mkdir(parents=True)
+    (uncal_dir / "jw01366003001_04101_00001-seg001_nrs1_uncal.fits").write_text("not a FITS file")
+    cfg = _tiny(program="bad")
+    cfg["inputs"] = {"source": "local", "uncal_dir": str(uncal_dir)}
+    cfg["references"] = {"overrides": {}}
+    wd = _workdir(tmp_path / "wd", cfg)
+    proc = _snakemake(wd, "--cores", "1", check=False)
+    assert proc.returncode != 0
+    logs = "".join(p.read_text() for p in (wd / "results" / "bad" / "logs").glob("*.log"))
+    assert "jw01366003001_04101_00001-seg001_nrs1_uncal.fits" in logs + proc.stderr
+    assert "not a readable FITS file" in logs + proc.stderr
+    assert not list((wd / "results" / "bad").rglob("*.fits"))
+    assert not list((wd / "results" / "bad").rglob("*.part"))
