@@ -166,3 +166,38 @@ def nircam_case(tmp_path_factory):
 @pytest.fixture(scope="session", params=["nirspec", "nircam"])
 def sim_case(request):
     return request.getfixturevalue(f"{request.param}_case")
+
+
+@pytest.fixture(scope="session")
+def nircam_averaged_case(tmp_path_factory):
+    """A NIRCam SUB160P exposure read out with SHALLOW4 (NFRAMES=4, GROUPGAP=1), bright enough
+    that stars saturate mid-ramp: exercises frame-averaged saturation and dark averaging."""
+    from rampflow.simulate import simulate_exposure
+
+    out = tmp_path_factory.mktemp("sim_nrc_avg")
+    return simulate_exposure(out, kind="nircam_image", detector="NRCA1", nints=2, ngroups=5,
+                             size=[160, 160], seed=21, readpatt="SHALLOW4", peak_well_fraction=4.0,
+                             n_stars=400)
+
+
+#: (uncal path, steps) -> jwst output model, shared by the parity tests of consecutive steps
+_JWST_STAGES: dict = {}
+
+
+def jwst_stage(case, steps):
+    """jwst's output (default parameters) after ``steps`` applied to ``case.uncal``, cached for
+    the session; continues from the longest cached prefix. Do not modify the returned model
+    (jwst steps called standalone, and run_our_step, work on copies)."""
+    steps = tuple(steps)
+    key = (str(case.uncal), steps)
+    if key not in _JWST_STAGES:
+        model = str(case.uncal)
+        start = 0
+        for n in range(len(steps) - 1, 0, -1):
+            if (str(case.uncal), steps[:n]) in _JWST_STAGES:
+                model, start = _JWST_STAGES[(str(case.uncal), steps[:n])], n
+                break
+        for n in range(start, len(steps)):
+            model = run_jwst_step(steps[n], model, case.refs)
+            _JWST_STAGES[(str(case.uncal), steps[:n + 1])] = model
+    return _JWST_STAGES[key]

@@ -441,3 +441,13 @@ def write_image_product(path, arrays: dict, like_primary, like_sci=None, updates
     with atomic_path(path) as tmp:
         fits.HDUList(hdus).writeto(tmp, overwrite=True)
     return Path(path)
+
+
+def read_first_image(path, dtype=np.uint32) -> np.ndarray:
+    """The first HDU holding image data (as ``astropy.io.fits.getdata`` finds it), BZERO/BSCALE
+    applied, as ``dtype``; used for dq_init's ``user_supplied_dq`` file."""
+    with _open_fits(path) as h:
+        for hdu in h:
+            if hdu.data is not None and not isinstance(hdu, fits.BinTableHDU):
+                return np.ascontiguousarray(_scaled(np.asarray(hdu.data), hdu.header, dtype))
+    raise ProductError(f"{path}: holds no image data")

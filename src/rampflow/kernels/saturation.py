@@ -1,0 +1,110 @@
+"""numba kernels behind :mod:`rampflow.steps.saturation` (private; arrays and scalars only).
+
+Each kernel works on ONE integration: ``data`` float32 (ngroups, ny, nx) and ``gdq`` uint8
+(ngroups, ny, nx), modified in place; 2-D arrays are (ny, nx). Comparisons are done in
+the precision numpy uses in ``stcal.saturation.flag_saturated_pixels`` (float32 or
+float64, noted per kernel) so the flags are bit-identical.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True, parallel=True)
+def _forward_kernel(data, gdq, thresh, sat, low):
+    """First pass: SATURATED from the first group at or above ``thresh`` on; ``low`` where <= 0.
+
+    float32 comparisons (``plane >= sat_thresh``, ``plane <= 0``).
+    """
+    ng, ny, nx = data.shape
+    for y in prange(ny):
+        prev = np.zeros(nx, dtype=np.bool_)
+        for g in range(ng):
+            for x in range(nx):
+                d = data[g, y, x]
+                if d >= thresh[y, x]:
+                    prev[x] = True
+                f = gdq[g, y, x]
+                if prev[x]:
+                    f |= sat
+                if d <= 0:
+                    f |= low
+                gdq[g, y, x] = f
+
+
+@njit(cache=True, parallel=True)
+def _dilate_or_kernel(src, srcbit, dst, setbit, n, tmp):
+    """``dst[y, x] |= setbit`` wherever a pixel of ``src`` with ``srcbit`` set lies within the
+    (2n+1) x (2n+1) box centred on (y, x), truncated at the array edges (this is stcal's
+    ``_adjacent_pixels`` / a binary dilation with a square structuring element).
+
+    Separable: a row pass into ``tmp`` (uint8, (ny, nx)), then a column pass. ``src`` may be
+    ``dst``: the row pass finishes reading ``src`` before anything is written.
+    """
+    ny, nx = src.shape
+    for y in prange(ny):
+        for x in range(nx):
+            lo = max(0, x - n)
+            hi = min(nx, x + n + 1)
+            hit = 0
+            for xx in range(lo, hi):
+                if src[y, xx] & srcbit:
+                    hit = 1
+                    break
+            tmp[y, x] = hit
+    for y in prange(ny):
+        lo = max(0, y - n)
+        hi = min(ny, y + n + 1)
+        for x in range(nx):
+            for yy in range(lo, hi):
+                if tmp[yy, x]:
+                    dst[y, x] |= setbit
+                    break
+
+
+@njit(cache=True, parallel=True)
+def _partial_sat_kernel(plane, thisdq, nextdq, thresh, nsc, dilution, sat, dnu, out):
+    """Second (backward) pass for one group: ``out = dnu`` where the group, diluted by frame
+    averaging, already reaches the threshold, is not yet SATURATED/DO_NOT_USE, and the next
+    group is SATURATED. float64 comparison: ``plane >= sat_thresh * dilution`` with the
+    dilution 1 on NO_SAT_CHECK pixels, as numpy promotes it."""
+    ny, nx = plane.shape
+    for y in prange(ny):
+        for x in range(nx):
+            df = 1.0 if nsc[y, x] else dilution
+            flag = 0
+            if (np.float64(plane[y, x]) >= np.float64(thresh[y, x]) * df
+                    and (thisdq[y, x] & (sat | dnu)) == 0
+                    and (nextdq[y, x] & sat) != 0):
+                flag = dnu
+            out[y, x] = flag
+
+
+@njit(cache=True, parallel=True)
+def _group2_kernel(data, gdq, thresh, bias, mean0, last2, nframes1, sat, dnu):
+    """Third pass: flag group index 1 DO_NOT_USE where it holds a jump big enough to be a
+    saturating event in its last frame, the first group did not predict saturation by the
+    third group, and the third group is SATURATED while the second is not.
+
+    Precision as in numpy: ``scigp1 = d0 - b`` float32; ``scigp1 / mean0 * last2 + b <
+    thresh`` float64; ``d1 - d0 > (thresh - d0) / nframes1`` float32.
+    """
+    ng, ny, nx = data.shape
+    nf = np.float32(nframes1)
+    for y in prange(ny):
+        for x in range(nx):
+            d0 = data[0, y, x]
+            d1 = data[1, y, x]
+            t = thresh[y, x]
+            b = bias[y, x]
+            scigp1 = np.float32(d0 - b)
+            m = (np.float64(scigp1) / mean0) * last2 + np.float64(b) < np.float64(t)
+            if not m:
+                continue
+            scigp2 = np.float32(d1 - d0)
+            if not (scigp2 > np.float32(np.float32(t - d0) / nf)):
+                continue
+            if (gdq[2, y, x] & sat) != 0 and (gdq[1, y, x] & sat) == 0:
+                gdq[1, y, x] |= dnu

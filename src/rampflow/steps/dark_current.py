@@ -1,0 +1,187 @@
+"""Dark current subtraction: jwst's ``dark_current`` step (``stcal.dark_current.dark_sub``).
+
+Preparation, once per exposure (:func:`prepare_dark`), for NIR 3-D darks (ngroups, ny, nx)
+whose NFRAMES / GROUPGAP header keywords describe their frames (usually 1 / 0):
+
+1. If the science exposure spans more frames than the dark
+   (``ng*nf + (ng-1)*gg`` compared), the dark is extrapolated with
+   ``ceil((missing_frames + gg_dark) / (nf_dark + gg_dark))`` extra groups, each the last
+   group plus k times (last - second to last). As in stcal this promotes the dark to float64.
+2. If the dark's NFRAMES or GROUPGAP exceeds the science's, jwst returns the input unchanged
+   (SKIPPED; no DQ propagation either).
+3. NaN in the dark -> 0.
+4. Same NFRAMES and GROUPGAP: the dark's first ``ngroups`` groups are used as they are.
+   Otherwise frames are averaged to the science pattern: group g is the mean of dark frames
+   ``start .. start+NFRAMES-1`` with ``start`` advancing by NFRAMES + GROUPGAP, stored as
+   float32 (numpy's float32 ``mean``: sequential float32 sum, then the division).
+
+Subtraction: ``SCI[i, g] -= dark[g]`` for every integration (numpy's promotion: float32 with a
+float32 dark, float64-then-rounded with an extrapolated float64 dark); PIXELDQ |= dark DQ
+(through DQ_DEF).
+
+Average dark current (e-/s, used later by ramp fitting for the Poisson variance): the
+``average_dark_current`` parameter if given, else the dark's AVDRKCUR image if present with a
+non-zero sum, else the dark's AVDRKCUR header keyword (0 if absent), as a float32 (ny, nx)
+array -- jwst writes it to the ramp's AVDRKCUR extension. The Step exposes it as
+``self.average_dark_current`` and ``extra_arrays()``.
+
+Differences: jwst's dark step does not cut the dark to the subarray (a mismatched dark fails
+there); here the reference is already cut, so a full-frame dark also works, and the AVDRKCUR
+image, cut the same way, is used instead of being ignored with a warning. MIRI 4-D darks are
+not handled. ``dark_output`` (saving the averaged dark) is accepted but not implemented: it
+only controls an extra output file.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+
+from .base import Step
+
+log = logging.getLogger(__name__)
+
+
+def total_frames(ngroups: int, nframes: int, groupgap: int) -> int:
+    """Frames spanned by a ramp: ``ngroups*nframes + (ngroups-1)*groupgap``."""
+    return ngroups * nframes + (ngroups - 1) * groupgap
+
+
+def extrapolate_dark(dark: np.ndarray, ngroups_more: int) -> np.ndarray:
+    """Dark (ngroups, ny, nx) plus ``ngroups_more`` groups continued linearly from its last
+    two groups (stcal ``extrapolate_dark``; float64 result, as numpy promotes it)."""
+    rate = dark[-1] - dark[-2]
+    new = (np.broadcast_to(np.arange(1, ngroups_more + 1).reshape(-1, 1, 1), (ngroups_more, *rate.shape))
+           * rate + dark[-1])
+    return np.concatenate((dark, new))
+
+
+def average_frames(dark: np.ndarray, ngroups: int, nframes: int, groupgap: int) -> np.ndarray:
+    """Frame-average a dark (nframes_total, ny, nx) to a science pattern (stcal
+    ``average_dark_frames_3d``): float32 (ngroups, ny, nx); group g = mean of dark frames
+    ``g*(nframes+groupgap) .. g*(nframes+groupgap)+nframes-1`` (copied when nframes == 1)."""
+    out = np.zeros((ngroups,) + dark.shape[1:], dtype=np.float32)
+    start = 0
+    for g in range(ngroups):
+        end = start + nframes
+        if nframes == 1:
+            out[g] = dark[start]
+        else:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
+                warnings.filterwarnings("ignore", "invalid value", RuntimeWarning)
+                out[g] = dark[start:end].mean(axis=0)
+        start = end + groupgap
+    return out
+
+
+def prepare_dark(dark: np.ndarray, dark_nframes: int, dark_groupgap: int, ngroups: int, nframes: int,
+                 groupgap: int) -> np.ndarray | None:
+    """The dark to subtract, (ngroups, ny, nx) float32 (float64 if extrapolated and not averaged),
+    or None when jwst skips the step (the dark's NFRAMES or GROUPGAP exceeds the science's).
+
+    dark : float (dark_ngroups, ny, nx), already cut to the subarray (not modified).
+    """
+    dark = np.asarray(dark)
+    if dark.ndim != 3:
+        raise ValueError(f"dark must be 3-D (ngroups, ny, nx); got shape {dark.shape}")
+    sci_total = total_frames(ngroups, nframes, groupgap)
+    drk_total = total_frames(dark.shape[0], dark_nframes, dark_groupgap)
+    if sci_total > drk_total:
+        more = int(np.ceil((sci_total - drk_total + dark_groupgap) / (dark_nframes + dark_groupgap)))
+        log.warning("Not enough data in dark reference file to match to science data; "
+                    "extrapolating %d groups", more)
+        dark = extrapolate_dark(dark, more)
+    if dark_nframes > nframes or dark_groupgap > groupgap:
+        return None
+    # only the groups the science pattern reaches are copied (a full-frame dark can be large)
+    if nframes == dark_nframes and groupgap == dark_groupgap:
+        dark = np.array(dark[:ngroups], copy=True)
+        dark[np.isnan(dark)] = 0.0
+        return dark
+    dark = np.array(dark[:sci_total], copy=True)
+    dark[np.isnan(dark)] = 0.0
+    return average_frames(dark, ngroups, nframes, groupgap)
+
+
+def subtract_dark(sci: np.ndarray, pdq: np.ndarray, dark: np.ndarray, dark_dq: np.ndarray | None = None) -> None:
+    """In place: ``sci[i, g] -= dark[g]`` for every integration; ``pdq |= dark_dq``.
+
+    sci float32 (nints, ngroups, ny, nx); pdq uint32 (ny, nx); dark float32 or float64
+    (>= ngroups, ny, nx); dark_dq uint32 (ny, nx) or None.
+    """
+    if sci.ndim != 4 or sci.dtype != np.float32:
+        raise ValueError(f"sci must be float32 (nints, ngroups, ny, nx); got {sci.dtype} {sci.shape}")
+    if dark.ndim != 3 or dark.shape[1:] != sci.shape[2:] or dark.shape[0] < sci.shape[1]:
+        raise ValueError(f"dark must be (>={sci.shape[1]}, {sci.shape[2]}, {sci.shape[3]}); got {dark.shape}")
+    if pdq.shape != sci.shape[2:] or pdq.dtype != np.uint32:
+        raise ValueError(f"pdq must be uint32 {sci.shape[2:]}; got {pdq.dtype} {pdq.shape}")
+    if dark_dq is not None:
+        pdq |= dark_dq.astype(np.uint32, copy=False)
+    ng = sci.shape[1]
+    for i in range(sci.shape[0]):
+        for g in range(ng):
+            sci[i, g] -= dark[g]
+
+
+def average_dark_current(shape, param: float | None, image: np.ndarray | None, keyword) -> np.ndarray:
+    """float32 (ny, nx) average dark current (e-/s) as jwst's ``set_average_dark_current``:
+    the parameter, else a non-zero-sum ``image`` of matching shape, else the ``keyword``
+    value (None -> 0)."""
+    if param is not None:
+        return np.zeros(shape, dtype=np.float32) + param
+    if image is None or np.sum(image) == 0.0:
+        return np.zeros(shape, dtype=np.float32) + (0.0 if keyword is None else float(keyword))
+    if np.shape(image) != tuple(shape):
+        log.warning("Dark average_dark_current image %s does not match the data %s; not applied",
+                    np.shape(image), tuple(shape))
+        return np.zeros(shape, dtype=np.float32)
+    return np.array(image, dtype=np.float32)
+
+
+class DarkCurrent(Step):
+    """jwst ``DarkCurrentStep`` (class_alias "dark_current"); reference DARK.
+
+    Parameters as jwst's spec: ``dark_output`` (None; saving the averaged dark -- not
+    implemented, only an extra output), ``average_dark_current`` (None; e-/s, overrides
+    the dark's value for the AVDRKCUR array).
+    """
+
+    name = "dark_current"
+    keyword = "S_DARK"
+    reftypes = ("dark",)
+    defaults = {"dark_output": None, "average_dark_current": None}
+
+    def __init__(self, meta, refs, **params):
+        super().__init__(meta, refs, **params)
+        ref = refs["dark"]
+        if self.params["dark_output"] is not None:
+            log.warning("dark_current: dark_output=%r is not implemented; no averaged dark is saved",
+                        self.params["dark_output"])
+        data = np.asarray(ref["SCI"], dtype=np.float32)  # jwst's DarkModel holds float32
+        if data.ndim != 3:
+            raise NotImplementedError(f"{ref.path}: only 3-D (ngroups, ny, nx) darks are handled; "
+                                      f"got shape {data.shape}")
+        hdr = ref.header
+        d_nframes = int(hdr.get("NFRAMES", 1) or 1)
+        d_groupgap = int(hdr.get("GROUPGAP", 0) or 0)
+        shape = (meta.subsize2, meta.subsize1)
+        self.average_dark_current = average_dark_current(
+            shape, self.params["average_dark_current"],
+            ref["AVDRKCUR"] if "AVDRKCUR" in ref else None, hdr.get("AVDRKCUR"))
+        self.dark = prepare_dark(data, d_nframes, d_groupgap, meta.ngroups, meta.nframes, meta.groupgap)
+        if self.dark is None:
+            self.skipped = (f"dark NFRAMES/GROUPGAP ({d_nframes}/{d_groupgap}) exceed the science's "
+                            f"({meta.nframes}/{meta.groupgap})")
+            self.dark_dq = None
+        else:
+            self.dark_dq = ref.dq() if "DQ" in ref else np.zeros(shape, dtype=np.uint32)
+
+    def process(self, sci, gdq, pdq, ints, rows):
+        subtract_dark(sci, pdq, self.dark[:, rows], self.dark_dq[rows])
+
+    def extra_arrays(self) -> dict:
+        """Image extensions jwst adds to the ramp product: AVDRKCUR (float32 (ny, nx), e-/s)."""
+        return {"AVDRKCUR": self.average_dark_current}

@@ -1,0 +1,214 @@
+"""Saturation flagging: jwst's ``saturation`` step (``stcal.saturation.flag_saturated_pixels``).
+
+Algorithm, per integration (jwst 3.0 / stcal 1.20, non-IRS2 readout):
+
+1. Thresholds: the SATURATION reference SCI (DN). Pixels whose reference DQ has
+   NO_SAT_CHECK, and pixels with a NaN threshold (which also get NO_SAT_CHECK added to the
+   reference DQ), get the threshold ``ATOD_LIMIT + 1`` = 65536 DN, so they never saturate.
+2. Forward pass over groups: a pixel at or above its threshold is flagged SATURATED in that
+   group and every later group; a group value <= 0 is flagged AD_FLOOR | DO_NOT_USE in that
+   group only. With ``n_pix_grow_sat > 0`` every SATURATED pixel of a group's GROUPDQ
+   (including any flagged before the step) spreads SATURATED to the (2n+1) x (2n+1) box
+   around it, truncated at the array edges (charge spilling).
+3. With ``use_readpatt`` (the read pattern is built as jwst does:
+   group g holds frames ``g*NFRAMES+1 .. (g+1)*NFRAMES`` -- GROUPGAP is ignored, as in jwst):
+   a. backward pass, for groups whose dilution mean(frames)/last frame != 1 (NFRAMES > 1):
+      a group not yet SATURATED/DO_NOT_USE whose value reaches threshold x dilution (threshold
+      x 1 on NO_SAT_CHECK pixels), while the next group is SATURATED, is flagged DO_NOT_USE
+      (and grown by ``n_pix_grow_sat`` with DO_NOT_USE);
+   b. if NGROUPS > 2, the "second-group" check: group index 1 gets DO_NOT_USE where
+      ``(G0 - bias)/mean(frames0) * last_frame(G2) + bias < threshold`` (the first group does
+      not predict saturation by the third), ``G1 - G0 > (threshold - G0)/NFRAMES`` and group 2
+      is SATURATED but group 1 is not. ``bias`` is the SUPERBIAS reference SCI (NaN kept, so
+      NaN-bias pixels never pass), or 0 without a superbias. This pass is active for
+      NFRAMES = 1 too.
+4. PIXELDQ |= reference DQ (translated through DQ_DEF, plus the NaN NO_SAT_CHECK flags).
+
+Not reproduced: NIRSpec IRS2 readouts (jwst's separate ``irs2_flag_saturation``; the Step
+raises), superstripe subarrays, and the ZEROFRAME extension in the Step (the chunk interface
+carries no ZEROFRAME; :func:`flag_saturation` handles a ``zframe`` array if given).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dq as dqflags
+from .base import Step
+
+#: hard DN limit of the 16-bit A-to-D converter (jwst.saturation.saturation.ATOD_LIMIT)
+ATOD_LIMIT = 65535.0
+
+
+def read_pattern(ngroups: int, nframes: int) -> list[list[int]]:
+    """jwst's read pattern for frame-averaged groups: 1-based frame numbers of each group.
+
+    Group g holds frames ``g*nframes + 1 .. (g+1)*nframes`` (jwst ignores GROUPGAP here).
+    """
+    return [[x + 1 + g * nframes for x in range(nframes)] for g in range(ngroups)]
+
+
+def prepare_thresholds(sat_thresh: np.ndarray, sat_dq: np.ndarray, atod_limit: float = ATOD_LIMIT):
+    """Thresholds and DQ ready for flagging (new arrays; inputs are not modified).
+
+    sat_thresh : float (ny, nx) saturation thresholds in DN; NaN = unknown
+    sat_dq     : integer (ny, nx) reference DQ already in pipeline bits
+    Returns ``(thresh float32 (ny, nx), dq uint32 (ny, nx), no_sat_check bool (ny, nx))``:
+    NaN thresholds get NO_SAT_CHECK in ``dq``; NO_SAT_CHECK pixels get ``atod_limit + 1``.
+    """
+    sat_thresh = np.asarray(sat_thresh)
+    sat_dq = np.asarray(sat_dq)
+    if sat_thresh.ndim != 2 or sat_dq.shape != sat_thresh.shape:
+        raise ValueError(
+            f"sat_thresh {sat_thresh.shape} and sat_dq {sat_dq.shape} must be equal 2-D (ny, nx) shapes"
+        )
+    thresh = np.array(sat_thresh, dtype=np.float32, copy=True)
+    out_dq = np.array(sat_dq, dtype=np.uint32, copy=True)
+    nsc_bit = np.uint32(dqflags.NO_SAT_CHECK)
+    no_sat_check = (out_dq & nsc_bit) == nsc_bit
+    nan = np.isnan(thresh)
+    out_dq[nan] |= nsc_bit
+    no_sat_check |= nan
+    thresh[no_sat_check] = np.float32(atod_limit + 1)
+    return thresh, out_dq, no_sat_check
+
+
+def _check(data, gdq, thresh, no_sat_check, bias):
+    if data.ndim != 4 or data.dtype != np.float32:
+        raise ValueError(f"data must be float32 (nints, ngroups, ny, nx); got {data.dtype} {data.shape}")
+    if gdq.shape != data.shape or gdq.dtype != np.uint8:
+        raise ValueError(f"gdq must be uint8 with data's shape {data.shape}; got {gdq.dtype} {gdq.shape}")
+    if thresh.shape != data.shape[2:] or thresh.dtype != np.float32:
+        raise ValueError(f"thresh must be float32 {data.shape[2:]}; got {thresh.dtype} {thresh.shape}")
+    if no_sat_check.shape != data.shape[2:] or no_sat_check.dtype != np.bool_:
+        raise ValueError(f"no_sat_check must be bool {data.shape[2:]}; got {no_sat_check.dtype} {no_sat_check.shape}")
+    if bias is not None and (bias.shape != data.shape[2:] or bias.dtype != np.float32):
+        raise ValueError(f"bias must be float32 {data.shape[2:]}; got {bias.dtype} {bias.shape}")
+
+
+def flag_saturated_groups(data: np.ndarray, gdq: np.ndarray, thresh: np.ndarray, no_sat_check: np.ndarray,
+                          n_pix_grow_sat: int = 1, read_pattern=None, bias: np.ndarray | None = None) -> None:
+    """Set SATURATED / AD_FLOOR / DO_NOT_USE group flags in place (steps 2-3 of the module doc).
+
+    data         : float32 (nints, ngroups, ny, nx), DN
+    gdq          : uint8   (nints, ngroups, ny, nx), updated in place
+    thresh       : float32 (ny, nx), from :func:`prepare_thresholds`
+    no_sat_check : bool    (ny, nx), from :func:`prepare_thresholds`
+    n_pix_grow_sat : box half-width for growing SATURATED (and the backward pass's DO_NOT_USE)
+    read_pattern : list of per-group frame-number lists (see :func:`read_pattern`), or None
+                   to skip the read-pattern passes (jwst's ``use_readpatt=False``)
+    bias         : float32 (ny, nx) superbias in DN (NaN allowed), or None (= 0)
+    """
+    from ..kernels.saturation import _dilate_or_kernel, _forward_kernel, _group2_kernel, _partial_sat_kernel
+
+    _check(data, gdq, thresh, no_sat_check, bias)
+    n_pix_grow_sat = int(n_pix_grow_sat)
+    if n_pix_grow_sat < 0:
+        raise ValueError(f"n_pix_grow_sat must be >= 0; got {n_pix_grow_sat}")
+    nints, ngroups, ny, nx = data.shape
+    if read_pattern is not None and len(read_pattern) < ngroups:
+        raise ValueError(f"read_pattern has {len(read_pattern)} groups; data has {ngroups}")
+    sat = int(dqflags.SATURATED)
+    dnu = int(dqflags.DO_NOT_USE)
+    low = int(dqflags.AD_FLOOR | dqflags.DO_NOT_USE)
+    tmp = np.empty((ny, nx), dtype=np.uint8)
+    part = np.empty((ny, nx), dtype=np.uint8)
+    if read_pattern is not None:
+        # exactly numpy's float64 values: mean(frames) / last frame
+        dilution = [float(np.mean(read_pattern[g]) / read_pattern[g][-1]) for g in range(ngroups)]
+        if ngroups > 2:
+            mean0 = float(np.mean(read_pattern[0]))
+            last2 = float(read_pattern[2][-1])
+            nframes1 = len(read_pattern[1])
+            b = bias if bias is not None else np.zeros((ny, nx), dtype=np.float32)
+    for i in range(nints):
+        d = data[i]
+        q = gdq[i]
+        _forward_kernel(d, q, thresh, sat, low)
+        if n_pix_grow_sat > 0:
+            for g in range(ngroups):
+                _dilate_or_kernel(q[g], sat, q[g], sat, n_pix_grow_sat, tmp)
+        if read_pattern is None:
+            continue
+        for g in range(ngroups - 2, -1, -1):
+            if dilution[g] == 1:
+                continue
+            _partial_sat_kernel(d[g], q[g], q[g + 1], thresh, no_sat_check, dilution[g], sat, dnu, part)
+            if n_pix_grow_sat > 0:
+                _dilate_or_kernel(part, dnu, q[g], dnu, n_pix_grow_sat, tmp)
+            else:
+                q[g] |= part
+        if ngroups > 2:
+            _group2_kernel(d, q, thresh, b, mean0, last2, nframes1, sat, dnu)
+
+
+def flag_zeroframe(zframe: np.ndarray, thresh: np.ndarray, n_pix_grow_sat: int = 1) -> None:
+    """ZEROFRAME (float32 (nints, ny, nx)) in place: values at/above threshold or <= 0, and the
+    SATURATED-grown neighbours, are set to 0 (jwst keeps no ZEROFRAME DQ)."""
+    from ..kernels.saturation import _dilate_or_kernel
+
+    sat = int(dqflags.SATURATED)
+    tmp = np.empty(zframe.shape[1:], dtype=np.uint8)
+    for i in range(zframe.shape[0]):
+        plane = zframe[i]
+        zdq = np.where(plane >= thresh, sat, 0).astype(np.uint8)
+        zdq |= np.where(plane <= 0, int(dqflags.AD_FLOOR | dqflags.DO_NOT_USE), 0).astype(np.uint8)
+        if n_pix_grow_sat > 0:
+            _dilate_or_kernel(zdq, sat, zdq, sat, int(n_pix_grow_sat), tmp)
+        plane[zdq != 0] = 0.0
+
+
+def flag_saturation(data: np.ndarray, gdq: np.ndarray, pdq: np.ndarray, sat_thresh: np.ndarray,
+                    sat_dq: np.ndarray, n_pix_grow_sat: int = 1, read_pattern=None,
+                    bias: np.ndarray | None = None, zframe: np.ndarray | None = None,
+                    atod_limit: float = ATOD_LIMIT) -> None:
+    """The whole saturation step on arrays, in place (stcal ``flag_saturated_pixels``).
+
+    data : float32 (nints, ngroups, ny, nx); gdq : uint8, same shape; pdq : uint32 (ny, nx);
+    sat_thresh : float (ny, nx) reference thresholds (NaN allowed); sat_dq : (ny, nx)
+    reference DQ in pipeline bits; bias : float32 (ny, nx) or None; zframe : float32
+    (nints, ny, nx) or None. The reference arrays are not modified.
+    """
+    thresh, ref_dq, nsc = prepare_thresholds(sat_thresh, sat_dq, atod_limit)
+    if pdq.shape != data.shape[2:] or pdq.dtype != np.uint32:
+        raise ValueError(f"pdq must be uint32 {data.shape[2:]}; got {pdq.dtype} {pdq.shape}")
+    flag_saturated_groups(data, gdq, thresh, nsc, n_pix_grow_sat, read_pattern,
+                          None if bias is None else np.asarray(bias, dtype=np.float32))
+    if zframe is not None:
+        flag_zeroframe(zframe, thresh, n_pix_grow_sat)
+    pdq |= ref_dq
+
+
+class Saturation(Step):
+    """jwst ``SaturationStep`` (class_alias "saturation").
+
+    References: SATURATION (thresholds, DQ) and SUPERBIAS (the bias for the second-group
+    check; jwst takes it as ``override_superbias``). Parameters as jwst's spec:
+    ``n_pix_grow_sat`` (default 1) and ``use_readpatt`` (default True).
+    """
+
+    name = "saturation"
+    keyword = "S_SATURA"
+    reftypes = ("saturation", "superbias")
+    defaults = {"n_pix_grow_sat": 1, "use_readpatt": True}
+
+    def __init__(self, meta, refs, **params):
+        super().__init__(meta, refs, **params)
+        if "IRS2" in meta.readpatt:
+            raise NotImplementedError(
+                f"{meta.filename}: saturation for IRS2 readouts ({meta.readpatt}) is not implemented"
+            )
+        ref = refs["saturation"]
+        sat_dq = ref.dq() if "DQ" in ref else np.zeros(ref["SCI"].shape, dtype=np.uint32)
+        self.thresh, self.ref_dq, self.no_sat_check = prepare_thresholds(ref["SCI"], sat_dq)
+        bias_ref = refs.get("superbias")
+        self.bias = None if bias_ref is None else np.ascontiguousarray(bias_ref["SCI"], dtype=np.float32)
+        self.read_pattern = (read_pattern(meta.ngroups, meta.nframes)
+                             if self.params["use_readpatt"] else None)
+        if int(self.params["n_pix_grow_sat"]) < 0:
+            raise ValueError(f"saturation: n_pix_grow_sat must be >= 0; got {self.params['n_pix_grow_sat']}")
+
+    def process(self, sci, gdq, pdq, ints, rows):
+        flag_saturated_groups(sci, gdq, self.thresh, self.no_sat_check,
+                              self.params["n_pix_grow_sat"], self.read_pattern, self.bias)
+        pdq |= self.ref_dq[rows]

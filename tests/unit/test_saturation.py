@@ -1,0 +1,192 @@
+"""saturation: hand-built ramps with exact expected GROUPDQ / PIXELDQ (jwst/stcal rules)."""
+
+import numpy as np
+import pytest
+
+from rampflow import dq
+from rampflow.meta import ExposureMeta
+from rampflow.references import Reference
+from rampflow.steps import get_step_class
+from rampflow.steps.saturation import (ATOD_LIMIT, flag_saturated_groups, flag_saturation,
+                                       prepare_thresholds, read_pattern)
+
+SAT = dq.SATURATED            # 2
+DNU = dq.DO_NOT_USE           # 1
+FLOOR = dq.AD_FLOOR | dq.DO_NOT_USE   # 65
+NSC = dq.NO_SAT_CHECK         # 2**21
+
+
+def _ramp(ngroups=5, n=5):
+    """1 x ngroups x n x n; every pixel 100, 200, 300, ... DN; the centre pixel crosses
+    1000 DN exactly at group index 3: 100, 400, 700, 1000, 1300."""
+    data = np.empty((1, ngroups, n, n), np.float32)
+    for g in range(ngroups):
+        data[0, g] = 100.0 * (g + 1)
+    c = n // 2
+    data[0, :, c, c] = 100.0 + 300.0 * np.arange(ngroups)
+    return data
+
+
+def _run(data, thresh, sat_dq=None, **kw):
+    gdq = np.zeros(data.shape, np.uint8)
+    pdq = np.zeros(data.shape[2:], np.uint32)
+    if sat_dq is None:
+        sat_dq = np.zeros(data.shape[2:], np.uint32)
+    flag_saturation(data, gdq, pdq, thresh, sat_dq, **kw)
+    return gdq, pdq
+
+
+@pytest.mark.parametrize("use_rp", [False, True])
+def test_threshold_crossing_and_growth(use_rp):
+    data = _ramp()
+    thresh = np.full((5, 5), 1000.0, np.float32)
+    rp = read_pattern(5, 1) if use_rp else None     # NFRAMES=1: read-pattern passes flag nothing here
+    # n_pix_grow_sat = 0: only the centre, from group 3 (1000 >= 1000) on
+    gdq, pdq = _run(data, thresh, n_pix_grow_sat=0, read_pattern=rp)
+    expected = np.zeros((1, 5, 5, 5), np.uint8)
+    expected[0, 3:, 2, 2] = SAT
+    np.testing.assert_array_equal(gdq, expected)
+    assert not pdq.any()
+    # n_pix_grow_sat = 1: the 3 x 3 box around it, groups 3 and 4
+    gdq, _ = _run(data, thresh, n_pix_grow_sat=1, read_pattern=rp)
+    expected[0, 3:, 1:4, 1:4] = SAT
+    np.testing.assert_array_equal(gdq, expected)
+    # n_pix_grow_sat = 2: the whole 5 x 5 frame
+    gdq, _ = _run(data, thresh, n_pix_grow_sat=2, read_pattern=rp)
+    expected[0, 3:] = SAT
+    np.testing.assert_array_equal(gdq, expected)
+
+
+def test_growth_truncated_at_edges_and_ints_independent():
+    data = np.full((2, 3, 4, 4), 10.0, np.float32)
+    data[0, 1:, 0, 0] = 2000.0              # int 0: corner pixel saturates at group 1
+    data[1, 2, 3, 2] = 2000.0               # int 1: bottom-edge pixel at group 2 only
+    gdq, _ = _run(data, np.full((4, 4), 1000.0, np.float32), n_pix_grow_sat=1)
+    expected = np.zeros(gdq.shape, np.uint8)
+    expected[0, 1:, 0:2, 0:2] = SAT         # (0,0) (0,1) (1,0) (1,1)
+    expected[1, 2, 2:4, 1:4] = SAT          # rows 2-3, columns 1-3
+    np.testing.assert_array_equal(gdq, expected)
+
+
+def test_saturation_persists_after_drop():
+    # once saturated, later groups stay flagged even if the value falls back below threshold
+    data = np.array([100, 1200, 900, 500], np.float32).reshape(1, 4, 1, 1)
+    gdq, _ = _run(data, np.array([[1000.0]], np.float32), n_pix_grow_sat=0)
+    np.testing.assert_array_equal(gdq.ravel(), [0, SAT, SAT, SAT])
+
+
+def test_nan_threshold_and_no_sat_check():
+    data = np.zeros((1, 3, 2, 2), np.float32) + 10.0
+    data[0, :, 0, 0] = [100.0, 65535.0, 65536.0]   # NaN threshold -> 65536: only the last
+    data[0, :, 0, 1] = [100.0, 500.0, 65535.0]     # NO_SAT_CHECK in the ref DQ: 10 -> 65536
+    data[0, :, 1, 0] = [100.0, 20.0, 30.0]         # ordinary, threshold 10 -> saturated from group 0
+    thresh = np.array([[np.nan, 10.0], [10.0, 1e6]], np.float32)
+    sat_dq = np.array([[0, NSC | dq.HOT], [0, 0]], np.uint32)
+    t, d, nsc = prepare_thresholds(thresh, sat_dq)
+    np.testing.assert_array_equal(t, [[65536.0, 65536.0], [10.0, 1e6]])
+    np.testing.assert_array_equal(d, [[NSC, NSC | dq.HOT], [0, 0]])
+    np.testing.assert_array_equal(nsc, [[True, True], [False, False]])
+    assert np.isnan(thresh[0, 0]) and sat_dq[0, 0] == 0            # inputs untouched
+    gdq, pdq = _run(data, thresh, sat_dq, n_pix_grow_sat=0, read_pattern=None)
+    np.testing.assert_array_equal(gdq[0, :, 0, 0], [0, 0, SAT])
+    np.testing.assert_array_equal(gdq[0, :, 0, 1], [0, 0, 0])
+    np.testing.assert_array_equal(gdq[0, :, 1, 0], [SAT, SAT, SAT])
+    np.testing.assert_array_equal(pdq, [[NSC, NSC | dq.HOT], [0, 0]])
+    assert ATOD_LIMIT + 1 == 65536.0
+
+
+def test_ad_floor_only_in_its_group():
+    data = np.array([0.0, 50.0, -3.0, 80.0], np.float32).reshape(1, 4, 1, 1)
+    gdq, _ = _run(data, np.array([[1000.0]], np.float32))
+    np.testing.assert_array_equal(gdq.ravel(), [FLOOR, 0, FLOOR, 0])   # 64 | 1 where <= 0
+
+
+def _averaged_case():
+    """NFRAMES=4, 3 groups, threshold 1000. Read pattern [[1-4], [5-8], [9-12]]:
+    dilution mean/last = 2.5/4 = 0.625 (group 0), 6.5/8 = 0.8125 (group 1).
+
+    A (1,1) [300, 850, 1100]: backward pass -- group 1: 850 >= 1000*0.8125 = 812.5 and group 2
+      is SATURATED -> DO_NOT_USE. Second-group check: 300/2.5*12 = 1440 !< 1000 -> no.
+    B (3,3) [50, 800, 1100]: 800 < 812.5, but second-group check: 50/2.5*12 = 240 < 1000,
+      800 - 50 = 750 > (1000 - 50)/4 = 237.5, group 2 SATURATED, group 1 not -> DO_NOT_USE.
+    C (0,4) [250, 800, 1100]: bias 0: 250/2.5*12 = 1200 !< 1000 -> no; with bias 200:
+      (250-200)/2.5*12 + 200 = 440 < 1000 and 550 > 187.5 -> DO_NOT_USE.
+    others: 10, 20, 30.
+    """
+    data = np.zeros((1, 3, 5, 5), np.float32)
+    data[0, :] = np.array([10.0, 20.0, 30.0])[:, None, None]
+    data[0, :, 1, 1] = [300, 850, 1100]
+    data[0, :, 3, 3] = [50, 800, 1100]
+    data[0, :, 0, 4] = [250, 800, 1100]
+    return data, np.full((5, 5), 1000.0, np.float32)
+
+
+def test_read_pattern_passes_no_growth():
+    data, thresh = _averaged_case()
+    rp = read_pattern(3, 4)
+    assert rp == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]]
+    gdq, _ = _run(data, thresh, n_pix_grow_sat=0, read_pattern=rp)
+    expected = np.zeros(gdq.shape, np.uint8)
+    expected[0, 2, 1, 1] = expected[0, 2, 3, 3] = expected[0, 2, 0, 4] = SAT
+    expected[0, 1, 1, 1] = DNU          # A: backward pass
+    expected[0, 1, 3, 3] = DNU          # B: second-group check
+    np.testing.assert_array_equal(gdq, expected)
+    # with the superbias, C is caught too; a NaN bias never passes the check
+    bias = np.zeros((5, 5), np.float32)
+    bias[0, 4] = 200.0
+    gdq, _ = _run(data, thresh, n_pix_grow_sat=0, read_pattern=rp, bias=bias)
+    expected[0, 1, 0, 4] = DNU
+    np.testing.assert_array_equal(gdq, expected)
+    bias[3, 3] = np.nan
+    gdq, _ = _run(data, thresh, n_pix_grow_sat=0, read_pattern=rp, bias=bias)
+    expected[0, 1, 3, 3] = 0
+    np.testing.assert_array_equal(gdq, expected)
+    # use_readpatt=False: only the threshold crossings
+    gdq, _ = _run(data, thresh, n_pix_grow_sat=0, read_pattern=None, bias=bias)
+    assert (gdq == DNU).sum() == 0 and (gdq == SAT).sum() == 3
+
+
+def test_read_pattern_backward_flag_grows_second_group_flag_does_not():
+    data, thresh = _averaged_case()
+    gdq, _ = _run(data, thresh, n_pix_grow_sat=1, read_pattern=read_pattern(3, 4))
+    expected = np.zeros(gdq.shape, np.uint8)
+    for (y, x) in [(1, 1), (3, 3), (0, 4)]:
+        expected[0, 2, max(0, y - 1):y + 2, max(0, x - 1):x + 2] = SAT
+    expected[0, 1, 0:3, 0:3] |= DNU     # A's backward DO_NOT_USE grown to its 3x3 box
+    expected[0, 1, 3, 3] |= DNU         # B's second-group DO_NOT_USE is not grown
+    np.testing.assert_array_equal(gdq, expected)
+
+
+def test_step_with_references():
+    data, thresh = _averaged_case()
+    meta = ExposureMeta.from_headers({"INSTRUME": "NIRCAM", "DETECTOR": "NRCA1", "NFRAMES": 4,
+                                      "READPATT": "MEDIUM8"}, {}, "test", shape=(1, 3, 5, 5))
+    sat_dq = np.zeros((5, 5), np.uint32)
+    sat_dq[4, 0] = dq.DEAD
+    refs = {"saturation": Reference("saturation", "hand", {}, {"SCI": thresh, "DQ": sat_dq}),
+            "superbias": Reference("superbias", "hand", {}, {"SCI": np.where(np.arange(25).reshape(5, 5) == 4,
+                                                                              200.0, 0.0).astype(np.float32)})}
+    cls = get_step_class("saturation")
+    assert cls.defaults == {"n_pix_grow_sat": 1, "use_readpatt": True}
+    assert cls.reftypes == ("saturation", "superbias") and cls.keyword == "S_SATURA"
+    step = cls(meta, refs, n_pix_grow_sat=0)
+    gdq = np.zeros(data.shape, np.uint8)
+    pdq = np.zeros((5, 5), np.uint32)
+    step.process(data, gdq, pdq, slice(0, 1), slice(0, 5))
+    assert gdq[0, 1, 1, 1] == DNU and gdq[0, 1, 3, 3] == DNU and gdq[0, 1, 0, 4] == DNU
+    assert pdq[4, 0] == dq.DEAD and pdq.sum() == dq.DEAD
+    step = cls(meta, refs, n_pix_grow_sat=0, use_readpatt=False)
+    gdq[:] = 0
+    step.process(data, gdq, pdq, slice(0, 1), slice(0, 5))
+    assert (gdq == DNU).sum() == 0
+
+
+def test_checks():
+    data = np.zeros((1, 2, 3, 3), np.float32)
+    thresh, _, nsc = prepare_thresholds(np.ones((3, 3)), np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="gdq must be uint8"):
+        flag_saturated_groups(data, np.zeros(data.shape, np.uint16), thresh, nsc)
+    with pytest.raises(ValueError, match="thresh must be float32"):
+        flag_saturated_groups(data, np.zeros(data.shape, np.uint8), np.ones((3, 4), np.float32), nsc)
+    with pytest.raises(ValueError, match="n_pix_grow_sat"):
+        flag_saturated_groups(data, np.zeros(data.shape, np.uint8), thresh, nsc, n_pix_grow_sat=-1)
