@@ -18,5 +18,5 @@ include: "workflow/rules/detector1.smk"
 
 rule all:
     input:
-        final_products(),
+        lambda wc: final_products(),
     default_target: True

@@ -38,6 +38,14 @@ def exposure_stems():
     return mast_stems()
 
 
+def mast_stems():
+    """Stems of the downloaded exposures (evaluated after the mast_download checkpoint)."""
+    from rampflow.mast import manifest_stems
+
+    manifest = checkpoints.mast_download.get().output.manifest
+    return manifest_stems(manifest, include_ta=bool(config["inputs"]["mast"].get("include_ta", False)))
+
+
 def uncal_path(stem):
     if SOURCE == "local":
         return str(Path(config["inputs"]["uncal_dir"]) / f"{stem}_uncal.fits")

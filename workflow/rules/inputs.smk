@@ -14,7 +14,27 @@ if SOURCE == "simulate":
         script:
             "../scripts/simulate.py"
 
-else:
+if SOURCE == "mast":
+
+    localrules:
+        mast_download,
+
+    checkpoint mast_download:
+        """Query MAST with astroquery and download the program's uncal files (on the submit host)."""
+        output:
+            manifest=f"{OUT}/uncal/manifest.json",
+        params:
+            mast=config["inputs"]["mast"],
+        log:
+            f"{OUT}/logs/mast_download.log",
+        script:
+            "../scripts/mast_download.py"
+
+
+if SOURCE != "simulate":
+
+    localrules:
+        references,
 
     rule references:
         """Resolve every reference file once (CRDS fetches into its cache) before steps run."""
