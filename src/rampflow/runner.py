@@ -53,11 +53,17 @@ def load_step(name: str, meta, overrides=None, crds_context=None, params=None):
     return cls(meta, refs, **(params or {})), paths, ctx
 
 
-def provenance(step, paths: dict, ctx: str | None) -> tuple[dict, list[str]]:
+def ref_value(path, overrides: dict | None) -> str:
+    """What jwst records in R_<TYPE>: the path as given for an override, else crds://<name>."""
+    given = {str(v) for v in (overrides or {}).values()}
+    return str(path) if str(path) in given else f"crds://{Path(path).name}"
+
+
+def provenance(step, paths: dict, ctx: str | None, overrides: dict | None = None) -> tuple[dict, list[str]]:
     """Header keywords and HISTORY lines recording what ran."""
     updates = {step.keyword: ("SKIPPED" if step.skipped else "COMPLETE", f"rampflow {step.name}")}
     for rt, p in paths.items():
-        updates[ref_keyword(rt)] = (Path(p).name, f"{rt} reference file")
+        updates[ref_keyword(rt)] = (ref_value(p, overrides), f"{rt} reference file")
     if ctx:
         updates["CRDS_CTX"] = (ctx, "CRDS context used")
     updates.update(step.header_updates())
@@ -78,13 +84,13 @@ def run_step(name: str, in_path, out_path, *, params: dict | None = None, overri
     t0 = time.perf_counter()
     with io.open_ramp(in_path) as rf:
         step, paths, ctx = load_step(name, rf.meta, overrides, crds_context, params)
-        updates, history = provenance(step, paths, ctx)
+        updates, history = provenance(step, paths, ctx, overrides)
         nints, ngroups, ny, nx = rf.shape
         pdq = rf.pixeldq()
         log.info("%s: %s on %s (%d ints x %d groups x %d x %d)%s", name, Path(in_path).name,
                  rf.meta.detector, nints, ngroups, ny, nx,
                  f" -- skipped: {step.skipped}" if step.skipped else "")
-        with io.RampWriter(out_path, rf, updates=updates, history=history) as w:
+        with io.RampWriter(out_path, rf, updates=updates, history=history, extra=step.extra_arrays()) as w:
             if step.chunking == "rows" and not step.skipped:
                 bytes_per_row = nints * ngroups * nx * 5
                 nrow = max(1, int(chunk_mb * 2**20 // bytes_per_row) - 2 * step.halo)
@@ -159,8 +165,8 @@ def run_ramp_fit(in_path, rate_path, rateints_path, fitopt_path=None, *, params:
                 opt_chunks.append((rows, res.opt))
             log.info("ramp_fit: rows %d-%d done (%d/%d chunks)", rows.start, rows.stop - 1, k + 1, len(chunks))
         updates = {"S_RAMP": ("COMPLETE", "rampflow ramp_fit"),
-                   "R_READNO": (Path(paths["readnoise"]).name, "readnoise reference file"),
-                   "R_GAIN": (Path(paths["gain"]).name, "gain reference file")}
+                   "R_READNO": (ref_value(paths["readnoise"], overrides), "readnoise reference file"),
+                   "R_GAIN": (ref_value(paths["gain"], overrides), "gain reference file")}
         if ctx:
             updates["CRDS_CTX"] = (ctx, "CRDS context used")
         updates.update(getattr(setup, "header_updates", lambda: {})())
@@ -190,7 +196,7 @@ def run_gain_scale(in_paths, out_paths, *, overrides: dict | None = None, crds_c
         arrays = {k: prod[k] for k in RATE_KEYS if k in prod}
         arrays, factor = gs.gain_scale(arrays, gain.header)
         updates = {"S_GANSCL": ("SKIPPED" if factor is None else "COMPLETE", "rampflow gain_scale"),
-                   "R_GAIN": (Path(paths["gain"]).name, "gain reference file")}
+                   "R_GAIN": (ref_value(paths["gain"], overrides), "gain reference file")}
         if factor is not None:
             updates["GAINFACT"] = (float(factor), "gain scale factor applied")
         tables = {k: v for k, v in prod.items() if k == "INT_TIMES"}

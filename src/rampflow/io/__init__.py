@@ -149,6 +149,10 @@ class RampFile:
         if self._pdq is not None and tuple(self._pdq.data.shape) != self.shape[2:]:
             raise ProductError(f"{self.path}: PIXELDQ shape {self._pdq.data.shape} != {self.shape[2:]}")
         self.tables = {x.name: x for x in h[1:] if isinstance(x, fits.BinTableHDU) and x.name != "ASDF"}
+        #: other 2-D image extensions (e.g. AVDRKCUR), carried forward by RampWriter
+        self.extra_images = {x.name: x for x in h[1:] if isinstance(x, fits.ImageHDU)
+                             and x.name not in ("SCI", "PIXELDQ", "GROUPDQ") and x.data is not None
+                             and x.data.ndim == 2}
         try:
             self.meta = ExposureMeta.from_headers(self.primary_header, self.sci_header, self.path, self.shape)
         except KeyError as exc:
@@ -322,7 +326,8 @@ def _to_disk(arr: np.ndarray, dtype) -> np.ndarray:
     return arr
 
 
-def _table_bytes(hdu: fits.BinTableHDU) -> bytes:
+def _table_bytes(hdu) -> bytes:
+    """The bytes of an extension HDU (table or small image) as it sits in a file."""
     import io as _io
 
     buf = _io.BytesIO()
@@ -341,7 +346,8 @@ class RampWriter:
         w.write_pixeldq(pdq)
     """
 
-    def __init__(self, path, like: RampFile, updates: dict | None = None, history=(), shape=None):
+    def __init__(self, path, like: RampFile, updates: dict | None = None, history=(), shape=None,
+                 extra: dict | None = None):
         self.path = Path(path)
         self.shape = tuple(shape or like.shape)
         self._ctx = atomic_path(self.path)
@@ -360,6 +366,14 @@ class RampWriter:
             ("GROUPDQ", np.uint8, self.shape, None),
         ]
         self._tables = [like.tables[n] for n in ("INT_TIMES", "GROUP") if n in like.tables]
+        # extra 2-D images: the input's, replaced or added to by ``extra`` (name -> array)
+        images = {n: np.asarray(_scaled(np.asarray(h.data), h.header, np.float32))
+                  for n, h in like.extra_images.items()}
+        images.update({n.upper(): np.asarray(a, dtype=np.float32) for n, a in (extra or {}).items()})
+        for n, a in images.items():
+            if a.shape != self.shape[2:]:
+                raise ValueError(f"{self.path}: extension {n} shape {a.shape} != frame {self.shape[2:]}")
+        self._images = [fits.ImageHDU(a, name=n) for n, a in images.items()]
         self._mm = {}
         self._written_pdq = False
 
@@ -374,7 +388,7 @@ class RampWriter:
                 nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
                 padded = -(-nbytes // BLOCK) * BLOCK
                 f.seek(offsets[name] + padded)
-            for t in self._tables:
+            for t in self._images + self._tables:
                 f.write(_table_bytes(t))
             f.truncate()
         for name, dtype, shape, _ in self._layout:

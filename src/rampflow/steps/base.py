@@ -73,6 +73,11 @@ class Step:
         """
         raise NotImplementedError
 
+    def extra_arrays(self) -> dict[str, np.ndarray]:
+        """Extra 2-D image extensions for the product (EXTNAME -> float32 (ny, nx)), e.g. the
+        AVDRKCUR image dark_current writes. Extensions of the input are carried forward."""
+        return {}
+
     def header_updates(self) -> dict[str, Any]:
         """Extra primary-header keywords to record (parameters, derived values)."""
         return {}
