@@ -1,0 +1,125 @@
+"""The ``rampflow`` command line.
+
+Each subcommand is a pair of functions: ``_add_<name>(subparsers)`` declares its arguments
+and ``cmd_<name>(args) -> int`` runs it. Register new subcommands in ``_SUBCOMMANDS``.
+
+    rampflow simulate --config config/config.yaml --outdir data/uncal --crds-path data/crds
+    rampflow simulate --kind nircam_image --detectors nrca1 --nints 2 --ngroups 5 --size 64 64 \\
+                      --outdir sim --crds-path sim/crds --set cr_rate=0
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger("rampflow")
+
+
+# ----------------------------------------------------------------------------------------
+# simulate
+
+def _add_simulate(sub) -> None:
+    p = sub.add_parser(
+        "simulate", help="simulate uncal exposures, reference files (as a CRDS cache) and truth",
+        description="Simulate JWST uncal exposures. Parameters come from inputs.simulate of "
+                    "--config (a workflow config YAML) and are overridden by the flags.")
+    p.add_argument("--config", type=Path, help="YAML config; its inputs.simulate block is used "
+                                               "(a file holding only that block also works)")
+    p.add_argument("--outdir", type=Path, required=True, help="directory for *_uncal.fits and *_truth.fits")
+    p.add_argument("--crds-path", type=Path, default=None,
+                   help="CRDS cache to write the reference files and mappings into "
+                        "(default: OUTDIR/crds)")
+    p.add_argument("--kind", choices=("nirspec_tso", "nircam_image"))
+    p.add_argument("--detectors", nargs="+", metavar="DET", help="e.g. nrs1 nrs2")
+    p.add_argument("--segments", type=int)
+    p.add_argument("--nints", type=int, help="integrations of the whole exposure (all segments)")
+    p.add_argument("--ngroups", type=int)
+    p.add_argument("--size", type=int, nargs=2, metavar=("NY", "NX"))
+    p.add_argument("--seed", type=int)
+    p.add_argument("--set", dest="physics", action="append", default=[], metavar="KEY=VALUE",
+                   help="physics parameter override (repeatable), e.g. --set transit_depth=0.02")
+    p.set_defaults(func=cmd_simulate)
+
+
+def _load_sim_cfg(path: Path | None) -> dict:
+    if path is None:
+        return {}
+    import yaml
+
+    with open(path) as fh:
+        cfg = yaml.safe_load(fh) or {}
+    if not isinstance(cfg, dict):
+        raise SystemExit(f"{path}: expected a mapping at top level")
+    if "inputs" in cfg:
+        sim = (cfg.get("inputs") or {}).get("simulate")
+        if sim is None:
+            raise SystemExit(f"{path}: has no inputs.simulate block")
+        sim = dict(sim)
+        if "program" in cfg and "program" not in sim:
+            sim["program"] = cfg["program"]
+        return sim
+    return dict(cfg)
+
+
+def cmd_simulate(args) -> int:
+    import yaml
+
+    from .simulate import simulate_program
+
+    sim = _load_sim_cfg(args.config)
+    for key in ("kind", "detectors", "segments", "nints", "ngroups", "seed"):
+        value = getattr(args, key)
+        if value is not None:
+            sim[key] = value
+    if args.size is not None:
+        sim["size"] = list(args.size)
+    for item in args.physics:
+        if "=" not in item:
+            raise SystemExit(f"--set {item!r}: expected KEY=VALUE")
+        key, value = item.split("=", 1)
+        sim[key.strip()] = yaml.safe_load(value)
+    crds_path = args.crds_path or (args.outdir / "crds")
+    try:
+        paths = simulate_program(args.outdir, sim, crds_path)
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
+    for p in paths:
+        print(p)
+    log.info("CRDS cache: %s (context jwst_0001.pmap)", crds_path)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------
+
+_SUBCOMMANDS = [_add_simulate]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="rampflow", description="JWST ramps to slopes: tools around the workflow.")
+    parser.add_argument("--version", action="version", version=f"rampflow {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for register in _SUBCOMMANDS:
+        register(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    level = logging.WARNING - 10 * min(2, args.verbose + 1)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
