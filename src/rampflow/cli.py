@@ -95,7 +95,102 @@ def cmd_simulate(args) -> int:
 
 # ----------------------------------------------------------------------------------------
 
-_SUBCOMMANDS = [_add_simulate]
+def _parse_value(text: str):
+    import yaml
+
+    return yaml.safe_load(text)
+
+
+def _add_step(sub) -> None:
+    p = sub.add_parser("step", help="run one calibration step on a file",
+                       description="Run one ramp step (or ramp_fit) on a file, as the workflow does.")
+    p.add_argument("name", help="step name, e.g. saturation, jump, ramp_fit")
+    p.add_argument("input", type=Path, help="input ramp (uncal or the previous step's product)")
+    p.add_argument("output", type=Path, help="output file (for ramp_fit: the rate file; rateints "
+                                              "is written next to it)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="step parameter (jwst name), repeatable")
+    p.add_argument("--override", action="append", default=[], metavar="REFTYPE=PATH",
+                   help="reference file to use instead of CRDS, repeatable")
+    p.add_argument("--context", default=None, help="CRDS context, e.g. jwst_1322.pmap")
+    p.add_argument("--chunk-mb", type=float, default=512.0)
+    p.add_argument("--threads", type=int, default=None)
+    p.set_defaults(func=cmd_step)
+
+
+def _pairs(items, what) -> dict:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise SystemExit(f"rampflow: {what} {item!r} is not KEY=VALUE")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v
+    return out
+
+
+def cmd_step(args) -> int:
+    from . import runner
+
+    params = {k: _parse_value(v) for k, v in _pairs(args.param, "--param").items()}
+    overrides = _pairs(args.override, "--override")
+    if args.name == "ramp_fit":
+        out = str(args.output)
+        base = out[:-len("_rate.fits")] if out.endswith("_rate.fits") else out.rsplit(".fits", 1)[0]
+        fitopt = base + "_fitopt.fits" if params.get("save_opt") else None
+        runner.run_ramp_fit(args.input, args.output, base + "_rateints.fits", fitopt, params=params,
+                            overrides=overrides, crds_context=args.context, chunk_mb=args.chunk_mb,
+                            threads=args.threads)
+    else:
+        runner.run_step(args.name, args.input, args.output, params=params, overrides=overrides,
+                        crds_context=args.context, chunk_mb=args.chunk_mb, threads=args.threads)
+    print(args.output)
+    return 0
+
+
+def _add_params(sub) -> None:
+    p = sub.add_parser("params", help="list a step's parameters and defaults (jwst names)")
+    p.add_argument("name", help="step name")
+    p.set_defaults(func=cmd_params)
+
+
+def cmd_params(args) -> int:
+    from .config import step_defaults
+
+    try:
+        defaults = step_defaults(args.name)
+    except KeyError as exc:
+        print(f"rampflow params: {exc.args[0]}", file=sys.stderr)
+        return 2
+    for k, v in defaults.items():
+        print(f"{k} = {v!r}")
+    return 0
+
+
+def _add_info(sub) -> None:
+    p = sub.add_parser("info", help="summarise a JWST ramp or rate file")
+    p.add_argument("path", type=Path)
+    p.set_defaults(func=cmd_info)
+
+
+def cmd_info(args) -> int:
+    from . import io
+
+    try:
+        summary = io.describe(args.path)
+    except io.ProductError as exc:
+        print(f"rampflow info: {exc}", file=sys.stderr)
+        return 2
+    print(summary)
+    return 0
+
+
+def _add_flags(sub) -> None:
+    from .qa.flags import add_subcommand
+
+    add_subcommand(sub)
+
+
+_SUBCOMMANDS = [_add_simulate, _add_step, _add_params, _add_info, _add_flags]
 
 
 def build_parser() -> argparse.ArgumentParser:

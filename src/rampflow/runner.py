@@ -48,6 +48,7 @@ def chunk_ranges(n: int, size: int):
 def load_step(name: str, meta, overrides=None, crds_context=None, params=None):
     """Resolve and load the reference files of step ``name`` and build the Step."""
     cls = get_step_class(name)
+    cls.check_params(params or {})
     paths, ctx = references.resolve(meta, cls.reftypes, overrides, crds_context)
     refs = {rt: references.load_reference(rt, p, meta) for rt, p in paths.items()}
     return cls(meta, refs, **(params or {})), paths, ctx

@@ -281,10 +281,9 @@ def _apply_updates(h: fits.Header, updates: dict | None, history=()) -> None:
     for key, value in (updates or {}).items():
         if value is None:
             continue
-        if isinstance(value, tuple):
-            h[key] = value
-        else:
-            h[key] = value
+        if isinstance(value, tuple) and isinstance(value[0], str) and len(value[0]) + len(value[1]) > 60:
+            value = value[0]  # a long value (a path) keeps no comment rather than a truncated one
+        h[key] = value
     for line in history:
         h.add_history(line)
 
@@ -465,3 +464,44 @@ def read_first_image(path, dtype=np.uint32) -> np.ndarray:
             if hdu.data is not None and not isinstance(hdu, fits.BinTableHDU):
                 return np.ascontiguousarray(_scaled(np.asarray(hdu.data), hdu.header, dtype))
     raise ProductError(f"{path}: holds no image data")
+
+
+def describe(path) -> str:
+    """A short human summary of a product: model, shape, what ran, reference files, DQ counts."""
+    from ..dq import decode
+
+    lines = []
+    with _open_fits(path) as h:
+        prim = h[0].header
+        lines.append(f"{path}")
+        lines.append(f"  model {prim.get('DATAMODL', '?')}  {prim.get('INSTRUME', '?')}/{prim.get('DETECTOR', '?')}"
+                     f"  {prim.get('EXP_TYPE', '?')}  subarray {prim.get('SUBARRAY', '?')}")
+        for hdu in h[1:]:
+            shape = None if hdu.data is None or isinstance(hdu, fits.BinTableHDU) else hdu.data.shape
+            rows = len(hdu.data) if isinstance(hdu, fits.BinTableHDU) and hdu.data is not None else None
+            if shape:
+                dtype = hdu.data.dtype.newbyteorder("=").name
+                if hdu.header.get("BZERO") in (32768, 2147483648) and hdu.data.dtype.kind == "i":
+                    dtype = dtype.replace("int", "uint")
+                lines.append(f"  {hdu.name:12s} {shape} {dtype}")
+            else:
+                lines.append(f"  {hdu.name:12s} table, {rows} rows")
+        steps = [f"{k}={prim[k]}" for k in prim if k.startswith("S_")]
+        refs = [f"{k}={prim[k]}" for k in prim if k.startswith("R_")]
+        if steps:
+            lines.append("  steps: " + ", ".join(steps))
+        if refs:
+            lines.append("  references: " + ", ".join(refs))
+        if "CRDS_CTX" in prim:
+            lines.append(f"  CRDS context: {prim['CRDS_CTX']}")
+        dqname = "PIXELDQ" if "PIXELDQ" in h else ("DQ" if "DQ" in h else None)
+        if dqname:
+            dqarr = _scaled(np.asarray(h[dqname].data), h[dqname].header, np.uint32)
+            values, counts = np.unique(dqarr, return_counts=True)
+            tally: dict[str, int] = {}
+            for v, c in zip(values, counts):
+                for name in decode(int(v)):
+                    tally[name] = tally.get(name, 0) + int(c)
+            if tally:
+                lines.append(f"  {dqname} flags: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.items())))
+    return "\n".join(lines)

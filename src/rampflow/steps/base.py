@@ -48,12 +48,7 @@ class Step:
 
         Unknown parameter names raise ValueError naming the step and the parameter.
         """
-        unknown = set(params) - set(self.defaults)
-        if unknown:
-            raise ValueError(
-                f"step {self.name!r}: unknown parameter(s) {sorted(unknown)}; "
-                f"known: {sorted(self.defaults)}"
-            )
+        self.check_params(params)
         missing = [r for r in self.reftypes if r not in refs]
         if missing:
             raise KeyError(f"step {self.name!r}: missing reference file(s) {missing}")
@@ -61,6 +56,16 @@ class Step:
         self.refs = refs
         self.params = {**self.defaults, **params}
         self.skipped: str | None = None  # set to a reason to mark the step SKIPPED
+
+    @classmethod
+    def check_params(cls, params: dict) -> None:
+        """Raise ValueError naming the step and any parameter it does not take."""
+        unknown = set(params) - set(cls.defaults)
+        if unknown:
+            raise ValueError(
+                f"step {cls.name!r}: unknown parameter(s) {sorted(unknown)}; "
+                f"known: {sorted(cls.defaults)}"
+            )
 
     def process(self, sci: np.ndarray, gdq: np.ndarray, pdq: np.ndarray, ints: slice, rows: slice) -> None:
         """Apply the step in place to one chunk.
