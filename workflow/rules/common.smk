@@ -19,6 +19,7 @@ CRDS_ENV = rfconfig.crds_env(config, os.getcwd())
 THREADS = int(config["compute"]["threads"])
 CHUNK_MB = float(config["compute"]["chunk_mb"])
 SOURCE = config["inputs"]["source"]
+CONDA_ENV = "../../envs/rampflow.yaml"
 
 
 def exposure_stems():

@@ -19,6 +19,8 @@ for _step in RAMP_CHAIN:
             context=config["references"]["crds_context"],
             env=CRDS_ENV,
             chunk_mb=CHUNK_MB,
+        conda:
+            CONDA_ENV
         log:
             f"{OUT}/logs/{{stem}}_{_step}.log",
         benchmark:
@@ -48,6 +50,8 @@ if "ramp_fit" in STEPS:
             context=config["references"]["crds_context"],
             env=CRDS_ENV,
             chunk_mb=CHUNK_MB,
+        conda:
+            CONDA_ENV
         log:
             f"{OUT}/logs/{{stem}}_ramp_fit.log",
         benchmark:
@@ -71,6 +75,8 @@ if "gain_scale" in STEPS:
             overrides=config["references"]["overrides"],
             context=config["references"]["crds_context"],
             env=CRDS_ENV,
+        conda:
+            CONDA_ENV
         log:
             f"{OUT}/logs/{{stem}}_gain_scale.log",
         script:

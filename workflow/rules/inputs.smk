@@ -8,7 +8,9 @@ if SOURCE == "simulate":
             ready=f"{OUT}/crds/.ready",
         params:
             sim=config["inputs"]["simulate"],
-            crds_path=f"{OUT}/crds",
+            crds_path=lambda wc, output: str(Path(output.ready).parent),
+        conda:
+            CONDA_ENV
         log:
             f"{OUT}/logs/simulate.log",
         script:
@@ -25,6 +27,8 @@ if SOURCE == "mast":
             manifest=f"{OUT}/uncal/manifest.json",
         params:
             mast=config["inputs"]["mast"],
+        conda:
+            CONDA_ENV
         log:
             f"{OUT}/logs/mast_download.log",
         script:
@@ -47,6 +51,8 @@ if SOURCE != "simulate":
             overrides=config["references"]["overrides"],
             context=config["references"]["crds_context"],
             env=CRDS_ENV,
+        conda:
+            CONDA_ENV
         log:
             f"{OUT}/logs/references.log",
         script:
