@@ -7,6 +7,7 @@ integrations (or of rows, for steps that need every integration of a pixel) at a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -213,3 +214,67 @@ def _meta_from_primary(primary, path, shape):
 
     ny, nx = shape[-2:]
     return ExposureMeta.from_headers(primary, {}, str(path), (1, 1, ny, nx))
+
+
+def run_chain(steps: list[str], in_path, out_paths: dict, *, params: dict | None = None,
+              overrides: dict | None = None, crds_context: str | None = None,
+              chunk_mb: float = DEFAULT_CHUNK_MB, threads: int | None = None) -> list[Path]:
+    """Stream chunks of integrations through several ramp steps in memory.
+
+    ``steps`` are applied in order to each chunk; ``out_paths`` maps step name -> product
+    path for the intermediates to write (the last step's is required). The products are
+    identical to running the steps one by one with :func:`run_step` (a test checks it bit
+    for bit), but the ramp is read once and nothing else is written.
+
+    Every step must work on integration chunks (``chunking == "integrations"``). PIXELDQ is
+    kept per step: each step's updates OR reference-file flags into it, the same for every
+    chunk, so the state a step sees equals what it would see after its predecessor finished.
+    """
+    params = params or {}
+    last = steps[-1]
+    if last not in out_paths:
+        raise ValueError(f"run_chain: the last step {last!r} needs an output path")
+    unknown = set(out_paths) - set(steps)
+    if unknown:
+        raise ValueError(f"run_chain: outputs for steps not in the chain: {sorted(unknown)}")
+    set_threads(threads)
+    t0 = time.perf_counter()
+    with io.open_ramp(in_path) as rf, contextlib.ExitStack() as stack:
+        meta = rf.meta
+        objs, updates, history, extra = [], {}, [], {}
+        writers = {}
+        for name in steps:
+            step, paths, ctx = load_step(name, meta, overrides, crds_context, params.get(name))
+            if step.chunking != "integrations":
+                raise ValueError(f"run_chain: step {name!r} works on {step.chunking}, not integration "
+                                 "chunks; run it on its own")
+            objs.append(step)
+            u, h = provenance(step, paths, ctx, overrides)
+            updates.update(u)
+            history += h
+            extra.update(step.extra_arrays())
+            if name in out_paths:
+                writers[name] = stack.enter_context(io.RampWriter(out_paths[name], rf, updates=dict(updates),
+                                                                  history=list(history), extra=dict(extra)))
+        nints, ngroups, ny, nx = rf.shape
+        base_pdq = rf.pixeldq()
+        pdqs: list[np.ndarray | None] = [None] * len(objs)
+        nper = max(1, int(chunk_mb * 2**20 // rf.nbytes_per_int))
+        chunks = list(chunk_ranges(nints, nper))
+        log.info("chain %s on %s: %d ints x %d groups x %d x %d in %d chunks", "+".join(steps),
+                 Path(in_path).name, nints, ngroups, ny, nx, len(chunks))
+        for k, ints in enumerate(chunks):
+            sci, gdq = rf.read(ints)
+            for i, step in enumerate(objs):
+                if pdqs[i] is None:
+                    pdqs[i] = (base_pdq if i == 0 else pdqs[i - 1]).copy()
+                if not step.skipped:
+                    step.process(sci, gdq, pdqs[i], ints, slice(0, ny))
+                if step.name in writers:
+                    writers[step.name].write(ints, slice(None), sci, gdq)
+            log.info("chain: integrations %d-%d done (%d/%d chunks)", ints.start + 1, ints.stop, k + 1, len(chunks))
+        for i, step in enumerate(objs):
+            if step.name in writers:
+                writers[step.name].write_pixeldq(pdqs[i])
+    log.info("chain: wrote %s in %.1f s", ", ".join(str(p) for p in out_paths.values()), time.perf_counter() - t0)
+    return [Path(out_paths[s]) for s in steps if s in out_paths]

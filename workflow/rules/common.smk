@@ -19,6 +19,8 @@ CRDS_ENV = rfconfig.crds_env(config, os.getcwd())
 THREADS = int(config["compute"]["threads"])
 CHUNK_MB = float(config["compute"]["chunk_mb"])
 SOURCE = config["inputs"]["source"]
+FUSE = bool(config["compute"].get("fuse", False))
+KEEP = config["compute"].get("keep")
 CONDA_ENV = "../../envs/rampflow.yaml"
 
 
@@ -51,6 +53,31 @@ def uncal_path(stem):
     if SOURCE == "local":
         return str(Path(config["inputs"]["uncal_dir"]) / f"{stem}_uncal.fits")
     return f"{OUT}/uncal/{stem}_uncal.fits"
+
+
+def fused_groups():
+    """RAMP_CHAIN cut into runs of steps that work on integration chunks (fused into one job
+    each); a step that needs whole pixels across integrations (jump) stands alone."""
+    from rampflow.steps import get_step_class
+
+    groups, current = [], []
+    for s in RAMP_CHAIN:
+        if get_step_class(s).chunking == "integrations":
+            current.append(s)
+        else:
+            if current:
+                groups.append(current)
+            groups.append([s])
+            current = []
+    if current:
+        groups.append(current)
+    return groups
+
+
+def kept_products(group):
+    """Steps of a fused group whose products are written: compute.keep (all when null) + the last."""
+    keep = set(RAMP_CHAIN if KEEP is None else KEEP)
+    return [s for s in group if s in keep or s == group[-1]]
 
 
 def step_input(step):

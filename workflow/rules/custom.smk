@@ -38,6 +38,8 @@ if CUSTOM.saturation:
             overrides=config["references"]["overrides"],
             context=config["references"]["crds_context"],
             env=CRDS_ENV,
+        conda:
+            CONDA_ENV
         log:
             f"{OUT}/logs/{{stem}}_saturation_custom.log",
         script:
@@ -56,6 +58,8 @@ if CUSTOM.destripe:
         params:
             step_params=step_params("destripe"),
             chunk_mb=CHUNK_MB,
+        conda:
+            CONDA_ENV
         log:
             f"{OUT}/logs/{{stem}}_destripe_mask.log",
         benchmark:

@@ -2,32 +2,66 @@
 # Step order comes from config["steps"]; each rule's params hold that step's parameters, so
 # changing them re-runs the step and everything after it.
 
-for _step in RAMP_CHAIN:
+if not FUSE:
 
-    rule:
-        name:
-            f"step_{_step}"
-        input:
-            ramp=step_input(_step),
-            refs=references_ready(),
-        output:
-            f"{OUT}/stage1/{{stem}}_{_step}.fits",
-        params:
-            step=_step,
-            step_params=step_params(_step),
-            overrides=config["references"]["overrides"],
-            context=config["references"]["crds_context"],
-            env=CRDS_ENV,
-            chunk_mb=CHUNK_MB,
-        conda:
-            CONDA_ENV
-        log:
-            f"{OUT}/logs/{{stem}}_{_step}.log",
-        benchmark:
-            f"{OUT}/benchmarks/{{stem}}_{_step}.tsv"
-        threads: THREADS
-        script:
-            "../scripts/run_step.py"
+    for _step in RAMP_CHAIN:
+
+        rule:
+            name:
+                f"step_{_step}"
+            input:
+                ramp=step_input(_step),
+                refs=references_ready(),
+            output:
+                f"{OUT}/stage1/{{stem}}_{_step}.fits",
+            params:
+                step=_step,
+                step_params=step_params(_step),
+                overrides=config["references"]["overrides"],
+                context=config["references"]["crds_context"],
+                env=CRDS_ENV,
+                chunk_mb=CHUNK_MB,
+            conda:
+                CONDA_ENV
+            log:
+                f"{OUT}/logs/{{stem}}_{_step}.log",
+            benchmark:
+                f"{OUT}/benchmarks/{{stem}}_{_step}.tsv"
+            threads: THREADS
+            script:
+                "../scripts/run_step.py"
+
+else:
+
+    # compute.fuse: consecutive steps that work on integration chunks run as one job that
+    # streams chunks through them in memory, writing only the products in compute.keep
+    # (the group's last product always).
+    for _group in fused_groups():
+
+        rule:
+            name:
+                f"fused_{_group[0]}_to_{_group[-1]}" if len(_group) > 1 else f"step_{_group[0]}"
+            input:
+                ramp=step_input(_group[0]),
+                refs=references_ready(),
+            output:
+                **{s: f"{OUT}/stage1/{{stem}}_{s}.fits" for s in _group if s in kept_products(_group)},
+            params:
+                steps=_group,
+                step_params={s: step_params(s) for s in _group},
+                overrides=config["references"]["overrides"],
+                context=config["references"]["crds_context"],
+                env=CRDS_ENV,
+                chunk_mb=CHUNK_MB,
+            conda:
+                CONDA_ENV
+            log:
+                f"{OUT}/logs/{{stem}}_{_group[0]}_to_{_group[-1]}.log",
+            benchmark:
+                f"{OUT}/benchmarks/{{stem}}_{_group[0]}_to_{_group[-1]}.tsv"
+            threads: THREADS
+            script:
+                "../scripts/run_chain.py"
 
 
 if "ramp_fit" in STEPS:

@@ -32,6 +32,8 @@ if "linearity_ratio.png" in DIAG_NAMES:
         params:
             max_points=DIAG_SETTINGS["sample_points"],
             chunk_mb=CHUNK_MB,
+        conda:
+            CONDA_ENV
         log:
             f"{OUT}/logs/{{stem}}_diag_linearity_ratio.log",
         script:
@@ -50,6 +52,8 @@ if "dq_tally.csv" in DIAG_NAMES:
         params:
             steps=RAMP_CHAIN,
             chunk_mb=CHUNK_MB,
+        conda:
+            CONDA_ENV
         log:
             f"{OUT}/logs/{{stem}}_diag_dq_tally.log",
         script:
@@ -71,6 +75,8 @@ if "saturation.png" in DIAG_NAMES:
             context=config["references"]["crds_context"],
             env=CRDS_ENV,
             chunk_mb=CHUNK_MB,
+        conda:
+            CONDA_ENV
         log:
             f"{OUT}/logs/{{stem}}_diag_saturation.log",
         script:
@@ -91,6 +97,8 @@ if "jump_counts.png" in DIAG_NAMES:
         params:
             n_examples=DIAG_SETTINGS["jump_examples"],
             chunk_mb=CHUNK_MB,
+        conda:
+            CONDA_ENV
         log:
             f"{OUT}/logs/{{stem}}_diag_jump.log",
         script:
@@ -107,6 +115,8 @@ if "destripe.png" in DIAG_NAMES:
         output:
             report(f"{DIAG}/{{stem}}_destripe.png", caption="../report/destripe.rst",
                    category="Step diagnostics", subcategory="{stem}"),
+        conda:
+            CONDA_ENV
         log:
             f"{OUT}/logs/{{stem}}_diag_destripe.log",
         script:
@@ -124,6 +134,8 @@ if "refpix.png" in DIAG_NAMES:
                    category="Step diagnostics", subcategory="{stem}"),
         params:
             chunk_mb=CHUNK_MB,
+        conda:
+            CONDA_ENV
         log:
             f"{OUT}/logs/{{stem}}_diag_refpix.log",
         script:
@@ -138,6 +150,8 @@ if DIAG_SETTINGS["enabled"] and DIAG_SETTINGS["ta"]:
         output:
             report(f"{DIAG}/ta_quicklook.png", caption="../report/ta_quicklook.rst",
                    category="Step diagnostics", subcategory="target acquisition"),
+        conda:
+            CONDA_ENV
         log:
             f"{OUT}/logs/diag_ta_quicklook.log",
         script:
