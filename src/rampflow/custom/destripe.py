@@ -1,0 +1,500 @@
+"""Group-level 1/f destriping for time-series observations (custom step ``destripe``).
+
+Why lines along the fast axis
+-----------------------------
+A near-IR SIDECAR/HxRG detector is read pixel after pixel along the *fast* axis (about 10 us
+per pixel) and line after line along the *slow* axis. 1/f ("flicker") noise of the readout
+electronics is a slowly wandering offset: it barely changes while one fast-read line is read
+(~5-20 ms) but differs from one line to the next. So in every group it appears as a constant
+offset per fast-read line -- stripes running along the fast axis. In DMS orientation the fast
+axis is FITS axis 2 (y) for NIRSpec (``FASTAXIS = +-2``: the stripes are *columns*) and axis 1
+(x) for NIRCam and NIRISS (``FASTAXIS = +-1``: the stripes are *rows*). The step reads the
+exposure's ``FASTAXIS`` / ``SLOWAXIS`` keywords instead of guessing from the instrument name.
+
+Algorithm
+---------
+1. Background mask (``make_background_mask``), made once per exposure from the median over
+   integrations of the last-minus-first group difference, median-filtered (``filter_size``):
+
+   * spectra (EXP_TYPE NRS_BRIGHTOBJ, NIS_SOSS, NRC_TSGRISM and the other spectroscopic types
+     in :data:`SPECTROSCOPIC_EXP_TYPES`; ``mask_method: trace``): the trace is followed column
+     by column (dispersion along x in DMS orientation) with a flux-weighted centroid within
+     ``trace_radius`` of the column's peak, a polynomial of degree ``trace_order`` is fitted
+     (weighted by the column flux, 3-sigma clipped), and pixels within ``trace_radius`` of it
+     are masked. A single trace is followed: for NIRISS SOSS (several orders) give a user mask;
+   * imaging (``mask_method: sources``): pixels above the sigma-clipped background by more
+     than ``source_sigma`` standard deviations, grown by ``source_grow`` pixels, are masked;
+   * ``mask_path``: a user mask (FITS, non-zero = background, as jwst's
+     ``user_background_mask``), the exposure's shape or full frame (then cut to the subarray);
+   * always: reference pixels and every pixel with a PIXELDQ flag are excluded, and in each
+     group the pixels with any GROUPDQ flag (saturated, jump, do-not-use) and NaNs.
+
+2. In every group of every integration, the median of the background pixels of each
+   fast-read line -- or of each amplifier's part of the line with ``per_amplifier`` (NOUTPUTS
+   amplifiers of 2048 / NOUTPUTS = 512 pixels along the fast axis, in detector coordinates so
+   subarrays are cut correctly) -- is subtracted from every pixel of that line (segment).
+   Lines with fewer than ``min_pixels`` background pixels are left unchanged.
+
+This subtracts the per-group background level together with the 1/f offsets (a uniform
+background is indistinguishable from a common-mode offset), which is what TSO light-curve
+extraction wants; unlike jwst's ``clean_flicker_noise`` (which cleans each group *difference*
+image after fitting a background), it runs at group level on our chunked ramps, before jump
+detection, with a trace-following mask. Memory: the mask product needs only the first and last
+group of each integration (read memory-mapped, in row blocks); the step then works in place
+on each chunk of integrations.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..steps.base import Step
+
+log = logging.getLogger(__name__)
+
+#: TSO / slit / slitless spectroscopic exposure types (dispersion along x in DMS orientation)
+SPECTROSCOPIC_EXP_TYPES = frozenset({
+    "NRS_BRIGHTOBJ", "NRS_FIXEDSLIT", "NRS_MSASPEC", "NRS_IFU", "NRS_LAMP", "NRS_AUTOWAVE",
+    "NIS_SOSS", "NIS_WFSS",
+    "NRC_TSGRISM", "NRC_WFSS", "NRC_GRISM",
+    "MIR_LRS-SLITLESS", "MIR_LRS-FIXEDSLIT",
+})
+MASK_METHODS = ("auto", "trace", "sources", "none")
+#: amplifier layout: full detector width along the fast axis
+DETECTOR_SIZE = 2048
+DEFAULT_CHUNK_MB = 256
+
+
+def is_spectroscopic(exp_type: str) -> bool:
+    """True for spectroscopic exposure types (the trace mask applies)."""
+    e = str(exp_type).upper()
+    return e in SPECTROSCOPIC_EXP_TYPES or bool(re.search(r"(GRISM|SOSS|SPEC|LRS)", e))
+
+
+def fast_axis_index(fastaxis: int, slowaxis: int) -> int:
+    """numpy axis of a (ny, nx) frame along which the fast read runs: 0 (y) or 1 (x).
+
+    FASTAXIS / SLOWAXIS are the JWST keywords: +-1 = FITS axis 1 (x), +-2 = FITS axis 2 (y)
+    of the DMS-oriented frame; the sign is the read direction, irrelevant here.
+    """
+    f, s = abs(int(fastaxis)), abs(int(slowaxis))
+    if {f, s} != {1, 2}:
+        raise ValueError(f"FASTAXIS={fastaxis}, SLOWAXIS={slowaxis}: expected one of them +-1 and the other +-2")
+    return 1 if f == 1 else 0
+
+
+def amplifier_edges(n_fast: int, start_fast: int = 1, noutputs: int = 1, per_amplifier: bool = False) -> np.ndarray:
+    """Segment boundaries (int64) along the fast axis of a frame of ``n_fast`` pixels.
+
+    start_fast : 1-based detector coordinate of the frame's first pixel along the fast axis
+                 (SUBSTRT1 if the fast axis is x, SUBSTRT2 if y)
+    With ``per_amplifier`` and NOUTPUTS > 1 the boundaries are at multiples of
+    2048 / NOUTPUTS detector pixels inside the frame; otherwise one segment [0, n_fast].
+    """
+    edges = [0]
+    if per_amplifier and int(noutputs) > 1:
+        width = DETECTOR_SIZE // int(noutputs)
+        first = int(start_fast) - 1
+        for b in range(width, DETECTOR_SIZE, width):
+            local = b - first
+            if 0 < local < n_fast:
+                edges.append(local)
+    edges.append(int(n_fast))
+    return np.asarray(edges, dtype=np.int64)
+
+
+def _check_frame_args(use, fast_axis, edges, ny, nx):
+    if use.shape != (ny, nx) or use.dtype != np.bool_:
+        raise ValueError(f"use must be bool ({ny}, {nx}); got {use.dtype} {use.shape}")
+    if fast_axis not in (0, 1):
+        raise ValueError(f"fast_axis must be 0 or 1; got {fast_axis}")
+    n_fast = ny if fast_axis == 0 else nx
+    edges = np.asarray(edges, dtype=np.int64)
+    if edges.ndim != 1 or edges.size < 2 or edges[0] != 0 or edges[-1] != n_fast or np.any(np.diff(edges) <= 0):
+        raise ValueError(f"edges must increase from 0 to {n_fast} (the fast-axis size); got {edges.tolist()}")
+    return edges
+
+
+def destripe_groups(data: np.ndarray, gdq: np.ndarray, use: np.ndarray, fast_axis: int,
+                    edges=None, min_pixels: int = 5) -> np.ndarray:
+    """Subtract the masked median of every fast-read line (segment) from every group, in place.
+
+    data      : float32 (nints, ngroups, ny, nx), DN; modified in place
+    gdq       : uint8 (nints, ngroups, ny, nx); flagged groups are left out of the medians
+    use       : bool (ny, nx); True = background pixel allowed in the medians
+    fast_axis : numpy axis of the fast read (see :func:`fast_axis_index`)
+    edges     : int64 segment boundaries along the fast axis (:func:`amplifier_edges`);
+                None = whole lines
+    min_pixels: lines (segments) with fewer usable pixels are not corrected
+    Returns the subtracted medians, float32 (nints, ngroups, nseg, nlines), NaN where a line
+    segment was left unchanged.
+    """
+    from ..kernels.destripe import _line_median_kernel
+
+    if data.ndim != 4 or data.dtype != np.float32:
+        raise ValueError(f"data must be float32 (nints, ngroups, ny, nx); got {data.dtype} {data.shape}")
+    if gdq.shape != data.shape or gdq.dtype != np.uint8:
+        raise ValueError(f"gdq must be uint8 with data's shape {data.shape}; got {gdq.dtype} {gdq.shape}")
+    nints, ngroups, ny, nx = data.shape
+    if edges is None:
+        edges = [0, ny if fast_axis == 0 else nx]
+    edges = _check_frame_args(use, fast_axis, edges, ny, nx)
+    if int(min_pixels) < 1:
+        raise ValueError(f"min_pixels must be >= 1; got {min_pixels}")
+    nlines = nx if fast_axis == 0 else ny
+    medians = np.empty((nints, ngroups, edges.size - 1, nlines), dtype=np.float32)
+    use = np.ascontiguousarray(use)
+    for i in range(nints):
+        _line_median_kernel(data[i], gdq[i], use, int(fast_axis), edges, int(min_pixels), True, medians[i])
+    return medians
+
+
+def line_medians(image: np.ndarray, use: np.ndarray, fast_axis: int, edges=None, min_pixels: int = 5) -> np.ndarray:
+    """Masked median of each fast-read line (segment) of a 2-D image, float32 (nseg, nlines).
+
+    image : float (ny, nx), e.g. a group-difference image; not modified.
+    """
+    from ..kernels.destripe import _line_median_kernel
+
+    image = np.ascontiguousarray(image, dtype=np.float32)
+    if image.ndim != 2:
+        raise ValueError(f"image must be 2-D (ny, nx); got {image.shape}")
+    ny, nx = image.shape
+    if edges is None:
+        edges = [0, ny if fast_axis == 0 else nx]
+    edges = _check_frame_args(use, fast_axis, edges, ny, nx)
+    nlines = nx if fast_axis == 0 else ny
+    out = np.empty((1, edges.size - 1, nlines), dtype=np.float32)
+    _line_median_kernel(image[None], np.zeros((1, ny, nx), np.uint8), np.ascontiguousarray(use),
+                        int(fast_axis), edges, max(1, int(min_pixels)), False, out)
+    return out[0]
+
+
+# --------------------------------------------------------------------------- the mask
+
+def _robust_stats(values: np.ndarray, nsigma: float = 3.0, iters: int = 5) -> tuple[float, float]:
+    """Sigma-clipped median and standard deviation (from the MAD) of finite ``values``."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return 0.0, 0.0
+    med = float(np.median(v))
+    std = float(1.4826 * np.median(np.abs(v - med)))
+    for _ in range(iters):
+        if std <= 0:
+            break
+        keep = np.abs(v - med) <= nsigma * std
+        if keep.all():
+            break
+        v = v[keep]
+        med = float(np.median(v))
+        std = float(1.4826 * np.median(np.abs(v - med)))
+    return med, std
+
+
+def smooth_image(image: np.ndarray, bad: np.ndarray, filter_size: int) -> np.ndarray:
+    """Median-filter ``image`` (float (ny, nx)) with a ``filter_size`` box; bad/NaN pixels are
+    replaced by the median of the good ones first so they do not spread."""
+    from scipy.ndimage import median_filter
+
+    img = np.array(image, dtype=np.float32, copy=True)
+    fill = ~np.isfinite(img) | bad
+    if fill.all():
+        return np.zeros_like(img)
+    img[fill] = np.median(img[~fill])
+    if int(filter_size) > 1:
+        img = median_filter(img, size=int(filter_size), mode="nearest")
+    return img
+
+
+def fit_trace(smooth: np.ndarray, bad: np.ndarray, trace_radius: float = 8, trace_order: int = 2,
+              snr: float = 5.0):
+    """Follow a spectral trace dispersed along x: centroid per column, polynomial in x.
+
+    smooth : float32 (ny, nx) median-filtered signal image; bad : bool (ny, nx) pixels to ignore
+    For each column: background = median of its good pixels, noise = the image's robust
+    standard deviation; a column whose peak exceeds ``snr`` x noise gets the flux-weighted
+    centroid of the positive background-subtracted signal within ``trace_radius`` rows of the
+    peak. A polynomial of degree ``trace_order`` is fitted to the centroids, weighted by the
+    column flux, with two rounds of 3-sigma clipping.
+    Returns (coefficients for numpy.polyval or None if fewer than trace_order + 2 columns
+    qualify, x (valid columns), y centroids).
+    """
+    ny, nx = smooth.shape
+    good = ~bad & np.isfinite(smooth)
+    _, noise = _robust_stats(smooth[good])
+    rows = np.arange(ny, dtype=np.float64)
+    xs, ys, ws = [], [], []
+    r = max(1, int(np.ceil(trace_radius)))
+    for x in range(nx):
+        g = good[:, x]
+        if g.sum() < 3:
+            continue
+        col = smooth[:, x].astype(np.float64)
+        bkg = np.median(col[g])
+        sig = np.where(g, col - bkg, 0.0)
+        peak = int(np.argmax(sig))
+        if not sig[peak] > snr * max(noise, 1e-12):
+            continue
+        lo, hi = max(0, peak - r), min(ny, peak + r + 1)
+        w = np.clip(sig[lo:hi], 0.0, None)
+        total = w.sum()
+        if total <= 0:
+            continue
+        xs.append(x)
+        ys.append(float((w * rows[lo:hi]).sum() / total))
+        ws.append(total)
+    xs, ys, ws = np.asarray(xs, float), np.asarray(ys, float), np.asarray(ws, float)
+    order = int(trace_order)
+    if xs.size < order + 2:
+        return None, xs, ys
+    keep = np.ones(xs.size, bool)
+    coeffs = None
+    for _ in range(3):
+        coeffs = np.polyfit(xs[keep], ys[keep], order, w=np.sqrt(ws[keep]))
+        resid = ys - np.polyval(coeffs, xs)
+        s = 1.4826 * np.median(np.abs(resid[keep] - np.median(resid[keep])))
+        new = np.abs(resid) <= max(3 * s, 0.5)
+        if (new == keep).all() or new.sum() < order + 2:
+            break
+        keep = new
+    return coeffs, xs, ys
+
+
+def resolve_method(mask_method: str, exp_type: str) -> str:
+    m = str(mask_method).lower()
+    if m not in MASK_METHODS:
+        raise ValueError(f"destripe: mask_method must be one of {MASK_METHODS}; got {mask_method!r}")
+    if m == "auto":
+        return "trace" if is_spectroscopic(exp_type) else "sources"
+    return m
+
+
+def make_background_mask(image: np.ndarray, pdq: np.ndarray, *, method: str = "sources",
+                         trace_radius: float = 8, trace_order: int = 2, filter_size: int = 3,
+                         source_sigma: float = 3.0, source_grow: int = 2, user_mask: np.ndarray | None = None):
+    """Background pixels for the line medians.
+
+    image  : float (ny, nx), median over integrations of last-minus-first group (DN)
+    pdq    : uint32 (ny, nx) PIXELDQ; any flag (REFERENCE_PIXEL included) excludes the pixel
+    method : "trace" (spectra), "sources" (imaging), "none" (DQ only); ignored with user_mask
+    user_mask : bool (ny, nx) True = background, or None
+    Returns (use bool (ny, nx) True = background, info dict: method, trace coefficients,
+    trace x / y centroids, number of source pixels).
+    """
+    image = np.asarray(image)
+    pdq = np.asarray(pdq)
+    if image.ndim != 2 or pdq.shape != image.shape:
+        raise ValueError(f"image {image.shape} and pdq {pdq.shape} must be equal 2-D (ny, nx) shapes")
+    bad = (pdq != 0) | ~np.isfinite(image)
+    ny, nx = image.shape
+    info = {"method": method, "coeffs": None, "trace_x": np.zeros(0), "trace_y": np.zeros(0)}
+    if user_mask is not None:
+        if user_mask.shape != image.shape:
+            raise ValueError(f"user mask shape {user_mask.shape} != frame shape {image.shape}")
+        info["method"] = "user"
+        source = ~np.asarray(user_mask, dtype=bool)
+    elif method == "none":
+        source = np.zeros((ny, nx), bool)
+    else:
+        smooth = smooth_image(image, bad, filter_size)
+        source = np.zeros((ny, nx), bool)
+        if method == "trace":
+            coeffs, tx, ty = fit_trace(smooth, bad, trace_radius, trace_order)
+            info.update(coeffs=coeffs, trace_x=tx, trace_y=ty)
+            if coeffs is None:
+                log.warning("destripe: no spectral trace found (%d columns with signal); "
+                            "masking sigma-clipped sources instead", tx.size)
+                method = info["method"] = "sources"
+            else:
+                yfit = np.polyval(coeffs, np.arange(nx, dtype=float))
+                source = np.abs(np.arange(ny, dtype=float)[:, None] - yfit[None, :]) <= float(trace_radius)
+        if method == "sources":
+            from scipy.ndimage import binary_dilation
+
+            med, std = _robust_stats(smooth[~bad])
+            source = (smooth > med + float(source_sigma) * std) & ~bad if std > 0 else np.zeros((ny, nx), bool)
+            g = int(source_grow)
+            if g > 0 and source.any():
+                source = binary_dilation(source, structure=np.ones((2 * g + 1, 2 * g + 1), bool))
+        elif method not in ("trace",):
+            raise ValueError(f"destripe: unknown mask method {method!r}")
+    use = ~source & ~bad
+    info["n_source"] = int(source.sum())
+    info["n_background"] = int(use.sum())
+    return use, info
+
+
+def median_difference_image(ramp, chunk_mb: float = DEFAULT_CHUNK_MB) -> np.ndarray:
+    """Median over integrations of (last group - first group), float32 (ny, nx).
+
+    ramp : an open :class:`rampflow.io.RampFile`. Reads only those two groups, in blocks of
+    rows sized so that the stack of differences stays within ``chunk_mb``. With one group the
+    group itself is used.
+    """
+    from ..io.custom import read_groups
+
+    nints, ngroups, ny, nx = ramp.shape
+    groups = [0, ngroups - 1] if ngroups > 1 else [0]
+    budget = float(chunk_mb) * 2**20
+    bytes_per_row = nints * nx * 4 * (len(groups) + 2)
+    nrow = int(max(1, min(ny, budget // max(1, bytes_per_row))))
+    out = np.empty((ny, nx), dtype=np.float32)
+    for r0 in range(0, ny, nrow):
+        rows = slice(r0, min(ny, r0 + nrow))
+        sci, _ = read_groups(ramp, groups, slice(None), rows)
+        diff = sci[:, -1] - sci[:, 0] if len(groups) > 1 else sci[:, 0]
+        out[rows] = np.median(diff, axis=0)
+    return out
+
+
+def build_mask(ramp, *, mask_method="auto", trace_radius=8, trace_order=2, filter_size=3, source_sigma=3.0,
+               source_grow=2, mask_path=None, chunk_mb: float = DEFAULT_CHUNK_MB):
+    """Background mask of an open ramp (RampFile): returns (use, image, info)."""
+    from ..io.custom import read_mask_product
+
+    meta = ramp.meta
+    image = median_difference_image(ramp, chunk_mb)
+    pdq = ramp.pixeldq()
+    user = None
+    if mask_path:
+        user, _, _ = read_mask_product(mask_path)
+        user = _fit_user_mask(user, meta, mask_path)
+    method = resolve_method(mask_method, meta.exp_type)
+    use, info = make_background_mask(image, pdq, method=method, trace_radius=trace_radius, trace_order=trace_order,
+                                     filter_size=filter_size, source_sigma=source_sigma, source_grow=source_grow,
+                                     user_mask=user)
+    return use, image, info
+
+
+def _fit_user_mask(mask: np.ndarray, meta, path) -> np.ndarray:
+    """A user mask of the exposure's shape, or full frame (cut to the exposure's subarray)."""
+    from ..references import cut_to_subarray
+
+    shape = (meta.subsize2, meta.subsize1)
+    if mask.shape == shape:
+        return mask
+    return np.asarray(cut_to_subarray(mask, (1, 1), meta, f"{path} [mask]"), dtype=bool)
+
+
+def write_mask(in_path, out_path, params: dict | None = None, chunk_mb: float = DEFAULT_CHUNK_MB) -> Path:
+    """Make the background mask of ramp ``in_path`` and write it as a FITS product (MASK, SCI,
+    TRACE) at ``out_path``. ``params``: the destripe step's parameters (mask ones are used)."""
+    from astropy.table import Table
+
+    from .. import io
+    from ..io.custom import write_mask_product
+
+    p = {**Destripe.defaults, **(params or {})}
+    unknown = set(p) - set(Destripe.defaults)
+    if unknown:
+        raise ValueError(f"step 'destripe': unknown parameter(s) {sorted(unknown)}; known: {sorted(Destripe.defaults)}")
+    with io.open_ramp(in_path) as rf:
+        use, image, info = build_mask(rf, **_mask_params(p), chunk_mb=chunk_mb)
+        trace = None
+        if info["coeffs"] is not None:
+            x = np.arange(rf.shape[3])
+            fit = np.polyval(info["coeffs"], x)
+            cen = np.full(x.size, np.nan)
+            cen[info["trace_x"].astype(int)] = info["trace_y"]
+            trace = Table({"x": x.astype(np.int32), "y_centroid": cen, "y_fit": fit})
+        fa = fast_axis_index(rf.meta.fastaxis, rf.meta.slowaxis)
+        updates = {
+            "DSTRMETH": (info["method"], "destripe mask method"),
+            "DSTRNBKG": (info["n_background"], "background pixels used for line medians"),
+            "DSTRNSRC": (info["n_source"], "pixels masked as source"),
+            "DSTRAXIS": ("columns" if fa == 0 else "rows", "fast-read lines (1/f stripes)"),
+            "DSTRRAD": (float(p["trace_radius"]), "trace mask radius (pixels)"),
+        }
+        history = [f"rampflow destripe mask from {Path(in_path).name}: "
+                   + ", ".join(f"{k}={p[k]!r}" for k in sorted(_mask_params(p)))]
+        write_mask_product(out_path, use, image, rf.primary_header, updates=updates, history=history, trace=trace)
+    log.info("destripe mask: %s (%s, %d background pixels, %d masked as source)", out_path, info["method"],
+             info["n_background"], info["n_source"])
+    return Path(out_path)
+
+
+def _mask_params(p: dict) -> dict:
+    keys = ("mask_method", "trace_radius", "trace_order", "filter_size", "source_sigma", "source_grow", "mask_path")
+    return {k: p[k] for k in keys}
+
+
+class Destripe(Step):
+    """Custom step ``destripe``: group-level 1/f destriping (see the module docstring).
+
+    Parameters (``step_params.destripe``):
+      mask_path (None): a background mask (our ``*_destripe_mask.fits`` product, or any FITS
+        image, non-zero = background); None = build the mask from this step's input file
+      mask_method ("auto"): auto | trace | sources | none
+      trace_radius (8), trace_order (2): spectral trace mask half-width (pixels) and degree
+      filter_size (3): median filter box for the mask image
+      source_sigma (3.0), source_grow (2): imaging source threshold and growth (pixels)
+      per_amplifier (False): medians per amplifier (NOUTPUTS x 512 pixels along the fast axis)
+      min_pixels (5): minimum background pixels for a line (segment) to be corrected
+    """
+
+    name = "destripe"
+    keyword = "S_DESTRI"
+    reftypes = ()
+    defaults = {
+        "mask_path": None,
+        "mask_method": "auto",
+        "trace_radius": 8,
+        "trace_order": 2,
+        "filter_size": 3,
+        "source_sigma": 3.0,
+        "source_grow": 2,
+        "per_amplifier": False,
+        "min_pixels": 5,
+    }
+
+    def __init__(self, meta, refs, **params):
+        super().__init__(meta, refs, **params)
+        from .. import io
+        from ..io.custom import read_mask_product
+
+        p = self.params
+        resolve_method(p["mask_method"], meta.exp_type)  # validate early
+        self.fast_axis = fast_axis_index(meta.fastaxis, meta.slowaxis)
+        start = meta.substrt2 if self.fast_axis == 0 else meta.substrt1
+        n_fast = meta.subsize2 if self.fast_axis == 0 else meta.subsize1
+        self.edges = amplifier_edges(n_fast, start, meta.noutputs, bool(p["per_amplifier"]))
+        mask_path = p["mask_path"]
+        if mask_path:
+            if not Path(mask_path).is_file():
+                raise ValueError(f"destripe: mask_path {mask_path} does not exist")
+            use, _, _ = read_mask_product(mask_path)
+            self.use = _fit_user_mask(use, meta, mask_path)
+            self.method = "product"
+            self.mask_name = Path(mask_path).name
+        else:
+            src = Path(meta.filename)
+            if not src.is_file():
+                raise ValueError(
+                    f"destripe: no mask_path given and the input {meta.filename} cannot be read to build one"
+                )
+            with io.open_ramp(src) as rf:
+                self.use, _, info = build_mask(rf, **_mask_params(p))
+            self.method = info["method"]
+            self.mask_name = "built from input"
+        self.use = np.ascontiguousarray(self.use, dtype=bool)
+        self.last_medians = None
+        log.info("destripe: %d background pixels, lines along %s, %d segment(s) per line", int(self.use.sum()),
+                 "y (columns)" if self.fast_axis == 0 else "x (rows)", self.edges.size - 1)
+
+    def process(self, sci, gdq, pdq, ints, rows):
+        use = self.use[rows] & (pdq == 0)
+        self.last_medians = destripe_groups(sci, gdq, use, self.fast_axis, self.edges, int(self.params["min_pixels"]))
+
+    def header_updates(self):
+        return {
+            "DSTRMASK": (self.mask_name[:67], "destripe mask"),
+            "DSTRNBKG": (int(self.use.sum()), "background pixels used for line medians"),
+            "DSTRAXIS": ("columns" if self.fast_axis == 0 else "rows", "fast-read lines (1/f stripes)"),
+            "DSTRNSEG": (int(self.edges.size - 1), "segments (amplifiers) per line"),
+        }
+
