@@ -13,10 +13,13 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/inputs.smk"
+include: "workflow/rules/custom.smk"
 include: "workflow/rules/detector1.smk"
+include: "workflow/rules/diagnostics.smk"
 
 
 rule all:
     input:
         lambda wc: final_products(),
+        lambda wc: diagnostic_targets(),
     default_target: True

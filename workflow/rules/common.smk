@@ -74,6 +74,26 @@ def fused_groups():
     return groups
 
 
+def _per_exposure(value, wildcards):
+    return value(wildcards) if callable(value) else value
+
+
+def group_params(group):
+    """Parameters of every step of a fused group (custom additions included), per exposure."""
+    return lambda wc: {s: dict(_per_exposure(custom_step_params(s), wc)) for s in group}
+
+
+def group_overrides(group):
+    """Reference overrides for a fused group: the union of its steps' (each type is read by one step)."""
+    def _merge(wc):
+        out = {}
+        for s in group:
+            out.update(_per_exposure(custom_step_overrides(s), wc))
+        return out
+
+    return _merge
+
+
 def kept_products(group):
     """Steps of a fused group whose products are written: compute.keep (all when null) + the last."""
     keep = set(RAMP_CHAIN if KEEP is None else KEEP)

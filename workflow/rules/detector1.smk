@@ -12,12 +12,13 @@ if not FUSE:
             input:
                 ramp=step_input(_step),
                 refs=references_ready(),
+                custom=custom_step_inputs(_step),
             output:
                 f"{OUT}/stage1/{{stem}}_{_step}.fits",
             params:
                 step=_step,
-                step_params=step_params(_step),
-                overrides=config["references"]["overrides"],
+                step_params=custom_step_params(_step),
+                overrides=custom_step_overrides(_step),
                 context=config["references"]["crds_context"],
                 env=CRDS_ENV,
                 chunk_mb=CHUNK_MB,
@@ -44,12 +45,13 @@ else:
             input:
                 ramp=step_input(_group[0]),
                 refs=references_ready(),
+                custom=[f for s in _group for f in custom_step_inputs(s)],
             output:
                 **{s: f"{OUT}/stage1/{{stem}}_{s}.fits" for s in _group if s in kept_products(_group)},
             params:
                 steps=_group,
-                step_params={s: step_params(s) for s in _group},
-                overrides=config["references"]["overrides"],
+                step_params=group_params(_group),
+                overrides=group_overrides(_group),
                 context=config["references"]["crds_context"],
                 env=CRDS_ENV,
                 chunk_mb=CHUNK_MB,
