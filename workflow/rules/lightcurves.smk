@@ -50,6 +50,8 @@ if "ramp_fit" in STEPS:
             chunk_mb=CHUNK_MB,
         wildcard_constraints:
             detector="[A-Za-z0-9]+",
+        conda:
+            CONDA_ENV
         log:
             f"{OUT}/logs/lightcurves_{{detector}}.log",
         benchmark:
@@ -75,6 +77,8 @@ if "ramp_fit" in STEPS and LC_TRANSIT:
             plot_bin=LC_CONFIG.get("plot_bin"),
         wildcard_constraints:
             detector="[A-Za-z0-9]+",
+        conda:
+            CONDA_ENV
         log:
             f"{OUT}/logs/lightcurve_transit_{{detector}}.log",
         script:

@@ -33,6 +33,8 @@ if "ramp_fit" in STEPS:
             # folders whose plots and tables are added when no diagnostics rules declare them
             glob_dirs=lambda wc: ([] if callable(globals().get("diagnostic_targets"))
                                   else [f"{OUT}/diagnostics", QA_DIR]),
+        conda:
+            CONDA_ENV
         log:
             f"{OUT}/logs/qa_report.log",
         script:
