@@ -8,6 +8,9 @@ min_version("8.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
@@ -16,10 +19,14 @@ include: "workflow/rules/inputs.smk"
 include: "workflow/rules/custom.smk"
 include: "workflow/rules/detector1.smk"
 include: "workflow/rules/diagnostics.smk"
+include: "workflow/rules/lightcurves.smk"
+include: "workflow/rules/qa.smk"
 
 
 rule all:
     input:
         lambda wc: final_products(),
         lambda wc: diagnostic_targets(),
+        lambda wc: lightcurve_targets(),
+        lambda wc: qa_targets(),
     default_target: True
