@@ -1,0 +1,491 @@
+"""Ramp fitting: jwst's ``ramp_fit`` step with stcal 1.20's OLS_C algorithm, natively in numba.
+
+Not a :class:`~rampflow.steps.base.Step` (its products are rate / rateints images, not a
+ramp). Pure functions instead; the runner loops over chunks of rows (every integration of
+those rows) and writes the products::
+
+    setup = prepare_ramp_fit(meta, readnoise_ref, gain_ref, **params)   # once per exposure
+    res = fit_ramps(sci, gdq, pdq, setup, rows)                         # per row chunk
+    res.rate["SCI"], res.rateints["ERR"], ... ; res.opt (save_opt) ; setup.header_updates()
+
+Algorithm (``jwst.ramp_fitting.RampFitStep`` -> ``stcal.ramp_fitting.ramp_fit`` ->
+``slope_fitter.c``), per pixel:
+
+* Reference arrays: gain G (e-/DN) and read noise, the latter scaled as stcal does,
+  ``rn = readnoise * G / sqrt(2 NFRAMES)`` (float32). A pixel with G <= 0 or NaN gets
+  DO_NOT_USE | NO_GAIN_VALUE in its DQ (so its slopes are NaN).
+* Group DQ: groups before ``firstgroup`` / after ``lastgroup`` become DO_NOT_USE (jwst's
+  ``set_groupdq``, with its validation: negative firstgroup -> 0, firstgroup >= lastgroup ->
+  both ignored, lastgroup >= NGROUPS has no effect); with ``suppress_one_group`` (and
+  NGROUPS > 1) a ramp with exactly one good group (no flag but PERSISTENCE) becomes all
+  DO_NOT_USE. SATURATED group values are treated as NaN.
+* Median rate of the pixel: the mean over integrations of each integration's NaN-median of
+  the first differences of ``data / TGROUP`` (DO_NOT_USE groups and differences ending on a
+  JUMP_DET group excluded; if none is left, the first group / TGROUP; NaN -> 0). With
+  suppression off, an integration whose only good group is group 0 uses
+  ``data[0] / ((NFRAMES + 1) TFRAME / 2)``; one fitted from ZEROFRAME ``data / TFRAME``.
+  One-group exposures use the plain mean of ``data[0] / ((NFRAMES + 1) TFRAME / 2)``.
+* Segments: runs of good groups, starting one group earlier when the previous group is
+  exactly JUMP_DET; one-group segments are dropped when a longer one exists (else only the
+  first is kept). An integration whose group 0 is SATURATED gets DO_NOT_USE | SATURATED and
+  no fit; one whose groups are all DO_NOT_USE or SATURATED gets DO_NOT_USE (| SATURATED if
+  all saturated).
+* Segment fit (length n >= 3): Fixsen et al. (2000) optimal weighting,
+  ``w_k = |(k - m) / m| ** P / rn**2`` with ``m = (n - 1) / 2`` and the power P from the
+  segment's S/N ``S = (d_last - d_first) G / sqrt(rn**2 + (d_last - d_first) G)``:
+  P = 0, 0.4, 1, 3, 6, 10 for S < 5, 10, 20, 50, 100, >= 100 (powf in single precision, as
+  the C code). Weighted least squares on (group index, DN) gives the slope / TGROUP.
+  Length 2: the difference / TGROUP; length 1: ``data / t`` (t = TGROUP, or the 0th-group
+  / ZEROFRAME times above).
+  Variances: Poisson ``(median_rate + dark) / (t G (n - 1))`` (``dark / (...)`` if the median
+  rate is <= 0; ``n - 1`` -> 1 for n <= 2), read noise ``12 (rn / t)**2 / ((n**3 - n) G**2)``
+  (n**3 - n -> 6 for n <= 2).
+* Integration: ``VAR_RNOISE = 1 / sum(1 / var_r)``, ``VAR_POISSON = 1 / sum(1 / var_p)``
+  (over segments with var_p > 0), ``SCI = VAR_RNOISE * sum(slope / var_r)`` (read-noise
+  weights: stcal's JP-4318 change), ``ERR = sqrt(1 / sum(1 / (var_p + var_r)))``; variances
+  >= 1e6 (and ERR**2 > 1e6) are set to 0. Exposure: the same sums over integrations,
+  ``ERR = sqrt(VAR_POISSON + VAR_RNOISE)``.
+* DQ: rateints = PIXELDQ (+ DO_NOT_USE | NO_GAIN_VALUE) | JUMP_DET / PERSISTENCE if any
+  group of the integration has it | the flags above | SATURATED if any group saturated.
+  rate = PIXELDQ (+ gain flags) | JUMP_DET / PERSISTENCE of any integration | DO_NOT_USE if
+  every integration is DO_NOT_USE | SATURATED if every integration is saturated at group 0
+  or any group anywhere saturated. Where the DQ holds DO_NOT_USE or SATURATED *before* the
+  partial-saturation flag is added (bad pixel, bad gain, unusable ramp), SCI = NaN and
+  ERR = VAR_POISSON = VAR_RNOISE = 0 -- jwst 3.0 / stcal 1.20 write 0, not NaN, there.
+* CHARGELOSS: for integrations with CHARGELOSS groups, VAR_RNOISE (and the exposure's) is
+  recomputed from the segments obtained with those groups usable again (SCI/ERR unchanged).
+* ``save_opt``: the fitopt arrays (per segment slope, sigslope, var_poisson, var_rnoise,
+  yint, sigyint, weights = 1/var_r; pedestal
+  ``data[0] - slope ((NFRAMES + 1) / 2 + DRPFRMS1) / (NFRAMES + GROUPGAP)``; crmag = jump
+  sizes), with stcal's segment bookkeeping (also its quirk that a ramp made only of
+  one-group runs counts all of them when sizing the segment axis, though only the first
+  is fitted).
+
+The numbers are computed in float64 in the C code's order of operations (the Fixsen powers
+with the C library's single-precision ``powf``) and rounded to float32 on output: on the
+test data every output array is identical, bit for bit, to jwst's.
+
+Deliberate differences (documented, not silent):
+
+* Only ``algorithm='OLS_C'`` and ``weighting='optimal'`` (jwst's only weighting); 'LIKELY'
+  raises ValueError. Unevenly sampled (``read_times``) exposures are not supported.
+* ``maximum_cores`` is accepted and validated but threads come from numba (the runner sets
+  them from the rule's ``threads:``); results do not depend on it.
+* MIRI's discarding of exposure-wide all-DO_NOT_USE leading/trailing groups
+  (``discard_miri_groups``) needs the whole exposure and is not reproduced; a warning is
+  logged for MIRI exposures.
+* When every ramp of the exposure is saturated in group 0, jwst returns no product at all;
+  a chunked fitter cannot know this, so it returns NaN slopes flagged DO_NOT_USE|SATURATED.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..kernels.ramp_fit import _fit_ramps_kernel, _opt_sizes_kernel, _weight_table_kernel
+
+log = logging.getLogger(__name__)
+
+#: jwst 3.0 RampFitStep parameters and defaults (its spec, plus its fixed ``weighting``)
+DEFAULTS = {
+    "algorithm": "OLS_C",
+    "int_name": "",
+    "save_opt": False,
+    "opt_name": "",
+    "suppress_one_group": True,
+    "firstgroup": None,
+    "lastgroup": None,
+    "maximum_cores": "1",
+    "weighting": "optimal",
+}
+
+#: stcal's weighting powers (``snr_power``), for segment S/N < 5, 10, 20, 50, 100 and above
+#: (the kernel's ``_power_index`` maps an S/N to its index here)
+POWERS = (0.0, 0.4, 1.0, 3.0, 6.0, 10.0)
+
+#: output array names (the FITS EXTNAMEs of rate / rateints) and stcal's names for them
+RATE_NAMES = {"SCI": "slope", "ERR": "err", "DQ": "dq", "VAR_POISSON": "var_poisson",
+              "VAR_RNOISE": "var_rnoise"}
+#: fitopt arrays: stcal's names -> FITS EXTNAMEs (RampFitOutputModel), in the schema's order
+OPT_NAMES = {"slope": "SLOPE", "sigslope": "SIGSLOPE", "var_poisson": "VAR_POISSON",
+             "var_rnoise": "VAR_RNOISE", "yint": "YINT", "sigyint": "SIGYINT",
+             "pedestal": "PEDESTAL", "weights": "WEIGHTS", "crmag": "CRMAG"}
+
+
+class ArrayDict(dict):
+    """A dict of arrays that also answers to the alternative names of its keys
+    (``res.rate["SCI"]`` is ``res.rate["slope"]``; ``res.opt["slope"]`` is ``res.opt["SLOPE"]``)."""
+
+    def __init__(self, data, aliases):
+        super().__init__(data)
+        self._aliases = dict(aliases)
+
+    def __getitem__(self, key):
+        if not dict.__contains__(self, key) and key in self._aliases:
+            key = self._aliases[key]
+        return dict.__getitem__(self, key)
+
+    def __contains__(self, key):
+        return dict.__contains__(self, key) or (key in self._aliases and
+                                                dict.__contains__(self, self._aliases[key]))
+
+
+_RATE_ALIASES = {**{v: k for k, v in RATE_NAMES.items()}, "data": "SCI", "var_err": "ERR"}
+_OPT_ALIASES = {v: k for k, v in OPT_NAMES.items()}
+
+
+@dataclass
+class RampFitSetup:
+    """Everything per exposure the fit needs (validated parameters, reference arrays, times).
+
+    gain, rnoise, average_dark_current : float32 (ny, nx); ``rnoise`` is already the
+    gain-scaled read noise stcal uses (``readnoise * gain / sqrt(2 NFRAMES)``).
+    first, last : groups outside [first, last] are DO_NOT_USE (firstgroup / lastgroup).
+    weights : float64 (6, ngroups + 1, ngroups), unit Fixsen weights by (power index,
+    segment length, group), computed once (they depend only on the readout pattern).
+    opt_sizes : (max segments, max jumps) over the whole exposure, to size the fitopt
+    arrays; None -> each chunk is sized by its own maxima (see :func:`assemble_opt`).
+    """
+
+    params: dict
+    nints: int
+    ngroups: int
+    ny: int
+    nx: int
+    gain: np.ndarray
+    rnoise: np.ndarray
+    average_dark_current: np.ndarray
+    first: int
+    last: int
+    suppress1g: bool
+    group_time: float
+    frame_time: float
+    one_group_time: float
+    ped_tmp: float
+    weights: np.ndarray
+    gain_factor: float | None = None
+    reference_names: dict = field(default_factory=dict)
+    opt_sizes: tuple[int, int] | None = None
+
+    def header_updates(self) -> dict:
+        """Primary-header keywords jwst's ramp_fit adds besides S_RAMP / R_* (which the
+        runner writes): GAINFACT when the gain reference has one (jwst copies it)."""
+        out = {}
+        if self.gain_factor is not None:
+            out["GAINFACT"] = (float(self.gain_factor), "gain scale factor (from GAIN reference)")
+        return out
+
+
+@dataclass
+class RampFitResult:
+    """One row chunk's products.
+
+    rate : SCI, ERR, VAR_POISSON, VAR_RNOISE float32 (nrows, nx); DQ uint32 (nrows, nx)
+    rateints : the same, (nints, nrows, nx)
+    opt : None, or (save_opt) slope, sigslope, var_poisson, var_rnoise, yint, sigyint,
+          weights float32 (nints, nseg, nrows, nx), pedestal (nints, nrows, nx),
+          crmag (nints, ncr, nrows, nx); nseg/ncr = ``setup.opt_sizes`` or ``opt_sizes`` if
+          given, else this chunk's own maxima (pad with :func:`assemble_opt`).
+    Keys are the FITS EXTNAMEs (rate/rateints) or stcal's names (opt); both spellings work.
+    """
+
+    rate: dict
+    rateints: dict
+    opt: dict | None = None
+
+
+def _ref_array(ref, what: str) -> np.ndarray:
+    """The SCI array of a Reference (or a plain array), as native float32."""
+    arr = ref if isinstance(ref, np.ndarray) else ref["SCI"]
+    arr = np.asarray(arr)
+    if arr.ndim != 2:
+        raise ValueError(f"{what}: expected a 2-D (ny, nx) array, got shape {arr.shape}")
+    return np.array(arr, dtype=np.float32)  # native byte order, a copy we may modify
+
+
+def _header_get(ref, key):
+    hdr = getattr(ref, "header", None)
+    if hdr is None:
+        return None
+    try:
+        return hdr[key] if key in hdr else None
+    except Exception:  # pragma: no cover - exotic header objects
+        return None
+
+
+def validate_params(params: dict, ngroups: int) -> tuple[dict, int, int]:
+    """Merge ``params`` over DEFAULTS and check them; returns (params, first, last).
+
+    Raises ValueError naming an unknown or invalid parameter.
+    """
+    unknown = set(params) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"step 'ramp_fit': unknown parameter(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    p = {**DEFAULTS, **params}
+    if str(p["algorithm"]).upper() != "OLS_C":
+        raise ValueError(f"ramp_fit.algorithm={p['algorithm']!r}: only 'OLS_C' is implemented "
+                         "(jwst's 'LIKELY' is not)")
+    p["algorithm"] = "OLS_C"
+    if str(p["weighting"]).lower() != "optimal":
+        raise ValueError(f"ramp_fit.weighting={p['weighting']!r}: only 'optimal' exists in jwst")
+    for name in ("save_opt", "suppress_one_group"):
+        if not isinstance(p[name], (bool, np.bool_)):
+            raise ValueError(f"ramp_fit.{name}={p[name]!r}: must be true or false")
+        p[name] = bool(p[name])
+    for name in ("int_name", "opt_name"):
+        if p[name] is None:
+            p[name] = ""
+        if not isinstance(p[name], str):
+            raise ValueError(f"ramp_fit.{name}={p[name]!r}: must be a string")
+    mc = str(p["maximum_cores"]).strip().lower()
+    if mc not in ("none", "quarter", "half", "all") and not mc.isdigit():
+        raise ValueError(f"ramp_fit.maximum_cores={p['maximum_cores']!r}: an integer, 'quarter', "
+                         "'half' or 'all'")
+    for name in ("firstgroup", "lastgroup"):
+        v = p[name]
+        if v is not None and (isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer))):
+            raise ValueError(f"ramp_fit.{name}={v!r}: must be an integer (0-based group) or null")
+    first, last = 0, ngroups - 1
+    if p["firstgroup"] is not None or p["lastgroup"] is not None:  # jwst set_groupdq
+        first = 0 if p["firstgroup"] is None else int(p["firstgroup"])
+        last = ngroups - 1 if p["lastgroup"] is None else int(p["lastgroup"])
+        if first < 0:
+            log.warning("ramp_fit: first group < 0, reset to 0")
+            first = 0
+        if last >= ngroups:
+            log.warning("ramp_fit: last group number >= #groups (%d); no groups are excluded at the end",
+                        ngroups)
+        if first >= last:
+            log.warning("ramp_fit: firstgroup (%d) cannot be >= lastgroup (%d); group selectors ignored",
+                        first, last)
+            first, last = 0, ngroups - 1
+    return p, first, last
+
+
+def weight_table(ngroups: int) -> np.ndarray:
+    """Unit Fixsen weights ``|(k - m) / m| ** P`` (float64 (6, ngroups + 1, ngroups)) for
+    every power P of :data:`POWERS`, segment length n >= 3 (``m = (n - 1) / 2``) and group k,
+    evaluated as stcal does: the base in double, ``powf`` in single precision."""
+    tab = np.zeros((len(POWERS), ngroups + 1, max(ngroups, 1)), dtype=np.float64)
+    _weight_table_kernel(np.asarray(POWERS, dtype=np.float32), ngroups, tab)
+    return tab
+
+
+def prepare_ramp_fit(meta, readnoise_ref, gain_ref, *, average_dark_current=None,
+                     drop_frames1: int | None = None, **params) -> RampFitSetup:
+    """Validate parameters and prepare reference arrays, once per exposure.
+
+    meta : ExposureMeta (nints, ngroups, nframes, groupgap, tframe, tgroup, subarray size)
+    readnoise_ref, gain_ref : Reference (their SCI, already cut to the subarray) or 2-D arrays
+        (ny, nx): read noise in DN, gain in e-/DN.
+    average_dark_current : None (0), a scalar or a float (ny, nx) array -- the exposure's
+        AVERAGE_DARK_CURRENT (jwst's dark_current step stores it in the ramp model; stcal
+        adds it to the median rate in the Poisson variance).
+    drop_frames1 : DRPFRMS1 (frames dropped at the start of each integration; only the
+        fitopt pedestal uses it); default ``meta.extra['DRPFRMS1']`` or 0.
+    params : jwst's RampFitStep parameters (see DEFAULTS).
+    """
+    ngroups, nints = int(meta.ngroups), int(meta.nints)
+    p, first, last = validate_params(params, ngroups)
+    ny, nx = int(meta.subsize2), int(meta.subsize1)
+    rn = _ref_array(readnoise_ref, "readnoise reference")
+    gain = _ref_array(gain_ref, "gain reference")
+    for arr, what in ((rn, "readnoise"), (gain, "gain")):
+        if arr.shape != (ny, nx):
+            raise ValueError(f"ramp_fit: {what} reference array has shape {arr.shape}, "
+                             f"the exposure's frames are {(ny, nx)}")
+    nframes = int(meta.nframes)
+    # stcal ramp_fit_data: readnoise_2d *= gain_2d / np.sqrt(2.0 * nframes) (float32 in place)
+    rn *= gain / np.sqrt(2.0 * nframes)
+    if average_dark_current is None:
+        dark = np.zeros((ny, nx), dtype=np.float32)
+    else:
+        dark = np.asarray(average_dark_current, dtype=np.float32)
+        if dark.ndim == 0:
+            dark = np.full((ny, nx), dark, dtype=np.float32)
+        if dark.shape != (ny, nx):
+            raise ValueError(f"ramp_fit: average_dark_current has shape {dark.shape}, expected {(ny, nx)}")
+    if meta.instrument == "MIRI":
+        log.warning("ramp_fit: MIRI exposure: jwst's discarding of all-DO_NOT_USE first/last groups "
+                    "is not reproduced (those groups are simply not used)")
+    if drop_frames1 is None:
+        drop_frames1 = int(meta.extra.get("DRPFRMS1", 0) or 0) if hasattr(meta, "extra") else 0
+    # the C extension reads the times through a C float
+    group_time = float(np.float32(meta.tgroup))
+    frame_time = float(np.float32(meta.tframe))
+    one_group_time = (float(nframes) + 1.0) * frame_time / 2.0
+    ped_tmp = ((nframes + 1) / 2.0 + drop_frames1) / (nframes + int(meta.groupgap))
+    gf = _header_get(gain_ref, "GAINFACT")
+    names = {}
+    for key, ref in (("R_READNO", readnoise_ref), ("R_GAIN", gain_ref)):
+        if hasattr(ref, "name"):
+            names[key] = ref.name
+    return RampFitSetup(
+        params=p, nints=nints, ngroups=ngroups, ny=ny, nx=nx, gain=gain, rnoise=rn,
+        average_dark_current=dark, first=first, last=last,
+        suppress1g=bool(p["suppress_one_group"] and ngroups > 1),
+        group_time=group_time, frame_time=frame_time, one_group_time=one_group_time,
+        ped_tmp=float(ped_tmp), weights=weight_table(ngroups),
+        gain_factor=None if gf is None else float(gf), reference_names=names,
+    )
+
+
+def _check_chunk(sci, gdq, pdq, setup, rows):
+    if not isinstance(sci, np.ndarray) or sci.dtype != np.dtype(np.float32) or sci.ndim != 4:
+        raise ValueError(f"ramp_fit: sci must be a native float32 (nints, ngroups, nrows, nx) array, "
+                         f"got {getattr(sci, 'dtype', type(sci))} {getattr(sci, 'shape', '')}")
+    if not isinstance(gdq, np.ndarray) or gdq.dtype != np.dtype(np.uint8) or gdq.shape != sci.shape:
+        raise ValueError(f"ramp_fit: gdq must be uint8 with shape {sci.shape}, got "
+                         f"{getattr(gdq, 'dtype', type(gdq))} {getattr(gdq, 'shape', '')}")
+    nints, ngroups, nrows, nx = sci.shape
+    if not isinstance(pdq, np.ndarray) or pdq.dtype != np.dtype(np.uint32) or pdq.shape != (nrows, nx):
+        raise ValueError(f"ramp_fit: pdq must be uint32 with shape {(nrows, nx)}, got "
+                         f"{getattr(pdq, 'dtype', type(pdq))} {getattr(pdq, 'shape', '')}")
+    if (nints, ngroups, nx) != (setup.nints, setup.ngroups, setup.nx):
+        raise ValueError(f"ramp_fit: sci shape {sci.shape} does not match the exposure "
+                         f"(nints={setup.nints}, ngroups={setup.ngroups}, nx={setup.nx})")
+    start, stop, step = rows.indices(setup.ny)
+    if step != 1 or stop - start != nrows:
+        raise ValueError(f"ramp_fit: rows {rows} (of {setup.ny}) does not hold the chunk's {nrows} rows")
+    return slice(start, stop)
+
+
+def _tile_width(ngroups: int, nx: int) -> int:
+    """Columns per parallel work item: a slab of ~200 kB (float32 + uint8 per group) stays in
+    a core's L2 cache while each group's run of the cube read into it is long (>= 64 pixels)."""
+    nx = max(int(nx), 1)
+    width = max(64, 200_000 // (5 * max(int(ngroups), 1)))
+    ntiles = -(-nx // width)                     # ceil
+    even = -(-nx // ntiles)                      # equal tiles ...
+    return min(nx, (even + 15) // 16 * 16)       # ... in whole cache lines
+
+
+def _zf_arg(zeroframe, shape):
+    nints, _, nrows, nx = shape
+    if zeroframe is None:
+        return np.zeros((1, 1, 1), dtype=np.float32), False
+    zf = np.asarray(zeroframe)
+    if zf.dtype != np.dtype(np.float32) or zf.shape != (nints, nrows, nx):
+        raise ValueError(f"ramp_fit: zeroframe must be float32 with shape {(nints, nrows, nx)}, "
+                         f"got {zf.dtype} {zf.shape}")
+    return np.ascontiguousarray(zf), True
+
+
+def count_opt_sizes(gdq, setup: RampFitSetup, zeroframe=None) -> tuple[int, int]:
+    """(max number of segments, max number of jumps) over a chunk's ramps, as stcal sizes the
+    fitopt arrays' second axis. Reads only GROUPDQ; combine chunks with ``max``.
+
+    gdq : uint8 (nints, ngroups, nrows, nx); zeroframe : float32 (nints, nrows, nx) or None.
+    """
+    if gdq.dtype != np.dtype(np.uint8) or gdq.ndim != 4:
+        raise ValueError(f"ramp_fit: gdq must be a uint8 4-D array, got {gdq.dtype} {gdq.shape}")
+    zf, has_zf = _zf_arg(zeroframe, gdq.shape)
+    out = np.zeros((gdq.shape[2], 2), dtype=np.int64)
+    _opt_sizes_kernel(gdq, zf, has_zf, setup.first, setup.last, setup.suppress1g, out)
+    if out.shape[0] == 0:
+        return 0, 0
+    return int(out[:, 0].max()), int(out[:, 1].max())
+
+
+def fit_ramps(sci: np.ndarray, gdq: np.ndarray, pdq: np.ndarray, setup: RampFitSetup, rows: slice,
+              *, zeroframe: np.ndarray | None = None, average_dark_current: np.ndarray | None = None,
+              opt_sizes: tuple[int, int] | None = None) -> RampFitResult:
+    """Fit one chunk of rows (every integration).
+
+    sci : float32 (nints, ngroups, nrows, nx), DN; gdq : uint8, same shape; pdq : uint32
+    (nrows, nx); rows : where the chunk sits in the exposure (0-based slice of rows).
+    zeroframe : float32 (nints, nrows, nx) -- the ZEROFRAME extension for these rows, if the
+        exposure has one (used, as in stcal, only with suppress_one_group=False).
+    average_dark_current : float32 (nrows, nx) for these rows; default: the setup's.
+    opt_sizes : (nseg, ncr) for the fitopt arrays' second axis; default ``setup.opt_sizes``,
+        else this chunk's own maxima. Must be at least the chunk's maxima.
+    The inputs are not modified.
+    """
+    rows = _check_chunk(sci, gdq, pdq, setup, rows)
+    nints, ngroups, nrows, nx = sci.shape
+    zf, has_zf = _zf_arg(zeroframe, sci.shape)
+    if average_dark_current is None:
+        dark = setup.average_dark_current[rows]
+    else:
+        dark = np.ascontiguousarray(average_dark_current, dtype=np.float32)
+        if dark.shape != (nrows, nx):
+            raise ValueError(f"ramp_fit: average_dark_current must have shape {(nrows, nx)}, got {dark.shape}")
+    # small arrays C-contiguous (one compiled kernel serves every call); sci / gdq are used
+    # as given (C-contiguous chunks, as the runner reads them, avoid a second compilation)
+    gain = np.ascontiguousarray(setup.gain[rows])
+    rn = np.ascontiguousarray(setup.rnoise[rows])
+    pdq = np.ascontiguousarray(pdq)
+
+    def new(shape, dtype=np.float32):
+        return np.empty(shape, dtype=dtype)
+
+    rate = {k: new((nrows, nx), np.uint32 if k == "DQ" else np.float32) for k in RATE_NAMES}
+    ints = {k: new((nints, nrows, nx), np.uint32 if k == "DQ" else np.float32) for k in RATE_NAMES}
+    save_opt = bool(setup.params["save_opt"])
+    if save_opt:
+        need = count_opt_sizes(gdq, setup, zeroframe)
+        sizes = opt_sizes if opt_sizes is not None else setup.opt_sizes
+        if sizes is None:
+            sizes = need
+        sizes = (int(sizes[0]), int(sizes[1]))
+        if sizes[0] < need[0] or sizes[1] < need[1]:
+            raise ValueError(f"ramp_fit: opt_sizes {sizes} is smaller than this chunk needs {need}")
+        o4 = {k: np.zeros((nints, sizes[0], nrows, nx), np.float32)
+              for k in ("slope", "sigslope", "var_poisson", "var_rnoise", "yint", "sigyint", "weights")}
+        o_ped = np.zeros((nints, nrows, nx), np.float32)
+        o_cr = np.zeros((nints, sizes[1], nrows, nx), np.float32)
+    else:
+        dummy = np.zeros((1, 1, 1, 1), np.float32)
+        o4 = {k: dummy for k in ("slope", "sigslope", "var_poisson", "var_rnoise", "yint", "sigyint", "weights")}
+        o_ped = np.zeros((1, 1, 1), np.float32)
+        o_cr = dummy
+    _fit_ramps_kernel(
+        sci, gdq, pdq, gain, rn, dark, zf, has_zf,
+        setup.first, setup.last, setup.suppress1g, setup.group_time, setup.frame_time,
+        setup.one_group_time, setup.ped_tmp, setup.weights, save_opt, _tile_width(ngroups, nx),
+        rate["SCI"], rate["DQ"], rate["VAR_POISSON"], rate["VAR_RNOISE"], rate["ERR"],
+        ints["SCI"], ints["DQ"], ints["VAR_POISSON"], ints["VAR_RNOISE"], ints["ERR"],
+        o4["slope"], o4["sigslope"], o4["var_poisson"], o4["var_rnoise"], o4["yint"],
+        o4["sigyint"], o4["weights"], o_ped, o_cr)
+    opt = None
+    if save_opt:
+        opt = ArrayDict({"slope": o4["slope"], "sigslope": o4["sigslope"],
+                         "var_poisson": o4["var_poisson"], "var_rnoise": o4["var_rnoise"],
+                         "yint": o4["yint"], "sigyint": o4["sigyint"], "pedestal": o_ped,
+                         "weights": o4["weights"], "crmag": o_cr}, _OPT_ALIASES)
+    return RampFitResult(rate=ArrayDict(rate, _RATE_ALIASES), rateints=ArrayDict(ints, _RATE_ALIASES),
+                         opt=opt)
+
+
+def assemble_opt(chunks, frame_shape) -> dict:
+    """Assemble per-chunk fitopt arrays into the exposure's, as stcal lays them out.
+
+    chunks : list of (rows slice, opt dict from :func:`fit_ramps`) covering the frame;
+    frame_shape : (ny, nx). The segment / jump axes get the largest size over the chunks
+    (stcal sizes them by the maxima over the whole exposure); shorter chunks are zero-padded.
+    Returns EXTNAME -> array in the RampFitOutputModel order (SLOPE, SIGSLOPE, VAR_POISSON,
+    VAR_RNOISE, YINT, SIGYINT, PEDESTAL, WEIGHTS, CRMAG).
+    """
+    ny, nx = frame_shape
+    if not chunks:
+        raise ValueError("ramp_fit.assemble_opt: no chunks")
+    nints = chunks[0][1]["pedestal"].shape[0]
+    nseg = max(o["slope"].shape[1] for _, o in chunks)
+    ncr = max(o["crmag"].shape[1] for _, o in chunks)
+    out = {}
+    for name, ext in OPT_NAMES.items():
+        if name == "pedestal":
+            out[ext] = np.zeros((nints, ny, nx), np.float32)
+        else:
+            out[ext] = np.zeros((nints, ncr if name == "crmag" else nseg, ny, nx), np.float32)
+    for rows, o in chunks:
+        for name, ext in OPT_NAMES.items():
+            a = o[name]
+            if name == "pedestal":
+                out[ext][:, rows] = a
+            else:
+                out[ext][:, :a.shape[1], rows] = a
+    return out
