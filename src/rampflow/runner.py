@@ -148,7 +148,12 @@ def run_ramp_fit(in_path, rate_path, rateints_path, fitopt_path=None, *, params:
         paths, ctx = references.resolve(meta, ("readnoise", "gain"), overrides, crds_context)
         rn = references.load_reference("readnoise", paths["readnoise"], meta)
         gain = references.load_reference("gain", paths["gain"], meta)
-        setup = ramp_fit.prepare_ramp_fit(meta, rn, gain, **params)
+        if fitopt_path is not None:
+            params["save_opt"] = True
+        avdark = rf.extra_image("AVDRKCUR")
+        drop1 = rf.primary_header.get("DRPFRMS1")
+        setup = ramp_fit.prepare_ramp_fit(meta, rn, gain, average_dark_current=avdark,
+                                          drop_frames1=None if drop1 is None else int(drop1), **params)
         nints, ngroups, ny, nx = rf.shape
         pdq_all = rf.pixeldq()
         rate = {k: np.empty((ny, nx), np.uint32 if k == "DQ" else np.float32) for k in RATE_KEYS}

@@ -202,6 +202,11 @@ class RampFile:
             gdq = np.array(self._gdq[ints, :, rows, :], dtype=np.uint8)
         return np.ascontiguousarray(sci, dtype=np.float32), gdq
 
+    def extra_image(self, name: str) -> np.ndarray | None:
+        """A carried 2-D image extension (e.g. AVDRKCUR) as float32, or None if absent."""
+        hdu = self.extra_images.get(name.upper())
+        return None if hdu is None else _scaled(np.asarray(hdu.data), hdu.header, np.float32)
+
     def pixeldq(self) -> np.ndarray:
         """PIXELDQ as uint32 (ny, nx); zeros for an uncal file."""
         if self._pdq is None:
