@@ -123,6 +123,9 @@ def run_step(name: str, in_path, out_path, *, params: dict | None = None, overri
                     log.info("%s: integrations %d-%d done (%d/%d chunks)", name, ints.start + 1,
                              ints.stop, k + 1, len(chunks))
             w.write_pixeldq(pdq)
+            late = {k: v for k, v in step.header_updates().items() if updates.get(k) != v}
+            if late:  # keywords the step computed while processing (e.g. jump's PRIMECRS)
+                w.update_primary(late)
     log.info("%s: wrote %s in %.1f s", name, out_path, time.perf_counter() - t0)
     return Path(out_path)
 
@@ -278,8 +281,11 @@ def run_chain(steps: list[str], in_path, out_paths: dict, *, params: dict | None
                 if step.name in writers:
                     writers[step.name].write(ints, slice(None), sci, gdq)
             log.info("chain: integrations %d-%d done (%d/%d chunks)", ints.start + 1, ints.stop, k + 1, len(chunks))
+        late: dict = {}
         for i, step in enumerate(objs):
+            late.update(step.header_updates())
             if step.name in writers:
                 writers[step.name].write_pixeldq(pdqs[i])
+                writers[step.name].update_primary(dict(late))
     log.info("chain: wrote %s in %.1f s", ", ".join(str(p) for p in out_paths.values()), time.perf_counter() - t0)
     return [Path(out_paths[s]) for s in steps if s in out_paths]

@@ -63,3 +63,22 @@ def test_chain_refuses_row_steps_and_missing_last(sim, tmp_path):
     with pytest.raises(ValueError, match="jump"):
         runner.run_chain(["dq_init", "jump"], sim.uncal, {"jump": tmp_path / "j.fits"}, overrides=refs)
     assert not list(tmp_path.glob("*.fits"))
+
+
+def test_keywords_computed_while_processing_reach_the_product(sim, tmp_path):
+    """jump's PRIMECRS/EXTNCRS are known only after the last chunk; they land in the header."""
+    from stdatamodels.jwst import datamodels
+
+    refs = {k: str(v) for k, v in sim.refs.items()}
+    prev = str(sim.uncal)
+    for step in CHAIN + ["jump"]:
+        out = tmp_path / f"k_{step}.fits"
+        runner.run_step(step, prev, out, overrides=refs, chunk_mb=0.2)
+        prev = out
+    with io.open_ramp(prev) as rf:
+        hdr = rf.primary_header
+    assert "PRIMECRS" in hdr and "EXTNCRS" in hdr
+    assert hdr["S_JUMP"] == "COMPLETE"
+    with datamodels.open(str(prev)) as m:
+        assert m.meta.exposure.primary_cosmic_rays == pytest.approx(hdr["PRIMECRS"])
+        assert m.data.shape == (5, 5, 16, 128)

@@ -383,12 +383,41 @@ class RampWriter:
         self._images = [fits.ImageHDU(a, name=n) for n, a in images.items()]
         self._mm = {}
         self._written_pdq = False
+        self._primary_len = None
+
+    #: blank cards reserved in the primary header for keywords known only after processing
+    RESERVED_CARDS = 72
+
+    def _primary_bytes(self) -> bytes:
+        """The primary header, filled with blank cards to its fixed on-disk length."""
+        h = self._primary.copy()
+        body = len(h.tostring(padding=False))
+        target = self._primary_len or -(-(body + 80 * self.RESERVED_CARDS) // BLOCK) * BLOCK
+        nblank = (target - body) // 80
+        if nblank < 0:
+            raise ValueError(f"{self.path}: primary header grew past its reserved space")
+        for _ in range(nblank):
+            h.append(fits.Card(), end=True, useblanks=False, bottom=True)
+        data = h.tostring(padding=True).encode("ascii")
+        if len(data) != target:
+            raise ValueError(f"{self.path}: primary header length {len(data)} != reserved {target}")
+        return data
+
+    def update_primary(self, updates: dict, history=()) -> None:
+        """Add keywords computed while processing (e.g. jump's PRIMECRS) to the primary header,
+        in the blank cards reserved when the file was laid out."""
+        _apply_updates(self._primary, updates, history)
+        data = self._primary_bytes()
+        with open(self._tmp, "r+b") as f:
+            f.write(data)
 
     def __enter__(self):
         self._tmp = self._ctx.__enter__()
         offsets = {}
         with open(self._tmp, "wb") as f:
-            f.write(self._primary.tostring(padding=True).encode("ascii"))
+            head = self._primary_bytes()
+            self._primary_len = len(head)
+            f.write(head)
             for name, dtype, shape, src in self._layout:
                 f.write(_image_header(name, dtype, shape, src).tostring(padding=True).encode("ascii"))
                 offsets[name] = f.tell()
