@@ -47,6 +47,10 @@ def _tiny(**over):
     cfg["program"] = "tiny"
     cfg["inputs"]["simulate"].update({"detectors": ["nrs1"], "segments": 2, "nints": 4, "ngroups": 5,
                                        "size": [16, 128], "seed": 3})
+    # the default program's transit timing belongs to its own exposure, not this tiny one
+    for key in ("transit_t0", "transit_duration"):
+        cfg["inputs"]["simulate"].pop(key, None)
+    cfg.get("lightcurves", {}).pop("transit", None)
     cfg.update(over)
     return cfg
 

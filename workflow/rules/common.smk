@@ -100,6 +100,13 @@ def kept_products(group):
     return [s for s in group if s in keep or s == group[-1]]
 
 
+def produced_ramps():
+    """Ramp steps whose products are written (all, unless compute.fuse with compute.keep)."""
+    if not FUSE:
+        return list(RAMP_CHAIN)
+    return [s for g in fused_groups() for s in kept_products(g)]
+
+
 def step_input(step):
     """The file a ramp step reads: the uncal file, or the previous step's product."""
     i = RAMP_CHAIN.index(step)
@@ -130,3 +137,6 @@ def final_products():
     else:
         names = [RAMP_CHAIN[-1]]
     return [f"{OUT}/stage1/{s}_{n}.fits" for s in stems for n in names]
+
+
+PRODUCED = produced_ramps()

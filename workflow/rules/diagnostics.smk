@@ -16,8 +16,9 @@ try:
 except ValueError as exc:
     raise WorkflowError(f"config error: {exc}")
 DIAG = f"{OUT}/diagnostics"
-DIAG_NAMES = rfdiag.diagnostic_names(RAMP_CHAIN) if DIAG_SETTINGS["enabled"] else []
-diagnostic_targets = partial(rfdiag.diagnostic_targets, DIAG_SETTINGS, RAMP_CHAIN, exposure_stems, DIAG)
+DIAG_NAMES = rfdiag.diagnostic_names(RAMP_CHAIN, PRODUCED) if DIAG_SETTINGS["enabled"] else []
+diagnostic_targets = partial(rfdiag.diagnostic_targets, DIAG_SETTINGS, RAMP_CHAIN, exposure_stems, DIAG,
+                             PRODUCED)
 
 
 if "linearity_ratio.png" in DIAG_NAMES:
