@@ -333,6 +333,24 @@ def _to_disk(arr: np.ndarray, dtype) -> np.ndarray:
     return arr
 
 
+def asdf_hdu(tree: dict | None = None) -> fits.BinTableHDU:
+    """The ASDF extension jwst's data models carry (a one-row table holding an ASDF file).
+
+    Our tree holds no arrays and no metadata of its own: stdatamodels reads the metadata
+    from the FITS keywords through the schema, as for any JWST product. jwst's steps need
+    the extension to be there (``Step.call(path)`` reads CRDS parameters through it).
+    """
+    import io as _io
+
+    import asdf
+
+    buf = _io.BytesIO()
+    asdf.AsdfFile(dict(tree or {})).write_to(buf)
+    data = np.frombuffer(buf.getvalue(), dtype=np.uint8)[None, :]
+    col = fits.Column(array=data, format=f"{data.shape[1]}B", name="ASDF_METADATA")
+    return fits.BinTableHDU.from_columns([col], name="ASDF")
+
+
 def _table_bytes(hdu) -> bytes:
     """The bytes of an extension HDU (table or small image) as it sits in a file."""
     import io as _io
@@ -424,7 +442,7 @@ class RampWriter:
                 nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
                 padded = -(-nbytes // BLOCK) * BLOCK
                 f.seek(offsets[name] + padded)
-            for t in self._images + self._tables:
+            for t in self._images + self._tables + [asdf_hdu()]:
                 f.write(_table_bytes(t))
             f.truncate()
         for name, dtype, shape, _ in self._layout:
@@ -488,6 +506,7 @@ def write_image_product(path, arrays: dict, like_primary, like_sci=None, updates
         hdu = t.copy() if isinstance(t, fits.BinTableHDU) else fits.table_to_hdu(Table(t))
         hdu.name = name
         hdus.append(hdu)
+    hdus.append(asdf_hdu())
     with atomic_path(path) as tmp:
         fits.HDUList(hdus).writeto(tmp, overwrite=True)
     return Path(path)
