@@ -48,6 +48,18 @@ def _offline_crds(root: Path) -> dict:
             "STPIPE_DISABLE_CRDS_STEPPARS": "True", "CRDS_SERVER_URL": "https://127.0.0.1:9"}
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM). Unlike ru_maxrss it is not inherited from
+    the parent that forked us, so it measures the task alone."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def worker(task: str, inp: str, out: str, refs: dict, threads: int, chunk_mb: float) -> None:
     """Run one task in this process and print {"wall": s, "maxrss_mb": MB} as JSON."""
     t0 = time.perf_counter()
@@ -72,7 +84,7 @@ def worker(task: str, inp: str, out: str, refs: dict, threads: int, chunk_mb: fl
     else:
         raise SystemExit(f"unknown task {task}")
     wall = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    rss = _peak_rss_mb()
     print("RESULT " + json.dumps({"wall": wall, "maxrss_mb": rss}))
 
 
