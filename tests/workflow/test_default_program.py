@@ -45,6 +45,10 @@ def test_every_step_product_and_report(default_run):
             assert type(m).__name__ == "CubeModel"
             assert m.meta.cal_step.ramp_fit == "COMPLETE" and m.meta.cal_step.jump == "COMPLETE"
             assert m.meta.cal_step.gain_scale == "SKIPPED"
+            # references came through the real crds client from the simulator's local cache,
+            # and the context is recorded
+            assert m.meta.ref_file.crds.context_used == "jwst_0001.pmap"
+            assert m.meta.ref_file.gain.name.startswith("crds://jwst_nirspec_gain_")
     html = (default_run / "qa" / "index.html").read_text()
     assert "demo-tso" in html and "data:image/png;base64" in html
 
