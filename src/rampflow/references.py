@@ -58,7 +58,7 @@ class Reference:
 
     @property
     def name(self) -> str:
-        """The value jwst records in R_<TYPE> keywords: 'crds://<basename>' or the path."""
+        """The file's base name (what R_<TYPE> records is built by rampflow.runner.ref_value)."""
         return os.path.basename(self.path)
 
     def dq(self, extname: str = "DQ") -> np.ndarray:
