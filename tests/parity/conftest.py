@@ -7,6 +7,7 @@ Tests here are skipped, with the reason, where jwst is not installed.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 from pathlib import Path
@@ -67,10 +68,10 @@ def _make_offline_crds(root: Path) -> None:
     )
 
 
-@pytest.fixture(scope="session")
-def jwst_offline(tmp_path_factory):
-    """Environment under which jwst steps run with no network (restored afterwards)."""
-    root = tmp_path_factory.mktemp("crds_offline")
+@contextlib.contextmanager
+def offline_env(root: Path):
+    """Environment under which jwst steps run with no network over the cache at ``root``
+    (restored afterwards)."""
     _make_offline_crds(root)
     env = {
         "CRDS_MODE": "local",
@@ -81,12 +82,21 @@ def jwst_offline(tmp_path_factory):
     }
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
-    yield root
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    try:
+        yield root
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def jwst_offline(tmp_path_factory):
+    """Environment under which jwst steps run with no network (restored afterwards)."""
+    with offline_env(tmp_path_factory.mktemp("crds_offline")) as root:
+        yield root
 
 
 def jwst_step_class(name: str):

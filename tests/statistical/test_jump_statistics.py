@@ -18,7 +18,6 @@ per second (~600 injected jumps, amplitudes log-uniform 30..3000 DN).
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 
 import numpy as np
@@ -127,18 +126,8 @@ def jwst_offline(tmp_path_factory):
     """jwst steps with no network (the parity suite's environment), restored afterwards."""
     pytest.importorskip("jwst", reason="the official jwst pipeline is not installed")
     conf = _parity_conftest()
-    root = tmp_path_factory.mktemp("crds_offline_jump_stats")
-    conf._make_offline_crds(root)
-    env = {"CRDS_MODE": "local", "CRDS_PATH": str(root), "CRDS_IGNORE_MAPPING_CHECKSUM": "1",
-           "STPIPE_DISABLE_CRDS_STEPPARS": "True", "CRDS_SERVER_URL": "https://127.0.0.1:9"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    yield conf
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with conf.offline_env(tmp_path_factory.mktemp("crds_offline_jump_stats")):
+        yield conf
 
 
 def test_false_flags_no_more_than_jwst(jwst_offline, sim):
