@@ -26,6 +26,7 @@ def set_threads(threads: int | None) -> None:
     """Let numba use ``threads`` threads (the Snakemake rule's ``threads:``)."""
     if not threads:
         return
+    io.set_io_threads(threads)
     import numba
 
     numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
@@ -75,6 +76,13 @@ def provenance(step, paths: dict, ctx: str | None, overrides: dict | None = None
     return updates, history
 
 
+def _prefetch(rf, name: str) -> None:
+    """Before row chunks: one sequential pass through the input (see RampFile.prefetch)."""
+    t = time.perf_counter()
+    if rf.prefetch():
+        log.info("%s: read %s into the page cache in %.1f s", name, Path(rf.path).name, time.perf_counter() - t)
+
+
 def run_step(name: str, in_path, out_path, *, params: dict | None = None, overrides: dict | None = None,
              crds_context: str | None = None, chunk_mb: float = DEFAULT_CHUNK_MB,
              threads: int | None = None) -> Path:
@@ -97,11 +105,13 @@ def run_step(name: str, in_path, out_path, *, params: dict | None = None, overri
                 bytes_per_row = nints * ngroups * nx * 5
                 nrow = max(1, int(chunk_mb * 2**20 // bytes_per_row) - 2 * step.halo)
                 chunks = list(chunk_ranges(ny, nrow))
+                _prefetch(rf, name)
+                rf.reserve(nints, min(ny, nrow + 2 * step.halo))
                 for k, rows in enumerate(chunks):
                     lo = max(0, rows.start - step.halo)
                     hi = min(ny, rows.stop + step.halo)
                     ext = slice(lo, hi)
-                    sci, gdq = rf.read(slice(None), ext)
+                    sci, gdq = rf.read(slice(None), ext, reuse=True)
                     sub = pdq[ext].copy()
                     step.process(sci, gdq, sub, slice(0, nints), ext)
                     inner = slice(rows.start - lo, rows.stop - lo)
@@ -116,7 +126,7 @@ def run_step(name: str, in_path, out_path, *, params: dict | None = None, overri
                     nper = max(1, int(chunk_mb * 2**20 // rf.nbytes_per_int))
                 chunks = list(chunk_ranges(nints, nper))
                 for k, ints in enumerate(chunks):
-                    sci, gdq = rf.read(ints)
+                    sci, gdq = rf.read(ints, reuse=True)
                     if not step.skipped:
                         step.process(sci, gdq, pdq, ints, slice(0, ny))
                     w.write(ints, slice(None), sci, gdq)
@@ -165,8 +175,10 @@ def run_ramp_fit(in_path, rate_path, rateints_path, fitopt_path=None, *, params:
         bytes_per_row = nints * ngroups * nx * 5
         nrow = max(1, int(chunk_mb * 2**20 // bytes_per_row))
         chunks = list(chunk_ranges(ny, nrow))
+        _prefetch(rf, "ramp_fit")
+        rf.reserve(nints, min(ny, nrow))
         for k, rows in enumerate(chunks):
-            sci, gdq = rf.read(slice(None), rows)
+            sci, gdq = rf.read(slice(None), rows, reuse=True)
             res = ramp_fit.fit_ramps(sci, gdq, pdq_all[rows], setup, rows)
             for key in RATE_KEYS:
                 rate[key][rows] = res.rate[key]
@@ -272,7 +284,7 @@ def run_chain(steps: list[str], in_path, out_paths: dict, *, params: dict | None
         log.info("chain %s on %s: %d ints x %d groups x %d x %d in %d chunks", "+".join(steps),
                  Path(in_path).name, nints, ngroups, ny, nx, len(chunks))
         for k, ints in enumerate(chunks):
-            sci, gdq = rf.read(ints)
+            sci, gdq = rf.read(ints, reuse=True)
             for i, step in enumerate(objs):
                 if pdqs[i] is None:
                     pdqs[i] = (base_pdq if i == 0 else pdqs[i - 1]).copy()

@@ -124,3 +124,86 @@ def test_image_product_opens_as_models(uncal_factory, tmp_path):
         assert len(m.int_times) == 2
     back = io.read_image_product(tmp_path / "r_rate.fits")
     assert back["DQ"].dtype == np.uint32 and back["DQ"][0, 0] == 2**31
+
+
+# --------------------------------------------------------------------------- block I/O
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_row_and_integration_blocks_match_astropy(uncal_factory, tmp_path, threads):
+    """Chunks read by system calls equal astropy's view of the same file, for row blocks,
+    integration blocks and both, with buffer reuse and several I/O threads."""
+    path, data = uncal_factory(shape=(4, 3, 9, 6))
+    out = tmp_path / "x_ramp.fits"
+    rng = np.random.default_rng(3)
+    sci_all = rng.normal(100, 30, size=data.shape).astype(np.float32)
+    gdq_all = rng.integers(0, 255, size=data.shape, dtype=np.uint8)
+    io.set_io_threads(threads)
+    try:
+        with io.open_ramp(path) as rf:
+            with io.RampWriter(out, rf) as w:
+                # write in row blocks of uneven sizes, then check every block shape reads back
+                for rows in (slice(0, 2), slice(2, 7), slice(7, 9)):
+                    w.write(slice(None), rows, sci_all[:, :, rows], gdq_all[:, :, rows])
+                w.write_pixeldq(np.arange(54, dtype=np.uint32).reshape(9, 6) * 2**26)
+        with fits.open(out) as h:
+            np.testing.assert_array_equal(h["SCI"].data, sci_all)
+            np.testing.assert_array_equal(h["GROUPDQ"].data, gdq_all)
+            np.testing.assert_array_equal(h["PIXELDQ"].data, np.arange(54).reshape(9, 6) * 2**26)
+        with io.open_ramp(out) as rf:
+            for ints, rows in [(slice(None), slice(None)), (slice(1, 3), slice(None)),
+                               (slice(None), slice(3, 8)), (slice(2, 4), slice(0, 1))]:
+                sci, gdq = rf.read(ints, rows, reuse=True)
+                assert sci.flags.c_contiguous and sci.dtype == np.float32 and sci.dtype.isnative
+                np.testing.assert_array_equal(sci, sci_all[ints, :, rows])
+                np.testing.assert_array_equal(gdq, gdq_all[ints, :, rows])
+            # reused buffers: a later read overwrites an earlier one's arrays
+            a, _ = rf.read(slice(0, 1), slice(0, 2), reuse=True)
+            first = a.copy()
+            rf.read(slice(1, 2), slice(0, 2), reuse=True)
+            assert not np.array_equal(a, first)
+            fresh, _ = rf.read(slice(0, 1), slice(0, 2))
+            np.testing.assert_array_equal(fresh, first)
+            assert rf.prefetch() is True
+    finally:
+        io.set_io_threads(1)
+
+
+def test_truncated_ramp_names_file_and_extension(uncal_factory, tmp_path):
+    import os
+
+    path, data = uncal_factory(shape=(2, 3, 4, 5))
+    cut = tmp_path / "cut_uncal.fits"
+    raw = open(path, "rb").read()
+    with fits.open(path) as h:
+        start = h["SCI"].fileinfo()["datLoc"]
+    # the headers and one integration only, as an interrupted download leaves it
+    cut.write_bytes(raw[:start + 3 * 4 * 5 * 2 + 7])
+    with pytest.raises(io.ProductError, match=r"cut_uncal\.fits: truncated file: it has \d+ bytes, "
+                                              r"but extension 1 \(SCI\) needs"):
+        io.open_ramp(cut)
+    # cut short after it was opened: the read names the file and the byte
+    whole = tmp_path / "whole_uncal.fits"
+    whole.write_bytes(raw)
+    with io.open_ramp(whole) as rf:
+        os.truncate(whole, start + 100)
+        with pytest.raises(io.ProductError, match=r"whole_uncal\.fits: file ends at byte \d+"):
+            rf.read(slice(1, 2))
+
+
+def test_empty_asdf_extension_opens_without_warnings(uncal_factory, tmp_path):
+    import warnings
+
+    import asdf
+
+    path, _ = uncal_factory(shape=(1, 2, 3, 4))
+    out = tmp_path / "x_ramp.fits"
+    with io.open_ramp(path) as rf:
+        _write_chunks(rf, out)
+    with fits.open(out) as h:
+        blob = h["ASDF"].data["ASDF_METADATA"][0].tobytes()
+    import io as pyio
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with asdf.open(pyio.BytesIO(blob)) as af:
+            assert {k for k in af.tree if not k.startswith("asdf_")} == set()

@@ -89,10 +89,23 @@ def _open_fits(path) -> fits.HDUList:
     path = str(path)
     if not os.path.exists(path):
         raise ProductError(f"{path}: file does not exist")
+    import warnings
+
     try:
-        return fits.open(path, memmap=True, do_not_scale_image_data=True, lazy_load_hdus=False)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="File may have been truncated")
+            hdul = fits.open(path, memmap=True, do_not_scale_image_data=True, lazy_load_hdus=False)
     except (OSError, ValueError, TypeError) as exc:
         raise ProductError(f"{path}: not a readable FITS file ({exc})") from exc
+    size = os.path.getsize(path)
+    for k, hdu in enumerate(hdul):
+        info = hdu.fileinfo()
+        end = info["datLoc"] + info["datSpan"] if info else 0
+        if end > size:
+            hdul.close()
+            raise ProductError(f"{path}: truncated file: it has {size} bytes, but extension {k} "
+                               f"({hdu.name}) needs {end} (an interrupted download or copy?)")
+    return hdul
 
 
 def _scaled(raw: np.ndarray, header, dtype=np.float32) -> np.ndarray:
@@ -118,6 +131,190 @@ def _table(hdul, name):
     if name in hdul and isinstance(hdul[name], fits.BinTableHDU):
         return Table(hdul[name].data.copy())
     return None
+
+
+# --------------------------------------------------------------------------- block I/O
+
+def _mem_available() -> int | None:
+    """MemAvailable of /proc/meminfo in bytes (None where there is no /proc)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+#: threads that issue the read/write system calls of one chunk (see set_io_threads)
+_IO_THREADS = 1
+
+
+def set_io_threads(n: int | None) -> None:
+    """Use ``n`` threads for the system calls of chunk reads and writes (the rule's
+    ``threads:``). Copying between the page cache and the process is kernel CPU time, which
+    threads share out; on 2 cores two threads write a 3.5 GB ramp about twice as fast."""
+    global _IO_THREADS
+    _IO_THREADS = max(1, int(n or 1))
+
+
+def _run_slabs(fn, slabs: list) -> None:
+    """Call ``fn(slab)`` for every slab, split into contiguous runs over _IO_THREADS threads."""
+    nthr = min(_IO_THREADS, len(slabs))
+    if nthr <= 1:
+        for sl in slabs:
+            fn(sl)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    bounds = np.linspace(0, len(slabs), nthr + 1).astype(int)
+
+    def run(k):
+        for sl in slabs[bounds[k]:bounds[k + 1]]:
+            fn(sl)
+
+    with ThreadPoolExecutor(nthr) as ex:
+        for f in [ex.submit(run, k) for k in range(nthr)]:
+            f.result()
+
+
+def _pread_into(fd: int, buf: memoryview, offset: int, path: str) -> None:
+    """Fill ``buf`` (a byte memoryview) from ``offset`` of the open file ``fd``."""
+    done, total = 0, len(buf)
+    while done < total:
+        if hasattr(os, "preadv"):
+            got = os.preadv(fd, [buf[done:]], offset + done)
+        else:  # pragma: no cover - platforms without preadv
+            os.lseek(fd, offset + done, os.SEEK_SET)
+            got = os.readv(fd, [buf[done:]])
+        if got <= 0:
+            raise ProductError(f"{path}: file ends at byte {offset + done} but the data run to byte "
+                               f"{offset + total} (truncated file?)")
+        done += got
+
+
+def _pwrite_from(fd: int, buf: memoryview, offset: int, path: str) -> None:
+    """Write all of ``buf`` (a byte memoryview) at ``offset`` of the open file ``fd``."""
+    done, total = 0, len(buf)
+    while done < total:
+        got = os.pwrite(fd, buf[done:], offset + done)
+        if got <= 0:
+            raise OSError(f"{path}: could not write at byte {offset + done}")
+        done += got
+
+
+class DiskCube:
+    """An image extension's data as it lies in a FITS file: on-disk dtype, shape and offset.
+
+    Reads and writes ``[ints, :, rows, :]`` blocks of a 4-D array (or any block of a 2-D
+    one) with one system call per contiguous (integration, group) slab, straight into or
+    out of ordinary in-memory arrays. This replaces strided slicing of a memory map, which
+    touches the file one page fault at a time and byte-swaps element by element: on a
+    3.5 GB TSO ramp read in row chunks it is about 10x faster, and nothing of the file
+    stays mapped into the process.
+    """
+
+    def __init__(self, path: str, offset: int, disk_dtype, shape):
+        self.path = str(path)
+        self.offset = int(offset)
+        self.disk = np.dtype(disk_dtype)
+        self.shape = tuple(int(n) for n in shape)
+
+    def _slabs(self, ints: slice, rows: slice):
+        """(index into the block, file offset, byte count) of each contiguous slab."""
+        shape, item = self.shape, self.disk.itemsize
+        if len(shape) == 2:
+            r0, r1, _ = rows.indices(shape[0])
+            yield (slice(None),), self.offset + r0 * shape[1] * item, (r1 - r0) * shape[1] * item
+            return
+        nints, ngroups, ny, nx = shape
+        i0, i1, _ = ints.indices(nints)
+        r0, r1, _ = rows.indices(ny)
+        plane = ny * nx * item
+        if r0 == 0 and r1 == ny:  # whole frames: one slab per integration
+            for k, i in enumerate(range(i0, i1)):
+                yield (k,), self.offset + i * ngroups * plane, ngroups * plane
+            return
+        for k, i in enumerate(range(i0, i1)):
+            for g in range(ngroups):
+                yield (k, g), self.offset + (i * ngroups + g) * plane + r0 * nx * item, (r1 - r0) * nx * item
+
+    def block_shape(self, ints: slice, rows: slice) -> tuple:
+        if len(self.shape) == 2:
+            return (len(range(*rows.indices(self.shape[0]))), self.shape[1])
+        nints, ngroups, ny, nx = self.shape
+        return (len(range(*ints.indices(nints))), ngroups, len(range(*rows.indices(ny))), nx)
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape)) * self.disk.itemsize
+
+    def read(self, fd: int, ints: slice = slice(None), rows: slice = slice(None),
+             buffer: np.ndarray | None = None) -> np.ndarray:
+        """The block in native byte order (the on-disk type, BZERO not yet applied).
+
+        With ``buffer`` (a flat uint8 array at least as large as the block) the block is
+        read into its start and a view of it is returned: reusing one buffer for every
+        chunk saves allocating (and page-faulting) fresh memory each time.
+        """
+        for s in (ints, rows):
+            if s.step not in (None, 1):
+                raise ValueError(f"{self.path}: only contiguous slices can be read, got {s}")
+        shape = self.block_shape(ints, rows)
+        n = int(np.prod(shape)) * self.disk.itemsize
+        if buffer is None:
+            out = np.empty(shape, dtype=self.disk)
+        else:
+            if buffer.dtype != np.uint8 or buffer.ndim != 1 or buffer.nbytes < n:
+                raise ValueError(f"{self.path}: read buffer must be flat uint8 of >= {n} bytes")
+            out = buffer[:n].view(self.disk).reshape(shape)
+
+        def one(slab):
+            idx, off, n = slab
+            view = out[idx]
+            assert view.nbytes == n
+            _pread_into(fd, memoryview(view.reshape(-1).view(np.uint8)), off, self.path)
+
+        _run_slabs(one, list(self._slabs(ints, rows)))
+        if self.disk.byteorder not in ("=", "|") and self.disk.itemsize > 1:
+            out = out.byteswap(inplace=True).view(self.disk.newbyteorder("="))
+        return out
+
+    def write(self, fd: int, ints: slice, rows: slice, arr: np.ndarray, dtype,
+              scratch: np.ndarray | None = None) -> None:
+        """Store ``arr`` (in-memory ``dtype``) as the block ``[ints, :, rows, :]``.
+
+        The block is converted to its on-disk form in one pass, into ``scratch`` (a flat
+        uint8 buffer, reused between chunks) when given; one-byte data are written as they are.
+        """
+        want = self.block_shape(ints, rows)
+        if tuple(arr.shape) != want:
+            raise ValueError(f"{self.path}: block of shape {arr.shape} does not fit [{ints}, :, {rows}, :] "
+                             f"(expected {want})")
+        dtype = np.dtype(dtype)
+        if self.disk.itemsize == 1 and arr.dtype == dtype:
+            disk = arr  # uint8: the memory layout is the disk layout
+        else:
+            n = int(np.prod(want)) * self.disk.itemsize
+            if scratch is not None and scratch.nbytes >= n:
+                disk = scratch[:n].view(self.disk).reshape(want)
+            else:
+                disk = np.empty(want, dtype=self.disk)
+            bzero = _DISK[dtype][2]
+            if bzero is not None:
+                arr = (np.asarray(arr, dtype=dtype) ^ np.array(bzero, dtype=dtype)).view(self.disk.newbyteorder("="))
+            np.copyto(disk, arr, casting="unsafe")
+
+        def one(slab_loc):
+            idx, off, n = slab_loc
+            slab = disk[idx]
+            if not slab.flags.c_contiguous:
+                slab = np.ascontiguousarray(slab)
+            assert slab.nbytes == n
+            _pwrite_from(fd, memoryview(slab.reshape(-1).view(np.uint8)), off, self.path)
+
+        _run_slabs(one, list(self._slabs(ints, rows)))
 
 
 class RampFile:
@@ -146,7 +343,13 @@ class RampFile:
         self.shape = tuple(int(n) for n in sci.data.shape)
         self.is_uncal = "GROUPDQ" not in h
         self._gdq = None if self.is_uncal else h["GROUPDQ"].data
+        # chunks are read with plain system calls (DiskCube), not through the memory map
+        self._sci_disk = DiskCube(self.path, sci.fileinfo()["datLoc"], sci.data.dtype, self.shape)
+        self._gdq_disk = None if self.is_uncal else DiskCube(
+            self.path, h["GROUPDQ"].fileinfo()["datLoc"], self._gdq.dtype, self._gdq.shape)
+        self._fd = None
         self._pdq = h["PIXELDQ"] if "PIXELDQ" in h else None
+        self._gdq_header = None if self.is_uncal else h["GROUPDQ"].header
         if self._gdq is not None and tuple(self._gdq.shape) != self.shape:
             raise ProductError(f"{self.path}: GROUPDQ shape {self._gdq.shape} != SCI shape {self.shape}")
         if self._pdq is not None and tuple(self._pdq.data.shape) != self.shape[2:]:
@@ -168,9 +371,14 @@ class RampFile:
                 f"{self.path}: SUBSIZE2 x SUBSIZE1 = {self.meta.subsize2} x {self.meta.subsize1} "
                 f"does not match SCI frame shape {self.shape[2:]}"
             )
+        self._fd = os.open(self.path, os.O_RDONLY)
+        self._buffers: dict = {}
 
     # -- context manager
     def close(self):
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)
+            self._fd = None
         self._hdul.close()
 
     def __enter__(self):
@@ -189,18 +397,87 @@ class RampFile:
         n = int(np.prod(self.shape[1:]))
         return n * 5
 
-    def read(self, ints: slice = slice(None), rows: slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
+    def read(self, ints: slice = slice(None), rows: slice = slice(None),
+             reuse: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """SCI (float32) and GROUPDQ (uint8) for integrations ``ints`` and rows ``rows``.
 
-        Fresh native-endian arrays of just the chunk (uncal: GROUPDQ zeros).
+        Native-endian, C-contiguous arrays of just the chunk (uncal: GROUPDQ zeros). They
+        are fresh arrays unless ``reuse``: then they live in buffers this RampFile keeps and
+        the next ``read(reuse=True)`` overwrites them (the runner's chunk loops use this, so
+        a run allocates its chunk memory once).
         """
-        raw = self._sci[ints, :, rows, :]
-        sci = _scaled(np.asarray(raw), self.sci_header, np.float32)
-        if self._gdq is None:
-            gdq = np.zeros(sci.shape, dtype=np.uint8)
+        bufs = self._buffers if reuse else {}
+        scaled = self.sci_header.get("BZERO", 0) or (self.sci_header.get("BSCALE", 1) or 1) != 1
+        shape = self._sci_disk.block_shape(ints, rows)
+        n = int(np.prod(shape))
+        if self._sci_disk.disk.itemsize == 4 and self._sci_disk.disk.kind == "f" and not scaled:
+            # float32 on disk: read straight into the result
+            sci = self._sci_disk.read(self._fd, ints, rows, buffer=self._buffer(bufs, "sci", 4 * n))
+            sci = sci.view(np.float32)
         else:
-            gdq = np.array(self._gdq[ints, :, rows, :], dtype=np.uint8)
-        return np.ascontiguousarray(sci, dtype=np.float32), gdq
+            raw = self._sci_disk.read(self._fd, ints, rows)
+            sci = self._buffer(bufs, "sci", 4 * n)[:4 * n].view(np.float32).reshape(shape)
+            sci[...] = _scaled(raw, self.sci_header, np.float32)
+        gdq_buf = self._buffer(bufs, "gdq", n)
+        if self._gdq_disk is None:
+            gdq = gdq_buf[:n].reshape(shape)
+            gdq[...] = 0
+        else:
+            gdq = self._gdq_disk.read(self._fd, ints, rows, buffer=gdq_buf)
+            if gdq.dtype != np.uint8:
+                gdq = _scaled(gdq, self._gdq_header, np.uint8)
+        return sci, gdq
+
+    def reserve(self, nints: int, nrows: int) -> None:
+        """Allocate the reusable read buffers for chunks of up to ``nints`` x ``nrows`` at once
+        (a chunk loop whose first chunk is not its largest would otherwise grow them)."""
+        n = int(nints) * self.shape[1] * int(nrows) * self.shape[3]
+        self._buffer(self._buffers, "sci", 4 * n)
+        self._buffer(self._buffers, "gdq", n)
+
+    def _buffer(self, bufs: dict, name: str, nbytes: int) -> np.ndarray:
+        buf = bufs.get(name)
+        if buf is None or buf.nbytes < nbytes:
+            buf = np.empty(nbytes, dtype=np.uint8)
+            if bufs is self._buffers:
+                bufs[name] = buf
+        return buf
+
+    @property
+    def data_span(self) -> tuple[int, int]:
+        """(first byte, end byte) of the SCI and GROUPDQ data in the file."""
+        cubes = [c for c in (self._sci_disk, self._gdq_disk) if c is not None]
+        return min(c.offset for c in cubes), max(c.offset + c.nbytes for c in cubes)
+
+    def prefetch(self, max_fraction: float = 0.5) -> bool:
+        """Read the ramp data into the page cache sequentially, if it fits comfortably.
+
+        Row chunks touch every plane of the file for each chunk; read cold from disk one
+        strided slab at a time that is several times slower than one sequential pass. This
+        pass goes kernel-to-kernel (``sendfile`` to /dev/null: nothing is copied into the
+        process) and is skipped when the data exceed ``max_fraction`` of the memory
+        available, where it would only evict itself. Returns whether it ran.
+        """
+        start, end = self.data_span
+        avail = _mem_available()
+        if avail is not None and end - start > max_fraction * avail:
+            return False
+        if not hasattr(os, "sendfile"):  # pragma: no cover
+            return False
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            off = start
+            while off < end:
+                try:
+                    got = os.sendfile(null, self._fd, off, min(end - off, 1 << 28))
+                except OSError:  # pragma: no cover - e.g. a file system without sendfile
+                    return False
+                if got <= 0:
+                    break
+                off += got
+        finally:
+            os.close(null)
+        return True
 
     def extra_image(self, name: str) -> np.ndarray | None:
         """A carried 2-D image extension (e.g. AVDRKCUR) as float32, or None if absent."""
@@ -322,31 +599,21 @@ def _image_header(extname: str, dtype, shape, src=None) -> fits.Header:
     return h
 
 
-def _to_disk(arr: np.ndarray, dtype) -> np.ndarray:
-    """Convert a native chunk to the on-disk representation (big-endian, BZERO shifted)."""
-    dtype = np.dtype(dtype)
-    disk, _, bzero = _DISK[dtype]
-    arr = np.asarray(arr, dtype=dtype)
-    if bzero is not None:
-        flip = np.array(bzero, dtype=dtype)
-        return (arr ^ flip).view(disk.replace(">", "="))
-    return arr
+#: an ASDF file whose tree is empty: the ASDF standard's headers and an empty YAML mapping
+_EMPTY_ASDF = (b"#ASDF 1.0.0\n#ASDF_STANDARD 1.5.0\n%YAML 1.1\n%TAG ! tag:stsci.edu:asdf/\n"
+               b"--- !core/asdf-1.1.0\n{}\n...\n")
 
 
-def asdf_hdu(tree: dict | None = None) -> fits.BinTableHDU:
+def asdf_hdu() -> fits.BinTableHDU:
     """The ASDF extension jwst's data models carry (a one-row table holding an ASDF file).
 
-    Our tree holds no arrays and no metadata of its own: stdatamodels reads the metadata
-    from the FITS keywords through the schema, as for any JWST product. jwst's steps need
-    the extension to be there (``Step.call(path)`` reads CRDS parameters through it).
+    Our tree is empty: stdatamodels reads the metadata from the FITS keywords through the
+    schema, as for any JWST product. jwst's steps need the extension to be there
+    (``Step.call(path)`` reads CRDS parameters through it). The document is written out
+    directly (a test checks that ``asdf.open`` reads it as an empty tree without warnings):
+    ``asdf.AsdfFile`` would import every installed ASDF plugin first, 2-3 s per process.
     """
-    import io as _io
-
-    import asdf
-
-    buf = _io.BytesIO()
-    asdf.AsdfFile(dict(tree or {})).write_to(buf)
-    data = np.frombuffer(buf.getvalue(), dtype=np.uint8)[None, :]
+    data = np.frombuffer(_EMPTY_ASDF, dtype=np.uint8)[None, :]
     col = fits.Column(array=data, format=f"{data.shape[1]}B", name="ASDF_METADATA")
     return fits.BinTableHDU.from_columns([col], name="ASDF")
 
@@ -399,7 +666,9 @@ class RampWriter:
             if a.shape != self.shape[2:]:
                 raise ValueError(f"{self.path}: extension {n} shape {a.shape} != frame {self.shape[2:]}")
         self._images = [fits.ImageHDU(a, name=n) for n, a in images.items()]
-        self._mm = {}
+        self._cubes: dict = {}
+        self._scratch = None  # reused buffer for converting chunks to big-endian
+        self._fd = None
         self._written_pdq = False
         self._primary_len = None
 
@@ -445,28 +714,37 @@ class RampWriter:
             for t in self._images + self._tables + [asdf_hdu()]:
                 f.write(_table_bytes(t))
             f.truncate()
+            try:  # reserve the blocks now: chunks then land in place instead of filling holes
+                os.posix_fallocate(f.fileno(), 0, f.tell())
+            except (AttributeError, OSError):  # pragma: no cover - e.g. no fallocate support
+                pass
         for name, dtype, shape, _ in self._layout:
-            disk = _DISK[np.dtype(dtype)][0]
-            self._mm[name] = np.memmap(self._tmp, mode="r+", dtype=disk, offset=offsets[name], shape=shape)
+            self._cubes[name] = (DiskCube(self._tmp, offsets[name], _DISK[np.dtype(dtype)][0], shape), dtype)
+        self._fd = os.open(self._tmp, os.O_RDWR)
         return self
 
     def write(self, ints: slice, rows: slice, sci: np.ndarray, gdq: np.ndarray) -> None:
         """Store a chunk: ``sci`` float32 and ``gdq`` uint8 for ``[ints, :, rows, :]``."""
-        self._mm["SCI"][ints, :, rows, :] = sci
-        self._mm["GROUPDQ"][ints, :, rows, :] = gdq
+        for name, arr in (("SCI", sci), ("GROUPDQ", gdq)):
+            cube, dtype = self._cubes[name]
+            n = arr.size * cube.disk.itemsize
+            if cube.disk.itemsize > 1 and (self._scratch is None or self._scratch.nbytes < n):
+                self._scratch = np.empty(n, dtype=np.uint8)
+            cube.write(self._fd, ints, rows, arr, dtype, scratch=self._scratch)
 
     def write_pixeldq(self, pdq: np.ndarray) -> None:
         if tuple(pdq.shape) != tuple(self.shape[2:]):
             raise ValueError(f"{self.path}: PIXELDQ shape {pdq.shape} != {self.shape[2:]}")
-        self._mm["PIXELDQ"][...] = _to_disk(pdq, np.uint32)
+        cube, dtype = self._cubes["PIXELDQ"]
+        cube.write(self._fd, slice(None), slice(None), pdq, dtype)
         self._written_pdq = True
 
     def __exit__(self, etype, exc, tb):
-        for mm in self._mm.values():
-            if etype is None:
-                mm.flush()
-            del mm
-        self._mm.clear()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self._cubes.clear()
+        self._scratch = None
         if etype is None and not self._written_pdq:
             err = RuntimeError(f"{self.path}: PIXELDQ was never written")
             self._ctx.__exit__(RuntimeError, err, None)
