@@ -58,7 +58,7 @@ where that column is absent or zero in any segment, ``int_mid_MJD_UTC`` is used 
 segment and a warning is logged.
 
 The per-integration metrics table holds jump counts (from ``{stem}_jump.fits`` GROUPDQ, when
-given), saturated fractions (SATURATED in the rateints DQ), the background level and the trace
+given; else the pixel count from JUMP_DET in the rateints DQ), saturated fractions (SATURATED in the rateints DQ), the background level and the trace
 centroid and width (spectroscopy) or source centroid and RMS radius (imaging).
 
 :func:`fit_transit` fits a trapezoid (known t0, duration, ingress) depth and a polynomial
@@ -962,7 +962,11 @@ def _median_frame(products: _Products, segs, transpose, mask_bits, max_mb):
         bad |= flag.any(axis=0)
         ngood += (~flag).sum(axis=0)
         nall += sci.shape[0]
-        sat[seg.path] = ((dq & np.uint32(dqflags.SATURATED)) != 0).reshape(sci.shape[0], -1).mean(axis=1)
+        sat[seg.path] = {
+            "sat": ((dq & np.uint32(dqflags.SATURATED)) != 0).reshape(sci.shape[0], -1).mean(axis=1),
+            # JUMP_DET in an integration's DQ: some group of the pixel had a jump (ramp_fit sets it)
+            "jump_dq": ((dq & np.uint32(dqflags.JUMP_DET)) != 0).reshape(sci.shape[0], -1).sum(axis=1),
+        }
         pick = np.unique(np.linspace(0, sci.shape[0] - 1, min(quota, sci.shape[0])).round().astype(int))
         samples.append(np.where(flag[pick], np.nan, sci[pick]).astype(np.float32))
         log.info("pass 1 (median frame, DQ): segment %d/%d %s, %d integrations", k + 1, len(segs),
@@ -1102,11 +1106,19 @@ class _ApertureExtraction:
         return out
 
 
-def _jump_columns(jump_files, segs, segment, int_number, chunk_mb, det):
-    """Per-integration jump counts of the stitched series (NaN where no jump file)."""
+def _jump_columns(jump_files, segs, segment, int_number, chunk_mb, det, jump_dq=None):
+    """Per-integration jump counts of the stitched series.
+
+    From the jump ramps where given; else (no jump files, e.g. compute.fuse without keeping
+    them) ``jump_pixels`` comes from JUMP_DET in the integrations' DQ (``jump_dq``, the same
+    count: ramp_fit flags an integration's pixel when any of its groups is a jump) and
+    ``jump_groups`` is NaN.
+    """
     n = len(segment)
     groups, pixels = np.full(n, np.nan), np.full(n, np.nan)
     if not jump_files:
+        if jump_dq is not None:
+            pixels = np.asarray(jump_dq, dtype=np.float64).copy()
         return groups, pixels
     by_stem = {product_stem(p): p for p in jump_files}
     where = {(int(s), int(k)): i for i, (s, k) in enumerate(zip(segment, int_number))}
@@ -1190,7 +1202,8 @@ def extract_lightcurves(products, *, config: dict | None = None, jump_files=None
         rec["time"].append(times)
         rec["segment"].append(np.full(sci.shape[0], seg.segment))
         rec["int_number"].append(seg.int_numbers)
-        rec["sat"].append(sat[seg.path])
+        rec["sat"].append(sat[seg.path]["sat"])
+        rec["jump_dq"].append(sat[seg.path]["jump_dq"])
         for key, value in ext.measure(sci, err, dq).items():
             rec[key].append(value)
         log.info("pass 2 (extraction): segment %d/%d %s done", k + 1, len(segs), Path(seg.path).name)
@@ -1244,7 +1257,8 @@ def extract_lightcurves(products, *, config: dict | None = None, jump_files=None
     metrics.add_column(white["segment"], name="segment", index=1)
     metrics.add_column(white["int_number"], name="int_number", index=2)
     metrics["jump_groups"], metrics["jump_pixels"] = _jump_columns(jump_files, segs, cat["segment"],
-                                                                   cat["int_number"], chunk_mb, det)
+                                                                   cat["int_number"], chunk_mb, det,
+                                                                   cat["jump_dq"])
     metrics["saturated_frac"] = cat["sat"]
     metrics["saturated_frac_aperture"] = cat["sat_ap"]
     metrics["background"] = cat["bkg"]

@@ -102,8 +102,7 @@ def run_step(name: str, in_path, out_path, *, params: dict | None = None, overri
                  f" -- skipped: {step.skipped}" if step.skipped else "")
         with io.RampWriter(out_path, rf, updates=updates, history=history, extra=step.extra_arrays()) as w:
             if step.chunking == "rows" and not step.skipped:
-                bytes_per_row = nints * ngroups * nx * 5
-                nrow = max(1, int(chunk_mb * 2**20 // bytes_per_row) - 2 * step.halo)
+                nrow = _rows_per_chunk(rf.shape, chunk_mb, step.halo)
                 chunks = list(chunk_ranges(ny, nrow))
                 _prefetch(rf, name)
                 rf.reserve(nints, min(ny, nrow + 2 * step.halo))
@@ -143,6 +142,78 @@ def run_step(name: str, in_path, out_path, *, params: dict | None = None, overri
 RATE_KEYS = ("SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE")
 
 
+class _RateProducts:
+    """Ramp fitting of one exposure, a row chunk at a time, and its rate / rateints / fitopt.
+
+    Shared by :func:`run_ramp_fit` and the fused :func:`run_jump_ramp_fit`, so both make the
+    same products from the same chunks.
+    """
+
+    def __init__(self, rf, params: dict | None, overrides, crds_context, save_opt: bool):
+        from .steps import ramp_fit
+
+        self.rf = rf
+        meta = rf.meta
+        params = dict(params or {})
+        if save_opt:
+            params["save_opt"] = True
+        paths, self.ctx = references.resolve(meta, ("readnoise", "gain"), overrides, crds_context)
+        rn = references.load_reference("readnoise", paths["readnoise"], meta)
+        gain = references.load_reference("gain", paths["gain"], meta)
+        drop1 = rf.primary_header.get("DRPFRMS1")
+        self.setup = ramp_fit.prepare_ramp_fit(meta, rn, gain, average_dark_current=rf.extra_image("AVDRKCUR"),
+                                               drop_frames1=None if drop1 is None else int(drop1), **params)
+        nints, _, ny, nx = rf.shape
+        self.rate = {k: np.empty((ny, nx), np.uint32 if k == "DQ" else np.float32) for k in RATE_KEYS}
+        self.ints = {k: np.empty((nints, ny, nx), np.uint32 if k == "DQ" else np.float32) for k in RATE_KEYS}
+        self.opt_chunks: list = []
+        self.save_opt = save_opt
+        self.updates = {"S_RAMP": ("COMPLETE", "rampflow ramp_fit"),
+                        "R_READNO": (ref_value(paths["readnoise"], overrides), "readnoise reference file"),
+                        "R_GAIN": (ref_value(paths["gain"], overrides), "gain reference file")}
+        if self.ctx:
+            self.updates["CRDS_CTX"] = (self.ctx, "CRDS context used")
+        self.updates.update(self.setup.header_updates())
+        self.history = [f"rampflow ramp_fit: {_fmt_params(self.setup.params)}"]
+
+    def fit(self, sci, gdq, pdq_rows, rows: slice) -> None:
+        from .steps import ramp_fit
+
+        res = ramp_fit.fit_ramps(sci, gdq, pdq_rows, self.setup, rows)
+        for key in RATE_KEYS:
+            self.rate[key][rows] = res.rate[key]
+            self.ints[key][:, rows] = res.rateints[key]
+        if self.save_opt and res.opt is not None:
+            self.opt_chunks.append((rows, res.opt))
+
+    def write(self, rate_path, rateints_path, fitopt_path=None, before: dict | None = None,
+              before_history=()) -> None:
+        """Write the products; ``before``/``before_history``: keywords and HISTORY of steps
+        fused in front of the fit (they would otherwise come from the input's header)."""
+        from .steps import ramp_fit
+
+        rf = self.rf
+        updates = {**(before or {}), **self.updates}
+        history = list(before_history) + self.history
+        tables = {"INT_TIMES": rf.tables["INT_TIMES"]} if "INT_TIMES" in rf.tables else None
+        io.write_image_product(rate_path, self.rate, rf.primary_header, rf.sci_header, updates, history,
+                               datamodel="ImageModel")
+        io.write_image_product(rateints_path, self.ints, rf.primary_header, rf.sci_header, updates, history,
+                               datamodel="CubeModel", tables=tables)
+        if fitopt_path is not None:
+            opt = ramp_fit.assemble_opt(self.opt_chunks, rf.shape[2:])
+            io.write_image_product(fitopt_path, opt, rf.primary_header, None, updates, history,
+                                   datamodel="RampFitOutputModel", order=list(opt))
+
+
+def _rows_per_chunk(shape, chunk_mb: float, halo: int = 0) -> int:
+    """Rows (all integrations) per chunk for a memory budget of ``chunk_mb`` (float32 SCI +
+    uint8 GROUPDQ), halo rows included in the budget."""
+    nints, ngroups, _, nx = shape
+    bytes_per_row = nints * ngroups * nx * 5
+    return max(1, int(chunk_mb * 2**20 // bytes_per_row) - 2 * halo)
+
+
 def run_ramp_fit(in_path, rate_path, rateints_path, fitopt_path=None, *, params: dict | None = None,
                  overrides: dict | None = None, crds_context: str | None = None,
                  chunk_mb: float = DEFAULT_CHUNK_MB, threads: int | None = None) -> None:
@@ -151,58 +222,82 @@ def run_ramp_fit(in_path, rate_path, rateints_path, fitopt_path=None, *, params:
     Works on chunks of rows holding every integration (what a pixel's fit needs), so memory
     stays at about ``chunk_mb`` whatever the number of integrations.
     """
-    from .steps import ramp_fit
-
     set_threads(threads)
-    params = dict(params or {})
     t0 = time.perf_counter()
     with io.open_ramp(in_path) as rf:
-        meta = rf.meta
-        paths, ctx = references.resolve(meta, ("readnoise", "gain"), overrides, crds_context)
-        rn = references.load_reference("readnoise", paths["readnoise"], meta)
-        gain = references.load_reference("gain", paths["gain"], meta)
-        if fitopt_path is not None:
-            params["save_opt"] = True
-        avdark = rf.extra_image("AVDRKCUR")
-        drop1 = rf.primary_header.get("DRPFRMS1")
-        setup = ramp_fit.prepare_ramp_fit(meta, rn, gain, average_dark_current=avdark,
-                                          drop_frames1=None if drop1 is None else int(drop1), **params)
+        fit = _RateProducts(rf, params, overrides, crds_context, fitopt_path is not None)
         nints, ngroups, ny, nx = rf.shape
         pdq_all = rf.pixeldq()
-        rate = {k: np.empty((ny, nx), np.uint32 if k == "DQ" else np.float32) for k in RATE_KEYS}
-        ints = {k: np.empty((nints, ny, nx), np.uint32 if k == "DQ" else np.float32) for k in RATE_KEYS}
-        opt_chunks = []
-        bytes_per_row = nints * ngroups * nx * 5
-        nrow = max(1, int(chunk_mb * 2**20 // bytes_per_row))
+        nrow = _rows_per_chunk(rf.shape, chunk_mb)
         chunks = list(chunk_ranges(ny, nrow))
         _prefetch(rf, "ramp_fit")
         rf.reserve(nints, min(ny, nrow))
         for k, rows in enumerate(chunks):
             sci, gdq = rf.read(slice(None), rows, reuse=True)
-            res = ramp_fit.fit_ramps(sci, gdq, pdq_all[rows], setup, rows)
-            for key in RATE_KEYS:
-                rate[key][rows] = res.rate[key]
-                ints[key][:, rows] = res.rateints[key]
-            if fitopt_path is not None and res.opt is not None:
-                opt_chunks.append((rows, res.opt))
+            fit.fit(sci, gdq, pdq_all[rows], rows)
             log.info("ramp_fit: rows %d-%d done (%d/%d chunks)", rows.start, rows.stop - 1, k + 1, len(chunks))
-        updates = {"S_RAMP": ("COMPLETE", "rampflow ramp_fit"),
-                   "R_READNO": (ref_value(paths["readnoise"], overrides), "readnoise reference file"),
-                   "R_GAIN": (ref_value(paths["gain"], overrides), "gain reference file")}
-        if ctx:
-            updates["CRDS_CTX"] = (ctx, "CRDS context used")
-        updates.update(getattr(setup, "header_updates", lambda: {})())
-        history = [f"rampflow ramp_fit: {_fmt_params(setup.params)}"]
-        tables = {"INT_TIMES": rf.tables["INT_TIMES"]} if "INT_TIMES" in rf.tables else None
-        io.write_image_product(rate_path, rate, rf.primary_header, rf.sci_header, updates, history,
-                               datamodel="ImageModel")
-        io.write_image_product(rateints_path, ints, rf.primary_header, rf.sci_header, updates, history,
-                               datamodel="CubeModel", tables=tables)
-        if fitopt_path is not None:
-            opt = ramp_fit.assemble_opt(opt_chunks, (ny, nx))
-            io.write_image_product(fitopt_path, opt, rf.primary_header, None, updates, history,
-                                   datamodel="RampFitOutputModel", order=list(opt))
+        fit.write(rate_path, rateints_path, fitopt_path)
     log.info("ramp_fit: wrote %s and %s in %.1f s", rate_path, rateints_path, time.perf_counter() - t0)
+
+
+def run_jump_ramp_fit(in_path, rate_path, rateints_path, fitopt_path=None, jump_path=None, *,
+                      params: dict | None = None, overrides: dict | None = None,
+                      crds_context: str | None = None, chunk_mb: float = DEFAULT_CHUNK_MB,
+                      threads: int | None = None) -> None:
+    """jump then ramp_fit on each row chunk in memory: the ramp is read once.
+
+    ``params`` maps "jump" and "ramp_fit" to their parameters. The jump product
+    (``jump_path``) is written only if asked for. rate, rateints and fitopt are identical to
+    running :func:`run_step` ("jump") and then :func:`run_ramp_fit` (a test checks it), and
+    carry jump's keywords and HISTORY as they would from its product. What it saves: the
+    3-4 GB write and re-read of the jump product of a TSO segment (or just the re-read, if
+    the product is kept), and one process start.
+    """
+    params = params or {}
+    unknown = set(params) - {"jump", "ramp_fit"}
+    if unknown:
+        raise ValueError(f"run_jump_ramp_fit: parameters for unknown steps {sorted(unknown)}")
+    set_threads(threads)
+    t0 = time.perf_counter()
+    with io.open_ramp(in_path) as rf, contextlib.ExitStack() as stack:
+        step, paths, ctx = load_step("jump", rf.meta, overrides, crds_context, params.get("jump"))
+        updates, history = provenance(step, paths, ctx, overrides)
+        fit = _RateProducts(rf, params.get("ramp_fit"), overrides, crds_context, fitopt_path is not None)
+        writer = None
+        if jump_path is not None:
+            writer = stack.enter_context(io.RampWriter(jump_path, rf, updates=updates, history=history,
+                                                       extra=step.extra_arrays()))
+        nints, ngroups, ny, nx = rf.shape
+        pdq = rf.pixeldq()
+        halo = 0 if step.skipped else step.halo
+        nrow = _rows_per_chunk(rf.shape, chunk_mb, halo)
+        chunks = list(chunk_ranges(ny, nrow))
+        log.info("jump + ramp_fit on %s (%d ints x %d groups x %d x %d) in %d row chunks%s",
+                 Path(in_path).name, nints, ngroups, ny, nx, len(chunks),
+                 f" -- jump skipped: {step.skipped}" if step.skipped else "")
+        _prefetch(rf, "jump + ramp_fit")
+        rf.reserve(nints, min(ny, nrow + 2 * halo))
+        for k, rows in enumerate(chunks):
+            ext = slice(max(0, rows.start - halo), min(ny, rows.stop + halo))
+            sci, gdq = rf.read(slice(None), ext, reuse=True)
+            sub = pdq[ext].copy()
+            if not step.skipped:
+                step.process(sci, gdq, sub, slice(0, nints), ext)
+            inner = slice(rows.start - ext.start, rows.stop - ext.start)
+            pdq[rows] = sub[inner]
+            isci, igdq = sci[:, :, inner], gdq[:, :, inner]
+            if writer is not None:
+                writer.write(slice(None), rows, isci, igdq)
+            fit.fit(isci, igdq, pdq[rows], rows)
+            log.info("jump + ramp_fit: rows %d-%d done (%d/%d chunks)", rows.start, rows.stop - 1,
+                     k + 1, len(chunks))
+        late = {k: v for k, v in step.header_updates().items() if updates.get(k) != v}
+        if writer is not None:
+            writer.write_pixeldq(pdq)
+            if late:
+                writer.update_primary(late)
+        fit.write(rate_path, rateints_path, fitopt_path, before={**updates, **late}, before_history=history)
+    log.info("jump + ramp_fit: wrote %s and %s in %.1f s", rate_path, rateints_path, time.perf_counter() - t0)
 
 
 def run_gain_scale(in_paths, out_paths, *, overrides: dict | None = None, crds_context: str | None = None) -> None:

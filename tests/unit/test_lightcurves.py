@@ -429,9 +429,17 @@ def test_jump_counts_from_jump_ramp(tmp_path, uncal_factory):
     lc = lcm.extract_lightcurves([p], config=CFG, jump_files=[jump])
     np.testing.assert_array_equal(lc.metrics["jump_groups"], [2, 2])
     np.testing.assert_array_equal(lc.metrics["jump_pixels"], [1, 2])
-    # without jump files the columns are NaN
-    lc = lcm.extract_lightcurves([p], config=CFG)
+    # without jump files: no group counts; the pixel counts come from JUMP_DET in the
+    # rateints DQ, which ramp_fit sets where any group of the integration jumped
+    cube = _trace_cube([1.0, 2.0])
+    dq = np.zeros(cube.shape, np.uint32)
+    dq[0, 4, 1] = dqflags.JUMP_DET | dqflags.SATURATED
+    dq[1, 0, 0] = dq[1, 8, 2] = dqflags.JUMP_DET
+    dq[1, 3, 2] = dqflags.SATURATED
+    p2 = write_rateints(tmp_path / "other" / f"{stem}_rateints.fits", cube, dq=dq)
+    lc = lcm.extract_lightcurves([p2], config=CFG)
     assert np.all(np.isnan(lc.metrics["jump_groups"]))
+    np.testing.assert_array_equal(lc.metrics["jump_pixels"], [1, 2])
 
 
 # --------------------------------------------------------------------------- imaging

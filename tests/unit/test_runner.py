@@ -82,3 +82,57 @@ def test_keywords_computed_while_processing_reach_the_product(sim, tmp_path):
     with datamodels.open(str(prev)) as m:
         assert m.meta.exposure.primary_cosmic_rays == pytest.approx(hdr["PRIMECRS"])
         assert m.data.shape == (5, 5, 16, 128)
+
+
+def _products(paths):
+    from astropy.io import fits
+
+    out = {}
+    for p in paths:
+        with fits.open(p) as h:
+            for hdu in h[1:]:
+                if hdu.data is not None and hdu.name != "ASDF" and hdu.is_image:
+                    out[(p.name.split("_", 1)[1], hdu.name)] = np.array(hdu.data)
+            out[(p.name.split("_", 1)[1], "primary")] = h[0].header.copy()
+    return out
+
+
+@pytest.mark.parametrize("jump_params", [{}, {"rejection_threshold": 3.0, "flag_4_neighbors": False}])
+def test_jump_fused_into_ramp_fit_equals_separate_steps(sim, tmp_path, jump_params):
+    """jump + ramp_fit on shared row chunks gives the products of jump then ramp_fit, with any
+    chunk size, the jump product written or not."""
+    from rampflow import dq
+
+    refs = {k: str(v) for k, v in sim.refs.items()}
+    dark = tmp_path / "x_dark_current.fits"
+    runner.run_chain(CHAIN, sim.uncal, {"dark_current": dark}, overrides=refs)
+    sep = tmp_path / "sep"
+    runner.run_step("jump", dark, sep / "s_jump.fits", overrides=refs, params=jump_params, chunk_mb=0.2)
+    runner.run_ramp_fit(sep / "s_jump.fits", sep / "s_rate.fits", sep / "s_rateints.fits", sep / "s_fitopt.fits",
+                        overrides=refs, chunk_mb=0.3)
+    a = _products([sep / f"s_{n}.fits" for n in ("jump", "rate", "rateints", "fitopt")])
+    assert (a[("jump.fits", "GROUPDQ")] & dq.JUMP_DET).any(), "the simulation must have jumps to compare"
+    for chunk_mb, keep in ((0.2, True), (0.05, False)):
+        fus = tmp_path / f"fused_{chunk_mb}"
+        runner.run_jump_ramp_fit(dark, fus / "f_rate.fits", fus / "f_rateints.fits", fus / "f_fitopt.fits",
+                                 fus / "f_jump.fits" if keep else None, overrides=refs, chunk_mb=chunk_mb,
+                                 params={"jump": jump_params})
+        names = ("jump", "rate", "rateints", "fitopt") if keep else ("rate", "rateints", "fitopt")
+        assert (fus / "f_jump.fits").exists() == keep
+        b = _products([fus / f"f_{n}.fits" for n in names])
+        assert set(b) == {k for k in a if keep or k[0] != "jump.fits"}
+        for key in b:
+            if key[1] == "primary":
+                for card in ("S_JUMP", "PRIMECRS", "EXTNCRS", "R_READNO", "R_GAIN", "S_RAMP", "DATAMODL"):
+                    if card in a[key]:
+                        assert b[key][card] == a[key][card], (key, card)
+                assert [h for h in a[key]["HISTORY"] if "rampflow" in h] == \
+                       [h for h in b[key]["HISTORY"] if "rampflow" in h]
+            else:
+                np.testing.assert_array_equal(b[key], a[key], err_msg=str(key))
+
+
+def test_jump_ramp_fit_rejects_unknown_steps(sim, tmp_path):
+    with pytest.raises(ValueError, match="unknown steps.*saturation"):
+        runner.run_jump_ramp_fit(sim.uncal, tmp_path / "r.fits", tmp_path / "ri.fits",
+                                 params={"saturation": {}})

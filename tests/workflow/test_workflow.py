@@ -160,10 +160,14 @@ def test_bad_uncal_is_named_and_leaves_nothing(tmp_path):
 
 
 def test_fused_run_equals_step_by_step(tmp_path):
-    """compute.fuse streams chunks through the steps in one job: same products, fewer files."""
+    """compute.fuse streams chunks through the steps in one job (and jump through the ramp_fit
+    job): same products, fewer files."""
+    from astropy.io import fits
+
     from rampflow import io
 
-    chain = ["group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity", "dark_current"]
+    chain = ["group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity", "dark_current",
+             "jump", "ramp_fit"]
     base = _tiny(steps=chain)
     base["inputs"]["simulate"].update({"segments": 1, "nints": 3})
     fused = yaml.safe_load(yaml.safe_dump(base))
@@ -175,12 +179,21 @@ def test_fused_run_equals_step_by_step(tmp_path):
     s1 = wd1 / "results" / "tiny" / "stage1"
     s2 = wd2 / "results" / "tiny" / "stage1"
     names2 = sorted(p.name for p in s2.glob("*.fits"))
-    assert [n.rsplit("_nrs1_", 1)[1] for n in names2] == ["dark_current.fits", "saturation.fits"]
+    assert [n.rsplit("_nrs1_", 1)[1] for n in names2] == ["dark_current.fits", "rate.fits", "rateints.fits",
+                                                         "saturation.fits"]
     for name in names2:
+        if name.endswith(("_rate.fits", "_rateints.fits")):
+            with fits.open(s1 / name) as a, fits.open(s2 / name) as b:
+                assert a[0].header["S_JUMP"] == b[0].header["S_JUMP"] == "COMPLETE"
+                for ext in ("SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE"):
+                    np.testing.assert_array_equal(a[ext].data, b[ext].data, err_msg=f"{name} {ext}")
+            continue
         with io.open_ramp(s1 / name) as a, io.open_ramp(s2 / name) as b:
             for x, y in zip(a.read(), b.read()):
                 np.testing.assert_array_equal(x, y)
             np.testing.assert_array_equal(a.pixeldq(), b.pixeldq())
+    logs = sorted(p.name for p in (wd2 / "results" / "tiny" / "logs").glob("*.log"))
+    assert not any(n.endswith("_jump.log") for n in logs), logs
 
 
 def test_mast_source_downloads_then_reduces(tmp_path):

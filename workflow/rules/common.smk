@@ -94,9 +94,19 @@ def group_overrides(group):
     return _merge
 
 
+def jump_in_ramp_fit():
+    """compute.fuse with jump as the last ramp step: jump runs inside the ramp_fit job, on the
+    same row chunks (the ramp is read once); its product is written only if compute.keep
+    names it (or keep is null)."""
+    return FUSE and bool(RAMP_CHAIN) and RAMP_CHAIN[-1] == "jump" and "ramp_fit" in STEPS
+
+
 def kept_products(group):
-    """Steps of a fused group whose products are written: compute.keep (all when null) + the last."""
+    """Steps of a fused group whose products are written: compute.keep (all when null) + the
+    last (unless it is jump, fused into ramp_fit: then only if kept)."""
     keep = set(RAMP_CHAIN if KEEP is None else KEEP)
+    if group == ["jump"] and jump_in_ramp_fit():
+        return [s for s in group if s in keep]
     return [s for s in group if s in keep or s == group[-1]]
 
 
@@ -116,6 +126,9 @@ def step_input(step):
 
 
 def last_ramp():
+    """The ramp the ramp_fit job reads (the one before jump, when jump runs inside it)."""
+    if jump_in_ramp_fit():
+        return step_input("jump")
     return f"{OUT}/stage1/{{stem}}_{RAMP_CHAIN[-1]}.fits"
 
 

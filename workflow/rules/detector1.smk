@@ -36,8 +36,10 @@ else:
 
     # compute.fuse: consecutive steps that work on integration chunks run as one job that
     # streams chunks through them in memory, writing only the products in compute.keep
-    # (the group's last product always).
+    # (the group's last product always). A final jump runs inside the ramp_fit job.
     for _group in fused_groups():
+        if _group == ["jump"] and jump_in_ramp_fit():
+            continue
 
         rule:
             name:
@@ -80,8 +82,14 @@ if "ramp_fit" in STEPS:
                 if step_params("ramp_fit").get("save_opt")
                 else []
             ),
+            jump=(
+                [f"{OUT}/stage1/{{stem}}_jump.fits"]
+                if jump_in_ramp_fit() and "jump" in PRODUCED
+                else []
+            ),
         params:
             step_params=step_params("ramp_fit"),
+            jump_params=custom_step_params("jump") if jump_in_ramp_fit() else None,
             overrides=config["references"]["overrides"],
             context=config["references"]["crds_context"],
             env=CRDS_ENV,

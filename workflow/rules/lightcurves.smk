@@ -28,7 +28,7 @@ if "ramp_fit" in STEPS:
                                  for s in rflc.stems_of_detector(exposure_stems(), wc.detector)],
             jumps=lambda wc: ([f"{OUT}/stage1/{s}_jump.fits"
                                for s in rflc.stems_of_detector(exposure_stems(), wc.detector)]
-                              if "jump" in STEPS else []),
+                              if "jump" in PRODUCED else []),
         output:
             white_ecsv=f"{LC_DIR}/{{detector}}_whitelight.ecsv",
             white_csv=f"{LC_DIR}/{{detector}}_whitelight.csv",
