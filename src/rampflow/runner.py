@@ -3,6 +3,12 @@
 This is the glue between files and the pure step functions; Snakemake scripts and the
 ``rampflow step`` command call it. Memory stays bounded: a step sees one chunk of
 integrations (or of rows, for steps that need every integration of a pixel) at a time.
+
+* :func:`run_step`: one ramp step, file to file.
+* :func:`run_chain`: several integration-chunk steps on each chunk in memory (compute.fuse).
+* :func:`run_ramp_fit`: rate / rateints / fitopt from a ramp.
+* :func:`run_jump_ramp_fit`: jump and the fit on the same row chunks (compute.fuse).
+* :func:`run_gain_scale`: gain_scale on rate products.
 """
 
 from __future__ import annotations

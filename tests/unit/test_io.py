@@ -164,6 +164,7 @@ def test_row_and_integration_blocks_match_astropy(uncal_factory, tmp_path, threa
             fresh, _ = rf.read(slice(0, 1), slice(0, 2))
             np.testing.assert_array_equal(fresh, first)
             assert rf.prefetch() is True
+            assert rf.prefetch(max_fraction=1e-15) is False  # larger than the memory allowed
     finally:
         io.set_io_threads(1)
 

@@ -2,10 +2,11 @@
 
 * ``open_ramp(path)`` reads a genuine ``*_uncal.fits`` (uint16 SCI, INT_TIMES / GROUP
   tables, ASDF extension) or one of our ramp intermediates (float32 SCI, PIXELDQ, GROUPDQ)
-  memory-mapped, and hands out chunks of integrations / rows as native arrays.
+  and hands out chunks of integrations / rows as native arrays, read with one system call
+  per contiguous slab (:class:`DiskCube`) into buffers reused from chunk to chunk.
 * ``RampWriter`` writes a ramp product incrementally: the file layout (headers, sized
   data sections) is laid down first in a temporary file next to the target, chunks are
-  written into memory-mapped data sections, and the file is renamed into place only
+  written into its data sections, and the file is synced and renamed into place only
   when everything was written. An exception leaves nothing behind.
 * ``write_image_product`` writes rate / rateints / fitopt products (2-D / 3-D, small)
   atomically.
@@ -318,7 +319,8 @@ class DiskCube:
 
 
 class RampFile:
-    """A 4-D ramp (uncal or intermediate) opened memory-mapped.
+    """A 4-D ramp (uncal or intermediate): headers and tables through astropy, chunks of
+    SCI / GROUPDQ read directly from the file (see :meth:`read`).
 
     Attributes: ``path``, ``meta`` (ExposureMeta), ``primary_header``, ``sci_header``,
     ``shape`` (nints, ngroups, ny, nx), ``is_uncal``, ``tables`` (name -> BinTableHDU, e.g.
