@@ -107,6 +107,8 @@ def run_step(name: str, in_path, out_path, *, params: dict | None = None, overri
                  rf.meta.detector, nints, ngroups, ny, nx,
                  f" -- skipped: {step.skipped}" if step.skipped else "")
         with io.RampWriter(out_path, rf, updates=updates, history=history, extra=step.extra_arrays()) as w:
+            if (step.skipped or not step.modifies_sci) and w.can_copy_sci():
+                w.copy_sci()  # SCI passes through unchanged: a kernel copy, then only DQ is written
             if step.chunking == "rows" and not step.skipped:
                 nrow = _rows_per_chunk(rf.shape, chunk_mb, step.halo)
                 chunks = list(chunk_ranges(ny, nrow))
@@ -273,6 +275,8 @@ def run_jump_ramp_fit(in_path, rate_path, rateints_path, fitopt_path=None, jump_
         if jump_path is not None:
             writer = stack.enter_context(io.RampWriter(jump_path, rf, updates=updates, history=history,
                                                        extra=step.extra_arrays()))
+            if writer.can_copy_sci():
+                writer.copy_sci()  # jump leaves SCI alone
         nints, ngroups, ny, nx = rf.shape
         pdq = rf.pixeldq()
         halo = 0 if step.skipped else step.halo

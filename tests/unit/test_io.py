@@ -208,3 +208,35 @@ def test_empty_asdf_extension_opens_without_warnings(uncal_factory, tmp_path):
         warnings.simplefilter("error")
         with asdf.open(pyio.BytesIO(blob)) as af:
             assert {k for k in af.tree if not k.startswith("asdf_")} == set()
+
+
+@pytest.mark.parametrize("kernel_copy", [True, False])
+def test_copy_sci_passes_the_input_through(uncal_factory, tmp_path, monkeypatch, kernel_copy):
+    """A product whose SCI is copied from its input (steps that only flag DQ) has the input's
+    SCI exactly, with the GROUPDQ written chunk by chunk; also without copy_file_range."""
+    import os
+
+    path, data = uncal_factory(shape=(3, 4, 6, 5))
+    first = tmp_path / "x_first.fits"
+    with io.open_ramp(path) as rf:
+        _write_chunks(rf, first)             # a float32 ramp (uncal SCI is uint16: no byte copy)
+        with io.RampWriter(tmp_path / "no.fits", rf) as w:
+            assert not w.can_copy_sci()
+            w.write_pixeldq(np.zeros((6, 5), np.uint32))
+    if not kernel_copy:
+        def refuse(*a, **k):
+            raise OSError(18, "Invalid cross-device link")
+        monkeypatch.setattr(os, "copy_file_range", refuse)
+    out = tmp_path / "x_second.fits"
+    with io.open_ramp(first) as rf:
+        with io.RampWriter(out, rf) as w:
+            assert w.can_copy_sci()
+            w.copy_sci()
+            for rows in (slice(0, 4), slice(4, 6)):
+                sci, gdq = rf.read(slice(None), rows)
+                w.write(slice(None), rows, sci, gdq + 1)
+            w.write_pixeldq(rf.pixeldq())
+    with fits.open(first) as a, fits.open(out) as b:
+        np.testing.assert_array_equal(b["SCI"].data, a["SCI"].data)
+        np.testing.assert_array_equal(b["SCI"].data, data * 0.5)
+        np.testing.assert_array_equal(b["GROUPDQ"].data, a["GROUPDQ"].data + 1)

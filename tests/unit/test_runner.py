@@ -112,6 +112,9 @@ def test_jump_fused_into_ramp_fit_equals_separate_steps(sim, tmp_path, jump_para
                         overrides=refs, chunk_mb=0.3)
     a = _products([sep / f"s_{n}.fits" for n in ("jump", "rate", "rateints", "fitopt")])
     assert (a[("jump.fits", "GROUPDQ")] & dq.JUMP_DET).any(), "the simulation must have jumps to compare"
+    # jump leaves SCI alone (its product's SCI is copied from the input)
+    with io.open_ramp(dark) as rf:
+        np.testing.assert_array_equal(a[("jump.fits", "SCI")], rf.read()[0])
     for chunk_mb, keep in ((0.2, True), (0.05, False)):
         fus = tmp_path / f"fused_{chunk_mb}"
         runner.run_jump_ramp_fit(dark, fus / "f_rate.fits", fus / "f_rateints.fits", fus / "f_fitopt.fits",

@@ -670,6 +670,7 @@ class RampWriter:
         self._images = [fits.ImageHDU(a, name=n) for n, a in images.items()]
         self._cubes: dict = {}
         self._scratch = None  # reused buffer for converting chunks to big-endian
+        self._sci_copied = False
         self._fd = None
         self._written_pdq = False
         self._primary_len = None
@@ -725,9 +726,46 @@ class RampWriter:
         self._fd = os.open(self._tmp, os.O_RDWR)
         return self
 
+    def can_copy_sci(self) -> bool:
+        """Whether the input's SCI bytes can be copied as they are (float32, unscaled, same shape)."""
+        like = self._like
+        h = like.sci_header
+        return (like._sci_disk.disk == np.dtype(">f4") and like.shape == self.shape
+                and not (h.get("BZERO", 0) or (h.get("BSCALE", 1) or 1) != 1))
+
+    def copy_sci(self) -> None:
+        """Copy the input's SCI data into this product unchanged, file to file in the kernel
+        (``copy_file_range``; a buffered copy where that is unavailable). For steps that leave
+        SCI alone (jump, or any skipped step): ``write`` then stores GROUPDQ only, which saves
+        converting and writing the largest array from the process."""
+        if not self.can_copy_sci():
+            raise ValueError(f"{self.path}: SCI of {self._like.path} cannot be copied byte for byte")
+        src, dst = self._like._sci_disk, self._cubes["SCI"][0]
+        fin, n, done = self._like._fd, src.nbytes, 0
+        try:
+            while done < n:
+                got = os.copy_file_range(fin, self._fd, min(n - done, 1 << 30), src.offset + done,
+                                         dst.offset + done)
+                if got <= 0:
+                    break
+                done += got
+        except (AttributeError, OSError):  # pragma: no cover - depends on the file systems
+            pass
+        if done < n:  # no copy_file_range across these file systems: copy through a buffer
+            buf = np.empty(min(n - done, 1 << 26), dtype=np.uint8)
+            while done < n:
+                view = memoryview(buf)[:min(len(buf), n - done)]
+                _pread_into(fin, view, src.offset + done, self._like.path)
+                _pwrite_from(self._fd, view, dst.offset + done, str(self.path))
+                done += len(view)
+        self._sci_copied = True
+
     def write(self, ints: slice, rows: slice, sci: np.ndarray, gdq: np.ndarray) -> None:
-        """Store a chunk: ``sci`` float32 and ``gdq`` uint8 for ``[ints, :, rows, :]``."""
+        """Store a chunk: ``sci`` float32 and ``gdq`` uint8 for ``[ints, :, rows, :]`` (only
+        ``gdq`` after :meth:`copy_sci`; ``sci`` must then be the input's, unchanged)."""
         for name, arr in (("SCI", sci), ("GROUPDQ", gdq)):
+            if name == "SCI" and self._sci_copied:
+                continue
             cube, dtype = self._cubes[name]
             n = arr.size * cube.disk.itemsize
             if cube.disk.itemsize > 1 and (self._scratch is None or self._scratch.nbytes < n):

@@ -37,6 +37,9 @@ class Step:
     #: context (e.g. 1 for jump's neighbour flagging); the runner passes them in and keeps
     #: only the interior rows of the result.
     halo: ClassVar[int] = 0
+    #: False for steps that never change SCI (only DQ): the runner then copies the input's
+    #: SCI bytes into the product instead of writing them back from each chunk
+    modifies_sci: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)

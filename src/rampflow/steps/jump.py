@@ -440,6 +440,7 @@ class JumpStep(Step):
     defaults = dict(JUMP_DEFAULTS)
     chunking = "rows"
     halo = 1
+    modifies_sci = False  # jump only flags GROUPDQ / PIXELDQ, as jwst's
 
     def __init__(self, meta, refs, **params):
         super().__init__(meta, refs, **params)
