@@ -196,6 +196,18 @@ def test_fused_run_equals_step_by_step(tmp_path):
     assert not any(n.endswith("_jump.log") for n in logs), logs
 
 
+def test_fused_default_program_plans_destripe_after_its_mask(tmp_path):
+    """compute.fuse on the default steps: destripe's mask is made from the dark_current
+    product, so destripe starts a new fused job and dark_current is written even with keep: []."""
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg["compute"].update({"fuse": True, "keep": []})
+    proc = _snakemake(_workdir(tmp_path, cfg), "-n", "--quiet", "rules")
+    out = proc.stdout
+    assert "fused_group_scale_to_dark_current" in out, out
+    assert "fused_destripe_to_destripe" not in out and "step_destripe" in out, out
+    assert "destripe_mask" in out and "ramp_fit" in out and "step_jump" not in out, out
+
+
 def test_mast_source_downloads_then_reduces(tmp_path):
     """inputs.source: mast through the real astroquery code path against a loopback MAST."""
     from rampflow.simulate import simulate_exposure

@@ -55,6 +55,12 @@ def uncal_path(stem):
     return f"{OUT}/uncal/{stem}_uncal.fits"
 
 
+#: steps with an extra input made from the ramp they read (destripe's background mask, see
+#: custom.smk): that ramp must exist as a file, so with compute.fuse such a step starts a new
+#: group (and the group before it writes its last product)
+READS_INPUT_FILE = {"destripe"}
+
+
 def fused_groups():
     """RAMP_CHAIN cut into runs of steps that work on integration chunks (fused into one job
     each); a step that needs whole pixels across integrations (jump) stands alone."""
@@ -63,6 +69,9 @@ def fused_groups():
     groups, current = [], []
     for s in RAMP_CHAIN:
         if get_step_class(s).chunking == "integrations":
+            if s in READS_INPUT_FILE and current:
+                groups.append(current)
+                current = []
             current.append(s)
         else:
             if current:
