@@ -36,23 +36,6 @@ CASES = {
 PRE_STEPS = ["group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity", "dark_current"]
 
 
-def _offline_crds(root: Path) -> dict:
-    cfg = root / "config" / "jwst"
-    cfg.mkdir(parents=True, exist_ok=True)
-    (cfg / "server_config").write_text(repr({
-        "observatory": "jwst", "operational_context": "jwst_0000.pmap", "edit_context": "jwst_0000.pmap",
-        "effective_mode": "local", "status": "server", "last_synced": "2026-01-01 00:00:00",
-        "force_remote_mode": False, "crds_version": {"str": "14.0.3"}}))
-    maps = root / "mappings" / "jwst"
-    maps.mkdir(parents=True, exist_ok=True)
-    (maps / "jwst_0000.pmap").write_text(
-        "header = {\n    'derived_from' : 'hand made',\n    'mapping' : 'PIPELINE',\n"
-        "    'name' : 'jwst_0000.pmap',\n    'observatory' : 'JWST',\n"
-        "    'parkey' : (('META.INSTRUMENT.NAME',),),\n    'sha1sum' : 'none',\n}\n\nselector = {\n}\n")
-    return {"CRDS_MODE": "local", "CRDS_PATH": str(root), "CRDS_IGNORE_MAPPING_CHECKSUM": "1",
-            "STPIPE_DISABLE_CRDS_STEPPARS": "True", "CRDS_SERVER_URL": "https://127.0.0.1:9"}
-
-
 def _peak_rss_mb() -> float:
     """This process's peak resident set (VmHWM). Unlike ru_maxrss it is not inherited from
     the parent that forked us, so it measures the task alone."""
@@ -176,7 +159,7 @@ def _measure_once(task, inp, out, refs, threads, env, chunk_mb, cache) -> dict |
 def run_case(name: str, workdir: Path, threads: int, with_jwst: bool, chunk_mb: float,
              cache: str = "warm", repeat: int = 1) -> list[tuple]:
     from rampflow import runner
-    from rampflow.simulate import SimulatedExposure, simulate_exposure
+    from rampflow.simulate import SimulatedExposure, override_only_crds, simulate_exposure
 
     spec = CASES[name]
     wd = workdir / name
@@ -195,7 +178,7 @@ def run_case(name: str, workdir: Path, threads: int, with_jwst: bool, chunk_mb: 
         runner.run_chain(PRE_STEPS, sim.uncal, {"dark_current": prev}, overrides=refs, threads=threads,
                          chunk_mb=chunk_mb)
     print(f"[{name}] input ready after {time.perf_counter() - t0:.0f} s", flush=True)
-    env = _offline_crds(workdir / "crds_offline")
+    env = override_only_crds(workdir / "crds_offline")
     rows = []
 
     def run(task, inp, out):

@@ -89,6 +89,29 @@ def _prefetch(rf, name: str) -> None:
         log.info("%s: read %s into the page cache in %.1f s", name, Path(rf.path).name, time.perf_counter() - t)
 
 
+def _processed_row_chunks(rf, step, pdq, chunk_mb: float, label: str):
+    """Run a row-chunked ``step`` over ``rf``: yield (rows, sci, gdq) of each chunk's interior
+    rows after processing, with ``pdq[rows]`` updated. Each chunk is read with ``step.halo``
+    rows of context on either side, all integrations; a skipped step is only read. The
+    arrays are views into reused buffers, valid until the next chunk is read."""
+    nints, _, ny, _ = rf.shape
+    halo = 0 if step.skipped else step.halo
+    nrow = _rows_per_chunk(rf.shape, chunk_mb, halo)
+    chunks = list(chunk_ranges(ny, nrow))
+    _prefetch(rf, label)
+    rf.reserve(nints, min(ny, nrow + 2 * halo))
+    for k, rows in enumerate(chunks):
+        ext = slice(max(0, rows.start - halo), min(ny, rows.stop + halo))
+        sci, gdq = rf.read(slice(None), ext, reuse=True)
+        sub = pdq[ext].copy()
+        if not step.skipped:
+            step.process(sci, gdq, sub, slice(0, nints), ext)
+        inner = slice(rows.start - ext.start, rows.stop - ext.start)
+        pdq[rows] = sub[inner]
+        yield rows, sci[:, :, inner], gdq[:, :, inner]
+        log.info("%s: rows %d-%d done (%d/%d chunks)", label, rows.start, rows.stop - 1, k + 1, len(chunks))
+
+
 def run_step(name: str, in_path, out_path, *, params: dict | None = None, overrides: dict | None = None,
              crds_context: str | None = None, chunk_mb: float = DEFAULT_CHUNK_MB,
              threads: int | None = None) -> Path:
@@ -110,22 +133,8 @@ def run_step(name: str, in_path, out_path, *, params: dict | None = None, overri
             if (step.skipped or not step.modifies_sci) and w.can_copy_sci():
                 w.copy_sci()  # SCI passes through unchanged: a kernel copy, then only DQ is written
             if step.chunking == "rows" and not step.skipped:
-                nrow = _rows_per_chunk(rf.shape, chunk_mb, step.halo)
-                chunks = list(chunk_ranges(ny, nrow))
-                _prefetch(rf, name)
-                rf.reserve(nints, min(ny, nrow + 2 * step.halo))
-                for k, rows in enumerate(chunks):
-                    lo = max(0, rows.start - step.halo)
-                    hi = min(ny, rows.stop + step.halo)
-                    ext = slice(lo, hi)
-                    sci, gdq = rf.read(slice(None), ext, reuse=True)
-                    sub = pdq[ext].copy()
-                    step.process(sci, gdq, sub, slice(0, nints), ext)
-                    inner = slice(rows.start - lo, rows.stop - lo)
-                    w.write(slice(None), rows, sci[:, :, inner], gdq[:, :, inner])
-                    pdq[rows] = sub[inner]
-                    log.info("%s: rows %d-%d done (%d/%d chunks)", name, rows.start, rows.stop - 1,
-                             k + 1, len(chunks))
+                for rows, sci, gdq in _processed_row_chunks(rf, step, pdq, chunk_mb, name):
+                    w.write(slice(None), rows, sci, gdq)
             else:
                 if step.chunking == "whole":
                     nper = nints
@@ -279,28 +288,12 @@ def run_jump_ramp_fit(in_path, rate_path, rateints_path, fitopt_path=None, jump_
                 writer.copy_sci()  # jump leaves SCI alone
         nints, ngroups, ny, nx = rf.shape
         pdq = rf.pixeldq()
-        halo = 0 if step.skipped else step.halo
-        nrow = _rows_per_chunk(rf.shape, chunk_mb, halo)
-        chunks = list(chunk_ranges(ny, nrow))
-        log.info("jump + ramp_fit on %s (%d ints x %d groups x %d x %d) in %d row chunks%s",
-                 Path(in_path).name, nints, ngroups, ny, nx, len(chunks),
-                 f" -- jump skipped: {step.skipped}" if step.skipped else "")
-        _prefetch(rf, "jump + ramp_fit")
-        rf.reserve(nints, min(ny, nrow + 2 * halo))
-        for k, rows in enumerate(chunks):
-            ext = slice(max(0, rows.start - halo), min(ny, rows.stop + halo))
-            sci, gdq = rf.read(slice(None), ext, reuse=True)
-            sub = pdq[ext].copy()
-            if not step.skipped:
-                step.process(sci, gdq, sub, slice(0, nints), ext)
-            inner = slice(rows.start - ext.start, rows.stop - ext.start)
-            pdq[rows] = sub[inner]
-            isci, igdq = sci[:, :, inner], gdq[:, :, inner]
+        log.info("jump + ramp_fit on %s (%d ints x %d groups x %d x %d)%s", Path(in_path).name,
+                 nints, ngroups, ny, nx, f" -- jump skipped: {step.skipped}" if step.skipped else "")
+        for rows, sci, gdq in _processed_row_chunks(rf, step, pdq, chunk_mb, "jump + ramp_fit"):
             if writer is not None:
-                writer.write(slice(None), rows, isci, igdq)
-            fit.fit(isci, igdq, pdq[rows], rows)
-            log.info("jump + ramp_fit: rows %d-%d done (%d/%d chunks)", rows.start, rows.stop - 1,
-                     k + 1, len(chunks))
+                writer.write(slice(None), rows, sci, gdq)
+            fit.fit(sci, gdq, pdq[rows], rows)
         late = {k: v for k, v in step.header_updates().items() if updates.get(k) != v}
         if writer is not None:
             writer.write_pixeldq(pdq)

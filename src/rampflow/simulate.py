@@ -1255,6 +1255,28 @@ def _useafter_key(value) -> str:
     return s[:19]
 
 
+def override_only_crds(root) -> dict:
+    """A CRDS cache at ``root`` with an empty context, for running jwst steps offline with
+    every reference file given as an ``override_<reftype>`` (the parity tests and the
+    benchmark do). Returns the environment variables that point jwst at it: local mode,
+    no step-parameter lookups, and a loopback server URL that nothing answers."""
+    root = Path(root)
+    cfg = root / "config" / "jwst"
+    cfg.mkdir(parents=True, exist_ok=True)
+    (cfg / "server_config").write_text(repr({
+        "observatory": "jwst", "operational_context": "jwst_0000.pmap", "edit_context": "jwst_0000.pmap",
+        "effective_mode": "local", "status": "server", "last_synced": "2026-01-01 00:00:00",
+        "force_remote_mode": False, "crds_version": {"str": "14.0.3"}}))
+    maps = root / "mappings" / "jwst"
+    maps.mkdir(parents=True, exist_ok=True)
+    (maps / "jwst_0000.pmap").write_text(
+        "header = {\n    'derived_from' : 'hand made',\n    'mapping' : 'PIPELINE',\n"
+        "    'name' : 'jwst_0000.pmap',\n    'observatory' : 'JWST',\n"
+        "    'parkey' : (('META.INSTRUMENT.NAME',),),\n    'sha1sum' : 'none',\n}\n\nselector = {\n}\n")
+    return {"CRDS_MODE": "local", "CRDS_PATH": str(root), "CRDS_IGNORE_MAPPING_CHECKSUM": "1",
+            "STPIPE_DISABLE_CRDS_STEPPARS": "True", "CRDS_SERVER_URL": "https://127.0.0.1:9"}
+
+
 def write_crds_cache(crds_path, refs_by_detector: dict) -> str:
     """Make ``crds_path`` a CRDS cache that resolves the given reference files.
 

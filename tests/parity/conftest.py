@@ -46,40 +46,13 @@ JWST_OVERRIDES = {
 FIXED_OVERRIDES = {"refpix": {"override_refpix": "N/A", "override_sirskernel": "N/A"}}
 
 
-def _make_offline_crds(root: Path) -> None:
-    cfg = root / "config" / "jwst"
-    cfg.mkdir(parents=True, exist_ok=True)
-    (cfg / "server_config").write_text(repr({
-        "observatory": "jwst",
-        "operational_context": "jwst_0000.pmap",
-        "edit_context": "jwst_0000.pmap",
-        "effective_mode": "local",
-        "status": "server",
-        "last_synced": "2026-01-01 00:00:00",
-        "force_remote_mode": False,
-        "crds_version": {"str": "14.0.3"},
-    }))
-    maps = root / "mappings" / "jwst"
-    maps.mkdir(parents=True, exist_ok=True)
-    (maps / "jwst_0000.pmap").write_text(
-        "header = {\n    'derived_from' : 'hand made',\n    'mapping' : 'PIPELINE',\n"
-        "    'name' : 'jwst_0000.pmap',\n    'observatory' : 'JWST',\n"
-        "    'parkey' : (('META.INSTRUMENT.NAME',),),\n    'sha1sum' : 'none',\n}\n\nselector = {\n}\n"
-    )
-
-
 @contextlib.contextmanager
 def offline_env(root: Path):
     """Environment under which jwst steps run with no network over the cache at ``root``
     (restored afterwards)."""
-    _make_offline_crds(root)
-    env = {
-        "CRDS_MODE": "local",
-        "CRDS_PATH": str(root),
-        "CRDS_IGNORE_MAPPING_CHECKSUM": "1",
-        "STPIPE_DISABLE_CRDS_STEPPARS": "True",
-        "CRDS_SERVER_URL": "https://127.0.0.1:9",
-    }
+    from rampflow.simulate import override_only_crds
+
+    env = override_only_crds(root)
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:

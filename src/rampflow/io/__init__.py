@@ -109,8 +109,14 @@ def _open_fits(path) -> fits.HDUList:
     return hdul
 
 
-def _scaled(raw: np.ndarray, header, dtype=np.float32) -> np.ndarray:
-    """Apply BSCALE/BZERO of ``header`` to a raw (possibly big-endian) slice, returning ``dtype``."""
+def _is_scaled(header) -> bool:
+    """Whether BZERO / BSCALE of an image header change its stored values."""
+    return bool(header.get("BZERO", 0) or (header.get("BSCALE", 1) or 1) != 1)
+
+
+def _scaled(raw: np.ndarray, header, dtype=np.float32, out: np.ndarray | None = None) -> np.ndarray:
+    """Apply BSCALE/BZERO of ``header`` to a raw (possibly big-endian) slice, returning ``dtype``
+    (written into ``out`` when given, which saves a temporary the size of the slice)."""
     raw = np.asarray(raw)
     bzero = header.get("BZERO", 0) or 0
     bscale = header.get("BSCALE", 1) or 1
@@ -119,13 +125,26 @@ def _scaled(raw: np.ndarray, header, dtype=np.float32) -> np.ndarray:
         # signed storage of unsigned data: flipping the sign bit adds BZERO exactly
         native = raw.astype(raw.dtype.newbyteorder("="), copy=False)
         unsigned = native.view(f"u{size}") ^ np.array(bzero, dtype=f"u{size}")
-        return unsigned.astype(dtype, copy=False)
-    out = raw.astype(dtype)
+        if out is None:
+            return unsigned.astype(dtype, copy=False)
+        np.copyto(out, unsigned, casting="unsafe")
+        return out
+    if out is None:
+        out = raw.astype(dtype)
+    else:
+        np.copyto(out, raw, casting="unsafe")
     if bscale != 1:
         out *= bscale
     if bzero:
         out += bzero
     return out
+
+
+def _grown(buf: np.ndarray | None, nbytes: int) -> np.ndarray:
+    """``buf`` if it holds at least ``nbytes``, else a new flat uint8 buffer of that size."""
+    if buf is None or buf.nbytes < nbytes:
+        return np.empty(nbytes, dtype=np.uint8)
+    return buf
 
 
 def _table(hdul, name):
@@ -409,17 +428,16 @@ class RampFile:
         a run allocates its chunk memory once).
         """
         bufs = self._buffers if reuse else {}
-        scaled = self.sci_header.get("BZERO", 0) or (self.sci_header.get("BSCALE", 1) or 1) != 1
         shape = self._sci_disk.block_shape(ints, rows)
         n = int(np.prod(shape))
-        if self._sci_disk.disk.itemsize == 4 and self._sci_disk.disk.kind == "f" and not scaled:
+        if self._sci_disk.disk == np.dtype(">f4") and not _is_scaled(self.sci_header):
             # float32 on disk: read straight into the result
             sci = self._sci_disk.read(self._fd, ints, rows, buffer=self._buffer(bufs, "sci", 4 * n))
             sci = sci.view(np.float32)
-        else:
+        else:  # e.g. uint16 of an uncal file: converted into the result
             raw = self._sci_disk.read(self._fd, ints, rows)
             sci = self._buffer(bufs, "sci", 4 * n)[:4 * n].view(np.float32).reshape(shape)
-            sci[...] = _scaled(raw, self.sci_header, np.float32)
+            _scaled(raw, self.sci_header, np.float32, out=sci)
         gdq_buf = self._buffer(bufs, "gdq", n)
         if self._gdq_disk is None:
             gdq = gdq_buf[:n].reshape(shape)
@@ -438,12 +456,8 @@ class RampFile:
         self._buffer(self._buffers, "gdq", n)
 
     def _buffer(self, bufs: dict, name: str, nbytes: int) -> np.ndarray:
-        buf = bufs.get(name)
-        if buf is None or buf.nbytes < nbytes:
-            buf = np.empty(nbytes, dtype=np.uint8)
-            if bufs is self._buffers:
-                bufs[name] = buf
-        return buf
+        bufs[name] = _grown(bufs.get(name), nbytes)
+        return bufs[name]
 
     @property
     def data_span(self) -> tuple[int, int]:
@@ -729,9 +743,8 @@ class RampWriter:
     def can_copy_sci(self) -> bool:
         """Whether the input's SCI bytes can be copied as they are (float32, unscaled, same shape)."""
         like = self._like
-        h = like.sci_header
         return (like._sci_disk.disk == np.dtype(">f4") and like.shape == self.shape
-                and not (h.get("BZERO", 0) or (h.get("BSCALE", 1) or 1) != 1))
+                and not _is_scaled(like.sci_header))
 
     def copy_sci(self) -> None:
         """Copy the input's SCI data into this product unchanged, file to file in the kernel
@@ -767,9 +780,8 @@ class RampWriter:
             if name == "SCI" and self._sci_copied:
                 continue
             cube, dtype = self._cubes[name]
-            n = arr.size * cube.disk.itemsize
-            if cube.disk.itemsize > 1 and (self._scratch is None or self._scratch.nbytes < n):
-                self._scratch = np.empty(n, dtype=np.uint8)
+            if cube.disk.itemsize > 1:
+                self._scratch = _grown(self._scratch, arr.size * cube.disk.itemsize)
             cube.write(self._fd, ints, rows, arr, dtype, scratch=self._scratch)
 
     def write_pixeldq(self, pdq: np.ndarray) -> None:
