@@ -399,3 +399,53 @@ def run_chain(steps: list[str], in_path, out_paths: dict, *, params: dict | None
                 writers[step.name].update_primary(dict(late))
     log.info("chain: wrote %s in %.1f s", ", ".join(str(p) for p in out_paths.values()), time.perf_counter() - t0)
     return [Path(out_paths[s]) for s in steps if s in out_paths]
+
+
+#: products of the rate-producing steps, by step
+RATE_PRODUCTS = {"ramp_fit": ("rate", "rateints", "fitopt"), "gain_scale": ("gain_scale", "gain_scaleints")}
+
+
+def run(steps: list[str], inputs: dict, outputs: dict, *, params: dict | None = None,
+        overrides: dict | None = None, crds_context: str | None = None,
+        chunk_mb: float = DEFAULT_CHUNK_MB, threads: int | None = None) -> None:
+    """Run consecutive ``steps`` on one exposure and write the products asked for.
+
+    inputs  : ``{"ramp": path}`` when the first step reads a ramp (a ramp step or ramp_fit),
+              ``{"rate": path, "rateints": path}`` when it is gain_scale; plus the files a
+              step reads besides its input (``"destripe_mask"``).
+    outputs : product suffix -> path: a ramp step's name for its ramp product, ``rate``,
+              ``rateints`` (and ``fitopt``) for ramp_fit, ``gain_scale`` and
+              ``gain_scaleints`` for gain_scale. The last ramp product of a chain before
+              ramp_fit may be left out (it is then never written).
+    params  : step name -> that step's parameters (jwst names).
+    """
+    params = {k: dict(v or {}) for k, v in (params or {}).items()}
+    if "destripe_mask" in inputs:
+        params.setdefault("destripe", {})["mask_path"] = str(inputs["destripe_mask"])
+    common = dict(overrides=overrides, crds_context=crds_context, chunk_mb=chunk_mb, threads=threads)
+    ramp = [s for s in steps if s not in RATE_PRODUCTS]
+    current = inputs.get("ramp")
+    jump_last = bool(ramp) and ramp[-1] == "jump" and "ramp_fit" in steps
+    if ramp:
+        chain = ramp[:-1] if jump_last else ramp
+        if chain:
+            if all(get_step_class(s).chunking == "integrations" for s in chain) and len(chain) > 1:
+                run_chain(chain, current, {s: outputs[s] for s in chain if s in outputs},
+                          params=params, **common)
+            elif len(chain) == 1:
+                run_step(chain[0], current, outputs[chain[0]], params=params.get(chain[0]), **common)
+            else:
+                raise ValueError(f"runner.run: steps {chain} cannot be fused into one job")
+            current = outputs[chain[-1]]
+        if jump_last:
+            run_jump_ramp_fit(current, outputs["rate"], outputs["rateints"], outputs.get("fitopt"),
+                              outputs.get("jump"),
+                              params={"jump": params.get("jump", {}), "ramp_fit": params.get("ramp_fit", {})},
+                              **common)
+    if "ramp_fit" in steps and not jump_last:
+        run_ramp_fit(current, outputs["rate"], outputs["rateints"], outputs.get("fitopt"),
+                     params=params.get("ramp_fit"), **common)
+    if "gain_scale" in steps:
+        src = [outputs.get("rate") or inputs["rate"], outputs.get("rateints") or inputs["rateints"]]
+        run_gain_scale(src, [outputs["gain_scale"], outputs["gain_scaleints"]], overrides=overrides,
+                       crds_context=crds_context)
