@@ -1,0 +1,193 @@
+"""Block I/O of FITS image data with system calls: :class:`DiskCube` reads and writes blocks of
+integrations and rows of an image extension with one ``preadv`` / ``pwrite`` per contiguous slab,
+into or out of reused in-memory buffers, over the threads set by :func:`set_io_threads`.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .fitsfile import _DISK, ProductError
+
+
+def _mem_available() -> int | None:
+    """MemAvailable of /proc/meminfo in bytes (None where there is no /proc)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+#: threads that issue the read/write system calls of one chunk (see set_io_threads)
+_IO_THREADS = 1
+
+
+def set_io_threads(n: int | None) -> None:
+    """Use ``n`` threads for the system calls of chunk reads and writes (the rule's
+    ``threads:``). Copying between the page cache and the process is kernel CPU time, which
+    threads share out; on 2 cores two threads write a 3.5 GB ramp about twice as fast."""
+    global _IO_THREADS
+    _IO_THREADS = max(1, int(n or 1))
+
+
+def _run_slabs(fn, slabs: list) -> None:
+    """Call ``fn(slab)`` for every slab, split into contiguous runs over _IO_THREADS threads."""
+    nthr = min(_IO_THREADS, len(slabs))
+    if nthr <= 1:
+        for sl in slabs:
+            fn(sl)
+        return
+    bounds = np.linspace(0, len(slabs), nthr + 1).astype(int)
+
+    def run(k):
+        for sl in slabs[bounds[k]:bounds[k + 1]]:
+            fn(sl)
+
+    with ThreadPoolExecutor(nthr) as ex:
+        for f in [ex.submit(run, k) for k in range(nthr)]:
+            f.result()
+
+
+def _pread_into(fd: int, buf: memoryview, offset: int, path: str) -> None:
+    """Fill ``buf`` (a byte memoryview) from ``offset`` of the open file ``fd``."""
+    done, total = 0, len(buf)
+    while done < total:
+        if hasattr(os, "preadv"):
+            got = os.preadv(fd, [buf[done:]], offset + done)
+        else:  # pragma: no cover - platforms without preadv
+            os.lseek(fd, offset + done, os.SEEK_SET)
+            got = os.readv(fd, [buf[done:]])
+        if got <= 0:
+            raise ProductError(f"{path}: file ends at byte {offset + done} but the data run to byte "
+                               f"{offset + total} (truncated file?)")
+        done += got
+
+
+def _pwrite_from(fd: int, buf: memoryview, offset: int, path: str) -> None:
+    """Write all of ``buf`` (a byte memoryview) at ``offset`` of the open file ``fd``."""
+    done, total = 0, len(buf)
+    while done < total:
+        got = os.pwrite(fd, buf[done:], offset + done)
+        if got <= 0:
+            raise OSError(f"{path}: could not write at byte {offset + done}")
+        done += got
+
+
+class DiskCube:
+    """An image extension's data as it lies in a FITS file: on-disk dtype, shape and offset.
+
+    Reads and writes ``[ints, :, rows, :]`` blocks of a 4-D array (or any block of a 2-D
+    one) with one system call per contiguous (integration, group) slab, straight into or
+    out of ordinary in-memory arrays. This replaces strided slicing of a memory map, which
+    touches the file one page fault at a time and byte-swaps element by element: on a
+    3.5 GB TSO ramp read in row chunks it is about 10x faster, and nothing of the file
+    stays mapped into the process.
+    """
+
+    def __init__(self, path: str, offset: int, disk_dtype, shape):
+        self.path = str(path)
+        self.offset = int(offset)
+        self.disk = np.dtype(disk_dtype)
+        self.shape = tuple(int(n) for n in shape)
+
+    def _slabs(self, ints: slice, rows: slice):
+        """(index into the block, file offset, byte count) of each contiguous slab."""
+        shape, item = self.shape, self.disk.itemsize
+        if len(shape) == 2:
+            r0, r1, _ = rows.indices(shape[0])
+            yield (slice(None),), self.offset + r0 * shape[1] * item, (r1 - r0) * shape[1] * item
+            return
+        nints, ngroups, ny, nx = shape
+        i0, i1, _ = ints.indices(nints)
+        r0, r1, _ = rows.indices(ny)
+        plane = ny * nx * item
+        if r0 == 0 and r1 == ny:  # whole frames: one slab per integration
+            for k, i in enumerate(range(i0, i1)):
+                yield (k,), self.offset + i * ngroups * plane, ngroups * plane
+            return
+        for k, i in enumerate(range(i0, i1)):
+            for g in range(ngroups):
+                yield (k, g), self.offset + (i * ngroups + g) * plane + r0 * nx * item, (r1 - r0) * nx * item
+
+    def block_shape(self, ints: slice, rows: slice) -> tuple:
+        if len(self.shape) == 2:
+            return (len(range(*rows.indices(self.shape[0]))), self.shape[1])
+        nints, ngroups, ny, nx = self.shape
+        return (len(range(*ints.indices(nints))), ngroups, len(range(*rows.indices(ny))), nx)
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape)) * self.disk.itemsize
+
+    def read(self, fd: int, ints: slice = slice(None), rows: slice = slice(None),
+             buffer: np.ndarray | None = None) -> np.ndarray:
+        """The block in native byte order (the on-disk type, BZERO not yet applied).
+
+        With ``buffer`` (a flat uint8 array at least as large as the block) the block is
+        read into its start and a view of it is returned: reusing one buffer for every
+        chunk saves allocating (and page-faulting) fresh memory each time.
+        """
+        for s in (ints, rows):
+            if s.step not in (None, 1):
+                raise ValueError(f"{self.path}: only contiguous slices can be read, got {s}")
+        shape = self.block_shape(ints, rows)
+        n = int(np.prod(shape)) * self.disk.itemsize
+        if buffer is None:
+            out = np.empty(shape, dtype=self.disk)
+        else:
+            if buffer.dtype != np.uint8 or buffer.ndim != 1 or buffer.nbytes < n:
+                raise ValueError(f"{self.path}: read buffer must be flat uint8 of >= {n} bytes")
+            out = buffer[:n].view(self.disk).reshape(shape)
+
+        def one(slab):
+            idx, off, n = slab
+            view = out[idx]
+            assert view.nbytes == n
+            _pread_into(fd, memoryview(view.reshape(-1).view(np.uint8)), off, self.path)
+
+        _run_slabs(one, list(self._slabs(ints, rows)))
+        if self.disk.byteorder not in ("=", "|") and self.disk.itemsize > 1:
+            out = out.byteswap(inplace=True).view(self.disk.newbyteorder("="))
+        return out
+
+    def write(self, fd: int, ints: slice, rows: slice, arr: np.ndarray, dtype,
+              scratch: np.ndarray | None = None) -> None:
+        """Store ``arr`` (in-memory ``dtype``) as the block ``[ints, :, rows, :]``.
+
+        The block is converted to its on-disk form in one pass, into ``scratch`` (a flat
+        uint8 buffer, reused between chunks) when given; one-byte data are written as they are.
+        """
+        want = self.block_shape(ints, rows)
+        if tuple(arr.shape) != want:
+            raise ValueError(f"{self.path}: block of shape {arr.shape} does not fit [{ints}, :, {rows}, :] "
+                             f"(expected {want})")
+        dtype = np.dtype(dtype)
+        if self.disk.itemsize == 1 and arr.dtype == dtype:
+            disk = arr  # uint8: the memory layout is the disk layout
+        else:
+            n = int(np.prod(want)) * self.disk.itemsize
+            if scratch is not None and scratch.nbytes >= n:
+                disk = scratch[:n].view(self.disk).reshape(want)
+            else:
+                disk = np.empty(want, dtype=self.disk)
+            bzero = _DISK[dtype][2]
+            if bzero is not None:
+                arr = (np.asarray(arr, dtype=dtype) ^ np.array(bzero, dtype=dtype)).view(self.disk.newbyteorder("="))
+            np.copyto(disk, arr, casting="unsafe")
+
+        def one(slab_loc):
+            idx, off, n = slab_loc
+            slab = disk[idx]
+            if not slab.flags.c_contiguous:
+                slab = np.ascontiguousarray(slab)
+            assert slab.nbytes == n
+            _pwrite_from(fd, memoryview(slab.reshape(-1).view(np.uint8)), off, self.path)
+
+        _run_slabs(one, list(self._slabs(ints, rows)))

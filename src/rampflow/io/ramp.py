@@ -1,0 +1,199 @@
+"""Reading ramps: :func:`open_ramp` opens a genuine ``*_uncal.fits`` (uint16 SCI, INT_TIMES /
+GROUP tables, ASDF extension) or one of our ramp intermediates (float32 SCI, PIXELDQ, GROUPDQ)
+as a :class:`RampFile`, which hands out chunks of integrations / rows as native arrays, read
+with one system call per contiguous slab into buffers reused from chunk to chunk, and can
+prefetch the ramp into the page cache.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+import numpy as np
+from astropy.io import fits
+from astropy.table import Table
+
+from ..meta import ExposureMeta
+from .blocks import DiskCube, _mem_available
+from .fitsfile import ProductError, _grown, _is_scaled, _open_fits, _scaled, _table
+
+
+class RampFile:
+    """A 4-D ramp (uncal or intermediate): headers and tables through astropy, chunks of
+    SCI / GROUPDQ read directly from the file (see :meth:`read`).
+
+    Attributes: ``path``, ``meta`` (ExposureMeta), ``primary_header``, ``sci_header``,
+    ``shape`` (nints, ngroups, ny, nx), ``is_uncal``, ``tables`` (name -> BinTableHDU, e.g.
+    INT_TIMES, GROUP), ``int_times`` (astropy Table or None).
+    """
+
+    def __init__(self, path):
+        self.path = str(path)
+        self._hdul = _open_fits(self.path)
+        h = self._hdul
+        if "SCI" not in h:
+            raise ProductError(f"{self.path}: no SCI extension (extensions: {[x.name for x in h]})")
+        sci = h["SCI"]
+        if sci.data is None or sci.data.ndim != 4:
+            shape = None if sci.data is None else sci.data.shape
+            raise ProductError(
+                f"{self.path}: SCI must be 4-D (nints, ngroups, ny, nx) for a ramp, got shape {shape}"
+            )
+        self.primary_header = h[0].header
+        self.sci_header = sci.header
+        self._sci = sci.data
+        self.shape = tuple(int(n) for n in sci.data.shape)
+        self.is_uncal = "GROUPDQ" not in h
+        self._gdq = None if self.is_uncal else h["GROUPDQ"].data
+        # chunks are read with plain system calls (DiskCube), not through the memory map
+        self._sci_disk = DiskCube(self.path, sci.fileinfo()["datLoc"], sci.data.dtype, self.shape)
+        self._gdq_disk = None if self.is_uncal else DiskCube(
+            self.path, h["GROUPDQ"].fileinfo()["datLoc"], self._gdq.dtype, self._gdq.shape)
+        self._fd = None
+        self._pdq = h["PIXELDQ"] if "PIXELDQ" in h else None
+        self._gdq_header = None if self.is_uncal else h["GROUPDQ"].header
+        if self._gdq is not None and tuple(self._gdq.shape) != self.shape:
+            raise ProductError(f"{self.path}: GROUPDQ shape {self._gdq.shape} != SCI shape {self.shape}")
+        if self._pdq is not None and tuple(self._pdq.data.shape) != self.shape[2:]:
+            raise ProductError(f"{self.path}: PIXELDQ shape {self._pdq.data.shape} != {self.shape[2:]}")
+        self.tables = {x.name: x for x in h[1:] if isinstance(x, fits.BinTableHDU) and x.name != "ASDF"}
+        #: other 2-D image extensions (e.g. AVDRKCUR), carried forward by RampWriter
+        self.extra_images = {x.name: x for x in h[1:] if isinstance(x, fits.ImageHDU)
+                             and x.name not in ("SCI", "PIXELDQ", "GROUPDQ") and x.data is not None
+                             and x.data.ndim == 2}
+        try:
+            self.meta = ExposureMeta.from_headers(self.primary_header, self.sci_header, self.path, self.shape)
+        except KeyError as exc:
+            raise ProductError(str(exc.args[0])) from None
+        if (self.meta.nints, self.meta.ngroups) != self.shape[:2]:
+            # a segment holds a subset of the exposure's integrations: trust the array
+            self.meta = _replace_counts(self.meta, self.shape)
+        if (self.meta.subsize2, self.meta.subsize1) != self.shape[2:]:
+            raise ProductError(
+                f"{self.path}: SUBSIZE2 x SUBSIZE1 = {self.meta.subsize2} x {self.meta.subsize1} "
+                f"does not match SCI frame shape {self.shape[2:]}"
+            )
+        self._fd = os.open(self.path, os.O_RDONLY)
+        self._buffers: dict = {}
+
+    # -- context manager
+    def close(self):
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)
+            self._fd = None
+        self._hdul.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def int_times(self) -> Table | None:
+        return _table(self._hdul, "INT_TIMES")
+
+    @property
+    def nbytes_per_int(self) -> int:
+        """Bytes one integration occupies as float32 SCI + uint8 GROUPDQ in memory."""
+        n = int(np.prod(self.shape[1:]))
+        return n * 5
+
+    def read(self, ints: slice = slice(None), rows: slice = slice(None),
+             reuse: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """SCI (float32) and GROUPDQ (uint8) for integrations ``ints`` and rows ``rows``.
+
+        Native-endian, C-contiguous arrays of just the chunk (uncal: GROUPDQ zeros). They
+        are fresh arrays unless ``reuse``: then they live in buffers this RampFile keeps and
+        the next ``read(reuse=True)`` overwrites them (the runner's chunk loops use this, so
+        a run allocates its chunk memory once).
+        """
+        bufs = self._buffers if reuse else {}
+        shape = self._sci_disk.block_shape(ints, rows)
+        n = int(np.prod(shape))
+        if self._sci_disk.disk == np.dtype(">f4") and not _is_scaled(self.sci_header):
+            # float32 on disk: read straight into the result
+            sci = self._sci_disk.read(self._fd, ints, rows, buffer=self._buffer(bufs, "sci", 4 * n))
+            sci = sci.view(np.float32)
+        else:  # e.g. uint16 of an uncal file: converted into the result
+            raw = self._sci_disk.read(self._fd, ints, rows)
+            sci = self._buffer(bufs, "sci", 4 * n)[:4 * n].view(np.float32).reshape(shape)
+            _scaled(raw, self.sci_header, np.float32, out=sci)
+        gdq_buf = self._buffer(bufs, "gdq", n)
+        if self._gdq_disk is None:
+            gdq = gdq_buf[:n].reshape(shape)
+            gdq[...] = 0
+        else:
+            gdq = self._gdq_disk.read(self._fd, ints, rows, buffer=gdq_buf)
+            if gdq.dtype != np.uint8:
+                gdq = _scaled(gdq, self._gdq_header, np.uint8)
+        return sci, gdq
+
+    def reserve(self, nints: int, nrows: int) -> None:
+        """Allocate the reusable read buffers for chunks of up to ``nints`` x ``nrows`` at once
+        (a chunk loop whose first chunk is not its largest would otherwise grow them)."""
+        n = int(nints) * self.shape[1] * int(nrows) * self.shape[3]
+        self._buffer(self._buffers, "sci", 4 * n)
+        self._buffer(self._buffers, "gdq", n)
+
+    def _buffer(self, bufs: dict, name: str, nbytes: int) -> np.ndarray:
+        bufs[name] = _grown(bufs.get(name), nbytes)
+        return bufs[name]
+
+    @property
+    def data_span(self) -> tuple[int, int]:
+        """(first byte, end byte) of the SCI and GROUPDQ data in the file."""
+        cubes = [c for c in (self._sci_disk, self._gdq_disk) if c is not None]
+        return min(c.offset for c in cubes), max(c.offset + c.nbytes for c in cubes)
+
+    def prefetch(self, max_fraction: float = 0.5) -> bool:
+        """Read the ramp data into the page cache sequentially, if it fits comfortably.
+
+        Row chunks touch every plane of the file for each chunk; read cold from disk one
+        strided slab at a time that is several times slower than one sequential pass. This
+        pass goes kernel-to-kernel (``sendfile`` to /dev/null: nothing is copied into the
+        process) and is skipped when the data exceed ``max_fraction`` of the memory
+        available, where it would only evict itself. Returns whether it ran.
+        """
+        start, end = self.data_span
+        avail = _mem_available()
+        if avail is not None and end - start > max_fraction * avail:
+            return False
+        if not hasattr(os, "sendfile"):  # pragma: no cover
+            return False
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            off = start
+            while off < end:
+                try:
+                    got = os.sendfile(null, self._fd, off, min(end - off, 1 << 28))
+                except OSError:  # pragma: no cover - e.g. a file system without sendfile
+                    return False
+                if got <= 0:
+                    break
+                off += got
+        finally:
+            os.close(null)
+        return True
+
+    def extra_image(self, name: str) -> np.ndarray | None:
+        """A carried 2-D image extension (e.g. AVDRKCUR) as float32, or None if absent."""
+        hdu = self.extra_images.get(name.upper())
+        return None if hdu is None else _scaled(np.asarray(hdu.data), hdu.header, np.float32)
+
+    def pixeldq(self) -> np.ndarray:
+        """PIXELDQ as uint32 (ny, nx); zeros for an uncal file."""
+        if self._pdq is None:
+            return np.zeros(self.shape[2:], dtype=np.uint32)
+        return _scaled(np.asarray(self._pdq.data), self._pdq.header, np.uint32)
+
+
+def _replace_counts(meta: ExposureMeta, shape) -> ExposureMeta:
+    """``meta`` with NINTS / NGROUPS taken from the SCI array's ``shape``."""
+    return replace(meta, nints=int(shape[0]), ngroups=int(shape[1]))
+
+
+def open_ramp(path) -> RampFile:
+    """Open an uncal file or a ramp intermediate (see RampFile)."""
+    return RampFile(path)
