@@ -1,7 +1,9 @@
 """The QA page and the light-curve / QA rules.
 
-* build_report on hand-made products, plots, tables and logs: every plot is embedded and
-  named, provenance / DQ / warnings are shown, nothing external is referenced;
+* build_report on hand-made products, a manifest of plots, tables and results, and logs: the
+  page lists exactly the manifest's entries, each in its section, sections in a fixed order;
+  every plot is embedded and named, provenance / DQ / warnings / settings filled from defaults
+  are shown, nothing external is referenced;
 * the page renders in headless Chromium with every image loaded (skipped without chromium);
 * lightcurves.smk + qa.smk run under Snakemake on pre-made rateints (a local program whose
   Stage 1 products already exist), and ``snakemake --report`` builds the report.
@@ -19,8 +21,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from astropy.table import Table
 
-from rampflow import io
+from rampflow import io, names
 from rampflow.qa import report
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,55 +69,95 @@ def _products(tmp_path):
     return paths
 
 
+STEM = "jw09999001001_04101_00001-seg001_nrs1"
+
+
+def _entry(section, path, kind, title=None, stem=None, detector=None):
+    """A manifest entry as rampflow.wiring.manifest writes it."""
+    return {"section": section, "title": title or f"{kind} {Path(path).name}", "path": str(path), "kind": kind,
+            "stem": stem, "detector": detector, "caption": f"workflow/report/{Path(path).stem}.rst"}
+
+
 def _inputs(tmp_path):
+    """Products, a manifest of them and of plots and tables in every kind, and logs; plus two
+    PNGs in the diagnostics folder that the manifest does not list."""
     products = _products(tmp_path)
-    plots = [_png(tmp_path / "lightcurves" / "nrs1_whitelight.png", "white"),
-             _png(tmp_path / "diagnostics" / "jw09999001001_04101_00001-seg001_nrs1_destripe.png", "1/f"),
-             _png(tmp_path / "diagnostics" / "jw09999001001_04101_00001-seg001_nrs1_saturation.png", "sat"),
-             _png(tmp_path / "diagnostics" / "jw09999001001_04101_00001-seg001_nrs1_jump_counts.png", "jumps"),
-             _png(tmp_path / "diagnostics" / "odd_thing.png", "other")]
-    metrics = tmp_path / "lightcurves" / "nrs1_metrics.csv"
+    lc, diag = tmp_path / "lightcurves", tmp_path / "diagnostics"
+    manifest = [_entry("exposures", p, "product", stem=names.product_stem(p), detector="nrs1") for p in products]
+    manifest.append(_entry("lightcurves", _png(lc / "nrs1_whitelight.png", "white"), "plot", detector="nrs1"))
+    metrics = lc / "nrs1_metrics.csv"
     metrics.write_text("integration,time_hours,jump_groups,jump_pixels,saturated_frac,background\n"
                        "0,0.0,10,8,0.0,1.5\n1,0.1,12,9,0.001,1.6\n")
-    transit = tmp_path / "lightcurves" / "nrs1_transit.json"
+    white = Table({"time_hours": [0.0, 0.1, 0.2], "flux": [1.0, 0.99, 1.0]})
+    white.write(lc / "nrs1_whitelight.ecsv", format="ascii.ecsv")
+    white.write(lc / "nrs1_whitelight.csv", format="ascii.csv")
+    transit = lc / "nrs1_transit.json"
     transit.write_text(json.dumps({"detector": "nrs1", "depth": 0.0101, "depth_err": 0.0002, "depth_ppm": 10100.0,
                                    "depth_err_ppm": 200.0, "reduced_chi2": 1.1, "error_scaled": True,
                                    "t0": 60400.3, "duration_hours": 1.0, "ingress_hours": 0.15, "n_points": 12,
                                    "n_in_transit": 5, "time_scale": "BJD_TDB",
                                    "bins": [{"x_start": 0, "x_stop": 16, "depth": 0.01, "depth_err": 0.0003,
                                              "reduced_chi2": 0.9}]}))
+    manifest += [_entry("lightcurves", lc / "nrs1_whitelight.ecsv", "lightcurve", detector="nrs1"),
+                 _entry("lightcurves", lc / "nrs1_whitelight.csv", "lightcurve", detector="nrs1"),
+                 _entry("lightcurves", metrics, "table", detector="nrs1"),
+                 _entry("lightcurves", transit, "json", detector="nrs1")]
+    for section, name in (("onef", "destripe"), ("saturation", "saturation"), ("jumps", "jump_counts"),
+                          ("dq", "dq_tally")):
+        png = _png(diag / f"{STEM}_{name}.png", name)
+        manifest.append(_entry(section, png, "plot", stem=STEM, detector="nrs1"))
+    tally = diag / f"{STEM}_dq_tally.csv"
+    tally.write_text("array,step,flag,bit,count,percent,added\nPIXELDQ,saturation,SATURATED,1,2,0.1,2\n")
+    manifest.append(_entry("dq", tally, "table", stem=STEM, detector="nrs1"))
+    # in the folder, not in the manifest: never on the page
+    _png(diag / "odd_thing.png", "other")
+    _png(diag / f"{STEM}_refpix.png", "refpix")
     logdir = tmp_path / "logs"
     logdir.mkdir()
     (logdir / "step_a.log").write_text("2026-01-01 INFO rampflow: fine\n"
                                        "2026-01-01 WARNING rampflow.x: first <warning> & co\n")
     (logdir / "step_b.log").write_text("2026-01-01 WARNING py.warnings: second warning\n")
-    return products, plots, [metrics, transit], sorted(logdir.glob("*.log"))
+    return products, manifest, sorted(logdir.glob("*.log"))
+
+
+def _section(page, anchor):
+    """The HTML of one section of the page."""
+    start = page.index(f"<section id='{anchor}'>")
+    return page[start: page.index("</section>", start)]
+
+
+CFG = {"program": "demo-qa", "steps": ["dq_init", "saturation", "ramp_fit"], "inputs": {"source": "local"},
+       "qa": {"title": "QA of demo"}}
 
 
 def test_build_report_references_every_plot(tmp_path):
-    products, plots, tables, logs = _inputs(tmp_path)
-    cfg = {"program": "demo-qa", "steps": ["dq_init", "saturation", "ramp_fit"], "inputs": {"source": "local"},
-           "qa": {"title": "QA of demo"}}
-    out = report.build_report(tmp_path / "qa" / "index.html", config=cfg, products=products, plots=plots,
-                              tables=tables, logs=logs)
+    products, manifest, logs = _inputs(tmp_path)
+    out = report.build_report(tmp_path / "qa" / "index.html", config=CFG, manifest=manifest, logs=logs)
     page = out.read_text()
-    # every plot embedded once, named, as a data URI
+    plots = [Path(e["path"]) for e in manifest if e["kind"] == "plot"]
+    # every plot of the manifest embedded once, named, as a data URI; nothing else
     imgs = re.findall(r"<img [^>]*>", page)
     assert len(imgs) == len(plots)
     for p in plots:
         assert f"data-file='{p.name}'" in page
     assert all("src='data:image/png;base64," in i for i in imgs)
+    assert "odd_thing.png" not in page and f"{STEM}_refpix.png" not in page
     # nothing external: no links, scripts, remote URLs
     assert not re.search(r"<(link|script)\b", page)
     assert "http://" not in page and "https://" not in page
-    # sections: plots sorted by kind
-    for anchor in ("onef", "lightcurves", "satjump", "other", "warnings", "dq-tallies", "provenance", "exposures"):
+    # sections: the fixed ones and the manifest's, each listing exactly its entries
+    for anchor in ("onef", "lightcurves", "satjump", "warnings", "dq-tallies", "provenance", "exposures"):
         assert f"id='{anchor}'" in page
-    onef = page[page.index("id='onef'"):]
-    assert "destripe.png" in onef[: onef.index("</section>")]
+    assert "id='other'" not in page and "id='tables'" not in page
+    assert "destripe.png" in _section(page, "onef")
+    for e in manifest:
+        name = Path(e["path"]).name
+        assert name in _section(page, e["section"]), (e["section"], name)
+        for other in {x["section"] for x in manifest} - {e["section"]}:
+            assert name not in _section(page, other), (other, name)
     # exposures and provenance
     for p in products:
-        assert report._stem(p) in page
+        assert names.product_stem(p) in page
     assert "S_SATURA" in page and "saturation" in page and "SKIPPED" in page
     assert "crds://jwst_nirspec_saturation_0007.fits" in page and "jwst_1322.pmap" in page
     assert "rampflow saturation: n_pix_grow_sat=1, use_readpatt=True" in page
@@ -132,20 +175,53 @@ def test_build_report_references_every_plot(tmp_path):
     # transit results and metrics summary
     assert "10100" in page and "QA of demo" in page
     assert "jump groups (total)" in page
+    # the ECSV twin of a CSV light curve is named, its table shown once
+    assert "nrs1_whitelight.ecsv</a>: the same table as nrs1_whitelight.csv" in page
+    assert page.count("<th>flux</th>") == 1
+    # no defaults list from the workflow: no defaults table
+    assert "Settings filled from defaults" not in page
+
+
+def test_sections_in_fixed_order_and_only_with_entries(tmp_path):
+    products, manifest, logs = _inputs(tmp_path)
+    assert [sid for sid, _ in report.SECTIONS] == ["exposures", "lightcurves", "onef", "saturation", "jumps",
+                                                   "dq", "linearity", "refpix", "ta"]
+    # the manifest in reverse order: the page keeps its own section order
+    page = report.build_report(tmp_path / "index.html", config=CFG, manifest=manifest[::-1], logs=logs).read_text()
+    anchors = re.findall(r"<section id='([^']+)'>", page)
+    assert anchors == ["summary", "exposures", "provenance", "dq-tallies", "satjump", "lightcurves", "onef",
+                       "saturation", "jumps", "dq", "warnings", "config"]
+    nav = re.findall(r"<a href='#([^']+)'>", page)
+    assert nav == anchors
+    assert "<h2>1/f noise: before / after</h2>" in page and "<h2>Linearity</h2>" not in page
+    # a plot of the manifest whose file is missing is still listed, as not found
+    gone = _entry("refpix", tmp_path / "diagnostics" / "gone_refpix.png", "plot", stem=STEM)
+    page = report.build_report(tmp_path / "index.html", config=CFG, manifest=manifest + [gone]).read_text()
+    assert "Not found: gone_refpix.png" in _section(page, "refpix")
+    with pytest.raises(ValueError, match="unknown section 'other'"):
+        report.build_report(tmp_path / "index.html", config=CFG, manifest=[_entry("other", "x.png", "plot")])
+    with pytest.raises(ValueError, match="unknown kind 'image'"):
+        report.build_report(tmp_path / "index.html", config=CFG, manifest=[_entry("dq", "x.png", "image")])
+
+
+def test_settings_filled_from_defaults(tmp_path):
+    cfg = dict(CFG, references={"crds_context": None, "overrides": {}}, compute={"chunk_mb": 256},
+               _defaults_applied=["references.crds_context", "compute.chunk_mb", "qa.max_warnings"])
+    page = report.build_report(tmp_path / "index.html", config=cfg).read_text()
+    table = _section(page, "provenance")
+    table = table[table.index("Settings filled from defaults"):]
+    assert "<tr><td>compute.chunk_mb</td><td class='num'>256</td></tr>" in table
+    assert "<tr><td>references.crds_context</td><td></td></tr>" in table
+    assert "<td>qa.max_warnings</td>" in table
+    assert "_defaults_applied" not in _section(page, "config")
+    page = report.build_report(tmp_path / "index.html", config=dict(cfg, _defaults_applied=[])).read_text()
+    assert "every setting was given by the configuration" in page
 
 
 def test_report_without_products_or_plots(tmp_path):
     out = report.build_report(tmp_path / "index.html", config={"program": "empty"})
     page = out.read_text()
     assert "No Stage 1 products given" in page and "<img" not in page
-
-
-def test_classify_plot():
-    assert report.classify_plot("results/x/lightcurves/nrs1_metrics.png") == "lightcurves"
-    assert report.classify_plot("results/x/diagnostics/jw1_2_3_nrs1_destripe.png") == "onef"
-    assert report.classify_plot("results/x/diagnostics/jw1_2_3_nrs1_jump_ramps.png") == "jumps"
-    assert report.classify_plot("results/x/diagnostics/jw1_2_3_nrs1_dq_tally.png") == "dq"
-    assert report.classify_plot("results/x/diagnostics/whatever.png") == "other"
 
 
 _CHECK_SCRIPT = """<script>
@@ -159,9 +235,10 @@ window.addEventListener('load', function () {
 
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian package 'chromium')")
 def test_report_renders_in_headless_chromium(tmp_path):
-    products, plots, tables, logs = _inputs(tmp_path)
-    out = report.build_report(tmp_path / "qa" / "index.html", config={"program": "demo"}, products=products,
-                              plots=plots, tables=tables, logs=logs)
+    products, manifest, logs = _inputs(tmp_path)
+    out = report.build_report(tmp_path / "qa" / "index.html", config={"program": "demo"}, manifest=manifest,
+                              logs=logs)
+    plots = [e for e in manifest if e["kind"] == "plot"]
     # a copy of the page with a probe that records how many images decoded
     probe = tmp_path / "qa" / "probe.html"
     probe.write_text(out.read_text().replace("</body>", _CHECK_SCRIPT, 1))
@@ -232,7 +309,7 @@ def test_lightcurve_and_qa_rules_and_snakemake_report(tmp_path):
            "qa": {"title": "rules test"}}
     (wd / "config.yaml").write_text(yaml.safe_dump(cfg))
     (wd / "Snakefile").write_text(SNAKEFILE.format(root=ROOT))
-    # a stale diagnostics plot: picked up by the page (no diagnostics rules in this workflow)
+    # a stale diagnostics plot, not in the manifest: never on the page
     _png(out / "diagnostics" / "jw09999001001_04101_00001-seg001_nrs1_destripe.png", "1/f")
     _snakemake(wd, "--cores", "2")
     lc = out / "lightcurves"
@@ -245,8 +322,9 @@ def test_lightcurve_and_qa_rules_and_snakemake_report(tmp_path):
         log = (out / "logs" / f"lightcurves_{det}.log").read_text()
         assert "pass 2 (extraction): segment 2/2" in log
     page = (out / "qa" / "index.html").read_text()
-    assert page.count("<img ") == 2 * 4 + 1     # white, spectroscopic, metrics, transit per detector + stale one
-    assert "nrs2_transit.png" in page and "destripe.png" in page and "rules test" in page
+    assert page.count("<img ") == 2 * 4         # white, spectroscopic, metrics, transit per detector
+    assert "nrs2_transit.png" in page and "rules test" in page
+    assert "destripe.png" not in page           # the stale plot is not in the manifest
     # snakemake --report
     _snakemake(wd, "--report", "report.html")
     rep = (wd / "report.html").read_text(errors="replace")
