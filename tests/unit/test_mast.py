@@ -383,6 +383,17 @@ def test_parse_filename():
     assert mast.parse_filename("notes.txt") is None
 
 
+def test_parse_filename_is_names_parse():
+    from rampflow import names
+
+    name = "jw01366003001_04101_00001-seg003_nrs2_uncal.fits"
+    p = mast.parse_filename(name)
+    assert p == names.parse(name).as_dict()
+    assert set(p) == {"visit", "program", "observation", "visit_number", "visit_group", "parallel",
+                      "activity", "exposure", "segment", "detector", "suffix", "stem"}
+    assert (p["visit_number"], p["parallel"], p["suffix"]) == (1, 1, "uncal")
+
+
 def test_manifest_rejects_a_bad_file(tmp_path):
     (tmp_path / "m.json").write_text(json.dumps({"version": 1, "files": [{"filename": "x"}]}))
     with pytest.raises(ValueError, match=r"files\[0\] lacks"):

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 from astropy.table import Column, Table, vstack
+from astroquery.exceptions import NoResultsWarning  # light: astroquery.mast itself is imported lazily
 
 from .. import names
 from .client import (
@@ -104,9 +105,6 @@ def _uncal_products(obs, observations: Table, retries: int, backoff: float,
                     product_types: Sequence[str] | None = ("SCIENCE",)) -> Table:
     """UNCAL products of ``observations`` of the given ``productType`` (None: any), one
     row per dataURI."""
-    # imported here: astroquery takes seconds to import, and only queries need it
-    from astroquery.exceptions import NoResultsWarning
-
     # MAST's advice: ask for the products of a few observations at a time (one request for
     # many JWST observations is slow and may time out)
     tables = []
@@ -134,8 +132,6 @@ def _uncal_products(obs, observations: Table, retries: int, backoff: float,
 
 def _query(obs, criteria: dict, retries: int, backoff: float) -> Table:
     """``obs.query_criteria(**criteria)`` with retries, quiet when nothing matches."""
-    from astroquery.exceptions import NoResultsWarning  # heavy import, as in _uncal_products
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NoResultsWarning)
         return _with_retries("MAST query", lambda: obs.query_criteria(**dict(criteria)),
