@@ -211,11 +211,25 @@ def test_settings_filled_from_defaults(tmp_path):
     table = _section(page, "provenance")
     table = table[table.index("Settings filled from defaults"):]
     assert "<tr><td>compute.chunk_mb</td><td class='num'>256</td></tr>" in table
-    assert "<tr><td>references.crds_context</td><td></td></tr>" in table
-    assert "<td>qa.max_warnings</td>" in table
+    assert "<tr><td>references.crds_context</td><td>null</td></tr>" in table
+    assert "<tr><td>qa.max_warnings</td><td>(not in the configuration)</td></tr>" in table
     assert "_defaults_applied" not in _section(page, "config")
     page = report.build_report(tmp_path / "index.html", config=dict(cfg, _defaults_applied=[])).read_text()
     assert "every setting was given by the configuration" in page
+
+
+def test_many_plots_grouped_by_exposure(tmp_path):
+    stems = [STEM, STEM.replace("seg001", "seg002")]
+    manifest = [_entry("jumps", _png(tmp_path / f"{s}_jump_{k}.png", f"{k}"), "plot", stem=s, detector="nrs1")
+                for s in stems for k in range(4)]
+    page = report.build_report(tmp_path / "index.html", config=CFG, manifest=manifest).read_text()
+    jumps = _section(page, "jumps")
+    assert jumps.count("<img ") == 8
+    blocks = re.findall(r"<details( open)?><summary>([^<]+)</summary>", jumps)
+    assert blocks == [(" open", f"{stems[0]} (4)"), ("", f"{stems[1]} (4)")]
+    # manifest order kept inside a block
+    assert [jumps.index(f"{STEM}_jump_{k}.png") for k in range(4)] == sorted(
+        jumps.index(f"{STEM}_jump_{k}.png") for k in range(4))
 
 
 def test_report_without_products_or_plots(tmp_path):

@@ -113,7 +113,7 @@ def image(path, title=None) -> str:
     p = Path(path)
     mime = MIME.get(p.suffix.lower())
     data = base64.b64encode(p.read_bytes()).decode("ascii")
-    caption = f"{esc(title)}<br>{esc(p.name)}" if title else esc(p.name)
+    caption = f"{esc(title)}<br>{esc(p.name)}" if title and title != p.name else esc(p.name)
     return (f"<figure><img src='data:{mime};base64,{data}' alt='{esc(title or p.name)}' data-file='{esc(p.name)}'>"
             f"<figcaption>{caption}</figcaption></figure>")
 

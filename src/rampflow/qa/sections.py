@@ -55,11 +55,14 @@ def _counted(counter: dict, nprod: int) -> str:
     return "; ".join(f"{v} ({n}/{nprod})" if n != nprod else v for v, n in counter.items())
 
 
+_MISSING = object()
+
+
 def _lookup(config: dict, dotted: str):
     value = config
     for key in dotted.split("."):
         if not isinstance(value, dict) or key not in value:
-            return None
+            return _MISSING
         value = value[key]
     return value
 
@@ -73,8 +76,11 @@ def defaults_table(config: dict) -> str:
     rows = []
     for key in keys:
         value = _lookup(config, str(key))
-        rows.append([str(key), value if h.is_num(value) or isinstance(value, (str, bool)) or value is None
-                     else json.dumps(value, default=str)])
+        if value is _MISSING:
+            value = "(not in the configuration)"
+        elif value is None or not (h.is_num(value) or isinstance(value, (str, bool))):
+            value = json.dumps(_plain(value), default=str)       # null, lists and mappings as JSON
+        rows.append([str(key), value])
     return ("<h3>Settings filled from defaults</h3>"
             + (h.table(["setting", "value"], rows) if rows
                else h.muted("none: every setting was given by the configuration")))
