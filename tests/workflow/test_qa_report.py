@@ -72,10 +72,10 @@ def _products(tmp_path):
 STEM = "jw09999001001_04101_00001-seg001_nrs1"
 
 
-def _entry(section, path, kind, title=None, stem=None, detector=None):
-    """A manifest entry as rampflow.wiring.manifest writes it."""
-    return {"section": section, "title": title or f"{kind} {Path(path).name}", "path": str(path), "kind": kind,
-            "stem": stem, "detector": detector, "caption": f"workflow/report/{Path(path).stem}.rst"}
+def _entry(section, path, kind, stem=None, detector=None):
+    """A manifest entry as rampflow.wiring.manifest writes it (title: the section's title)."""
+    return {"section": section, "title": dict(report.SECTIONS).get(section, section), "path": str(path),
+            "kind": kind, "stem": stem, "detector": detector, "caption": f"workflow/report/{Path(path).stem}.rst"}
 
 
 def _inputs(tmp_path):

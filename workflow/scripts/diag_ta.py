@@ -3,4 +3,6 @@ from rampflow import logutil
 from rampflow.qa.diagnostics import plot_ta_quicklook
 
 logutil.setup(snakemake.log[0])
-plot_ta_quicklook(list(snakemake.input), snakemake.output[0])
+# the uncal files: input "uncal" (or every input, as older rules give them)
+uncal = list(snakemake.input.uncal) if hasattr(snakemake.input, "uncal") else list(snakemake.input)
+plot_ta_quicklook(uncal, snakemake.output[0])

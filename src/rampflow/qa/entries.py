@@ -45,8 +45,9 @@ MAX_OPEN_FIGURES = 6
 
 
 def check_manifest(manifest) -> list[dict]:
-    """The manifest's entries as dicts with every key of the contract (``title`` defaults to
-    the file name); raises ValueError naming the entry when a section or kind is unknown."""
+    """The manifest's entries as dicts with every key of the contract (``title``, the section's
+    title, filled in when absent); raises ValueError naming the entry when a key is missing or
+    its section or kind is unknown."""
     entries = []
     for i, entry in enumerate(manifest or ()):
         e = dict(entry)
@@ -60,7 +61,7 @@ def check_manifest(manifest) -> list[dict]:
             raise ValueError(f"QA manifest entry {i} ({e['path']}): unknown kind {e['kind']!r}; "
                              f"known: {', '.join(KINDS)}")
         e["path"] = str(e["path"])
-        e["title"] = e.get("title") or Path(e["path"]).name
+        e["title"] = e.get("title") or SECTION_TITLES[e["section"]]
         for key in ("stem", "detector", "caption"):
             e.setdefault(key, None)
         entries.append(e)
@@ -133,12 +134,12 @@ def render_plots(entries, base) -> str:
     other = [e for e in entries if Path(e["path"]).is_file() and e not in shown]
     out = ""
     if len(shown) <= MAX_OPEN_FIGURES:
-        out = "<div>" + "".join(h.image(e["path"], e["title"]) for e in shown) + "</div>" if shown else ""
+        out = "<div>" + "".join(h.image(e["path"]) for e in shown) + "</div>" if shown else ""
     else:
         groups: dict[str, list] = OrderedDict()
         for e in shown:
             groups.setdefault(e["stem"] or e["detector"] or "program", []).append(e)
-        out = "".join(h.details(f"{key} ({len(es)})", "".join(h.image(e["path"], e["title"]) for e in es), i == 0)
+        out = "".join(h.details(f"{key} ({len(es)})", "".join(h.image(e["path"]) for e in es), i == 0)
                       for i, (key, es) in enumerate(groups.items()))
     if other:
         log.warning("QA: not an image type the page can embed: %s", [e["path"] for e in other])

@@ -107,15 +107,13 @@ def link(path, base, text=None) -> str:
     return esc(text) if rel is None else f"<a href='{esc(rel)}'>{esc(text)}</a>"
 
 
-def image(path, title=None) -> str:
-    """A figure with the image embedded as a base64 data URI, captioned with ``title`` and the
-    file name."""
+def image(path) -> str:
+    """A figure with the image embedded as a base64 data URI, captioned with its file name."""
     p = Path(path)
     mime = MIME.get(p.suffix.lower())
     data = base64.b64encode(p.read_bytes()).decode("ascii")
-    caption = f"{esc(title)}<br>{esc(p.name)}" if title and title != p.name else esc(p.name)
-    return (f"<figure><img src='data:{mime};base64,{data}' alt='{esc(title or p.name)}' data-file='{esc(p.name)}'>"
-            f"<figcaption>{caption}</figcaption></figure>")
+    return (f"<figure><img src='data:{mime};base64,{data}' alt='{esc(p.name)}' data-file='{esc(p.name)}'>"
+            f"<figcaption>{esc(p.name)}</figcaption></figure>")
 
 
 def details(summary: str, body: str, opened: bool = False) -> str:

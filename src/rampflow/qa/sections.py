@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import yaml
@@ -145,7 +146,7 @@ def metrics_rows(entries, tables) -> list[list]:
         m = tables.get(e["path"])
         if m is None or isinstance(m, Exception) or not any(c in m.colnames for c in _METRICS_COLUMNS):
             continue
-        rows.append([e["detector"] or e["title"], len(m), _stat(m, "jump_groups", np.sum),
+        rows.append([e["detector"] or Path(e["path"]).name, len(m), _stat(m, "jump_groups", np.sum),
                      _stat(m, "jump_pixels", np.mean), _stat(m, "jump_pixels", np.max),
                      _stat(m, "saturated_frac", np.mean), _stat(m, "saturated_frac", np.max),
                      _stat(m, "saturated_frac_aperture", np.max), _stat(m, "background", np.median)])
