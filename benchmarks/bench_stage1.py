@@ -53,15 +53,15 @@ def worker(task: str, inp: str, out: str, refs: dict, threads: int, chunk_mb: fl
     t0 = time.perf_counter()
     if task == "ours_jump":
         from rampflow import runner
-        runner.run_step("jump", inp, out, overrides=refs, threads=threads, chunk_mb=chunk_mb)
+        runner.run(["jump"], {"ramp": inp}, {"jump": out}, overrides=refs, threads=threads, chunk_mb=chunk_mb)
     elif task == "ours_ramp_fit":
         from rampflow import runner
-        runner.run_ramp_fit(inp, out + "_rate.fits", out + "_rateints.fits", overrides=refs, threads=threads,
-                            chunk_mb=chunk_mb)
+        runner.run(["ramp_fit"], {"ramp": inp}, {"rate": out + "_rate.fits", "rateints": out + "_rateints.fits"},
+                   overrides=refs, threads=threads, chunk_mb=chunk_mb)
     elif task == "ours_fused":
         from rampflow import runner
-        runner.run_jump_ramp_fit(inp, out + "_rate.fits", out + "_rateints.fits", overrides=refs, threads=threads,
-                                 chunk_mb=chunk_mb)
+        outs = {"rate": out + "_rate.fits", "rateints": out + "_rateints.fits"}
+        runner.run(["jump", "ramp_fit"], {"ramp": inp}, outs, overrides=refs, threads=threads, chunk_mb=chunk_mb)
     elif task == "jwst_pipeline":
         # what calwebb_detector1 does: jump's result goes to ramp_fit in memory, unsaved
         from jwst.jump import JumpStep
@@ -110,7 +110,7 @@ def _prepare_cache(path: str, cache: str) -> None:
         try:
             Path("/proc/sys/vm/drop_caches").write_text("3\n")
         except OSError as exc:
-            raise SystemExit(f"--cache cold needs root to write /proc/sys/vm/drop_caches ({exc})")
+            raise SystemExit(f"--cache cold needs root to write /proc/sys/vm/drop_caches ({exc})") from exc
         return
     with open(path, "rb", buffering=0) as f:
         buf = bytearray(1 << 24)
@@ -122,7 +122,7 @@ def measure(task, inp, out, refs, threads, env, chunk_mb, cache="warm", repeat=1
     """Run ``task`` ``repeat`` times; the result with the median wall time (this machine's
     timings of file-heavy tasks vary by tens of per cent from run to run)."""
     runs = []
-    for k in range(repeat):
+    for _ in range(repeat):
         res = _measure_once(task, inp, out, refs, threads, env, chunk_mb, cache)
         if res is None:
             return None
@@ -175,8 +175,8 @@ def run_case(name: str, workdir: Path, threads: int, with_jwst: bool, chunk_mb: 
     print(f"[{name}] simulated {spec} in {time.perf_counter() - t0:.0f} s", flush=True)
     prev = str(wd / "bench_dark_current.fits")
     if not Path(prev).exists():  # the common input: our steps up to dark_current, one file written
-        runner.run_chain(PRE_STEPS, sim.uncal, {"dark_current": prev}, overrides=refs, threads=threads,
-                         chunk_mb=chunk_mb)
+        runner.run(PRE_STEPS, {"ramp": sim.uncal}, {"dark_current": prev}, overrides=refs, threads=threads,
+                   chunk_mb=chunk_mb)
     print(f"[{name}] input ready after {time.perf_counter() - t0:.0f} s", flush=True)
     env = override_only_crds(workdir / "crds_offline")
     rows = []
@@ -250,8 +250,8 @@ def main(argv=None):
               f"{f(t, 'anon_mb', 10)} {mr} {f(o, 'maxrss_mb', 9)} {f(t, 'maxrss_mb', 9)}")
     print("\nspeed-up = jwst wall / rampflow wall, each task in its own process reading its input and writing "
           "its products;\n'in one job' = jump then ramp_fit without writing the jump product (jwst: JumpStep's "
-          "model passed to RampFitStep,\nas calwebb_detector1 does; rampflow: run_jump_ramp_fit, i.e. "
-          "compute.fuse);\nanon = peak private memory (MB) the task allocated; ratio = ours / jwst; RSS = peak "
+          "model passed to RampFitStep,\nas calwebb_detector1 does; rampflow: runner.run of [jump, ramp_fit], "
+          "i.e. compute.fuse);\nanon = peak private memory (MB) the task allocated; ratio = ours / jwst; RSS = peak "
           "resident set (VmHWM),\nwhich also counts pages of memory-mapped files (page cache).")
 
 

@@ -103,15 +103,18 @@ def _parse_value(text: str):
 
 def _add_step(sub) -> None:
     p = sub.add_parser("step", help="run one calibration step on a file",
-                       description="Run one ramp step (or ramp_fit) on a file, as the workflow does.")
-    p.add_argument("name", help="step name, e.g. saturation, jump, ramp_fit")
-    p.add_argument("input", type=Path, help="input ramp (uncal or the previous step's product)")
-    p.add_argument("output", type=Path, help="output file (for ramp_fit: the rate file; rateints "
-                                              "is written next to it)")
+                       description="Run one registered step on a file (runner.run, as the workflow does).")
+    p.add_argument("name", help="step name, e.g. saturation, jump, ramp_fit, gain_scale")
+    p.add_argument("input", type=Path, help="input: a ramp (uncal or the previous step's product), or for a "
+                                             "step on rate products the rate file (rateints is read next to it)")
+    p.add_argument("output", type=Path, help="output file: the step's first product (ramp_fit: the rate file; "
+                                              "rateints and fitopt are written next to it)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="step parameter (jwst name), repeatable")
     p.add_argument("--override", action="append", default=[], metavar="REFTYPE=PATH",
                    help="reference file to use instead of CRDS, repeatable")
+    p.add_argument("--input", dest="extra_inputs", action="append", default=[], metavar="NAME=PATH",
+                   help="an extra input of the step, e.g. destripe_mask=PATH (default: built from the input)")
     p.add_argument("--context", default=None, help="CRDS context, e.g. jwst_1322.pmap")
     p.add_argument("--chunk-mb", type=float, default=512.0)
     p.add_argument("--threads", type=int, default=None)
@@ -128,21 +131,42 @@ def _pairs(items, what) -> dict:
     return out
 
 
+def _sibling(path: str, suffix: str, other: str) -> str:
+    """``<base>_<suffix>.fits`` -> ``<base>_<other>.fits`` (any other name: ``<stem>_<other>.fits``)."""
+    base = path[:-len(f"_{suffix}.fits")] if path.endswith(f"_{suffix}.fits") else path.rsplit(".fits", 1)[0]
+    return f"{base}_{other}.fits"
+
+
+def step_files(name: str, input_path, output_path, params: dict) -> tuple[dict, dict]:
+    """The inputs and outputs of ``runner.run`` for one step from an input and an output file:
+    the step's first input / product are the files given, its others sit next to them with
+    their suffixes (optional products only when their parameter is set)."""
+    from .steps import get_step_class
+
+    cls = get_step_class(name)
+    inp, out = str(input_path), str(output_path)
+    inputs = {key: (inp if k == 0 else _sibling(inp, cls.reads[0], key)) for k, key in enumerate(cls.reads)}
+    outputs = {cls.products[0]: out}
+    for suffix in cls.products[1:]:
+        par = cls.optional_products.get(suffix)
+        if par is None or params.get(par):
+            outputs[suffix] = _sibling(out, cls.products[0], suffix)
+    return inputs, outputs
+
+
 def cmd_step(args) -> int:
     from . import runner
 
     params = {k: _parse_value(v) for k, v in _pairs(args.param, "--param").items()}
     overrides = _pairs(args.override, "--override")
-    if args.name == "ramp_fit":
-        out = str(args.output)
-        base = out[:-len("_rate.fits")] if out.endswith("_rate.fits") else out.rsplit(".fits", 1)[0]
-        fitopt = base + "_fitopt.fits" if params.get("save_opt") else None
-        runner.run_ramp_fit(args.input, args.output, base + "_rateints.fits", fitopt, params=params,
-                            overrides=overrides, crds_context=args.context, chunk_mb=args.chunk_mb,
-                            threads=args.threads)
-    else:
-        runner.run_step(args.name, args.input, args.output, params=params, overrides=overrides,
-                        crds_context=args.context, chunk_mb=args.chunk_mb, threads=args.threads)
+    try:
+        inputs, outputs = step_files(args.name, args.input, args.output, params)
+    except KeyError as exc:
+        print(f"rampflow step: {exc.args[0]}", file=sys.stderr)
+        return 2
+    inputs.update(_pairs(args.extra_inputs, "--input"))
+    runner.run([args.name], inputs, outputs, params={args.name: params}, overrides=overrides,
+               crds_context=args.context, chunk_mb=args.chunk_mb, threads=args.threads)
     print(args.output)
     return 0
 

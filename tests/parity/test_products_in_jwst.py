@@ -3,10 +3,9 @@ file-to-file chain (runner + io) agrees with jwst's chain on rate and rateints."
 
 import numpy as np
 import pytest
+from conftest import jwst_chain, run_jwst_step
 
 from rampflow import io, runner
-
-from conftest import jwst_chain, run_jwst_step
 
 CHAIN = ["group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity", "dark_current", "jump"]
 
@@ -18,9 +17,10 @@ def ours(nirspec_case, tmp_path_factory):
     prev = str(nirspec_case.uncal)
     for step in CHAIN:
         nxt = str(out / f"x_{step}.fits")
-        runner.run_step(step, prev, nxt, overrides=refs, chunk_mb=1)
+        runner.run([step], {"ramp": prev}, {step: nxt}, overrides=refs, chunk_mb=1)
         prev = nxt
-    runner.run_ramp_fit(prev, out / "x_rate.fits", out / "x_rateints.fits", overrides=refs, chunk_mb=1)
+    runner.run(["ramp_fit"], {"ramp": prev}, {"rate": out / "x_rate.fits", "rateints": out / "x_rateints.fits"},
+               overrides=refs, chunk_mb=1)
     return out
 
 

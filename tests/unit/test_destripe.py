@@ -216,15 +216,12 @@ def test_step_registered_with_defaults():
         cls(_meta((1, 2, 3, 4)), {}, trace_radiuss=3)
 
 
-def test_step_with_user_mask_file(tmp_path):
-    from astropy.io import fits
-
-    mask = np.ones((3, 4), np.uint8)
-    mask[0, 3] = 0                                  # source pixel
-    fits.PrimaryHDU(mask).writeto(tmp_path / "mask.fits")
+def test_step_with_a_mask_input(tmp_path):
+    mask = np.ones((3, 4), bool)
+    mask[0, 3] = False                              # source pixel
     meta = _meta((1, 1, 3, 4), FASTAXIS=-1, SLOWAXIS=2, INSTRUME="NIRCAM", DETECTOR="NRCA1",
                  EXP_TYPE="NRC_TSIMAGE")
-    step = ds.Destripe(meta, {}, mask_path=str(tmp_path / "mask.fits"), min_pixels=1)
+    step = ds.Destripe(meta, {}, {"destripe_mask": mask}, min_pixels=1)
     data = _frame()[None, None].copy()
     gdq = np.zeros(data.shape, np.uint8)
     pdq = np.zeros((3, 4), np.uint32)
@@ -232,7 +229,26 @@ def test_step_with_user_mask_file(tmp_path):
     step.process(data, gdq, pdq, slice(0, 1), slice(0, 3))
     np.testing.assert_array_equal(data[0, 0], [[-1, 0, 1, 98], [-2, -1, 1, 5], [-10, 0, 10, 20]])
     h = step.header_updates()
-    assert h["DSTRAXIS"][0] == "rows" and h["DSTRNBKG"][0] == 11 and h["DSTRMASK"][0] == "mask.fits"
+    assert h["DSTRAXIS"][0] == "rows" and h["DSTRNBKG"][0] == 11
+
+
+def test_step_needs_its_mask_and_never_opens_files():
+    with pytest.raises(KeyError, match="destripe_mask"):
+        ds.Destripe(_meta((1, 1, 3, 4)), {}, mask_path="mask.fits")
+    with pytest.raises(ValueError, match="shape"):
+        ds.Destripe(_meta((1, 1, 3, 4)), {}, {"destripe_mask": np.ones((4, 3), bool)})
+
+
+def test_user_mask_file_is_read_for_the_step(tmp_path):
+    """A user mask (any FITS image, non-zero = background) given as the job's input."""
+    from astropy.io import fits
+
+    mask = np.ones((3, 4), np.uint8)
+    mask[0, 3] = 0                                  # source pixel
+    fits.PrimaryHDU(mask).writeto(tmp_path / "mask.fits")
+    meta = _meta((1, 1, 3, 4), FASTAXIS=-1, SLOWAXIS=2, INSTRUME="NIRCAM", DETECTOR="NRCA1",
+                 EXP_TYPE="NRC_TSIMAGE")
+    np.testing.assert_array_equal(ds.read_mask(tmp_path / "mask.fits", meta), mask.astype(bool))
 
 
 def _striped_uncal(tmp_path, nints=3, ngroups=3, ny=20, nx=40, seed=1):
@@ -251,16 +267,19 @@ def _striped_uncal(tmp_path, nints=3, ngroups=3, ny=20, nx=40, seed=1):
 
 
 def test_runner_destripe_builds_mask_from_its_input(tmp_path):
-    """The generic runner path: no mask_path, the step builds the trace mask from its input."""
+    """The generic runner path: no destripe_mask input, the runner builds the trace mask from
+    the step's input (as the workflow's mask rule does)."""
     from rampflow import io, runner
 
     path, _ = _striped_uncal(tmp_path)
     out = tmp_path / "x_destripe.fits"
-    runner.run_step("destripe", path, out, params={"trace_radius": 4, "min_pixels": 3})
+    runner.run(["destripe"], {"ramp": path}, {"destripe": out}, params={"destripe": {"trace_radius": 4,
+                                                                                      "min_pixels": 3}})
     with io.open_ramp(out) as rf:
         sci, _ = rf.read()
         assert rf.primary_header["S_DESTRI"] == "COMPLETE"
         assert rf.primary_header["DSTRAXIS"] == "columns"
+        assert rf.primary_header["DSTRMASK"] == "built from input"
     background = np.abs(np.arange(20) - 10) > 4
     # every group's column median over the background rows is now 0 (to rounding of uint16 input)
     med = np.median(sci[:, :, background, :], axis=2)
@@ -278,14 +297,28 @@ def test_write_mask_product_round_trip(tmp_path):
     np.testing.assert_array_equal(mask, expected)
     assert header["DSTRMETH"] == "trace" and header["DSTRNBKG"] == int(expected.sum())
     assert image.shape == (20, 40) and image[10].min() > 5000      # last - first of the trace row
-    # the step reads the product as its mask
-    step = ds.Destripe(_meta((3, 3, 20, 40)), {}, mask_path=str(out))
-    np.testing.assert_array_equal(step.use, expected)
+    # the runner reads the product as the step's mask, and records its name
+    np.testing.assert_array_equal(ds.read_mask(out, _meta((3, 3, 20, 40))), expected)
+    from rampflow import io, runner
+
+    runner.run(["destripe"], {"ramp": path, "destripe_mask": out}, {"destripe": tmp_path / "x_destripe.fits"})
+    with io.open_ramp(tmp_path / "x_destripe.fits") as rf:
+        assert rf.primary_header["DSTRMASK"] == "x_destripe_mask.fits"
+        assert rf.primary_header["DSTRNBKG"] == int(expected.sum())
+    # the same mask built by the runner from the input (no mask file): same product
+    runner.run(["destripe"], {"ramp": path}, {"destripe": tmp_path / "y_destripe.fits"},
+               params={"destripe": {"trace_radius": 4.5, "trace_order": 1}})
+    with io.open_ramp(tmp_path / "x_destripe.fits") as a, io.open_ramp(tmp_path / "y_destripe.fits") as b:
+        np.testing.assert_array_equal(a.read()[0], b.read()[0])
 
 
 def test_missing_mask_path_is_named(tmp_path):
+    from rampflow import runner
+
+    path, _ = _striped_uncal(tmp_path)
     with pytest.raises(ValueError, match="nope.fits does not exist"):
-        ds.Destripe(_meta((1, 1, 3, 4)), {}, mask_path=str(tmp_path / "nope.fits"))
+        runner.run(["destripe"], {"ramp": path, "destripe_mask": tmp_path / "nope.fits"},
+                   {"destripe": tmp_path / "o.fits"})
 
 
 def test_wiring_passes_the_mask_product():

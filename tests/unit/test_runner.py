@@ -1,4 +1,5 @@
-"""The file runner: chunked processing equals whole-cube processing; fused chains equal step by step."""
+"""The file runner (runner.run): chunked processing equals whole-cube processing; fused jobs equal
+step by step."""
 
 import numpy as np
 import pytest
@@ -29,8 +30,8 @@ def test_chunk_size_does_not_change_results(sim, tmp_path):
     for step in CHAIN:
         small = tmp_path / f"small_{step}.fits"
         big = tmp_path / f"big_{step}.fits"
-        runner.run_step(step, prev_small, small, overrides=refs, chunk_mb=0.05)   # one integration a chunk
-        runner.run_step(step, prev_big, big, overrides=refs, chunk_mb=512)       # everything at once
+        runner.run([step], {"ramp": prev_small}, {step: small}, overrides=refs, chunk_mb=0.05)  # one int a chunk
+        runner.run([step], {"ramp": prev_big}, {step: big}, overrides=refs, chunk_mb=512)       # all at once
         a, b = _arrays(small), _arrays(big)
         for x, y in zip(a[:3], b[:3]):
             np.testing.assert_array_equal(x, y, err_msg=step)
@@ -42,10 +43,11 @@ def test_fused_chain_equals_step_by_step(sim, tmp_path):
     prev = str(sim.uncal)
     for step in CHAIN:
         out = tmp_path / f"single_{step}.fits"
-        runner.run_step(step, prev, out, overrides=refs, params={"saturation": {}}.get(step))
+        runner.run([step], {"ramp": prev}, {step: out}, overrides=refs,
+                   params={"saturation": {}} if step == "saturation" else None)
         prev = out
     outs = {"saturation": tmp_path / "fused_saturation.fits", "dark_current": tmp_path / "fused_dark_current.fits"}
-    runner.run_chain(CHAIN, sim.uncal, outs, overrides=refs, chunk_mb=0.05)
+    runner.run(CHAIN, {"ramp": sim.uncal}, outs, overrides=refs, chunk_mb=0.05)
     for step in ("saturation", "dark_current"):
         a, b = _arrays(tmp_path / f"single_{step}.fits"), _arrays(outs[step])
         for x, y in zip(a[:3], b[:3]):
@@ -56,13 +58,32 @@ def test_fused_chain_equals_step_by_step(sim, tmp_path):
     assert not (tmp_path / "fused_linearity.fits").exists()
 
 
-def test_chain_refuses_row_steps_and_missing_last(sim, tmp_path):
+def test_job_refuses_missing_last_output_and_foreign_parameters(sim, tmp_path):
     with pytest.raises(ValueError, match="last step"):
-        runner.run_chain(["dq_init", "saturation"], sim.uncal, {"dq_init": tmp_path / "a.fits"})
-    refs = {k: str(v) for k, v in sim.refs.items()}
-    with pytest.raises(ValueError, match="jump"):
-        runner.run_chain(["dq_init", "jump"], sim.uncal, {"jump": tmp_path / "j.fits"}, overrides=refs)
+        runner.run(["dq_init", "saturation"], {"ramp": sim.uncal}, {"dq_init": tmp_path / "a.fits"})
+    with pytest.raises(ValueError, match="unknown steps.*saturation"):
+        runner.run(["jump", "ramp_fit"], {"ramp": sim.uncal}, {"rate": tmp_path / "r.fits",
+                                                              "rateints": tmp_path / "ri.fits"},
+                   params={"saturation": {}})
+    with pytest.raises(ValueError, match="not products"):
+        runner.run(["dq_init"], {"ramp": sim.uncal}, {"dq_init": tmp_path / "a.fits", "jump": tmp_path / "j.fits"})
     assert not list(tmp_path.glob("*.fits"))
+
+
+def test_integration_and_row_steps_in_one_job(sim, tmp_path):
+    """[dq_init, jump]: two passes; the dq_init product, not asked for, goes to a temporary file
+    that is removed; the jump product equals the one of the steps run one by one."""
+    refs = {k: str(v) for k, v in sim.refs.items()}
+    runner.run(["dq_init"], {"ramp": sim.uncal}, {"dq_init": tmp_path / "s_dq_init.fits"}, overrides=refs)
+    runner.run(["jump"], {"ramp": tmp_path / "s_dq_init.fits"}, {"jump": tmp_path / "s_jump.fits"}, overrides=refs)
+    out = tmp_path / "fused"
+    runner.run(["dq_init", "jump"], {"ramp": sim.uncal}, {"jump": out / "f_jump.fits"}, overrides=refs)
+    assert sorted(p.name for p in out.iterdir()) == ["f_jump.fits"]
+    a, b = _arrays(tmp_path / "s_jump.fits"), _arrays(out / "f_jump.fits")
+    for x, y in zip(a[:3], b[:3]):
+        np.testing.assert_array_equal(x, y)
+    for key in ("S_DQINIT", "S_JUMP", "R_MASK", "PRIMECRS"):
+        assert a[3][key] == b[3][key]
 
 
 def test_keywords_computed_while_processing_reach_the_product(sim, tmp_path):
@@ -73,7 +94,7 @@ def test_keywords_computed_while_processing_reach_the_product(sim, tmp_path):
     prev = str(sim.uncal)
     for step in CHAIN + ["jump"]:
         out = tmp_path / f"k_{step}.fits"
-        runner.run_step(step, prev, out, overrides=refs, chunk_mb=0.2)
+        runner.run([step], {"ramp": prev}, {step: out}, overrides=refs, chunk_mb=0.2)
         prev = out
     with io.open_ramp(prev) as rf:
         hdr = rf.primary_header
@@ -105,11 +126,12 @@ def test_jump_fused_into_ramp_fit_equals_separate_steps(sim, tmp_path, jump_para
 
     refs = {k: str(v) for k, v in sim.refs.items()}
     dark = tmp_path / "x_dark_current.fits"
-    runner.run_chain(CHAIN, sim.uncal, {"dark_current": dark}, overrides=refs)
+    runner.run(CHAIN, {"ramp": sim.uncal}, {"dark_current": dark}, overrides=refs)
     sep = tmp_path / "sep"
-    runner.run_step("jump", dark, sep / "s_jump.fits", overrides=refs, params=jump_params, chunk_mb=0.2)
-    runner.run_ramp_fit(sep / "s_jump.fits", sep / "s_rate.fits", sep / "s_rateints.fits", sep / "s_fitopt.fits",
-                        overrides=refs, chunk_mb=0.3)
+    runner.run(["jump"], {"ramp": dark}, {"jump": sep / "s_jump.fits"}, overrides=refs,
+               params={"jump": jump_params}, chunk_mb=0.2)
+    runner.run(["ramp_fit"], {"ramp": sep / "s_jump.fits"},
+               {k: sep / f"s_{k}.fits" for k in ("rate", "rateints", "fitopt")}, overrides=refs, chunk_mb=0.3)
     a = _products([sep / f"s_{n}.fits" for n in ("jump", "rate", "rateints", "fitopt")])
     assert (a[("jump.fits", "GROUPDQ")] & dq.JUMP_DET).any(), "the simulation must have jumps to compare"
     # jump leaves SCI alone (its product's SCI is copied from the input)
@@ -117,10 +139,9 @@ def test_jump_fused_into_ramp_fit_equals_separate_steps(sim, tmp_path, jump_para
         np.testing.assert_array_equal(a[("jump.fits", "SCI")], rf.read()[0])
     for chunk_mb, keep in ((0.2, True), (0.05, False)):
         fus = tmp_path / f"fused_{chunk_mb}"
-        runner.run_jump_ramp_fit(dark, fus / "f_rate.fits", fus / "f_rateints.fits", fus / "f_fitopt.fits",
-                                 fus / "f_jump.fits" if keep else None, overrides=refs, chunk_mb=chunk_mb,
-                                 params={"jump": jump_params})
         names = ("jump", "rate", "rateints", "fitopt") if keep else ("rate", "rateints", "fitopt")
+        runner.run(["jump", "ramp_fit"], {"ramp": dark}, {k: fus / f"f_{k}.fits" for k in names}, overrides=refs,
+                   chunk_mb=chunk_mb, params={"jump": jump_params})
         assert (fus / "f_jump.fits").exists() == keep
         b = _products([fus / f"f_{n}.fits" for n in names])
         assert set(b) == {k for k in a if keep or k[0] != "jump.fits"}
@@ -133,9 +154,3 @@ def test_jump_fused_into_ramp_fit_equals_separate_steps(sim, tmp_path, jump_para
                        [h for h in b[key]["HISTORY"] if "rampflow" in h]
             else:
                 np.testing.assert_array_equal(b[key], a[key], err_msg=str(key))
-
-
-def test_jump_ramp_fit_rejects_unknown_steps(sim, tmp_path):
-    with pytest.raises(ValueError, match="unknown steps.*saturation"):
-        runner.run_jump_ramp_fit(sim.uncal, tmp_path / "r.fits", tmp_path / "ri.fits",
-                                 params={"saturation": {}})

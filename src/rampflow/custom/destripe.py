@@ -51,8 +51,12 @@ import re
 from pathlib import Path
 
 import numpy as np
+from astropy.table import Table
 
-from ..steps.base import Step
+from .. import io
+from ..io import custom as io_custom
+from ..references import cut_to_subarray
+from ..steps.base import Step, register_input
 
 log = logging.getLogger(__name__)
 
@@ -336,8 +340,6 @@ def median_difference_image(ramp, chunk_mb: float = DEFAULT_CHUNK_MB) -> np.ndar
     rows sized so that the stack of differences stays within ``chunk_mb``. With one group the
     group itself is used.
     """
-    from ..io.custom import read_groups
-
     nints, ngroups, ny, nx = ramp.shape
     groups = [0, ngroups - 1] if ngroups > 1 else [0]
     budget = float(chunk_mb) * 2**20
@@ -346,7 +348,7 @@ def median_difference_image(ramp, chunk_mb: float = DEFAULT_CHUNK_MB) -> np.ndar
     out = np.empty((ny, nx), dtype=np.float32)
     for r0 in range(0, ny, nrow):
         rows = slice(r0, min(ny, r0 + nrow))
-        sci, _ = read_groups(ramp, groups, slice(None), rows)
+        sci, _ = io_custom.read_groups(ramp, groups, slice(None), rows)
         diff = sci[:, -1] - sci[:, 0] if len(groups) > 1 else sci[:, 0]
         out[rows] = np.median(diff, axis=0)
     return out
@@ -355,14 +357,12 @@ def median_difference_image(ramp, chunk_mb: float = DEFAULT_CHUNK_MB) -> np.ndar
 def build_mask(ramp, *, mask_method="auto", trace_radius=8, trace_order=2, filter_size=3, source_sigma=3.0,
                source_grow=2, mask_path=None, chunk_mb: float = DEFAULT_CHUNK_MB):
     """Background mask of an open ramp (RampFile): returns (use, image, info)."""
-    from ..io.custom import read_mask_product
-
     meta = ramp.meta
     image = median_difference_image(ramp, chunk_mb)
     pdq = ramp.pixeldq()
     user = None
     if mask_path:
-        user, _, _ = read_mask_product(mask_path)
+        user, _, _ = io_custom.read_mask_product(mask_path)
         user = _fit_user_mask(user, meta, mask_path)
     method = resolve_method(mask_method, meta.exp_type)
     use, info = make_background_mask(image, pdq, method=method, trace_radius=trace_radius, trace_order=trace_order,
@@ -373,8 +373,6 @@ def build_mask(ramp, *, mask_method="auto", trace_radius=8, trace_order=2, filte
 
 def _fit_user_mask(mask: np.ndarray, meta, path) -> np.ndarray:
     """A user mask of the exposure's shape, or full frame (cut to the exposure's subarray)."""
-    from ..references import cut_to_subarray
-
     shape = (meta.subsize2, meta.subsize1)
     if mask.shape == shape:
         return mask
@@ -384,15 +382,7 @@ def _fit_user_mask(mask: np.ndarray, meta, path) -> np.ndarray:
 def write_mask(in_path, out_path, params: dict | None = None, chunk_mb: float = DEFAULT_CHUNK_MB) -> Path:
     """Make the background mask of ramp ``in_path`` and write it as a FITS product (MASK, SCI,
     TRACE) at ``out_path``. ``params``: the destripe step's parameters (mask ones are used)."""
-    from astropy.table import Table
-
-    from .. import io
-    from ..io.custom import write_mask_product
-
-    p = {**Destripe.defaults, **(params or {})}
-    unknown = set(p) - set(Destripe.defaults)
-    if unknown:
-        raise ValueError(f"step 'destripe': unknown parameter(s) {sorted(unknown)}; known: {sorted(Destripe.defaults)}")
+    p = _checked_params(params)
     with io.open_ramp(in_path) as rf:
         use, image, info = build_mask(rf, **_mask_params(p), chunk_mb=chunk_mb)
         trace = None
@@ -412,10 +402,19 @@ def write_mask(in_path, out_path, params: dict | None = None, chunk_mb: float = 
         }
         history = [f"rampflow destripe mask from {Path(in_path).name}: "
                    + ", ".join(f"{k}={p[k]!r}" for k in sorted(_mask_params(p)))]
-        write_mask_product(out_path, use, image, rf.primary_header, updates=updates, history=history, trace=trace)
+        io_custom.write_mask_product(out_path, use, image, rf.primary_header, updates=updates, history=history,
+                                     trace=trace)
     log.info("destripe mask: %s (%s, %d background pixels, %d masked as source)", out_path, info["method"],
              info["n_background"], info["n_source"])
     return Path(out_path)
+
+
+def _checked_params(params: dict | None) -> dict:
+    p = {**Destripe.defaults, **(params or {})}
+    unknown = set(p) - set(Destripe.defaults)
+    if unknown:
+        raise ValueError(f"step 'destripe': unknown parameter(s) {sorted(unknown)}; known: {sorted(Destripe.defaults)}")
+    return p
 
 
 def _mask_params(p: dict) -> dict:
@@ -426,9 +425,15 @@ def _mask_params(p: dict) -> dict:
 class Destripe(Step):
     """Custom step ``destripe``: group-level 1/f destriping (see the module docstring).
 
+    Its background mask is an input (``destripe_mask``), resolved and loaded by the runner
+    as it does reference files: from the mask product the workflow's ``destripe_mask`` rule
+    wrote (:func:`write_mask`), or, without one, built from the step's input ramp with the
+    mask parameters below (:func:`mask_from_ramp`, the same mask the rule makes). The step
+    receives the array (``inputs={"destripe_mask": bool (ny, nx)}``, True = background).
+
     Parameters (``step_params.destripe``):
-      mask_path (None): a background mask (our ``*_destripe_mask.fits`` product, or any FITS
-        image, non-zero = background); None = build the mask from this step's input file
+      mask_path (None): a user background mask (FITS image, non-zero = background) the mask
+        is made from instead of the ramp's own signal
       mask_method ("auto"): auto | trace | sources | none
       trace_radius (8), trace_order (2): spectral trace mask half-width (pixels) and degree
       filter_size (3): median filter box for the mask image
@@ -440,6 +445,9 @@ class Destripe(Step):
     name = "destripe"
     keyword = "S_DESTRI"
     reftypes = ()
+    official = False
+    inputs = ("destripe_mask",)
+    input_keywords = {"destripe_mask": ("DSTRMASK", "destripe mask")}
     defaults = {
         "mask_path": None,
         "mask_method": "auto",
@@ -452,36 +460,19 @@ class Destripe(Step):
         "min_pixels": 5,
     }
 
-    def __init__(self, meta, refs, **params):
-        super().__init__(meta, refs, **params)
-        from .. import io
-        from ..io.custom import read_mask_product
-
+    def __init__(self, meta, refs, inputs=None, **params):
+        super().__init__(meta, refs, inputs, **params)
         p = self.params
         resolve_method(p["mask_method"], meta.exp_type)  # validate early
         self.fast_axis = fast_axis_index(meta.fastaxis, meta.slowaxis)
         start = meta.substrt2 if self.fast_axis == 0 else meta.substrt1
         n_fast = meta.subsize2 if self.fast_axis == 0 else meta.subsize1
         self.edges = amplifier_edges(n_fast, start, meta.noutputs, bool(p["per_amplifier"]))
-        mask_path = p["mask_path"]
-        if mask_path:
-            if not Path(mask_path).is_file():
-                raise ValueError(f"destripe: mask_path {mask_path} does not exist")
-            use, _, _ = read_mask_product(mask_path)
-            self.use = _fit_user_mask(use, meta, mask_path)
-            self.method = "product"
-            self.mask_name = Path(mask_path).name
-        else:
-            src = Path(meta.filename)
-            if not src.is_file():
-                raise ValueError(
-                    f"destripe: no mask_path given and the input {meta.filename} cannot be read to build one"
-                )
-            with io.open_ramp(src) as rf:
-                self.use, _, info = build_mask(rf, **_mask_params(p))
-            self.method = info["method"]
-            self.mask_name = "built from input"
-        self.use = np.ascontiguousarray(self.use, dtype=bool)
+        use = np.asarray(self.extra_inputs["destripe_mask"])
+        shape = (meta.subsize2, meta.subsize1)
+        if use.shape != shape:
+            raise ValueError(f"destripe: the background mask has shape {use.shape}, the exposure's frame is {shape}")
+        self.use = np.ascontiguousarray(use, dtype=bool)
         self.last_medians = None
         log.info("destripe: %d background pixels, lines along %s, %d segment(s) per line", int(self.use.sum()),
                  "y (columns)" if self.fast_axis == 0 else "x (rows)", self.edges.size - 1)
@@ -492,9 +483,28 @@ class Destripe(Step):
 
     def header_updates(self):
         return {
-            "DSTRMASK": (self.mask_name[:67], "destripe mask"),
             "DSTRNBKG": (int(self.use.sum()), "background pixels used for line medians"),
             "DSTRAXIS": ("columns" if self.fast_axis == 0 else "rows", "fast-read lines (1/f stripes)"),
             "DSTRNSEG": (int(self.edges.size - 1), "segments (amplifiers) per line"),
         }
 
+
+def read_mask(path, meta) -> np.ndarray:
+    """The ``destripe_mask`` input from a file: our mask product or any FITS image (non-zero =
+    background), of the exposure's shape or full frame (then cut to its subarray).
+    Returns bool (ny, nx), True = background. Raises ValueError naming a missing file."""
+    if not Path(path).is_file():
+        raise ValueError(f"destripe: mask {path} does not exist")
+    use, _, _ = io_custom.read_mask_product(path)
+    return _fit_user_mask(use, meta, path)
+
+
+def mask_from_ramp(ramp, params: dict | None = None) -> np.ndarray:
+    """The ``destripe_mask`` input built from an open ramp (RampFile) with the destripe
+    parameters ``params`` (the mask ones are used): the mask :func:`write_mask` would write."""
+    p = _checked_params(params)
+    use, _, _ = build_mask(ramp, **_mask_params(p))
+    return use
+
+
+register_input("destripe_mask", read=read_mask, build=mask_from_ramp, built_name="built from input")

@@ -1,7 +1,9 @@
 """Calibration steps: pure array functions plus a small Step wrapper per module.
 
-``REGISTRY`` maps a step name (= the file suffix and the name used in the config's
-``steps:`` list) to its Step class. Step modules register themselves on import.
+``REGISTRY`` maps a step name (= the product suffix and the name used in the config's
+``steps:`` list) to its Step class; ramp steps and the rate steps (ramp_fit, gain_scale)
+alike. Step modules register themselves on import; :func:`get_step_class` imports them on
+demand (so numba kernels compile only when used).
 """
 
 from __future__ import annotations
@@ -10,7 +12,11 @@ import importlib
 
 from .base import REGISTRY, Step  # noqa: F401
 
-#: step name -> module that defines it (imported lazily so numba kernels compile on demand)
+#: jwst's calwebb_detector1 order (near-infrared) of the official steps rampflow implements
+DETECTOR1_ORDER = ("group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity",
+                   "dark_current", "jump", "ramp_fit", "gain_scale")
+
+#: step name -> module that defines it: the official steps, then rampflow's custom ones
 MODULES = {
     "group_scale": "rampflow.steps.group_scale",
     "dq_init": "rampflow.steps.dq_init",
@@ -20,6 +26,8 @@ MODULES = {
     "linearity": "rampflow.steps.linearity",
     "dark_current": "rampflow.steps.dark_current",
     "jump": "rampflow.steps.jump",
+    "ramp_fit": "rampflow.steps.ramp_fit",
+    "gain_scale": "rampflow.steps.gain_scale",
     "destripe": "rampflow.custom.destripe",
 }
 
@@ -28,6 +36,12 @@ def get_step_class(name: str) -> type[Step]:
     """The Step class for a step name; raises KeyError naming the unknown step."""
     if name not in REGISTRY:
         if name not in MODULES:
-            raise KeyError(f"unknown step {name!r}; known ramp steps: {', '.join(MODULES)}")
+            raise KeyError(f"unknown step {name!r}; known steps: {', '.join(step_names())}")
         importlib.import_module(MODULES[name])
     return REGISTRY[name]
+
+
+def step_names() -> tuple[str, ...]:
+    """Every registered step: the official ones in :data:`DETECTOR1_ORDER`, then custom ones."""
+    custom = tuple(n for n in MODULES if n not in DETECTOR1_ORDER)
+    return DETECTOR1_ORDER + custom

@@ -1,26 +1,59 @@
-"""The Step wrapper: what the generic runner (rampflow.runner) needs from every ramp step.
+"""The Step wrapper: what the runner (rampflow.runner) needs from every step.
 
 A step module holds pure functions on arrays (documented with shapes and dtypes) and
 one subclass of :class:`Step` that adapts them: it reads what it needs from the
-exposure metadata and the reference files in ``__init__`` (once per exposure), then
-``process`` is called on chunks of the ramp, in place.
+exposure metadata, the reference files and its extra inputs in ``__init__`` (once per
+exposure; all already loaded by the runner: a step never opens a file), then is applied
+to chunks.
+
+Kinds: ``kind = "ramp"`` steps turn a ramp into a ramp, in place, chunk by chunk
+(:meth:`Step.process`). ``kind = "rate"`` steps make or act on rate products: ramp_fit
+reads ramp chunks and fills its products (:meth:`Step.fit`), gain_scale acts on the
+arrays of rate products (:meth:`Step.process_product`).
 
 Chunking: ``chunking = "integrations"`` (default) means ``process`` may be given any
 contiguous range of integrations, all rows; ``chunking = "rows"`` means it gets all
 integrations and a contiguous range of rows (for steps that need every integration of
 a pixel, e.g. jump's sigma clipping across integrations). ``chunking = "whole"``
-means the full cube at once (only for steps that cannot be split).
+means the full cube at once (only for steps that cannot be split); ``chunking =
+"products"``: the step works on whole rate products.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ..meta import ExposureMeta
 
-REGISTRY: dict[str, type["Step"]] = {}
+REGISTRY: dict[str, type[Step]] = {}
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How the runner obtains a step's extra input (as it does reference files).
+
+    read(path, meta) -> array : load it from a file (the workflow's product, or the user's);
+    build(ramp, params) -> array : make it from the step's open input ramp (a RampFile) and
+        the step's parameters, when no file is given;
+    built_name : what the input's header keyword records when it was built.
+    """
+
+    read: Callable
+    build: Callable
+    built_name: str = "built from input"
+
+
+#: input name -> InputSpec (registered by the module of the step that takes the input)
+INPUTS: dict[str, InputSpec] = {}
+
+
+def register_input(name: str, read: Callable, build: Callable, built_name: str = "built from input") -> None:
+    """Declare how the runner reads or builds the step input ``name``."""
+    INPUTS[name] = InputSpec(read, build, built_name)
 
 
 class Step:
@@ -30,8 +63,22 @@ class Step:
     keyword: ClassVar[str] = ""
     #: reference types this step needs, lower case CRDS names, e.g. ("saturation",)
     reftypes: ClassVar[tuple[str, ...]] = ()
-    #: parameter names and defaults, exactly as the jwst step's spec
+    #: parameter names and defaults, exactly as the jwst step's spec (stated once per step)
     defaults: ClassVar[dict[str, Any]] = {}
+    #: "ramp" (ramp -> ramp) or "rate" (makes or acts on rate products)
+    kind: ClassVar[str] = "ramp"
+    #: True for a jwst calwebb_detector1 step, False for rampflow's custom steps
+    official: ClassVar[bool] = True
+    #: product suffixes the step writes (default: its name, for a ramp step)
+    products: ClassVar[tuple[str, ...]] = ()
+    #: products written only when a parameter is set: suffix -> parameter (ramp_fit's fitopt)
+    optional_products: ClassVar[dict[str, str]] = {}
+    #: what the step reads: ("ramp",), or the rate products ("rate", "rateints")
+    reads: ClassVar[tuple[str, ...]] = ("ramp",)
+    #: names of extra input files it needs besides its ramp / products, e.g. ("destripe_mask",)
+    inputs: ClassVar[tuple[str, ...]] = ()
+    #: input name -> (header keyword, comment): the runner records the input's file name there
+    input_keywords: ClassVar[dict[str, tuple[str, str]]] = {}
     chunking: ClassVar[str] = "integrations"
     #: with chunking="rows": extra rows above and below each chunk that ``process`` needs as
     #: context (e.g. 1 for jump's neighbour flagging); the runner passes them in and keeps
@@ -44,10 +91,13 @@ class Step:
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
         if cls.name:
+            if "products" not in cls.__dict__:
+                cls.products = (cls.name,)
             REGISTRY[cls.name] = cls
 
-    def __init__(self, meta: ExposureMeta, refs: dict, **params):
-        """``refs`` maps reftype -> rampflow.references.Reference (already cut to the subarray).
+    def __init__(self, meta: ExposureMeta, refs: dict, inputs: dict | None = None, **params):
+        """``refs`` maps reftype -> rampflow.references.Reference (already cut to the subarray);
+        ``inputs`` maps each name of :attr:`inputs` to its loaded array.
 
         Unknown parameter names raise ValueError naming the step and the parameter.
         """
@@ -55,8 +105,13 @@ class Step:
         missing = [r for r in self.reftypes if r not in refs]
         if missing:
             raise KeyError(f"step {self.name!r}: missing reference file(s) {missing}")
+        inputs = dict(inputs or {})
+        missing = [n for n in type(self).inputs if n not in inputs]
+        if missing:
+            raise KeyError(f"step {self.name!r}: missing input(s) {missing}")
         self.meta = meta
         self.refs = refs
+        self.extra_inputs = inputs
         self.params = {**self.defaults, **params}
         self.skipped: str | None = None  # set to a reason to mark the step SKIPPED
 
@@ -71,7 +126,7 @@ class Step:
             )
 
     def process(self, sci: np.ndarray, gdq: np.ndarray, pdq: np.ndarray, ints: slice, rows: slice) -> None:
-        """Apply the step in place to one chunk.
+        """Apply the step in place to one chunk (ramp steps).
 
         sci : float32 (nint_chunk, ngroups, nrow_chunk, nx)
         gdq : uint8, same shape
@@ -81,6 +136,11 @@ class Step:
         """
         raise NotImplementedError
 
+    def start(self, images: dict, primary) -> None:
+        """Called once before the first chunk with the 2-D image extensions the input ramp
+        carries (EXTNAME -> float32 (ny, nx): its file's, and those of steps fused before
+        this one, e.g. AVDRKCUR) and its primary header (read only). Default: nothing."""
+
     def extra_arrays(self) -> dict[str, np.ndarray]:
         """Extra 2-D image extensions for the product (EXTNAME -> float32 (ny, nx)), e.g. the
         AVDRKCUR image dark_current writes. Extensions of the input are carried forward."""
@@ -89,3 +149,11 @@ class Step:
     def header_updates(self) -> dict[str, Any]:
         """Extra primary-header keywords to record (parameters, derived values)."""
         return {}
+
+    def history(self) -> list[str]:
+        """HISTORY lines recording the run (parameters, and why it was skipped)."""
+        text = ", ".join(f"{k}={v!r}" for k, v in sorted(self.params.items()))
+        lines = [f"rampflow {self.name}: {text}"]
+        if self.skipped:
+            lines.append(f"rampflow {self.name} skipped: {self.skipped}")
+        return lines

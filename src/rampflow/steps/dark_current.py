@@ -154,8 +154,8 @@ class DarkCurrent(Step):
     reftypes = ("dark",)
     defaults = {"dark_output": None, "average_dark_current": None}
 
-    def __init__(self, meta, refs, **params):
-        super().__init__(meta, refs, **params)
+    def __init__(self, meta, refs, inputs=None, **params):
+        super().__init__(meta, refs, inputs, **params)
         ref = refs["dark"]
         if self.params["dark_output"] is not None:
             log.warning("dark_current: dark_output=%r is not implemented; no averaged dark is saved",

@@ -68,8 +68,8 @@ class DQInit(Step):
     reftypes = ("mask",)
     defaults = {"user_supplied_dq": None}
 
-    def __init__(self, meta, refs, **params):
-        super().__init__(meta, refs, **params)
+    def __init__(self, meta, refs, inputs=None, **params):
+        super().__init__(meta, refs, inputs, **params)
         ref = refs["mask"]
         user = None
         path = self.params["user_supplied_dq"]

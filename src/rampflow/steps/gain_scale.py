@@ -7,6 +7,8 @@ S_GANSCL = 'COMPLETE'; without GAINFACT the step is SKIPPED and the data are unc
 jwst's ramp_fit copies GAINFACT into the product, and gain_scale uses that value when it is
 there (it comes from the same GAIN file); the runner passes the GAIN reference's header.
 
+:class:`GainScale` is the registered step (a rate step: it acts on rate / rateints products).
+
 Like numpy in jwst (``data *= gain_factor`` with a Python float), the multiplication is done
 in the arrays' own precision (float32), in place.
 """
@@ -14,6 +16,8 @@ in the arrays' own precision (float32), in place.
 from __future__ import annotations
 
 import numpy as np
+
+from .base import Step
 
 #: jwst GainScaleStep has no parameters
 DEFAULTS: dict = {}
@@ -75,3 +79,39 @@ def header_updates(factor: float | None) -> dict:
     if factor is None:
         return {"S_GANSCL": "SKIPPED"}
     return {"S_GANSCL": "COMPLETE", "GAINFACT": float(factor)}
+
+
+class GainScale(Step):
+    """jwst ``GainScaleStep`` (class_alias "gain_scale"); reference GAIN, no parameters.
+
+    A rate step: the runner gives it the arrays of each rate product (rate, then rateints)
+    through :meth:`process_product` and writes ``gain_scale`` / ``gain_scaleints``.
+    """
+
+    name = "gain_scale"
+    keyword = "S_GANSCL"
+    reftypes = ("gain",)
+    defaults = DEFAULTS
+    kind = "rate"
+    chunking = "products"
+    products = ("gain_scale", "gain_scaleints")
+    reads = ("rate", "rateints")
+
+    def __init__(self, meta, refs, inputs=None, **params):
+        super().__init__(meta, refs, inputs, **params)
+        self.factor = gain_factor_from_header(refs["gain"].header)
+        if self.factor is None:
+            self.skipped = "no GAINFACT in the gain reference"
+
+    def process_product(self, arrays: dict) -> None:
+        """Scale one product's arrays in place (SCI, ERR, VAR_POISSON, VAR_RNOISE, DQ)."""
+        if self.factor is not None:
+            apply_gain_factor(arrays, self.factor)
+
+    def header_updates(self) -> dict:
+        if self.factor is None:
+            return {}
+        return {"GAINFACT": (float(self.factor), "gain scale factor applied")}
+
+    def history(self) -> list[str]:
+        return [f"rampflow gain_scale: factor={self.factor}"]

@@ -43,8 +43,8 @@ class GroupScale(Step):
     reftypes = ()
     defaults = {}
 
-    def __init__(self, meta, refs, **params):
-        super().__init__(meta, refs, **params)
+    def __init__(self, meta, refs, inputs=None, **params):
+        super().__init__(meta, refs, inputs, **params)
         self.factor = group_scale_factor(meta.nframes, meta.frmdivsr)
         if self.factor is None:
             self.skipped = f"NFRAMES ({meta.nframes}) equals FRMDIVSR ({meta.frmdivsr}); correction not needed"

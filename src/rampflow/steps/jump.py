@@ -442,8 +442,8 @@ class JumpStep(Step):
     halo = 1
     modifies_sci = False  # jump only flags GROUPDQ / PIXELDQ, as jwst's
 
-    def __init__(self, meta, refs, **params):
-        super().__init__(meta, refs, **params)
+    def __init__(self, meta, refs, inputs=None, **params):
+        super().__init__(meta, refs, inputs, **params)
         p = self.params
         for key in ("expand_large_events", "find_showers"):
             if p[key]:

@@ -182,8 +182,8 @@ class Linearity(Step):
     reftypes = ("linearity",)
     defaults = {}
 
-    def __init__(self, meta, refs, **params):
-        super().__init__(meta, refs, **params)
+    def __init__(self, meta, refs, inputs=None, **params):
+        super().__init__(meta, refs, inputs, **params)
         ref = refs["linearity"]
         coeffs = ref["COEFFS"]
         lin_dq = ref.dq() if "DQ" in ref else np.zeros(coeffs.shape[1:], dtype=np.uint32)

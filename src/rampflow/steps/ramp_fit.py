@@ -1,8 +1,8 @@
 """Ramp fitting: jwst's ``ramp_fit`` step with stcal 1.20's OLS_C algorithm, natively in numba.
 
-Not a :class:`~rampflow.steps.base.Step` (its products are rate / rateints images, not a
-ramp). Pure functions instead; the runner loops over chunks of rows (every integration of
-those rows) and writes the products::
+A rate step (:class:`RampFit`, ``kind = "rate"``): it reads ramp chunks of rows (every
+integration of those rows) and makes rate / rateints (and fitopt) products, which the
+runner writes. Underneath are pure functions::
 
     setup = prepare_ramp_fit(meta, readnoise_ref, gain_ref, **params)   # once per exposure
     res = fit_ramps(sci, gdq, pdq, setup, rows)                         # per row chunk
@@ -86,6 +86,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..kernels.ramp_fit import _fit_ramps_kernel, _opt_sizes_kernel, _weight_table_kernel
+from .base import Step
 
 log = logging.getLogger(__name__)
 
@@ -489,3 +490,60 @@ def assemble_opt(chunks, frame_shape) -> dict:
             else:
                 out[ext][:, :a.shape[1], rows] = a
     return out
+
+
+class RampFit(Step):
+    """jwst ``RampFitStep`` (class_alias "ramp_fit"), OLS_C; references READNOISE and GAIN.
+
+    A rate step on row chunks: :meth:`start` prepares the fit once per exposure (it needs the
+    ramp's AVDRKCUR image and DRPFRMS1 keyword), :meth:`fit` fits each chunk of rows into
+    the exposure's arrays, :meth:`product_arrays` hands them to the runner to write.
+    """
+
+    name = "ramp_fit"
+    keyword = "S_RAMP"
+    reftypes = ("readnoise", "gain")
+    defaults = DEFAULTS
+    kind = "rate"
+    chunking = "rows"
+    products = ("rate", "rateints", "fitopt")
+    #: products written only when a parameter is set (the runner sets it when asked for one)
+    optional_products = {"fitopt": "save_opt"}
+    #: the jwst datamodel of each product (DATAMODL)
+    product_models = {"rate": "ImageModel", "rateints": "CubeModel", "fitopt": "RampFitOutputModel"}
+
+    def __init__(self, meta, refs, inputs=None, **params):
+        super().__init__(meta, refs, inputs, **params)
+        validate_params(self.params, int(meta.ngroups))  # fail before any chunk is read
+        self.setup: RampFitSetup | None = None
+
+    def start(self, images: dict, primary) -> None:
+        drop1 = primary.get("DRPFRMS1")
+        self.setup = prepare_ramp_fit(self.meta, self.refs["readnoise"], self.refs["gain"],
+                                      average_dark_current=images.get("AVDRKCUR"),
+                                      drop_frames1=None if drop1 is None else int(drop1), **self.params)
+        self.params = self.setup.params
+        m = self.meta
+        ny, nx = m.subsize2, m.subsize1
+        self._rate = {k: np.empty((ny, nx), np.uint32 if k == "DQ" else np.float32) for k in RATE_NAMES}
+        self._ints = {k: np.empty((m.nints, ny, nx), np.uint32 if k == "DQ" else np.float32) for k in RATE_NAMES}
+        self._opt_chunks: list = []
+
+    def fit(self, sci, gdq, pdq, rows: slice) -> None:
+        """Fit one chunk of rows (every integration): see :func:`fit_ramps`."""
+        res = fit_ramps(sci, gdq, pdq, self.setup, rows)
+        for key in RATE_NAMES:
+            self._rate[key][rows] = res.rate[key]
+            self._ints[key][:, rows] = res.rateints[key]
+        if res.opt is not None:
+            self._opt_chunks.append((rows, res.opt))
+
+    def product_arrays(self) -> dict:
+        """Product suffix -> EXTNAME -> array: rate, rateints, and fitopt (None without save_opt)."""
+        opt = None
+        if self._opt_chunks:
+            opt = assemble_opt(self._opt_chunks, (self.meta.subsize2, self.meta.subsize1))
+        return {"rate": self._rate, "rateints": self._ints, "fitopt": opt}
+
+    def header_updates(self) -> dict:
+        return self.setup.header_updates() if self.setup is not None else {}

@@ -417,8 +417,8 @@ class RefPixStep(Step):
     }
     chunking = "integrations"
 
-    def __init__(self, meta, refs, **params):
-        super().__init__(meta, refs, **params)
+    def __init__(self, meta, refs, inputs=None, **params):
+        super().__init__(meta, refs, inputs, **params)
         p = self.params
         for key in ("odd_even_columns", "use_side_ref_pixels", "odd_even_rows",
                     "preserve_irs2_refpix", "irs2_mean_subtraction"):

@@ -192,8 +192,8 @@ class Saturation(Step):
     reftypes = ("saturation", "superbias")
     defaults = {"n_pix_grow_sat": 1, "use_readpatt": True}
 
-    def __init__(self, meta, refs, **params):
-        super().__init__(meta, refs, **params)
+    def __init__(self, meta, refs, inputs=None, **params):
+        super().__init__(meta, refs, inputs, **params)
         if "IRS2" in meta.readpatt:
             raise NotImplementedError(
                 f"{meta.filename}: saturation for IRS2 readouts ({meta.readpatt}) is not implemented"

@@ -54,8 +54,8 @@ class SuperBias(Step):
     reftypes = ("superbias",)
     defaults = {}
 
-    def __init__(self, meta, refs, **params):
-        super().__init__(meta, refs, **params)
+    def __init__(self, meta, refs, inputs=None, **params):
+        super().__init__(meta, refs, inputs, **params)
         ref = refs["superbias"]
         self.bias = prepare_bias(ref["SCI"])
         self.bias_dq = ref.dq() if "DQ" in ref else np.zeros(self.bias.shape, dtype=np.uint32)

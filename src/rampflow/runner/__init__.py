@@ -1,0 +1,105 @@
+"""Run steps on files: the one entry point, :func:`run`.
+
+This is the glue between files and the pure step functions; the Snakemake adapter
+(``workflow/scripts/run_steps.py``), the ``rampflow step`` command and the benchmarks call
+:func:`run`. A job is a list of consecutive steps on one exposure; it is planned into passes
+(:mod:`.plan`), each reading its input once in bounded chunks (:mod:`.ramp_pass`: chunks of
+integrations, or of rows with every integration; :mod:`.rate_products`: whole rate
+products). Reference files and step inputs are resolved and loaded before any chunk is read
+(:mod:`.loading`); products record what ran (:mod:`.provenance`). Memory stays at about
+``chunk_mb`` whatever the size of the exposure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import tempfile
+from pathlib import Path
+
+from ..steps import get_step_class
+from .loading import load_step, set_threads
+from .plan import Pass, chunk_ranges, plan_passes
+from .provenance import provenance, ref_keyword, ref_value
+from .ramp_pass import run_pass
+from .rate_products import RATE_KEYS, run_products_pass
+
+__all__ = ["DEFAULT_CHUNK_MB", "RATE_KEYS", "chunk_ranges", "load_step", "provenance", "ref_keyword",
+           "ref_value", "run", "set_threads"]
+
+log = logging.getLogger("rampflow")
+
+DEFAULT_CHUNK_MB = 512
+
+
+def _check_job(steps: list[str], passes: list[Pass], outputs: dict, params: dict) -> None:
+    """Raise ValueError (before anything is read or written) for parameters or outputs that
+    no step of the job takes or makes, and for a last step without its output paths."""
+    unknown = sorted(set(params) - set(steps))
+    if unknown:
+        raise ValueError(f"runner.run: parameters for unknown steps {unknown} (this job runs {steps})")
+    made = {p for s in steps for p in get_step_class(s).products}
+    extra = sorted(set(outputs) - made)
+    if extra:
+        raise ValueError(f"runner.run: outputs {extra} are not products of the steps {steps}")
+    last = passes[-1].last
+    need = [p for p in last.products if p not in last.optional_products]
+    missing = [p for p in need if p not in outputs]
+    if missing:
+        raise ValueError(f"runner.run: the last step {last.name!r} needs output path(s) for {missing}")
+
+
+def run(steps: list[str], inputs: dict, outputs: dict, *, params: dict | None = None,
+        overrides: dict | None = None, crds_context: str | None = None,
+        chunk_mb: float = DEFAULT_CHUNK_MB, threads: int | None = None) -> None:
+    """Run consecutive ``steps`` on one exposure and write the products asked for.
+
+    inputs  : ``{"ramp": path}`` when the first step reads a ramp (a ramp step or ramp_fit),
+              ``{"rate": path, "rateints": path}`` when it is gain_scale; plus the files a
+              step reads besides its input (``"destripe_mask"``; without it destripe's mask
+              is built from its input ramp).
+    outputs : product suffix -> path: a ramp step's name for its ramp product, ``rate``,
+              ``rateints`` (and ``fitopt``) for ramp_fit, ``gain_scale`` and
+              ``gain_scaleints`` for gain_scale. The last step's products are required; an
+              intermediate product left out is not written (a temporary file stands in when
+              a later pass must read it).
+    params  : step name -> that step's parameters (jwst names).
+
+    Products are identical to running the steps one by one. Raises ValueError naming the
+    step, parameter or product at fault; on any error no product is left half-written.
+    """
+    steps = list(steps)
+    inputs = {k: str(v) for k, v in (inputs or {}).items() if v}
+    outputs = {k: str(v) for k, v in (outputs or {}).items()}
+    params = {k: dict(v or {}) for k, v in (params or {}).items()}
+    passes = plan_passes(steps, inputs)
+    _check_job(steps, passes, outputs, params)
+    for name in steps:  # an optional product asked for switches its parameter on (fitopt -> save_opt)
+        for suffix, par in get_step_class(name).optional_products.items():
+            if suffix in outputs:
+                params.setdefault(name, {})[par] = True
+    set_threads(threads)
+    common = dict(overrides=overrides, crds_context=crds_context)
+    with contextlib.ExitStack() as stack:
+        tmp = None
+        current = dict(inputs)
+        for p in passes:
+            made = {s for name in p.steps for s in get_step_class(name).products}
+            outs = {s: path for s, path in outputs.items() if s in made}
+            last = p.last
+            handoff = [last.name] if last.kind == "ramp" else [s for s in last.products
+                                                               if s not in last.optional_products]
+            for suffix in handoff:
+                if suffix not in outs:  # read by the next pass, not asked for: a temporary file
+                    if tmp is None:
+                        parent = Path(next(iter(outputs.values()))).parent
+                        parent.mkdir(parents=True, exist_ok=True)
+                        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=parent, prefix=".rampflow-")))
+                    outs[suffix] = str(tmp / f"{suffix}.fits")
+            if p.mode == "products":
+                run_products_pass(p.steps[0], {s: current[s] for s in last.reads}, outs,
+                                  params=params.get(p.steps[0]), **common)
+            else:
+                run_pass(current["ramp"], p.steps, p.mode, outs, params=params, inputs=inputs,
+                         chunk_mb=chunk_mb, **common)
+            current = {"ramp": outs[last.name]} if last.kind == "ramp" else {s: outs[s] for s in handoff}

@@ -1,0 +1,46 @@
+"""What a product records about the steps that made it: S_ keywords, R_ keywords (reference
+files and step inputs), CRDS_CTX and HISTORY lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def ref_keyword(reftype: str) -> str:
+    """jwst's R_ keyword for a reference type (R_ + first 6 letters, upper case)."""
+    return "R_" + reftype.upper()[:6]
+
+
+def ref_value(path, overrides: dict | None) -> str:
+    """What jwst records in R_<TYPE>: the path as given for an override, else crds://<name>."""
+    given = {str(v) for v in (overrides or {}).values()}
+    return str(path) if str(path) in given else f"crds://{Path(path).name}"
+
+
+def provenance(step, paths: dict, ctx: str | None, overrides: dict | None = None,
+               input_names: dict | None = None) -> tuple[dict, list[str]]:
+    """Header keywords and HISTORY lines recording what ran.
+
+    paths : reftype -> reference file used; ctx : the CRDS context (None if every file was
+    an override); input_names : step input -> what to record for it (file name, or how it
+    was built), in the keyword the step names in ``input_keywords``.
+    """
+    updates = {step.keyword: ("SKIPPED" if step.skipped else "COMPLETE", f"rampflow {step.name}")}
+    for rt, p in paths.items():
+        updates[ref_keyword(rt)] = (ref_value(p, overrides), f"{rt} reference file")
+    if ctx:
+        updates["CRDS_CTX"] = (ctx, "CRDS context used")
+    for key, value in (input_names or {}).items():
+        keyword, comment = step.input_keywords[key]
+        updates[keyword] = (str(value)[:67], comment)
+    updates.update(step.header_updates())
+    return updates, step.history()
+
+
+def late_updates(steps, updates: dict) -> dict:
+    """Keywords the steps computed while processing (e.g. jump's PRIMECRS) that ``updates``,
+    made before the first chunk, does not hold yet."""
+    late: dict = {}
+    for step in steps:
+        late.update(step.header_updates())
+    return {k: v for k, v in late.items() if updates.get(k) != v}

@@ -1,0 +1,136 @@
+"""The one chunk loop: a pass of steps over one ramp file.
+
+The ramp is read once, a chunk at a time -- chunks of integrations (all rows) or chunks of
+rows (all integrations, with the steps' halo rows) -- and each chunk goes through the pass's
+steps in memory. A ramp step changes the chunk in place; its product, if asked for, is
+written chunk by chunk. A rate step (ramp_fit) last in a row pass fits each chunk's interior
+rows into its products, written at the end (:mod:`.rate_products`).
+
+PIXELDQ is kept per step, so a product written after step k holds what step k would have
+written on its own: with integration chunks a step's PIXELDQ starts as its predecessor's
+after the first chunk (reference-file flags are the same for every chunk); with row chunks
+each chunk's rows flow from step to step like SCI and GROUPDQ.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from pathlib import Path
+
+from .. import io
+from . import rate_products
+from .loading import load_step
+from .plan import chunk_ranges, ints_per_chunk, rows_per_chunk
+from .provenance import late_updates, provenance
+
+log = logging.getLogger("rampflow")
+
+
+def _prefetch(rf, label: str) -> None:
+    """Before row chunks: one sequential pass through the input (see RampFile.prefetch)."""
+    t = time.perf_counter()
+    if rf.prefetch():
+        log.info("%s: read %s into the page cache in %.1f s", label, Path(rf.path).name, time.perf_counter() - t)
+
+
+def _integration_chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label):
+    """Process chunks of integrations; step i's product is written after it processed each
+    chunk (``writers``: step index -> RampWriter). Yields (ints, rows, sci, gdq, pdq) of each
+    chunk after every step (for a rate step; integration passes have none)."""
+    nints, _, ny, _ = rf.shape
+    nper = ints_per_chunk(rf.nbytes_per_int, nints, chunk_mb, any(s.chunking == "whole" for s in steps))
+    chunks = list(chunk_ranges(nints, nper))
+    for k, ints in enumerate(chunks):
+        sci, gdq = rf.read(ints, reuse=True)
+        for i, step in enumerate(steps):
+            if pdqs[i] is None:
+                pdqs[i] = (base_pdq if i == 0 else pdqs[i - 1]).copy()
+            if not step.skipped:
+                step.process(sci, gdq, pdqs[i], ints, slice(0, ny))
+            if i in writers:
+                writers[i].write(ints, slice(None), sci, gdq)
+        yield ints, slice(None), sci, gdq, None
+        log.info("%s: integrations %d-%d done (%d/%d chunks)", label, ints.start + 1, ints.stop, k + 1, len(chunks))
+
+
+def _row_chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label):
+    """Process chunks of rows, read with the steps' halo rows; step i's product gets each
+    chunk's interior rows after step i. Yields (ints, rows, sci, gdq, pdq) of the interior
+    rows after every step (views into reused buffers, valid until the next chunk is read)."""
+    nints, _, ny, _ = rf.shape
+    halo = sum(0 if s.skipped else s.halo for s in steps)
+    nrow = rows_per_chunk(rf.shape, chunk_mb, halo)
+    chunks = list(chunk_ranges(ny, nrow))
+    _prefetch(rf, label)
+    rf.reserve(nints, min(ny, nrow + 2 * halo))
+    for i in range(len(steps)):
+        pdqs[i] = base_pdq.copy()
+    for k, rows in enumerate(chunks):
+        ext = slice(max(0, rows.start - halo), min(ny, rows.stop + halo))
+        inner = slice(rows.start - ext.start, rows.stop - ext.start)
+        sci, gdq = rf.read(slice(None), ext, reuse=True)
+        sub = base_pdq[ext].copy()
+        for i, step in enumerate(steps):
+            if not step.skipped:
+                step.process(sci, gdq, sub, slice(0, nints), ext)
+            pdqs[i][rows] = sub[inner]
+            if i in writers:
+                writers[i].write(slice(None), rows, sci[:, :, inner], gdq[:, :, inner])
+        yield slice(None), rows, sci[:, :, inner], gdq[:, :, inner], (pdqs[-1] if steps else base_pdq)[rows]
+        log.info("%s: rows %d-%d done (%d/%d chunks)", label, rows.start, rows.stop - 1, k + 1, len(chunks))
+
+
+def run_pass(in_path, names: list[str], mode: str, outputs: dict, *, params: dict, inputs: dict,
+             overrides: dict | None, crds_context: str | None, chunk_mb: float) -> None:
+    """Run the steps ``names`` over the ramp ``in_path`` in one chunk loop (``mode``
+    "integrations" or "rows") and write the products of ``outputs`` (suffix -> path)."""
+    t0 = time.perf_counter()
+    label = " + ".join(names)
+    with io.open_ramp(in_path) as rf, contextlib.ExitStack() as stack:
+        meta = rf.meta
+        steps, updates, history, extra, writers = [], {}, [], {}, {}
+        rate = None
+        for k, name in enumerate(names):
+            step, paths, ctx, recorded = load_step(name, meta, params=params.get(name), overrides=overrides,
+                                                   crds_context=crds_context, inputs=inputs,
+                                                   ramp=rf if k == 0 else None)
+            if step.kind == "rate":
+                rate = (step, paths, ctx, recorded)
+                images = {n: rf.extra_image(n) for n in rf.extra_images}
+                step.start({**images, **extra}, rf.primary_header)
+                continue
+            steps.append(step)
+            u, h = provenance(step, paths, ctx, overrides, recorded)
+            updates.update(u)
+            history += h
+            extra.update(step.extra_arrays())
+            if name in outputs:
+                w = stack.enter_context(io.RampWriter(outputs[name], rf, updates=dict(updates), history=list(history),
+                                                      extra=dict(extra)))
+                if all(s.skipped or not s.modifies_sci for s in steps) and w.can_copy_sci():
+                    w.copy_sci()  # SCI passes through unchanged: a kernel copy, then only DQ is written
+                writers[len(steps) - 1] = w
+            if step.skipped:
+                log.info("%s: skipped: %s", name, step.skipped)
+        nints, ngroups, ny, nx = rf.shape
+        log.info("%s on %s (%s; %d ints x %d groups x %d x %d)", label, Path(in_path).name, meta.detector,
+                 nints, ngroups, ny, nx)
+        base_pdq = rf.pixeldq()
+        pdqs = [None] * len(steps)
+        chunks = _row_chunks if mode == "rows" else _integration_chunks
+        for _, rows, sci, gdq, pdq in chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label):
+            if rate is not None:
+                rate[0].fit(sci, gdq, pdq, rows)
+        for i, w in writers.items():
+            w.write_pixeldq(pdqs[i])
+            late = late_updates(steps[:i + 1], updates)
+            if late:  # keywords the steps computed while processing (e.g. jump's PRIMECRS)
+                w.update_primary(late)
+        if rate is not None:
+            step, paths, ctx, recorded = rate
+            u, h = provenance(step, paths, ctx, overrides, recorded)
+            before = {**updates, **late_updates(steps, updates)}
+            rate_products.write(step, rf, outputs, {**before, **u}, history + h)
+    log.info("%s: wrote %s in %.1f s", label, ", ".join(str(outputs[k]) for k in outputs), time.perf_counter() - t0)
