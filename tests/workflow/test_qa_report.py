@@ -320,7 +320,7 @@ def test_lightcurve_and_qa_rules_and_snakemake_report(tmp_path):
            "lightcurves": {"box_halfwidth": 4, "bkg_gap": 2, "bin_width": 16,
                            "transit": {"t0": float(tr["t0"]) + 2400000.5, "duration": float(tr["duration_h"]),
                                        "ingress": float(tr["ingress_h"])}},
-           "qa": {"title": "rules test"}}
+           "qa": {"title": "rules test", "diagnostics": False}}     # no ramp products to diagnose here
     (wd / "config.yaml").write_text(yaml.safe_dump(cfg))
     (wd / "Snakefile").write_text(SNAKEFILE.format(root=ROOT))
     # a stale diagnostics plot, not in the manifest: never on the page
