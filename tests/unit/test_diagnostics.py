@@ -1,13 +1,15 @@
 """Step diagnostics (plots, DQ tally) on hand-built ramp products, and ``rampflow flags``."""
 
 import csv
+import importlib
 
 import numpy as np
 import pytest
 
 from rampflow import dq as dqflags
-from rampflow import io
+from rampflow import io, plotting
 from rampflow.qa import diagnostics as dg
+from rampflow.qa.diagnostics import common
 from tests.conftest import make_uncal
 
 NINTS, NGROUPS, NY, NX = 2, 4, 8, 10
@@ -166,6 +168,25 @@ def test_ta_quicklook_selects_ta_exposures(tmp_path):
     sci = make_uncal(tmp_path / "sci_uncal.fits", img)
     png = dg.plot_ta_quicklook([ta, sci], tmp_path / "ta.png")
     assert _png_shape(png) == _expected((12, 7))
+
+
+def test_int_chunks_fit_the_budget():
+    class Ramp:
+        shape = (10, 8, 32, 64)                  # one integration of 8 groups: 8 * 32 * 64 * 5 B = 80 kB
+
+    chunks = common.int_chunks(Ramp(), 0.2)      # 200 kB: 2 integrations (4 groups: 5)
+    assert chunks == [slice(0, 2), slice(2, 4), slice(4, 6), slice(6, 8), slice(8, 10)]
+    assert common.int_chunks(Ramp(), 0.2, 4) == [slice(0, 5), slice(5, 10)]
+    assert common.int_chunks(Ramp(), 0.001) == [slice(i, i + 1) for i in range(10)]    # at least one
+
+
+def test_diagnostics_use_the_shared_plotting_helpers():
+    modules = [importlib.import_module(f"rampflow.qa.diagnostics.{m}")
+               for m in ("linearity", "tally", "saturation", "jumps", "destripe", "refpix", "ta")]
+    assert dg.DPI is plotting.DPI
+    for mod in modules:
+        assert mod.save is plotting.save and mod.figure is plotting.figure, mod.__name__
+        assert not {"_figure", "_save", "_message", "_robust_limits"} & set(vars(mod)), mod.__name__
 
 
 # --------------------------------------------------------------------------- rampflow flags

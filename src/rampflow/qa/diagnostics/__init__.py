@@ -8,7 +8,7 @@ One module per diagnostic:
 
 * :mod:`.linearity` -- :func:`plot_linearity_ratio`: last-pair / first-pair group difference vs
   signal, before and after the linearity step (a linear ramp has ratio 1);
-* :mod:`.dq_tally` -- :func:`dq_tally`: PIXELDQ counts per mnemonic and GROUPDQ flags added per
+* :mod:`.tally` -- :func:`dq_tally`: PIXELDQ counts per mnemonic and GROUPDQ flags added per
   step (CSV + bars);
 * :mod:`.saturation` -- :func:`plot_saturation`: saturated fraction per integration and an
   example ramp;
@@ -25,13 +25,13 @@ One module per diagnostic:
 from ...plotting import DPI
 from .common import DEFAULT_CHUNK_MB
 from .destripe import plot_destripe
-from .dq_tally import dq_tally
 from .jumps import jump_counts, plot_jump_counts, plot_jump_ramps
 from .linearity import linearity_ratio_sample, plot_linearity_ratio
 from .planning import diagnostic_names, diagnostic_settings, diagnostic_targets
 from .refpix import plot_refpix, refpix_means
 from .saturation import plot_saturation
 from .ta import TA_EXP_TYPE, is_target_acquisition, plot_ta_quicklook
+from .tally import dq_tally
 
 __all__ = [
     "DPI", "DEFAULT_CHUNK_MB", "TA_EXP_TYPE",
