@@ -254,11 +254,11 @@ def render_missing(entries, base) -> str:
     return ("<p class='bad'>Not found: " + ", ".join(h.esc(Path(e["path"]).name) for e in gone) + "</p>")
 
 
-def render_section(sid: str, entries, all_entries, tables, results, max_rows: int, base, lead: str = "") -> str:
-    """A manifest section: its note, ``lead`` HTML, then its entries by kind (results, plots,
+def render_section(sid: str, entries, all_entries, tables, results, max_rows: int, base) -> str:
+    """The body of a manifest section: its note, then its entries by kind (results, plots,
     tables and light curves, products) and the ones not found."""
     kind = {k: [e for e in entries if e["kind"] == k] for k in KINDS}
-    body = (h.muted(NOTES[sid]) if sid in NOTES else "") + lead
+    body = h.muted(NOTES[sid]) if sid in NOTES else ""
     body += render_results(kind["json"], results, base)
     body += render_plots(kind["plot"], base)
     body += render_tables([e for e in entries if e["kind"] in ("table", "lightcurve")], all_entries, tables,

@@ -84,20 +84,22 @@ def build_report(out_html, *, config: dict, manifest=(), products=None, logs=(),
                  and Path(e["path"]).suffix.lower() in h.MIME)
     transits = [(e, results[e["path"]]) for e in entries if en.is_transit(results.get(e["path"]))]
 
+    def manifest_section(sid, lead=""):
+        body = en.render_section(sid, sections.get(sid, []), entries, tables, results, int(qa["max_table_rows"]),
+                                 base)
+        return h.section(sid, SECTION_TITLES[sid], lead + body)
+
     parts = [sec.summary(config, exp_rows, nplots, nwarn, transits, prov),
-             h.section("exposures", SECTION_TITLES["exposures"], sec.exposures_table(exp_rows) + en.render_section(
-                 "exposures", sections.pop("exposures", []), entries, tables, results, qa["max_table_rows"], base)),
+             manifest_section("exposures", sec.exposures_table(exp_rows)),
              sec.provenance_section(prov, len(headers), config),
              sec.dq_tally_section(headers, tallies, sizes),
              sec.satjump_section(headers, tallies, sizes, sec.metrics_rows(entries, tables))]
-    parts += [h.section(sid, SECTION_TITLES[sid], en.render_section(sid, es, entries, tables, results,
-                                                                    int(qa["max_table_rows"]), base))
-              for sid, es in sections.items()]
+    parts += [manifest_section(sid) for sid in sections if sid != "exposures"]
     parts += [sec.warnings_section(warnings, nwarn, len(list(logs)), int(qa["max_warnings"])),
               sec.config_section(config)]
     nav = ([("summary", "Summary"), ("exposures", "Exposures"), ("provenance", "Steps & references"),
             ("dq-tallies", "DQ tallies"), ("satjump", "Saturation & jumps")]
-           + [(sid, SECTION_TITLES[sid]) for sid in sections]
+           + [(sid, SECTION_TITLES[sid]) for sid in sections if sid != "exposures"]
            + [("warnings", f"Warnings ({nwarn})"), ("config", "Configuration")])
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     ntables = len(tables) + len(results)
