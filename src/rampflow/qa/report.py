@@ -68,6 +68,7 @@ def build_report(out_html, *, config: dict, manifest=(), products=None, logs=(),
     logs     : log files; their WARNING lines are listed
     """
     config = dict(config or {})
+    logs = list(logs)
     qa = _settings(config)
     title = title or qa["title"] or f"rampflow QA: {config.get('program', '')}"
     entries = en.check_manifest(manifest)
@@ -95,7 +96,7 @@ def build_report(out_html, *, config: dict, manifest=(), products=None, logs=(),
              sec.dq_tally_section(headers, tallies, sizes),
              sec.satjump_section(headers, tallies, sizes, sec.metrics_rows(entries, tables))]
     parts += [manifest_section(sid) for sid in sections if sid != "exposures"]
-    parts += [sec.warnings_section(warnings, nwarn, len(list(logs)), int(qa["max_warnings"])),
+    parts += [sec.warnings_section(warnings, nwarn, len(logs), int(qa["max_warnings"])),
               sec.config_section(config)]
     nav = ([("summary", "Summary"), ("exposures", "Exposures"), ("provenance", "Steps & references"),
             ("dq-tallies", "DQ tallies"), ("satjump", "Saturation & jumps")]
