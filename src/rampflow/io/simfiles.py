@@ -20,6 +20,8 @@ import os
 from pathlib import Path
 
 import numpy as np
+from astropy.io import fits
+from astropy.table import Table
 
 #: FITS keyword -> datamodel attribute path, for the uncal files and reference files
 _KEYWORD_ATTRS: dict[str, str] = {
@@ -178,6 +180,7 @@ def write_uncal(path: str | os.PathLike, data: np.ndarray, keywords: dict,
     int_times : structured array with :func:`int_times_dtype` fields
     group     : optional structured array with :func:`group_dtype` fields
     """
+    # stdatamodels is heavy to import; only writers need it
     from stdatamodels.jwst import datamodels
 
     if data.dtype.kind != "u" or data.dtype.itemsize != 2 or data.ndim != 4:
@@ -202,7 +205,7 @@ def _dq_def_table(rows) -> np.ndarray:
 
 
 def write_reference(path: str | os.PathLike, reftype: str, arrays: dict, keywords: dict,
-                    dq_def=None) -> Path:
+                    dq_def=None, model: str | None = None) -> Path:
     """Write a CRDS-format reference file through its ``stdatamodels`` model class.
 
     reftype  : mask | saturation | superbias | linearity | dark | readnoise | gain
@@ -210,7 +213,10 @@ def write_reference(path: str | os.PathLike, reftype: str, arrays: dict, keyword
     keywords : FITS keyword -> value; must include INSTRUME, DETECTOR, SUBARRAY and the
                subarray corner/size keywords, REFTYPE, AUTHOR, PEDIGREE, USEAFTER, DESCRIP
     dq_def   : rows (BIT, VALUE, NAME, DESCRIPTION) for the DQ_DEF table
+    model    : the ``stdatamodels`` class name when the instrument has its own (e.g.
+               ``DarkNirspecModel``); None: the reftype's generic class
     """
+    # stdatamodels is heavy to import; only writers need it
     from stdatamodels.jwst import datamodels
 
     reftype = reftype.lower()
@@ -218,9 +224,7 @@ def write_reference(path: str | os.PathLike, reftype: str, arrays: dict, keyword
         clsname, attrs = _REFERENCE_MODELS[reftype]
     except KeyError:
         raise ValueError(f"unknown reference type {reftype!r}; known: {sorted(_REFERENCE_MODELS)}") from None
-    if reftype == "dark" and str(keywords.get("INSTRUME", "")).upper() == "NIRSPEC":
-        clsname = "DarkNirspecModel"
-    cls = getattr(datamodels, clsname)
+    cls = getattr(datamodels, model or clsname)
     model = cls()
     for ext, arr in arrays.items():
         try:
@@ -243,8 +247,6 @@ def read_reference_keywords(path: str | os.PathLike, keys=("INSTRUME", "DETECTOR
                                                             "USEAFTER", "SUBSTRT1", "SUBSTRT2",
                                                             "SUBSIZE1", "SUBSIZE2")) -> dict:
     """Primary-header keywords of a reference file (missing ones are None)."""
-    from astropy.io import fits
-
     hdr = fits.getheader(str(path), 0)
     return {k: hdr.get(k) for k in keys}
 
@@ -260,9 +262,6 @@ def write_truth(path: str | os.PathLike, header: dict, images: dict, tables: dic
     images : EXTNAME -> ndarray (or (ndarray, {keyword: value}))
     tables : EXTNAME -> astropy Table / structured array (or (table, {keyword: value}))
     """
-    from astropy.io import fits
-    from astropy.table import Table
-
     prim = fits.PrimaryHDU()
     for key, val in header.items():
         comment = ""
@@ -304,9 +303,6 @@ def read_truth(path: str | os.PathLike) -> dict:
     extension (lower-case EXTNAME -> ndarray) and per table extension (lower-case
     EXTNAME -> astropy Table).
     """
-    from astropy.io import fits
-    from astropy.table import Table
-
     out: dict = {}
     with fits.open(str(path), memmap=False) as hdul:
         out["header"] = {k: v for k, v in hdul[0].header.items() if k not in ("COMMENT", "HISTORY", "")}
