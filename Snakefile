@@ -1,17 +1,35 @@
 # rampflow: JWST Stage 1 (ramps -> slopes), light curves and QA as a Snakemake workflow.
-# Wiring only: the science lives in src/rampflow.
+# Wiring only: the science lives in src/rampflow, the plan in rampflow.wiring.
+import copy
+import sys
+from pathlib import Path
+
+from snakemake.logging import logger
 from snakemake.utils import min_version, validate
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from rampflow import config as rfconfig  # noqa: E402
 
 min_version("8.0")
 
 
-configfile: "config/config.yaml"
+# The demo program's config only when no --configfile is given: a program config given with
+# --configfile inherits nothing from the demo (Snakemake would merge the two).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"
 
 
+# the keys the schema's defaults fill are logged and listed on the QA page (config["_defaults_applied"])
+_given = copy.deepcopy(config)
+rfconfig.prepare(config)
 validate(config, "workflow/schemas/config.schema.yaml")
+config["_defaults_applied"] = rfconfig.defaults_applied(_given, config)
+logger.info(f"rampflow: settings from the schema defaults: {', '.join(config['_defaults_applied']) or 'none'}")
 
 
 include: "workflow/rules/common.smk"
@@ -24,9 +42,6 @@ include: "workflow/rules/qa.smk"
 
 
 rule all:
-    input:
-        lambda wc: final_products(),
-        lambda wc: diagnostic_targets(),
-        lambda wc: lightcurve_targets(),
-        lambda wc: qa_targets(),
     default_target: True
+    input:
+        lambda wc: wiring.targets(config, exposure_stems()),

@@ -1,8 +1,16 @@
-"""The workflow config: schema validation with defaults, and derived values.
+"""The workflow config: checks beyond the schema, the settings the schema filled, derived values.
 
-Snakemake validates the config against ``workflow/schemas/config.schema.yaml`` before
-any job runs; ``check`` adds the checks a schema cannot express (step order, parameter
-names of each step) and names the key at fault.
+Snakemake validates the config against ``workflow/schemas/config.schema.yaml`` before any
+job runs, and the schema's defaults fill every key the config leaves out. This module:
+
+* :func:`prepare` expands the config's shorthands before validation (``qa.diagnostics: true``);
+* :func:`defaults_applied` lists the keys the schema's defaults filled (logged, and shown on
+  the QA page);
+* :func:`check` adds the checks a schema cannot express (step order, step kinds, parameter
+  names of each step, custom saturation thresholds) and names the key at fault. Step names,
+  kinds, jwst's order and parameter names come from the step registry
+  (:mod:`rampflow.steps`), never from lists kept here;
+* :func:`crds_env` and :func:`results_dir` derive the CRDS environment and the output folder.
 """
 
 from __future__ import annotations
@@ -10,67 +18,150 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-#: steps that read and write 4-D ramps, in jwst's calwebb_detector1 order
-RAMP_STEPS = ("group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity",
-              "dark_current", "jump")
-#: custom ramp steps rampflow adds; they may be inserted anywhere after refpix
-CUSTOM_RAMP_STEPS = ("destripe",)
-#: steps after the ramp: ramp_fit turns ramps into rates, gain_scale acts on rates
-RATE_STEPS = ("ramp_fit", "gain_scale")
-ALL_STEPS = RAMP_STEPS + CUSTOM_RAMP_STEPS + RATE_STEPS
+from . import steps as rfsteps
+from .custom.saturation_thresholds import threshold_options
+
+__all__ = ["ConfigError", "prepare", "defaults_applied", "check", "check_custom", "step_defaults", "step_kind",
+           "ramp_steps", "rate_steps", "crds_env", "results_dir"]
 
 
 class ConfigError(ValueError):
     """The config is inconsistent; the message names the key."""
 
 
-def step_defaults(name: str) -> dict:
-    """jwst parameter names and defaults of step ``name``."""
-    if name == "ramp_fit":
-        from .steps.ramp_fit import DEFAULTS
-        return dict(DEFAULTS)
-    if name == "gain_scale":
-        return {}
-    from .steps import get_step_class
-    return dict(get_step_class(name).defaults)
+# --------------------------------------------------------------------------- the step registry
 
+def step_defaults(name: str) -> dict:
+    """jwst parameter names and defaults of step ``name`` (KeyError for an unknown step)."""
+    return dict(rfsteps.get_step_class(name).defaults)
+
+
+def step_kind(name: str) -> str:
+    """``"ramp"`` (ramp -> ramp) or ``"rate"`` (makes or acts on rate products)."""
+    return rfsteps.get_step_class(name).kind
+
+
+def ramp_steps(steps) -> list[str]:
+    """The ramp steps of ``steps``, in order."""
+    return [s for s in steps if step_kind(s) == "ramp"]
+
+
+def rate_steps(steps) -> list[str]:
+    """The rate steps of ``steps`` (ramp_fit, gain_scale), in order."""
+    return [s for s in steps if step_kind(s) == "rate"]
+
+
+def __getattr__(name: str):
+    """Old constants, now read from the registry: RAMP_STEPS (official ramp steps in jwst's
+    order), CUSTOM_RAMP_STEPS, RATE_STEPS and ALL_STEPS."""
+    if name in ("RAMP_STEPS", "CUSTOM_RAMP_STEPS", "RATE_STEPS", "ALL_STEPS"):
+        names = rfsteps.step_names()
+        official = [s for s in names if rfsteps.get_step_class(s).official]
+        groups = {
+            "RAMP_STEPS": [s for s in official if step_kind(s) == "ramp"],
+            "CUSTOM_RAMP_STEPS": [s for s in names if s not in official and step_kind(s) == "ramp"],
+            "RATE_STEPS": [s for s in names if step_kind(s) == "rate"],
+            "ALL_STEPS": list(names),
+        }
+        return tuple(groups[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# --------------------------------------------------------------------------- before and after the schema
+
+def prepare(config: dict) -> dict:
+    """Expand shorthands before validation, in place: ``qa.diagnostics: true|false`` becomes
+    ``{enabled: true|false}`` so that the schema fills the other diagnostics settings."""
+    qa = config.get("qa")
+    if isinstance(qa, dict) and isinstance(qa.get("diagnostics"), bool):
+        qa["diagnostics"] = {"enabled": qa["diagnostics"]}
+    return config
+
+
+def defaults_applied(given: dict, validated: dict, prefix: str = "") -> list[str]:
+    """Dotted keys of ``validated`` that ``given`` did not set (filled by the schema's
+    defaults), e.g. ``["compute.fuse", "lightcurves.mode", ...]``. A whole section the config
+    left out is listed by its leaf keys (an empty default as the section itself)."""
+    out = []
+    for key, value in validated.items():
+        path = f"{prefix}{key}"
+        if not isinstance(given, dict) or key not in given:
+            if isinstance(value, dict) and value:
+                out += defaults_applied({}, value, path + ".")
+            else:
+                out.append(path)
+        elif isinstance(value, dict) and isinstance(given[key], dict):
+            out += defaults_applied(given[key], value, path + ".")
+    return out
+
+
+# --------------------------------------------------------------------------- checks
 
 def check(config: dict) -> None:
     """Checks beyond the schema. Raises ConfigError naming the key."""
     steps = list(config.get("steps", []))
+    _check_steps(steps)
+    _check_step_params(config.get("step_params") or {})
+    check_custom(config, steps)
+
+
+def _check_steps(steps: list[str]) -> None:
+    known = rfsteps.step_names()
     for i, s in enumerate(steps):
-        if s not in ALL_STEPS:
-            raise ConfigError(f"steps[{i}]: unknown step {s!r}; known steps: {', '.join(ALL_STEPS)}")
+        if s not in known:
+            raise ConfigError(f"steps[{i}]: unknown step {s!r}; known steps: {', '.join(known)}")
     if len(set(steps)) != len(steps):
         raise ConfigError(f"steps: a step is listed twice: {steps}")
-    ramp = [s for s in steps if s not in RATE_STEPS]
-    if steps and any(s in RATE_STEPS for s in ramp):
-        raise ConfigError("steps: ramp_fit and gain_scale must come after all ramp steps")
-    if "gain_scale" in steps and "ramp_fit" not in steps:
-        raise ConfigError("steps: gain_scale needs ramp_fit before it")
-    if "ramp_fit" in steps and steps.index("ramp_fit") != len(ramp):
-        raise ConfigError("steps: ramp_fit must follow the last ramp step")
-    if "destripe" in steps and "refpix" in steps and steps.index("destripe") < steps.index("refpix"):
-        raise ConfigError("steps: destripe must come after refpix")
-    official = [s for s in ramp if s in RAMP_STEPS]
-    order = [s for s in RAMP_STEPS if s in official]
-    if official != order:
-        raise ConfigError(f"steps: jwst steps must keep calwebb_detector1 order {order}, got {official}")
-    for name, params in (config.get("step_params") or {}).items():
-        if name not in ALL_STEPS:
-            raise ConfigError(f"step_params.{name}: unknown step {name!r}")
-        if params is None:
-            continue
-        try:
-            known = step_defaults(name)
-        except (ImportError, KeyError):
-            continue  # step not built yet: its own wrapper will reject bad names at run time
-        for key in params:
-            if key not in known:
-                raise ConfigError(
-                    f"step_params.{name}.{key}: unknown parameter; {name} takes {sorted(known)}"
-                )
+    ramp = ramp_steps(steps)
+    rate = rate_steps(steps)
+    if steps[: len(ramp)] != ramp:
+        raise ConfigError(f"steps: the rate steps ({', '.join(rate)}) must come after all ramp steps")
+    order = [s for s in rfsteps.DETECTOR1_ORDER if s in steps]
+    if rate and rate != [s for s in order if s in rate]:
+        raise ConfigError(f"steps: rate steps must keep calwebb_detector1 order {[s for s in order if s in rate]}")
+    if rate and rate[0] != "ramp_fit":
+        raise ConfigError(f"steps: {rate[0]} needs ramp_fit before it")
+    official = [s for s in ramp if rfsteps.get_step_class(s).official]
+    if official != [s for s in order if s in official]:
+        raise ConfigError(f"steps: jwst steps must keep calwebb_detector1 order "
+                          f"{[s for s in order if s in official]}, got {official}")
+    # custom steps work on reference-pixel-corrected ramps
+    if "refpix" in ramp:
+        for s in ramp[: ramp.index("refpix")]:
+            if not rfsteps.get_step_class(s).official:
+                raise ConfigError(f"steps: {s} must come after refpix")
 
+
+def _check_step_params(step_params: dict) -> None:
+    known_steps = rfsteps.step_names()
+    for name, params in step_params.items():
+        if name not in known_steps:
+            raise ConfigError(f"step_params.{name}: unknown step {name!r}")
+        known = step_defaults(name)
+        for key in params or {}:
+            if key not in known:
+                raise ConfigError(f"step_params.{name}.{key}: unknown parameter; {name} takes {sorted(known)}")
+
+
+def check_custom(config: dict, steps: list[str]) -> None:
+    """``custom.saturation``: one kind of thresholds, one n_pix_grow_sat, the saturation step in ``steps``."""
+    saturation = (config.get("custom") or {}).get("saturation")
+    if not saturation:
+        return
+    try:
+        threshold_options(saturation)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    grow = saturation.get("n_pix_grow_sat")
+    sp_grow = ((config.get("step_params") or {}).get("saturation") or {}).get("n_pix_grow_sat")
+    if grow is not None and sp_grow is not None and int(grow) != int(sp_grow):
+        raise ConfigError("custom.saturation.n_pix_grow_sat and step_params.saturation.n_pix_grow_sat "
+                          f"disagree ({grow} vs {sp_grow}); set one of them")
+    if "saturation" not in steps:
+        raise ConfigError("custom.saturation is set but 'saturation' is not in steps")
+
+
+# --------------------------------------------------------------------------- derived values
 
 def crds_env(config: dict, workdir: str | os.PathLike = ".") -> dict:
     """Environment variables the CRDS client needs for this program.
@@ -98,4 +189,5 @@ def crds_env(config: dict, workdir: str | os.PathLike = ".") -> dict:
 
 
 def results_dir(config: dict) -> str:
+    """``<results>/<program>``: the program's output folder."""
     return str(Path(config.get("results", "results")) / config["program"])

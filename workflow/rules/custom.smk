@@ -1,69 +1,49 @@
-# Custom steps for time-series observers: custom saturation thresholds and 1/f destriping.
-# Include this file AFTER common.smk and BEFORE detector1.smk: the generic step rules there
-# take their extra inputs, parameters and reference overrides from custom_step_inputs(step),
-# custom_step_params(step) and custom_step_overrides(step) (rampflow.custom.CustomWiring).
-#
-# config:
-#   custom:
-#     saturation: {scale: 0.5}          # or {level: 50000} or {map: my_thresholds.fits};
-#                                       # optional n_pix_grow_sat for the saturation step
-#   steps: [..., refpix, ..., destripe, ...]
-#   step_params:
-#     destripe: {trace_radius: 8, per_amplifier: false, mask_path: null, ...}
-
-from rampflow.custom import CustomWiring  # noqa: E402
-
-try:
-    CUSTOM = CustomWiring(config, OUT, RAMP_CHAIN)
-except ValueError as exc:
-    raise WorkflowError(f"config error: {exc}")
-
-custom_step_inputs = CUSTOM.step_inputs
-custom_step_params = CUSTOM.step_params
-custom_step_overrides = CUSTOM.step_overrides
+# Jobs the custom steps add (rampflow.wiring.custom_jobs): a SATURATION reference with custom
+# thresholds per exposure (custom.saturation), and the files a step reads besides its ramp
+# (destripe's background mask, made from the ramp destripe reads). The step jobs take them as
+# inputs and reference overrides (detector1.smk).
 
 
-if CUSTOM.saturation:
+for _job in wiring.jobs(config, "saturation_reference"):
 
-    rule custom_saturation_reference:
-        """SATURATION reference with scaled / fixed / mapped thresholds for one exposure."""
+    rule:
+        name:
+            _job.name
         input:
-            uncal=lambda wc: uncal_path(wc.stem),
-            refs=references_ready(),
-            threshold_map=CUSTOM.threshold_map(),
+            **_job.inputs,
+            **_job.needs,
         output:
-            CUSTOM.saturation_reference(),
+            **_job.outputs,
+        log:
+            _job.log,
+        conda:
+            CONDA_ENV
         params:
-            options=CUSTOM.saturation_options,
-            overrides=config["references"]["overrides"],
-            context=config["references"]["crds_context"],
+            **_job.settings,
+            overrides=_job.overrides,
             env=CRDS_ENV,
-        conda:
-            CONDA_ENV
-        log:
-            f"{OUT}/logs/{{stem}}_saturation_custom.log",
         script:
-            "../scripts/custom_saturation_reference.py"
+            f"../scripts/{_job.script}"
 
 
-if CUSTOM.destripe:
+for _job in wiring.jobs(config, "step_input"):
 
-    rule destripe_mask:
-        """Background mask for 1/f destriping, from the ramp the destripe step reads."""
+    rule:
+        name:
+            _job.name
         input:
-            ramp=step_input("destripe"),
-            user_mask=[CUSTOM.user_destripe_mask] if CUSTOM.user_destripe_mask else [],
+            **_job.inputs,
         output:
-            CUSTOM.destripe_mask(),
-        params:
-            step_params=step_params("destripe"),
-            chunk_mb=CHUNK_MB,
+            **_job.outputs,
+        log:
+            _job.log,
+        benchmark:
+            _job.benchmark
         conda:
             CONDA_ENV
-        log:
-            f"{OUT}/logs/{{stem}}_destripe_mask.log",
-        benchmark:
-            f"{OUT}/benchmarks/{{stem}}_destripe_mask.tsv"
-        threads: 1
+        threads: _job.threads
+        params:
+            **_job.settings,
+            step_params=_job.params[_job.steps[0]],
         script:
-            "../scripts/custom_destripe_mask.py"
+            f"../scripts/{_job.script}"

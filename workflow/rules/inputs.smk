@@ -4,17 +4,18 @@ if SOURCE == "simulate":
 
     rule simulate:
         output:
-            uncal=expand(f"{OUT}/uncal/{{stem}}_uncal.fits", stem=exposure_stems()),
-            ready=f"{OUT}/crds/.ready",
+            uncal=expand(wiring.uncal_path(config), stem=exposure_stems()),
+            ready=wiring.references_ready(config),
+        log:
+            f"{OUT}/logs/simulate.log",
+        conda:
+            CONDA_ENV
         params:
             sim=config["inputs"]["simulate"],
             crds_path=lambda wc, output: str(Path(output.ready).parent),
-        conda:
-            CONDA_ENV
-        log:
-            f"{OUT}/logs/simulate.log",
         script:
             "../scripts/simulate.py"
+
 
 if SOURCE == "mast":
 
@@ -25,12 +26,12 @@ if SOURCE == "mast":
         """Query MAST with astroquery and download the program's uncal files (on the submit host)."""
         output:
             manifest=f"{OUT}/uncal/manifest.json",
-        params:
-            mast=config["inputs"]["mast"],
-        conda:
-            CONDA_ENV
         log:
             f"{OUT}/logs/mast_download.log",
+        conda:
+            CONDA_ENV
+        params:
+            mast=config["inputs"]["mast"],
         script:
             "../scripts/mast_download.py"
 
@@ -43,17 +44,17 @@ if SOURCE != "simulate":
     rule references:
         """Resolve every reference file once (CRDS fetches into its cache) before steps run."""
         input:
-            uncal=lambda wc: [uncal_path(s) for s in exposure_stems()],
+            uncal=all_uncal,
         output:
-            ready=f"{OUT}/crds/.ready",
+            ready=wiring.references_ready(config),
+        log:
+            f"{OUT}/logs/references.log",
+        conda:
+            CONDA_ENV
         params:
-            steps=STEPS,
+            steps=config["steps"],
             overrides=config["references"]["overrides"],
             context=config["references"]["crds_context"],
             env=CRDS_ENV,
-        conda:
-            CONDA_ENV
-        log:
-            f"{OUT}/logs/references.log",
         script:
             "../scripts/prefetch_references.py"

@@ -1,7 +1,8 @@
 """Snakemake adapter: one job of consecutive steps on one exposure (rampflow.runner.run).
 
-params.steps: the steps; input: "ramp" (or "rate" + "rateints") plus step inputs such as
-"destripe_mask" ("refs" is only the reference-file marker); output: product suffix -> path.
+params.steps: the steps; params.inputs: the names of the inputs the runner reads ("ramp", or
+"rate" + "rateints", plus step inputs such as "destripe_mask"; the others only order the
+jobs); output: product suffix -> path.
 """
 
 import os
@@ -13,7 +14,7 @@ from rampflow import logutil, runner  # noqa: E402
 log = logutil.setup(snakemake.log[0])
 runner.run(
     list(snakemake.params.steps),
-    {k: v for k, v in snakemake.input.items() if k != "refs"},
+    {k: snakemake.input[k] for k in snakemake.params.inputs},
     dict(snakemake.output.items()),
     params={k: dict(v) for k, v in snakemake.params.step_params.items()},
     overrides=dict(snakemake.params.overrides),

@@ -1,0 +1,66 @@
+"""Workflow planning: pure functions of the validated config (and the exposure names).
+
+The Snakemake rule files only declare rules; what each rule does comes from here, so the plan
+is unit-tested without Snakemake:
+
+* :mod:`rampflow.wiring.jobs` -- the jobs of one exposure (:class:`Job`): step jobs, one per
+  step or per fused group (``compute.fuse``, ``compute.keep``, jump inside the ramp_fit job),
+  ramp_fit and gain_scale, and the custom-step jobs (custom SATURATION reference, destripe's
+  background mask); paths, parameters and reference overrides; the final products;
+* :mod:`rampflow.wiring.targets` -- diagnostics, light curves, the QA page, every target of
+  ``rule all``, and :func:`manifest`: every product and plot of the QA page by section.
+
+The config is the one ``snakemake.utils.validate`` filled with the schema's defaults.
+"""
+
+from .jobs import (  # noqa: F401
+    CAPTIONS,
+    SECTIONS,
+    Job,
+    Output,
+    custom_jobs,
+    custom_saturation,
+    final_products,
+    final_suffixes,
+    fused_groups,
+    ints_product,
+    jump_in_ramp_fit,
+    kept_products,
+    last_ramp,
+    out_dir,
+    produced_ramps,
+    product,
+    ramp_chain,
+    ramp_jobs,
+    rate_jobs,
+    references_ready,
+    saturation_reference,
+    step_input,
+    step_inputs,
+    step_needs,
+    step_overrides,
+    step_params,
+    uncal_path,
+)
+from .targets import (  # noqa: F401
+    LIGHTCURVE_FILES,
+    PRODUCT_CAPTION,
+    TRANSIT_FILES,
+    diagnostic_jobs,
+    diagnostic_names,
+    diagnostic_settings,
+    diagnostic_targets,
+    exposure_jobs,
+    jobs,
+    lightcurve_inputs,
+    lightcurve_outputs,
+    lightcurve_targets,
+    lightcurves_enabled,
+    manifest,
+    qa_page,
+    qa_products,
+    qa_targets,
+    targets,
+    transit_enabled,
+    transit_outputs,
+)
