@@ -22,7 +22,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from rampflow import dq as dqflags
-from rampflow import io, lightcurves
+from rampflow import io, lightcurves, names
 
 DT = 30.0 / 86400.0          # days between integrations
 T_START = 60400.25           # BJD_TDB - 2400000.5 of the first mid-time
@@ -196,7 +196,7 @@ def _simple_ramp_fit(uncal_path, truth, refs, rates_dir):
         assert dqa[0, y, x] & dqflags.DO_NOT_USE
     arrays = {"SCI": slope.astype(np.float32), "ERR": np.sqrt(var_p + var_r).astype(np.float32),
               "DQ": dqa, "VAR_POISSON": var_p.astype(np.float32), "VAR_RNOISE": var_r.astype(np.float32)}
-    stem = lightcurves.product_stem(uncal_path)
+    stem = names.product_stem(uncal_path)
     out = io.write_image_product(rates_dir / f"{stem}_rateints.fits", arrays, rf.primary_header,
                                  rf.sci_header, datamodel="CubeModel",
                                  tables={"INT_TIMES": rf.tables["INT_TIMES"]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 
@@ -11,7 +12,8 @@ from astropy.io import fits
 from astropy.table import Table
 
 from rampflow import dq as dqflags
-from rampflow import io, lightcurves as lcm
+from rampflow import io, names
+from rampflow import lightcurves as lcm
 from rampflow.lightcurves import LightCurveError
 
 DAY = 1.0 / 86400.0
@@ -73,14 +75,14 @@ CFG = {"box_halfwidth": 1, "bkg_gap": 1, "bin_width": 1, "trace_order": 0}
 
 def test_product_stem_detector_segment():
     p = "/x/jw09999001001_04101_00001-seg002_nrs1_gain_scaleints.fits"
-    assert lcm.product_stem(p) == "jw09999001001_04101_00001-seg002_nrs1"
-    assert lcm.product_stem("jw01366003001_04101_00001-seg001_nrs2_rateints.fits") == \
+    assert names.product_stem(p) == "jw09999001001_04101_00001-seg002_nrs1"
+    assert names.product_stem("jw01366003001_04101_00001-seg001_nrs2_rateints.fits") == \
         "jw01366003001_04101_00001-seg001_nrs2"
-    assert lcm.product_stem("jw01366003001_04101_00001-seg001_nrs2_jump.fits") == \
+    assert names.product_stem("jw01366003001_04101_00001-seg001_nrs2_jump.fits") == \
         "jw01366003001_04101_00001-seg001_nrs2"
-    assert lcm.stem_detector("jw01366003001_04101_00001-seg001_nrcalong") == "nrcalong"
-    assert lcm.stem_segment("jw01366003001_04101_00001-seg012_nrs1") == 12
-    assert lcm.stem_segment("jw01366003001_04101_00001_nrs1") is None
+    assert names.stem_detector("jw01366003001_04101_00001-seg001_nrcalong") == "nrcalong"
+    assert names.stem_segment("jw01366003001_04101_00001-seg012_nrs1") == 12
+    assert names.stem_segment("jw01366003001_04101_00001_nrs1") is None
 
 
 def test_mid_times_prefer_bjd():
@@ -402,6 +404,37 @@ def test_transit_check_on_written_curve(tmp_path):
     np.testing.assert_allclose(np.asarray(lc.white["flux"])[oot], 1.0, rtol=1e-6)
 
 
+@pytest.mark.parametrize("where", ["after", "before", "between"])
+def test_transit_window_without_integrations_is_a_warning(tmp_path, caplog, where):
+    # hourly integrations 0..19 h; the 2-h window lies after, before or between them (the
+    # last case: 0.4 h wide, centred between integrations 10 and 11)
+    n = 20
+    bjd = 60000.0 + np.arange(n) / 24.0
+    p = write_rateints(tmp_path / "w-seg001_nrs1_rateints.fits", _trace_cube(np.full(n, 100.0)), bjd=bjd)
+    t0, duration = {"after": (bjd[-1] + 3.0 / 24, 2.0), "before": (bjd[0] - 3.0 / 24, 2.0),
+                    "between": (bjd[10] + 0.5 / 24, 0.4)}[where]
+    transit = {"t0": t0, "duration": duration}
+    lc = lcm.extract_lightcurves([p], config=dict(CFG, transit=transit))
+    with caplog.at_level(logging.WARNING, logger="rampflow"):
+        res = lcm.transit_check(lc.white, transit, lc.spectroscopic)
+    assert res["fitted"] is False and "depth" not in res and "bins" not in res
+    start, end = t0 - duration / 48, t0 + duration / 48
+    assert res["window_start"] == pytest.approx(start) and res["window_end"] == pytest.approx(end)
+    assert res["data_start"] == bjd[0] and res["data_end"] == bjd[-1] and res["n_in_transit"] == 0
+    # the warning names the window and the times covered, and says which key to check
+    msg = res["warning"]
+    assert f"{start:.5f} to {end:.5f}" in msg and f"{bjd[0]:.5f} to {bjd[-1]:.5f}" in msg
+    assert msg.startswith("nrs1: transit not fitted") and "lightcurves.transit" in msg
+    assert {"after": "starts 2.00 h after the last", "before": "ends 2.00 h before the first",
+            "between": "between two integrations"}[where] in msg
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [msg]
+    # the rule's products are written all the same: the JSON and a plot with the reason
+    js = lcm.write_json(res, tmp_path / "nrs1_transit.json")
+    png = lcm.plot_transit(lc.white, res, tmp_path / "nrs1_transit.png")
+    assert json.loads(js.read_text())["warning"] == msg
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 # --------------------------------------------------------------------------- jumps
 
 def test_jump_counts_from_jump_ramp(tmp_path, uncal_factory):
@@ -548,8 +581,8 @@ def test_check_config_names_the_key():
 
 def test_workflow_helpers():
     stems = ["jw1_2_3-seg002_nrs1", "jw1_2_3-seg001_nrs2", "jw1_2_3-seg001_nrs1"]
-    assert lcm.detectors_of(stems) == ["nrs1", "nrs2"]
-    assert lcm.stems_of_detector(stems, "NRS1") == ["jw1_2_3-seg002_nrs1", "jw1_2_3-seg001_nrs1"]
+    assert names.detectors_of(stems) == ["nrs1", "nrs2"]
+    assert names.stems_of_detector(stems, "NRS1") == ["jw1_2_3-seg002_nrs1", "jw1_2_3-seg001_nrs1"]
     t = lcm.workflow_targets("out/lightcurves", ["jump", "ramp_fit"], lambda: stems, False)
     assert len(t) == 2 * len(lcm.RULE_FILES) and "out/lightcurves/nrs2_metrics.csv" in t
     t = lcm.workflow_targets("out/lightcurves", ["jump", "ramp_fit"], lambda: stems, True)

@@ -134,11 +134,11 @@ def window_warning(detector, p: dict, times: np.ndarray, scale: str) -> str:
     else:
         where = "the window falls between two integrations"
     ephem = f", epoch {p['epoch']} of period {p['period']} d" if p.get("period") else ""
+    unit = "BJD_TDB - 2400000.5" if scale == "BJD_TDB" else f"{scale}, JD - 2400000.5"
     return (f"{detector or 'light curve'}: transit not fitted: no integration falls inside the transit window "
-            f"{start:.5f} to {end:.5f} (t0 {p['t0']:.5f}{ephem}, duration {p['duration'] * 24.0:.4g} h; "
-            f"{scale}, JD - 2400000.5); the light curve covers {first:.5f} to {last:.5f} "
-            f"({(last - first) * 24.0:.2f} h) and {where}. Check lightcurves.transit (t0, duration, period) "
-            "in the config.")
+            f"(t0 {p['t0']:.5f}{ephem}, duration {p['duration'] * 24.0:.4g} h: {start:.5f} to {end:.5f}, {unit}); "
+            f"the light curve covers {first:.5f} to {last:.5f} ({(last - first) * 24.0:.2f} h): {where}. "
+            "Check lightcurves.transit (t0, duration, period) in the config.")
 
 
 def _bin_depths(spectroscopic: Table, p: dict) -> list[dict]:
