@@ -25,8 +25,8 @@ report: "workflow/report/workflow.rst"
 
 
 # the keys the schema's defaults fill are logged and listed on the QA page (config["_defaults_applied"])
-_given = copy.deepcopy(config)
 rfconfig.prepare(config)
+_given = copy.deepcopy(config)
 validate(config, "workflow/schemas/config.schema.yaml")
 config["_defaults_applied"] = rfconfig.defaults_applied(_given, config)
 logger.info(f"rampflow: settings from the schema defaults: {', '.join(config['_defaults_applied']) or 'none'}")

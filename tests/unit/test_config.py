@@ -70,3 +70,45 @@ def test_crds_env_for_simulated_program(tmp_path):
     env = rfconfig.crds_env(cfg, tmp_path)
     assert env["CRDS_MODE"] == "local"
     assert env["CRDS_PATH"] == str(tmp_path / "results" / "demo-tso" / "crds")
+
+
+def test_schema_step_names_are_the_registry_s():
+    from rampflow.steps import step_names
+
+    schema = yaml.safe_load(SCHEMA.read_text())["properties"]
+    assert set(schema["steps"]["items"]["enum"]) == set(step_names())
+    assert set(schema["step_params"]["propertyNames"]["enum"]) == set(step_names())
+    assert set(schema["steps"]["default"]) == set(step_names()) - {"destripe"}   # calwebb_detector1 as jwst runs it
+
+
+def test_registry_kinds_drive_the_order_checks():
+    cfg = _validate(_default())
+    cfg["steps"] = ["dq_init", "gain_scale"]
+    with pytest.raises(rfconfig.ConfigError, match="gain_scale needs ramp_fit"):
+        rfconfig.check(cfg)
+    cfg["steps"] = ["dq_init", "gain_scale", "ramp_fit"]
+    with pytest.raises(rfconfig.ConfigError, match="order"):
+        rfconfig.check(cfg)
+    assert rfconfig.ramp_steps(["dq_init", "destripe", "jump", "ramp_fit"]) == ["dq_init", "destripe", "jump"]
+    assert rfconfig.RATE_STEPS == ("ramp_fit", "gain_scale") and "destripe" in rfconfig.CUSTOM_RAMP_STEPS
+
+
+def test_defaults_applied_lists_what_the_schema_filled():
+    given = {"program": "p", "inputs": {"source": "local", "uncal_dir": "u"},
+             "steps": ["dq_init", "ramp_fit"], "qa": {"diagnostics": False}}
+    rfconfig.prepare(given)
+    assert given["qa"]["diagnostics"] == {"enabled": False}
+    cfg = _validate(yaml.safe_load(yaml.safe_dump(given)))
+    applied = rfconfig.defaults_applied(given, cfg)
+    for key in ("results", "step_params", "compute.fuse", "compute.chunk_mb", "lightcurves.transit",
+                "references.overrides", "qa.diagnostics.sample_points", "custom"):
+        assert key in applied, key
+    for key in ("program", "inputs.source", "inputs.uncal_dir", "steps", "qa.diagnostics.enabled"):
+        assert key not in applied, key
+    assert rfconfig.defaults_applied(cfg, cfg) == []
+
+
+def test_a_program_config_gets_no_demo_settings():
+    cfg = _validate({"program": "p", "inputs": {"source": "local"}})
+    assert cfg["step_params"] == {} and cfg["lightcurves"]["transit"] is None
+    assert "destripe" not in cfg["steps"] and cfg["inputs"]["simulate"].get("transit_t0") is None

@@ -55,7 +55,7 @@ def test_default_config_jobs_one_per_step():
     assert j["step_group_scale"].inputs == {"ramp": f"{OUT}/uncal/{{stem}}_uncal.fits"}
     assert j["step_dq_init"].inputs == {"ramp": p("group_scale")}
     assert j["step_saturation"].outputs == {"saturation": p("saturation")}
-    assert j["step_saturation"].params == {"saturation": {"n_pix_grow_sat": 1}}
+    assert j["step_saturation"].params == {"saturation": {}}
     assert j["step_saturation"].needs == {"refs": f"{OUT}/crds/.ready"}
     assert j["step_saturation"].overrides == {}
     # destripe reads its mask as an input, not as a parameter
@@ -105,7 +105,7 @@ def test_fuse_with_keep_saturation():
     assert fused.steps == tuple(CHAIN[:7])
     assert fused.inputs == {"ramp": f"{OUT}/uncal/{{stem}}_uncal.fits"}
     assert fused.outputs == {"saturation": p("saturation"), "dark_current": p("dark_current")}
-    assert fused.params["saturation"] == {"n_pix_grow_sat": 1} and fused.params["refpix"] == {}
+    assert fused.params["saturation"] == {} and fused.params["refpix"] == {}
     assert fused.log == f"{OUT}/logs/{{stem}}_group_scale_to_dark_current.log"
     assert fused.benchmark == f"{OUT}/benchmarks/{{stem}}_group_scale_to_dark_current.tsv"
     ds = j["step_destripe"]
@@ -284,4 +284,5 @@ def test_config_errors_name_the_key():
     with pytest.raises(rfconfig.ConfigError, match="'saturation' is not in steps"):
         _cfg(steps=["dq_init", "jump"], custom={"saturation": {"level": 4e4}})
     with pytest.raises(rfconfig.ConfigError, match="disagree"):
-        _cfg(custom={"saturation": {"level": 4e4, "n_pix_grow_sat": 2}})
+        _cfg(custom={"saturation": {"level": 4e4, "n_pix_grow_sat": 2}},
+             step_params={"saturation": {"n_pix_grow_sat": 1}})
