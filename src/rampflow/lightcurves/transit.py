@@ -122,15 +122,20 @@ def fit_transit(time, flux, err, *, t0: float, duration: float, ingress: float =
             "residual_rms": float(np.std(resid))}
 
 
+def _span(days: float) -> str:
+    """A time span in hours, or in days beyond two days."""
+    return f"{days * 24.0:.2f} h" if days < 2.0 else f"{days:.2f} d"
+
+
 def window_warning(detector, p: dict, times: np.ndarray, scale: str) -> str:
     """The message for a transit window (:func:`transit_parameters` ``p``) that holds no
     integration of ``times``: the window, the times covered and how far apart they are."""
     start, end = p["t0"] - 0.5 * p["duration"], p["t0"] + 0.5 * p["duration"]
     first, last = float(np.nanmin(times)), float(np.nanmax(times))
     if end <= first:
-        where = f"the window ends {(first - end) * 24.0:.2f} h before the first integration"
+        where = f"the window ends {_span(first - end)} before the first integration"
     elif start >= last:
-        where = f"the window starts {(start - last) * 24.0:.2f} h after the last integration"
+        where = f"the window starts {_span(start - last)} after the last integration"
     else:
         where = "the window falls between two integrations"
     ephem = f", epoch {p['epoch']} of period {p['period']} d" if p.get("period") else ""
