@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .meta import ExposureMeta
+from .steps import get_step_class
 
 log = logging.getLogger(__name__)
 
@@ -173,21 +174,11 @@ def resolve(meta: ExposureMeta, reftypes, overrides: dict | None = None,
 
 
 def reftypes_for_steps(steps) -> list[str]:
-    """Reference types needed by the given step names (in order, without repeats)."""
-    from .config import RATE_STEPS
-    from .steps import get_step_class
-
+    """Reference types needed by the given step names (in order, without repeats), from the
+    step registry."""
     out: list[str] = []
     for s in steps:
-        if s == "ramp_fit":
-            types = ("readnoise", "gain")
-        elif s == "gain_scale":
-            types = ("gain",)
-        elif s in RATE_STEPS:
-            types = ()
-        else:
-            types = get_step_class(s).reftypes
-        out += [t for t in types if t not in out]
+        out += [t for t in get_step_class(s).reftypes if t not in out]
     return out
 
 

@@ -12,21 +12,19 @@ subtractions of those, used as float64 (stcal divides them by a float64 ``dt_gro
 as float32 and, after its first pass, the median as float32 (stcal writes them into
 float32 arrays).
 
-Medians are exact order statistics (any selection algorithm gives numpy's value; a
-branch-free quickselect is used for speed). Sigma clipping is a line-by-line port of
-astropy's C ``_sigma_clip_fast`` (Wirth selection, then mean and std summed in the buffer
-order the selection leaves, so even the last bits of the bounds agree); it is only run
-where it can clip something: a cheap test first proves, from the mean, the standard
-deviation and ``|median - mean| <= std``, that astropy's first pass would keep every value
-(then nothing is flagged, exactly as astropy would decide).
+Medians and sigma clipping are in :mod:`.order_stats`. Parameters come in one
+:class:`KernelParams` (jwst's names), the detection's outputs in one :class:`DetectOutput`.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
+
+from .order_stats import _clipped_abs_median, _pixel_median, _sigclip_bounds, _sigclip_keeps_all
 
 #: detection modes chosen by the caller (stcal's branches in ``find_crs``/``run_jump_detection``)
 MODE_SKIP = 0        # too few usable groups: nothing is flagged
@@ -35,265 +33,40 @@ MODE_SINGLE = 2      # ``look_for_more_than_one_jump``: every difference tested 
 MODE_SIGCLIP = 3     # ``det_jump_sigma_clipping``: astropy sigma_clip across integrations
 
 
-@njit(cache=True)
-def _kth_smallest(a, n, k):
-    """k-th smallest of a[:n] (Wirth / Devillard, as astropy's wirth_select.c; permutes a)."""
-    lo = 0
-    hi = n - 1
-    while lo < hi:
-        x = a[k]
-        i = lo
-        j = hi
-        while True:
-            while a[i] < x:
-                i += 1
-            while x < a[j]:
-                j -= 1
-            if i <= j:
-                t = a[i]
-                a[i] = a[j]
-                a[j] = t
-                i += 1
-                j -= 1
-            if i > j:
-                break
-        if j < k:
-            lo = i
-        if k < i:
-            hi = j
-    return a[k]
+class KernelParams(NamedTuple):
+    """Everything the jump kernels take besides arrays, under jwst's parameter names where
+    there is one (built by :func:`rampflow.steps.jump.run_detection`; keep the types: a
+    change would compile the kernels again)."""
+
+    mode: int                                   # MODE_*
+    only_use_ints: bool
+    nframes: float
+    rejection_threshold: float                  # >= 4 usable differences (stcal normal_rej_thresh)
+    four_group_rejection_threshold: float       # exactly 3 usable differences
+    three_group_rejection_threshold: float      # exactly 2 usable differences
+    sigclip_maxiters: int
+    flag_4_neighbors: bool                      # and detection runs
+    min_jump_to_flag_neighbors: float
+    max_jump_to_flag_neighbors: float
+    after_jump_flagging: bool                   # after_jump_flag_n1 or _n2 > 0, and detection runs
+    after_jump_flag_e1: float                   # after_jump_flag_dn1 in electrons
+    after_jump_flag_n1: int                     # groups flagged after (capped at ngroups - 2; -1: none)
+    after_jump_flag_e2: float
+    after_jump_flag_n2: int
+    width: int                                  # pixels per block of the detection buffer
+    dnu: np.uint8                               # DQ bits
+    sat: np.uint8
+    jump: np.uint8
 
 
-@njit(cache=True)
-def _wirth_median(a, n):
-    """Median of a[:n] (no NaN), permuting a; mean of the two middle values for even n."""
-    if n == 0:
-        return np.nan
-    if n % 2 == 0:
-        hi = _kth_smallest(a, n, n // 2)
-        lo = _kth_smallest(a, n, n // 2 - 1)
-        return 0.5 * (hi + lo)
-    return _kth_smallest(a, n, (n - 1) // 2)
+class DetectOutput(NamedTuple):
+    """Per-pixel and per-row results of :func:`_detect_kernel` (preallocated by the caller)."""
 
-
-@njit(cache=True)
-def _rank_select(a, n, k):
-    """k-th smallest of a[:n] by counting ranks (branch-free, for small n)."""
-    for i in range(n):
-        x = a[i]
-        lt = 0
-        le = 0
-        for j in range(n):
-            lt += a[j] < x
-            le += a[j] <= x
-        if lt <= k and k < le:
-            return x
-    return np.nan
-
-
-@njit(cache=True)
-def _kth_branchless(a, n, k, ta, tb):
-    """k-th smallest of a[:n] (no NaN); quickselect with median-of-3 pivots and
-    branch-free partitions into the scratch arrays ``ta``/``tb`` (size >= n). ``a`` is
-    not modified. Same value as any exact selection (about 3x faster than Wirth's on
-    unordered data)."""
-    m = n
-    which = 0
-    while m > 24:
-        if which == 0:
-            x0 = a[0]
-            x1 = a[m // 2]
-            x2 = a[m - 1]
-        elif which == 1:
-            x0 = ta[0]
-            x1 = ta[m // 2]
-            x2 = ta[m - 1]
-        else:
-            x0 = tb[0]
-            x1 = tb[m // 2]
-            x2 = tb[m - 1]
-        p = max(min(x0, x1), min(max(x0, x1), x2))
-        nl = 0
-        nh = 0
-        if which == 0:
-            for j in range(m):
-                v = a[j]
-                ta[nl] = v
-                nl += v < p
-                tb[nh] = v
-                nh += v > p
-        elif which == 1:
-            for j in range(m):
-                v = ta[j]
-                ta[nl] = v
-                nl += v < p
-                tb[nh] = v
-                nh += v > p
-        else:
-            for j in range(m):
-                v = tb[j]
-                ta[nl] = v
-                nl += v < p
-                tb[nh] = v
-                nh += v > p
-        if k < nl:
-            m = nl
-            which = 1
-        elif k >= m - nh:
-            k -= m - nh
-            m = nh
-            which = 2
-        else:
-            return p
-    if which == 0:
-        return _rank_select(a, m, k)
-    if which == 1:
-        return _rank_select(ta, m, k)
-    return _rank_select(tb, m, k)
-
-
-@njit(cache=True)
-def _median_any(a, n, ta, tb):
-    """Median of a[:n] (no NaN; NaN if n == 0), the value numpy's median gives; ``a`` is
-    not modified, ``ta``/``tb`` are scratch of size >= n."""
-    if n == 0:
-        return np.nan
-    khi = n // 2
-    if n % 2 == 1:
-        return _kth_branchless(a, n, khi, ta, tb)
-    vlo = _kth_branchless(a, n, khi - 1, ta, tb)
-    cle = 0
-    nxt = np.inf
-    for j in range(n):
-        v = a[j]
-        cle += v <= vlo
-        if v > vlo and v < nxt:
-            nxt = v
-    vhi = vlo if cle > khi else nxt
-    return 0.5 * (vlo + vhi)
-
-
-@njit(cache=True)
-def _sigclip_bounds(buf, count, sigma, maxiters):
-    """astropy ``compute_sigma_clipped_bounds`` (median centre, std, ``maxiters``).
-
-    ``buf[:count]`` holds the finite values in input order and is modified.
-    Returns (lower, upper, clipped): the bounds of the last iteration and whether any
-    value was ever excluded (if not, no value lies outside the bounds).
-    """
-    iteration = 0
-    clipped = False
-    while True:
-        median = _wirth_median(buf, count)
-        mean = 0.0
-        for i in range(count):
-            mean += buf[i]
-        mean /= count
-        std = 0.0
-        for i in range(count):
-            std += (buf[i] - mean) * (buf[i] - mean)
-        std = math.sqrt(std / count)
-        lower = median - sigma * std
-        upper = median + sigma * std
-        new_count = 0
-        for i in range(count):
-            if buf[i] >= lower and buf[i] <= upper:
-                buf[new_count] = buf[i]
-                new_count += 1
-        if new_count != count:
-            clipped = True
-        if new_count == count or new_count == 0:
-            return lower, upper, clipped
-        count = new_count
-        iteration += 1
-        if iteration >= maxiters:
-            return lower, upper, clipped
-
-
-@njit(cache=True)
-def _sigclip_keeps_all(col, c, sigma):
-    """True when astropy's first sigma-clipping pass provably keeps all of col[:c].
-
-    Its bounds are ``median +- sigma * std`` (population std). For any data
-    ``|median - mean| <= std``, and a count around the mean narrows that to ``mean +- std/4``
-    for most data; if every value lies inside the bounds that any such median gives (with
-    a margin far above the rounding of either computation) nothing is clipped, so no value
-    is flagged -- without the costly exact median. Otherwise the caller runs the exact
-    algorithm. ``col`` is only read.
-    """
-    if c < 2 or not (sigma > 1.0):
-        return False
-    tot = 0.0
-    mn = np.inf
-    mx = -np.inf
-    for i in range(c):
-        v = col[i]
-        tot += v
-        if v < mn:
-            mn = v
-        if v > mx:
-            mx = v
-    mean = tot / c
-    ss = 0.0
-    for i in range(c):
-        d = col[i] - mean
-        ss += d * d
-    std = math.sqrt(ss / c)
-    if not (std > 0.0):
-        return False
-    half = sigma * std
-    tol = 1e-9 * (max(abs(mn), abs(mx)) + half)
-    if mn >= mean + std - half + tol and mx <= mean - std + half - tol:
-        return True
-    a = 0.25 * std
-    up = mean + a
-    dn = mean - a
-    nle = 0
-    nge = 0
-    for i in range(c):
-        v = col[i]
-        nle += v <= up
-        nge += v >= dn
-    khi = c // 2
-    klo = khi if c % 2 == 1 else khi - 1
-    if nle >= khi + 1 and nge >= c - klo:
-        if mn >= up - half + tol and mx <= dn + half - tol:
-            return True
-    return False
-
-
-@njit(cache=True)
-def _clipped_abs_median(absd, n, tmp, ta, tb):
-    """stcal ``calc_med_first_diffs`` for one pixel on |first differences| ``absd[:n]``
-    (NaN = unusable): >= 4 usable -> drop every value equal to the maximum, median of the
-    rest; 3 -> median; 2 -> minimum; < 2 -> NaN."""
-    cnt = 0
-    mx = -np.inf
-    mn = np.inf
-    for j in range(n):
-        v = absd[j]
-        if not math.isnan(v):
-            cnt += 1
-            if v > mx:
-                mx = v
-            if v < mn:
-                mn = v
-    if cnt < 2:
-        return np.nan
-    if cnt == 2:
-        return mn
-    m = 0
-    for j in range(n):
-        v = absd[j]
-        if math.isnan(v):
-            continue
-        if cnt >= 4 and v == mx:
-            continue
-        tmp[m] = v
-        m += 1
-    if m == 0:
-        return np.nan
-    return _median_any(tmp, m, ta, tb)
+    med: np.ndarray       # float64 (ny, nx), NaN-filled
+    sig: np.ndarray       # float64 (ny, nx), NaN-filled
+    rowtrig: np.ndarray   # uint8 (nints, ngroups, ny)
+    nprim: np.ndarray     # int64 (ny,)
+    nclean: np.ndarray    # int64 (ny,)
 
 
 @njit(cache=True, parallel=True)
@@ -353,46 +126,51 @@ def _flag(gdq, i, g, y, x, jump):
     return 1
 
 
-@njit(cache=True)
-def _pixel_median(buf, w, n, work, ta, tb):
-    """nanmedian of buf[w, :n] (float64)."""
-    m = 0
-    for j in range(n):
-        v = buf[w, j]
-        if not math.isnan(v):
-            work[m] = v
-            m += 1
-    return _median_any(work, m, ta, tb)
-
-
 @njit(cache=True, parallel=True)
-def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, mode, only_use_ints, nframes,
-                   thr_normal, thr_3diff, thr_2diff, sigclip_maxiters, do_trig, post_all,
-                   nb_min, nb_max, width, dnu, sat, jump,
-                   med_out, sig_out, rowtrig, nprim_rows, nclean_rows):
+def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, kp, out):
     """Primary detection, per pixel, all integrations at once.
 
     The rows ``rowlist`` (int64) are split into ``ntasks`` contiguous ranges run in
     parallel; other rows are left alone. Writes ``jump`` into ``gdq`` on groups whose
     preceding difference is an outlier, and per pixel the post-processing median of the
-    differences and its sigma (``med_out``, ``sig_out``, float64 (ny, nx); NaN-filled by
-    the caller). They are computed for every pixel if ``post_all`` (single-pass mode and
+    differences and its sigma (``out.med``, ``out.sig``, float64 (ny, nx); NaN-filled by
+    the caller). They are computed for every pixel if ``after_jump_flagging`` (single-pass mode and
     the after-jump flagging need them everywhere), else only for pixels with a JUMP
-    flag when ``do_trig`` (nothing else reads them).
-    ``rowtrig[i, g, y] = 1`` when some pixel of row y has JUMP in group g with
+    flag when ``flag_4_neighbors`` (nothing else reads them).
+    ``out.rowtrig[i, g, y] = 1`` when some pixel of row y has JUMP in group g with
     min < ratio < max (a superset hint for the neighbour pass).
-    ``nprim_rows[y]``: groups with JUMP after detection (stcal's primary CR count);
-    ``nclean_rows[y]``: groups holding JUMP together with SATURATED or DO_NOT_USE.
+    ``out.nprim[y]``: groups with JUMP after detection (stcal's primary CR count);
+    ``out.nclean[y]``: groups holding JUMP together with SATURATED or DO_NOT_USE.
 
-    Thresholds: ``thr_normal`` (stcal's ``normal_rej_thresh``), ``thr_3diff`` for exactly
-    3 usable differences (four_group_rejection_threshold), ``thr_2diff`` for 2
-    (three_group_rejection_threshold).
+    Thresholds (``kp``): ``rejection_threshold`` (stcal's ``normal_rej_thresh``),
+    ``four_group_rejection_threshold`` for exactly 3 usable differences,
+    ``three_group_rejection_threshold`` for 2.
 
     The differences of a pixel are held as ``buf[w, k * nints + i]`` (difference k of
     integration i; contiguous across integrations for the per-difference sigma clipping),
     except for sigma clipping over all differences (``only_use_ints`` False), where
     astropy's buffer order ``i * nd + k`` is kept because its sums follow that order.
     """
+    mode = kp.mode
+    only_use_ints = kp.only_use_ints
+    nframes = kp.nframes
+    rejection_threshold = kp.rejection_threshold
+    four_group_rejection_threshold = kp.four_group_rejection_threshold
+    three_group_rejection_threshold = kp.three_group_rejection_threshold
+    sigclip_maxiters = kp.sigclip_maxiters
+    flag_4_neighbors = kp.flag_4_neighbors
+    after_jump_flagging = kp.after_jump_flagging
+    min_jump_to_flag_neighbors = kp.min_jump_to_flag_neighbors
+    max_jump_to_flag_neighbors = kp.max_jump_to_flag_neighbors
+    width = kp.width
+    dnu = kp.dnu
+    sat = kp.sat
+    jump = kp.jump
+    med_out = out.med
+    sig_out = out.sig
+    rowtrig = out.rowtrig
+    nprim_rows = out.nprim
+    nclean_rows = out.nclean
     nints, ngroups, ny, nx = sci.shape
     nd = ngroups - 1
     n = nints * nd
@@ -455,7 +233,7 @@ def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, mode, only_use_ints, nfr
                     med = np.nan
                     sig = np.nan
                     have_med = False
-                    if mode == 2 or post_all:
+                    if mode == 2 or after_jump_flagging:
                         med = _pixel_median(buf, w, n, work, ta, tb)
                         sig = math.sqrt(abs(med) + var_rn)
                         if sig == 0.0:
@@ -463,13 +241,13 @@ def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, mode, only_use_ints, nfr
                         have_med = True
 
                     if mode == 2:
-                        lim = 0.5 * thr_normal * sig
+                        lim = 0.5 * rejection_threshold * sig
                         for k in range(nd):
                             for i in range(nints):
                                 v = np.float64(buf[w, i * si + k * sk])
                                 # |v - med| / sig > thr, evaluated exactly only near the limit
                                 a = abs(v - med)
-                                if a > lim and math.isfinite(v) and a / sig > thr_normal:
+                                if a > lim and math.isfinite(v) and a / sig > rejection_threshold:
                                     if _flag(gdq, i, k + 1, y, x, jump):
                                         newj[nnew] = i * si + k * sk
                                         nnew += 1
@@ -483,9 +261,9 @@ def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, mode, only_use_ints, nfr
                                     if math.isfinite(v):
                                         col[c] = v
                                         c += 1
-                                if c == 0 or _sigclip_keeps_all(col, c, thr_normal):
+                                if c == 0 or _sigclip_keeps_all(col, c, rejection_threshold):
                                     continue
-                                lo, hi, clipped = _sigclip_bounds(col, c, thr_normal, sigclip_maxiters)
+                                lo, hi, clipped = _sigclip_bounds(col, c, rejection_threshold, sigclip_maxiters)
                                 if not clipped:
                                     continue
                                 for i in range(nints):
@@ -501,8 +279,8 @@ def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, mode, only_use_ints, nfr
                                 if math.isfinite(v):
                                     work2[c] = v
                                     c += 1
-                            if c > 0 and not _sigclip_keeps_all(work2, c, thr_normal):
-                                lo, hi, clipped = _sigclip_bounds(work2, c, thr_normal, sigclip_maxiters)
+                            if c > 0 and not _sigclip_keeps_all(work2, c, rejection_threshold):
+                                lo, hi, clipped = _sigclip_bounds(work2, c, rejection_threshold, sigclip_maxiters)
                                 for i in range(nints):
                                     if not clipped:
                                         break
@@ -530,11 +308,11 @@ def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, mode, only_use_ints, nfr
                             if sgi == 0.0:
                                 sgi = np.nan
                             if cnt >= 4:
-                                thr = thr_normal
+                                thr = rejection_threshold
                             elif cnt == 3:
-                                thr = thr_3diff
+                                thr = four_group_rejection_threshold
                             else:
-                                thr = thr_2diff
+                                thr = three_group_rejection_threshold
                             best = np.nan
                             for j in range(n):
                                 v = work2[j]
@@ -562,7 +340,7 @@ def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, mode, only_use_ints, nfr
                             it += 1
 
                     nprim += nnew
-                    if do_trig and not have_med and (injump[w] or nnew > 0):
+                    if flag_4_neighbors and not have_med and (injump[w] or nnew > 0):
                         med = _pixel_median(buf, w, n, work, ta, tb)
                         sig = math.sqrt(abs(med) + var_rn)
                         if sig == 0.0:
@@ -571,10 +349,10 @@ def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, mode, only_use_ints, nfr
                     if have_med:
                         med_out[y, x] = med
                         sig_out[y, x] = sig
-                    if do_trig and (injump[w] or nnew > 0):
+                    if flag_4_neighbors and (injump[w] or nnew > 0):
                         # a trigger needs JUMP in the group: scan everything if the pixel
                         # came with JUMP flags, else only the groups flagged just now
-                        lim = 0.5 * nb_min * sig
+                        lim = 0.5 * min_jump_to_flag_neighbors * sig
                         ntest = n if injump[w] else nnew
                         for t in range(ntest):
                             j = t if injump[w] else newj[t]
@@ -588,18 +366,23 @@ def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, mode, only_use_ints, nfr
                             a = abs(v - med)
                             if a > lim:
                                 rr = a / sig
-                                if rr < nb_max and rr > nb_min and (gdq[i, k + 1, y, x] & jump):
+                                if (rr < max_jump_to_flag_neighbors and rr > min_jump_to_flag_neighbors
+                                        and (gdq[i, k + 1, y, x] & jump)):
                                     rowtrig[i, k + 1, y] = 1
             nprim_rows[y] = nprim
             nclean_rows[y] = nclean
 
 
 @njit(cache=True)
-def _trig_row(sci, gdq, gain, med, sig, rowtrig, i, g, r, nb_min, nb_max, jump, badbits, out):
+def _trig_row(sci, gdq, gain, med, sig, rowtrig, i, g, r, kp, out):
     """Neighbour triggers of row r in plane (i, g): JUMP set and min < ratio < max.
     Returns whether any pixel triggers; ``out`` (nx bool) is filled only if the hint is set."""
     if rowtrig[i, g, r] == 0:
         return False
+    nb_min = kp.min_jump_to_flag_neighbors
+    nb_max = kp.max_jump_to_flag_neighbors
+    jump = kp.jump
+    badbits = kp.dnu | kp.sat
     nx = out.shape[0]
     anyt = False
     for x in range(nx):
@@ -616,14 +399,17 @@ def _trig_row(sci, gdq, gain, med, sig, rowtrig, i, g, r, nb_min, nb_max, jump, 
 
 
 @njit(cache=True, parallel=True)
-def _neighbors_kernel(sci, gdq, gain, med, sig, rowtrig, nb_min, nb_max, jump, badbits):
+def _neighbors_kernel(sci, gdq, gain, med, sig, rowtrig, kp):
     """stcal ``flag_four_neighbors``: in each plane (i, g >= 1) a JUMP pixel whose ratio
-    |d - median| / sigma lies strictly between ``nb_min`` and ``nb_max`` flags its four
+    |d - median| / sigma lies strictly between ``kp.min_jump_to_flag_neighbors`` and
+    ``kp.max_jump_to_flag_neighbors`` flags its four
     neighbours JUMP (where they are not SATURATED / DO_NOT_USE). Triggers are taken from
     the state before the plane is modified: rows are walked in order with a 3-row window
     whose next row is evaluated before the current row is written. prange over integrations.
     """
     nints, ngroups, ny, nx = sci.shape
+    jump = kp.jump
+    badbits = kp.dnu | kp.sat
     for i in prange(nints):
         ta = np.zeros(nx, dtype=np.bool_)
         tb = np.zeros(nx, dtype=np.bool_)
@@ -633,10 +419,10 @@ def _neighbors_kernel(sci, gdq, gain, med, sig, rowtrig, nb_min, nb_max, jump, b
             tcur = tb
             tn = tc
             hp = False
-            hc = _trig_row(sci, gdq, gain, med, sig, rowtrig, i, g, 0, nb_min, nb_max, jump, badbits, tcur)
+            hc = _trig_row(sci, gdq, gain, med, sig, rowtrig, i, g, 0, kp, tcur)
             hn = False
             if ny > 1:
-                hn = _trig_row(sci, gdq, gain, med, sig, rowtrig, i, g, 1, nb_min, nb_max, jump, badbits, tn)
+                hn = _trig_row(sci, gdq, gain, med, sig, rowtrig, i, g, 1, kp, tn)
             for y in range(ny):
                 if hp or hc or hn:
                     for x in range(nx):
@@ -660,17 +446,25 @@ def _neighbors_kernel(sci, gdq, gain, med, sig, rowtrig, nb_min, nb_max, jump, b
                 hc = hn
                 hn = False
                 if y + 2 < ny:
-                    hn = _trig_row(sci, gdq, gain, med, sig, rowtrig, i, g, y + 2, nb_min, nb_max,
-                                   jump, badbits, tn)
+                    hn = _trig_row(sci, gdq, gain, med, sig, rowtrig, i, g, y + 2, kp, tn)
 
 
 @njit(cache=True, parallel=True)
-def _after_kernel(sci, gdq, gain, med, do_transient, e1, n1, e2, n2, do_clean, jump, dnu, sat):
-    """stcal ``transient_jumps`` (flag ``n1``/``n2`` groups after a JUMP group whose
-    d - median >= e1/e2, where not SATURATED/DO_NOT_USE; n already capped at ngroups - 2)
-    and detect_jumps_data's removal of JUMP where DO_NOT_USE or SATURATED is also set.
-    prange over rows."""
+def _after_kernel(sci, gdq, gain, med, kp, do_clean):
+    """stcal ``transient_jumps`` (with ``kp.after_jump_flagging``: flag
+    ``kp.after_jump_flag_n1``/``n2`` groups after a JUMP group whose d - median >=
+    ``kp.after_jump_flag_e1``/``e2`` electrons, where not SATURATED/DO_NOT_USE; n already
+    capped at ngroups - 2) and, with ``do_clean``, detect_jumps_data's removal of JUMP where
+    DO_NOT_USE or SATURATED is also set. prange over rows."""
     nints, ngroups, ny, nx = sci.shape
+    do_transient = kp.after_jump_flagging
+    e1 = kp.after_jump_flag_e1
+    n1 = kp.after_jump_flag_n1
+    e2 = kp.after_jump_flag_e2
+    n2 = kp.after_jump_flag_n2
+    jump = kp.jump
+    dnu = kp.dnu
+    sat = kp.sat
     badbits = dnu | sat
     jd = jump | dnu
     js = jump | sat

@@ -13,8 +13,12 @@ pixel quantities live in per-tile scratch arrays. The cube is read twice: a firs
 the pixel's median rate (which every segment's Poisson variance needs), a second for the
 fit. Nothing of the size of the cube is allocated.
 
+The per-ramp helpers are in :mod:`.ramp_segments`. The kernel takes its arrays and settings
+as a few named tuples (:class:`Ramps`, :class:`FitSetup`, :class:`RateArrays`,
+:class:`OptArrays`), under the step's parameter names.
+
 Group DQ used by the fit ("effective" DQ, as the C code sees ``ramp_data.groupdq``): the
-input GROUPDQ, plus DO_NOT_USE on groups outside ``[first, last]`` (the step's
+input GROUPDQ, plus DO_NOT_USE on groups outside ``[firstgroup, lastgroup]`` (the step's
 firstgroup/lastgroup) and, with ``suppress1g``, DO_NOT_USE on every group of a ramp that
 has exactly one good group (stcal's ``suppress_one_good_group_ramps``). The "original" DQ
 used to recompute read noise for CHARGELOSS ramps is the input plus the first/last
@@ -24,320 +28,109 @@ DO_NOT_USE only (stcal copies ``groupdq`` before suppressing one-group ramps).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
 
-from ..dq import CHARGELOSS, DO_NOT_USE, FLAGS, JUMP_DET, NO_GAIN_VALUE, SATURATED
-
-_DNU = DO_NOT_USE
-_SAT = SATURATED
-_JUMP = JUMP_DET
-_PERS = FLAGS["PERSISTENCE"]
-_CHG = CHARGELOSS
-_NGVAL = NO_GAIN_VALUE
-_NPERS = 0xFFFFFFFF ^ _PERS  # every bit but PERSISTENCE
-_INVALID = _DNU | _SAT
-_CRIT = _JUMP | _PERS | _CHG
-
-#: stcal's LARGE_VARIANCE_THRESHOLD (slope_fitter.c: 1.e6): larger variances are set to 0
-_LARGE_VAR = 1.0e6
-
-
-@njit(cache=True)
-def _power_index(snr):
-    """Index into the power table [0, 0.4, 1, 3, 6, 10] (stcal ``snr_power``; NaN -> 10)."""
-    if snr < 5.0:
-        return 0
-    elif snr < 10.0:
-        return 1
-    elif snr < 20.0:
-        return 2
-    elif snr < 50.0:
-        return 3
-    elif snr < 100.0:
-        return 4
-    return 5
+from .ramp_segments import (  # noqa: F401 (_opt_sizes_kernel, _weight_table_kernel: the step's)
+    _CHG,
+    _DNU,
+    _INVALID,
+    _JUMP,
+    _LARGE_VAR,
+    _NGVAL,
+    _PERS,
+    _SAT,
+    _copy_slab,
+    _effective_dq,
+    _load_data,
+    _median_rate_integration,
+    _opt_sizes_kernel,
+    _original_dq,
+    _power_index,
+    _seg_rnoise,
+    _segments,
+    _weight_table_kernel,
+    _zeroframe_and_0th,
+)
 
 
-@njit(cache=True)
-def _weight_table_kernel(powers, ngroups, tab):
-    """tab[k, n, j] = powf(|(j - m) / m|, powers[k]) for segment length n >= 3, m = (n - 1) / 2:
-    the base in double, the power in single precision (numba's float32 power is the C
-    library's ``powf``, which stcal's C code calls)."""
-    for n in range(3, ngroups + 1):
-        mid = np.float64(n - 1) / 2.0
-        invmid = 1.0 / mid
-        for k in range(powers.shape[0]):
-            pw = np.float32(powers[k])
-            for j in range(n):
-                base = np.float32(abs((np.float64(j) - mid) * invmid))
-                tab[k, n, j] = np.float64(base ** pw)
+class Ramps(NamedTuple):
+    """A row chunk's ramps and the per-pixel reference arrays for its rows."""
+
+    sci: np.ndarray        # float32 (nints, ngroups, ny, nx), DN
+    gdq: np.ndarray        # uint8, same shape
+    pdq: np.ndarray        # uint32 (ny, nx)
+    gain: np.ndarray       # float32 (ny, nx), e-/DN
+    rnoise: np.ndarray     # float32 (ny, nx): stcal's gain-scaled read noise
+    dark: np.ndarray       # float32 (ny, nx): average dark current
+    zeroframe: np.ndarray  # float32 (nints, ny, nx), used when FitSetup.has_zeroframe
 
 
-@njit(cache=True)
-def _effective_dq(qpix, ngroups, first, last, suppress1g, dq):
-    """Fill ``dq`` (int64 (ngroups,)) with the effective group DQ of one ramp (``qpix``: its
-    GROUPDQ, (ngroups,))."""
-    ngood = 0
-    for g in range(ngroups):
-        d = np.int64(qpix[g])
-        if g < first or g > last:
-            d |= _DNU
-        dq[g] = d
-        if (d & _NPERS) == 0:
-            ngood += 1
-    if suppress1g and ngood == 1:
-        for g in range(ngroups):
-            dq[g] |= _DNU
+class FitSetup(NamedTuple):
+    """The fit's settings (the step's parameters after validation, and readout times)."""
+
+    firstgroup: int
+    lastgroup: int
+    suppress_one_group: bool
+    save_opt: bool
+    has_zeroframe: bool
+    group_time: float
+    frame_time: float
+    one_group_time: float
+    ped_tmp: float         # pedestal time factor ((NFRAMES + 1) / 2 + DRPFRMS1) / (NFRAMES + GROUPGAP)
+    tile: int              # columns per parallel work item
 
 
-@njit(cache=True)
-def _original_dq(qpix, ngroups, first, last, dq):
-    """The DQ stcal keeps as ``orig_gdq``, with CHARGELOSS groups un-flagged (CHARGELOSS and
-    DO_NOT_USE toggled off by XOR, as ``ramp_fit_pixel_rnoise_chargeloss_remove`` does)."""
-    for g in range(ngroups):
-        d = np.int64(qpix[g])
-        if g < first or g > last:
-            d |= _DNU
-        if d & _CHG:
-            d ^= (_DNU | _CHG)
-        dq[g] = d
+class RateArrays(NamedTuple):
+    """rate (ny, nx) or rateints (nints, ny, nx) outputs; DQ uint32, the rest float32."""
+
+    slope: np.ndarray
+    dq: np.ndarray
+    var_poisson: np.ndarray
+    var_rnoise: np.ndarray
+    err: np.ndarray
 
 
-@njit(cache=True)
-def _load_data(dpix, ngroups, dq, data):
-    """Group values as float64, NaN for SATURATED groups. Returns the group statistics
-    (cnt_good, cnt_sat, cnt_dnu, cnt_dnu_sat, or-ed JUMP/PERSISTENCE/CHARGELOSS bits)."""
-    cnt_good = 0
-    cnt_sat = 0
-    cnt_dnu = 0
-    cnt_dnu_sat = 0
-    anyf = 0
-    for g in range(ngroups):
-        d = dq[g]
-        anyf |= d & _CRIT
-        if d == 0:
-            cnt_good += 1
-        elif d & _DNU:
-            cnt_dnu += 1
-        if d & _INVALID:
-            cnt_dnu_sat += 1
-        if d & _SAT:
-            data[g] = np.nan
-            cnt_sat += 1
-        else:
-            data[g] = np.float64(dpix[g])
-    return cnt_good, cnt_sat, cnt_dnu, cnt_dnu_sat, anyf
+class OptArrays(NamedTuple):
+    """fitopt outputs (float32): per segment (nints, nseg, ny, nx), pedestal (nints, ny, nx),
+    crmag (nints, ncr, ny, nx)."""
 
-
-@njit(cache=True)
-def _segments(dq, ngroups, starts, ends):
-    """stcal ``compute_integration_segments`` (without the saturated-first-group test) and
-    ``prune_segment_list``. Segments are runs of good groups (DQ == 0 ignoring PERSISTENCE),
-    starting one group earlier when the previous group's DQ is exactly JUMP_DET; ``[start,
-    end)``. A one-group segment is dropped when a longer one came before it; after the scan,
-    one-group segments are dropped if any segment is longer, else only the first is kept.
-
-    Returns ``(nseg, size)``: the number of segments kept in ``starts``/``ends`` and the list
-    size stcal reports (which, when only one-group segments exist, is not decremented by the
-    pruning -- it sets the segment axis of the optional output).
-    """
-    nseg = 0
-    maxlen = 0
-    in_seg = False
-    start = 0
-    for idx in range(ngroups + 1):
-        if idx < ngroups and (dq[idx] & _NPERS) == 0:
-            if not in_seg:
-                if idx > 0 and (dq[idx - 1] & _NPERS) == _JUMP:
-                    start = idx - 1
-                else:
-                    start = idx
-                in_seg = True
-        elif in_seg:
-            length = idx - start
-            if not (length == 1 and maxlen > 1):
-                starts[nseg] = start
-                ends[nseg] = idx
-                nseg += 1
-                if length > maxlen:
-                    maxlen = length
-            in_seg = False
-    size = nseg
-    if nseg >= 2:
-        if maxlen < 2:
-            nseg = 1
-        else:
-            k = 0
-            for s in range(nseg):
-                if ends[s] - starts[s] != 1:
-                    starts[k] = starts[s]
-                    ends[k] = ends[s]
-                    k += 1
-            nseg = k
-            size = k
-    return nseg, size
-
-
-@njit(cache=True)
-def _median(buf, m):
-    """Median of buf[:m] (reorders it): the middle value, or the mean of the two middle ones
-    ``(upper + lower) / 2`` (stcal ``real_nan_median`` on the sorted values).
-
-    Quickselect with a median-of-three pivot and branch-free three-way partitions (the
-    comparisons on noisy data are unpredictable, so branches would cost more than the work).
-    """
-    if m == 0:
-        return np.nan
-    if m == 1:
-        return buf[0]
-    if m == 2:
-        return (buf[0] + buf[1]) / 2.0
-    k = m >> 1
-    lo = 0
-    hi = m - 1
-    while hi > lo:  # invariant: buf[:lo] <= buf[lo:hi+1] <= buf[hi+1:], lo <= k <= hi
-        a = buf[lo]
-        b = buf[(lo + hi) >> 1]
-        c = buf[hi]
-        if a > b:
-            a, b = b, a
-        if b > c:
-            b = c
-        if a > b:
-            b = a
-        pivot = b
-        lt = lo  # [lo, lt) < pivot
-        for t in range(lo, hi + 1):
-            v = buf[t]
-            w = buf[lt]
-            less = v < pivot
-            buf[t] = w if less else v
-            buf[lt] = v if less else w
-            lt += 1 if less else 0
-        if k < lt:
-            hi = lt - 1
-            continue
-        eq = lt  # [lt, eq) == pivot
-        for t in range(lt, hi + 1):
-            v = buf[t]
-            w = buf[eq]
-            same = v == pivot
-            buf[t] = w if same else v
-            buf[eq] = v if same else w
-            eq += 1 if same else 0
-        if k < eq:
-            break
-        lo = eq
-    upper = buf[k]
-    if m & 1:
-        return upper
-    lower = buf[0]
-    for j in range(1, k):
-        if buf[j] > lower:
-            lower = buf[j]
-    return (upper + lower) / 2.0
-
-
-@njit(cache=True)
-def _median_rate_integration(data, dq, ngroups, group_time, buf):
-    """stcal ``median_rate_integration``: NaN-median of the first differences of
-    data/group_time (DO_NOT_USE groups and differences ending on a JUMP_DET group are NaN);
-    if every difference is NaN, the first group's data/group_time (NaN if that is unusable).
-    ``buf``: float64 scratch of length >= ngroups."""
-    prev = np.nan if dq[0] & _DNU else data[0] / group_time
-    loc0 = prev
-    m = 0
-    for k in range(1, ngroups):
-        cur = np.nan if dq[k] & _DNU else data[k] / group_time
-        if not (dq[k] & _JUMP):
-            v = cur - prev
-            if not math.isnan(v):
-                buf[m] = v
-                m += 1
-        prev = cur
-    if m == 0 and not math.isnan(loc0):
-        buf[0] = loc0
-        m = 1
-    return _median(buf, m)
-
-
-@njit(cache=True)
-def _zeroframe_and_0th(ngroups, suppress1g, has_zf, zf, cnt_good, cnt_sat, cnt_dnu, cnt_dnu_sat, dq, data):
-    """stcal ``get_pixel_ramp``'s one-good-0th-group and ZEROFRAME handling (only when one-group
-    suppression is off); ``zf`` is the pixel's ZEROFRAME value. Returns (is_0th, is_zframe, cnt_good, cnt_sat, cnt_dnu_sat)."""
-    is0 = False
-    isz = False
-    if not suppress1g:
-        if cnt_good == 1 and dq[0] == 0:
-            is0 = True
-        elif cnt_good == 0 and has_zf:
-            if zf != 0.0:
-                data[0] = zf
-                dq[0] = 0
-                cnt_good = 1
-                cnt_dnu_sat -= 1
-                if cnt_sat == ngroups:
-                    cnt_sat -= 1
-                if cnt_dnu == ngroups:
-                    cnt_dnu -= 1
-                isz = True
-    return is0, isz, cnt_good, cnt_sat, cnt_dnu_sat
-
-
-@njit(cache=True)
-def _seg_rnoise(length, timing, group_time, rn, gain):
-    """Segment read-noise variance (stcal ``segment_rnoise_len1/len2/default``)."""
-    if length == 1:
-        rnum = rn / timing
-        rnum = 12.0 * rnum * rnum
-        rden = 6.0
-        rden = rden * gain * gain
-        return rnum / rden
-    if length == 2:
-        rnum = rn / group_time
-        rnum = 12.0 * rnum * rnum
-        rden = 6.0
-        rden = rden * gain * gain
-        return rnum / rden
-    if gain <= 0.0 or math.isnan(gain):
-        return 0.0
-    seglen = np.float64(length)
-    rnum = rn / group_time
-    rnum = 12.0 * rnum * rnum
-    rden = seglen * seglen * seglen - seglen
-    rden = rden * gain * gain
-    return rnum / rden
-
-
-@njit(cache=True)
-def _copy_slab(sci, gdq, i, r, c0, nt, dslab, qslab):
-    """dslab[j, g] = sci[i, g, r, c0 + j], qslab[j, g] = gdq[i, g, r, c0 + j] for j < nt."""
-    ngroups = sci.shape[1]
-    for g in range(ngroups):
-        for j in range(nt):
-            dslab[j, g] = sci[i, g, r, c0 + j]
-            qslab[j, g] = gdq[i, g, r, c0 + j]
+    slope: np.ndarray
+    sigslope: np.ndarray
+    var_poisson: np.ndarray
+    var_rnoise: np.ndarray
+    yint: np.ndarray
+    sigyint: np.ndarray
+    weights: np.ndarray
+    pedestal: np.ndarray
+    crmag: np.ndarray
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def _fit_ramps_kernel(sci, gdq, pdq, gain2d, rn2d, dc2d, zframe, has_zf,
-                      first, last, suppress1g, group_time, frame_time, one_group_time, ped_tmp,
-                      wtab, save_opt, tile,
-                      r_slope, r_dq, r_vp, r_vr, r_err,
-                      i_slope, i_dq, i_vp, i_vr, i_err,
-                      o_slope, o_sigslope, o_vp, o_vr, o_yint, o_sigyint, o_weights, o_ped, o_crmag):
-    """Fit every pixel of a row chunk. Inputs: sci float32 / gdq uint8 (nints, ngroups, ny, nx),
-    pdq uint32 (ny, nx), gain2d / rn2d (stcal's gain-scaled read noise) / dc2d float32 (ny, nx),
-    zframe float32 (nints, ny, nx) used when ``has_zf``; wtab float64 (6, ngroups+1, ngroups)
-    unit Fixsen weights by (power index, segment length, group); ``tile``: columns per
-    parallel work item (its ramps are copied pixel-major into a cache-resident slab, so it
-    should be a few hundred: the cube is then read in long contiguous runs).
-    Outputs (preallocated):
-    rate 2-D and rateints 3-D float32/uint32; with ``save_opt`` the fitopt arrays
-    (nints, nseg, ny, nx), pedestal (nints, ny, nx), crmag (nints, ncr, ny, nx), zero-filled
-    by the caller."""
+def _fit_ramps_kernel(ramps, setup, wtab, rate, rateints, opt):
+    """Fit every pixel of a row chunk: ``ramps`` (:class:`Ramps`) with ``setup``
+    (:class:`FitSetup`); ``wtab`` float64 (6, ngroups+1, ngroups) unit Fixsen weights by
+    (power index, segment length, group). ``setup.tile``: columns per parallel work item (its
+    ramps are copied pixel-major into a cache-resident slab, so it should be a few hundred:
+    the cube is then read in long contiguous runs).
+    Outputs (preallocated): ``rate`` / ``rateints`` (:class:`RateArrays`, 2-D / 3-D); with
+    ``setup.save_opt`` the fitopt arrays (:class:`OptArrays`), zero-filled by the caller."""
+    sci, gdq, pdq, gain2d, rn2d, dc2d, zframe = ramps
+    firstgroup = setup.firstgroup
+    lastgroup = setup.lastgroup
+    suppress_one_group = setup.suppress_one_group
+    save_opt = setup.save_opt
+    has_zeroframe = setup.has_zeroframe
+    group_time = setup.group_time
+    frame_time = setup.frame_time
+    one_group_time = setup.one_group_time
+    ped_tmp = setup.ped_tmp
+    tile = setup.tile
+    r_slope, r_dq, r_vp, r_vr, r_err = rate
+    i_slope, i_dq, i_vp, i_vr, i_err = rateints
+    o_slope, o_sigslope, o_vp, o_vr, o_yint, o_sigyint, o_weights, o_ped, o_crmag = opt
     nints, ngroups, ny, nx = sci.shape
     ntx = (nx + tile - 1) // tile
     nseg_opt = o_slope.shape[1]
@@ -363,11 +156,11 @@ def _fit_ramps_kernel(sci, gdq, pdq, gain2d, rn2d, dc2d, zframe, has_zf,
             _copy_slab(sci, gdq, i, r, c0, nt, dslab, qslab)
             for j in range(nt):
                 c = c0 + j
-                _effective_dq(qslab[j], ngroups, first, last, suppress1g, dq)
+                _effective_dq(qslab[j], ngroups, firstgroup, lastgroup, suppress_one_group, dq)
                 cnt_good, cnt_sat, cnt_dnu, cnt_dnu_sat, anyf = _load_data(dslab[j], ngroups, dq, data)
-                zf = np.float64(zframe[i, r, c]) if has_zf else 0.0
+                zf = np.float64(zframe[i, r, c]) if has_zeroframe else 0.0
                 is0, isz, cnt_good, cnt_sat, cnt_dnu_sat = _zeroframe_and_0th(
-                    ngroups, suppress1g, has_zf, zf, cnt_good, cnt_sat, cnt_dnu, cnt_dnu_sat, dq, data)
+                    ngroups, suppress_one_group, has_zeroframe, zf, cnt_good, cnt_sat, cnt_dnu, cnt_dnu_sat, dq, data)
                 if ngroups == 1:  # median_rate_1ngroup: plain mean, NaN propagates
                     mrate[j] += data[0] / one_group_time
                     continue
@@ -409,7 +202,7 @@ def _fit_ramps_kernel(sci, gdq, pdq, gain2d, rn2d, dc2d, zframe, has_zf,
                 rn = np.float64(rn2d[r, c])
                 dcur = np.float64(dc2d[r, c])
                 med = mrate[j]
-                _effective_dq(qslab[j], ngroups, first, last, suppress1g, dq)
+                _effective_dq(qslab[j], ngroups, firstgroup, lastgroup, suppress_one_group, dq)
                 cnt_good, cnt_sat, cnt_dnu, cnt_dnu_sat, anyf = _load_data(dslab[j], ngroups, dq, data)
                 if save_opt and ncr_opt > 0:
                     k = 0
@@ -417,9 +210,9 @@ def _fit_ramps_kernel(sci, gdq, pdq, gain2d, rn2d, dc2d, zframe, has_zf,
                         if (dq[g] & _JUMP) and k < ncr_opt:
                             o_crmag[i, k, r, c] = np.float32(data[g] - data[g - 1])
                             k += 1
-                zf = np.float64(zframe[i, r, c]) if has_zf else 0.0
+                zf = np.float64(zframe[i, r, c]) if has_zeroframe else 0.0
                 is0, isz, cnt_good, cnt_sat, cnt_dnu_sat = _zeroframe_and_0th(
-                    ngroups, suppress1g, has_zf, zf, cnt_good, cnt_sat, cnt_dnu, cnt_dnu_sat, dq, data)
+                    ngroups, suppress_one_group, has_zeroframe, zf, cnt_good, cnt_sat, cnt_dnu, cnt_dnu_sat, dq, data)
                 idq = pixdq[j]
                 if anyf & _JUMP:
                     idq |= _JUMP
@@ -457,7 +250,7 @@ def _fit_ramps_kernel(sci, gdq, pdq, gain2d, rn2d, dc2d, zframe, has_zf,
                         sig_y = 0.0
                         if length == 1:
                             timing = group_time
-                            if not suppress1g:
+                            if not suppress_one_group:
                                 if is0:
                                     timing = one_group_time
                                 elif isz:
@@ -576,13 +369,13 @@ def _fit_ramps_kernel(sci, gdq, pdq, gain2d, rn2d, dc2d, zframe, has_zf,
                 # ---- CHARGELOSS: recompute the integration's read-noise variance
                 if anyf & _CHG:
                     flags[j] |= 2
-                    _original_dq(qslab[j], ngroups, first, last, odq)
+                    _original_dq(qslab[j], ngroups, firstgroup, lastgroup, odq)
                     nseg2, size2 = _segments(odq, ngroups, starts, ends)
                     inv_r2 = 0.0
                     for s in range(nseg2):
                         length = ends[s] - starts[s]
                         timing = group_time
-                        if length == 1 and not suppress1g:
+                        if length == 1 and not suppress_one_group:
                             if is0:
                                 timing = one_group_time
                             elif isz:
@@ -640,38 +433,3 @@ def _fit_ramps_kernel(sci, gdq, pdq, gain2d, rn2d, dc2d, zframe, has_zf,
             r_vp[r, c] = np.float32(vp)
             r_vr[r, c] = np.float32(vr)
             r_err[r, c] = np.float32(err)
-
-
-@njit(cache=True, parallel=True)
-def _opt_sizes_kernel(gdq, zframe, has_zf, first, last, suppress1g, out):
-    """Per row: out[r, 0] = max segment-list size, out[r, 1] = max number of JUMP_DET groups
-    (after group 0) over the row's pixels and integrations, as stcal sizes the fitopt arrays."""
-    nints, ngroups, ny, nx = gdq.shape
-    for r in prange(ny):
-        dq = np.empty(ngroups, dtype=np.int64)
-        starts = np.empty(ngroups + 1, dtype=np.int64)
-        ends = np.empty(ngroups + 1, dtype=np.int64)
-        mseg = 0
-        mcr = 0
-        for i in range(nints):
-            for c in range(nx):
-                _effective_dq(gdq[i, :, r, c], ngroups, first, last, suppress1g, dq)
-                ncr = 0
-                cnt_good = 0
-                for g in range(ngroups):
-                    if g > 0 and (dq[g] & _JUMP):
-                        ncr += 1
-                    if dq[g] == 0:
-                        cnt_good += 1
-                if ncr > mcr:
-                    mcr = ncr
-                if (not suppress1g) and cnt_good == 0 and has_zf:
-                    if zframe[i, r, c] != 0.0:
-                        dq[0] = 0
-                if dq[0] & _SAT:
-                    continue
-                nseg, size = _segments(dq, ngroups, starts, ends)
-                if size > mseg:
-                    mseg = size
-        out[r, 0] = mseg
-        out[r, 1] = mcr

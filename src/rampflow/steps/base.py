@@ -22,7 +22,7 @@ means the full cube at once (only for steps that cannot be split); ``chunking =
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from typing import Any, ClassVar
 
 import numpy as np
@@ -45,6 +45,11 @@ class InputSpec:
     read: Callable
     build: Callable
     built_name: str = "built from input"
+
+
+def param_defaults(params_class) -> dict[str, Any]:
+    """A step's ``defaults`` from the frozen dataclass stating its parameters (name -> default)."""
+    return {f.name: f.default for f in fields(params_class) if f.default is not MISSING}
 
 
 #: input name -> InputSpec (registered by the module of the step that takes the input)

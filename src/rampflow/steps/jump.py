@@ -81,48 +81,55 @@ import numba
 import numpy as np
 
 from .. import dq as dqflags
-from .base import Step
+from ..kernels import jump as K
+from .base import Step, param_defaults
 
 log = logging.getLogger(__name__)
 
-#: jwst 3.0 JumpStep spec: every parameter and its default
-JUMP_DEFAULTS = {
-    "rejection_threshold": 4.0,
-    "three_group_rejection_threshold": 6.0,
-    "four_group_rejection_threshold": 5.0,
-    "maximum_cores": "1",
-    "flag_4_neighbors": True,
-    "max_jump_to_flag_neighbors": 1000.0,
-    "min_jump_to_flag_neighbors": 10.0,
-    "after_jump_flag_dn1": 0.0,
-    "after_jump_flag_time1": 0.0,
-    "after_jump_flag_dn2": 0.0,
-    "after_jump_flag_time2": 0.0,
-    "expand_large_events": False,
-    "min_sat_area": 1.0,
-    "min_jump_area": 5.0,
-    "expand_factor": 2.0,
-    "use_ellipses": False,
-    "sat_required_snowball": True,
-    "min_sat_radius_extend": 2.5,
-    "sat_expand": 2,
-    "edge_size": 25,
-    "mask_snowball_core_next_int": True,
-    "snowball_time_masked_next_int": 4000,
-    "find_showers": False,
-    "max_shower_amplitude": 4.0,
-    "extend_snr_threshold": 1.2,
-    "extend_min_area": 90,
-    "extend_inner_radius": 1.0,
-    "extend_outer_radius": 2.6,
-    "extend_ellipse_expand_ratio": 1.1,
-    "time_masked_after_shower": 15.0,
-    "min_diffs_single_pass": 10,
-    "max_extended_radius": 200,
-    "minimum_groups": 3,
-    "minimum_sigclip_groups": 100,
-    "only_use_ints": True,
-}
+@dataclass(frozen=True)
+class JumpParams:
+    """jwst 3.0 JumpStep spec: every parameter and its default, under jwst's names (stated
+    here once: :data:`JUMP_DEFAULTS` and ``JumpStep.defaults`` derive from it)."""
+
+    rejection_threshold: float = 4.0
+    three_group_rejection_threshold: float = 6.0
+    four_group_rejection_threshold: float = 5.0
+    maximum_cores: str = "1"
+    flag_4_neighbors: bool = True
+    max_jump_to_flag_neighbors: float = 1000.0
+    min_jump_to_flag_neighbors: float = 10.0
+    after_jump_flag_dn1: float = 0.0
+    after_jump_flag_time1: float = 0.0
+    after_jump_flag_dn2: float = 0.0
+    after_jump_flag_time2: float = 0.0
+    expand_large_events: bool = False
+    min_sat_area: float = 1.0
+    min_jump_area: float = 5.0
+    expand_factor: float = 2.0
+    use_ellipses: bool = False
+    sat_required_snowball: bool = True
+    min_sat_radius_extend: float = 2.5
+    sat_expand: int = 2
+    edge_size: int = 25
+    mask_snowball_core_next_int: bool = True
+    snowball_time_masked_next_int: int = 4000
+    find_showers: bool = False
+    max_shower_amplitude: float = 4.0
+    extend_snr_threshold: float = 1.2
+    extend_min_area: int = 90
+    extend_inner_radius: float = 1.0
+    extend_outer_radius: float = 2.6
+    extend_ellipse_expand_ratio: float = 1.1
+    time_masked_after_shower: float = 15.0
+    min_diffs_single_pass: int = 10
+    max_extended_radius: int = 200
+    minimum_groups: int = 3
+    minimum_sigclip_groups: int = 100
+    only_use_ints: bool = True
+
+
+#: JumpParams' names and defaults as a dict (the Step's ``defaults``)
+JUMP_DEFAULTS = param_defaults(JumpParams)
 
 #: astropy sigma_clip's default number of iterations (stcal does not change it)
 SIGCLIP_MAXITERS = 5
@@ -190,31 +197,28 @@ def _check_inputs(sci, gdq, pdq, readnoise_2d, gain_2d):
         raise ValueError("gdq and pdq must be writeable (flags are set in place)")
 
 
-def run_detection(sci, gdq, pdq, readnoise_2d, gain_2d, *,
-                  rejection_threshold=4.0, three_group_rejection_threshold=6.0,
-                  four_group_rejection_threshold=5.0, flag_4_neighbors=True,
-                  max_jump_to_flag_neighbors=1000.0, min_jump_to_flag_neighbors=10.0,
-                  after_jump_flag_dn1=0.0, after_jump_flag_n1=0,
-                  after_jump_flag_dn2=0.0, after_jump_flag_n2=0,
-                  minimum_groups=3, minimum_sigclip_groups=100, only_use_ints=True,
-                  min_diffs_single_pass=10, nframes=1, gain_median=None,
-                  row_cache: "RowCache | None" = None, row0: int = 0) -> JumpResult:
-    """:func:`detect_jumps` with the after-jump counts already in groups and the effective
-    ``minimum_groups``; returns a :class:`JumpResult`. Same array contract.
+def run_detection(sci, gdq, pdq, readnoise_2d, gain_2d, params: JumpParams = JumpParams(), *,
+                  group_time: float = 1.0, nframes: int = 1, gain_median=None,
+                  nrows_exposure: int | None = None, row_cache: RowCache | None = None,
+                  row0: int = 0) -> JumpResult:
+    """:func:`detect_jumps` with the parameters as one :class:`JumpParams`; returns a
+    :class:`JumpResult`. Same array contract.
 
     ``row_cache`` / ``row0``: see :class:`RowCache` (``row0`` = exposure row of the
     chunk's first row); rows found there are not detected again.
     """
-    from ..kernels import jump as K
-
+    p = params
     _check_inputs(sci, gdq, pdq, readnoise_2d, gain_2d)
-    for name, v in (("rejection_threshold", rejection_threshold),
-                    ("three_group_rejection_threshold", three_group_rejection_threshold),
-                    ("four_group_rejection_threshold", four_group_rejection_threshold)):
+    for name in ("rejection_threshold", "three_group_rejection_threshold", "four_group_rejection_threshold"):
+        v = getattr(p, name)
         if not v >= 0:
             raise ValueError(f"{name} must be >= 0, got {v}")
     if int(nframes) < 1:
         raise ValueError(f"nframes must be >= 1, got {nframes}")
+    nrows = sci.shape[2] if nrows_exposure is None else int(nrows_exposure)
+    minimum_groups = effective_minimum_groups(p.minimum_groups, p.maximum_cores, nrows)
+    after_jump_flag_n1 = groups_after(p.after_jump_flag_time1, group_time)
+    after_jump_flag_n2 = groups_after(p.after_jump_flag_time2, group_time)
     nints, ngroups, ny, nx = sci.shape
     dnu, sat, jump = dqflags.DO_NOT_USE, dqflags.SATURATED, dqflags.JUMP_DET
 
@@ -235,70 +239,65 @@ def run_detection(sci, gdq, pdq, readnoise_2d, gain_2d, *,
     min_usable_groups = ngroups - max_flagged
     total_groups = nints * ngroups - total_flagged
     min_usable_diffs = min_usable_groups - 1
-    use_sigclip = ((only_use_ints and nints >= minimum_sigclip_groups)
-                   or (not only_use_ints and total_groups >= minimum_sigclip_groups))
+    use_sigclip = ((p.only_use_ints and nints >= p.minimum_sigclip_groups)
+                   or (not p.only_use_ints and total_groups >= p.minimum_sigclip_groups))
     if not use_sigclip and min_usable_groups < minimum_groups:
         mode = K.MODE_SKIP
     elif use_sigclip:
         mode = K.MODE_SIGCLIP
-    elif min_usable_diffs >= min_diffs_single_pass:
+    elif min_usable_diffs >= p.min_diffs_single_pass:
         mode = K.MODE_SINGLE
     else:
         mode = K.MODE_ITERATIVE
     if ngroups < 2 or sci.size == 0:
         mode = K.MODE_SKIP
 
-    med = np.full((ny, nx), np.nan, dtype=np.float64)
-    sig = np.full((ny, nx), np.nan, dtype=np.float64)
-    rowtrig = np.zeros((nints, ngroups, ny), dtype=np.uint8)
-    nprim = np.zeros(ny, dtype=np.int64)
-    nclean = np.zeros(ny, dtype=np.int64)
     nd = max(ngroups - 1, 1)
     n = nints * nd
     # pixels per block: the block's differences (float32) take at most ~4 MB per thread
     width = int(min(nx, max(16, (4 << 20) // (4 * n))))
-    do_trig = bool(flag_4_neighbors) and mode != K.MODE_SKIP
-    do_transient = mode != K.MODE_SKIP and (after_jump_flag_n1 > 0 or after_jump_flag_n2 > 0)
+    detecting = mode != K.MODE_SKIP
+    kp = K.KernelParams(
+        mode=int(mode), only_use_ints=bool(p.only_use_ints), nframes=float(int(nframes)),
+        rejection_threshold=float(p.rejection_threshold),
+        four_group_rejection_threshold=float(p.four_group_rejection_threshold),
+        three_group_rejection_threshold=float(p.three_group_rejection_threshold),
+        sigclip_maxiters=SIGCLIP_MAXITERS, flag_4_neighbors=bool(p.flag_4_neighbors) and detecting,
+        min_jump_to_flag_neighbors=float(p.min_jump_to_flag_neighbors),
+        max_jump_to_flag_neighbors=float(p.max_jump_to_flag_neighbors),
+        after_jump_flagging=detecting and (after_jump_flag_n1 > 0 or after_jump_flag_n2 > 0),
+        after_jump_flag_e1=0.0, after_jump_flag_n1=max(min(int(after_jump_flag_n1), ngroups - 2), -1),
+        after_jump_flag_e2=0.0, after_jump_flag_n2=max(min(int(after_jump_flag_n2), ngroups - 2), -1),
+        width=width, dnu=np.uint8(dnu), sat=np.uint8(sat), jump=np.uint8(jump))
+    out = K.DetectOutput(med=np.full((ny, nx), np.nan, dtype=np.float64),
+                         sig=np.full((ny, nx), np.nan, dtype=np.float64),
+                         rowtrig=np.zeros((nints, ngroups, ny), dtype=np.uint8),
+                         nprim=np.zeros(ny, dtype=np.int64), nclean=np.zeros(ny, dtype=np.int64))
     todo = np.arange(ny, dtype=np.int64)
     if row_cache is not None and sci.size:
         todo = row_cache.plan(sci, gdq, row0, mode)
     ntasks = max(1, min(len(todo), numba.get_num_threads()))
     if sci.size and len(todo):
-        K._detect_kernel(sci, gdq, rn, gain, todo, ntasks, mode,
-                         bool(only_use_ints), float(int(nframes)),
-                         float(rejection_threshold), float(four_group_rejection_threshold),
-                         float(three_group_rejection_threshold), SIGCLIP_MAXITERS, do_trig,
-                         do_transient, float(min_jump_to_flag_neighbors),
-                         float(max_jump_to_flag_neighbors), width,
-                         np.uint8(dnu), np.uint8(sat), np.uint8(jump),
-                         med, sig, rowtrig, nprim, nclean)
+        K._detect_kernel(sci, gdq, rn, gain, todo, ntasks, kp, out)
     if row_cache is not None and sci.size:
-        row_cache.restore_and_store(gdq, med, sig, rowtrig, nprim, nclean, row0)
+        row_cache.restore_and_store(gdq, out, row0)
     if mode == K.MODE_SIGCLIP:
         planes = np.zeros((nints, ngroups), dtype=np.bool_)
         K._plane_all_kernel(gdq, np.uint8(jump | dnu), planes)
         if planes.any():
             K._clear_planes_kernel(gdq, planes, np.uint8(jump))
-            K._count_rows_kernel(gdq, np.uint8(jump), nprim)
-
-    if mode != K.MODE_SKIP:
-        if do_trig and rowtrig.any():
-            K._neighbors_kernel(sci, gdq, gain, med, sig, rowtrig,
-                                float(min_jump_to_flag_neighbors), float(max_jump_to_flag_neighbors),
-                                np.uint8(jump), np.uint8(dnu | sat))
-    do_clean = bool(nclean.any())
-    if do_transient or do_clean:
+            K._count_rows_kernel(gdq, np.uint8(jump), out.nprim)
+    if kp.flag_4_neighbors and out.rowtrig.any():
+        K._neighbors_kernel(sci, gdq, gain, out.med, out.sig, out.rowtrig, kp)
+    do_clean = bool(out.nclean.any())
+    if kp.after_jump_flagging or do_clean:
         if gain_median is None:
             gain_median = np.nanmedian(gain)
         # as stcal: python float * float32 median (a float32 under numpy's promotion rules)
-        e1 = after_jump_flag_dn1 * gain_median
-        e2 = after_jump_flag_dn2 * gain_median
-        jmax1 = min(int(after_jump_flag_n1), ngroups - 2)
-        jmax2 = min(int(after_jump_flag_n2), ngroups - 2)
-        K._after_kernel(sci, gdq, gain, med, do_transient, float(e1), max(jmax1, -1),
-                        float(e2), max(jmax2, -1), do_clean, np.uint8(jump), np.uint8(dnu),
-                        np.uint8(sat))
-    return JumpResult(mode=_MODE_NAMES[mode], primary_per_row=nprim, all_dnu=all_dnu)
+        kp = kp._replace(after_jump_flag_e1=float(p.after_jump_flag_dn1 * gain_median),
+                         after_jump_flag_e2=float(p.after_jump_flag_dn2 * gain_median))
+        K._after_kernel(sci, gdq, gain, out.med, kp, do_clean)
+    return JumpResult(mode=_MODE_NAMES[mode], primary_per_row=out.nprim, all_dnu=all_dnu)
 
 
 class RowCache:
@@ -324,8 +323,6 @@ class RowCache:
         self.reused_rows = 0
 
     def _hashes(self, sci, gdq, rows):
-        from ..kernels import jump as K
-
         rows = np.asarray(rows, dtype=np.int64)
         out = np.zeros(len(rows), dtype=np.uint64)
         if len(rows):
@@ -346,7 +343,10 @@ class RowCache:
         self._store = {r: (mode, hashes[r]) for r in store}
         return np.array([r for r in range(ny) if r not in self._reuse], dtype=np.int64)
 
-    def restore_and_store(self, gdq, med, sig, rowtrig, nprim, nclean, row0: int) -> None:
+    def restore_and_store(self, gdq, out, row0: int) -> None:
+        """Restore the reused rows' state into ``gdq`` and ``out`` (a kernels.jump.DetectOutput);
+        keep the last rows' state for the next chunk."""
+        med, sig, rowtrig, nprim, nclean = out
         for r, e in self._reuse.items():
             gdq[:, :, r, :] = e["gdq"]
             med[r] = e["med"]
@@ -365,27 +365,8 @@ class RowCache:
         self._store = {}
 
 
-def detect_jumps(sci, gdq, pdq, readnoise_2d, gain_2d, *,
-                 rejection_threshold: float = 4.0,
-                 three_group_rejection_threshold: float = 6.0,
-                 four_group_rejection_threshold: float = 5.0,
-                 maximum_cores: str = "1",
-                 flag_4_neighbors: bool = True,
-                 max_jump_to_flag_neighbors: float = 1000.0,
-                 min_jump_to_flag_neighbors: float = 10.0,
-                 after_jump_flag_dn1: float = 0.0,
-                 after_jump_flag_time1: float = 0.0,
-                 after_jump_flag_dn2: float = 0.0,
-                 after_jump_flag_time2: float = 0.0,
-                 minimum_groups: int = 3,
-                 minimum_sigclip_groups: int = 100,
-                 only_use_ints: bool = True,
-                 min_diffs_single_pass: int = 10,
-                 frame_time: float,
-                 group_time: float,
-                 nframes: int,
-                 gain_median: float | None = None,
-                 nrows_exposure: int | None = None) -> None:
+def detect_jumps(sci, gdq, pdq, readnoise_2d, gain_2d, *, frame_time: float, group_time: float, nframes: int,
+                 gain_median: float | None = None, nrows_exposure: int | None = None, **params) -> None:
     """Flag cosmic-ray jumps in place (stcal's ``detect_jumps`` two-point difference).
 
     sci          : float32 (nints, ngroups, ny, nx), DN; not modified. ALL integrations of
@@ -395,36 +376,18 @@ def detect_jumps(sci, gdq, pdq, readnoise_2d, gain_2d, *,
     pdq          : uint32 (ny, nx); NO_GAIN_VALUE | DO_NOT_USE added where gain is NaN or <= 0.
     readnoise_2d : (ny, nx) CDS read noise in DN (READNOISE reference, cut to the subarray).
     gain_2d      : (ny, nx) gain in e-/DN (GAIN reference, cut to the subarray).
-    Parameters as jwst's JumpStep (see the module docstring); ``frame_time`` is accepted
-    for API compatibility (the two-point method does not use it), ``group_time`` converts
-    ``after_jump_flag_time1/2`` to groups, ``nframes`` (frames averaged per group) scales
-    the read noise. ``gain_median``: nanmedian of the whole exposure's gain (the
-    after-jump DN thresholds are scaled by it; defaults to that of ``gain_2d``).
-    ``nrows_exposure``: rows of the whole exposure, for jwst's ``maximum_cores`` ->
-    ``minimum_groups`` rule (defaults to ny).
+    params       : jwst's JumpStep parameters (:class:`JumpParams`; an unknown name is a
+                   TypeError). ``frame_time`` is accepted for API compatibility (the two-point
+                   method does not use it), ``group_time`` converts ``after_jump_flag_time1/2``
+                   to groups, ``nframes`` (frames averaged per group) scales the read noise.
+    ``gain_median``: nanmedian of the whole exposure's gain (the after-jump DN thresholds are
+    scaled by it; defaults to that of ``gain_2d``). ``nrows_exposure``: rows of the whole
+    exposure, for jwst's ``maximum_cores`` -> ``minimum_groups`` rule (defaults to ny).
     """
     if group_time is None or not group_time > 0:
         raise ValueError(f"group_time must be > 0, got {group_time}")
-    nrows = sci.shape[2] if nrows_exposure is None else int(nrows_exposure)
-    run_detection(
-        sci, gdq, pdq, readnoise_2d, gain_2d,
-        rejection_threshold=rejection_threshold,
-        three_group_rejection_threshold=three_group_rejection_threshold,
-        four_group_rejection_threshold=four_group_rejection_threshold,
-        flag_4_neighbors=flag_4_neighbors,
-        max_jump_to_flag_neighbors=max_jump_to_flag_neighbors,
-        min_jump_to_flag_neighbors=min_jump_to_flag_neighbors,
-        after_jump_flag_dn1=after_jump_flag_dn1,
-        after_jump_flag_n1=groups_after(after_jump_flag_time1, group_time),
-        after_jump_flag_dn2=after_jump_flag_dn2,
-        after_jump_flag_n2=groups_after(after_jump_flag_time2, group_time),
-        minimum_groups=effective_minimum_groups(minimum_groups, maximum_cores, nrows),
-        minimum_sigclip_groups=minimum_sigclip_groups,
-        only_use_ints=only_use_ints,
-        min_diffs_single_pass=min_diffs_single_pass,
-        nframes=nframes,
-        gain_median=gain_median,
-    )
+    run_detection(sci, gdq, pdq, readnoise_2d, gain_2d, JumpParams(**params), group_time=group_time,
+                  nframes=nframes, gain_median=gain_median, nrows_exposure=nrows_exposure)
 
 
 class JumpStep(Step):
@@ -437,7 +400,7 @@ class JumpStep(Step):
     name = "jump"
     keyword = "S_JUMP"
     reftypes = ("readnoise", "gain")
-    defaults = dict(JUMP_DEFAULTS)
+    defaults = JUMP_DEFAULTS
     chunking = "rows"
     halo = 1
     modifies_sci = False  # jump only flags GROUPDQ / PIXELDQ, as jwst's
@@ -462,10 +425,7 @@ class JumpStep(Step):
         if meta.ngroups <= 2:
             self.skipped = f"NGROUPS={meta.ngroups} <= 2: jump detection needs at least 3 groups"
         self.gain_median = np.nanmedian(self.gain)
-        self.n1 = groups_after(p["after_jump_flag_time1"], meta.tgroup)
-        self.n2 = groups_after(p["after_jump_flag_time2"], meta.tgroup)
-        self.minimum_groups = effective_minimum_groups(p["minimum_groups"], p["maximum_cores"],
-                                                       meta.subsize2)
+        self.jump_params = JumpParams(**p)
         self._nprimary_rows = np.zeros(meta.subsize2, dtype=np.int64)
         self._skipped_chunks = 0
         self._chunks = 0
@@ -477,24 +437,9 @@ class JumpStep(Step):
         if (ints.start or 0) != 0 or (ints.stop if ints.stop is not None else nints) != nints \
                 or sci.shape[0] != nints:
             raise ValueError(f"step 'jump' needs all {nints} integrations of its rows, got {ints}")
-        p = self.params
-        res = run_detection(
-            sci, gdq, pdq, self.readnoise[rows], self.gain[rows],
-            rejection_threshold=p["rejection_threshold"],
-            three_group_rejection_threshold=p["three_group_rejection_threshold"],
-            four_group_rejection_threshold=p["four_group_rejection_threshold"],
-            flag_4_neighbors=p["flag_4_neighbors"],
-            max_jump_to_flag_neighbors=p["max_jump_to_flag_neighbors"],
-            min_jump_to_flag_neighbors=p["min_jump_to_flag_neighbors"],
-            after_jump_flag_dn1=p["after_jump_flag_dn1"], after_jump_flag_n1=self.n1,
-            after_jump_flag_dn2=p["after_jump_flag_dn2"], after_jump_flag_n2=self.n2,
-            minimum_groups=self.minimum_groups,
-            minimum_sigclip_groups=p["minimum_sigclip_groups"],
-            only_use_ints=p["only_use_ints"],
-            min_diffs_single_pass=p["min_diffs_single_pass"],
-            nframes=self.meta.nframes, gain_median=self.gain_median,
-            row_cache=self._cache, row0=rows.start or 0,
-        )
+        res = run_detection(sci, gdq, pdq, self.readnoise[rows], self.gain[rows], self.jump_params,
+                            group_time=self.meta.tgroup, nframes=self.meta.nframes, gain_median=self.gain_median,
+                            nrows_exposure=self.meta.subsize2, row_cache=self._cache, row0=rows.start or 0)
         # per exposure row (a halo row gets the same count in both chunks that hold it)
         start = rows.start or 0
         self._chunks += 1

@@ -85,6 +85,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..kernels import ramp_fit as K
 from ..kernels.ramp_fit import _fit_ramps_kernel, _opt_sizes_kernel, _weight_table_kernel
 from .base import Step
 
@@ -144,7 +145,9 @@ class RampFitSetup:
 
     gain, rnoise, average_dark_current : float32 (ny, nx); ``rnoise`` is already the
     gain-scaled read noise stcal uses (``readnoise * gain / sqrt(2 NFRAMES)``).
-    first, last : groups outside [first, last] are DO_NOT_USE (firstgroup / lastgroup).
+    firstgroup, lastgroup : groups outside [firstgroup, lastgroup] are DO_NOT_USE (the
+    parameters, validated: 0-based ints, jwst's defaults and corrections applied).
+    suppress_one_group : the parameter, and NGROUPS > 1.
     weights : float64 (6, ngroups + 1, ngroups), unit Fixsen weights by (power index,
     segment length, group), computed once (they depend only on the readout pattern).
     opt_sizes : (max segments, max jumps) over the whole exposure, to size the fitopt
@@ -159,9 +162,9 @@ class RampFitSetup:
     gain: np.ndarray
     rnoise: np.ndarray
     average_dark_current: np.ndarray
-    first: int
-    last: int
-    suppress1g: bool
+    firstgroup: int
+    lastgroup: int
+    suppress_one_group: bool
     group_time: float
     frame_time: float
     one_group_time: float
@@ -326,8 +329,8 @@ def prepare_ramp_fit(meta, readnoise_ref, gain_ref, *, average_dark_current=None
             names[key] = ref.name
     return RampFitSetup(
         params=p, nints=nints, ngroups=ngroups, ny=ny, nx=nx, gain=gain, rnoise=rn,
-        average_dark_current=dark, first=first, last=last,
-        suppress1g=bool(p["suppress_one_group"] and ngroups > 1),
+        average_dark_current=dark, firstgroup=first, lastgroup=last,
+        suppress_one_group=bool(p["suppress_one_group"] and ngroups > 1),
         group_time=group_time, frame_time=frame_time, one_group_time=one_group_time,
         ped_tmp=float(ped_tmp), weights=weight_table(ngroups),
         gain_factor=None if gf is None else float(gf), reference_names=names,
@@ -385,7 +388,7 @@ def count_opt_sizes(gdq, setup: RampFitSetup, zeroframe=None) -> tuple[int, int]
         raise ValueError(f"ramp_fit: gdq must be a uint8 4-D array, got {gdq.dtype} {gdq.shape}")
     zf, has_zf = _zf_arg(zeroframe, gdq.shape)
     out = np.zeros((gdq.shape[2], 2), dtype=np.int64)
-    _opt_sizes_kernel(gdq, zf, has_zf, setup.first, setup.last, setup.suppress1g, out)
+    _opt_sizes_kernel(gdq, zf, has_zf, setup.firstgroup, setup.lastgroup, setup.suppress_one_group, out)
     if out.shape[0] == 0:
         return 0, 0
     return int(out[:, 0].max()), int(out[:, 1].max())
@@ -444,13 +447,16 @@ def fit_ramps(sci: np.ndarray, gdq: np.ndarray, pdq: np.ndarray, setup: RampFitS
         o_ped = np.zeros((1, 1, 1), np.float32)
         o_cr = dummy
     _fit_ramps_kernel(
-        sci, gdq, pdq, gain, rn, dark, zf, has_zf,
-        setup.first, setup.last, setup.suppress1g, setup.group_time, setup.frame_time,
-        setup.one_group_time, setup.ped_tmp, setup.weights, save_opt, _tile_width(ngroups, nx),
-        rate["SCI"], rate["DQ"], rate["VAR_POISSON"], rate["VAR_RNOISE"], rate["ERR"],
-        ints["SCI"], ints["DQ"], ints["VAR_POISSON"], ints["VAR_RNOISE"], ints["ERR"],
-        o4["slope"], o4["sigslope"], o4["var_poisson"], o4["var_rnoise"], o4["yint"],
-        o4["sigyint"], o4["weights"], o_ped, o_cr)
+        K.Ramps(sci, gdq, pdq, gain, rn, dark, zf),
+        K.FitSetup(firstgroup=setup.firstgroup, lastgroup=setup.lastgroup,
+                   suppress_one_group=setup.suppress_one_group, save_opt=save_opt, has_zeroframe=has_zf,
+                   group_time=setup.group_time, frame_time=setup.frame_time, one_group_time=setup.one_group_time,
+                   ped_tmp=setup.ped_tmp, tile=_tile_width(ngroups, nx)),
+        setup.weights,
+        K.RateArrays(rate["SCI"], rate["DQ"], rate["VAR_POISSON"], rate["VAR_RNOISE"], rate["ERR"]),
+        K.RateArrays(ints["SCI"], ints["DQ"], ints["VAR_POISSON"], ints["VAR_RNOISE"], ints["ERR"]),
+        K.OptArrays(o4["slope"], o4["sigslope"], o4["var_poisson"], o4["var_rnoise"], o4["yint"], o4["sigyint"],
+                    o4["weights"], o_ped, o_cr))
     opt = None
     if save_opt:
         opt = ArrayDict({"slope": o4["slope"], "sigslope": o4["sigslope"],

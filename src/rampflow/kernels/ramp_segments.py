@@ -1,0 +1,342 @@
+"""numba helpers of the ramp fit, per ramp (private; arrays and scalars only): group DQ as the
+fit sees it, segments, medians, read-noise variances, the Fixsen weight table and the
+fitopt sizes. A port of the matching parts of stcal 1.20's ``slope_fitter.c`` (see
+:mod:`.ramp_fit`); ``firstgroup`` / ``lastgroup`` / ``suppress_one_group`` are the step's
+parameters after validation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ..dq import CHARGELOSS, DO_NOT_USE, FLAGS, JUMP_DET, NO_GAIN_VALUE, SATURATED
+
+_DNU = DO_NOT_USE
+_SAT = SATURATED
+_JUMP = JUMP_DET
+_PERS = FLAGS["PERSISTENCE"]
+_CHG = CHARGELOSS
+_NGVAL = NO_GAIN_VALUE
+_NPERS = 0xFFFFFFFF ^ _PERS  # every bit but PERSISTENCE
+_INVALID = _DNU | _SAT
+_CRIT = _JUMP | _PERS | _CHG
+
+#: stcal's LARGE_VARIANCE_THRESHOLD (slope_fitter.c: 1.e6): larger variances are set to 0
+_LARGE_VAR = 1.0e6
+
+
+@njit(cache=True)
+def _power_index(snr):
+    """Index into the power table [0, 0.4, 1, 3, 6, 10] (stcal ``snr_power``; NaN -> 10)."""
+    if snr < 5.0:
+        return 0
+    elif snr < 10.0:
+        return 1
+    elif snr < 20.0:
+        return 2
+    elif snr < 50.0:
+        return 3
+    elif snr < 100.0:
+        return 4
+    return 5
+
+
+@njit(cache=True)
+def _weight_table_kernel(powers, ngroups, tab):
+    """tab[k, n, j] = powf(|(j - m) / m|, powers[k]) for segment length n >= 3, m = (n - 1) / 2:
+    the base in double, the power in single precision (numba's float32 power is the C
+    library's ``powf``, which stcal's C code calls)."""
+    for n in range(3, ngroups + 1):
+        mid = np.float64(n - 1) / 2.0
+        invmid = 1.0 / mid
+        for k in range(powers.shape[0]):
+            pw = np.float32(powers[k])
+            for j in range(n):
+                base = np.float32(abs((np.float64(j) - mid) * invmid))
+                tab[k, n, j] = np.float64(base ** pw)
+
+
+@njit(cache=True)
+def _effective_dq(qpix, ngroups, firstgroup, lastgroup, suppress_one_group, dq):
+    """Fill ``dq`` (int64 (ngroups,)) with the effective group DQ of one ramp (``qpix``: its
+    GROUPDQ, (ngroups,))."""
+    ngood = 0
+    for g in range(ngroups):
+        d = np.int64(qpix[g])
+        if g < firstgroup or g > lastgroup:
+            d |= _DNU
+        dq[g] = d
+        if (d & _NPERS) == 0:
+            ngood += 1
+    if suppress_one_group and ngood == 1:
+        for g in range(ngroups):
+            dq[g] |= _DNU
+
+
+@njit(cache=True)
+def _original_dq(qpix, ngroups, firstgroup, lastgroup, dq):
+    """The DQ stcal keeps as ``orig_gdq``, with CHARGELOSS groups un-flagged (CHARGELOSS and
+    DO_NOT_USE toggled off by XOR, as ``ramp_fit_pixel_rnoise_chargeloss_remove`` does)."""
+    for g in range(ngroups):
+        d = np.int64(qpix[g])
+        if g < firstgroup or g > lastgroup:
+            d |= _DNU
+        if d & _CHG:
+            d ^= (_DNU | _CHG)
+        dq[g] = d
+
+
+@njit(cache=True)
+def _load_data(dpix, ngroups, dq, data):
+    """Group values as float64, NaN for SATURATED groups. Returns the group statistics
+    (cnt_good, cnt_sat, cnt_dnu, cnt_dnu_sat, or-ed JUMP/PERSISTENCE/CHARGELOSS bits)."""
+    cnt_good = 0
+    cnt_sat = 0
+    cnt_dnu = 0
+    cnt_dnu_sat = 0
+    anyf = 0
+    for g in range(ngroups):
+        d = dq[g]
+        anyf |= d & _CRIT
+        if d == 0:
+            cnt_good += 1
+        elif d & _DNU:
+            cnt_dnu += 1
+        if d & _INVALID:
+            cnt_dnu_sat += 1
+        if d & _SAT:
+            data[g] = np.nan
+            cnt_sat += 1
+        else:
+            data[g] = np.float64(dpix[g])
+    return cnt_good, cnt_sat, cnt_dnu, cnt_dnu_sat, anyf
+
+
+@njit(cache=True)
+def _segments(dq, ngroups, starts, ends):
+    """stcal ``compute_integration_segments`` (without the saturated-first-group test) and
+    ``prune_segment_list``. Segments are runs of good groups (DQ == 0 ignoring PERSISTENCE),
+    starting one group earlier when the previous group's DQ is exactly JUMP_DET; ``[start,
+    end)``. A one-group segment is dropped when a longer one came before it; after the scan,
+    one-group segments are dropped if any segment is longer, else only the first is kept.
+
+    Returns ``(nseg, size)``: the number of segments kept in ``starts``/``ends`` and the list
+    size stcal reports (which, when only one-group segments exist, is not decremented by the
+    pruning -- it sets the segment axis of the optional output).
+    """
+    nseg = 0
+    maxlen = 0
+    in_seg = False
+    start = 0
+    for idx in range(ngroups + 1):
+        if idx < ngroups and (dq[idx] & _NPERS) == 0:
+            if not in_seg:
+                if idx > 0 and (dq[idx - 1] & _NPERS) == _JUMP:
+                    start = idx - 1
+                else:
+                    start = idx
+                in_seg = True
+        elif in_seg:
+            length = idx - start
+            if not (length == 1 and maxlen > 1):
+                starts[nseg] = start
+                ends[nseg] = idx
+                nseg += 1
+                if length > maxlen:
+                    maxlen = length
+            in_seg = False
+    size = nseg
+    if nseg >= 2:
+        if maxlen < 2:
+            nseg = 1
+        else:
+            k = 0
+            for s in range(nseg):
+                if ends[s] - starts[s] != 1:
+                    starts[k] = starts[s]
+                    ends[k] = ends[s]
+                    k += 1
+            nseg = k
+            size = k
+    return nseg, size
+
+
+@njit(cache=True)
+def _median(buf, m):
+    """Median of buf[:m] (reorders it): the middle value, or the mean of the two middle ones
+    ``(upper + lower) / 2`` (stcal ``real_nan_median`` on the sorted values).
+
+    Quickselect with a median-of-three pivot and branch-free three-way partitions (the
+    comparisons on noisy data are unpredictable, so branches would cost more than the work).
+    """
+    if m == 0:
+        return np.nan
+    if m == 1:
+        return buf[0]
+    if m == 2:
+        return (buf[0] + buf[1]) / 2.0
+    k = m >> 1
+    lo = 0
+    hi = m - 1
+    while hi > lo:  # invariant: buf[:lo] <= buf[lo:hi+1] <= buf[hi+1:], lo <= k <= hi
+        a = buf[lo]
+        b = buf[(lo + hi) >> 1]
+        c = buf[hi]
+        if a > b:
+            a, b = b, a
+        if b > c:
+            b = c
+        if a > b:
+            b = a
+        pivot = b
+        lt = lo  # [lo, lt) < pivot
+        for t in range(lo, hi + 1):
+            v = buf[t]
+            w = buf[lt]
+            less = v < pivot
+            buf[t] = w if less else v
+            buf[lt] = v if less else w
+            lt += 1 if less else 0
+        if k < lt:
+            hi = lt - 1
+            continue
+        eq = lt  # [lt, eq) == pivot
+        for t in range(lt, hi + 1):
+            v = buf[t]
+            w = buf[eq]
+            same = v == pivot
+            buf[t] = w if same else v
+            buf[eq] = v if same else w
+            eq += 1 if same else 0
+        if k < eq:
+            break
+        lo = eq
+    upper = buf[k]
+    if m & 1:
+        return upper
+    lower = buf[0]
+    for j in range(1, k):
+        if buf[j] > lower:
+            lower = buf[j]
+    return (upper + lower) / 2.0
+
+
+@njit(cache=True)
+def _median_rate_integration(data, dq, ngroups, group_time, buf):
+    """stcal ``median_rate_integration``: NaN-median of the first differences of
+    data/group_time (DO_NOT_USE groups and differences ending on a JUMP_DET group are NaN);
+    if every difference is NaN, the first group's data/group_time (NaN if that is unusable).
+    ``buf``: float64 scratch of length >= ngroups."""
+    prev = np.nan if dq[0] & _DNU else data[0] / group_time
+    loc0 = prev
+    m = 0
+    for k in range(1, ngroups):
+        cur = np.nan if dq[k] & _DNU else data[k] / group_time
+        if not (dq[k] & _JUMP):
+            v = cur - prev
+            if not math.isnan(v):
+                buf[m] = v
+                m += 1
+        prev = cur
+    if m == 0 and not math.isnan(loc0):
+        buf[0] = loc0
+        m = 1
+    return _median(buf, m)
+
+
+@njit(cache=True)
+def _zeroframe_and_0th(ngroups, suppress_one_group, has_zeroframe, zf, cnt_good, cnt_sat, cnt_dnu, cnt_dnu_sat,
+                       dq, data):
+    """stcal ``get_pixel_ramp``'s one-good-0th-group and ZEROFRAME handling (only when one-group
+    suppression is off); ``zf`` is the pixel's ZEROFRAME value. Returns (is_0th, is_zframe,
+    cnt_good, cnt_sat, cnt_dnu_sat)."""
+    is0 = False
+    isz = False
+    if not suppress_one_group:
+        if cnt_good == 1 and dq[0] == 0:
+            is0 = True
+        elif cnt_good == 0 and has_zeroframe:
+            if zf != 0.0:
+                data[0] = zf
+                dq[0] = 0
+                cnt_good = 1
+                cnt_dnu_sat -= 1
+                if cnt_sat == ngroups:
+                    cnt_sat -= 1
+                if cnt_dnu == ngroups:
+                    cnt_dnu -= 1
+                isz = True
+    return is0, isz, cnt_good, cnt_sat, cnt_dnu_sat
+
+
+@njit(cache=True)
+def _seg_rnoise(length, timing, group_time, rn, gain):
+    """Segment read-noise variance (stcal ``segment_rnoise_len1/len2/default``)."""
+    if length == 1:
+        rnum = rn / timing
+        rnum = 12.0 * rnum * rnum
+        rden = 6.0
+        rden = rden * gain * gain
+        return rnum / rden
+    if length == 2:
+        rnum = rn / group_time
+        rnum = 12.0 * rnum * rnum
+        rden = 6.0
+        rden = rden * gain * gain
+        return rnum / rden
+    if gain <= 0.0 or math.isnan(gain):
+        return 0.0
+    seglen = np.float64(length)
+    rnum = rn / group_time
+    rnum = 12.0 * rnum * rnum
+    rden = seglen * seglen * seglen - seglen
+    rden = rden * gain * gain
+    return rnum / rden
+
+
+@njit(cache=True)
+def _copy_slab(sci, gdq, i, r, c0, nt, dslab, qslab):
+    """dslab[j, g] = sci[i, g, r, c0 + j], qslab[j, g] = gdq[i, g, r, c0 + j] for j < nt."""
+    ngroups = sci.shape[1]
+    for g in range(ngroups):
+        for j in range(nt):
+            dslab[j, g] = sci[i, g, r, c0 + j]
+            qslab[j, g] = gdq[i, g, r, c0 + j]
+
+
+@njit(cache=True, parallel=True)
+def _opt_sizes_kernel(gdq, zframe, has_zeroframe, firstgroup, lastgroup, suppress_one_group, out):
+    """Per row: out[r, 0] = max segment-list size, out[r, 1] = max number of JUMP_DET groups
+    (after group 0) over the row's pixels and integrations, as stcal sizes the fitopt arrays."""
+    nints, ngroups, ny, nx = gdq.shape
+    for r in prange(ny):
+        dq = np.empty(ngroups, dtype=np.int64)
+        starts = np.empty(ngroups + 1, dtype=np.int64)
+        ends = np.empty(ngroups + 1, dtype=np.int64)
+        mseg = 0
+        mcr = 0
+        for i in range(nints):
+            for c in range(nx):
+                _effective_dq(gdq[i, :, r, c], ngroups, firstgroup, lastgroup, suppress_one_group, dq)
+                ncr = 0
+                cnt_good = 0
+                for g in range(ngroups):
+                    if g > 0 and (dq[g] & _JUMP):
+                        ncr += 1
+                    if dq[g] == 0:
+                        cnt_good += 1
+                if ncr > mcr:
+                    mcr = ncr
+                if (not suppress_one_group) and cnt_good == 0 and has_zeroframe:
+                    if zframe[i, r, c] != 0.0:
+                        dq[0] = 0
+                if dq[0] & _SAT:
+                    continue
+                nseg, size = _segments(dq, ngroups, starts, ends)
+                if size > mseg:
+                    mseg = size
+        out[r, 0] = mseg
+        out[r, 1] = mcr
