@@ -233,30 +233,6 @@ def test_flags_errors(capsys):
     assert code == 2
 
 
-# --------------------------------------------------------------------------- workflow wiring
-
-def test_diagnostics_follow_the_configured_steps():
-    assert dg.diagnostic_names(["dq_init", "saturation"]) == ["dq_tally.csv", "dq_tally.png", "saturation.png"]
-    full = ["dq_init", "saturation", "superbias", "refpix", "linearity", "dark_current", "destripe", "jump"]
-    assert set(dg.diagnostic_names(full)) == {
-        "linearity_ratio.png", "dq_tally.csv", "dq_tally.png", "saturation.png", "jump_counts.png",
-        "jump_ramps.png", "destripe.png", "refpix.png"}
-    assert dg.diagnostic_names([]) == []
-    s = dg.diagnostic_settings({"inputs": {"source": "simulate"}})
-    assert s == {"enabled": True, "sample_points": 200000, "jump_examples": 9, "ta": False}
-    assert dg.diagnostic_targets(s, ["dq_init"], lambda: ["a", "b"], "out/diagnostics") == [
-        "out/diagnostics/a_dq_tally.csv", "out/diagnostics/a_dq_tally.png",
-        "out/diagnostics/b_dq_tally.csv", "out/diagnostics/b_dq_tally.png"]
-    off = dg.diagnostic_settings({"qa": {"diagnostics": False}})
-    assert dg.diagnostic_targets(off, ["dq_init"], lambda: 1 / 0, "d") == []     # stems never asked for
-    ta = dg.diagnostic_settings({"inputs": {"source": "mast", "mast": {"include_ta": True}},
-                                 "qa": {"diagnostics": {"jump_examples": 4}}})
-    assert ta["ta"] and ta["jump_examples"] == 4
-    assert dg.diagnostic_targets(ta, [], [], "d") == ["d/ta_quicklook.png"]
-    with pytest.raises(ValueError, match="qa.diagnostics: unknown key"):
-        dg.diagnostic_settings({"qa": {"diagnostics": {"enable": True}}})
-
-
 def test_flags_subcommand_registration(capsys):
     import argparse
 

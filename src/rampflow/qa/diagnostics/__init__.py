@@ -20,6 +20,8 @@ One module per diagnostic:
   after refpix;
 * :mod:`.ta` -- :func:`plot_ta_quicklook`: last group of target-acquisition exposures, frame
   centre marked.
+
+Which diagnostics a workflow builds is planned in :mod:`rampflow.wiring`.
 """
 
 from ...plotting import DPI
@@ -27,7 +29,6 @@ from .common import DEFAULT_CHUNK_MB
 from .destripe import plot_destripe
 from .jumps import jump_counts, plot_jump_counts, plot_jump_ramps
 from .linearity import linearity_ratio_sample, plot_linearity_ratio
-from .planning import diagnostic_names, diagnostic_settings, diagnostic_targets
 from .refpix import plot_refpix, refpix_means
 from .saturation import plot_saturation
 from .ta import TA_EXP_TYPE, is_target_acquisition, plot_ta_quicklook
@@ -38,6 +39,4 @@ __all__ = [
     "linearity_ratio_sample", "plot_linearity_ratio", "dq_tally", "plot_saturation",
     "jump_counts", "plot_jump_counts", "plot_jump_ramps", "plot_destripe", "refpix_means", "plot_refpix",
     "is_target_acquisition", "plot_ta_quicklook",
-    # workflow planning, moving to rampflow.wiring (kept while the rule files call it here)
-    "diagnostic_settings", "diagnostic_names", "diagnostic_targets",
 ]
