@@ -218,6 +218,18 @@ def test_settings_filled_from_defaults(tmp_path):
     assert "every setting was given by the configuration" in page
 
 
+def test_transit_not_fitted_shows_its_warning(tmp_path):
+    warning = "nrs1: transit not fitted: no integration falls inside the transit window (t0 60000.00000, ...)"
+    result = tmp_path / "nrs1_transit.json"
+    result.write_text(json.dumps({"detector": "nrs1", "fitted": False, "warning": warning, "t0": 60000.0,
+                                  "n_points": 12, "n_in_transit": 0, "time_scale": "BJD_TDB"}))
+    page = report.build_report(tmp_path / "index.html", config=CFG,
+                               manifest=[_entry("lightcurves", result, "json", detector="nrs1")]).read_text()
+    assert f"<p class='warn'>{warning}</p>" in _section(page, "lightcurves")
+    assert "nrs1_transit.json" in _section(page, "lightcurves") and "<pre>" not in _section(page, "lightcurves")
+    assert "not fitted</b>nrs1 depth" in _section(page, "summary")
+
+
 def test_many_plots_grouped_by_exposure(tmp_path):
     stems = [STEM, STEM.replace("seg001", "seg002")]
     manifest = [_entry("jumps", _png(tmp_path / f"{s}_jump_{k}.png", f"{k}"), "plot", stem=s, detector="nrs1")

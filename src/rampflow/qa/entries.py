@@ -121,8 +121,9 @@ def load_files(entries) -> tuple[dict, dict]:
 
 
 def is_transit(result) -> bool:
-    """Whether a JSON result is a transit fit (has a ``depth``)."""
-    return isinstance(result, dict) and "depth" in result
+    """Whether a JSON result is a transit check: a fit (with a ``depth``) or one not fitted
+    (``"fitted": false`` and a ``warning``, when no integration falls inside the window)."""
+    return isinstance(result, dict) and ("depth" in result or result.get("fitted") is False)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -202,11 +203,14 @@ def render_tables(entries, all_entries, tables, max_rows: int, base) -> str:
 
 
 def transit_tables(items, base) -> str:
-    """Transit results (``[(entry, result)]``) as one table, then their spectroscopic bins."""
+    """Transit results (``[(entry, result)]``) as one table, the warnings of those not fitted,
+    then the spectroscopic bins."""
     rows = [[r.get("detector"), r.get("depth_ppm"), r.get("depth_err_ppm"), r.get("reduced_chi2"),
              r.get("error_scaled"), r.get("t0"), r.get("duration_hours"), r.get("ingress_hours"),
              r.get("n_points"), r.get("n_in_transit"), r.get("time_scale")] for _, r in items]
-    out = ("<h3>Transit check (trapezoid of fixed shape; depth by linear least squares)</h3>"
+    warnings = "".join(f"<p class='warn'>{h.esc(r.get('warning') or 'transit not fitted')}</p>"
+                       for _, r in items if r.get("fitted") is False)
+    out = ("<h3>Transit check (trapezoid of fixed shape; depth by linear least squares)</h3>" + warnings
            + h.table(["detector", "depth [ppm]", "error [ppm]", "reduced chi2", "error scaled",
                       "t0 [BJD-2400000.5]", "duration [h]", "ingress [h]", "points", "in transit",
                       "time scale"], rows)

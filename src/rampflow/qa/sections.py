@@ -38,9 +38,12 @@ def summary(config, exp_rows, nplots, nwarn, transits, prov) -> str:
         if res.get("depth") is not None:
             cards.append((f"{res.get('detector', entry['detector'])} depth",
                           f"{res['depth'] * 1e6:.0f} ± {res['depth_err'] * 1e6:.0f} ppm"))
+        elif res.get("fitted") is False:
+            cards.append((f"{res.get('detector', entry['detector'])} depth", "not fitted"))
     crds = ", ".join(f"{v}" for k, c in prov["crds"].items() if k == "CRDS_CTX" for v in c) or "—"
     return h.section("summary", "Summary", "<div class='cards'>" + "".join(
-        f"<div class='card'><b class='{'warn' if k == 'warnings' and v else ''}'>{h.esc(h.fmt(v))}</b>{h.esc(k)}</div>"
+        f"<div class='card'><b class='{'warn' if (k == 'warnings' and v) or v == 'not fitted' else ''}'>"
+        f"{h.esc(h.fmt(v))}</b>{h.esc(k)}</div>"
         for k, v in cards) + "</div>"
         f"<p>Program <b>{h.esc(config.get('program', ''))}</b>; input source "
         f"{h.esc((config.get('inputs') or {}).get('source', ''))}; "
