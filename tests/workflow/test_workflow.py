@@ -238,3 +238,53 @@ def test_mast_source_downloads_then_reduces(tmp_path):
         stem = name[: -len("_uncal.fits")]
         assert (out / "stage1" / f"{stem}_saturation.fits").is_file()
     assert (out / "uncal" / "manifest.json").is_file()
+
+
+def test_program_config_inherits_nothing_from_the_demo(tmp_path):
+    """A program config given with --configfile, with no lightcurves section: the demo's
+    config/config.yaml (present in the working directory) lends it nothing (no transit window,
+    no step parameters), the keys the schema's defaults filled are logged and on the QA page,
+    and it runs end to end with no transit fit."""
+    from astropy.io import fits
+
+    from rampflow.simulate import simulate_exposure
+
+    wd = tmp_path / "wd"
+    (wd / "config").mkdir(parents=True)
+    shutil.copy(ROOT / "config" / "config.yaml", wd / "config" / "config.yaml")   # the demo, not to be read
+    uncal_dir = wd / "uncal"
+    refs = None
+    for seg in (1, 2):
+        sim = simulate_exposure(tmp_path / "sim", kind="nirspec_tso", detector="NRS1", segment=seg, nsegments=2,
+                                nints=4, ngroups=4, size=[16, 64], seed=7)
+        uncal_dir.mkdir(exist_ok=True)
+        shutil.copy(sim.uncal, uncal_dir / Path(sim.uncal).name)
+        refs = refs or {k: str(v) for k, v in sim.refs.items()}
+    program = {"program": "my-program", "inputs": {"source": "local", "uncal_dir": str(uncal_dir)},
+               "references": {"overrides": refs},
+               "steps": ["group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity",
+                         "dark_current", "destripe", "jump", "ramp_fit", "gain_scale"],
+               "compute": {"chunk_mb": 16, "threads": 2}}
+    (wd / "program.yaml").write_text(yaml.safe_dump(program))
+    proc = _snakemake(wd, "-n", "--configfile", str(wd / "program.yaml"))
+    out = proc.stdout + proc.stderr
+    assert "lightcurves " in out and "lightcurve_transit" not in out and "rule simulate" not in out, out
+    line = next(s for s in out.splitlines() if "settings from the schema defaults" in s)
+    keys = line.split("defaults: ", 1)[1].split(", ")
+    for key in ("lightcurves.transit", "step_params", "qa.diagnostics.enabled", "compute.fuse"):
+        assert key in keys, line
+    for key in ("program", "steps", "references.overrides", "compute.chunk_mb", "inputs.uncal_dir"):
+        assert key not in keys, line
+    # end to end
+    _snakemake(wd, "--cores", "2", "--configfile", str(wd / "program.yaml"))
+    res = wd / "results" / "my-program"
+    assert not (res / "lightcurves" / "nrs1_transit.json").exists()
+    assert (res / "lightcurves" / "nrs1_whitelight.ecsv").is_file()
+    stems = sorted(p.name[: -len("_uncal.fits")] for p in uncal_dir.glob("*_uncal.fits"))
+    for stem in stems:
+        history = str(fits.getheader(res / "stage1" / f"{stem}_destripe_mask.fits")["HISTORY"])
+        assert "trace_radius=8" in history and "trace_radius=6" not in history, history   # not the demo's 6
+        assert (res / "stage1" / f"{stem}_gain_scaleints.fits").is_file()
+    page = (res / "qa" / "index.html").read_text()
+    assert "Settings filled from defaults" in page and "lightcurves.transit" in page
+    assert not (wd / "results" / "demo-tso").exists()

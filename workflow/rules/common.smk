@@ -22,6 +22,9 @@ OUT = wiring.out_dir(config)
 CRDS_ENV = rfconfig.crds_env(config, os.getcwd())
 SOURCE = config["inputs"]["source"]
 CONDA_ENV = "../../envs/rampflow.yaml"
+# the jobs of rampflow.wiring by name. The script directive is evaluated again when a job runs,
+# so jobs that differ in script are declared one by one, not in a loop
+JOBS = {job.name: job for job in wiring.jobs(config)}
 
 
 def exposure_stems():

@@ -1,49 +1,46 @@
 # Jobs the custom steps add (rampflow.wiring.custom_jobs): a SATURATION reference with custom
-# thresholds per exposure (custom.saturation), and the files a step reads besides its ramp
-# (destripe's background mask, made from the ramp destripe reads). The step jobs take them as
-# inputs and reference overrides (detector1.smk).
+# thresholds per exposure (custom.saturation), and destripe's background mask, made from the
+# ramp destripe reads. The step jobs take them as reference overrides and inputs (detector1.smk).
 
 
-for _job in wiring.jobs(config, "saturation_reference"):
+if "custom_saturation_reference" in JOBS:
 
-    rule:
-        name:
-            _job.name
+    rule custom_saturation_reference:
+        """SATURATION reference with scaled / fixed / mapped thresholds for one exposure."""
         input:
-            **_job.inputs,
-            **_job.needs,
+            **JOBS["custom_saturation_reference"].inputs,
+            **JOBS["custom_saturation_reference"].needs,
         output:
-            **_job.outputs,
+            **JOBS["custom_saturation_reference"].outputs,
         log:
-            _job.log,
+            JOBS["custom_saturation_reference"].log,
         conda:
             CONDA_ENV
         params:
-            **_job.settings,
-            overrides=_job.overrides,
+            **JOBS["custom_saturation_reference"].settings,
+            overrides=JOBS["custom_saturation_reference"].overrides,
             env=CRDS_ENV,
         script:
-            f"../scripts/{_job.script}"
+            "../scripts/custom_saturation_reference.py"
 
 
-for _job in wiring.jobs(config, "step_input"):
+if "destripe_mask" in JOBS:
 
-    rule:
-        name:
-            _job.name
+    rule destripe_mask:
+        """Background mask for 1/f destriping, from the ramp the destripe step reads."""
         input:
-            **_job.inputs,
+            **JOBS["destripe_mask"].inputs,
         output:
-            **_job.outputs,
+            **JOBS["destripe_mask"].outputs,
         log:
-            _job.log,
+            JOBS["destripe_mask"].log,
         benchmark:
-            _job.benchmark
+            JOBS["destripe_mask"].benchmark
         conda:
             CONDA_ENV
-        threads: _job.threads
+        threads: JOBS["destripe_mask"].threads
         params:
-            **_job.settings,
-            step_params=_job.params[_job.steps[0]],
+            **JOBS["destripe_mask"].settings,
+            step_params=JOBS["destripe_mask"].params["destripe"],
         script:
-            f"../scripts/{_job.script}"
+            "../scripts/custom_destripe_mask.py"
