@@ -186,6 +186,59 @@ def embed_pixeldq(pixeldq: np.ndarray, xstart: int, ystart: int, subarray: str =
     return full
 
 
+def _side_tables(good, cls_of_col, side_smoothing_length, to_sub, side_y, side_x, side_cls) -> tuple[int, int]:
+    """Full-frame side reference pixels (4 columns each side): fill ``side_y``/``side_x`` (the
+    subarray position of each good one, by side, detector row and column) and ``side_cls``
+    (their correction classes); returns jwst's running-median window (start, length)."""
+    L = int(side_smoothing_length)
+    Lr = L + 1 if L % 2 == 0 else L
+    half = Lr // 2
+    if L < 2 or half > NFULL - 2:
+        raise ValueError(f"side_smoothing_length={side_smoothing_length}: jwst's running "
+                         f"median needs 2 <= length <= {2 * (NFULL - 2)}")
+    for sd, cols in enumerate((np.arange(0, 4), np.arange(NFULL - 4, NFULL))):
+        side_cls[sd] = cls_of_col[cols]
+        for j, c in enumerate(cols):
+            rr = np.nonzero(good[:, c])[0]
+            if rr.size:
+                yy, xx = to_sub(rr, np.full(rr.size, c))
+                side_y[sd, rr, j] = yy
+                side_x[sd, rr, j] = xx
+    return -half, L
+
+
+def _subarray_sets(det, good, odd_even_columns, to_sub, sets_y, sets_x, notes):
+    """jwst's subarray path: the good REFERENCE_PIXEL pixels, by column parity with
+    ``odd_even_columns``, appended to ``sets_y``/``sets_x``. Returns (path, class of each
+    detector column, class_sets); path "none" (with a note) when nothing can be corrected."""
+    path = "subarray"
+    detcols = np.arange(NFULL)
+    isref = ((det & np.uint32(REFERENCE_PIXEL)) != 0) & good
+    rr, cc = np.nonzero(isref)                        # row-major in the detector frame
+    if rr.size == 0:
+        notes.append("no valid reference pixels: the step has no effect")
+        path = "none"
+    if odd_even_columns:
+        cls_of_col = detcols % 2
+        class_sets = np.array([[0, -1], [1, -1]], np.int64)
+        for p in (0, 1):
+            sel = (cc % 2) == p
+            yy, xx = to_sub(rr[sel], cc[sel]) if sel.any() else (np.zeros(0, np.int32),) * 2
+            sets_y.append(yy)
+            sets_x.append(xx)
+        if path != "none" and (sets_y[0].size == 0 or sets_y[1].size == 0):
+            notes.append("reference pixels of one column parity only: no correction "
+                         "(jwst raises IndexError here)")
+            path = "none"
+    else:
+        cls_of_col = np.zeros(NFULL, np.int64)
+        class_sets = np.array([[0, -1]], np.int64)
+        yy, xx = to_sub(rr, cc) if rr.size else (np.zeros(0, np.int32),) * 2
+        sets_y.append(yy)
+        sets_x.append(xx)
+    return path, cls_of_col, class_sets
+
+
 def plan_geometry(pixeldq: np.ndarray, *, xstart: int = 1, ystart: int = 1, fastaxis: int = 1,
                   slowaxis: int = 2, noutputs: int | None = 4, subarray: str = "FULL",
                   odd_even_columns: bool = True, use_side_ref_pixels: bool = True,
@@ -275,48 +328,12 @@ def plan_geometry(pixeldq: np.ndarray, *, xstart: int = 1, ystart: int = 1, fast
         pair_parity = bool(odd_even_columns)
         do_side = bool(use_side_ref_pixels)
         if do_side:
-            L = int(side_smoothing_length)
-            Lr = L + 1 if L % 2 == 0 else L
-            half = Lr // 2
-            if L < 2 or half > NFULL - 2:
-                raise ValueError(f"side_smoothing_length={side_smoothing_length}: jwst's running "
-                                 f"median needs 2 <= length <= {2 * (NFULL - 2)}")
-            win_lo, win_len = -half, L
-            for sd, cols in enumerate((np.arange(0, 4), np.arange(NFULL - 4, NFULL))):
-                side_cls[sd] = cls_of_col[cols]
-                for j, c in enumerate(cols):
-                    rr = np.nonzero(good[:, c])[0]
-                    if rr.size:
-                        yy, xx = to_sub(rr, np.full(rr.size, c))
-                        side_y[sd, rr, j] = yy
-                        side_x[sd, rr, j] = xx
+            win_lo, win_len = _side_tables(good, cls_of_col, side_smoothing_length, to_sub, side_y, side_x,
+                                           side_cls)
     else:
-        path = "subarray"
-        isref = ((det & np.uint32(REFERENCE_PIXEL)) != 0) & good
-        rr, cc = np.nonzero(isref)                        # row-major in the detector frame
         do_side = False
         pair_parity = bool(odd_even_columns)
-        if rr.size == 0:
-            notes.append("no valid reference pixels: the step has no effect")
-            path = "none"
-        if odd_even_columns:
-            cls_of_col = detcols % 2
-            class_sets = np.array([[0, -1], [1, -1]], np.int64)
-            for p in (0, 1):
-                sel = (cc % 2) == p
-                yy, xx = to_sub(rr[sel], cc[sel]) if sel.any() else (np.zeros(0, np.int32),) * 2
-                sets_y.append(yy)
-                sets_x.append(xx)
-            if path != "none" and (sets_y[0].size == 0 or sets_y[1].size == 0):
-                notes.append("reference pixels of one column parity only: no correction "
-                             "(jwst raises IndexError here)")
-                path = "none"
-        else:
-            cls_of_col = np.zeros(NFULL, np.int64)
-            class_sets = np.array([[0, -1]], np.int64)
-            yy, xx = to_sub(rr, cc) if rr.size else (np.zeros(0, np.int32),) * 2
-            sets_y.append(yy)
-            sets_x.append(xx)
+        path, cls_of_col, class_sets = _subarray_sets(det, good, odd_even_columns, to_sub, sets_y, sets_x, notes)
     sizes = [len(s) for s in sets_y]
     set_start = np.zeros(len(sizes) + 1, np.int64)
     set_start[1:] = np.cumsum(sizes)
