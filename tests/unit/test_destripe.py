@@ -312,6 +312,26 @@ def test_write_mask_product_round_trip(tmp_path):
         np.testing.assert_array_equal(a.read()[0], b.read()[0])
 
 
+def test_mask_built_mid_job_from_the_previous_steps_ramp(tmp_path):
+    """[group_scale, destripe] in one job without a mask file: destripe starts a new pass
+    reading group_scale's ramp (a temporary file, removed), and builds its mask from it; the
+    product equals the steps run one by one."""
+    from rampflow import io, runner
+
+    path, _ = _striped_uncal(tmp_path)
+    params = {"destripe": {"trace_radius": 4, "min_pixels": 3}}
+    runner.run(["group_scale"], {"ramp": path}, {"group_scale": tmp_path / "s_group_scale.fits"})
+    runner.run(["destripe"], {"ramp": tmp_path / "s_group_scale.fits"}, {"destripe": tmp_path / "s_destripe.fits"},
+               params=params)
+    out = tmp_path / "job"
+    runner.run(["group_scale", "destripe"], {"ramp": path}, {"destripe": out / "j_destripe.fits"}, params=params)
+    assert sorted(p.name for p in out.iterdir()) == ["j_destripe.fits"]
+    with io.open_ramp(tmp_path / "s_destripe.fits") as a, io.open_ramp(out / "j_destripe.fits") as b:
+        np.testing.assert_array_equal(a.read()[0], b.read()[0])
+        for key in ("S_GRPSCL", "S_DESTRI", "DSTRMASK", "DSTRNBKG"):
+            assert a.primary_header[key] == b.primary_header[key]
+
+
 def test_missing_mask_path_is_named(tmp_path):
     from rampflow import runner
 

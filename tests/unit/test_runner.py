@@ -154,3 +154,28 @@ def test_jump_fused_into_ramp_fit_equals_separate_steps(sim, tmp_path, jump_para
                        [h for h in b[key]["HISTORY"] if "rampflow" in h]
             else:
                 np.testing.assert_array_equal(b[key], a[key], err_msg=str(key))
+
+
+def test_rate_steps_in_one_job_equal_separate_jobs(sim, tmp_path):
+    """[ramp_fit, gain_scale] with only gain_scale's products asked for: rate / rateints go to
+    temporary files; the products equal ramp_fit's then gain_scale's jobs."""
+    refs = {k: str(v) for k, v in sim.refs.items()}
+    dark = tmp_path / "x_dark_current.fits"
+    runner.run(CHAIN, {"ramp": sim.uncal}, {"dark_current": dark}, overrides=refs)
+    sep = tmp_path / "sep"
+    runner.run(["ramp_fit"], {"ramp": dark}, {k: sep / f"s_{k}.fits" for k in ("rate", "rateints")}, overrides=refs)
+    runner.run(["gain_scale"], {k: sep / f"s_{k}.fits" for k in ("rate", "rateints")},
+               {k: sep / f"s_{k}.fits" for k in ("gain_scale", "gain_scaleints")}, overrides=refs)
+    job = tmp_path / "job"
+    runner.run(["ramp_fit", "gain_scale"], {"ramp": dark},
+               {k: job / f"j_{k}.fits" for k in ("gain_scale", "gain_scaleints")}, overrides=refs)
+    assert sorted(p.name for p in job.iterdir()) == ["j_gain_scale.fits", "j_gain_scaleints.fits"]
+    a = _products([sep / f"s_{k}.fits" for k in ("gain_scale", "gain_scaleints")])
+    b = _products([job / f"j_{k}.fits" for k in ("gain_scale", "gain_scaleints")])
+    assert set(a) == set(b)
+    for key in a:
+        if key[1] == "primary":
+            for card in ("S_RAMP", "S_GANSCL", "R_GAIN", "DATAMODL"):
+                assert a[key][card] == b[key][card], (key, card)
+        else:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=str(key))
