@@ -76,7 +76,7 @@ class ExposureMeta:
         }
 
     @classmethod
-    def from_headers(cls, primary, sci=None, filename: str = "<memory>", shape=None) -> "ExposureMeta":
+    def from_headers(cls, primary, sci=None, filename: str = "<memory>", shape=None) -> ExposureMeta:
         """Build from the primary header (and SCI header); ``shape`` (4-D) fills gaps.
 
         Raises KeyError naming the file and keyword when a required keyword is missing.

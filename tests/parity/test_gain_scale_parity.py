@@ -3,11 +3,11 @@ reference with GAINFACT (scaled, COMPLETE) and the simulator's, which has none (
 
 import numpy as np
 import pytest
-
 from conftest import run_jwst_step
+from test_ramp_fit_parity import jwst_fit
+
 from rampflow.references import load_reference
 from rampflow.steps import gain_scale as gs
-from test_ramp_fit_parity import jwst_fit
 
 KEYS = (("SCI", "data"), ("ERR", "err"), ("DQ", "dq"), ("VAR_POISSON", "var_poisson"), ("VAR_RNOISE", "var_rnoise"))
 

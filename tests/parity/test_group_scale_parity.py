@@ -4,7 +4,6 @@ real rescaling when the metadata say NFRAMES=5, FRMDIVSR=4."""
 import dataclasses
 
 import numpy as np
-
 from conftest import assert_ramp_parity, run_jwst_step, run_our_step
 
 

@@ -16,8 +16,8 @@ and PRIMECRS equal to jwst's primary_cosmic_rays.
 
 import numpy as np
 import pytest
-
 from conftest import jwst_stage, run_jwst_step, run_our_step
+
 from rampflow import dq
 
 PREV = ["group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity", "dark_current"]
@@ -145,6 +145,7 @@ def test_parameters(jwst_offline, nirspec_case, params, record_property):
 
 def test_defaults_match_jwst_spec(jwst_offline):
     from conftest import jwst_step_class
+
     from rampflow.steps.jump import JumpStep
 
     spec = jwst_step_class("jump")().get_pars()

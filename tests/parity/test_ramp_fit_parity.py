@@ -5,8 +5,8 @@ product with save_opt; and non-default parameters (firstgroup/lastgroup, suppres
 
 import numpy as np
 import pytest
-
 from conftest import jwst_stage, run_jwst_step
+
 from rampflow import dq
 from rampflow.references import load_reference
 from rampflow.steps import ramp_fit as rf

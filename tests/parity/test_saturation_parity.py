@@ -3,8 +3,8 @@ subarray (SHALLOW4) where the read-pattern passes flag groups, and non-default p
 
 import numpy as np
 import pytest
-
 from conftest import assert_ramp_parity, jwst_stage, run_jwst_step, run_our_step
+
 from rampflow import dq
 
 PREV = ["group_scale", "dq_init"]
