@@ -80,8 +80,9 @@ def prepare(config: dict) -> dict:
 
 def defaults_applied(given: dict, validated: dict, prefix: str = "") -> list[str]:
     """Dotted keys of ``validated`` that ``given`` (the config after :func:`prepare`, before
-    validation) did not set: filled by the schema's defaults, e.g. ``["compute.fuse", "lightcurves.mode", ...]``. A whole section the config
-    left out is listed by its leaf keys (an empty default as the section itself)."""
+    validation) did not set: filled by the schema's defaults, e.g.
+    ``["compute.fuse", "lightcurves.mode", ...]``. A whole section the config left out is
+    listed by its leaf keys (an empty default as the section itself)."""
     out = []
     for key, value in validated.items():
         path = f"{prefix}{key}"

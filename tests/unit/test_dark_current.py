@@ -7,8 +7,14 @@ from rampflow import dq
 from rampflow.meta import ExposureMeta
 from rampflow.references import Reference
 from rampflow.steps import get_step_class
-from rampflow.steps.dark_current import (average_dark_current, average_frames, extrapolate_dark,
-                                         prepare_dark, subtract_dark, total_frames)
+from rampflow.steps.dark_current import (
+    average_dark_current,
+    average_frames,
+    extrapolate_dark,
+    prepare_dark,
+    subtract_dark,
+    total_frames,
+)
 
 
 def _dark(nframes_total=16, ny=2, nx=2):

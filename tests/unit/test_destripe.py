@@ -342,15 +342,13 @@ def test_missing_mask_path_is_named(tmp_path):
 
 
 def test_wiring_passes_the_mask_product():
-    from types import SimpleNamespace
+    from rampflow import wiring
 
-    from rampflow.custom import CustomWiring
-
-    cfg = {"references": {"overrides": {}}, "step_params": {"destripe": {"trace_radius": 5, "mask_path": "u.fits"}}}
-    w = CustomWiring(cfg, "results/p", ["refpix", "destripe", "jump"])
-    assert w.destripe and w.user_destripe_mask == "u.fits"
-    assert w.step_inputs("destripe") == ["results/p/stage1/{stem}_destripe_mask.fits"]
-    params = w.step_params("destripe")(SimpleNamespace(stem="jw1"))
-    # the user's mask goes to the mask rule; the step reads the mask product
-    assert params == {"trace_radius": 5, "mask_path": "results/p/stage1/jw1_destripe_mask.fits"}
-    assert w.step_params("jump") == {}
+    cfg = {"program": "p", "results": "results", "references": {"overrides": {}},
+           "step_params": {"destripe": {"trace_radius": 5, "mask_path": "u.fits"}}}
+    assert wiring.step_inputs("destripe") == ("destripe_mask",)
+    assert wiring.step_inputs("jump") == ()
+    # the user's mask goes to the mask job; the step's job reads the exposure's mask product
+    assert wiring.step_params(cfg, "destripe") == {"trace_radius": 5}
+    assert wiring.product(cfg, "destripe_mask") == "results/p/stage1/{stem}_destripe_mask.fits"
+    assert wiring.step_params(cfg, "jump") == {}

@@ -583,15 +583,6 @@ def test_workflow_helpers():
     stems = ["jw1_2_3-seg002_nrs1", "jw1_2_3-seg001_nrs2", "jw1_2_3-seg001_nrs1"]
     assert names.detectors_of(stems) == ["nrs1", "nrs2"]
     assert names.stems_of_detector(stems, "NRS1") == ["jw1_2_3-seg002_nrs1", "jw1_2_3-seg001_nrs1"]
-    t = lcm.workflow_targets("out/lightcurves", ["jump", "ramp_fit"], lambda: stems, False)
-    assert len(t) == 2 * len(lcm.RULE_FILES) and "out/lightcurves/nrs2_metrics.csv" in t
-    t = lcm.workflow_targets("out/lightcurves", ["jump", "ramp_fit"], lambda: stems, True)
-    assert "out/lightcurves/nrs1_transit.json" in t
-    assert lcm.workflow_targets("out/lightcurves", ["jump"], lambda: stems, True) == []
-    from rampflow.qa import report
-
-    assert report.qa_targets("out/qa", ["ramp_fit"]) == ["out/qa/index.html"]
-    assert report.qa_targets("out/qa", ["jump"]) == []
 
 
 def test_miri_lrs_dispersion_along_y(tmp_path):

@@ -7,8 +7,7 @@ from rampflow import dq
 from rampflow.meta import ExposureMeta
 from rampflow.references import Reference
 from rampflow.steps import get_step_class
-from rampflow.steps.linearity import (correct_groups, correct_read_level, linearity_correction,
-                                      prepare_coefficients)
+from rampflow.steps.linearity import correct_groups, correct_read_level, linearity_correction, prepare_coefficients
 
 NLC = dq.NO_LIN_CORR
 

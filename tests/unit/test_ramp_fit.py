@@ -142,7 +142,9 @@ def test_two_segment_variances_by_hand():
     exp_err_int = math.sqrt(1 / (1 / (vp1 + vr1) + 1 / (vp2 + vr2)))
     res = fit(data, gdq, dark=dark)
     for which in ("rate", "rateints"):
-        arr = lambda k: px(res, which, k) if which == "rate" else px(res, which, k, 0)  # noqa: E731
+        def arr(k, which=which):
+            return px(res, which, k) if which == "rate" else px(res, which, k, 0)
+
         np.testing.assert_allclose(arr("VAR_POISSON"), exp_vp, rtol=RTOL)
         np.testing.assert_allclose(arr("VAR_RNOISE"), exp_vr, rtol=RTOL)
     np.testing.assert_allclose(px(res, "rateints", "ERR", 0), exp_err_int, rtol=RTOL)
@@ -181,7 +183,9 @@ def test_save_opt_segment_arrays_by_hand():
 def test_saturated_from_group_0():
     res = fit(np.full(6, 60000.0), np.full(6, SAT))
     for which in ("rate", "rateints"):
-        get = (lambda k: px(res, which, k)) if which == "rate" else (lambda k: px(res, which, k, 0))
+        def get(k, which=which):
+            return px(res, which, k) if which == "rate" else px(res, which, k, 0)
+
         assert math.isnan(get("SCI"))
         assert get("DQ") == SAT | DNU
         assert get("ERR") == 0 and get("VAR_POISSON") == 0 and get("VAR_RNOISE") == 0
@@ -209,7 +213,9 @@ def test_one_good_group_suppressed():
     data, gdq = one_good_group()
     res = fit(data, gdq, suppress_one_group=True)
     for which in ("rate", "rateints"):
-        get = (lambda k: px(res, which, k)) if which == "rate" else (lambda k: px(res, which, k, 0))
+        def get(k, which=which):
+            return px(res, which, k) if which == "rate" else px(res, which, k, 0)
+
         assert math.isnan(get("SCI"))
         assert get("DQ") == DNU | SAT
         assert get("ERR") == 0 and get("VAR_POISSON") == 0 and get("VAR_RNOISE") == 0

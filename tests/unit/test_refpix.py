@@ -10,12 +10,18 @@ import numpy as np
 import pytest
 
 from rampflow.dq import DO_NOT_USE, REFERENCE_PIXEL
-from rampflow.kernels.refpix import (_clipped_mean_kernel, _median_kernel, _pairwise_sum,
-                                     _refpix_kernel)
+from rampflow.kernels.refpix import _clipped_mean_kernel, _median_kernel, _pairwise_sum, _refpix_kernel
 from rampflow.meta import ExposureMeta
 from rampflow.steps import get_step_class
-from rampflow.steps.refpix import (RefPixStep, correct_refpix, detector_to_dms, detector_to_dms_index,
-                                   dms_to_detector, embed_pixeldq, plan_geometry)
+from rampflow.steps.refpix import (
+    RefPixStep,
+    correct_refpix,
+    detector_to_dms,
+    detector_to_dms_index,
+    dms_to_detector,
+    embed_pixeldq,
+    plan_geometry,
+)
 
 F32 = np.float32
 

@@ -7,8 +7,13 @@ from rampflow import dq
 from rampflow.meta import ExposureMeta
 from rampflow.references import Reference
 from rampflow.steps import get_step_class
-from rampflow.steps.saturation import (ATOD_LIMIT, flag_saturated_groups, flag_saturation,
-                                       prepare_thresholds, read_pattern)
+from rampflow.steps.saturation import (
+    ATOD_LIMIT,
+    flag_saturated_groups,
+    flag_saturation,
+    prepare_thresholds,
+    read_pattern,
+)
 
 SAT = dq.SATURATED            # 2
 DNU = dq.DO_NOT_USE           # 1

@@ -192,38 +192,38 @@ def test_level_threshold_flags_at_equality(tmp_path):
 # --------------------------------------------------------------------------- workflow wiring
 
 def _wcfg(**kw):
-    cfg = {"references": {"overrides": {"mask": "m.fits"}}, "step_params": {}, "custom": {}}
+    cfg = {"program": "p", "results": "results", "references": {"overrides": {"mask": "m.fits"}},
+           "step_params": {}, "custom": {}}
     cfg.update(kw)
     return cfg
 
 
 def test_wiring_saturation_override_and_growth():
-    from types import SimpleNamespace
+    from rampflow import wiring
 
-    from rampflow.custom import CustomWiring
-
-    w = CustomWiring(_wcfg(custom={"saturation": {"scale": 0.5, "n_pix_grow_sat": 2}}), "results/p",
-                     ["dq_init", "saturation"])
-    assert w.saturation_options == {"scale": 0.5}
-    assert w.step_inputs("saturation") == ["results/p/references/{stem}_saturation_custom.fits"]
-    assert w.step_inputs("dq_init") == []
-    assert w.step_params("saturation") == {"n_pix_grow_sat": 2}
-    over = w.step_overrides("saturation")(SimpleNamespace(stem="jw1"))
-    assert over == {"mask": "m.fits", "saturation": "results/p/references/jw1_saturation_custom.fits"}
-    assert w.step_overrides("dq_init") == {"mask": "m.fits"}
+    cfg = _wcfg(custom={"saturation": {"scale": 0.5, "n_pix_grow_sat": 2}})
+    assert cst.threshold_options(wiring.custom_saturation(cfg)) == {"scale": 0.5}
+    assert wiring.step_needs(cfg, "saturation") == {
+        "saturation_reference": "results/p/references/{stem}_saturation_custom.fits"}
+    assert wiring.step_needs(cfg, "dq_init") == {}
+    assert wiring.step_params(cfg, "saturation") == {"n_pix_grow_sat": 2}
+    assert wiring.step_overrides(cfg, "saturation") == {
+        "mask": "m.fits", "saturation": "results/p/references/{stem}_saturation_custom.fits"}
+    assert wiring.step_overrides(cfg, "dq_init") == {"mask": "m.fits"}
     # without custom thresholds nothing changes
-    plain = CustomWiring(_wcfg(step_params={"saturation": {"n_pix_grow_sat": 0}}), "results/p", ["saturation"])
-    assert plain.step_inputs("saturation") == [] and plain.step_params("saturation") == {"n_pix_grow_sat": 0}
-    assert plain.step_overrides("saturation") == {"mask": "m.fits"}
+    plain = _wcfg(step_params={"saturation": {"n_pix_grow_sat": 0}})
+    assert wiring.step_needs(plain, "saturation") == {}
+    assert wiring.step_params(plain, "saturation") == {"n_pix_grow_sat": 0}
+    assert wiring.step_overrides(plain, "saturation") == {"mask": "m.fits"}
 
 
 def test_wiring_rejects_inconsistent_config():
-    from rampflow.custom import CustomWiring
+    from rampflow import config as rfconfig
 
     with pytest.raises(ValueError, match="disagree"):
-        CustomWiring(_wcfg(custom={"saturation": {"level": 4e4, "n_pix_grow_sat": 2}},
-                           step_params={"saturation": {"n_pix_grow_sat": 1}}), "r", ["saturation"])
+        rfconfig.check_custom(_wcfg(custom={"saturation": {"level": 4e4, "n_pix_grow_sat": 2}},
+                                    step_params={"saturation": {"n_pix_grow_sat": 1}}), ["saturation"])
     with pytest.raises(ValueError, match="'saturation' is not in steps"):
-        CustomWiring(_wcfg(custom={"saturation": {"level": 4e4}}), "r", ["dq_init"])
+        rfconfig.check_custom(_wcfg(custom={"saturation": {"level": 4e4}}), ["dq_init"])
     with pytest.raises(ValueError, match="exactly one"):
-        CustomWiring(_wcfg(custom={"saturation": {"level": 4e4, "map": "x.fits"}}), "r", ["saturation"])
+        rfconfig.check_custom(_wcfg(custom={"saturation": {"level": 4e4, "map": "x.fits"}}), ["saturation"])

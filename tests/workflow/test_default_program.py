@@ -31,9 +31,8 @@ def default_run(tmp_path_factory):
 
 
 def test_every_step_product_and_report(default_run):
-    from stdatamodels.jwst import datamodels
-
     import yaml
+    from stdatamodels.jwst import datamodels
 
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     stems = sorted(p.name[: -len("_uncal.fits")] for p in (default_run / "uncal").glob("*_uncal.fits"))

@@ -71,13 +71,12 @@ Modules: :mod:`.config` (keys, defaults, checks), :mod:`.times`, :mod:`.segments
 :mod:`.trace` (spectroscopic geometry), :mod:`.extraction` (box extraction), :mod:`.imaging`
 (aperture photometry), :mod:`.normalise`, :mod:`.metrics`, :mod:`.driver`
 (:func:`extract_lightcurves`), :mod:`.transit`, :mod:`.tables`, :mod:`.plots`, :mod:`.output`
-(:func:`write_lightcurves`), :mod:`.targets` (superseded by :mod:`rampflow.wiring`).
+(:func:`write_lightcurves`). Exposure names: :mod:`rampflow.names`; workflow targets:
+:mod:`rampflow.wiring`.
 """
 
 from __future__ import annotations
 
-# exposure names are parsed by rampflow.names; re-exported here for callers not yet moved to it
-from ..names import detectors_of, product_stem, stem_detector, stem_segment, stems_of_detector
 from .config import DEFAULTS, IMAGING_EXP_TYPES, LightCurveError, check_config, is_imaging
 from .driver import LightCurves, extract_lightcurves
 from .extraction import box_profile, column_background, extract_box
@@ -88,18 +87,16 @@ from .output import write_lightcurves
 from .plots import bin_series, plot_metrics, plot_spectroscopic, plot_transit, plot_whitelight
 from .stats import nanmedian
 from .tables import read_table, write_json
-from .targets import RULE_FILES, TRANSIT_FILES, workflow_targets
 from .times import integration_mid_times, stitch_order
 from .trace import background_mask, box_indices, column_bins, fit_trace
 from .transit import fit_transit, transit_check, transit_parameters, trapezoid
 
 __all__ = [
     "DEFAULTS", "IMAGING_EXP_TYPES", "LightCurveError", "LightCurves", "check_config", "extract_lightcurves",
-    "write_lightcurves", "integration_mid_times", "stitch_order", "product_stem", "stem_detector", "stem_segment",
+    "write_lightcurves", "integration_mid_times", "stitch_order",
     "fit_trace", "box_indices", "extract_box", "aperture_weights", "aperture_photometry",
     "normalise", "oot_mask", "column_bins", "nanmedian", "jump_counts", "trapezoid", "fit_transit",
-    "transit_check", "transit_parameters", "workflow_targets", "detectors_of", "stems_of_detector",
+    "transit_check", "transit_parameters",
     "plot_whitelight", "plot_spectroscopic", "plot_metrics", "plot_transit", "bin_series", "is_imaging",
     "write_json", "read_table", "background_mask", "column_background", "box_profile", "find_source",
-    "RULE_FILES", "TRANSIT_FILES",
 ]

@@ -38,7 +38,7 @@ from .products import STEP_KEYWORDS, collect_warnings, dq_tallies, exposure_rows
 
 log = logging.getLogger(__name__)
 
-__all__ = ["build_report", "qa_targets", "DEFAULTS", "SECTIONS", "SECTION_TITLES", "STEP_KEYWORDS",
+__all__ = ["build_report", "DEFAULTS", "SECTIONS", "SECTION_TITLES", "STEP_KEYWORDS",
            "exposure_rows", "provenance", "dq_tallies", "collect_warnings"]
 
 #: the ``qa`` config keys this module reads (``qa.diagnostics`` belongs to the diagnostics rules)
@@ -111,8 +111,3 @@ def build_report(out_html, *, config: dict, manifest=(), products=None, logs=(),
     log.info("wrote %s (%d exposures, %d manifest entries, %d plots, %d warnings)", out_html, len(exp_rows),
              len(entries), nplots, nwarn)
     return Path(out_html)
-
-
-def qa_targets(qa_dir, steps) -> list[str]:
-    """The QA page of a program (``{qa_dir}/index.html``) when ramp_fit runs, else nothing."""
-    return [f"{qa_dir}/index.html"] if "ramp_fit" in steps else []
