@@ -154,15 +154,31 @@ def step_files(name: str, input_path, output_path, params: dict) -> tuple[dict, 
     return inputs, outputs
 
 
+def step_params(name: str, texts: dict) -> dict:
+    """``--param`` values (name -> text) read as step ``name``'s spec reads them, then checked
+    against it: ValueError naming ``step_params.<step>.<name>``, the value and what is allowed
+    (KeyError for an unknown step)."""
+    from .steps import get_step_class
+
+    cls = get_step_class(name)
+    params = {k: (cls.param_specs[k].parse_text(v) if k in cls.param_specs else _parse_value(v))
+              for k, v in texts.items()}
+    cls.check_params(params)
+    return params
+
+
 def cmd_step(args) -> int:
     from . import runner
 
-    params = {k: _parse_value(v) for k, v in _pairs(args.param, "--param").items()}
     overrides = _pairs(args.override, "--override")
     try:
+        params = step_params(args.name, _pairs(args.param, "--param"))
         inputs, outputs = step_files(args.name, args.input, args.output, params)
     except KeyError as exc:
         print(f"rampflow step: {exc.args[0]}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"rampflow step: {exc}", file=sys.stderr)
         return 2
     inputs.update(_pairs(args.extra_inputs, "--input"))
     runner.run([args.name], inputs, outputs, params={args.name: params}, overrides=overrides,
@@ -172,21 +188,21 @@ def cmd_step(args) -> int:
 
 
 def _add_params(sub) -> None:
-    p = sub.add_parser("params", help="list a step's parameters and defaults (jwst names)")
+    p = sub.add_parser("params", help="list a step's parameters, defaults and allowed values (jwst names)")
     p.add_argument("name", help="step name")
     p.set_defaults(func=cmd_params)
 
 
 def cmd_params(args) -> int:
-    from .config import step_defaults
+    from .steps import get_step_class
 
     try:
-        defaults = step_defaults(args.name)
+        specs = get_step_class(args.name).param_specs
     except KeyError as exc:
         print(f"rampflow params: {exc.args[0]}", file=sys.stderr)
         return 2
-    for k, v in defaults.items():
-        print(f"{k} = {v!r}")
+    for k, spec in specs.items():
+        print(f"{k} = {spec.default!r}  # {spec.describe()}" + (f"; {spec.comment}" if spec.comment else ""))
     return 0
 
 

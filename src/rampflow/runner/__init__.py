@@ -38,6 +38,8 @@ def _check_job(steps: list[str], passes: list[Pass], outputs: dict, params: dict
     unknown = sorted(set(params) - set(steps))
     if unknown:
         raise ValueError(f"runner.run: parameters for unknown steps {unknown} (this job runs {steps})")
+    for name, values in params.items():  # names, types and ranges against each step's spec
+        get_step_class(name).check_params(values)
     made = {p for s in steps for p in get_step_class(s).products}
     extra = sorted(set(outputs) - made)
     if extra:

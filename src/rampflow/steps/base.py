@@ -22,12 +22,13 @@ means the full cube at once (only for steps that cannot be split); ``chunking =
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ..meta import ExposureMeta
+from .params import ParamSpec, parse_spec
 
 REGISTRY: dict[str, type[Step]] = {}
 
@@ -47,11 +48,6 @@ class InputSpec:
     built_name: str = "built from input"
 
 
-def param_defaults(params_class) -> dict[str, Any]:
-    """A step's ``defaults`` from the frozen dataclass stating its parameters (name -> default)."""
-    return {f.name: f.default for f in fields(params_class) if f.default is not MISSING}
-
-
 #: input name -> InputSpec (registered by the module of the step that takes the input)
 INPUTS: dict[str, InputSpec] = {}
 
@@ -68,7 +64,15 @@ class Step:
     keyword: ClassVar[str] = ""
     #: reference types this step needs, lower case CRDS names, e.g. ("saturation",)
     reftypes: ClassVar[tuple[str, ...]] = ()
-    #: parameter names and defaults, exactly as the jwst step's spec (stated once per step)
+    #: the step's parameters, stated once, in jwst's spec language (see rampflow.steps.params):
+    #: for an official step, jwst's names, types, ranges, options and defaults (its class's
+    #: ``spec``); ``param_specs`` and ``defaults`` are derived from it
+    spec: ClassVar[str] = ""
+    #: who states the defaults, for messages: "jwst" for official steps, "rampflow" for custom ones
+    spec_source: ClassVar[str] = "jwst"
+    #: name -> ParamSpec, parsed from :attr:`spec`
+    param_specs: ClassVar[dict[str, ParamSpec]] = {}
+    #: parameter names and defaults (from :attr:`spec`)
     defaults: ClassVar[dict[str, Any]] = {}
     #: "ramp" (ramp -> ramp) or "rate" (makes or acts on rate products)
     kind: ClassVar[str] = "ramp"
@@ -95,6 +99,9 @@ class Step:
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
+        if "spec" in cls.__dict__:
+            cls.param_specs = parse_spec(cls.spec, cls.spec_source)
+            cls.defaults = {n: s.default for n, s in cls.param_specs.items()}
         if cls.name:
             if "products" not in cls.__dict__:
                 cls.products = (cls.name,)
@@ -121,14 +128,19 @@ class Step:
         self.skipped: str | None = None  # set to a reason to mark the step SKIPPED
 
     @classmethod
-    def check_params(cls, params: dict) -> None:
-        """Raise ValueError naming the step and any parameter it does not take."""
+    def check_params(cls, params: dict, where: str = "step_params.{step}.{name}") -> None:
+        """Raise ValueError naming the step and any parameter it does not take, and
+        :class:`~rampflow.steps.params.ParamError` (a ValueError) naming the parameter
+        (``where``, formatted with ``step`` and ``name``), its value and what its spec allows
+        for a value of the wrong type or out of range."""
         unknown = set(params) - set(cls.defaults)
         if unknown:
             raise ValueError(
                 f"step {cls.name!r}: unknown parameter(s) {sorted(unknown)}; "
                 f"known: {sorted(cls.defaults)}"
             )
+        for name, value in params.items():
+            cls.param_specs[name].check(value, where.format(step=cls.name, name=name))
 
     def process(self, sci: np.ndarray, gdq: np.ndarray, pdq: np.ndarray, ints: slice, rows: slice) -> None:
         """Apply the step in place to one chunk (ramp steps).

@@ -152,7 +152,10 @@ class DarkCurrent(Step):
     name = "dark_current"
     keyword = "S_DARK"
     reftypes = ("dark",)
-    defaults = {"dark_output": None, "average_dark_current": None}
+    spec = """
+        dark_output = output_file(default=None)  # dark model or averaged dark subtracted
+        average_dark_current = float(default=None)  # the average dark current for this detector (e-/s)
+    """
 
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)

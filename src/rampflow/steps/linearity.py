@@ -180,7 +180,7 @@ class Linearity(Step):
     name = "linearity"
     keyword = "S_LINEAR"
     reftypes = ("linearity",)
-    defaults = {}
+    spec = ""  # jwst's LinearityStep takes no parameters
 
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)

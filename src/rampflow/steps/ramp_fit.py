@@ -88,21 +88,26 @@ import numpy as np
 from ..kernels import ramp_fit as K
 from ..kernels.ramp_fit import _fit_ramps_kernel, _opt_sizes_kernel, _weight_table_kernel
 from .base import Step
+from .params import parse_spec
 
 log = logging.getLogger(__name__)
 
-#: jwst 3.0 RampFitStep parameters and defaults (its spec, plus its fixed ``weighting``)
-DEFAULTS = {
-    "algorithm": "OLS_C",
-    "int_name": "",
-    "save_opt": False,
-    "opt_name": "",
-    "suppress_one_group": True,
-    "firstgroup": None,
-    "lastgroup": None,
-    "maximum_cores": "1",
-    "weighting": "optimal",
-}
+#: jwst 3.0 RampFitStep's spec, plus its fixed ``weighting`` (rampflow's, so that products
+#: record it). Differences on purpose: ``algorithm`` offers only 'OLS_C' (jwst also has
+#: 'LIKELY', not implemented here), so asking for 'LIKELY' stops at config validation.
+SPEC = """
+    algorithm = option('OLS_C', default='OLS_C')  # jwst's 'LIKELY' is not implemented
+    int_name = string(default='')
+    save_opt = boolean(default=False)  # save optional output
+    opt_name = string(default='')
+    suppress_one_group = boolean(default=True)  # suppress saturated ramps with good 0th group
+    firstgroup = integer(default=None)  # ignore groups before this one (zero indexed)
+    lastgroup = integer(default=None)  # ignore groups after this one (zero indexed)
+    maximum_cores = string(default='1')  # an integer, 'half', 'quarter', or 'all'
+    weighting = option('optimal', default='optimal')  # jwst's only weighting, fixed in jwst
+"""
+#: name -> default, from :data:`SPEC`
+DEFAULTS = {name: s.default for name, s in parse_spec(SPEC).items()}
 
 #: stcal's weighting powers (``snr_power``), for segment S/N < 5, 10, 20, 50, 100 and above
 #: (the kernel's ``_power_index`` maps an S/N to its index here)
@@ -509,7 +514,7 @@ class RampFit(Step):
     name = "ramp_fit"
     keyword = "S_RAMP"
     reftypes = ("readnoise", "gain")
-    defaults = DEFAULTS
+    spec = SPEC
     kind = "rate"
     chunking = "rows"
     products = ("rate", "rateints", "fitopt")

@@ -190,7 +190,12 @@ class Saturation(Step):
     name = "saturation"
     keyword = "S_SATURA"
     reftypes = ("saturation", "superbias")
-    defaults = {"n_pix_grow_sat": 1, "use_readpatt": True}
+    # jwst's spec; n_pix_grow_sat >= 0 is rampflow's (jwst states no range, and a negative
+    # box half-width has no meaning)
+    spec = """
+        n_pix_grow_sat = integer(default=1, min=0)  # number of layers adjacent pixels to flag
+        use_readpatt = boolean(default=True)  # use grouped read pattern information to assist with flagging
+    """
 
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)

@@ -52,7 +52,7 @@ class SuperBias(Step):
     name = "superbias"
     keyword = "S_SUPERB"
     reftypes = ("superbias",)
-    defaults = {}
+    spec = ""  # jwst's SuperBiasStep takes no parameters
 
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)
