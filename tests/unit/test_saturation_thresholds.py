@@ -131,7 +131,7 @@ def test_exactly_one_operation_and_reftype_checked(tmp_path):
 
 def _meta():
     head = {"INSTRUME": "NIRSPEC", "DETECTOR": "NRS1", "EXP_TYPE": "NRS_BRIGHTOBJ", "SUBSTRT1": 1,
-            "SUBSTRT2": 1, "NFRAMES": 1, "READPATT": "NRSRAPID"}
+            "SUBSTRT2": 1, "NFRAMES": 1, "READPATT": "NRSRAPID", "NGROUPS": 4, "TFRAME": 10.73677, "TGROUP": 10.73677}
     return ExposureMeta.from_headers(head, {}, filename="test", shape=(1, 4, 5, 5))
 
 

@@ -40,7 +40,8 @@ def test_shape_checks():
 
 
 def test_step():
-    meta = ExposureMeta.from_headers({"INSTRUME": "NIRCAM", "DETECTOR": "NRCA1"}, {}, "test", shape=(1, 2, 2, 3))
+    meta = ExposureMeta.from_headers({"INSTRUME": "NIRCAM", "DETECTOR": "NRCA1", "NGROUPS": 2, "NFRAMES": 1,
+                                      "TFRAME": 10.73677, "TGROUP": 10.73677}, {}, "test", shape=(1, 2, 2, 3))
     ref = Reference(reftype="superbias", path="hand", header={},
                     arrays={"SCI": np.array([[1, 2, 3], [4, np.nan, 6]], np.float32),
                             "DQ": np.array([[0, 0, 1], [0, 0, 0]], np.uint32)}, tables={})
