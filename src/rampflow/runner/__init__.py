@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import tempfile
-from pathlib import Path
 
+from .. import io
 from ..steps import get_step_class
 from .loading import load_step, set_threads
 from .plan import Pass, chunk_ranges, plan_passes
@@ -93,10 +92,8 @@ def run(steps: list[str], inputs: dict, outputs: dict, *, params: dict | None = 
                                                                if s not in last.optional_products]
             for suffix in handoff:
                 if suffix not in outs:  # read by the next pass, not asked for: a temporary file
-                    if tmp is None:
-                        parent = Path(next(iter(outputs.values()))).parent
-                        parent.mkdir(parents=True, exist_ok=True)
-                        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=parent, prefix=".rampflow-")))
+                    if tmp is None:  # named after the job's first product: its own, not another job's
+                        tmp = stack.enter_context(io.scratch_dir(next(iter(outputs.values()))))
                     outs[suffix] = str(tmp / f"{suffix}.fits")
             if p.mode == "products":
                 run_products_pass(p.steps[0], {s: current[s] for s in last.reads}, outs,
