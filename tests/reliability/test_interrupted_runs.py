@@ -8,7 +8,7 @@ before writing, so after ``--unlock`` / ``--rerun-incomplete`` nothing is left o
 The kill is real: a child process (``runner.run``, or a whole Snakemake run) is SIGKILLed while
 a product is half-written. To kill it at a known point rather than by timing, a
 ``sitecustomize.py`` put first on the child's PYTHONPATH makes RampWriter pause (forever)
-after writing the first chunk of the product named in ``RF_PAUSE_PRODUCT`` and create the
+after writing the first chunk of the product whose name ends in ``RF_PAUSE_PRODUCT`` and create the
 file ``RF_PAUSE_MARKER``; the test waits for the marker, then kills.
 """
 
@@ -44,7 +44,7 @@ PAUSE_HOOK = textwrap.dedent('''
 
         def write(self, *args, **kwargs):
             _write(self, *args, **kwargs)
-            if Path(self.path).name == os.environ["RF_PAUSE_PRODUCT"]:
+            if Path(self.path).name.endswith(os.environ["RF_PAUSE_PRODUCT"]):
                 Path(os.environ["RF_PAUSE_MARKER"]).touch()
                 time.sleep(3600)
 
@@ -190,13 +190,13 @@ def test_workflow_recovers_with_unlock_and_rerun_incomplete(tmp_path):
     for d in (work, clean):
         (d / "config").mkdir(parents=True)
         (d / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
-    stem = "jw01366003001_04101_00001-seg001_nrs1"
-    env = _env(tmp_path, f"{stem}_jump.fits")
+    env = _env(tmp_path, "-seg001_nrs1_jump.fits")
     proc = _snakemake(work, env, popen=True)
     _kill_when_paused(proc, tmp_path / "paused", timeout=1500)
     results = work / "results" / "killed"
-    assert [p for p in _leftovers(results) if p.endswith(".part")], _leftovers(results)
-    assert not (results / "stage1" / f"{stem}_jump.fits").exists()
+    assert [p for p in _leftovers(results) if p.endswith("_jump.fits.part") or "_jump.fits." in p], \
+        _leftovers(results)
+    assert not list((results / "stage1").glob("*_jump.fits"))
 
     env.pop("RF_PAUSE_PRODUCT")
     locked = _snakemake(work, env, check=False)
@@ -207,7 +207,7 @@ def test_workflow_recovers_with_unlock_and_rerun_incomplete(tmp_path):
 
     _snakemake(clean, env)
     finals = sorted(p.name for p in (results / "stage1").glob("*.fits"))
-    assert f"{stem}_jump.fits" in finals and f"{stem}_rate.fits" in finals
+    assert any(n.endswith("-seg001_nrs1_jump.fits") for n in finals), finals
     assert finals == sorted(p.name for p in (clean / "results" / "killed" / "stage1").glob("*.fits"))
     for name in finals:
         if name.endswith(("_rate.fits", "_rateints.fits", "_gain_scale.fits", "_gain_scaleints.fits",

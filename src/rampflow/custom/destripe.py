@@ -410,11 +410,10 @@ def write_mask(in_path, out_path, params: dict | None = None, chunk_mb: float = 
 
 
 def _checked_params(params: dict | None) -> dict:
-    p = {**Destripe.defaults, **(params or {})}
-    unknown = set(p) - set(Destripe.defaults)
-    if unknown:
-        raise ValueError(f"step 'destripe': unknown parameter(s) {sorted(unknown)}; known: {sorted(Destripe.defaults)}")
-    return p
+    """The parameters over the defaults; ValueError naming an unknown name or, as
+    ``step_params.destripe.<name>``, a value its spec does not allow."""
+    Destripe.check_params(dict(params or {}))
+    return {**Destripe.defaults, **(params or {})}
 
 
 def _mask_params(p: dict) -> dict:
