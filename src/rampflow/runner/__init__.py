@@ -50,6 +50,17 @@ def _check_job(steps: list[str], passes: list[Pass], outputs: dict, params: dict
         raise ValueError(f"runner.run: the last step {last.name!r} needs output path(s) for {missing}")
 
 
+def _remove_stale_temporaries(outputs: dict) -> None:
+    """Remove what a killed run of this job left: the ``.part`` files of its products and its
+    scratch folder (named after its first product), so a rerun leaves no temporary behind."""
+    stale = [t for path in outputs.values() for t in io.remove_temporaries(path)]
+    if outputs:
+        stale += io.remove_temporaries(next(iter(outputs.values())), "tmpdir")
+    if stale:
+        log.info("removed %d stale temporar%s of an interrupted run: %s", len(stale),
+                 "y" if len(stale) == 1 else "ies", ", ".join(t.name for t in stale))
+
+
 def run(steps: list[str], inputs: dict, outputs: dict, *, params: dict | None = None,
         overrides: dict | None = None, crds_context: str | None = None,
         chunk_mb: float = DEFAULT_CHUNK_MB, threads: int | None = None) -> None:
@@ -68,6 +79,7 @@ def run(steps: list[str], inputs: dict, outputs: dict, *, params: dict | None = 
 
     Products are identical to running the steps one by one. Raises ValueError naming the
     step, parameter or product at fault; on any error no product is left half-written.
+    Temporaries a killed run of the same job left next to its products are removed first.
     """
     steps = list(steps)
     inputs = {k: str(v) for k, v in (inputs or {}).items() if v}
@@ -75,6 +87,7 @@ def run(steps: list[str], inputs: dict, outputs: dict, *, params: dict | None = 
     params = {k: dict(v or {}) for k, v in (params or {}).items()}
     passes = plan_passes(steps, inputs)
     _check_job(steps, passes, outputs, params)
+    _remove_stale_temporaries(outputs)
     for name in steps:  # an optional product asked for switches its parameter on (fitopt -> save_opt)
         for suffix, par in get_step_class(name).optional_products.items():
             if suffix in outputs:
