@@ -155,7 +155,7 @@ def step_files(name: str, input_path, output_path, params: dict) -> tuple[dict, 
 
 
 def cmd_step(args) -> int:
-    from . import runner
+    from . import references, runner
 
     params = {k: _parse_value(v) for k, v in _pairs(args.param, "--param").items()}
     overrides = _pairs(args.override, "--override")
@@ -165,8 +165,12 @@ def cmd_step(args) -> int:
         print(f"rampflow step: {exc.args[0]}", file=sys.stderr)
         return 2
     inputs.update(_pairs(args.extra_inputs, "--input"))
-    runner.run([args.name], inputs, outputs, params={args.name: params}, overrides=overrides,
-               crds_context=args.context, chunk_mb=args.chunk_mb, threads=args.threads)
+    try:
+        runner.run([args.name], inputs, outputs, params={args.name: params}, overrides=overrides,
+                   crds_context=args.context, chunk_mb=args.chunk_mb, threads=args.threads)
+    except references.ReferenceError as exc:
+        print(f"rampflow step: {exc}", file=sys.stderr)
+        return 2
     print(args.output)
     return 0
 
