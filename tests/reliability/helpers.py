@@ -5,10 +5,13 @@ configuration per process)."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
+
+from astropy.io import fits
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,3 +50,17 @@ def run_child(args: list[str], env: dict, cwd=None, timeout=600) -> subprocess.C
 def leftovers(folder: Path) -> list[str]:
     """Every file under ``folder`` (products, temporaries, markers), relative names."""
     return sorted(str(p.relative_to(folder)) for p in Path(folder).rglob("*") if p.is_file())
+
+
+def poison(src, dst, ext: str, plane, pixels: dict, exposure_corner: tuple[int, int]) -> str:
+    """Copy the reference file ``src`` to ``dst`` with ``pixels`` ({(row, col) in the exposure:
+    value}) written into extension ``ext`` (into ``plane`` of its first axis, unless None).
+    ``exposure_corner``: 0-based (row, column) of the exposure's first pixel on the detector."""
+    shutil.copy(src, dst)
+    with fits.open(dst, mode="update") as h:
+        ry, rx = int(h[0].header.get("SUBSTRT2", 1)) - 1, int(h[0].header.get("SUBSTRT1", 1)) - 1
+        data = h[ext].data
+        for (y, x), value in pixels.items():
+            idx = (y + exposure_corner[0] - ry, x + exposure_corner[1] - rx)
+            data[idx if plane is None else (plane, *idx)] = value
+    return str(dst)
