@@ -12,6 +12,10 @@ import pytest
 from astropy.io import fits
 
 from rampflow import dq, io, runner
+from rampflow.meta import ExposureMeta
+from rampflow.references import Reference
+from rampflow.steps import get_step_class
+from rampflow.steps.dark_current import dark_groups_used
 from tests.reliability.helpers import poison
 
 CHAIN = ["group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity", "dark_current", "jump",
@@ -96,3 +100,38 @@ def test_every_other_pixel_is_unchanged(products, sim_exposure, tmp_path):
             others[y, x] = False
     for ext in ("SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE"):
         np.testing.assert_array_equal(poisoned[ext][:, others], clean[ext][:, others], err_msg=ext)
+
+
+def test_dark_flags_only_the_frames_it_uses():
+    """Science NFRAMES=4, GROUPGAP=1, 3 groups: group g averages dark frames 5g .. 5g+3, so
+    frames 4 and 9 (the gaps) and 14, 15 (past the end) are not used. A NaN in a used frame,
+    an inf in another, and a NaN in the AVDRKCUR image flag their pixels; NaN in unused frames
+    does not."""
+    assert dark_groups_used(16, 1, 0, 3, 4, 1).tolist() == [0, 1, 2, 3, 5, 6, 7, 8, 10, 11, 12, 13]
+    # 6 dark groups, science 8 groups of 1 frame: groups 6, 7 extrapolated from groups 4 and 5
+    assert dark_groups_used(6, 1, 0, 8, 1, 0).tolist() == [0, 1, 2, 3, 4, 5]
+    assert dark_groups_used(6, 1, 0, 4, 1, 0).tolist() == [0, 1, 2, 3]
+    ny, nx = 2, 4
+    sci = np.ones((16, ny, nx), np.float32)
+    sci[5, 0, 0] = np.nan      # used
+    sci[13, 0, 1] = np.inf     # used
+    sci[4, 0, 2] = np.nan      # a gap frame
+    sci[15, 0, 3] = np.nan     # past the science pattern
+    avg = np.full((ny, nx), 0.5, np.float32)
+    avg[1, 3] = np.nan
+    ref = Reference(reftype="dark", path="hand_dark.fits", header={"NFRAMES": 1, "GROUPGAP": 0},
+                    arrays={"SCI": sci, "AVDRKCUR": avg})
+    meta = ExposureMeta.from_headers({"INSTRUME": "NIRCAM", "DETECTOR": "NRCA1", "NFRAMES": 4, "GROUPGAP": 1,
+                                      "NGROUPS": 3, "NINTS": 1}, {}, "hand_uncal.fits", shape=(1, 3, ny, nx))
+    step = get_step_class("dark_current")(meta, {"dark": ref})
+    bits = dq.DO_NOT_USE | dq.UNRELIABLE_DARK
+    expected = np.zeros((ny, nx), np.uint32)
+    expected[0, 0] = expected[0, 1] = expected[1, 3] = bits
+    np.testing.assert_array_equal(step.dark_dq, expected)
+    assert np.isfinite(step.dark).all() and step.dark[1, 0, 0] == 0.75  # (0 + 1 + 1 + 1) / 4
+    assert step.average_dark_current[1, 3] == 0.0 and step.average_dark_current[0, 0] == 0.5
+    data = np.full((1, 3, ny, nx), 100.0, np.float32)
+    pdq = np.zeros((ny, nx), np.uint32)
+    step.process(data, np.zeros(data.shape, np.uint8), pdq, slice(0, 1), slice(0, ny))
+    assert np.isfinite(data).all()
+    np.testing.assert_array_equal(pdq, expected)

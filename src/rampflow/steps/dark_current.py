@@ -28,8 +28,8 @@ array -- jwst writes it to the ramp's AVDRKCUR extension. The Step exposes it as
 Non-finite values (a difference from jwst): a pixel with a NaN or inf in a dark group the
 science pattern uses, or in the average dark current, gets DO_NOT_USE | UNRELIABLE_DARK in
 PIXELDQ; NaN and inf are subtracted as 0 and the pixel's average dark current is 0. jwst
-replaces NaN by 0 with no flag, lets inf through into SCI, and NaN average dark current into
-ramp_fit's VAR_POISSON and ERR of a pixel with DQ 0. Finite darks give jwst's result bit for
+replaces NaN by 0 with no flag, lets inf through into SCI, and a NaN average dark current
+makes ramp_fit's rateints ERR NaN on a pixel with DQ 0. Finite darks give jwst's result bit for
 bit.
 
 Differences: jwst's dark step does not cut the dark to the subarray (a mismatched dark fails
