@@ -127,3 +127,30 @@ def test_workflow_stops_before_any_step_without_cache_or_server(sim_exposure, tm
     text = _assert_stopped_before_steps(wd, proc)
     _assert_names(text, Path(sim_exposure.uncal).name, ALL_TYPES)
     assert "cache load FAILED" in text
+
+
+def test_simulated_program_checks_references_before_any_step(tmp_path):
+    """The simulate job resolves every reference too: an override naming a missing file stops
+    it, naming the key and the file, before any step job."""
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg["program"] = "refs"
+    cfg["inputs"]["simulate"].update({"detectors": ["nrs1"], "segments": 1, "nints": 2, "ngroups": 4,
+                                       "size": [16, 64], "seed": 3})
+    for key in ("transit_t0", "transit_duration"):
+        cfg["inputs"]["simulate"].pop(key, None)
+    cfg.get("lightcurves", {}).pop("transit", None)
+    cfg["references"] = {"overrides": {"gain": str(tmp_path / "nowhere" / "gain.fits")}}
+    wd = tmp_path / "wd"
+    (wd / "config").mkdir(parents=True)
+    (wd / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
+    proc = _snakemake(wd, child_env())
+    assert proc.returncode != 0
+    out = wd / "results" / "refs"
+    logs = {p.name: p.read_text() for p in (out / "logs").glob("*.log")}
+    assert list(logs) == ["simulate.log"], f"a step job ran: {sorted(logs)}"
+    assert "references.overrides.gain" in logs["simulate.log"] and "nowhere/gain.fits" in logs["simulate.log"]
+    # the simulator's cache and truth files are not outputs of the job (rewritten by a rerun);
+    # the uncal files and the marker the step jobs wait for are removed with the failed job
+    made = [f for f in leftovers(out) if not f.startswith(("logs/", "crds/")) and not f.endswith("_truth.fits")]
+    assert made == [], f"files left under results: {made}"
+    assert not (out / "crds" / ".ready").exists()
