@@ -168,7 +168,7 @@ def step_params(name: str, texts: dict) -> dict:
 
 
 def cmd_step(args) -> int:
-    from . import runner
+    from . import references, runner
 
     overrides = _pairs(args.override, "--override")
     try:
@@ -181,8 +181,12 @@ def cmd_step(args) -> int:
         print(f"rampflow step: {exc}", file=sys.stderr)
         return 2
     inputs.update(_pairs(args.extra_inputs, "--input"))
-    runner.run([args.name], inputs, outputs, params={args.name: params}, overrides=overrides,
-               crds_context=args.context, chunk_mb=args.chunk_mb, threads=args.threads)
+    try:
+        runner.run([args.name], inputs, outputs, params={args.name: params}, overrides=overrides,
+                   crds_context=args.context, chunk_mb=args.chunk_mb, threads=args.threads)
+    except references.ReferenceError as exc:
+        print(f"rampflow step: {exc}", file=sys.stderr)
+        return 2
     print(args.output)
     return 0
 

@@ -6,6 +6,7 @@ Reading CRDS-format reference FITS files is FITS I/O; it goes through
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from dataclasses import dataclass, field
@@ -123,9 +124,68 @@ def crds_context(pinned: str | None = None) -> str:
         return pinned
     if os.environ.get("CRDS_CONTEXT"):
         return os.environ["CRDS_CONTEXT"]
-    import crds
+    import crds  # imported late: the CRDS_* environment must be set first
 
     return crds.get_context_name("jwst")
+
+
+def how_to_supply(reftypes) -> str:
+    """The ways to give rampflow reference files, for an error message about ``reftypes``."""
+    ex = sorted(reftypes)[0] if reftypes else "gain"
+    return (f"Supply them with references.overrides in the config (reftype: path, e.g. "
+            f"'references: {{overrides: {{{ex}: /path/to/{ex}.fits}}}}'; '--override {ex}=FILE' for "
+            f"'rampflow step'), or set CRDS_PATH (or references.crds_path) to a CRDS cache that holds "
+            f"them, or set CRDS_SERVER_URL (e.g. https://jwst-crds.stsci.edu) so that CRDS can "
+            f"download them.")
+
+
+class MissingReferenceError(ReferenceError):
+    """CRDS cannot provide reference types an exposure needs (no match in the context, no
+    cache, no server). The message names the exposure, the types and how to supply them."""
+
+    def __init__(self, exposure: str, reftypes, reason: str):
+        self.exposure = str(exposure)
+        self.reftypes = [str(t).lower() for t in reftypes]
+        self.reason = reason
+        types = ", ".join(t.upper() for t in self.reftypes)
+        settings = ", ".join(f"{k}={os.environ.get(k) or '(unset)'}"
+                             for k in ("CRDS_PATH", "CRDS_SERVER_URL", "CRDS_MODE"))
+        super().__init__(f"{self.exposure}: no reference file for {types}: {reason} ({settings}). "
+                         f"{how_to_supply(self.reftypes)}")
+
+
+class _Collect(logging.Handler):
+    """Keeps the messages of the records it sees (CRDS's errors, logged before it exits)."""
+
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(" ".join(record.getMessage().split()))
+
+
+@contextlib.contextmanager
+def _crds_call(exposure: str, reftypes):
+    """Run CRDS client calls. CRDS reports a missing cache or server by logging an error and
+    calling sys.exit (log.fatal_error_on_exception), or raises CrdsError deep in the client:
+    both become a MissingReferenceError that names the exposure and the types."""
+    collect = _Collect()
+    crds_log = logging.getLogger("CRDS")  # crds's logger (it does not propagate to the root)
+    crds_log.addHandler(collect)
+    try:
+        yield
+    except (Exception, SystemExit) as exc:
+        said = collect.messages[-1] if collect.messages else ""
+        what = str(exc) if not isinstance(exc, SystemExit) else "CRDS exited"
+        reason = f"CRDS failed: {said or what}" if said.strip() != what.strip() else f"CRDS failed: {what}"
+        raise MissingReferenceError(exposure, reftypes, reason) from exc
+    finally:
+        crds_log.removeHandler(collect)
+
+
+def _not_found(value) -> bool:
+    return not value or str(value).upper().startswith("NOT FOUND")
 
 
 def resolve(meta: ExposureMeta, reftypes, overrides: dict | None = None,
@@ -133,10 +193,13 @@ def resolve(meta: ExposureMeta, reftypes, overrides: dict | None = None,
     """Paths of the reference files of ``reftypes`` for this exposure.
 
     A type in ``overrides`` (reftype -> path) wins; the rest come from the real CRDS client
-    (``crds.getreferences`` with the exposure's parameters) using CRDS_PATH /
-    CRDS_SERVER_URL from the environment. Returns (paths, context used or None when
-    every type came from overrides). Raises ReferenceError naming the type that could
-    not be found.
+    (``crds.getrecommendations`` for every type first, then ``crds.getreferences`` to fetch
+    them) using CRDS_PATH / CRDS_SERVER_URL from the environment. Returns (paths, context
+    used or None when every type came from overrides).
+
+    Raises ReferenceError for an override that is not a file, and MissingReferenceError
+    naming the exposure, every type CRDS cannot provide and how to supply them -- also
+    when CRDS itself gives up (no cache, no server: its fatal exit is caught).
     """
     overrides = {k.lower(): v for k, v in (overrides or {}).items() if v}
     paths: dict[str, str] = {}
@@ -152,24 +215,25 @@ def resolve(meta: ExposureMeta, reftypes, overrides: dict | None = None,
             wanted.append(rt)
     if not wanted:
         return paths, None
-    import crds
+    exposure = meta.filename
+    with _crds_call(exposure, wanted):
+        import crds  # imported late: the CRDS_* environment must be set first
 
-    ctx = crds_context(context)
-    try:
+        ctx = crds_context(context)
+        recs = crds.getrecommendations(meta.crds_parameters, reftypes=wanted, observatory="jwst", context=ctx)
+    missing = {rt: str(recs.get(rt) or "NOT FOUND") for rt in wanted if _not_found(recs.get(rt))}
+    if missing:
+        why = "; ".join(f"{rt.upper()}: {v[len('NOT FOUND'):].strip() or 'no match'}" for rt, v in missing.items())
+        raise MissingReferenceError(
+            exposure, list(missing),
+            f"CRDS context {ctx} has no match for {meta.instrument}/{meta.detector}/{meta.subarray} ({why})")
+    with _crds_call(exposure, wanted):
         found = crds.getreferences(meta.crds_parameters, reftypes=wanted, observatory="jwst", context=ctx)
-    except Exception as exc:  # crds raises CrdsError / CrdsLookupError with a useful message
-        raise ReferenceError(
-            f"{meta.filename}: CRDS could not provide {wanted} (context {ctx}, "
-            f"CRDS_PATH={os.environ.get('CRDS_PATH')}): {exc}"
-        ) from exc
-    for rt in wanted:
-        p = found.get(rt)
-        if not p or str(p).upper().startswith("NOT FOUND") or not os.path.exists(str(p)):
-            raise ReferenceError(
-                f"{meta.filename}: no {rt.upper()} reference file for {meta.instrument}/"
-                f"{meta.detector}/{meta.subarray} in CRDS context {ctx}: {p}"
-            )
-        paths[rt] = str(p)
+    absent = [rt for rt in wanted if _not_found(found.get(rt)) or not os.path.exists(str(found.get(rt)))]
+    if absent:
+        raise MissingReferenceError(exposure, absent, f"CRDS context {ctx} names "
+                                    f"{[found.get(rt) for rt in absent]}, which are not in the cache")
+    paths.update({rt: str(found[rt]) for rt in wanted})
     return paths, ctx
 
 
@@ -185,16 +249,40 @@ def reftypes_for_steps(steps) -> list[str]:
 def prefetch(uncal_paths, steps, overrides=None, context=None) -> list[str]:
     """Resolve (and so download into the CRDS cache) every reference each exposure needs.
 
-    Returns one line per exposure and type: ``<exposure> <reftype> <path>``.
+    Returns one line per exposure and type: ``<exposure> <reftype> <path>``. Every exposure
+    is tried; if CRDS cannot provide some types, one MissingReferenceError lists each
+    exposure with its missing types and the steps that need them.
     """
     from . import io
 
     types = reftypes_for_steps(steps)
-    lines = []
+    needed_by = {rt: [s for s in steps if rt in get_step_class(s).reftypes] for rt in types}
+    lines, failures = [], []
     for p in uncal_paths:
         with io.open_ramp(p) as rf:
-            paths, ctx = resolve(rf.meta, types, overrides, context)
+            meta = rf.meta
+        try:
+            paths, ctx = resolve(meta, types, overrides, context)
+        except MissingReferenceError as exc:
+            failures.append(exc)
+            continue
         for rt in types:
             lines.append(f"{Path(p).name} {rt} {paths[rt]}")
         log.info("%s: %d reference files resolved (context %s)", Path(p).name, len(types), ctx)
+    if len(failures) == 1:
+        exc = failures[0]
+        raise MissingReferenceError(exc.exposure, exc.reftypes,
+                                    f"{exc.reason}; needed by {_needs(exc.reftypes, needed_by)}")
+    if failures:
+        lines = [f"  {f.exposure}: {', '.join(t.upper() for t in f.reftypes)} "
+                 f"(needed by {_needs(f.reftypes, needed_by)}): {f.reason}" for f in failures]
+        missing = sorted({t for f in failures for t in f.reftypes})
+        raise MissingReferenceError(
+            f"{len(failures)} of {len(uncal_paths)} exposures", missing,
+            "CRDS cannot provide them for these exposures:\n" + "\n".join(lines) + "\n")
     return lines
+
+
+def _needs(reftypes, needed_by: dict) -> str:
+    steps = [s for rt in reftypes for s in needed_by.get(rt, [])]
+    return ", ".join(dict.fromkeys(steps)) or "the steps"

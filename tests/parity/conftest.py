@@ -117,10 +117,14 @@ def run_our_step(name: str, model, meta, refs: dict, **params):
     return sci, gdq, pdq, step
 
 
-def assert_ramp_parity(ours, theirs, *, rtol=1e-6, atol=0.0):
-    """SCI to float32 rounding; GROUPDQ and PIXELDQ exactly."""
+def assert_ramp_parity(ours, theirs, *, rtol=1e-6, atol=0.0, extra_pixeldq=None):
+    """SCI to float32 rounding; GROUPDQ and PIXELDQ exactly. ``extra_pixeldq`` (uint32 (ny, nx)):
+    flags rampflow adds on purpose (documented differences), OR-ed into jwst's PIXELDQ."""
     sci, gdq, pdq = ours[:3]
-    np.testing.assert_array_equal(pdq, np.asarray(theirs.pixeldq, dtype=np.uint32), err_msg="PIXELDQ differs")
+    expected = np.asarray(theirs.pixeldq, dtype=np.uint32)
+    if extra_pixeldq is not None:
+        expected = expected | extra_pixeldq
+    np.testing.assert_array_equal(pdq, expected, err_msg="PIXELDQ differs")
     np.testing.assert_array_equal(gdq, np.asarray(theirs.groupdq, dtype=np.uint8), err_msg="GROUPDQ differs")
     np.testing.assert_allclose(sci, np.asarray(theirs.data, dtype=np.float32), rtol=rtol, atol=atol,
                                err_msg="SCI differs")

@@ -51,4 +51,5 @@ def test_step():
     pdq = np.zeros((2, 3), np.uint32)
     step.process(sci, np.zeros(sci.shape, np.uint8), pdq, slice(0, 1), slice(0, 2))
     np.testing.assert_array_equal(sci[0, 1], [[9, 8, 7], [6, 10, 4]])
-    np.testing.assert_array_equal(pdq, [[0, 0, 1], [0, 0, 0]])
+    # the NaN bias is subtracted as 0 (as jwst) and flagged (unlike jwst)
+    np.testing.assert_array_equal(pdq, [[0, 0, 1], [0, dq.DO_NOT_USE | dq.UNRELIABLE_BIAS, 0]])

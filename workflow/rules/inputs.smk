@@ -13,6 +13,10 @@ if SOURCE == "simulate":
         params:
             sim=config["inputs"]["simulate"],
             crds_path=lambda wc, output: str(Path(output.ready).parent),
+            steps=config["steps"],
+            overrides=config["references"]["overrides"],
+            context=config["references"]["crds_context"],
+            env=CRDS_ENV,
         script:
             "../scripts/simulate.py"
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from .. import io
+from .. import io, references
 from ..steps import get_step_class
 from .loading import load_step, set_threads
 from .plan import Pass, chunk_ranges, plan_passes
@@ -61,6 +61,19 @@ def _remove_stale_temporaries(outputs: dict) -> None:
                  "y" if len(stale) == 1 else "ies", ", ".join(t.name for t in stale))
 
 
+def _check_references(steps: list[str], passes: list[Pass], inputs: dict, overrides: dict | None,
+                      crds_context: str | None) -> None:
+    """Resolve every reference type of a job of several passes before the first pass writes a
+    product, so that a type CRDS cannot provide (MissingReferenceError) leaves no product
+    behind. One pass resolves all its steps' references before it writes anything."""
+    types = references.reftypes_for_steps(steps)
+    if len(passes) < 2 or not types or "ramp" not in inputs:
+        return
+    with io.open_ramp(inputs["ramp"]) as rf:
+        meta = rf.meta
+    references.resolve(meta, types, overrides, crds_context)
+
+
 def run(steps: list[str], inputs: dict, outputs: dict, *, params: dict | None = None,
         overrides: dict | None = None, crds_context: str | None = None,
         chunk_mb: float = DEFAULT_CHUNK_MB, threads: int | None = None) -> None:
@@ -78,8 +91,10 @@ def run(steps: list[str], inputs: dict, outputs: dict, *, params: dict | None = 
     params  : step name -> that step's parameters (jwst names).
 
     Products are identical to running the steps one by one. Raises ValueError naming the
-    step, parameter or product at fault; on any error no product is left half-written.
-    Temporaries a killed run of the same job left next to its products are removed first.
+    step, parameter or product at fault, and references.MissingReferenceError (before
+    anything is written) naming the exposure and the reference types CRDS cannot provide;
+    on any error no product is left half-written. Temporaries a killed run of the same job
+    left next to its products are removed first.
     """
     steps = list(steps)
     inputs = {k: str(v) for k, v in (inputs or {}).items() if v}
@@ -92,6 +107,7 @@ def run(steps: list[str], inputs: dict, outputs: dict, *, params: dict | None = 
         for suffix, par in get_step_class(name).optional_products.items():
             if suffix in outputs:
                 params.setdefault(name, {})[par] = True
+    _check_references(steps, passes, inputs, overrides, crds_context)
     set_threads(threads)
     common = dict(overrides=overrides, crds_context=crds_context)
     with contextlib.ExitStack() as stack:

@@ -83,6 +83,7 @@ import numpy as np
 from .. import dq as dqflags
 from ..kernels import jump as K
 from .base import Step
+from .nonfinite import nonfinite_flags
 from .params import params_dataclass, parse_spec
 
 log = logging.getLogger(__name__)
@@ -400,6 +401,11 @@ class JumpStep(Step):
 
     Chunked by rows (every integration of a pixel is needed for the statistics and the
     sigma clipping) with a 1-row halo for the neighbour flagging.
+
+    Difference from jwst: after detection, a pixel whose READNOISE is NaN or inf gets
+    DO_NOT_USE | UNRELIABLE_SLOPE and one whose GAIN is inf DO_NOT_USE | NO_GAIN_VALUE (jwst
+    flags only NaN and non-positive gains); the detection itself is jwst's, so GROUPDQ is
+    unchanged and finite references give jwst's result bit for bit.
     """
 
     name = "jump"
@@ -430,6 +436,9 @@ class JumpStep(Step):
         if meta.ngroups <= 2:
             self.skipped = f"NGROUPS={meta.ngroups} <= 2: jump detection needs at least 3 groups"
         self.gain_median = np.nanmedian(self.gain)
+        # flags for non-finite values (jwst: NO_GAIN_VALUE for NaN or <= 0 gain only, in run_detection)
+        self.ref_flags = (nonfinite_flags(self.readnoise, "UNRELIABLE_SLOPE", refs["readnoise"].path)
+                          | nonfinite_flags(self.gain, "NO_GAIN_VALUE", refs["gain"].path))
         self.jump_params = JumpParams(**p)
         self._nprimary_rows = np.zeros(meta.subsize2, dtype=np.int64)
         self._skipped_chunks = 0
@@ -453,6 +462,7 @@ class JumpStep(Step):
         else:
             self._nprimary_rows[start:start + sci.shape[2]] = res.primary_per_row
         self._all_dnu &= res.all_dnu
+        pdq |= self.ref_flags[rows]
         log.debug("jump rows %d-%d: %s", start, start + sci.shape[2] - 1, res.mode)
 
     def header_updates(self):

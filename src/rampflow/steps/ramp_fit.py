@@ -74,6 +74,12 @@ Deliberate differences (documented, not silent):
 * MIRI's discarding of exposure-wide all-DO_NOT_USE leading/trailing groups
   (``discard_miri_groups``) needs the whole exposure and is not reproduced; a warning is
   logged for MIRI exposures.
+* Non-finite reference values: a pixel whose READNOISE is NaN or inf gets DO_NOT_USE |
+  UNRELIABLE_SLOPE (so SCI = NaN, ERR = VAR_* = 0, as for any DO_NOT_USE pixel); jwst gives it
+  NaN SCI, ERR and VAR_RNOISE with DQ 0, i.e. a NaN on a "good" pixel. jwst has no read-noise
+  flag; UNRELIABLE_SLOPE ("slope variance large") is the nearest. An inf GAIN gets DO_NOT_USE
+  | NO_GAIN_VALUE as jwst gives NaN and non-positive gains. Finite references give jwst's
+  products bit for bit.
 * When every ramp of the exposure is saturated in group 0, jwst returns no product at all;
   a chunked fitter cannot know this, so it returns NaN slopes flagged DO_NOT_USE|SATURATED.
 """
@@ -88,6 +94,7 @@ import numpy as np
 from ..kernels import ramp_fit as K
 from ..kernels.ramp_fit import _fit_ramps_kernel, _opt_sizes_kernel, _weight_table_kernel
 from .base import Step
+from .nonfinite import nonfinite_flags
 from .params import parse_spec
 
 log = logging.getLogger(__name__)
@@ -178,6 +185,8 @@ class RampFitSetup:
     gain_factor: float | None = None
     reference_names: dict = field(default_factory=dict)
     opt_sizes: tuple[int, int] | None = None
+    #: uint32 (ny, nx) PIXELDQ flags for non-finite reference values (None: there are none)
+    ref_flags: np.ndarray | None = None
 
     def header_updates(self) -> dict:
         """Primary-header keywords jwst's ramp_fit adds besides S_RAMP / R_* (which the
@@ -306,6 +315,8 @@ def prepare_ramp_fit(meta, readnoise_ref, gain_ref, *, average_dark_current=None
         if arr.shape != (ny, nx):
             raise ValueError(f"ramp_fit: {what} reference array has shape {arr.shape}, "
                              f"the exposure's frames are {(ny, nx)}")
+    ref_flags = (nonfinite_flags(rn, "UNRELIABLE_SLOPE", getattr(readnoise_ref, "path", "readnoise reference"))
+                 | nonfinite_flags(gain, "NO_GAIN_VALUE", getattr(gain_ref, "path", "gain reference")))
     nframes = int(meta.nframes)
     # stcal ramp_fit_data: readnoise_2d *= gain_2d / np.sqrt(2.0 * nframes) (float32 in place)
     rn *= gain / np.sqrt(2.0 * nframes)
@@ -339,6 +350,7 @@ def prepare_ramp_fit(meta, readnoise_ref, gain_ref, *, average_dark_current=None
         group_time=group_time, frame_time=frame_time, one_group_time=one_group_time,
         ped_tmp=float(ped_tmp), weights=weight_table(ngroups),
         gain_factor=None if gf is None else float(gf), reference_names=names,
+        ref_flags=ref_flags if ref_flags.any() else None,
     )
 
 
@@ -427,6 +439,8 @@ def fit_ramps(sci: np.ndarray, gdq: np.ndarray, pdq: np.ndarray, setup: RampFitS
     gain = np.ascontiguousarray(setup.gain[rows])
     rn = np.ascontiguousarray(setup.rnoise[rows])
     pdq = np.ascontiguousarray(pdq)
+    if setup.ref_flags is not None:
+        pdq = pdq | setup.ref_flags[rows]
 
     def new(shape, dtype=np.float32):
         return np.empty(shape, dtype=dtype)

@@ -35,6 +35,7 @@ import numpy as np
 
 from .. import dq as dqflags
 from .base import Step
+from .nonfinite import inf_to_nan, nonfinite_flags
 
 #: hard DN limit of the 16-bit A-to-D converter (jwst.saturation.saturation.ATOD_LIMIT)
 ATOD_LIMIT = 65535.0
@@ -185,6 +186,11 @@ class Saturation(Step):
     References: SATURATION (thresholds, DQ) and SUPERBIAS (the bias for the second-group
     check; jwst takes it as ``override_superbias``). Parameters as jwst's spec:
     ``n_pix_grow_sat`` (default 1) and ``use_readpatt`` (default True).
+
+    Difference from jwst: a NaN or inf threshold gets DO_NOT_USE as well as NO_SAT_CHECK
+    (jwst: NO_SAT_CHECK only for NaN; +inf is never saturated and -inf always, unflagged).
+    A pixel whose saturation cannot be checked would otherwise be fitted as good with its
+    saturated groups in the ramp. Finite thresholds give jwst's result bit for bit.
     """
 
     name = "saturation"
@@ -205,9 +211,12 @@ class Saturation(Step):
             )
         ref = refs["saturation"]
         sat_dq = ref.dq() if "DQ" in ref else np.zeros(ref["SCI"].shape, dtype=np.uint32)
-        self.thresh, self.ref_dq, self.no_sat_check = prepare_thresholds(ref["SCI"], sat_dq)
+        # +-inf thresholds take jwst's NaN path (NO_SAT_CHECK); every non-finite one is also DO_NOT_USE
+        self.thresh, self.ref_dq, self.no_sat_check = prepare_thresholds(inf_to_nan(ref["SCI"]), sat_dq)
+        self.ref_dq |= nonfinite_flags(ref["SCI"], "NO_SAT_CHECK", f"{ref.path} [SCI]")
         bias_ref = refs.get("superbias")
-        self.bias = None if bias_ref is None else np.ascontiguousarray(bias_ref["SCI"], dtype=np.float32)
+        # a non-finite bias never passes the second-group check (superbias flags those pixels)
+        self.bias = None if bias_ref is None else np.ascontiguousarray(inf_to_nan(bias_ref["SCI"]), dtype=np.float32)
         self.read_pattern = (read_pattern(meta.ngroups, meta.nframes)
                              if self.params["use_readpatt"] else None)
         if int(self.params["n_pix_grow_sat"]) < 0:
