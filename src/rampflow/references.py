@@ -185,16 +185,30 @@ def reftypes_for_steps(steps) -> list[str]:
 def prefetch(uncal_paths, steps, overrides=None, context=None) -> list[str]:
     """Resolve (and so download into the CRDS cache) every reference each exposure needs.
 
-    Returns one line per exposure and type: ``<exposure> <reftype> <path>``.
+    Returns one line per exposure and type: ``<exposure> <reftype> <path>``. An uncal file
+    that cannot be read is logged as an ERROR and skipped: its own step job fails with the
+    error naming it, while the other exposures go on (with ``--keep-going``); if none can be
+    read, the first error is raised.
     """
     from . import io
 
+    uncal_paths = list(uncal_paths)
     types = reftypes_for_steps(steps)
     lines = []
+    unreadable = []
     for p in uncal_paths:
-        with io.open_ramp(p) as rf:
+        try:
+            rf = io.open_ramp(p)
+        except io.ProductError as exc:
+            log.error("%s: cannot be read, so its references are not resolved (its jobs will fail): %s",
+                      Path(p).name, exc)
+            unreadable.append(exc)
+            continue
+        with rf:
             paths, ctx = resolve(rf.meta, types, overrides, context)
         for rt in types:
             lines.append(f"{Path(p).name} {rt} {paths[rt]}")
         log.info("%s: %d reference files resolved (context %s)", Path(p).name, len(types), ctx)
+    if unreadable and len(unreadable) == len(uncal_paths):
+        raise unreadable[0]
     return lines

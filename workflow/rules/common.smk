@@ -9,7 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from rampflow import config as rfconfig  # noqa: E402
-from rampflow import names, wiring  # noqa: E402
+from rampflow import names, recovery, wiring  # noqa: E402
 from rampflow.mast import manifest_file, manifest_stems  # noqa: E402
 from rampflow.simulate import program_stems  # noqa: E402
 
