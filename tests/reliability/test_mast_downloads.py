@@ -45,7 +45,7 @@ def _file_requests(fake):
 def test_each_file_its_own_job_bounded_in_parallel_and_never_fetched_twice(tmp_path, loopback_only):
     files = _files()
     with FakeMast() as fake:
-        fake.slow(1.5)  # every file answer waits: downloads that may overlap do
+        fake.slow(3.0)  # every file answer waits: downloads that may overlap do
         wd, out, targets = _setup(tmp_path, fake, files, connections=2)
         proc = _snakemake(wd, "--cores", "4", *targets)
         # the query wrote the manifest and fetched nothing; one mast_download job per file
