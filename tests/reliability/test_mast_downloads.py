@@ -43,7 +43,7 @@ def _file_requests(fake):
 
 
 def test_each_file_its_own_job_bounded_in_parallel_and_never_fetched_twice(tmp_path, loopback_only):
-    files = _files()
+    files = _files(2_400_000)
     with FakeMast() as fake:
         fake.slow(3.0)  # every file answer waits: downloads that may overlap do
         wd, out, targets = _setup(tmp_path, fake, files, connections=2)
@@ -57,6 +57,7 @@ def test_each_file_its_own_job_bounded_in_parallel_and_never_fetched_twice(tmp_p
             stem = name[: -len("_uncal.fits")]
             log = (out / "logs" / f"mast_download_{stem}.log").read_text()
             assert f"{name}: downloading {len(data)} bytes" in log
+            assert re.search(rf"{name}: 1\.\d of 2\.4 MB \(\d+%\)", log), log  # progress
             assert f"{name}: complete and verified ({len(data)} bytes, md5 {hashlib.md5(data).hexdigest()})" in log
             # the log is its own: no other file in it
             assert not any(other in log for other in files if other != name)
