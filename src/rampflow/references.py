@@ -249,17 +249,28 @@ def reftypes_for_steps(steps) -> list[str]:
 def prefetch(uncal_paths, steps, overrides=None, context=None) -> list[str]:
     """Resolve (and so download into the CRDS cache) every reference each exposure needs.
 
-    Returns one line per exposure and type: ``<exposure> <reftype> <path>``. Every exposure
-    is tried; if CRDS cannot provide some types, one MissingReferenceError lists each
-    exposure with its missing types and the steps that need them.
+    Returns one line per exposure and type: ``<exposure> <reftype> <path>``. An uncal file
+    that cannot be read is logged as an ERROR and skipped: its own step job fails with the
+    error naming it, while the other exposures go on (with ``--keep-going``); if none can be
+    read, the first error is raised. Every readable exposure is tried; if CRDS cannot provide
+    some types, one MissingReferenceError lists each exposure with its missing types and the
+    steps that need them.
     """
     from . import io
 
+    uncal_paths = list(uncal_paths)
     types = reftypes_for_steps(steps)
     needed_by = {rt: [s for s in steps if rt in get_step_class(s).reftypes] for rt in types}
-    lines, failures = [], []
+    lines, failures, unreadable = [], [], []
     for p in uncal_paths:
-        with io.open_ramp(p) as rf:
+        try:
+            rf = io.open_ramp(p)
+        except io.ProductError as exc:
+            log.error("%s: cannot be read, so its references are not resolved (its jobs will fail): %s",
+                      Path(p).name, exc)
+            unreadable.append(exc)
+            continue
+        with rf:
             meta = rf.meta
         try:
             paths, ctx = resolve(meta, types, overrides, context)
@@ -269,6 +280,8 @@ def prefetch(uncal_paths, steps, overrides=None, context=None) -> list[str]:
         for rt in types:
             lines.append(f"{Path(p).name} {rt} {paths[rt]}")
         log.info("%s: %d reference files resolved (context %s)", Path(p).name, len(types), ctx)
+    if unreadable and len(unreadable) == len(uncal_paths):
+        raise unreadable[0]
     if len(failures) == 1:
         exc = failures[0]
         raise MissingReferenceError(exc.exposure, exc.reftypes,
