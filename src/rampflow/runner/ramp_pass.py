@@ -83,7 +83,8 @@ def _row_chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label):
 
 
 def run_pass(in_path, names: list[str], mode: str, outputs: dict, *, params: dict, inputs: dict,
-             overrides: dict | None, crds_context: str | None, chunk_mb: float) -> None:
+             overrides: dict | None, crds_context: str | None, chunk_mb: float,
+             use_crds_pars: bool = True) -> None:
     """Run the steps ``names`` over the ramp ``in_path`` in one chunk loop (``mode``
     "integrations" or "rows") and write the products of ``outputs`` (suffix -> path)."""
     t0 = time.perf_counter()
@@ -95,7 +96,7 @@ def run_pass(in_path, names: list[str], mode: str, outputs: dict, *, params: dic
         for k, name in enumerate(names):
             step, paths, ctx, recorded = load_step(name, meta, params=params.get(name), overrides=overrides,
                                                    crds_context=crds_context, inputs=inputs,
-                                                   ramp=rf if k == 0 else None)
+                                                   ramp=rf if k == 0 else None, use_crds_pars=use_crds_pars)
             if step.kind == "rate":
                 rate = (step, paths, ctx, recorded)
                 images = {n: rf.extra_image(n) for n in rf.extra_images}

@@ -70,6 +70,9 @@ class Step:
     reftypes: ClassVar[tuple[str, ...]] = ()
     #: parameter names and defaults, exactly as the jwst step's spec (stated once per step)
     defaults: ClassVar[dict[str, Any]] = {}
+    #: parameter -> the only values rampflow implements (a CRDS parameter file asking for another
+    #: value is not applied and logged as a warning; see rampflow.references.resolve_parameters)
+    implemented_values: ClassVar[dict[str, tuple]] = {}
     #: "ramp" (ramp -> ramp) or "rate" (makes or acts on rate products)
     kind: ClassVar[str] = "ramp"
     #: True for a jwst calwebb_detector1 step, False for rampflow's custom steps
@@ -156,9 +159,15 @@ class Step:
         return {}
 
     def history(self) -> list[str]:
-        """HISTORY lines recording the run (parameters, and why it was skipped)."""
-        text = ", ".join(f"{k}={v!r}" for k, v in sorted(self.params.items()))
-        lines = [f"rampflow {self.name}: {text}"]
+        """HISTORY lines recording the run (parameters, where each came from when the runner
+        resolved them -- ``step.resolved``, see rampflow.references.resolve_parameters --, the
+        parameter file's notes, and why the step was skipped)."""
+        resolved = getattr(self, "resolved", None)
+        if resolved is None:
+            text = ", ".join(f"{k}={v!r}" for k, v in sorted(self.params.items()))
+            lines = [f"rampflow {self.name}: {text}"]
+        else:
+            lines = resolved.history(self.params)
         if self.skipped:
             lines.append(f"rampflow {self.name} skipped: {self.skipped}")
         return lines

@@ -510,6 +510,7 @@ class RampFit(Step):
     keyword = "S_RAMP"
     reftypes = ("readnoise", "gain")
     defaults = DEFAULTS
+    implemented_values = {"algorithm": ("OLS_C",)}
     kind = "rate"
     chunking = "rows"
     products = ("rate", "rateints", "fitopt")
