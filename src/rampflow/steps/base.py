@@ -144,6 +144,13 @@ class Step:
         """
         raise NotImplementedError
 
+    def process_zeroframe(self, zf: np.ndarray, ints: slice, rows: slice) -> None:
+        """Apply the step to the chunk's ZEROFRAME (float32 (nint_chunk, nrow_chunk, nx), the first
+        frame of each integration; 0 marks an unusable value), in place, after :meth:`process`
+        on the same chunk. Only for exposures with a ZEROFRAME extension; jwst's saturation,
+        superbias, refpix and linearity act on it (when ZEROFRAM is true), the others leave it.
+        Default: nothing."""
+
     def start(self, images: dict, primary) -> None:
         """Called once before the first chunk with the 2-D image extensions the input ramp
         carries (EXTNAME -> float32 (ny, nx): its file's, and those of steps fused before
