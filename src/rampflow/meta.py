@@ -50,6 +50,13 @@ def _timing_keywords(get, where: str) -> dict:
     return out
 
 
+def _flag(value) -> bool:
+    """A FITS logical (True / False, or 'T' / 'F' text) as a bool."""
+    if isinstance(value, str):
+        return value.strip().upper() in ("T", "TRUE", "1")
+    return bool(value)
+
+
 @dataclass(frozen=True)
 class ExposureMeta:
     """What steps need to know about an exposure, from its primary and SCI headers.
@@ -110,6 +117,7 @@ class ExposureMeta:
             "META.EXPOSURE.NINTS": self.nints,
             "META.EXPOSURE.NFRAMES": self.nframes,
             "META.EXPOSURE.GROUPGAP": self.groupgap,
+            "META.VISIT.TSOVISIT": _flag(self.extra.get("TSOVISIT", False)),
         }
 
     @classmethod

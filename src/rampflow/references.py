@@ -299,3 +299,260 @@ def prefetch(uncal_paths, steps, overrides=None, context=None) -> list[str]:
 def _needs(reftypes, needed_by: dict) -> str:
     steps = [s for rt in reftypes for s in needed_by.get(rt, [])]
     return ", ".join(dict.fromkeys(steps)) or "the steps"
+
+
+# --------------------------------------------------------------------------- CRDS parameter files
+
+#: jwst 3.0's calwebb_detector1 steps in the order it runs them (near-infrared, then MIRI),
+#: with the jwst class whose name gives the step's CRDS parameter reftype (``pars-<class>``)
+#: and whether the jwst step is skipped by its own spec (``skip = boolean(default=True)``).
+JWST_DETECTOR1 = {
+    "NIR": ("group_scale", "dq_init", "saturation", "ipc", "superbias", "refpix", "linearity",
+            "dark_current", "charge_migration", "jump", "picture_frame", "clean_flicker_noise",
+            "persistence", "ramp_fit", "gain_scale"),
+    "MIRI": ("group_scale", "dq_init", "emicorr", "saturation", "ipc", "firstframe", "lastframe", "reset",
+             "linearity", "rscd", "dark_current", "refpix", "charge_migration", "jump", "picture_frame",
+             "clean_flicker_noise", "persistence", "ramp_fit", "gain_scale"),
+}
+JWST_CLASSES = {
+    "group_scale": "GroupScaleStep", "dq_init": "DQInitStep", "emicorr": "EmiCorrStep",
+    "saturation": "SaturationStep", "ipc": "IPCStep", "superbias": "SuperBiasStep", "refpix": "RefPixStep",
+    "rscd": "RscdStep", "firstframe": "FirstFrameStep", "lastframe": "LastFrameStep", "reset": "ResetStep",
+    "linearity": "LinearityStep", "dark_current": "DarkCurrentStep", "persistence": "PersistenceStep",
+    "charge_migration": "ChargeMigrationStep", "jump": "JumpStep", "picture_frame": "PictureFrameStep",
+    "clean_flicker_noise": "CleanFlickerNoiseStep", "ramp_fit": "RampFitStep", "gain_scale": "GainScaleStep",
+}
+#: jwst 3.0 steps whose spec skips them unless told otherwise
+JWST_SKIPPED_BY_DEFAULT = ("emicorr", "firstframe", "charge_migration", "picture_frame", "clean_flicker_noise",
+                           "persistence")
+#: stpipe's parameters of every step (not the algorithm's); of these only ``skip`` means anything
+#: to rampflow, the others (output names, hooks) belong to how stpipe writes files
+STPIPE_PARAMETERS = ("pre_hooks", "post_hooks", "output_file", "output_dir", "output_ext", "output_use_model",
+                     "output_use_index", "save_results", "skip", "suffix", "search_output_file", "input_dir")
+
+
+def pars_reftype(step: str) -> str:
+    """The CRDS parameter reference type of a jwst Detector1 step, e.g. ``pars-jumpstep``
+    (stpipe: ``pars-`` + the step class name in lower case). KeyError for other steps."""
+    try:
+        return "pars-" + JWST_CLASSES[step].lower()
+    except KeyError:
+        raise KeyError(f"{step!r} is not a jwst calwebb_detector1 step; it has no CRDS parameter file") from None
+
+
+def read_pars_file(path) -> dict:
+    """The ``parameters`` of a CRDS parameter reference file (stpipe's ASDF step config:
+    ``class``, ``name``, ``parameters``, optional ``meta``). Raises ReferenceError naming the
+    file when it is not one."""
+    import asdf  # heavy (imports its extensions); only parameter files need it
+
+    try:
+        with asdf.open(str(path), lazy_load=False, memmap=False) as af:
+            tree = af.tree
+            params = tree.get("parameters")
+            if not isinstance(params, dict):
+                raise ReferenceError(f"{path}: not a CRDS parameter file (no 'parameters' mapping in its ASDF tree)")
+            return {str(k): _plain(v) for k, v in params.items()}
+    except ReferenceError:
+        raise
+    except Exception as exc:
+        raise ReferenceError(f"{path}: cannot read as a CRDS parameter (ASDF) file: {exc}") from exc
+
+
+def _plain(value):
+    """ASDF / numpy scalars as plain Python values (so they compare and print as the config's)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def find_pars_file(meta: ExposureMeta, step: str, overrides: dict | None = None,
+                   context: str | None = None) -> str | None:
+    """Path of the parameter file of ``step`` for this exposure, or None when there is none.
+
+    ``overrides`` may name it (``pars-jumpstep: file.asdf``; ``N/A`` or an empty value = no
+    file). Otherwise the real CRDS client selects it as for jwst (its rmaps match on the
+    exposure's EXP_TYPE, instrument, detector, subarray, readout pattern, TSO flag, ...). As
+    stpipe does, a type the context does not define, or no matching file, means no parameter
+    file. With no CRDS configured at all (neither CRDS_PATH nor CRDS_SERVER_URL set) there are
+    none either: rampflow never contacts a server it was not pointed at (jwst would ask the
+    default one).
+    """
+    reftype = pars_reftype(step)
+    overrides = {k.lower(): v for k, v in (overrides or {}).items()}
+    if reftype in overrides:
+        given = overrides[reftype]
+        if not given or str(given).strip().upper() in ("N/A", "NONE"):
+            return None
+        if not Path(given).is_file():
+            raise ReferenceError(f"references.overrides.{reftype}: file {given} does not exist")
+        return str(given)
+    if not (os.environ.get("CRDS_PATH") or os.environ.get("CRDS_SERVER_URL")):
+        log.info("%s: no CRDS configured (CRDS_PATH / CRDS_SERVER_URL unset): no %s parameter file",
+                 meta.filename, reftype.upper())
+        return None
+    import crds
+
+    ctx = crds_context(context)
+    if not _context_defines(ctx, meta.instrument, reftype):
+        log.info("%s: CRDS context %s defines no %s parameter files for %s", meta.filename, ctx,
+                 reftype.upper(), meta.instrument)
+        return None
+    try:
+        found = crds.getreferences(meta.crds_parameters, reftypes=[reftype], observatory="jwst", context=ctx)
+    except Exception as exc:  # crds's CrdsLookupError when no file matches; jwst carries on without
+        log.info("%s: no %s parameter file in CRDS context %s (%s)", meta.filename, reftype.upper(), ctx, exc)
+        return None
+    p = found.get(reftype)
+    if not p or str(p).upper().startswith(("NOT FOUND", "N/A")) or not os.path.exists(str(p)):
+        log.info("%s: no %s parameter file in CRDS context %s", meta.filename, reftype.upper(), ctx)
+        return None
+    return str(p)
+
+
+def _context_defines(ctx: str, instrument: str, reftype: str) -> bool:
+    """Whether the (cached) CRDS context has an rmap for ``reftype`` of ``instrument`` (so a
+    lookup of a type it lacks is not made, and CRDS logs no error); True when it cannot tell."""
+    import crds
+
+    try:
+        imap = crds.get_cached_mapping(ctx).get_imap(instrument.lower())
+    except Exception:  # context not cached yet (a server will provide it) or unknown instrument
+        return True
+    sel = imap.selections.get(reftype)
+    return sel is not None and str(sel).upper() != "N/A"
+
+
+@dataclass
+class ResolvedParams:
+    """A step's parameters for one exposure and where each came from.
+
+    values  : name -> value, what the step is built with (jwst default, then the CRDS
+              parameter file, then the config's ``step_params``)
+    sources : name -> "default", the parameter file's name, or "config"
+    pars_file : path of the parameter file used (None: none, or the layer turned off)
+    skip    : the parameter file's ``skip`` (None if it has none)
+    notes   : what the parameter file holds that was not applied, and why (also logged)
+    """
+
+    step: str
+    values: dict
+    sources: dict
+    pars_file: str | None = None
+    skip: bool | None = None
+    notes: list = field(default_factory=list)
+
+    @property
+    def pars_name(self) -> str:
+        return os.path.basename(self.pars_file) if self.pars_file else "N/A"
+
+    def changed(self) -> dict:
+        """name -> (value, source) of the parameters not at jwst's default (for the log)."""
+        return {k: (v, self.sources[k]) for k, v in self.values.items() if self.sources[k] != "default"}
+
+    def history(self, values: dict | None = None) -> list[str]:
+        """HISTORY lines: the parameter file, each parameter as ``name=value (source)`` (``values``:
+        the step's own, e.g. after it normalised them; default :attr:`values`), then the notes."""
+        values = self.values if values is None else values
+        lines = [f"rampflow {self.step} parameter file: {self.pars_name}"]
+        text = ", ".join(f"{k}={values[k]!r} ({self.sources.get(k, 'default')})" for k in sorted(values))
+        lines.append(f"rampflow {self.step}: {text}")
+        lines += [f"rampflow {self.step} note: {n}" for n in self.notes]
+        return lines
+
+
+def _implemented_value(cls, name: str, value) -> bool:
+    """Whether rampflow's step implements ``name=value`` (its ``implemented_values`` lists, per
+    parameter, the only values it implements; strings compare case-insensitively)."""
+    allowed = getattr(cls, "implemented_values", {}).get(name)
+    if allowed is None:
+        return True
+    norm = value.upper() if isinstance(value, str) else value
+    return any(norm == (a.upper() if isinstance(a, str) else a) for a in allowed)
+
+
+def resolve_parameters(meta: ExposureMeta, step: str, config_params: dict | None = None, *,
+                       overrides: dict | None = None, context: str | None = None,
+                       use_crds_pars: bool = True) -> ResolvedParams:
+    """The parameters of rampflow's step ``step`` for the exposure ``meta``, in three layers:
+    jwst's code default (the step's ``defaults``), then the CRDS parameter file
+    (``pars-<jwst class>``; see :func:`find_pars_file`; skipped with ``use_crds_pars=False``
+    and for rampflow's custom steps), then ``config_params`` (the config's ``step_params``).
+
+    From the parameter file, a parameter the step does not take is not applied (an INFO note),
+    and a value rampflow does not implement (e.g. jump's ``expand_large_events: true``) is not
+    applied either: a WARNING names the step, parameter and file, and the note is recorded.
+    Those in the config are applied as given (an unknown name or unimplemented value then
+    fails when the step is built, naming it).
+    """
+    cls = get_step_class(step)
+    values = dict(cls.defaults)
+    sources = dict.fromkeys(values, "default")
+    res = ResolvedParams(step, values, sources)
+    if use_crds_pars and cls.official and step in JWST_CLASSES:
+        res.pars_file = find_pars_file(meta, step, overrides, context)
+    if res.pars_file:
+        name = os.path.basename(res.pars_file)
+        for key, value in read_pars_file(res.pars_file).items():
+            if key == "skip":
+                res.skip = bool(value)
+                if res.skip:
+                    res.notes.append(f"{name} sets skip=True: the step is skipped, as jwst would")
+            elif key in STPIPE_PARAMETERS or key in ("class", "name"):
+                continue
+            elif key not in values:
+                res.notes.append(f"{name} sets {key}={value!r}, which rampflow's {step} does not take: ignored")
+                log.info("%s: %s: %s", meta.filename, step, res.notes[-1])
+            elif not _implemented_value(cls, key, value):
+                res.notes.append(f"{name} sets {key}={value!r}, which rampflow does not implement: NOT applied "
+                                 f"(kept {values[key]!r}); jwst's {JWST_CLASSES[step]} would apply it")
+                log.warning("%s: %s: %s", meta.filename, step, res.notes[-1])
+                sources[key] = f"default; {name} asks {value!r}: not implemented"
+            else:
+                values[key] = value
+                sources[key] = name
+    for key, value in (config_params or {}).items():
+        values[key] = value
+        sources[key] = "config"
+    return res
+
+
+def check_unimplemented_pars(meta: ExposureMeta, step: str, *, overrides: dict | None = None,
+                             context: str | None = None, use_crds_pars: bool = True) -> list[str]:
+    """Notes on the jwst Detector1 steps rampflow does not implement that jwst runs just before
+    rampflow's official step ``step`` (between it and the previous step rampflow implements,
+    in jwst's order for the exposure's instrument): where a CRDS parameter file turns one on
+    (``skip: false``, e.g. clean_flicker_noise for NIRSpec BOTS) a WARNING names the step and
+    the file -- rampflow does not run it; where one only sets parameters, an INFO note says they
+    are ignored. Returns the notes (the runner records them in the product's HISTORY)."""
+    from .steps import MODULES
+
+    order = JWST_DETECTOR1["MIRI" if meta.instrument == "MIRI" else "NIR"]
+    if not use_crds_pars or step not in order:
+        return []
+    before = []
+    for name in reversed(order[:order.index(step)]):
+        if name in MODULES:
+            break
+        before.insert(0, name)
+    notes = []
+    for name in before:
+        path = find_pars_file(meta, name, overrides, context)
+        if not path:
+            continue
+        pars = read_pars_file(path)
+        fname = os.path.basename(path)
+        skip = bool(pars.get("skip", name in JWST_SKIPPED_BY_DEFAULT))
+        others = {k: v for k, v in pars.items() if k not in STPIPE_PARAMETERS}
+        if not skip:
+            text = (f"{fname} turns on jwst's {name} step (skip=False; parameters {others}), which rampflow does "
+                    f"not implement: NOT run")
+            log.warning("%s: %s", meta.filename, text)
+        else:
+            text = (f"{fname} holds parameters {others} for jwst's {name} step (skipped); rampflow has no "
+                    f"{name}: ignored")
+            log.info("%s: %s", meta.filename, text)
+        notes.append(text)
+    return notes

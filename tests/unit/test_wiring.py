@@ -64,7 +64,7 @@ def test_default_config_jobs_one_per_step():
     assert j["step_jump"].log == f"{OUT}/logs/{{stem}}_jump.log"
     assert j["step_jump"].benchmark == f"{OUT}/benchmarks/{{stem}}_jump.tsv"
     assert j["step_jump"].threads == 2 and j["step_jump"].script == "run_steps.py"
-    assert j["step_jump"].settings == {"context": None, "chunk_mb": 256.0}
+    assert j["step_jump"].settings == {"context": None, "chunk_mb": 256.0, "use_crds_pars": True}
     rf = j["ramp_fit"]
     assert rf.steps == ("ramp_fit",) and rf.inputs == {"ramp": p("jump")}
     assert rf.outputs == {"rate": p("rate"), "rateints": p("rateints")}

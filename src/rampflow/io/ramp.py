@@ -57,6 +57,16 @@ class RampFile:
             raise ProductError(f"{self.path}: GROUPDQ shape {self._gdq.shape} != SCI shape {self.shape}")
         if self._pdq is not None and tuple(self._pdq.data.shape) != self.shape[2:]:
             raise ProductError(f"{self.path}: PIXELDQ shape {self._pdq.data.shape} != {self.shape[2:]}")
+        self._zf = None
+        if "ZEROFRAME" in h and h["ZEROFRAME"].data is not None:
+            zhdu = h["ZEROFRAME"]
+            zshape = tuple(int(n) for n in zhdu.data.shape)
+            if zshape != (self.shape[0],) + self.shape[2:]:
+                raise ProductError(f"{self.path}: ZEROFRAME shape {zshape} must be (nints, ny, nx) = "
+                                   f"{(self.shape[0],) + self.shape[2:]}")
+            self._zf = zhdu
+            self._zf_disk = DiskCube(self.path, zhdu.fileinfo()["datLoc"], zhdu.data.dtype,
+                                     (zshape[0], 1) + zshape[1:])
         self.tables = {x.name: x for x in h[1:] if isinstance(x, fits.BinTableHDU) and x.name != "ASDF"}
         #: other 2-D image extensions (e.g. AVDRKCUR), carried forward by RampWriter
         self.extra_images = {x.name: x for x in h[1:] if isinstance(x, fits.ImageHDU)
@@ -176,6 +186,19 @@ class RampFile:
         finally:
             os.close(null)
         return True
+
+    @property
+    def has_zeroframe(self) -> bool:
+        """Whether the file holds a ZEROFRAME extension (the first frame of each integration)."""
+        return self._zf is not None
+
+    def zeroframe(self, ints: slice = slice(None), rows: slice = slice(None)) -> np.ndarray | None:
+        """ZEROFRAME for integrations ``ints`` and rows ``rows`` as float32 (nints, nrows, nx)
+        (stored uint16 in uncal files, float32 in ramp products), or None without one."""
+        if self._zf is None:
+            return None
+        raw = self._zf_disk.read(self._fd, ints, rows)
+        return np.ascontiguousarray(_scaled(raw, self._zf.header, np.float32)[:, 0])
 
     def extra_image(self, name: str) -> np.ndarray | None:
         """A carried 2-D image extension (e.g. AVDRKCUR) as float32, or None if absent."""

@@ -128,6 +128,10 @@ class RampWriter:
             ("PIXELDQ", np.uint32, self.shape[2:], None),
             ("GROUPDQ", np.uint8, self.shape, None),
         ]
+        # ZEROFRAME (float32 (nints, ny, nx)) when the input has one: written by ``write``
+        self.has_zeroframe = like.has_zeroframe
+        if self.has_zeroframe:
+            self._layout.append(("ZEROFRAME", np.float32, (self.shape[0],) + tuple(self.shape[2:]), None))
         self._tables = [like.tables[n] for n in ("INT_TIMES", "GROUP") if n in like.tables]
         # extra 2-D images: the input's, replaced or added to by ``extra`` (name -> array)
         images = {n: np.asarray(_scaled(np.asarray(h.data), h.header, np.float32))
@@ -191,6 +195,8 @@ class RampWriter:
             except (AttributeError, OSError):  # pragma: no cover - e.g. no fallocate support
                 pass
         for name, dtype, shape, _ in self._layout:
+            if len(shape) == 3:  # (nints, ny, nx) is laid out as (nints, 1, ny, nx)
+                shape = (shape[0], 1) + tuple(shape[1:])
             self._cubes[name] = (DiskCube(self._tmp, offsets[name], _DISK[np.dtype(dtype)][0], shape), dtype)
         self._fd = os.open(self._tmp, os.O_RDWR)
         return self
@@ -228,10 +234,17 @@ class RampWriter:
                 done += len(view)
         self._sci_copied = True
 
-    def write(self, ints: slice, rows: slice, sci: np.ndarray, gdq: np.ndarray) -> None:
+    def write(self, ints: slice, rows: slice, sci: np.ndarray, gdq: np.ndarray,
+              zeroframe: np.ndarray | None = None) -> None:
         """Store a chunk: ``sci`` float32 and ``gdq`` uint8 for ``[ints, :, rows, :]`` (only
-        ``gdq`` after :meth:`copy_sci`; ``sci`` must then be the input's, unchanged)."""
-        for name, arr in (("SCI", sci), ("GROUPDQ", gdq)):
+        ``gdq`` after :meth:`copy_sci`; ``sci`` must then be the input's, unchanged), and the
+        chunk's ZEROFRAME (float32 (nints, nrows, nx)) when the product has one."""
+        arrays = [("SCI", sci), ("GROUPDQ", gdq)]
+        if self.has_zeroframe:
+            if zeroframe is None:
+                raise ValueError(f"{self.path}: the input has a ZEROFRAME; each chunk's must be written")
+            arrays.append(("ZEROFRAME", zeroframe[:, None]))
+        for name, arr in arrays:
             if name == "SCI" and self._sci_copied:
                 continue
             cube, dtype = self._cubes[name]

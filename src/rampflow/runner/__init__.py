@@ -76,7 +76,7 @@ def _check_references(steps: list[str], passes: list[Pass], inputs: dict, overri
 
 def run(steps: list[str], inputs: dict, outputs: dict, *, params: dict | None = None,
         overrides: dict | None = None, crds_context: str | None = None,
-        chunk_mb: float = DEFAULT_CHUNK_MB, threads: int | None = None) -> None:
+        chunk_mb: float = DEFAULT_CHUNK_MB, threads: int | None = None, use_crds_pars: bool = True) -> None:
     """Run consecutive ``steps`` on one exposure and write the products asked for.
 
     inputs  : ``{"ramp": path}`` when the first step reads a ramp (a ramp step or ramp_fit),
@@ -88,7 +88,9 @@ def run(steps: list[str], inputs: dict, outputs: dict, *, params: dict | None = 
               ``gain_scaleints`` for gain_scale. The last step's products are required; an
               intermediate product left out is not written (a temporary file stands in when
               a later pass must read it).
-    params  : step name -> that step's parameters (jwst names).
+    params  : step name -> that step's parameters (jwst names): the config's layer, over the
+              step's CRDS parameter file (``pars-<jwst class>``; ``use_crds_pars=False`` turns
+              that layer off) over jwst's defaults; products record where each value came from.
 
     Products are identical to running the steps one by one. Raises ValueError naming the
     step, parameter or product at fault, and references.MissingReferenceError (before
@@ -109,7 +111,7 @@ def run(steps: list[str], inputs: dict, outputs: dict, *, params: dict | None = 
                 params.setdefault(name, {})[par] = True
     _check_references(steps, passes, inputs, overrides, crds_context)
     set_threads(threads)
-    common = dict(overrides=overrides, crds_context=crds_context)
+    common = dict(overrides=overrides, crds_context=crds_context, use_crds_pars=use_crds_pars)
     with contextlib.ExitStack() as stack:
         tmp = None
         current = dict(inputs)

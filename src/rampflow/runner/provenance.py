@@ -11,6 +11,12 @@ def ref_keyword(reftype: str) -> str:
     return "R_" + reftype.upper()[:6]
 
 
+def pars_keyword(keyword: str) -> str:
+    """The keyword recording a step's CRDS parameter file: P_ + its S_ keyword's name
+    (S_JUMP -> P_JUMP, S_SATURA -> P_SATURA); 'N/A' when none was used."""
+    return "P_" + keyword[2:]
+
+
 def ref_value(path, overrides: dict | None) -> str:
     """What jwst records in R_<TYPE>: the path as given for an override, else crds://<name>."""
     given = {str(v) for v in (overrides or {}).values()}
@@ -26,6 +32,9 @@ def provenance(step, paths: dict, ctx: str | None, overrides: dict | None = None
     was built), in the keyword the step names in ``input_keywords``.
     """
     updates = {step.keyword: ("SKIPPED" if step.skipped else "COMPLETE", f"rampflow {step.name}")}
+    resolved = getattr(step, "resolved", None)
+    if resolved is not None and step.official:
+        updates[pars_keyword(step.keyword)] = (resolved.pars_name, "CRDS parameter file of the step")
     for rt, p in paths.items():
         updates[ref_keyword(rt)] = (ref_value(p, overrides), f"{rt} reference file")
     if ctx:

@@ -74,6 +74,9 @@ class Step:
     param_specs: ClassVar[dict[str, ParamSpec]] = {}
     #: parameter names and defaults (from :attr:`spec`)
     defaults: ClassVar[dict[str, Any]] = {}
+    #: parameter -> the only values rampflow implements (a CRDS parameter file asking for another
+    #: value is not applied and logged as a warning; see rampflow.references.resolve_parameters)
+    implemented_values: ClassVar[dict[str, tuple]] = {}
     #: "ramp" (ramp -> ramp) or "rate" (makes or acts on rate products)
     kind: ClassVar[str] = "ramp"
     #: True for a jwst calwebb_detector1 step, False for rampflow's custom steps
@@ -153,6 +156,13 @@ class Step:
         """
         raise NotImplementedError
 
+    def process_zeroframe(self, zf: np.ndarray, ints: slice, rows: slice) -> None:
+        """Apply the step to the chunk's ZEROFRAME (float32 (nint_chunk, nrow_chunk, nx), the first
+        frame of each integration; 0 marks an unusable value), in place, after :meth:`process`
+        on the same chunk. Only for exposures with a ZEROFRAME extension; jwst's saturation,
+        superbias, refpix and linearity act on it (when ZEROFRAM is true), the others leave it.
+        Default: nothing."""
+
     def start(self, images: dict, primary) -> None:
         """Called once before the first chunk with the 2-D image extensions the input ramp
         carries (EXTNAME -> float32 (ny, nx): its file's, and those of steps fused before
@@ -168,9 +178,15 @@ class Step:
         return {}
 
     def history(self) -> list[str]:
-        """HISTORY lines recording the run (parameters, and why it was skipped)."""
-        text = ", ".join(f"{k}={v!r}" for k, v in sorted(self.params.items()))
-        lines = [f"rampflow {self.name}: {text}"]
+        """HISTORY lines recording the run (parameters, where each came from when the runner
+        resolved them -- ``step.resolved``, see rampflow.references.resolve_parameters --, the
+        parameter file's notes, and why the step was skipped)."""
+        resolved = getattr(self, "resolved", None)
+        if resolved is None:
+            text = ", ".join(f"{k}={v!r}" for k, v in sorted(self.params.items()))
+            lines = [f"rampflow {self.name}: {text}"]
+        else:
+            lines = resolved.history(self.params)
         if self.skipped:
             lines.append(f"rampflow {self.name} skipped: {self.skipped}")
         return lines

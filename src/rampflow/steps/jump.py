@@ -412,6 +412,7 @@ class JumpStep(Step):
     keyword = "S_JUMP"
     reftypes = ("readnoise", "gain")
     spec = JUMP_SPEC
+    implemented_values = {"expand_large_events": (False,), "find_showers": (False,)}
     chunking = "rows"
     halo = 1
     modifies_sci = False  # jump only flags GROUPDQ / PIXELDQ, as jwst's

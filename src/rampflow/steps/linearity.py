@@ -212,3 +212,13 @@ class Linearity(Step):
         else:
             correct_groups(sci, gdq, self.coeffs[:, rows])
         pdq |= self.flags[rows]
+
+    def process_zeroframe(self, zf, ints, rows):
+        """jwst (ZEROFRAM true): ZEROFRAME is corrected as a one-group ramp with the (forward)
+        coefficients; zeros (unusable values) stay zero."""
+        if self.meta.zeroframe:
+            zero = zf == 0.0
+            z = zf[:, None].copy()
+            correct_groups(z, np.where(z == 0.0, dqflags.SATURATED, 0).astype(np.uint8), self.coeffs[:, rows])
+            zf[...] = z[:, 0]
+            zf[zero] = 0.0

@@ -529,6 +529,7 @@ class RampFit(Step):
     keyword = "S_RAMP"
     reftypes = ("readnoise", "gain")
     spec = SPEC
+    implemented_values = {"algorithm": ("OLS_C",)}
     kind = "rate"
     chunking = "rows"
     products = ("rate", "rateints", "fitopt")
@@ -554,9 +555,12 @@ class RampFit(Step):
         self._ints = {k: np.empty((m.nints, ny, nx), np.uint32 if k == "DQ" else np.float32) for k in RATE_NAMES}
         self._opt_chunks: list = []
 
-    def fit(self, sci, gdq, pdq, rows: slice) -> None:
-        """Fit one chunk of rows (every integration): see :func:`fit_ramps`."""
-        res = fit_ramps(sci, gdq, pdq, self.setup, rows)
+    def fit(self, sci, gdq, pdq, rows: slice, zeroframe=None) -> None:
+        """Fit one chunk of rows (every integration): see :func:`fit_ramps`. ``zeroframe``:
+        the chunk's ZEROFRAME (float32 (nints, nrows, nx)) when the ramp has one -- stcal uses
+        it whenever the model holds one, whatever ZEROFRAM says (and only with
+        ``suppress_one_group=False``)."""
+        res = fit_ramps(sci, gdq, pdq, self.setup, rows, zeroframe=zeroframe)
         for key in RATE_NAMES:
             self._rate[key][rows] = res.rate[key]
             self._ints[key][:, rows] = res.rateints[key]

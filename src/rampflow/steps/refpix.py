@@ -505,8 +505,21 @@ class RefPixStep(Step):
             raise ValueError(f"step 'refpix' needs whole planes: got rows {rows} of "
                              f"{self.meta.subsize2} (chunking='integrations')")
         plan = self.plan(pdq)
+        self._zf_plan = plan
         apply_plan(sci, plan, side_gain=self.params["side_gain"], siglimit=self.params["siglimit"],
                    first_integration=ints.start or 0)
+
+    def process_zeroframe(self, zf, ints, rows):
+        """jwst (ZEROFRAM true): ZEROFRAME is corrected as a one-group ramp with the same
+        geometry (``process_zeroframe_correction``); values that were 0 (unusable) stay 0."""
+        if self.skipped or not self.meta.zeroframe:
+            return
+        zero = zf == 0.0
+        z = np.ascontiguousarray(zf[:, None])
+        apply_plan(z, self._zf_plan, side_gain=self.params["side_gain"], siglimit=self.params["siglimit"],
+                   first_integration=ints.start or 0)
+        zf[...] = z[:, 0]
+        zf[zero] = 0.0
 
     def header_updates(self):
         return {"R_REFPIX": ("N/A", "refpix reference file (IRS2 only)")}

@@ -24,9 +24,13 @@ Algorithm, per integration (jwst 3.0 / stcal 1.20, non-IRS2 readout):
       NFRAMES = 1 too.
 4. PIXELDQ |= reference DQ (translated through DQ_DEF, plus the NaN NO_SAT_CHECK flags).
 
+5. ZEROFRAME (exposures with ZEROFRAM true): values at or above the threshold, or <= 0, and
+   their ``n_pix_grow_sat`` neighbours are set to 0, jwst's mark of an unusable zero frame
+   (:func:`flag_zeroframe`; the runner hands each chunk's ZEROFRAME to
+   :meth:`Saturation.process_zeroframe`).
+
 Not reproduced: NIRSpec IRS2 readouts (jwst's separate ``irs2_flag_saturation``; the Step
-raises), superstripe subarrays, and the ZEROFRAME extension in the Step (the chunk interface
-carries no ZEROFRAME; :func:`flag_saturation` handles a ``zframe`` array if given).
+raises) and superstripe subarrays.
 """
 
 from __future__ import annotations
@@ -226,3 +230,9 @@ class Saturation(Step):
         flag_saturated_groups(sci, gdq, self.thresh, self.no_sat_check,
                               self.params["n_pix_grow_sat"], self.read_pattern, self.bias)
         pdq |= self.ref_dq[rows]
+
+    def process_zeroframe(self, zf, ints, rows):
+        """jwst (ZEROFRAM true): ZEROFRAME values at or above the threshold or <= 0, and the
+        SATURATED-grown neighbours, become 0 (see :func:`flag_zeroframe`)."""
+        if self.meta.zeroframe:
+            flag_zeroframe(zf, self.thresh[rows], self.params["n_pix_grow_sat"])

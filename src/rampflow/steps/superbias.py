@@ -70,3 +70,10 @@ class SuperBias(Step):
 
     def process(self, sci, gdq, pdq, ints, rows):
         subtract_superbias(sci, pdq, self.bias[rows], self.bias_dq[rows])
+
+    def process_zeroframe(self, zf, ints, rows):
+        """jwst (ZEROFRAM true): the bias is subtracted from ZEROFRAME too; zeros stay zero."""
+        if self.meta.zeroframe:
+            zero = zf == 0.0
+            zf -= self.bias[rows]
+            zf[zero] = 0.0

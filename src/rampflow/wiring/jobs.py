@@ -288,7 +288,8 @@ def _steps_job(config: dict, name: str, tag: str, steps: list[str], inputs: dict
     return Job(
         kind="steps", name=name, script="run_steps.py", steps=tuple(steps), inputs=inputs, needs=needs,
         outputs=outputs, params={s: step_params(config, s) for s in steps},
-        settings={"context": config["references"]["crds_context"], "chunk_mb": float(config["compute"]["chunk_mb"])},
+        settings={"context": config["references"]["crds_context"], "chunk_mb": float(config["compute"]["chunk_mb"]),
+                  "use_crds_pars": bool(config["references"].get("use_crds_pars", True))},
         overrides=overrides, log=log_path(config, f"{{stem}}_{tag}"),
         benchmark=benchmark_path(config, f"{{stem}}_{tag}"),
         threads=int(config["compute"]["threads"]) if threads is None else threads, crds=True,
