@@ -12,9 +12,11 @@ import importlib
 
 from .base import REGISTRY, Step  # noqa: F401
 
-#: jwst's calwebb_detector1 order (near-infrared) of the official steps rampflow implements
+#: jwst 3.0's calwebb_detector1 order (near-infrared) of the official steps rampflow implements
+#: (jwst/pipeline/calwebb_detector1.py: ... dark_current, charge_migration, jump, picture_frame,
+#: clean_flicker_noise, persistence, ramp_fit, gain_scale)
 DETECTOR1_ORDER = ("group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity",
-                   "dark_current", "jump", "ramp_fit", "gain_scale")
+                   "dark_current", "charge_migration", "jump", "ramp_fit", "gain_scale")
 
 #: step name -> module that defines it: the official steps, then rampflow's custom ones
 MODULES = {
@@ -25,6 +27,7 @@ MODULES = {
     "refpix": "rampflow.steps.refpix",
     "linearity": "rampflow.steps.linearity",
     "dark_current": "rampflow.steps.dark_current",
+    "charge_migration": "rampflow.steps.charge_migration",
     "jump": "rampflow.steps.jump",
     "ramp_fit": "rampflow.steps.ramp_fit",
     "gain_scale": "rampflow.steps.gain_scale",
