@@ -74,6 +74,9 @@ class Step:
     kind: ClassVar[str] = "ramp"
     #: True for a jwst calwebb_detector1 step, False for rampflow's custom steps
     official: ClassVar[bool] = True
+    #: jwst's ``skip`` default for the step (``skip = boolean(default=True)`` in its spec, e.g.
+    #: charge_migration, persistence): such steps are left out of the default ``steps`` list
+    skip_default: ClassVar[bool] = False
     #: product suffixes the step writes (default: its name, for a ramp step)
     products: ClassVar[tuple[str, ...]] = ()
     #: products written only when a parameter is set: suffix -> parameter (ramp_fit's fitopt)

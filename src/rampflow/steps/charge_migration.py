@@ -60,6 +60,7 @@ class ChargeMigration(Step):
     keyword = "S_CHGMIG"
     reftypes = ()
     defaults = {"signal_threshold": 25000.0}
+    skip_default = True
     modifies_sci = False
 
     def __init__(self, meta, refs, inputs=None, **params):
