@@ -19,7 +19,7 @@ from .steps import get_step_class
 log = logging.getLogger(__name__)
 
 #: reference types rampflow's steps read
-KNOWN_REFTYPES = ("mask", "saturation", "superbias", "linearity", "dark", "readnoise", "gain", "refpix")
+KNOWN_REFTYPES = ("mask", "saturation", "superbias", "linearity", "dark", "readnoise", "gain", "refpix", "ipc")
 #: header values that match any detector / subarray
 _WILDCARDS = {"ANY", "N/A", "MULTIPLE", "GENERIC", ""}
 
@@ -110,7 +110,9 @@ def load_reference(reftype: str, path: str | os.PathLike, meta: ExposureMeta) ->
     corner = (int(primary.get("SUBSTRT1", 1)), int(primary.get("SUBSTRT2", 1)))
     arrays = {}
     for extname, arr in images.items():
-        if arr.ndim >= 2:
+        if reftype.lower() == "ipc" and arr.ndim == 2:
+            pass  # a small IPC kernel (ky, kx), the same for every pixel: not an image to cut
+        elif arr.ndim >= 2:
             arr = cut_to_subarray(arr, corner, meta, f"{path} [{extname}]")
         arrays[extname] = arr
     return Reference(reftype=reftype.lower(), path=path, header=primary, arrays=arrays,
@@ -128,22 +130,29 @@ def crds_context(pinned: str | None = None) -> str:
     return crds.get_context_name("jwst")
 
 
+#: the path :func:`resolve` gives an optional reference type that does not apply
+NOT_APPLICABLE = "N/A"
+
+
 def resolve(meta: ExposureMeta, reftypes, overrides: dict | None = None,
-            context: str | None = None) -> tuple[dict[str, str], str | None]:
+            context: str | None = None, optional=()) -> tuple[dict[str, str], str | None]:
     """Paths of the reference files of ``reftypes`` for this exposure.
 
     A type in ``overrides`` (reftype -> path) wins; the rest come from the real CRDS client
     (``crds.getreferences`` with the exposure's parameters) using CRDS_PATH /
     CRDS_SERVER_URL from the environment. Returns (paths, context used or None when
     every type came from overrides). Raises ReferenceError naming the type that could
-    not be found.
+    not be found, except for the types in ``optional`` that CRDS marks not applicable
+    (or an override ``N/A``): their path is :data:`NOT_APPLICABLE`.
     """
     overrides = {k.lower(): v for k, v in (overrides or {}).items() if v}
     paths: dict[str, str] = {}
     wanted = []
     for rt in reftypes:
         rt = rt.lower()
-        if rt in overrides:
+        if rt in overrides and str(overrides[rt]).upper() == NOT_APPLICABLE and rt in optional:
+            paths[rt] = NOT_APPLICABLE
+        elif rt in overrides:
             p = Path(overrides[rt])
             if not p.is_file():
                 raise ReferenceError(f"references.overrides.{rt}: file {p} does not exist")
@@ -164,6 +173,9 @@ def resolve(meta: ExposureMeta, reftypes, overrides: dict | None = None,
         ) from exc
     for rt in wanted:
         p = found.get(rt)
+        if rt in optional and (p is None or "N/A" in str(p).upper()):
+            paths[rt] = NOT_APPLICABLE
+            continue
         if not p or str(p).upper().startswith("NOT FOUND") or not os.path.exists(str(p)):
             raise ReferenceError(
                 f"{meta.filename}: no {rt.upper()} reference file for {meta.instrument}/"
@@ -190,10 +202,11 @@ def prefetch(uncal_paths, steps, overrides=None, context=None) -> list[str]:
     from . import io
 
     types = reftypes_for_steps(steps)
+    optional = [t for s in steps for t in get_step_class(s).optional_reftypes]
     lines = []
     for p in uncal_paths:
         with io.open_ramp(p) as rf:
-            paths, ctx = resolve(rf.meta, types, overrides, context)
+            paths, ctx = resolve(rf.meta, types, overrides, context, optional=optional)
         for rt in types:
             lines.append(f"{Path(p).name} {rt} {paths[rt]}")
         log.info("%s: %d reference files resolved (context %s)", Path(p).name, len(types), ctx)

@@ -31,8 +31,9 @@ def load_step(name: str, meta, *, params: dict | None = None, overrides: dict | 
     cls = get_step_class(name)
     params = dict(params or {})
     cls.check_params(params)
-    paths, ctx = references.resolve(meta, cls.reftypes, overrides, crds_context)
-    refs = {rt: references.load_reference(rt, p, meta) for rt, p in paths.items()}
+    paths, ctx = references.resolve(meta, cls.reftypes, overrides, crds_context, optional=cls.optional_reftypes)
+    refs = {rt: references.load_reference(rt, p, meta) for rt, p in paths.items()
+            if p != references.NOT_APPLICABLE}
     arrays, recorded = {}, {}
     for key in cls.inputs:
         spec = INPUTS[key]

@@ -13,6 +13,8 @@ def ref_keyword(reftype: str) -> str:
 
 def ref_value(path, overrides: dict | None) -> str:
     """What jwst records in R_<TYPE>: the path as given for an override, else crds://<name>."""
+    if str(path) == "N/A":  # an optional reference CRDS marks not applicable: recorded as jwst does
+        return "N/A"
     given = {str(v) for v in (overrides or {}).values()}
     return str(path) if str(path) in given else f"crds://{Path(path).name}"
 

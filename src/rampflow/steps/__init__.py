@@ -15,7 +15,7 @@ from .base import REGISTRY, Step  # noqa: F401
 #: jwst 3.0's calwebb_detector1 order (near-infrared) of the official steps rampflow implements
 #: (jwst/pipeline/calwebb_detector1.py: ... dark_current, charge_migration, jump, picture_frame,
 #: clean_flicker_noise, persistence, ramp_fit, gain_scale)
-DETECTOR1_ORDER = ("group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity",
+DETECTOR1_ORDER = ("group_scale", "dq_init", "saturation", "ipc", "superbias", "refpix", "linearity",
                    "dark_current", "charge_migration", "jump", "ramp_fit", "gain_scale")
 
 #: step name -> module that defines it: the official steps, then rampflow's custom ones
@@ -23,6 +23,7 @@ MODULES = {
     "group_scale": "rampflow.steps.group_scale",
     "dq_init": "rampflow.steps.dq_init",
     "saturation": "rampflow.steps.saturation",
+    "ipc": "rampflow.steps.ipc",
     "superbias": "rampflow.steps.superbias",
     "refpix": "rampflow.steps.refpix",
     "linearity": "rampflow.steps.linearity",

@@ -68,6 +68,9 @@ class Step:
     keyword: ClassVar[str] = ""
     #: reference types this step needs, lower case CRDS names, e.g. ("saturation",)
     reftypes: ClassVar[tuple[str, ...]] = ()
+    #: those of ``reftypes`` that CRDS may mark not applicable (N/A): the step then gets no
+    #: such reference and marks itself SKIPPED, as jwst's does (e.g. ipc)
+    optional_reftypes: ClassVar[tuple[str, ...]] = ()
     #: parameter names and defaults, exactly as the jwst step's spec (stated once per step)
     defaults: ClassVar[dict[str, Any]] = {}
     #: "ramp" (ramp -> ramp) or "rate" (makes or acts on rate products)
@@ -110,7 +113,7 @@ class Step:
         Unknown parameter names raise ValueError naming the step and the parameter.
         """
         self.check_params(params)
-        missing = [r for r in self.reftypes if r not in refs]
+        missing = [r for r in self.reftypes if r not in refs and r not in self.optional_reftypes]
         if missing:
             raise KeyError(f"step {self.name!r}: missing reference file(s) {missing}")
         inputs = dict(inputs or {})
