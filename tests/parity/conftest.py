@@ -29,6 +29,7 @@ JWST_STEPS = {
     "dark_current": "jwst.dark_current.DarkCurrentStep",
     "charge_migration": "jwst.charge_migration.ChargeMigrationStep",
     "jump": "jwst.jump.JumpStep",
+    "persistence": "jwst.persistence.PersistenceStep",
     "ramp_fit": "jwst.ramp_fitting.RampFitStep",
     "gain_scale": "jwst.gain_scale.GainScaleStep",
 }
@@ -44,6 +45,7 @@ JWST_OVERRIDES = {
     "dark_current": ["dark"],
     "charge_migration": [],
     "jump": ["readnoise", "gain"],
+    "persistence": [],
     "ramp_fit": ["readnoise", "gain"],
     "gain_scale": ["gain"],
 }

@@ -41,6 +41,9 @@ def load_step(name: str, meta, *, params: dict | None = None, overrides: dict | 
         if given:
             arrays[key] = spec.read(given, meta)
             recorded[key] = Path(given).name
+        elif not spec.needs_ramp:
+            arrays[key] = spec.build(meta, params)
+            recorded[key] = spec.built_name
         elif ramp is not None:
             arrays[key] = spec.build(ramp, params)
             recorded[key] = spec.built_name

@@ -27,7 +27,8 @@ def provenance(step, paths: dict, ctx: str | None, overrides: dict | None = None
     an override); input_names : step input -> what to record for it (file name, or how it
     was built), in the keyword the step names in ``input_keywords``.
     """
-    updates = {step.keyword: ("SKIPPED" if step.skipped else "COMPLETE", f"rampflow {step.name}")}
+    status = "FAILED" if getattr(step, "failed", False) else ("SKIPPED" if step.skipped else "COMPLETE")
+    updates = {step.keyword: (status, f"rampflow {step.name}")}
     for rt, p in paths.items():
         updates[ref_keyword(rt)] = (ref_value(p, overrides), f"{rt} reference file")
     if ctx:

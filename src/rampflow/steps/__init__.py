@@ -16,7 +16,7 @@ from .base import REGISTRY, Step  # noqa: F401
 #: (jwst/pipeline/calwebb_detector1.py: ... dark_current, charge_migration, jump, picture_frame,
 #: clean_flicker_noise, persistence, ramp_fit, gain_scale)
 DETECTOR1_ORDER = ("group_scale", "dq_init", "saturation", "ipc", "superbias", "refpix", "linearity",
-                   "dark_current", "charge_migration", "jump", "ramp_fit", "gain_scale")
+                   "dark_current", "charge_migration", "jump", "persistence", "ramp_fit", "gain_scale")
 
 #: step name -> module that defines it: the official steps, then rampflow's custom ones
 MODULES = {
@@ -30,6 +30,7 @@ MODULES = {
     "dark_current": "rampflow.steps.dark_current",
     "charge_migration": "rampflow.steps.charge_migration",
     "jump": "rampflow.steps.jump",
+    "persistence": "rampflow.steps.persistence",
     "ramp_fit": "rampflow.steps.ramp_fit",
     "gain_scale": "rampflow.steps.gain_scale",
     "destripe": "rampflow.custom.destripe",

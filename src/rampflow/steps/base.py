@@ -38,13 +38,15 @@ class InputSpec:
 
     read(path, meta) -> array : load it from a file (the workflow's product, or the user's);
     build(ramp, params) -> array : make it from the step's open input ramp (a RampFile) and
-        the step's parameters, when no file is given;
+        the step's parameters, when no file is given; with ``needs_ramp=False``,
+        build(meta, params) (e.g. persistence's array before a detector's first exposure);
     built_name : what the input's header keyword records when it was built.
     """
 
     read: Callable
     build: Callable
     built_name: str = "built from input"
+    needs_ramp: bool = True
 
 
 def param_defaults(params_class) -> dict[str, Any]:
@@ -56,9 +58,10 @@ def param_defaults(params_class) -> dict[str, Any]:
 INPUTS: dict[str, InputSpec] = {}
 
 
-def register_input(name: str, read: Callable, build: Callable, built_name: str = "built from input") -> None:
+def register_input(name: str, read: Callable, build: Callable, built_name: str = "built from input",
+                   needs_ramp: bool = True) -> None:
     """Declare how the runner reads or builds the step input ``name``."""
-    INPUTS[name] = InputSpec(read, build, built_name)
+    INPUTS[name] = InputSpec(read, build, built_name, needs_ramp)
 
 
 class Step:
@@ -88,6 +91,10 @@ class Step:
     reads: ClassVar[tuple[str, ...]] = ("ramp",)
     #: names of extra input files it needs besides its ramp / products, e.g. ("destripe_mask",)
     inputs: ClassVar[tuple[str, ...]] = ()
+    #: inputs that are a product of the previous exposure of the same detector, in time order
+    #: (input name -> product suffix), e.g. persistence's array: the workflow wires them as a
+    #: dependency on that exposure's job (none for the detector's first exposure)
+    carried: ClassVar[dict[str, str]] = {}
     #: input name -> (header keyword, comment): the runner records the input's file name there
     input_keywords: ClassVar[dict[str, tuple[str, str]]] = {}
     chunking: ClassVar[str] = "integrations"
@@ -125,6 +132,7 @@ class Step:
         self.extra_inputs = inputs
         self.params = {**self.defaults, **params}
         self.skipped: str | None = None  # set to a reason to mark the step SKIPPED
+        self.failed = False  # with ``skipped``: recorded FAILED (jwst's status for invalid parameters)
 
     @classmethod
     def check_params(cls, params: dict) -> None:
@@ -146,6 +154,11 @@ class Step:
         ints, rows : where the chunk sits in the exposure (0-based slices).
         """
         raise NotImplementedError
+
+    def finish(self, outputs: dict) -> None:
+        """Called after the last chunk with the job's outputs (suffix -> path): a ramp step
+        with a product that is not a ramp (persistence's array) writes it here, atomically.
+        Default: nothing."""
 
     def start(self, images: dict, primary) -> None:
         """Called once before the first chunk with the 2-D image extensions the input ramp
