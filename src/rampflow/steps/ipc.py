@@ -70,8 +70,7 @@ def ipc_correct(sci: np.ndarray, kernel: np.ndarray, nref: RefPixels) -> None:
     planes = sci.reshape(-1, sci.shape[2], sci.shape[3])
     if not np.shares_memory(planes, sci):
         raise ValueError("sci must be C-contiguous")
-    src = np.empty((ny, nx), dtype=np.float32)
-    convolve_planes(planes, kernel, nref.bottom_rows, nref.left_columns, ny, nx, src)
+    convolve_planes(planes, kernel, nref.bottom_rows, nref.left_columns, ny, nx)
 
 
 class IPC(Step):
