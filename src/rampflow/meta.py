@@ -145,7 +145,7 @@ class ExposureMeta:
         subsize1 = g("SUBSIZE1", shape[3] if shape else 2048)
         subsize2 = g("SUBSIZE2", shape[2] if shape else 2048)
         extra = {k: primary[k] for k in ("FILTER", "GRATING", "PUPIL", "CHANNEL", "TARGNAME",
-                                         "PROGRAM", "OBS_ID", "EXPSTART", "EXPMID", "EXPEND",
+                                         "PROGRAM", "OBS_ID", "EXPSTART", "EXPMID", "EXPEND", "EFFINTTM",
                                          "TSOVISIT", "INTSTART", "INTEND", "EXSEGNUM", "EXSEGTOT")
                  if k in primary}
         return cls(

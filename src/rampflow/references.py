@@ -20,7 +20,7 @@ from .steps import get_step_class
 log = logging.getLogger(__name__)
 
 #: reference types rampflow's steps read
-KNOWN_REFTYPES = ("mask", "saturation", "superbias", "linearity", "dark", "readnoise", "gain", "refpix")
+KNOWN_REFTYPES = ("mask", "saturation", "superbias", "linearity", "dark", "readnoise", "gain", "refpix", "ipc")
 #: header values that match any detector / subarray
 _WILDCARDS = {"ANY", "N/A", "MULTIPLE", "GENERIC", ""}
 
@@ -111,7 +111,9 @@ def load_reference(reftype: str, path: str | os.PathLike, meta: ExposureMeta) ->
     corner = (int(primary.get("SUBSTRT1", 1)), int(primary.get("SUBSTRT2", 1)))
     arrays = {}
     for extname, arr in images.items():
-        if arr.ndim >= 2:
+        if reftype.lower() == "ipc" and arr.ndim == 2:
+            pass  # a small IPC kernel (ky, kx), the same for every pixel: not an image to cut
+        elif arr.ndim >= 2:
             arr = cut_to_subarray(arr, corner, meta, f"{path} [{extname}]")
         arrays[extname] = arr
     return Reference(reftype=reftype.lower(), path=path, header=primary, arrays=arrays,
@@ -188,8 +190,12 @@ def _not_found(value) -> bool:
     return not value or str(value).upper().startswith("NOT FOUND")
 
 
+#: the path :func:`resolve` gives an optional reference type that does not apply
+NOT_APPLICABLE = "N/A"
+
+
 def resolve(meta: ExposureMeta, reftypes, overrides: dict | None = None,
-            context: str | None = None) -> tuple[dict[str, str], str | None]:
+            context: str | None = None, optional=()) -> tuple[dict[str, str], str | None]:
     """Paths of the reference files of ``reftypes`` for this exposure.
 
     A type in ``overrides`` (reftype -> path) wins; the rest come from the real CRDS client
@@ -200,13 +206,17 @@ def resolve(meta: ExposureMeta, reftypes, overrides: dict | None = None,
     Raises ReferenceError for an override that is not a file, and MissingReferenceError
     naming the exposure, every type CRDS cannot provide and how to supply them -- also
     when CRDS itself gives up (no cache, no server: its fatal exit is caught).
+    Types in ``optional`` that CRDS marks not applicable (or an override ``N/A``) get the
+    path :data:`NOT_APPLICABLE`.
     """
     overrides = {k.lower(): v for k, v in (overrides or {}).items() if v}
     paths: dict[str, str] = {}
     wanted = []
     for rt in reftypes:
         rt = rt.lower()
-        if rt in overrides:
+        if rt in overrides and str(overrides[rt]).upper() == NOT_APPLICABLE and rt in optional:
+            paths[rt] = NOT_APPLICABLE
+        elif rt in overrides:
             p = Path(overrides[rt])
             if not p.is_file():
                 raise ReferenceError(f"references.overrides.{rt}: file {p} does not exist")
@@ -221,6 +231,12 @@ def resolve(meta: ExposureMeta, reftypes, overrides: dict | None = None,
 
         ctx = crds_context(context)
         recs = crds.getrecommendations(meta.crds_parameters, reftypes=wanted, observatory="jwst", context=ctx)
+    # an optional type CRDS marks not applicable (e.g. IPC for a mode without one): no file, no error
+    na = [rt for rt in wanted if rt in optional and (recs.get(rt) is None or "N/A" in str(recs.get(rt)).upper())]
+    paths.update(dict.fromkeys(na, NOT_APPLICABLE))
+    wanted = [rt for rt in wanted if rt not in na]
+    if not wanted:
+        return paths, ctx
     missing = {rt: str(recs.get(rt) or "NOT FOUND") for rt in wanted if _not_found(recs.get(rt))}
     if missing:
         why = "; ".join(f"{rt.upper()}: {v[len('NOT FOUND'):].strip() or 'no match'}" for rt, v in missing.items())
@@ -260,6 +276,7 @@ def prefetch(uncal_paths, steps, overrides=None, context=None) -> list[str]:
 
     uncal_paths = list(uncal_paths)
     types = reftypes_for_steps(steps)
+    optional = [t for s in steps for t in get_step_class(s).optional_reftypes]
     needed_by = {rt: [s for s in steps if rt in get_step_class(s).reftypes] for rt in types}
     lines, failures, unreadable = [], [], []
     for p in uncal_paths:
@@ -273,7 +290,7 @@ def prefetch(uncal_paths, steps, overrides=None, context=None) -> list[str]:
         with rf:
             meta = rf.meta
         try:
-            paths, ctx = resolve(meta, types, overrides, context)
+            paths, ctx = resolve(meta, types, overrides, context, optional=optional)
         except MissingReferenceError as exc:
             failures.append(exc)
             continue

@@ -49,6 +49,16 @@ def mast_stems():
     return manifest_stems(manifest, include_ta=bool(config["inputs"]["mast"]["include_ta"]))
 
 
+def carried_inputs(job):
+    """Inputs a job carries from the previous exposure of the same detector, in time order
+    (persistence's array): name -> function of the wildcards giving that exposure's product,
+    an explicit dependency on its job ([] for the detector's first exposure)."""
+    return {
+        name: (lambda wildcards, name=name: wiring.carried_path(config, job, exposure_stems(), wildcards.stem, name))
+        for name in job.carried
+    }
+
+
 def all_uncal(wildcards):
     """The uncal files of every exposure."""
     return [wiring.uncal_path(config, s) for s in exposure_stems()]

@@ -19,6 +19,13 @@ from .blocks import DiskCube, _mem_available
 from .fitsfile import ProductError, _grown, _is_scaled, _open_fits, _scaled, _table
 
 
+def _int_starts(hdu) -> tuple | None:
+    """``int_start_MJD_UTC`` of an INT_TIMES table HDU as a tuple of floats (None without it)."""
+    if hdu is None or hdu.data is None or "int_start_MJD_UTC" not in hdu.columns.names:
+        return None
+    return tuple(float(v) for v in hdu.data["int_start_MJD_UTC"])
+
+
 class RampFile:
     """A 4-D ramp (uncal or intermediate): headers and tables through astropy, chunks of
     SCI / GROUPDQ read directly from the file (see :meth:`read`).
@@ -79,6 +86,9 @@ class RampFile:
         if (self.meta.nints, self.meta.ngroups) != self.shape[:2]:
             # a segment holds a subset of the exposure's integrations: trust the array
             self.meta = _replace_counts(self.meta, self.shape)
+        starts = _int_starts(self.tables.get("INT_TIMES"))
+        if starts is not None:  # integration start times (MJD UTC), for steps that need them (persistence)
+            self.meta.extra["INT_START_MJD_UTC"] = starts
         if (self.meta.subsize2, self.meta.subsize1) != self.shape[2:]:
             raise ProductError(
                 f"{self.path}: SUBSIZE2 x SUBSIZE1 = {self.meta.subsize2} x {self.meta.subsize1} "

@@ -126,6 +126,7 @@ _REFERENCE_MODELS = {
     "dark": ("DarkModel", {"SCI": "data", "DQ": "dq", "ERR": "err"}),
     "readnoise": ("ReadnoiseModel", {"SCI": "data"}),
     "gain": ("GainModel", {"SCI": "data"}),
+    "ipc": ("IPCModel", {"SCI": "data"}),
 }
 
 
@@ -216,7 +217,7 @@ def write_reference(path: str | os.PathLike, reftype: str, arrays: dict, keyword
                     dq_def=None, model: str | None = None) -> Path:
     """Write a CRDS-format reference file through its ``stdatamodels`` model class.
 
-    reftype  : mask | saturation | superbias | linearity | dark | readnoise | gain
+    reftype  : mask | saturation | superbias | linearity | dark | readnoise | gain | ipc
     arrays   : EXTNAME -> array (SCI, DQ, ERR, COEFFS as the type defines)
     keywords : FITS keyword -> value; must include INSTRUME, DETECTOR, SUBARRAY and the
                subarray corner/size keywords, REFTYPE, AUTHOR, PEDIGREE, USEAFTER, DESCRIP

@@ -46,8 +46,9 @@ def load_step(name: str, meta, *, params: dict | None = None, overrides: dict | 
         resolved.notes += references.check_unimplemented_pars(meta, name, overrides=overrides, context=crds_context,
                                                               use_crds_pars=use_crds_pars)
     params = {k: v for k, v in resolved.values.items() if resolved.sources[k] != "default"}
-    paths, ctx = references.resolve(meta, cls.reftypes, overrides, crds_context)
-    refs = {rt: references.load_reference(rt, p, meta) for rt, p in paths.items()}
+    paths, ctx = references.resolve(meta, cls.reftypes, overrides, crds_context, optional=cls.optional_reftypes)
+    refs = {rt: references.load_reference(rt, p, meta) for rt, p in paths.items()
+            if p != references.NOT_APPLICABLE}
     arrays, recorded = {}, {}
     for key in cls.inputs:
         spec = INPUTS[key]
@@ -55,6 +56,9 @@ def load_step(name: str, meta, *, params: dict | None = None, overrides: dict | 
         if given:
             arrays[key] = spec.read(given, meta)
             recorded[key] = Path(given).name
+        elif not spec.needs_ramp:
+            arrays[key] = spec.build(meta, params)
+            recorded[key] = spec.built_name
         elif ramp is not None:
             arrays[key] = spec.build(ramp, params)
             recorded[key] = spec.built_name

@@ -137,6 +137,8 @@ def run_pass(in_path, names: list[str], mode: str, outputs: dict, *, params: dic
         for _, rows, sci, gdq, pdq, zf in chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label):
             if rate is not None:
                 rate[0].fit(sci, gdq, pdq, rows, zeroframe=zf)
+        for step in steps:  # non-ramp products of ramp steps (persistence's array)
+            step.finish(outputs)
         for i, w in writers.items():
             w.write_pixeldq(pdqs[i])
             late = late_updates(steps[:i + 1], updates)

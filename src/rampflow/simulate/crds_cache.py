@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 CACHE_MARK = "simulated_by"
 #: the context the cache's mappings define
 CONTEXT = "jwst_0001.pmap"
-#: reference types the pipeline may ask for that the simulator does not provide
+#: reference types the pipeline may ask for: N/A in the mappings unless the cache holds files of the type
 NOT_APPLICABLE = ("ipc", "persat", "pictureframe", "refpix", "sirskernel", "trapdensity", "trappars")
 
 

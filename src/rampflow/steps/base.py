@@ -39,22 +39,25 @@ class InputSpec:
 
     read(path, meta) -> array : load it from a file (the workflow's product, or the user's);
     build(ramp, params) -> array : make it from the step's open input ramp (a RampFile) and
-        the step's parameters, when no file is given;
+        the step's parameters, when no file is given; with ``needs_ramp=False``,
+        build(meta, params) (e.g. persistence's array before a detector's first exposure);
     built_name : what the input's header keyword records when it was built.
     """
 
     read: Callable
     build: Callable
     built_name: str = "built from input"
+    needs_ramp: bool = True
 
 
 #: input name -> InputSpec (registered by the module of the step that takes the input)
 INPUTS: dict[str, InputSpec] = {}
 
 
-def register_input(name: str, read: Callable, build: Callable, built_name: str = "built from input") -> None:
+def register_input(name: str, read: Callable, build: Callable, built_name: str = "built from input",
+                   needs_ramp: bool = True) -> None:
     """Declare how the runner reads or builds the step input ``name``."""
-    INPUTS[name] = InputSpec(read, build, built_name)
+    INPUTS[name] = InputSpec(read, build, built_name, needs_ramp)
 
 
 class Step:
@@ -64,6 +67,9 @@ class Step:
     keyword: ClassVar[str] = ""
     #: reference types this step needs, lower case CRDS names, e.g. ("saturation",)
     reftypes: ClassVar[tuple[str, ...]] = ()
+    #: those of ``reftypes`` that CRDS may mark not applicable (N/A): the step then gets no
+    #: such reference and marks itself SKIPPED, as jwst's does (e.g. ipc)
+    optional_reftypes: ClassVar[tuple[str, ...]] = ()
     #: the step's parameters, stated once, in jwst's spec language (see rampflow.steps.params):
     #: for an official step, jwst's names, types, ranges, options and defaults (its class's
     #: ``spec``); ``param_specs`` and ``defaults`` are derived from it
@@ -81,6 +87,9 @@ class Step:
     kind: ClassVar[str] = "ramp"
     #: True for a jwst calwebb_detector1 step, False for rampflow's custom steps
     official: ClassVar[bool] = True
+    #: jwst's ``skip`` default for the step (``skip = boolean(default=True)`` in its spec, e.g.
+    #: charge_migration, persistence): such steps are left out of the default ``steps`` list
+    skip_default: ClassVar[bool] = False
     #: product suffixes the step writes (default: its name, for a ramp step)
     products: ClassVar[tuple[str, ...]] = ()
     #: products written only when a parameter is set: suffix -> parameter (ramp_fit's fitopt)
@@ -89,6 +98,10 @@ class Step:
     reads: ClassVar[tuple[str, ...]] = ("ramp",)
     #: names of extra input files it needs besides its ramp / products, e.g. ("destripe_mask",)
     inputs: ClassVar[tuple[str, ...]] = ()
+    #: inputs that are a product of the previous exposure of the same detector, in time order
+    #: (input name -> product suffix), e.g. persistence's array: the workflow wires them as a
+    #: dependency on that exposure's job (none for the detector's first exposure)
+    carried: ClassVar[dict[str, str]] = {}
     #: input name -> (header keyword, comment): the runner records the input's file name there
     input_keywords: ClassVar[dict[str, tuple[str, str]]] = {}
     chunking: ClassVar[str] = "integrations"
@@ -117,7 +130,7 @@ class Step:
         Unknown parameter names raise ValueError naming the step and the parameter.
         """
         self.check_params(params)
-        missing = [r for r in self.reftypes if r not in refs]
+        missing = [r for r in self.reftypes if r not in refs and r not in self.optional_reftypes]
         if missing:
             raise KeyError(f"step {self.name!r}: missing reference file(s) {missing}")
         inputs = dict(inputs or {})
@@ -129,6 +142,7 @@ class Step:
         self.extra_inputs = inputs
         self.params = {**self.defaults, **params}
         self.skipped: str | None = None  # set to a reason to mark the step SKIPPED
+        self.failed = False  # with ``skipped``: recorded FAILED (jwst's status for invalid parameters)
 
     @classmethod
     def check_params(cls, params: dict, where: str = "step_params.{step}.{name}") -> None:
@@ -161,6 +175,11 @@ class Step:
         frame of each integration; 0 marks an unusable value), in place, after :meth:`process`
         on the same chunk. Only for exposures with a ZEROFRAME extension; jwst's saturation,
         superbias, refpix and linearity act on it (when ZEROFRAM is true), the others leave it.
+        Default: nothing."""
+
+    def finish(self, outputs: dict) -> None:
+        """Called after the last chunk with the job's outputs (suffix -> path): a ramp step
+        with a product that is not a ramp (persistence's array) writes it here, atomically.
         Default: nothing."""
 
     def start(self, images: dict, primary) -> None:

@@ -18,6 +18,8 @@ from .jobs import (  # noqa: F401
     SECTIONS,
     Job,
     Output,
+    carried_inputs,
+    carried_path,
     custom_jobs,
     custom_saturation,
     final_products,
@@ -28,6 +30,7 @@ from .jobs import (  # noqa: F401
     kept_products,
     last_ramp,
     out_dir,
+    previous_exposure,
     produced_ramps,
     product,
     ramp_chain,
@@ -40,6 +43,7 @@ from .jobs import (  # noqa: F401
     step_needs,
     step_overrides,
     step_params,
+    time_order,
     uncal_path,
 )
 from .targets import (  # noqa: F401
