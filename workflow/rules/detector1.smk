@@ -2,7 +2,8 @@
 # group of steps streamed through in memory; ramp_fit, with jump inside it when fused;
 # gain_scale), all run by run_steps.py through rampflow.runner.run. Step order comes from
 # config["steps"]; each rule's params hold its steps' parameters, so changing them re-runs
-# those steps and everything after them.
+# those steps and everything after them. mem_mb (for schedulers that reserve memory, e.g. SLURM)
+# follows the chunk budget compute.chunk_mb, not the size of the exposure (rampflow.wiring.mem_mb).
 
 
 for _job in wiring.jobs(config, "steps"):
@@ -22,6 +23,8 @@ for _job in wiring.jobs(config, "steps"):
         conda:
             CONDA_ENV
         threads: _job.threads
+        resources:
+            mem_mb=wiring.mem_mb(_job, config),
         params:
             **_job.settings,
             steps=list(_job.steps),
