@@ -223,6 +223,7 @@ def main(argv: list[str]) -> int:
         return 1
     cluster.start()
     print(f"export SLURM_CONF={cluster.conf}")
+    print(f"export PATH={cluster.root / 'bin'}:$PATH")
     print(f"export RAMPFLOW_SLURM_PARTITION={cluster.partition}")
     print("export RAMPFLOW_SLURM_ACCOUNT=")
     return 0

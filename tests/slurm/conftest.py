@@ -8,6 +8,7 @@ so CI cannot pass by skipping.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -34,7 +35,14 @@ def slurm_cluster(tmp_path_factory):
         if required:
             pytest.fail(f"SLURM test cluster did not start: {exc}")
         pytest.skip(f"SLURM test cluster did not start: {exc}")
+    # a SIGTERM (e.g. a timeout killing the test run) stops the daemons too
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         yield cluster
     finally:
+        signal.signal(signal.SIGTERM, previous)
         cluster.stop()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
