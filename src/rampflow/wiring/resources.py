@@ -16,7 +16,13 @@ integrations needs more than ``chunk_mb``; :func:`chunk_bytes` mirrors the runne
 :func:`job_mem_mb` is the pure estimate from the exposure's shape; :func:`mem_mb` makes the
 resource function a rule uses (it reads the shape from the input ramp's header when the job is
 about to be submitted). The constants were measured with ``benchmarks/bench_job_memory.py``,
-which prints each job's peak resident memory next to this estimate.
+which prints each job's peak resident memory next to this estimate (the peaks grow by 1.3 to
+2.5 bytes per chunk byte; :data:`CHUNK_FACTOR` is 3).
+
+Not modelled: a reference file is read whole before it is cut to the subarray, so a job on a
+small subarray whose CRDS reference is full-frame (e.g. a DARK of many groups) briefly holds
+that file's arrays. Where that exceeds the estimate the job is killed and retried with more
+(``attempt``); set ``mem_mb`` of that rule with ``--set-resources`` to avoid the retries.
 """
 
 from __future__ import annotations
@@ -29,10 +35,12 @@ from ..runner.plan import ints_per_chunk, plan_passes, rows_per_chunk
 from ..steps import get_step_class
 
 #: resident memory (MB) of the step process holding no data: Python with numpy, numba's cached
-#: kernels, astropy, stdatamodels and crds imported
+#: kernels, astropy, stdatamodels and crds imported, and the reference cut-outs of a fused
+#: group (measured: 200 MB for one step, 400 MB for the seven of the demo's fused group)
 STEP_PROCESS_MB = 450
 #: resident memory (MB) of the Snakemake process that runs the job inside its allocation
-SNAKEMAKE_JOB_MB = 250
+#: (measured: about 295 MB)
+SNAKEMAKE_JOB_MB = 300
 OVERHEAD_MB = STEP_PROCESS_MB + SNAKEMAKE_JOB_MB
 #: peak memory of a pass per byte of its chunk (SCI float32 + GROUPDQ uint8): the chunk, the
 #: uint16 read buffer of an uncal, and the kernels' and writer's work arrays
