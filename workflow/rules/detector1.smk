@@ -5,6 +5,8 @@
 # those steps and everything after them. A step's carried input (persistence's array) is the
 # previous exposure's product, same detector, in time order (wiring.carried_path): a
 # dependency between the exposures' jobs.
+# mem_mb (for schedulers that reserve memory, e.g. SLURM) follows the chunk budget
+# compute.chunk_mb, not the size of the exposure (rampflow.wiring.mem_mb).
 
 
 for _job in wiring.jobs(config, "steps"):
@@ -25,6 +27,8 @@ for _job in wiring.jobs(config, "steps"):
         conda:
             CONDA_ENV
         threads: _job.threads
+        resources:
+            mem_mb=wiring.mem_mb(_job, config),
         params:
             **_job.settings,
             steps=list(_job.steps),
