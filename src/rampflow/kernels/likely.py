@@ -301,9 +301,10 @@ def _likely_kernel(sci, gdq, pdq, gain, rnoise, dark, zf, use_zf, nframes, first
     sci float32 / gdq uint8 (nints, ngroups, nrows, nx); pdq uint32, gain float32, rnoise
     float64 (read noise per read, DN), dark float32 (nrows, nx); zf float32 (nints, nrows, nx)
     used if ``use_zf`` (it becomes resultant 0 and group 0 loses its first read, as stcal
-    does); groups outside [first, last] count as DO_NOT_USE; coef float64 (5, n): delta_t, alpha_ph, alpha_rn, beta_ph, beta_rn (n = number
-    of differences); one_ok / two_ok float64 (n) / (n - 1). Outputs float32 / uint32
-    (nints, nrows, nx).
+    does); groups outside [first, last] count as DO_NOT_USE; coef float64 (5, n): delta_t,
+    alpha_ph, alpha_rn, beta_ph, beta_rn (n = number of differences); one_ok / two_ok
+    float64 (n) (where a one / two-difference omission may be tried). Outputs float32 /
+    uint32 (nints, nrows, nx).
     """
     nints, ng, nrows, nx = sci.shape
     npts = ng + 1 if use_zf else ng
