@@ -44,16 +44,28 @@ NSCRATCH = 21
 
 
 @njit(cache=True, error_model="numpy")
-def _median(x, n):
+def _sort_into(x, n, buf):
+    """buf[:n] <- x[:n] sorted (insertion sort: ramps are short, and nothing is allocated)."""
+    for k in range(n):
+        v = x[k]
+        j = k - 1
+        while j >= 0 and buf[j] > v:
+            buf[j + 1] = buf[j]
+            j -= 1
+        buf[j + 1] = v
+
+
+@njit(cache=True, error_model="numpy")
+def _median(x, n, buf):
     """numpy's median of x[:n] (NaN if any is NaN; mean of the two middle values)."""
     for k in range(n):
         if math.isnan(x[k]):
             return np.nan
-    s = np.sort(x[:n])
+    _sort_into(x, n, buf)
     h = n // 2
     if n % 2 == 1:
-        return s[h]
-    return (s[h - 1] + s[h]) / 2.0
+        return buf[h]
+    return (buf[h - 1] + buf[h]) / 2.0
 
 
 @njit(cache=True, error_model="numpy")
@@ -240,7 +252,7 @@ def _mask_jumps(d, use, n, gain, rn, aph, arn, bph, brn, one_ok, two_ok, t1, t2,
     two adjacent differences) whose omission improves chi square most, while it improves
     by more than the threshold (t1 for one, t2 for two) and more than three differences
     remain. ``use`` is updated in place; returns the count rate to seed the final fit."""
-    crg = _median(d, n)
+    crg = _median(d, n, dch1)
     crg = crg * (crg > 0)
     countrate = 0.0
     for j in range(n):
@@ -393,6 +405,7 @@ def _combine_kernel(sci, err, vp, vr, chi, dq, r_sci, r_err, r_vp, r_vr, r_chi, 
     nints, nrows, nx = sci.shape
     for r in prange(nrows):
         tmp = np.empty(nints, np.float32)
+        srt = np.empty(nints, np.float32)
         wt = np.empty(nints, np.float32)
         avp = np.empty(nints, np.float32)
         for c in range(nx):
@@ -414,9 +427,9 @@ def _combine_kernel(sci, err, vp, vr, chi, dq, r_sci, r_err, r_vp, r_vr, r_chi, 
             if m == 0:
                 slope = np.float32(np.nan)
             else:
-                s = np.sort(tmp[:m])
+                _sort_into(tmp, m, srt)
                 h = m // 2
-                slope = s[h] if m % 2 == 1 else np.float32((s[h - 1] + s[h]) / np.float32(2))
+                slope = srt[h] if m % 2 == 1 else np.float32((srt[h - 1] + srt[h]) / np.float32(2))
             for _ in range(2):
                 wsum = np.float32(0)
                 for i in range(nints):
