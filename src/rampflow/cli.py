@@ -150,8 +150,7 @@ def step_files(name: str, input_path, output_path, params: dict) -> tuple[dict, 
     inputs = {key: (inp if k == 0 else _sibling(inp, cls.reads[0], key)) for k, key in enumerate(cls.reads)}
     outputs = {cls.products[0]: out}
     for suffix in cls.products[1:]:
-        par = cls.optional_products.get(suffix)
-        if par is None or params.get(par):
+        if cls.makes(suffix, params):
             outputs[suffix] = _sibling(out, cls.products[0], suffix)
     return inputs, outputs
 

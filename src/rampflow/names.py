@@ -35,7 +35,7 @@ _SEGMENT = re.compile(r"-seg(\d+)")
 #: rampflow's own); :func:`product_stem` strips the longest one that matches
 SUFFIXES = (
     "uncal", "group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity",
-    "dark_current", "destripe", "destripe_mask", "jump", "ramp", "rate", "rateints", "fitopt",
+    "dark_current", "destripe", "destripe_mask", "jump", "ramp", "rate", "rateints", "fitopt", "likely_chisq",
     "gain_scale", "gain_scaleints", "calints", "truth", "persistence", "persistence_array",
 )
 #: products that are not FITS files: suffix -> file extension (persistence's array is jwst's ASDF)

@@ -484,7 +484,8 @@ def test_parameters_and_validation():
     with pytest.raises(ValueError, match="unknown parameter"):
         rf.prepare_ramp_fit(meta, rn, rn, rejection_threshold=4)
     with pytest.raises(ValueError, match="OLS_C"):
-        rf.prepare_ramp_fit(meta, rn, rn, algorithm="LIKELY")
+        rf.prepare_ramp_fit(meta, rn, rn, algorithm="WLS")
+    assert rf.prepare_ramp_fit(meta, rn, rn, algorithm="likely").params["algorithm"] == "LIKELY"
     with pytest.raises(ValueError, match="firstgroup"):
         rf.prepare_ramp_fit(meta, rn, rn, firstgroup=1.5)
     with pytest.raises(ValueError, match="maximum_cores"):

@@ -33,7 +33,7 @@ def test_registry_has_every_step_with_the_contract_attributes():
         assert cls.official == (name in DETECTOR1_ORDER)
         assert cls.products and isinstance(cls.inputs, tuple)
         assert cls.chunking in ("integrations", "rows", "whole", "products")
-    assert get_step_class("ramp_fit").products == ("rate", "rateints", "fitopt")
+    assert get_step_class("ramp_fit").products == ("rate", "rateints", "fitopt", "likely_chisq")
     assert get_step_class("gain_scale").products == ("gain_scale", "gain_scaleints")
     assert get_step_class("destripe").inputs == ("destripe_mask",)
     assert get_step_class("saturation").products == ("saturation",)

@@ -130,6 +130,15 @@ def test_fuse_keep_jump_and_fitopt():
     assert wiring.final_suffixes(cfg) == ["rate", "rateints"]
 
 
+def test_likely_save_opt_writes_its_chisq_not_fitopt():
+    """jwst 3.0: with algorithm LIKELY, save_opt writes the likely_chisq image, not fitopt."""
+    cfg = _cfg(steps=["dq_init", "saturation", "jump", "ramp_fit"],
+               step_params={"ramp_fit": {"save_opt": True, "algorithm": "LIKELY"}})
+    rf = _by_name(wiring.jobs(cfg, "steps"))["ramp_fit"]
+    assert rf.outputs == {"rate": p("rate"), "rateints": p("rateints"), "likely_chisq": p("likely_chisq")}
+    rfconfig.check(cfg)   # the parameter value passes the config checks
+
+
 def test_fuse_with_keep_null_writes_everything():
     cfg = _cfg(compute={"fuse": True, "keep": None})
     fused = _by_name(wiring.jobs(cfg, "steps"))["fused_group_scale_to_dark_current"]

@@ -123,6 +123,13 @@ class Step:
                 cls.products = (cls.name,)
             REGISTRY[cls.name] = cls
 
+    @classmethod
+    def makes(cls, suffix: str, params: dict) -> bool:
+        """Whether the step makes product ``suffix`` with ``params`` (its parameters for the
+        job): every product but an optional one whose parameter is off."""
+        par = cls.optional_products.get(suffix)
+        return par is None or bool(params.get(par))
+
     def __init__(self, meta: ExposureMeta, refs: dict, inputs: dict | None = None, **params):
         """``refs`` maps reftype -> rampflow.references.Reference (already cut to the subarray);
         ``inputs`` maps each name of :attr:`inputs` to its loaded array.

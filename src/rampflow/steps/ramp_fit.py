@@ -1,4 +1,6 @@
-"""Ramp fitting: jwst's ``ramp_fit`` step with stcal 1.20's OLS_C algorithm, natively in numba.
+"""Ramp fitting: jwst's ``ramp_fit`` step with stcal 1.20's OLS_C algorithm, natively in numba
+(``algorithm='LIKELY'``, the likelihood fit, is in :mod:`.ramp_fit_likely`; this module
+dispatches to it).
 
 A rate step (:class:`RampFit`, ``kind = "rate"``): it reads ramp chunks of rows (every
 integration of those rows) and makes rate / rateints (and fitopt) products, which the
@@ -67,8 +69,11 @@ test data every output array is identical, bit for bit, to jwst's.
 
 Deliberate differences (documented, not silent):
 
-* Only ``algorithm='OLS_C'`` and ``weighting='optimal'`` (jwst's only weighting); 'LIKELY'
-  raises ValueError. Unevenly sampled (``read_times``) exposures are not supported.
+* ``algorithm``: 'OLS_C' (default) or 'LIKELY' (see :mod:`.ramp_fit_likely`); as in jwst 3.0,
+  LIKELY with fewer than 4 groups falls back to OLS_C, and explicit read times (uneven
+  groups) switch OLS_C to LIKELY. jwst keeps read times only in a datamodel's ASDF tree,
+  which rampflow's ramp reader does not parse: pass them to :func:`prepare_ramp_fit`
+  (``read_times``) to fit an uneven pattern. ``weighting='optimal'`` only (jwst's only).
 * ``maximum_cores`` is accepted and validated but threads come from numba (the runner sets
   them from the rule's ``threads:``); results do not depend on it.
 * MIRI's discarding of exposure-wide all-DO_NOT_USE leading/trailing groups
@@ -93,6 +98,7 @@ import numpy as np
 
 from ..kernels import ramp_fit as K
 from ..kernels.ramp_fit import _fit_ramps_kernel, _opt_sizes_kernel, _weight_table_kernel
+from . import ramp_fit_likely as likely
 from .base import Step
 from .nonfinite import nonfinite_flags
 from .params import parse_spec
@@ -164,6 +170,8 @@ class RampFitSetup:
     segment length, group), computed once (they depend only on the readout pattern).
     opt_sizes : (max segments, max jumps) over the whole exposure, to size the fitopt
     arrays; None -> each chunk is sized by its own maxima (see :func:`assemble_opt`).
+    likely : the LIKELY setup when ``params['algorithm']`` is 'LIKELY' (after jwst's
+    switches), else None.
     """
 
     params: dict
@@ -187,6 +195,7 @@ class RampFitSetup:
     opt_sizes: tuple[int, int] | None = None
     #: uint32 (ny, nx) PIXELDQ flags for non-finite reference values (None: there are none)
     ref_flags: np.ndarray | None = None
+    likely: likely.LikelySetup | None = None
 
     def header_updates(self) -> dict:
         """Primary-header keywords jwst's ramp_fit adds besides S_RAMP / R_* (which the
@@ -207,12 +216,15 @@ class RampFitResult:
           weights float32 (nints, nseg, nrows, nx), pedestal (nints, nrows, nx),
           crmag (nints, ncr, nrows, nx); nseg/ncr = ``setup.opt_sizes`` or ``opt_sizes`` if
           given, else this chunk's own maxima (pad with :func:`assemble_opt`).
+    chisq, chisq_ints : LIKELY's chi square (nrows, nx) / (nints, nrows, nx), else None.
     Keys are the FITS EXTNAMEs (rate/rateints) or stcal's names (opt); both spellings work.
     """
 
     rate: dict
     rateints: dict
     opt: dict | None = None
+    chisq: np.ndarray | None = None
+    chisq_ints: np.ndarray | None = None
 
 
 def _ref_array(ref, what: str) -> np.ndarray:
@@ -243,10 +255,9 @@ def validate_params(params: dict, ngroups: int) -> tuple[dict, int, int]:
     if unknown:
         raise ValueError(f"step 'ramp_fit': unknown parameter(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
     p = {**DEFAULTS, **params}
-    if str(p["algorithm"]).upper() != "OLS_C":
-        raise ValueError(f"ramp_fit.algorithm={p['algorithm']!r}: only 'OLS_C' is implemented "
-                         "(jwst's 'LIKELY' is not)")
-    p["algorithm"] = "OLS_C"
+    if str(p["algorithm"]).upper() not in ("OLS_C", "LIKELY"):
+        raise ValueError(f"ramp_fit.algorithm={p['algorithm']!r}: must be 'OLS_C' or 'LIKELY'")
+    p["algorithm"] = str(p["algorithm"]).upper()
     if str(p["weighting"]).lower() != "optimal":
         raise ValueError(f"ramp_fit.weighting={p['weighting']!r}: only 'optimal' exists in jwst")
     for name in ("save_opt", "suppress_one_group"):
@@ -292,8 +303,22 @@ def weight_table(ngroups: int) -> np.ndarray:
     return tab
 
 
+def choose_algorithm(algorithm: str, ngroups: int, read_times=None) -> str:
+    """jwst 3.0's choice: explicit read times (uneven groups) switch to LIKELY; LIKELY with
+    fewer than ``LIKELY_MIN_NGROUPS`` groups falls back to OLS_C."""
+    algorithm = str(algorithm).upper()
+    if read_times is not None and len(read_times) > 0 and algorithm != "LIKELY":
+        log.warning("ramp_fit: setting the algorithm to LIKELY for unevenly sampled exposure")
+        algorithm = "LIKELY"
+    if algorithm == "LIKELY" and ngroups < likely.LIKELY_MIN_NGROUPS:
+        log.info("ramp_fit: LIKELY needs at least %d groups, the exposure has %d; using OLS_C",
+                 likely.LIKELY_MIN_NGROUPS, ngroups)
+        algorithm = "OLS_C"
+    return algorithm
+
+
 def prepare_ramp_fit(meta, readnoise_ref, gain_ref, *, average_dark_current=None,
-                     drop_frames1: int | None = None, **params) -> RampFitSetup:
+                     drop_frames1: int | None = None, read_times=None, **params) -> RampFitSetup:
     """Validate parameters and prepare reference arrays, once per exposure.
 
     meta : ExposureMeta (nints, ngroups, nframes, groupgap, tframe, tgroup, subarray size)
@@ -304,10 +329,13 @@ def prepare_ramp_fit(meta, readnoise_ref, gain_ref, *, average_dark_current=None
         adds it to the median rate in the Poisson variance).
     drop_frames1 : DRPFRMS1 (frames dropped at the start of each integration; only the
         fitopt pedestal uses it); default ``meta.extra['DRPFRMS1']`` or 0.
+    read_times : explicit read times of each group (jwst's ``meta.exposure.read_times``,
+        a list of lists of seconds) for uneven patterns; they switch the fit to LIKELY.
     params : jwst's RampFitStep parameters (see DEFAULTS).
     """
     ngroups, nints = int(meta.ngroups), int(meta.nints)
     p, first, last = validate_params(params, ngroups)
+    p["algorithm"] = choose_algorithm(p["algorithm"], ngroups, read_times)
     ny, nx = int(meta.subsize2), int(meta.subsize1)
     rn = _ref_array(readnoise_ref, "readnoise reference")
     gain = _ref_array(gain_ref, "gain reference")
@@ -318,6 +346,10 @@ def prepare_ramp_fit(meta, readnoise_ref, gain_ref, *, average_dark_current=None
     ref_flags = (nonfinite_flags(rn, "UNRELIABLE_SLOPE", getattr(readnoise_ref, "path", "readnoise reference"))
                  | nonfinite_flags(gain, "NO_GAIN_VALUE", getattr(gain_ref, "path", "gain reference")))
     nframes = int(meta.nframes)
+    lk = None
+    if p["algorithm"] == "LIKELY":
+        lk = likely.prepare_likely(meta, rn, gain, average_dark_current=average_dark_current,
+                                   firstgroup=first, lastgroup=last, read_times=read_times)
     # stcal ramp_fit_data: readnoise_2d *= gain_2d / np.sqrt(2.0 * nframes) (float32 in place)
     rn *= gain / np.sqrt(2.0 * nframes)
     if average_dark_current is None:
@@ -349,7 +381,7 @@ def prepare_ramp_fit(meta, readnoise_ref, gain_ref, *, average_dark_current=None
         suppress_one_group=bool(p["suppress_one_group"] and ngroups > 1),
         group_time=group_time, frame_time=frame_time, one_group_time=one_group_time,
         ped_tmp=float(ped_tmp), weights=weight_table(ngroups),
-        gain_factor=None if gf is None else float(gf), reference_names=names,
+        gain_factor=None if gf is None else float(gf), reference_names=names, likely=lk,
         ref_flags=ref_flags if ref_flags.any() else None,
     )
 
@@ -423,9 +455,17 @@ def fit_ramps(sci: np.ndarray, gdq: np.ndarray, pdq: np.ndarray, setup: RampFitS
     average_dark_current : float32 (nrows, nx) for these rows; default: the setup's.
     opt_sizes : (nseg, ncr) for the fitopt arrays' second axis; default ``setup.opt_sizes``,
         else this chunk's own maxima. Must be at least the chunk's maxima.
-    The inputs are not modified.
+    The inputs are not modified. With LIKELY (``setup.likely``), :func:`.ramp_fit_likely.fit_ramps_likely`
+    does the fit (no fitopt; the result carries chi square).
     """
     rows = _check_chunk(sci, gdq, pdq, setup, rows)
+    if setup.ref_flags is not None:  # non-finite read noise / gain: flagged for both algorithms
+        pdq = pdq | setup.ref_flags[rows]
+    if setup.likely is not None:
+        lr = likely.fit_ramps_likely(sci, gdq, pdq, setup.likely, rows, zeroframe=zeroframe,
+                                     average_dark_current=average_dark_current)
+        return RampFitResult(rate=ArrayDict(lr.rate, _RATE_ALIASES), rateints=ArrayDict(lr.rateints, _RATE_ALIASES),
+                             chisq=lr.chisq, chisq_ints=lr.chisq_ints)
     nints, ngroups, nrows, nx = sci.shape
     zf, has_zf = _zf_arg(zeroframe, sci.shape)
     if average_dark_current is None:
@@ -439,8 +479,6 @@ def fit_ramps(sci: np.ndarray, gdq: np.ndarray, pdq: np.ndarray, setup: RampFitS
     gain = np.ascontiguousarray(setup.gain[rows])
     rn = np.ascontiguousarray(setup.rnoise[rows])
     pdq = np.ascontiguousarray(pdq)
-    if setup.ref_flags is not None:
-        pdq = pdq | setup.ref_flags[rows]
 
     def new(shape, dtype=np.float32):
         return np.empty(shape, dtype=dtype)
@@ -529,14 +567,26 @@ class RampFit(Step):
     keyword = "S_RAMP"
     reftypes = ("readnoise", "gain")
     spec = SPEC
-    implemented_values = {"algorithm": ("OLS_C",)}
+    implemented_values = {"algorithm": ("OLS_C", "LIKELY")}
     kind = "rate"
     chunking = "rows"
-    products = ("rate", "rateints", "fitopt")
-    #: products written only when a parameter is set (the runner sets it when asked for one)
-    optional_products = {"fitopt": "save_opt"}
+    products = ("rate", "rateints", "fitopt", "likely_chisq")
+    #: products written only when a parameter is set (the runner sets it when asked for one):
+    #: with save_opt, OLS_C writes fitopt and LIKELY its chi square image, as jwst 3.0 does
+    optional_products = {"fitopt": "save_opt", "likely_chisq": "save_opt"}
     #: the jwst datamodel of each product (DATAMODL)
-    product_models = {"rate": "ImageModel", "rateints": "CubeModel", "fitopt": "RampFitOutputModel"}
+    product_models = {"rate": "ImageModel", "rateints": "CubeModel", "fitopt": "RampFitOutputModel",
+                      "likely_chisq": "ImageModel"}
+
+    @classmethod
+    def makes(cls, suffix: str, params: dict) -> bool:
+        """Whether product ``suffix`` is made with ``params``: fitopt with OLS_C, likely_chisq
+        with LIKELY (each only with save_opt). A LIKELY exposure with fewer than 4 groups
+        falls back to OLS_C at run time, and then writes fitopt instead."""
+        if not super().makes(suffix, params):
+            return False
+        algo = str(params.get("algorithm", DEFAULTS["algorithm"])).upper()
+        return {"fitopt": algo != "LIKELY", "likely_chisq": algo == "LIKELY"}.get(suffix, True)
 
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)
@@ -554,6 +604,7 @@ class RampFit(Step):
         self._rate = {k: np.empty((ny, nx), np.uint32 if k == "DQ" else np.float32) for k in RATE_NAMES}
         self._ints = {k: np.empty((m.nints, ny, nx), np.uint32 if k == "DQ" else np.float32) for k in RATE_NAMES}
         self._opt_chunks: list = []
+        self._chisq = np.empty((ny, nx), np.float32) if self.setup.likely is not None else None
 
     def fit(self, sci, gdq, pdq, rows: slice, zeroframe=None) -> None:
         """Fit one chunk of rows (every integration): see :func:`fit_ramps`. ``zeroframe``:
@@ -566,13 +617,19 @@ class RampFit(Step):
             self._ints[key][:, rows] = res.rateints[key]
         if res.opt is not None:
             self._opt_chunks.append((rows, res.opt))
+        if res.chisq is not None:
+            self._chisq[rows] = res.chisq
 
     def product_arrays(self) -> dict:
-        """Product suffix -> EXTNAME -> array: rate, rateints, and fitopt (None without save_opt)."""
+        """Product suffix -> EXTNAME -> array: rate, rateints, fitopt (OLS_C with save_opt)
+        and likely_chisq (LIKELY with save_opt: its SCI is the exposure's chi square)."""
         opt = None
         if self._opt_chunks:
             opt = assemble_opt(self._opt_chunks, (self.meta.subsize2, self.meta.subsize1))
-        return {"rate": self._rate, "rateints": self._ints, "fitopt": opt}
+        chisq = None
+        if self._chisq is not None and self.params["save_opt"]:
+            chisq = {"SCI": self._chisq}
+        return {"rate": self._rate, "rateints": self._ints, "fitopt": opt, "likely_chisq": chisq}
 
     def header_updates(self) -> dict:
         return self.setup.header_updates() if self.setup is not None else {}

@@ -365,8 +365,7 @@ def rate_jobs(config: dict) -> list[Job]:
         fused = ramp_chain(config)[-1:] if jump_in_ramp_fit(config) else []
         cls = get_step_class("ramp_fit")
         asked = step_params(config, "ramp_fit")
-        outputs = {p: product(config, p) for p in cls.products
-                   if p not in cls.optional_products or asked.get(cls.optional_products[p])}
+        outputs = {p: product(config, p) for p in cls.products if cls.makes(p, asked)}
         outputs.update({s: product(config, s) for s in fused if s in produced_ramps(config)})
         jobs.append(_steps_job(config, "ramp_fit", "ramp_fit", fused + ["ramp_fit"], {"ramp": last_ramp(config)},
                                outputs))

@@ -1,0 +1,156 @@
+#!/usr/bin/env python
+"""Speed and peak memory of rampflow's LIKELY ramp fit against stcal's (jwst 3.0's RampFitStep
+with algorithm='LIKELY'), in the same run, on the same input file.
+
+Cases as bench_stage1.py: a NIRSpec TSO segment (155 integrations x 70 groups x 32 x 2048), a
+NIRCam full frame (2048 x 2048, 10 groups), or (--small) a 20 x 20 x 32 x 2048 TSO. The common
+input is rampflow's jump product (rampflow's steps up to jump). Tasks, each in its own process
+(peak memory = that process's; see bench_stage1.py):
+
+  ours_likely   runner.run(["ramp_fit"], algorithm=LIKELY): jump file -> rate, rateints
+  ours_fused    runner.run(["jump", "ramp_fit"], LIKELY) from the dark_current file (one job)
+  jwst_likely   jwst RampFitStep.call(jump file, algorithm="LIKELY") and saving its products
+
+    python benchmarks/bench_likely.py --small          # quick
+    python benchmarks/bench_likely.py                  # TSO segment and NIRCam full frame
+    python benchmarks/bench_likely.py --case nircam
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_stage1 import CASES, PRE_STEPS, _anon_mb, _peak_rss_mb, _prepare_cache  # noqa: E402
+
+LIKELY = {"ramp_fit": {"algorithm": "LIKELY"}}
+
+
+def worker(task: str, inp: str, out: str, refs: dict, threads: int, chunk_mb: float) -> None:
+    """Run one task in this process and print {"wall": s, "maxrss_mb": MB} as JSON."""
+    t0 = time.perf_counter()
+    outs = {"rate": out + "_rate.fits", "rateints": out + "_rateints.fits"}
+    if task == "ours_likely":
+        from rampflow import runner
+        runner.run(["ramp_fit"], {"ramp": inp}, outs, params=LIKELY, overrides=refs, threads=threads,
+                   chunk_mb=chunk_mb)
+    elif task == "ours_fused":
+        from rampflow import runner
+        runner.run(["jump", "ramp_fit"], {"ramp": inp}, outs, params=LIKELY, overrides=refs, threads=threads,
+                   chunk_mb=chunk_mb)
+    elif task == "jwst_likely":
+        from jwst.ramp_fitting import RampFitStep
+        rate, rateints = RampFitStep.call(inp, override_readnoise=refs["readnoise"], override_gain=refs["gain"],
+                                          algorithm="LIKELY", maximum_cores=str(threads))
+        rate.save(outs["rate"])
+        rateints.save(outs["rateints"])
+    else:
+        raise SystemExit(f"unknown task {task}")
+    print("RESULT " + json.dumps({"wall": time.perf_counter() - t0, "maxrss_mb": _peak_rss_mb()}))
+
+
+def measure(task, inp, out, refs, threads, env, chunk_mb) -> dict | None:
+    _prepare_cache(inp, "warm")
+    print(f"  running {task} ...", flush=True)
+    cmd = [sys.executable, __file__, "--worker", task, inp, out, json.dumps(refs), str(threads), str(chunk_mb)]
+    peak = 0.0
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, **env}) as proc:
+        while proc.poll() is None:
+            peak = max(peak, _anon_mb(proc.pid))
+            time.sleep(0.1)
+        stdout, stderr = proc.communicate()
+    for line in stdout.splitlines():
+        if line.startswith("RESULT "):
+            res = json.loads(line[7:])
+            res["anon_mb"] = peak
+            print(f"    {task}: {res['wall']:.1f} s, anon {peak:.0f} MB", flush=True)
+            return res
+    print(f"  {task} failed:\n{stderr[-3000:]}", file=sys.stderr)
+    return None
+
+
+def agreement(ours: str, theirs: str) -> str:
+    """Largest relative difference of rateints SCI where both are finite, and DQ equality."""
+    import numpy as np
+
+    from rampflow import io
+    a, b = io.read_image_product(ours), io.read_image_product(theirs)
+    fin = np.isfinite(a["SCI"]) & np.isfinite(b["SCI"])
+    rel = np.abs(a["SCI"][fin] - b["SCI"][fin]) / np.maximum(np.abs(b["SCI"][fin]), 1e-30)
+    return f"rateints SCI max rel diff {rel.max():.2e}, DQ equal: {bool(np.array_equal(a['DQ'], b['DQ']))}"
+
+
+def run_case(name: str, workdir: Path, threads: int, with_jwst: bool, chunk_mb: float) -> list[tuple]:
+    from rampflow import runner
+    from rampflow.simulate import SimulatedExposure, override_only_crds, simulate_exposure
+
+    spec = CASES[name]
+    wd = workdir / name
+    wd.mkdir(parents=True, exist_ok=True)
+    found = sorted(wd.glob("*_uncal.fits"))
+    if found:  # reuse an earlier simulation of this case (bench_stage1.py's too)
+        refs = {p.name.split("_")[2]: p for p in (wd / "references").glob("jwst_*.fits")}
+        sim = SimulatedExposure(uncal=found[0], refs=refs, truth=None, meta=None)
+    else:
+        sim = simulate_exposure(wd, seed=1, **spec)
+    refs = {k: str(v) for k, v in sim.refs.items()}
+    dark = str(wd / "bench_dark_current.fits")
+    if not Path(dark).exists():
+        runner.run(PRE_STEPS, {"ramp": sim.uncal}, {"dark_current": dark}, overrides=refs, threads=threads,
+                   chunk_mb=chunk_mb)
+    jump = str(wd / "bench_jump.fits")
+    if not Path(jump).exists():
+        runner.run(["jump"], {"ramp": dark}, {"jump": jump}, overrides=refs, threads=threads, chunk_mb=chunk_mb)
+    print(f"[{name}] input ready: {spec}", flush=True)
+    env = override_only_crds(workdir / "crds_offline")
+    ours = measure("ours_likely", jump, str(wd / "ours_likely"), refs, threads, env, chunk_mb)
+    fused = measure("ours_fused", dark, str(wd / "ours_likely_fused"), refs, threads, env, chunk_mb)
+    theirs = None
+    if with_jwst:
+        theirs = measure("jwst_likely", jump, str(wd / "jwst_likely"), refs, threads, env, chunk_mb)
+        if ours and theirs:
+            same = agreement(str(wd / "ours_likely_rateints.fits"), str(wd / "jwst_likely_rateints.fits"))
+            print(f"[{name}] {same}")
+    return [(name, "ramp_fit LIKELY", ours, theirs), (name, "jump+LIKELY 1 job", fused, None)]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--case", choices=sorted(CASES), action="append")
+    ap.add_argument("--small", action="store_true", help="only the small TSO case")
+    ap.add_argument("--workdir", default="benchmarks/out")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--no-jwst", action="store_true")
+    ap.add_argument("--chunk-mb", type=float, default=1024.0, help="rampflow's memory budget per chunk")
+    ap.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.worker:
+        task, inp, out, refs, threads, chunk = a.worker
+        worker(task, inp, out, json.loads(refs), int(threads), float(chunk))
+        return
+    cases = a.case or (["tso-small"] if a.small else ["tso", "nircam"])
+    rows = []
+    for c in cases:
+        rows += run_case(c, Path(a.workdir), a.threads, not a.no_jwst, a.chunk_mb)
+    print(f"\n{'case':10s} {'task':18s} {'ours s':>8s} {'stcal s':>8s} {'speed-up':>8s} "
+          f"{'ours anon':>10s} {'stcal anon':>10s} {'ratio':>6s}")
+    for case, task, o, t in rows:
+        def f(d, k, w):
+            return f"{d[k]:{w}.1f}" if d else f"{'-':>{w}s}"
+        sp = f"{t['wall'] / o['wall']:8.1f}" if (o and t) else f"{'-':>8s}"
+        mr = f"{o['anon_mb'] / t['anon_mb']:6.3f}" if (o and t) else f"{'-':>6s}"
+        print(f"{case:10s} {task:18s} {f(o, 'wall', 8)} {f(t, 'wall', 8)} {sp} {f(o, 'anon_mb', 10)} "
+              f"{f(t, 'anon_mb', 10)} {mr}")
+    print("\nspeed-up = stcal wall / rampflow wall (each reads the jump file and writes rate + rateints); "
+          "anon = peak private memory (MB); ratio = ours / stcal's.")
+
+
+if __name__ == "__main__":
+    main()

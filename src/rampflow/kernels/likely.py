@@ -1,0 +1,548 @@
+"""numba kernels behind :mod:`rampflow.steps.ramp_fit_likely` (private; arrays and scalars only).
+
+A per-pixel port of stcal 1.20's LIKELY ramp fitter (``stcal/ramp_fitting/likely_fit.py``,
+Brandt 2024, PASP 136, 045004 ("paper I") and its jump-detection companion ("paper II")).
+stcal evaluates every formula on whole rows of pixels with numpy; here each pixel's ramp is
+handled on its own, with the same formulas in the same order of operations, in float64
+from the float32 inputs (as numpy promotes them), and rounded to float32 on output.
+
+The covariance of the resultant differences is tridiagonal: diagonal
+``alpha_k = rate / gain * alpha_ph_k + rn**2 * alpha_rn_k`` and off-diagonal
+``beta_k = rate / gain * beta_ph_k + rn**2 * beta_rn_k``, with the pattern coefficients
+(``alpha_ph``, ``alpha_rn``, ``beta_ph``, ``beta_rn``, paper I eqs. 28-29) computed once per
+exposure by the step. The inverse is never formed: the recursions ``theta`` / ``phi``
+(eqs. 38-43), ``Theta`` / ``Phi`` (46-48) give the best-fit rate ``B / C``, its chi square
+``A - B**2 / C`` and weights ``C'_k / C`` (eqs. 61-63, 71, 75), and for jump detection the
+chi square with one difference, or two adjacent ones, left out (paper II).
+
+Layout: parallel over the chunk's rows (``prange``); for each row and integration the
+differences of the whole row are formed plane by plane (contiguous reads of the cube) into
+a pixel-major scratch array, then each pixel is fitted from it. Scratch is per row, of size
+(nx, ngroups); nothing the size of the cube is allocated.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ..dq import FLAGS
+
+_DNU = np.uint8(FLAGS["DO_NOT_USE"])
+_SAT = np.uint8(FLAGS["SATURATED"])
+_JUMP = np.uint8(FLAGS["JUMP_DET"])
+_DNU32 = np.uint32(FLAGS["DO_NOT_USE"])
+_SAT32 = np.uint32(FLAGS["SATURATED"])
+_JUMP32 = np.uint32(FLAGS["JUMP_DET"])
+
+# planes of the block scratch array W (NSCRATCH, ndiffs + 2, pixels)
+_AL, _BE, _APH, _BPH, _ARN, _BRN, _TH, _PH, _PHI, _PHID, _THE, _THED, _DC, _DB, _DM = range(15)
+_CR1, _CHI1, _CR2, _CHI2, _CD, _COFF = range(15, 21)
+NSCRATCH = 21
+# rows of the per-pixel scalars S (NS, pixels): results first
+_RC, _RX, _RU, _RP, _RR, _SCALE, _CG, _RN2, _A1, _A2, _AA, _B, _C, _VP2, _VR2 = range(15)
+NS = 15
+#: pixels fitted side by side
+BLOCK = 16
+
+
+@njit(cache=True, error_model="numpy")
+def _sort_into(x, n, buf):
+    """buf[:n] <- x[:n] sorted (insertion sort: ramps are short, and nothing is allocated)."""
+    for k in range(n):
+        v = x[k]
+        j = k - 1
+        while j >= 0 and buf[j] > v:
+            buf[j + 1] = buf[j]
+            j -= 1
+        buf[j + 1] = v
+
+
+@njit(cache=True, error_model="numpy")
+def _median(x, n, buf):
+    """numpy's median of x[:n] (NaN if any is NaN; mean of the two middle values)."""
+    for k in range(n):
+        if math.isnan(x[k]):
+            return np.nan
+    _sort_into(x, n, buf)
+    h = n // 2
+    if n % 2 == 1:
+        return buf[h]
+    return (buf[h - 1] + buf[h]) / 2.0
+
+
+@njit(cache=True, error_model="numpy")
+def _fit_block(d, use, n, npx, crg, gain, rn, aph, arn, bph, brn, W, S, detect):
+    """stcal's ``fit_ramps`` for a block of ``npx`` pixels side by side (the pixel is the last,
+    contiguous axis, so each step of the recursions runs across pixels in SIMD; per pixel the
+    operations are stcal's, in its order).
+
+    d float64 (n, P) differences (DN/s); use uint8 (n, P), 1 = use; crg / gain / rn (P,)
+    count-rate guess (DN/s), gain (e-/DN), read noise per read (DN). W (NSCRATCH, n + 2, P)
+    scratch; S (NS, P) per-pixel scalars: S[_RC] rate, S[_RX] chisq, S[_RU] uncert,
+    S[_RP] var_poisson, S[_RR] var_rnoise. With ``detect`` also W[_CR1], W[_CHI1] (one
+    difference left out) and W[_CR2], W[_CHI2] (two adjacent), as stcal's
+    ``compute_jump_detects`` and ``fill_masked_reads``."""
+    al, be = W[_AL], W[_BE]
+    a_ph, b_ph, a_rn, b_rn = W[_APH], W[_BPH], W[_ARN], W[_BRN]
+    th, ph, dm = W[_TH], W[_PH], W[_DM]
+    scale, cg, rn2 = S[_SCALE], S[_CG], S[_RN2]
+    for p in range(npx):
+        rn2[p] = rn[p] ** 2
+        cg[p] = crg[p] / gain[p]
+    for k in range(n):
+        for p in range(npx):
+            a_ph[k, p] = cg[p] * aph[k]
+            a_rn[k, p] = rn2[p] * arn[k]
+            al[k, p] = a_ph[k, p] + a_rn[k, p]
+    for k in range(n - 1):
+        for p in range(npx):
+            b_ph[k, p] = cg[p] * bph[k]
+            b_rn[k, p] = rn2[p] * brn[k]
+            be[k, p] = b_ph[k, p] + b_rn[k, p]
+    # rescale the covariance to determinant 1 (compute_alphas_betas, rescale=True, dn_scale=10)
+    for p in range(npx):
+        th[0, p] = 1.0
+        th[1, p] = al[0, p]
+        scale[p] = 1.0
+    for i in range(2, n + 1):
+        for p in range(npx):
+            th[i, p] = al[i - 1, p] / scale[p] * th[i - 1, p] - be[i - 2, p] ** 2 / scale[p] ** 2 * th[i - 2, p]
+        if i % 10 == 0 or i == n:
+            for p in range(npx):
+                f = th[i, p] ** (1 / i)
+                scale[p] *= f
+                tmp = th[i, p] / f
+                th[i - 1, p] /= tmp
+                th[i - 2, p] /= tmp / f
+                th[i, p] = 1.0
+    for k in range(n):
+        for p in range(npx):
+            al[k, p] /= scale[p]
+            dm[k, p] = d[k, p] * use[k, p]
+    for k in range(n - 1):
+        for p in range(npx):
+            be[k, p] = be[k, p] / scale[p] * use[k + 1, p] * use[k, p]
+    # theta, phi (eqs. 38-43)
+    for p in range(npx):
+        th[0, p] = 1.0
+        th[1, p] = al[0, p]
+        ph[n, p] = 1.0
+        ph[n - 1, p] = al[n - 1, p]
+    for i in range(2, n + 1):
+        for p in range(npx):
+            th[i, p] = al[i - 1, p] * th[i - 1, p] - be[i - 2, p] ** 2 * th[i - 2, p]
+    for i in range(n - 2, -1, -1):
+        for p in range(npx):
+            ph[i, p] = al[i, p] * ph[i + 1, p] - be[i, p] ** 2 * ph[i + 2, p]
+    # Phi, PhiD, Theta, ThetaD (eqs. 46-48; paper II eq. 4); sgn_k = -1 for even k
+    Phi, PhiD, Theta, ThetaD = W[_PHI], W[_PHID], W[_THE], W[_THED]
+    for p in range(npx):
+        Phi[n - 1, p] = 0.0
+        PhiD[n - 1, p] = 0.0
+        Theta[0, p] = -th[0, p]
+        ThetaD[0, p] = 0.0
+        ThetaD[1, p] = -dm[0, p] * th[0, p]
+    for i in range(n - 2, -1, -1):
+        s1 = -1.0 if (i + 1) % 2 == 0 else 1.0
+        for p in range(npx):
+            Phi[i, p] = Phi[i + 1, p] * be[i, p] + s1 * be[i, p] * ph[i + 2, p]
+            PhiD[i, p] = (PhiD[i + 1, p] + s1 * dm[i + 1, p] * ph[i + 2, p]) * be[i, p]
+    for i in range(1, n):
+        s = -1.0 if i % 2 == 0 else 1.0
+        for p in range(npx):
+            Theta[i, p] = Theta[i - 1, p] * be[i - 1, p] + s * th[i, p]
+            ThetaD[i + 1, p] = be[i - 1, p] * ThetaD[i, p] + s * dm[i, p] * th[i, p]
+    # C', B' and A, B, C (eqs. 61-63, 71, 75)
+    dC, dB = W[_DC], W[_DB]
+    A1, A2, B, C = S[_A1], S[_A2], S[_B], S[_C]
+    for p in range(npx):
+        A1[p] = 0.0
+        A2[p] = 0.0
+        B[p] = 0.0
+        C[p] = 0.0
+    for i in range(n):
+        s = -1.0 if i % 2 == 0 else 1.0
+        for p in range(npx):
+            thn = th[n, p]
+            dC[i, p] = s / thn * (ph[i + 1, p] * Theta[i, p] + th[i, p] * Phi[i, p])
+            dC[i, p] *= use[i, p]
+            dB[i, p] = s / thn * (ph[i + 1, p] * ThetaD[i + 1, p] + th[i, p] * PhiD[i, p])
+            bext = 1.0 if i == 0 else be[i - 1, p]
+            A1[p] += dm[i, p] * s / thn * bext * ph[i + 1, p] * ThetaD[i, p]
+            A2[p] += dm[i, p] ** 2 * th[i, p] * ph[i + 1, p] / thn
+            B[p] += dm[i, p] * dC[i, p]
+            C[p] += dC[i, p]
+    # get_ramp_result (numpy semantics: C == 0, a ramp with no usable difference, gives NaN / inf)
+    A = S[_AA]
+    cr, chisq, unc, vp, vr = S[_RC], S[_RX], S[_RU], S[_RP], S[_RR]
+    vp2, vr2 = S[_VP2], S[_VR2]
+    for p in range(npx):
+        A[p] = 2 * A1[p]
+        A[p] += A2[p]
+        cr[p] = B[p] * (1 / C[p])
+        chisq[p] = (A[p] - B[p] ** 2 / C[p]) / scale[p]
+        unc[p] = np.sqrt(scale[p] / C[p])
+        vp[p] = 0.0
+        vr[p] = 0.0
+        vp2[p] = 0.0
+        vr2[p] = 0.0
+    for i in range(n):
+        for p in range(npx):
+            w = dC[i, p] / C[p]
+            vp[p] += w ** 2 * a_ph[i, p]
+            vr[p] += w ** 2 * a_rn[i, p]
+    for i in range(n - 1):
+        for p in range(npx):
+            ww = dC[i + 1, p] / C[p] * (dC[i, p] / C[p])
+            vp2[p] += ww * b_ph[i, p]
+            vr2[p] += ww * b_rn[i, p]
+    for p in range(npx):
+        vp[p] += 2 * vp2[p]
+        vr[p] += 2 * vr2[p]
+    if detect:
+        _jump_omits(n, npx, use, W, S)
+
+
+@njit(cache=True, error_model="numpy")
+def _jump_omits(n, npx, use, W, S):
+    """stcal's ``compute_jump_detects`` + ``RampResult.fill_masked_reads`` for a block:
+    best-fit rate and chi square leaving out each difference (W[_CR1], W[_CHI1]) and each
+    pair of adjacent differences (W[_CR2], W[_CHI2])."""
+    Cd, Coff = W[_CD], W[_COFF]
+    cr1, chi1, cr2, chi2 = W[_CR1], W[_CHI1], W[_CR2], W[_CHI2]
+    dC, dB, be, ph, th = W[_DC], W[_DB], W[_BE], W[_PH], W[_TH]
+    A, B, C, scale, cr, chisq = S[_AA], S[_B], S[_C], S[_SCALE], S[_RC], S[_RX]
+    for i in range(n):
+        for p in range(npx):
+            Cd[i, p] = th[i, p] * ph[i + 1, p] / th[n, p]
+            Cd[i, p] *= use[i, p]
+    for i in range(n - 1):
+        for p in range(npx):
+            Coff[i, p] = -be[i, p] * th[i, p] * ph[i + 2, p] / th[n, p]
+    for i in range(n):
+        for p in range(npx):
+            a = (Cd[i, p] * B[p] - dB[i, p] * dC[i, p]) / (C[p] * Cd[i, p] - dC[i, p] ** 2)
+            b = (dB[i, p] - a * dC[i, p]) / Cd[i, p]
+            cr1[i, p] = a
+            chi1[i, p] = (A[p] + a ** 2 * C[p] - 2 * a * B[p] + b ** 2 * Cd[i, p] - 2 * b * dB[i, p]
+                          + 2 * a * b * dC[i, p]) / scale[p]
+    for i in range(n - 1):
+        for p in range(npx):
+            cpj = dC[i, p] ** 2 - C[p] * Cd[i, p]
+            cjck = dC[i, p] * dC[i + 1, p] - C[p] * Coff[i, p]
+            bcpj = B[p] * dC[i, p] - dB[i, p] * C[p]
+            c = bcpj / cpj - (B[p] * dC[i + 1, p] - dB[i + 1, p] * C[p]) / cjck
+            c /= cjck / cpj - (dC[i + 1, p] ** 2 - C[p] * Cd[i + 1, p]) / cjck
+            b = (bcpj - c * cjck) / cpj
+            a = (B[p] - b * dC[i, p] - c * dC[i + 1, p]) / C[p]
+            cr2[i, p] = a
+            x = A[p] + a ** 2 * C[p] + b ** 2 * Cd[i, p] + c ** 2 * Cd[i + 1, p]
+            x -= 2 * a * B[p] + 2 * b * dB[i, p] + 2 * c * dB[i + 1, p]
+            x += 2 * a * b * dC[i, p] + 2 * a * c * dC[i + 1, p] + 2 * b * c * Coff[i, p]
+            chi2[i, p] = x / scale[p]
+    # fill_masked_reads
+    for i in range(n):
+        for p in range(npx):
+            if use[i, p] == 0:
+                cr1[i, p] = cr[p]
+                chi1[i, p] = chisq[p]
+    for i in range(n - 1):
+        for p in range(npx):
+            if use[i + 1, p] == 0:
+                cr2[i, p] = cr1[i, p]
+                chi2[i, p] = chi1[i, p]
+    for i in range(n - 1):
+        for p in range(npx):
+            if use[i, p] == 0:
+                cr2[i, p] = cr1[i + 1, p]
+                chi2[i, p] = chi1[i + 1, p]
+
+
+@njit(cache=True, error_model="numpy")
+def _nanmax_prop(x, ok, n):
+    """np.amax(x[:n] * ok[:n]) (NaN propagates, as in numpy)."""
+    m = -np.inf
+    for i in range(n):
+        v = x[i] * ok[i]
+        if math.isnan(v):
+            return np.nan
+        if v > m:
+            m = v
+    return m
+
+
+@njit(cache=True, error_model="numpy")
+def _decide(n, p, W, S, use, one_ok, two_ok, t1, t2, dch1, dch2):
+    """One step of stcal's ``mask_jumps`` for pixel p of a block fitted with ``detect``:
+    leave out the difference (or two adjacent ones) whose omission improves chi square most,
+    if by more than its threshold (t1 for one, t2 for two; each penalised by its threshold).
+    Updates use[:, p]; returns (dropped?, the count rate without them)."""
+    chisq = S[_RX, p]
+    for i in range(n):
+        dch1[i] = chisq - W[_CHI1, i, p]
+    for i in range(n - 1):
+        dch2[i] = chisq - W[_CHI2, i, p]
+    best1 = _nanmax_prop(dch1, one_ok, n)
+    best2 = _nanmax_prop(dch2, two_ok, n - 1)
+    onebetter = best1 - t1 > best2 - t2
+    best = best1 * (best1 > t1) * onebetter
+    best += best2 * (best2 > t2) * (not onebetter)
+    if best == 0:
+        best = np.nan
+    drop = False
+    new = 0.0
+    if onebetter:
+        for i in range(n):
+            if dch1[i] == best:
+                drop = True
+        if drop:
+            for i in range(n):
+                new += W[_CR1, i, p] * (dch1[i] == best)
+            for i in range(n):
+                if dch1[i] == best:
+                    use[i, p] = 0
+    else:
+        for i in range(n - 1):
+            if dch2[i] == best:
+                drop = True
+        if drop:
+            for i in range(n - 1):
+                new += W[_CR2, i, p] * (dch2[i] == best)
+            for i in range(n - 1):
+                if dch2[i] == best:
+                    use[i, p] = 0
+                    use[i + 1, p] = 0
+    return drop, new
+
+
+@njit(cache=True, error_model="numpy")
+def _nuse(use, n, p):
+    m = 0
+    for i in range(n):
+        m += use[i, p]
+    return m
+
+
+@njit(cache=True, error_model="numpy")
+def _mask_jumps(d, use, n, npx, gain, rn, co, one_ok, two_ok, t1, t2, W, S, one, countrate, crg, dch1, dch2):
+    """stcal's ``mask_jumps`` for a block: the count-rate guess is each pixel's median
+    difference (clipped at 0); the block is fitted with jump detection and each pixel's best
+    omission decided; a pixel that dropped something and keeps more than three differences
+    is searched again on its own (at most ndiffs searches in all). ``use`` is updated in
+    place, ``countrate`` (P,) receives the rate that seeds the final fit. ``one`` holds the
+    1-pixel scratch: (d1, u1, g1, r1, c1, W1, S1)."""
+    d1, u1, g1, r1, c1, W1, S1 = one
+    for p in range(npx):
+        for k in range(n):
+            dch1[k] = d[k, p]
+        crg[p] = _median(dch1, n, dch2)
+        crg[p] = crg[p] * (crg[p] > 0)
+    _fit_block(d, use, n, npx, crg, gain, rn, co[1], co[2], co[3], co[4], W, S, True)
+    for p in range(npx):
+        countrate[p] = S[_RC, p] * 1.0
+        drop, new = _decide(n, p, W, S, use, one_ok, two_ok, t1, t2, dch1, dch2)
+        if not drop:
+            continue
+        countrate[p] = countrate[p] * 0.0 + new
+        if _nuse(use, n, p) <= 3:
+            continue
+        for k in range(n):
+            d1[k, 0] = d[k, p]
+            u1[k, 0] = use[k, p]
+        g1[0], r1[0], c1[0] = gain[p], rn[p], crg[p]
+        for _ in range(1, n):
+            _fit_block(d1, u1, n, 1, c1, g1, r1, co[1], co[2], co[3], co[4], W1, S1, True)
+            drop, new = _decide(n, 0, W1, S1, u1, one_ok, two_ok, t1, t2, dch1, dch2)
+            if not drop:
+                break
+            countrate[p] = countrate[p] * 0.0 + new
+            if _nuse(u1, n, 0) <= 3:
+                break
+        for k in range(n):
+            use[k, p] = u1[k, 0]
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _likely_kernel(sci, gdq, pdq, gain, rnoise, dark, zf, use_zf, nframes, first, last, coef, one_ok,
+                   two_ok, t1, t2, o_sci, o_err, o_vp, o_vr, o_chi, o_dq):
+    """Fit every integration of a row chunk.
+
+    sci float32 / gdq uint8 (nints, ngroups, nrows, nx); pdq uint32, gain float32, rnoise
+    float64 (read noise per read, DN), dark float32 (nrows, nx); zf float32 (nints, nrows, nx)
+    used if ``use_zf`` (it becomes resultant 0 and group 0 loses its first read, as stcal
+    does); groups outside [first, last] count as DO_NOT_USE; coef float64 (5, n): delta_t,
+    alpha_ph, alpha_rn, beta_ph, beta_rn (n = number of differences); one_ok / two_ok
+    float64 (n) (where a one / two-difference omission may be tried). Outputs float32 /
+    uint32 (nints, nrows, nx).
+    """
+    nints, ng, nrows, nx = sci.shape
+    npts = ng + 1 if use_zf else ng
+    n = npts - 1
+    dt = coef[0]
+    P = BLOCK
+    for r in prange(nrows):
+        D = np.empty((n, nx), np.float64)
+        U = np.empty((n, nx), np.uint8)
+        U0 = np.empty((n, nx), np.uint8)
+        Q = np.empty((npts, nx), np.uint8)
+        W = np.zeros((NSCRATCH, n + 2, P), np.float64)
+        S = np.zeros((NS, P), np.float64)
+        one = (np.empty((n, 1), np.float64), np.empty((n, 1), np.uint8), np.empty(1), np.empty(1),
+               np.empty(1), np.zeros((NSCRATCH, n + 2, 1), np.float64), np.zeros((NS, 1), np.float64))
+        dch1 = np.empty(n, np.float64)
+        dch2 = np.empty(n, np.float64)
+        gb = np.empty(P)
+        rb = np.empty(P)
+        crg = np.empty(P)
+        cr = np.empty(P)
+        for it in range(nints):
+            # differences of the row, plane by plane (stcal: float32 subtraction, float64 division)
+            for k in range(n):
+                for c in range(nx):
+                    if use_zf:
+                        if k == 0:
+                            hi = (sci[it, 0, r, c] * np.float32(nframes) - zf[it, r, c]) / np.float32(nframes - 1)
+                            lo = zf[it, r, c]
+                        elif k == 1:
+                            hi = sci[it, 1, r, c]
+                            lo = (sci[it, 0, r, c] * np.float32(nframes) - zf[it, r, c]) / np.float32(nframes - 1)
+                        else:
+                            hi = sci[it, k, r, c]
+                            lo = sci[it, k - 1, r, c]
+                    else:
+                        hi = sci[it, k + 1, r, c]
+                        lo = sci[it, k, r, c]
+                    D[k, c] = np.float32(hi - lo) / dt[k]
+            for k in range(npts):
+                g = k - 1 if (use_zf and k > 0) else k
+                extra = _DNU if (g < first or g > last) else np.uint8(0)
+                for c in range(nx):
+                    Q[k, c] = gdq[it, g, r, c] | extra
+            for k in range(n):
+                for c in range(nx):
+                    U[k, c] = 1 if (Q[k, c] == 0 and Q[k + 1, c] == 0) else 0
+                    U0[k, c] = U[k, c]
+            for c0 in range(0, nx, P):
+                npx = min(P, nx - c0)
+                d = D[:, c0:c0 + npx]
+                use = U[:, c0:c0 + npx]
+                for p in range(npx):
+                    gb[p] = np.float64(gain[r, c0 + p])
+                    rb[p] = rnoise[r, c0 + p]
+                _mask_jumps(d, use, n, npx, gb, rb, coef, one_ok, two_ok, t1, t2, W, S, one, cr, crg, dch1, dch2)
+                for p in range(npx):
+                    crg[p] = cr[p] * (cr[p] > 0) + np.float64(dark[r, c0 + p])
+                _fit_block(d, use, n, npx, crg, gb, rb, coef[1], coef[2], coef[3], coef[4], W, S, False)
+                for p in range(npx):
+                    c = c0 + p
+                    o_sci[it, r, c] = np.float32(S[_RC, p])
+                    o_err[it, r, c] = np.float32(S[_RU, p])
+                    o_vp[it, r, c] = np.float32(S[_RP, p])
+                    o_vr[it, r, c] = np.float32(S[_RR, p])
+                    o_chi[it, r, c] = np.float32(S[_RX, p])
+            # a difference dropped here flags the group that ends it; stcal's dq_compress_sect
+            for k in range(n):
+                for c in range(nx):
+                    if U0[k, c] != U[k, c]:
+                        Q[k + 1, c] |= _JUMP
+            for c in range(nx):
+                all_bad = True
+                anysat = np.uint8(0)
+                anyjump = np.uint8(0)
+                for k in range(npts):
+                    q = Q[k, c]
+                    if q & (_SAT | _DNU) == 0:
+                        all_bad = False
+                    anysat |= q & _SAT
+                    anyjump |= q & _JUMP
+                v = pdq[r, c]
+                if all_bad:
+                    v |= _DNU32
+                if anysat:
+                    v |= _SAT32
+                if anyjump:
+                    v |= _JUMP32
+                o_dq[it, r, c] = v
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _combine_kernel(sci, err, vp, vr, chi, dq, r_sci, r_err, r_vp, r_vr, r_chi, r_dq):
+    """stcal's ``compute_image_info`` for nints > 1, per pixel, in float32 as numpy does it:
+    the NaN-median of the integrations' rates, then twice: weights
+    ``1 / (var_poisson * median / rate + var_rnoise)`` (the Poisson part rescaled to the
+    median rate; the ratio set to 0 where negative or not finite), normalised, and the
+    weighted mean. Variances are the weighted sums; chi square the plain sum."""
+    nints, nrows, nx = sci.shape
+    for r in prange(nrows):
+        tmp = np.empty(nints, np.float32)
+        srt = np.empty(nints, np.float32)
+        wt = np.empty(nints, np.float32)
+        avp = np.empty(nints, np.float32)
+        for c in range(nx):
+            acc = dq[0, r, c]
+            alldnu = True
+            for i in range(nints):
+                acc |= dq[i, r, c]
+                if dq[i, r, c] & _DNU32 == 0:
+                    alldnu = False
+            acc &= ~_DNU32
+            if alldnu:
+                acc |= _DNU32
+            r_dq[r, c] = acc
+            m = 0
+            for i in range(nints):
+                if not math.isnan(sci[i, r, c]):
+                    tmp[m] = sci[i, r, c]
+                    m += 1
+            if m == 0:
+                slope = np.float32(np.nan)
+            else:
+                _sort_into(tmp, m, srt)
+                h = m // 2
+                slope = srt[h] if m % 2 == 1 else np.float32((srt[h - 1] + srt[h]) / np.float32(2))
+            for _ in range(2):
+                wsum = np.float32(0)
+                for i in range(nints):
+                    rs = np.float32(slope / sci[i, r, c])
+                    if not math.isfinite(rs) or rs < 0:
+                        rs = np.float32(0)
+                    avp[i] = np.float32(vp[i, r, c] * rs)
+                    wt[i] = np.float32(np.float32(1) / np.float32(avp[i] + vr[i, r, c]))
+                    if not math.isnan(wt[i]):
+                        wsum = np.float32(wsum + wt[i])
+                allnan = True
+                acc_s = np.float32(0)
+                for i in range(nints):
+                    wt[i] = np.float32(wt[i] / wsum)
+                    t = np.float32(sci[i, r, c] * wt[i])
+                    if not math.isnan(t):
+                        allnan = False
+                        acc_s = np.float32(acc_s + t)
+                slope = np.float32(np.nan) if allnan else acc_s
+            out_p = np.float32(0)
+            out_r = np.float32(0)
+            nan_p = True
+            nan_r = True
+            csum = np.float32(0)
+            for i in range(nints):
+                t = np.float32(avp[i] * np.float32(wt[i] * wt[i]))
+                if not math.isnan(t):
+                    nan_p = False
+                    out_p = np.float32(out_p + t)
+                t = np.float32(vr[i, r, c] * np.float32(wt[i] * wt[i]))
+                if not math.isnan(t):
+                    nan_r = False
+                    out_r = np.float32(out_r + t)
+                csum = np.float32(csum + chi[i, r, c])
+            if nan_p:
+                out_p = np.float32(np.nan)
+            if nan_r:
+                out_r = np.float32(np.nan)
+            r_sci[r, c] = slope
+            r_vp[r, c] = out_p
+            r_vr[r, c] = out_r
+            r_err[r, c] = np.sqrt(np.float32(out_p + out_r))
+            r_chi[r, c] = csum
