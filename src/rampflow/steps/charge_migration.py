@@ -59,7 +59,9 @@ class ChargeMigration(Step):
     name = "charge_migration"
     keyword = "S_CHGMIG"
     reftypes = ()
-    defaults = {"signal_threshold": 25000.0}
+    spec = """
+        signal_threshold = float(default=25000)  # DN above which a group and the rest of its ramp get CHARGELOSS
+    """
     skip_default = True
     modifies_sci = False
 

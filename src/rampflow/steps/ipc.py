@@ -80,7 +80,7 @@ class IPC(Step):
     keyword = "S_IPC"
     reftypes = ("ipc",)
     optional_reftypes = ("ipc",)
-    defaults = {}
+    spec = ""  # jwst's IPCStep takes no parameters
 
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)

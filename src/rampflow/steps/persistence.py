@@ -119,8 +119,13 @@ class Persistence(Step):
     name = "persistence"
     keyword = "S_PERSIS"
     reftypes = ()
-    defaults = {"save_persistence": None, "persistence_time": None, "dn_threshold": None,
-                "persistence_array_file": None, "persistence_dnu": False}
+    spec = """
+        save_persistence = string(default=None)  # name of the ASDF output file of the persistence array
+        persistence_time = integer(default=None)  # time, in seconds, of the persistence window
+        dn_threshold = float(default=None)  # a threshold above which to flag persistence
+        persistence_array_file = string(default=None)  # an ASDF file with a 2-D array of persistence times
+        persistence_dnu = boolean(default=False)  # if True, set DO_NOT_USE with PERSISTENCE
+    """
     skip_default = True
     modifies_sci = False
     products = ("persistence", "persistence_array")
