@@ -410,16 +410,21 @@ def find_pars_file(meta: ExposureMeta, step: str, overrides: dict | None = None,
         log.info("%s: no CRDS configured (CRDS_PATH / CRDS_SERVER_URL unset): no %s parameter file",
                  meta.filename, reftype.upper())
         return None
-    import crds
+    import crds  # imported late: the CRDS_* environment must be set first
 
-    ctx = crds_context(context)
+    try:
+        with _crds_call(meta.filename, [reftype]):
+            ctx = crds_context(context)
+    except MissingReferenceError as exc:  # no cache, no server: the reference types' error says so
+        log.warning("%s: no %s parameter file: %s", meta.filename, reftype.upper(), exc.reason)
+        return None
     if not _context_defines(ctx, meta.instrument, reftype):
         log.info("%s: CRDS context %s defines no %s parameter files for %s", meta.filename, ctx,
                  reftype.upper(), meta.instrument)
         return None
     try:
         found = crds.getreferences(meta.crds_parameters, reftypes=[reftype], observatory="jwst", context=ctx)
-    except Exception as exc:  # crds's CrdsLookupError when no file matches; jwst carries on without
+    except (Exception, SystemExit) as exc:  # CrdsLookupError when no file matches; jwst carries on
         log.info("%s: no %s parameter file in CRDS context %s (%s)", meta.filename, reftype.upper(), ctx, exc)
         return None
     p = found.get(reftype)

@@ -121,8 +121,9 @@ def test_dark_flags_only_the_frames_it_uses():
     avg[1, 3] = np.nan
     ref = Reference(reftype="dark", path="hand_dark.fits", header={"NFRAMES": 1, "GROUPGAP": 0},
                     arrays={"SCI": sci, "AVDRKCUR": avg})
-    meta = ExposureMeta.from_headers({"INSTRUME": "NIRCAM", "DETECTOR": "NRCA1", "NFRAMES": 4, "GROUPGAP": 1,
-                                      "NGROUPS": 3, "NINTS": 1}, {}, "hand_uncal.fits", shape=(1, 3, ny, nx))
+    header = {"INSTRUME": "NIRCAM", "DETECTOR": "NRCA1", "NFRAMES": 4, "GROUPGAP": 1, "NGROUPS": 3, "NINTS": 1,
+              "TFRAME": 10.7, "TGROUP": 53.5}
+    meta = ExposureMeta.from_headers(header, {}, "hand_uncal.fits", shape=(1, 3, ny, nx))
     step = get_step_class("dark_current")(meta, {"dark": ref})
     bits = dq.DO_NOT_USE | dq.UNRELIABLE_DARK
     expected = np.zeros((ny, nx), np.uint32)
