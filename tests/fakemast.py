@@ -23,7 +23,9 @@ same paths and with the same JSON shapes as the real service:
 
 Faults to inject: :meth:`FakeMast.fail` (answer e.g. 503 a few times), :meth:`drop_after`
 (close the connection after N bytes of a file), :meth:`corrupt` (serve wrong bytes),
-and ``empty_results`` (every query finds nothing). Every request is logged in
+:meth:`slow` (hold a file's answer for a while, as a busy server does, so that concurrent
+downloads overlap), and ``empty_results`` (every query finds nothing). The most downloads
+served at once is kept in ``max_active_downloads``. Every request is logged in
 ``requests`` (method, path, query, headers, cookies, form).
 
 The product table has the columns of the real ``Mast.Caom.Products`` service, which
@@ -41,6 +43,7 @@ import math
 import re
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -139,6 +142,7 @@ class _Fault:
     status: int = 503
     nbytes: int = 0
     mode: str = "flip"
+    seconds: float = 0.0
 
 
 @dataclass
@@ -170,6 +174,8 @@ class FakeMast:
         self.requests: list[Request] = []
         self.errors: list[BaseException] = []  # unexpected exceptions in request handlers
         self.empty_results = False
+        self.active_downloads = 0
+        self.max_active_downloads = 0
         self._lock = threading.Lock()
         self._next_obsid = 87600000
         self._httpd: http.server.ThreadingHTTPServer | None = None
@@ -259,6 +265,10 @@ class FakeMast:
         """Serve wrong bytes for ``filename``: ``flip`` (same length, one byte changed),
         ``truncate`` (half the file, consistent Content-Length) or ``extend``."""
         self.faults.append(_Fault("corrupt", "download", filename, times, mode=mode))
+
+    def slow(self, seconds: float, filename: str | None = None, times: int | None = None):
+        """Wait ``seconds`` before answering a GET of ``filename`` (any file if None)."""
+        self.faults.append(_Fault("slow", "download", filename, times, seconds=seconds))
 
     def _take_fault(self, kind: str, endpoint: str, filename: str | None):
         with self._lock:
@@ -473,6 +483,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._send(404, b"", "text/plain")
 
     def _download(self, req: Request):
+        if self.command != "GET":
+            return self._serve(req)
+        mast = self.mast
+        with mast._lock:
+            mast.active_downloads += 1
+            mast.max_active_downloads = max(mast.max_active_downloads, mast.active_downloads)
+        try:
+            slow = mast._take_fault("slow", "download", unquote(req.query.get("uri", [""])[0]).rsplit("/", 1)[-1])
+            if slow is not None:
+                time.sleep(slow.seconds)
+            return self._serve(req)
+        finally:
+            with mast._lock:
+                mast.active_downloads -= 1
+
+    def _serve(self, req: Request):
         uri = unquote(req.query.get("uri", [""])[0])
         entry = self.mast.files.get(uri)
         filename = uri.rsplit("/", 1)[-1]

@@ -116,6 +116,8 @@ def _add_step(sub) -> None:
     p.add_argument("--input", dest="extra_inputs", action="append", default=[], metavar="NAME=PATH",
                    help="an extra input of the step, e.g. destripe_mask=PATH (default: built from the input)")
     p.add_argument("--context", default=None, help="CRDS context, e.g. jwst_1322.pmap")
+    p.add_argument("--no-crds-pars", action="store_true",
+                   help="leave out the step's CRDS parameter file (jwst's defaults and --param only)")
     p.add_argument("--chunk-mb", type=float, default=512.0)
     p.add_argument("--threads", type=int, default=None)
     p.set_defaults(func=cmd_step)
@@ -153,39 +155,93 @@ def step_files(name: str, input_path, output_path, params: dict) -> tuple[dict, 
     return inputs, outputs
 
 
-def cmd_step(args) -> int:
-    from . import runner
+def step_params(name: str, texts: dict) -> dict:
+    """``--param`` values (name -> text) read as step ``name``'s spec reads them, then checked
+    against it: ValueError naming ``step_params.<step>.<name>``, the value and what is allowed
+    (KeyError for an unknown step)."""
+    from .steps import get_step_class
 
-    params = {k: _parse_value(v) for k, v in _pairs(args.param, "--param").items()}
+    cls = get_step_class(name)
+    params = {k: (cls.param_specs[k].parse_text(v) if k in cls.param_specs else _parse_value(v))
+              for k, v in texts.items()}
+    cls.check_params(params)
+    return params
+
+
+def cmd_step(args) -> int:
+    from . import references, runner
+
     overrides = _pairs(args.override, "--override")
     try:
+        params = step_params(args.name, _pairs(args.param, "--param"))
         inputs, outputs = step_files(args.name, args.input, args.output, params)
     except KeyError as exc:
         print(f"rampflow step: {exc.args[0]}", file=sys.stderr)
         return 2
+    except ValueError as exc:
+        print(f"rampflow step: {exc}", file=sys.stderr)
+        return 2
     inputs.update(_pairs(args.extra_inputs, "--input"))
-    runner.run([args.name], inputs, outputs, params={args.name: params}, overrides=overrides,
-               crds_context=args.context, chunk_mb=args.chunk_mb, threads=args.threads)
+    try:
+        runner.run([args.name], inputs, outputs, params={args.name: params}, overrides=overrides,
+                   crds_context=args.context, chunk_mb=args.chunk_mb, threads=args.threads,
+                   use_crds_pars=not args.no_crds_pars)
+    except references.ReferenceError as exc:
+        print(f"rampflow step: {exc}", file=sys.stderr)
+        return 2
     print(args.output)
     return 0
 
 
 def _add_params(sub) -> None:
-    p = sub.add_parser("params", help="list a step's parameters and defaults (jwst names)")
+    p = sub.add_parser("params", help="list a step's parameters and defaults (jwst names); with --exposure, "
+                       "the values for that exposure and where each comes from")
     p.add_argument("name", help="step name")
+    p.add_argument("--exposure", type=Path, help="an uncal or ramp file: resolve the step's parameters for it "
+                   "(jwst default, then the CRDS parameter file, then --param)")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="a parameter as the config's step_params would give it (repeatable)")
+    p.add_argument("--override", action="append", default=[], metavar="REFTYPE=PATH",
+                   help="e.g. pars-jumpstep=my_pars.asdf (or =N/A for none)")
+    p.add_argument("--context", default=None, help="pin a CRDS context, e.g. jwst_1322.pmap")
+    p.add_argument("--no-crds-pars", action="store_true", help="leave out the CRDS parameter files")
     p.set_defaults(func=cmd_params)
 
 
 def cmd_params(args) -> int:
-    from .config import step_defaults
+    from .steps import get_step_class
 
     try:
-        defaults = step_defaults(args.name)
+        specs = get_step_class(args.name).param_specs
     except KeyError as exc:
         print(f"rampflow params: {exc.args[0]}", file=sys.stderr)
         return 2
-    for k, v in defaults.items():
-        print(f"{k} = {v!r}")
+    if args.exposure is None:
+        for k, spec in specs.items():
+            print(f"{k} = {spec.default!r}  # {spec.describe()}" + (f"; {spec.comment}" if spec.comment else ""))
+        return 0
+    from . import io, references
+
+    try:
+        given = step_params(args.name, _pairs(args.param, "--param"))
+        overrides = _pairs(args.override, "--override")
+        with io.open_ramp(args.exposure) as rf:
+            meta = rf.meta
+        res = references.resolve_parameters(meta, args.name, given, overrides=overrides, context=args.context,
+                                            use_crds_pars=not args.no_crds_pars)
+        notes = list(res.notes)
+        if get_step_class(args.name).official:
+            notes += references.check_unimplemented_pars(meta, args.name, overrides=overrides,
+                                                         context=args.context,
+                                                         use_crds_pars=not args.no_crds_pars)
+    except (ValueError, OSError, KeyError) as exc:
+        print(f"rampflow params: {exc}", file=sys.stderr)
+        return 2
+    print(f"# {args.name} for {args.exposure.name}; CRDS parameter file: {res.pars_name}")
+    for k, v in res.values.items():
+        print(f"{k} = {v!r}    # {res.sources[k]}")
+    for n in notes:
+        print(f"# note: {n}")
     return 0
 
 

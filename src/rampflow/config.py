@@ -6,8 +6,9 @@ job runs, and the schema's defaults fill every key the config leaves out. This m
 * :func:`prepare` expands the config's shorthands before validation (``qa.diagnostics: true``);
 * :func:`defaults_applied` lists the keys the schema's defaults filled (logged, and shown on
   the QA page);
-* :func:`check` adds the checks a schema cannot express (step order, step kinds, parameter
-  names of each step, custom saturation thresholds) and names the key at fault. Step names,
+* :func:`check` adds the checks a schema cannot express (step order, step kinds, the name,
+  type and range of each step parameter against the step's spec, custom saturation
+  thresholds) and names the key at fault. Step names,
   kinds, jwst's order and parameter names come from the step registry
   (:mod:`rampflow.steps`), never from lists kept here;
 * :func:`crds_env` and :func:`results_dir` derive the CRDS environment and the output folder.
@@ -138,10 +139,17 @@ def _check_step_params(step_params: dict) -> None:
     for name, params in step_params.items():
         if name not in known_steps:
             raise ConfigError(f"step_params.{name}: unknown step {name!r}")
-        known = step_defaults(name)
-        for key in params or {}:
-            if key not in known:
-                raise ConfigError(f"step_params.{name}.{key}: unknown parameter; {name} takes {sorted(known)}")
+        if params is not None and not isinstance(params, dict):
+            raise ConfigError(f"step_params.{name}: expected a mapping of parameter names to values, "
+                              f"got {params!r}")
+        specs = rfsteps.get_step_class(name).param_specs
+        for key, value in (params or {}).items():
+            if key not in specs:
+                raise ConfigError(f"step_params.{name}.{key}: unknown parameter; {name} takes {sorted(specs)}")
+            try:
+                specs[key].check(value, f"step_params.{name}.{key}")
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
 
 
 def check_custom(config: dict, steps: list[str]) -> None:

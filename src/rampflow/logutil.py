@@ -20,4 +20,20 @@ def setup(logfile=None, level=logging.INFO) -> logging.Logger:
         h.setFormatter(fmt)
         root.addHandler(h)
     logging.captureWarnings(True)
+    if logfile:
+        sys.excepthook = _log_then(sys.excepthook)
     return logging.getLogger("rampflow")
+
+
+def _log_then(hook):
+    """An excepthook that first logs an uncaught exception as an ERROR line (so a job's own log
+    names why it failed; the QA page lists it), then calls ``hook``."""
+    if getattr(hook, "_rampflow", False):
+        return hook
+
+    def excepthook(kind, exc, tb):
+        logging.getLogger("rampflow").error("%s: %s", kind.__name__, exc)
+        hook(kind, exc, tb)
+
+    excepthook._rampflow = True
+    return excepthook

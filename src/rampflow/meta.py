@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 
@@ -11,6 +12,49 @@ def _get(header, key, default=None, required=False, where="header"):
     if required:
         raise KeyError(f"{where}: required keyword {key!r} is missing")
     return default
+
+
+class HeaderError(KeyError):
+    """A required keyword is missing or has an impossible value; the message names the file
+    and the keyword (a KeyError, as a missing keyword always was)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+#: the readout timing keywords every ramp must carry: keyword -> (type, smallest allowed value)
+TIMING_KEYWORDS = {"NGROUPS": (int, 1), "NFRAMES": (int, 1), "GROUPGAP": (int, 0),
+                   "TFRAME": (float, None), "TGROUP": (float, None)}
+
+
+def _timing_keywords(get, where: str) -> dict:
+    """NGROUPS, NFRAMES, TFRAME, TGROUP (required, > 0) and GROUPGAP (0 if absent, >= 0) from
+    ``get(key)``; HeaderError naming ``where`` and the keyword otherwise. jwst reads these
+    from the header and never guesses them: a frame time is what turns DN into DN/s."""
+    out = {}
+    for key, (kind, least) in TIMING_KEYWORDS.items():
+        value = get(key, 0 if key == "GROUPGAP" else None)
+        if value is None:
+            raise HeaderError(f"{where}: required timing keyword {key} is missing from the header")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise HeaderError(f"{where}: timing keyword {key} = {value!r} is not a number") from None
+        if not math.isfinite(number) or (kind is int and number != int(number)):
+            what = "an integer" if kind is int else "a finite number"
+            raise HeaderError(f"{where}: timing keyword {key} = {value!r} is not {what}")
+        if (not number > 0) if least is None else (not number >= least):
+            need = "> 0" if least is None else f">= {least}"
+            raise HeaderError(f"{where}: timing keyword {key} = {value!r} is invalid; it must be {need}")
+        out[key] = kind(number)
+    return out
+
+
+def _flag(value) -> bool:
+    """A FITS logical (True / False, or 'T' / 'F' text) as a bool."""
+    if isinstance(value, str):
+        return value.strip().upper() in ("T", "TRUE", "1")
+    return bool(value)
 
 
 @dataclass(frozen=True)
@@ -73,13 +117,16 @@ class ExposureMeta:
             "META.EXPOSURE.NINTS": self.nints,
             "META.EXPOSURE.NFRAMES": self.nframes,
             "META.EXPOSURE.GROUPGAP": self.groupgap,
+            "META.VISIT.TSOVISIT": _flag(self.extra.get("TSOVISIT", False)),
         }
 
     @classmethod
     def from_headers(cls, primary, sci=None, filename: str = "<memory>", shape=None) -> ExposureMeta:
         """Build from the primary header (and SCI header); ``shape`` (4-D) fills gaps.
 
-        Raises KeyError naming the file and keyword when a required keyword is missing.
+        Raises KeyError naming the file and keyword when a required keyword is missing, and
+        :class:`HeaderError` (a KeyError) naming the file and keyword when a timing keyword
+        (NGROUPS, NFRAMES, TFRAME, TGROUP) is missing or not positive, or GROUPGAP is negative.
         """
         sci = sci if sci is not None else {}
         w = filename
@@ -94,11 +141,11 @@ class ExposureMeta:
             return default
 
         nints = g("NINTS", shape[0] if shape else None, required=shape is None)
-        ngroups = g("NGROUPS", shape[1] if shape else None, required=shape is None)
+        timing = _timing_keywords(g, w)
         subsize1 = g("SUBSIZE1", shape[3] if shape else 2048)
         subsize2 = g("SUBSIZE2", shape[2] if shape else 2048)
         extra = {k: primary[k] for k in ("FILTER", "GRATING", "PUPIL", "CHANNEL", "TARGNAME",
-                                         "PROGRAM", "OBS_ID", "EXPSTART", "EXPMID", "EXPEND",
+                                         "PROGRAM", "OBS_ID", "EXPSTART", "EXPMID", "EXPEND", "EFFINTTM",
                                          "TSOVISIT", "INTSTART", "INTEND", "EXSEGNUM", "EXSEGTOT")
                  if k in primary}
         return cls(
@@ -112,12 +159,12 @@ class ExposureMeta:
             subsize1=int(subsize1),
             subsize2=int(subsize2),
             nints=int(nints),
-            ngroups=int(ngroups),
-            nframes=int(g("NFRAMES", 1)),
-            groupgap=int(g("GROUPGAP", 0)),
-            frmdivsr=int(g("FRMDIVSR", g("NFRAMES", 1))),
-            tframe=float(g("TFRAME", 10.73677)),
-            tgroup=float(g("TGROUP", 10.73677)),
+            ngroups=timing["NGROUPS"],
+            nframes=timing["NFRAMES"],
+            groupgap=timing["GROUPGAP"],
+            frmdivsr=int(g("FRMDIVSR", timing["NFRAMES"])),
+            tframe=timing["TFRAME"],
+            tgroup=timing["TGROUP"],
             readpatt=str(g("READPATT", "NISRAPID")).upper(),
             fastaxis=int(g("FASTAXIS", 1)),
             slowaxis=int(g("SLOWAXIS", 2)),

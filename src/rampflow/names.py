@@ -36,8 +36,10 @@ _SEGMENT = re.compile(r"-seg(\d+)")
 SUFFIXES = (
     "uncal", "group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity",
     "dark_current", "destripe", "destripe_mask", "jump", "ramp", "rate", "rateints", "fitopt", "likely_chisq",
-    "gain_scale", "gain_scaleints", "calints", "truth",
+    "gain_scale", "gain_scaleints", "calints", "truth", "persistence", "persistence_array",
 )
+#: products that are not FITS files: suffix -> file extension (persistence's array is jwst's ASDF)
+EXTENSIONS = {"persistence_array": ".asdf"}
 
 
 @dataclass(frozen=True)
@@ -139,12 +141,13 @@ def stem_segment(stem: str) -> int | None:
 
 
 def product_name(stem: str, suffix: str) -> str:
-    """``<stem>_<suffix>.fits``."""
-    return f"{stem}_{suffix}.fits"
+    """``<stem>_<suffix>.fits`` (``.asdf`` etc. for the suffixes of :data:`EXTENSIONS`)."""
+    return f"{stem}_{suffix}{EXTENSIONS.get(suffix, '.fits')}"
 
 
 def product_path(folder, stem: str, suffix: str) -> str:
-    """``<folder>/<stem>_<suffix>.fits`` as a string (Snakemake patterns keep ``{stem}``)."""
+    """``<folder>/<stem>_<suffix>.fits`` (see :func:`product_name`) as a string (Snakemake
+    patterns keep ``{stem}``)."""
     return f"{folder}/{product_name(stem, suffix)}"
 
 

@@ -6,6 +6,7 @@ Reading CRDS-format reference FITS files is FITS I/O; it goes through
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from .steps import get_step_class
 log = logging.getLogger(__name__)
 
 #: reference types rampflow's steps read
-KNOWN_REFTYPES = ("mask", "saturation", "superbias", "linearity", "dark", "readnoise", "gain", "refpix")
+KNOWN_REFTYPES = ("mask", "saturation", "superbias", "linearity", "dark", "readnoise", "gain", "refpix", "ipc")
 #: header values that match any detector / subarray
 _WILDCARDS = {"ANY", "N/A", "MULTIPLE", "GENERIC", ""}
 
@@ -110,7 +111,9 @@ def load_reference(reftype: str, path: str | os.PathLike, meta: ExposureMeta) ->
     corner = (int(primary.get("SUBSTRT1", 1)), int(primary.get("SUBSTRT2", 1)))
     arrays = {}
     for extname, arr in images.items():
-        if arr.ndim >= 2:
+        if reftype.lower() == "ipc" and arr.ndim == 2:
+            pass  # a small IPC kernel (ky, kx), the same for every pixel: not an image to cut
+        elif arr.ndim >= 2:
             arr = cut_to_subarray(arr, corner, meta, f"{path} [{extname}]")
         arrays[extname] = arr
     return Reference(reftype=reftype.lower(), path=path, header=primary, arrays=arrays,
@@ -123,27 +126,97 @@ def crds_context(pinned: str | None = None) -> str:
         return pinned
     if os.environ.get("CRDS_CONTEXT"):
         return os.environ["CRDS_CONTEXT"]
-    import crds
+    import crds  # imported late: the CRDS_* environment must be set first
 
     return crds.get_context_name("jwst")
 
 
+def how_to_supply(reftypes) -> str:
+    """The ways to give rampflow reference files, for an error message about ``reftypes``."""
+    ex = sorted(reftypes)[0] if reftypes else "gain"
+    return (f"Supply them with references.overrides in the config (reftype: path, e.g. "
+            f"'references: {{overrides: {{{ex}: /path/to/{ex}.fits}}}}'; '--override {ex}=FILE' for "
+            f"'rampflow step'), or set CRDS_PATH (or references.crds_path) to a CRDS cache that holds "
+            f"them, or set CRDS_SERVER_URL (e.g. https://jwst-crds.stsci.edu) so that CRDS can "
+            f"download them.")
+
+
+class MissingReferenceError(ReferenceError):
+    """CRDS cannot provide reference types an exposure needs (no match in the context, no
+    cache, no server). The message names the exposure, the types and how to supply them."""
+
+    def __init__(self, exposure: str, reftypes, reason: str):
+        self.exposure = str(exposure)
+        self.reftypes = [str(t).lower() for t in reftypes]
+        self.reason = reason
+        types = ", ".join(t.upper() for t in self.reftypes)
+        settings = ", ".join(f"{k}={os.environ.get(k) or '(unset)'}"
+                             for k in ("CRDS_PATH", "CRDS_SERVER_URL", "CRDS_MODE"))
+        super().__init__(f"{self.exposure}: no reference file for {types}: {reason} ({settings}). "
+                         f"{how_to_supply(self.reftypes)}")
+
+
+class _Collect(logging.Handler):
+    """Keeps the messages of the records it sees (CRDS's errors, logged before it exits)."""
+
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(" ".join(record.getMessage().split()))
+
+
+@contextlib.contextmanager
+def _crds_call(exposure: str, reftypes):
+    """Run CRDS client calls. CRDS reports a missing cache or server by logging an error and
+    calling sys.exit (log.fatal_error_on_exception), or raises CrdsError deep in the client:
+    both become a MissingReferenceError that names the exposure and the types."""
+    collect = _Collect()
+    crds_log = logging.getLogger("CRDS")  # crds's logger (it does not propagate to the root)
+    crds_log.addHandler(collect)
+    try:
+        yield
+    except (Exception, SystemExit) as exc:
+        said = collect.messages[-1] if collect.messages else ""
+        what = str(exc) if not isinstance(exc, SystemExit) else "CRDS exited"
+        reason = f"CRDS failed: {said or what}" if said.strip() != what.strip() else f"CRDS failed: {what}"
+        raise MissingReferenceError(exposure, reftypes, reason) from exc
+    finally:
+        crds_log.removeHandler(collect)
+
+
+def _not_found(value) -> bool:
+    return not value or str(value).upper().startswith("NOT FOUND")
+
+
+#: the path :func:`resolve` gives an optional reference type that does not apply
+NOT_APPLICABLE = "N/A"
+
+
 def resolve(meta: ExposureMeta, reftypes, overrides: dict | None = None,
-            context: str | None = None) -> tuple[dict[str, str], str | None]:
+            context: str | None = None, optional=()) -> tuple[dict[str, str], str | None]:
     """Paths of the reference files of ``reftypes`` for this exposure.
 
     A type in ``overrides`` (reftype -> path) wins; the rest come from the real CRDS client
-    (``crds.getreferences`` with the exposure's parameters) using CRDS_PATH /
-    CRDS_SERVER_URL from the environment. Returns (paths, context used or None when
-    every type came from overrides). Raises ReferenceError naming the type that could
-    not be found.
+    (``crds.getrecommendations`` for every type first, then ``crds.getreferences`` to fetch
+    them) using CRDS_PATH / CRDS_SERVER_URL from the environment. Returns (paths, context
+    used or None when every type came from overrides).
+
+    Raises ReferenceError for an override that is not a file, and MissingReferenceError
+    naming the exposure, every type CRDS cannot provide and how to supply them -- also
+    when CRDS itself gives up (no cache, no server: its fatal exit is caught).
+    Types in ``optional`` that CRDS marks not applicable (or an override ``N/A``) get the
+    path :data:`NOT_APPLICABLE`.
     """
     overrides = {k.lower(): v for k, v in (overrides or {}).items() if v}
     paths: dict[str, str] = {}
     wanted = []
     for rt in reftypes:
         rt = rt.lower()
-        if rt in overrides:
+        if rt in overrides and str(overrides[rt]).upper() == NOT_APPLICABLE and rt in optional:
+            paths[rt] = NOT_APPLICABLE
+        elif rt in overrides:
             p = Path(overrides[rt])
             if not p.is_file():
                 raise ReferenceError(f"references.overrides.{rt}: file {p} does not exist")
@@ -152,24 +225,31 @@ def resolve(meta: ExposureMeta, reftypes, overrides: dict | None = None,
             wanted.append(rt)
     if not wanted:
         return paths, None
-    import crds
+    exposure = meta.filename
+    with _crds_call(exposure, wanted):
+        import crds  # imported late: the CRDS_* environment must be set first
 
-    ctx = crds_context(context)
-    try:
+        ctx = crds_context(context)
+        recs = crds.getrecommendations(meta.crds_parameters, reftypes=wanted, observatory="jwst", context=ctx)
+    # an optional type CRDS marks not applicable (e.g. IPC for a mode without one): no file, no error
+    na = [rt for rt in wanted if rt in optional and (recs.get(rt) is None or "N/A" in str(recs.get(rt)).upper())]
+    paths.update(dict.fromkeys(na, NOT_APPLICABLE))
+    wanted = [rt for rt in wanted if rt not in na]
+    if not wanted:
+        return paths, ctx
+    missing = {rt: str(recs.get(rt) or "NOT FOUND") for rt in wanted if _not_found(recs.get(rt))}
+    if missing:
+        why = "; ".join(f"{rt.upper()}: {v[len('NOT FOUND'):].strip() or 'no match'}" for rt, v in missing.items())
+        raise MissingReferenceError(
+            exposure, list(missing),
+            f"CRDS context {ctx} has no match for {meta.instrument}/{meta.detector}/{meta.subarray} ({why})")
+    with _crds_call(exposure, wanted):
         found = crds.getreferences(meta.crds_parameters, reftypes=wanted, observatory="jwst", context=ctx)
-    except Exception as exc:  # crds raises CrdsError / CrdsLookupError with a useful message
-        raise ReferenceError(
-            f"{meta.filename}: CRDS could not provide {wanted} (context {ctx}, "
-            f"CRDS_PATH={os.environ.get('CRDS_PATH')}): {exc}"
-        ) from exc
-    for rt in wanted:
-        p = found.get(rt)
-        if not p or str(p).upper().startswith("NOT FOUND") or not os.path.exists(str(p)):
-            raise ReferenceError(
-                f"{meta.filename}: no {rt.upper()} reference file for {meta.instrument}/"
-                f"{meta.detector}/{meta.subarray} in CRDS context {ctx}: {p}"
-            )
-        paths[rt] = str(p)
+    absent = [rt for rt in wanted if _not_found(found.get(rt)) or not os.path.exists(str(found.get(rt)))]
+    if absent:
+        raise MissingReferenceError(exposure, absent, f"CRDS context {ctx} names "
+                                    f"{[found.get(rt) for rt in absent]}, which are not in the cache")
+    paths.update({rt: str(found[rt]) for rt in wanted})
     return paths, ctx
 
 
@@ -185,16 +265,311 @@ def reftypes_for_steps(steps) -> list[str]:
 def prefetch(uncal_paths, steps, overrides=None, context=None) -> list[str]:
     """Resolve (and so download into the CRDS cache) every reference each exposure needs.
 
-    Returns one line per exposure and type: ``<exposure> <reftype> <path>``.
+    Returns one line per exposure and type: ``<exposure> <reftype> <path>``. An uncal file
+    that cannot be read is logged as an ERROR and skipped: its own step job fails with the
+    error naming it, while the other exposures go on (with ``--keep-going``); if none can be
+    read, the first error is raised. Every readable exposure is tried; if CRDS cannot provide
+    some types, one MissingReferenceError lists each exposure with its missing types and the
+    steps that need them.
     """
     from . import io
 
+    uncal_paths = list(uncal_paths)
     types = reftypes_for_steps(steps)
-    lines = []
+    optional = [t for s in steps for t in get_step_class(s).optional_reftypes]
+    needed_by = {rt: [s for s in steps if rt in get_step_class(s).reftypes] for rt in types}
+    lines, failures, unreadable = [], [], []
     for p in uncal_paths:
-        with io.open_ramp(p) as rf:
-            paths, ctx = resolve(rf.meta, types, overrides, context)
+        try:
+            rf = io.open_ramp(p)
+        except io.ProductError as exc:
+            log.error("%s: cannot be read, so its references are not resolved (its jobs will fail): %s",
+                      Path(p).name, exc)
+            unreadable.append(exc)
+            continue
+        with rf:
+            meta = rf.meta
+        try:
+            paths, ctx = resolve(meta, types, overrides, context, optional=optional)
+        except MissingReferenceError as exc:
+            failures.append(exc)
+            continue
         for rt in types:
             lines.append(f"{Path(p).name} {rt} {paths[rt]}")
         log.info("%s: %d reference files resolved (context %s)", Path(p).name, len(types), ctx)
+    if unreadable and len(unreadable) == len(uncal_paths):
+        raise unreadable[0]
+    if len(failures) == 1:
+        exc = failures[0]
+        raise MissingReferenceError(exc.exposure, exc.reftypes,
+                                    f"{exc.reason}; needed by {_needs(exc.reftypes, needed_by)}")
+    if failures:
+        lines = [f"  {f.exposure}: {', '.join(t.upper() for t in f.reftypes)} "
+                 f"(needed by {_needs(f.reftypes, needed_by)}): {f.reason}" for f in failures]
+        missing = sorted({t for f in failures for t in f.reftypes})
+        raise MissingReferenceError(
+            f"{len(failures)} of {len(uncal_paths)} exposures", missing,
+            "CRDS cannot provide them for these exposures:\n" + "\n".join(lines) + "\n")
     return lines
+
+
+def _needs(reftypes, needed_by: dict) -> str:
+    steps = [s for rt in reftypes for s in needed_by.get(rt, [])]
+    return ", ".join(dict.fromkeys(steps)) or "the steps"
+
+
+# --------------------------------------------------------------------------- CRDS parameter files
+
+#: jwst 3.0's calwebb_detector1 steps in the order it runs them (near-infrared, then MIRI),
+#: with the jwst class whose name gives the step's CRDS parameter reftype (``pars-<class>``)
+#: and whether the jwst step is skipped by its own spec (``skip = boolean(default=True)``).
+JWST_DETECTOR1 = {
+    "NIR": ("group_scale", "dq_init", "saturation", "ipc", "superbias", "refpix", "linearity",
+            "dark_current", "charge_migration", "jump", "picture_frame", "clean_flicker_noise",
+            "persistence", "ramp_fit", "gain_scale"),
+    "MIRI": ("group_scale", "dq_init", "emicorr", "saturation", "ipc", "firstframe", "lastframe", "reset",
+             "linearity", "rscd", "dark_current", "refpix", "charge_migration", "jump", "picture_frame",
+             "clean_flicker_noise", "persistence", "ramp_fit", "gain_scale"),
+}
+JWST_CLASSES = {
+    "group_scale": "GroupScaleStep", "dq_init": "DQInitStep", "emicorr": "EmiCorrStep",
+    "saturation": "SaturationStep", "ipc": "IPCStep", "superbias": "SuperBiasStep", "refpix": "RefPixStep",
+    "rscd": "RscdStep", "firstframe": "FirstFrameStep", "lastframe": "LastFrameStep", "reset": "ResetStep",
+    "linearity": "LinearityStep", "dark_current": "DarkCurrentStep", "persistence": "PersistenceStep",
+    "charge_migration": "ChargeMigrationStep", "jump": "JumpStep", "picture_frame": "PictureFrameStep",
+    "clean_flicker_noise": "CleanFlickerNoiseStep", "ramp_fit": "RampFitStep", "gain_scale": "GainScaleStep",
+}
+#: jwst 3.0 steps whose spec skips them unless told otherwise
+JWST_SKIPPED_BY_DEFAULT = ("emicorr", "firstframe", "charge_migration", "picture_frame", "clean_flicker_noise",
+                           "persistence")
+#: stpipe's parameters of every step (not the algorithm's); of these only ``skip`` means anything
+#: to rampflow, the others (output names, hooks) belong to how stpipe writes files
+STPIPE_PARAMETERS = ("pre_hooks", "post_hooks", "output_file", "output_dir", "output_ext", "output_use_model",
+                     "output_use_index", "save_results", "skip", "suffix", "search_output_file", "input_dir")
+
+
+def pars_reftype(step: str) -> str:
+    """The CRDS parameter reference type of a jwst Detector1 step, e.g. ``pars-jumpstep``
+    (stpipe: ``pars-`` + the step class name in lower case). KeyError for other steps."""
+    try:
+        return "pars-" + JWST_CLASSES[step].lower()
+    except KeyError:
+        raise KeyError(f"{step!r} is not a jwst calwebb_detector1 step; it has no CRDS parameter file") from None
+
+
+def read_pars_file(path) -> dict:
+    """The ``parameters`` of a CRDS parameter reference file (stpipe's ASDF step config:
+    ``class``, ``name``, ``parameters``, optional ``meta``). Raises ReferenceError naming the
+    file when it is not one."""
+    import asdf  # heavy (imports its extensions); only parameter files need it
+
+    try:
+        with asdf.open(str(path), lazy_load=False, memmap=False) as af:
+            tree = af.tree
+            params = tree.get("parameters")
+            if not isinstance(params, dict):
+                raise ReferenceError(f"{path}: not a CRDS parameter file (no 'parameters' mapping in its ASDF tree)")
+            return {str(k): _plain(v) for k, v in params.items()}
+    except ReferenceError:
+        raise
+    except Exception as exc:
+        raise ReferenceError(f"{path}: cannot read as a CRDS parameter (ASDF) file: {exc}") from exc
+
+
+def _plain(value):
+    """ASDF / numpy scalars as plain Python values (so they compare and print as the config's)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def find_pars_file(meta: ExposureMeta, step: str, overrides: dict | None = None,
+                   context: str | None = None) -> str | None:
+    """Path of the parameter file of ``step`` for this exposure, or None when there is none.
+
+    ``overrides`` may name it (``pars-jumpstep: file.asdf``; ``N/A`` or an empty value = no
+    file). Otherwise the real CRDS client selects it as for jwst (its rmaps match on the
+    exposure's EXP_TYPE, instrument, detector, subarray, readout pattern, TSO flag, ...). As
+    stpipe does, a type the context does not define, or no matching file, means no parameter
+    file. With no CRDS configured at all (neither CRDS_PATH nor CRDS_SERVER_URL set) there are
+    none either: rampflow never contacts a server it was not pointed at (jwst would ask the
+    default one).
+    """
+    reftype = pars_reftype(step)
+    overrides = {k.lower(): v for k, v in (overrides or {}).items()}
+    if reftype in overrides:
+        given = overrides[reftype]
+        if not given or str(given).strip().upper() in ("N/A", "NONE"):
+            return None
+        if not Path(given).is_file():
+            raise ReferenceError(f"references.overrides.{reftype}: file {given} does not exist")
+        return str(given)
+    if not (os.environ.get("CRDS_PATH") or os.environ.get("CRDS_SERVER_URL")):
+        log.info("%s: no CRDS configured (CRDS_PATH / CRDS_SERVER_URL unset): no %s parameter file",
+                 meta.filename, reftype.upper())
+        return None
+    import crds
+
+    ctx = crds_context(context)
+    if not _context_defines(ctx, meta.instrument, reftype):
+        log.info("%s: CRDS context %s defines no %s parameter files for %s", meta.filename, ctx,
+                 reftype.upper(), meta.instrument)
+        return None
+    try:
+        found = crds.getreferences(meta.crds_parameters, reftypes=[reftype], observatory="jwst", context=ctx)
+    except Exception as exc:  # crds's CrdsLookupError when no file matches; jwst carries on without
+        log.info("%s: no %s parameter file in CRDS context %s (%s)", meta.filename, reftype.upper(), ctx, exc)
+        return None
+    p = found.get(reftype)
+    if not p or str(p).upper().startswith(("NOT FOUND", "N/A")) or not os.path.exists(str(p)):
+        log.info("%s: no %s parameter file in CRDS context %s", meta.filename, reftype.upper(), ctx)
+        return None
+    return str(p)
+
+
+def _context_defines(ctx: str, instrument: str, reftype: str) -> bool:
+    """Whether the (cached) CRDS context has an rmap for ``reftype`` of ``instrument`` (so a
+    lookup of a type it lacks is not made, and CRDS logs no error); True when it cannot tell."""
+    import crds
+
+    try:
+        imap = crds.get_cached_mapping(ctx).get_imap(instrument.lower())
+    except Exception:  # context not cached yet (a server will provide it) or unknown instrument
+        return True
+    sel = imap.selections.get(reftype)
+    return sel is not None and str(sel).upper() != "N/A"
+
+
+@dataclass
+class ResolvedParams:
+    """A step's parameters for one exposure and where each came from.
+
+    values  : name -> value, what the step is built with (jwst default, then the CRDS
+              parameter file, then the config's ``step_params``)
+    sources : name -> "default", the parameter file's name, or "config"
+    pars_file : path of the parameter file used (None: none, or the layer turned off)
+    skip    : the parameter file's ``skip`` (None if it has none)
+    notes   : what the parameter file holds that was not applied, and why (also logged)
+    """
+
+    step: str
+    values: dict
+    sources: dict
+    pars_file: str | None = None
+    skip: bool | None = None
+    notes: list = field(default_factory=list)
+
+    @property
+    def pars_name(self) -> str:
+        return os.path.basename(self.pars_file) if self.pars_file else "N/A"
+
+    def changed(self) -> dict:
+        """name -> (value, source) of the parameters not at jwst's default (for the log)."""
+        return {k: (v, self.sources[k]) for k, v in self.values.items() if self.sources[k] != "default"}
+
+    def history(self, values: dict | None = None) -> list[str]:
+        """HISTORY lines: the parameter file, each parameter as ``name=value (source)`` (``values``:
+        the step's own, e.g. after it normalised them; default :attr:`values`), then the notes."""
+        values = self.values if values is None else values
+        lines = [f"rampflow {self.step} parameter file: {self.pars_name}"]
+        text = ", ".join(f"{k}={values[k]!r} ({self.sources.get(k, 'default')})" for k in sorted(values))
+        lines.append(f"rampflow {self.step}: {text}")
+        lines += [f"rampflow {self.step} note: {n}" for n in self.notes]
+        return lines
+
+
+def _implemented_value(cls, name: str, value) -> bool:
+    """Whether rampflow's step implements ``name=value`` (its ``implemented_values`` lists, per
+    parameter, the only values it implements; strings compare case-insensitively)."""
+    allowed = getattr(cls, "implemented_values", {}).get(name)
+    if allowed is None:
+        return True
+    norm = value.upper() if isinstance(value, str) else value
+    return any(norm == (a.upper() if isinstance(a, str) else a) for a in allowed)
+
+
+def resolve_parameters(meta: ExposureMeta, step: str, config_params: dict | None = None, *,
+                       overrides: dict | None = None, context: str | None = None,
+                       use_crds_pars: bool = True) -> ResolvedParams:
+    """The parameters of rampflow's step ``step`` for the exposure ``meta``, in three layers:
+    jwst's code default (the step's ``defaults``), then the CRDS parameter file
+    (``pars-<jwst class>``; see :func:`find_pars_file`; skipped with ``use_crds_pars=False``
+    and for rampflow's custom steps), then ``config_params`` (the config's ``step_params``).
+
+    From the parameter file, a parameter the step does not take is not applied (an INFO note),
+    and a value rampflow does not implement (e.g. jump's ``expand_large_events: true``) is not
+    applied either: a WARNING names the step, parameter and file, and the note is recorded.
+    Those in the config are applied as given (an unknown name or unimplemented value then
+    fails when the step is built, naming it).
+    """
+    cls = get_step_class(step)
+    values = dict(cls.defaults)
+    sources = dict.fromkeys(values, "default")
+    res = ResolvedParams(step, values, sources)
+    if use_crds_pars and cls.official and step in JWST_CLASSES:
+        res.pars_file = find_pars_file(meta, step, overrides, context)
+    if res.pars_file:
+        name = os.path.basename(res.pars_file)
+        for key, value in read_pars_file(res.pars_file).items():
+            if key == "skip":
+                res.skip = bool(value)
+                if res.skip:
+                    res.notes.append(f"{name} sets skip=True: the step is skipped, as jwst would")
+            elif key in STPIPE_PARAMETERS or key in ("class", "name"):
+                continue
+            elif key not in values:
+                res.notes.append(f"{name} sets {key}={value!r}, which rampflow's {step} does not take: ignored")
+                log.info("%s: %s: %s", meta.filename, step, res.notes[-1])
+            elif not _implemented_value(cls, key, value):
+                res.notes.append(f"{name} sets {key}={value!r}, which rampflow does not implement: NOT applied "
+                                 f"(kept {values[key]!r}); jwst's {JWST_CLASSES[step]} would apply it")
+                log.warning("%s: %s: %s", meta.filename, step, res.notes[-1])
+                sources[key] = f"default; {name} asks {value!r}: not implemented"
+            else:
+                values[key] = value
+                sources[key] = name
+    for key, value in (config_params or {}).items():
+        values[key] = value
+        sources[key] = "config"
+    return res
+
+
+def check_unimplemented_pars(meta: ExposureMeta, step: str, *, overrides: dict | None = None,
+                             context: str | None = None, use_crds_pars: bool = True) -> list[str]:
+    """Notes on the jwst Detector1 steps rampflow does not implement that jwst runs just before
+    rampflow's official step ``step`` (between it and the previous step rampflow implements,
+    in jwst's order for the exposure's instrument): where a CRDS parameter file turns one on
+    (``skip: false``, e.g. clean_flicker_noise for NIRSpec BOTS) a WARNING names the step and
+    the file -- rampflow does not run it; where one only sets parameters, an INFO note says they
+    are ignored. Returns the notes (the runner records them in the product's HISTORY)."""
+    from .steps import MODULES
+
+    order = JWST_DETECTOR1["MIRI" if meta.instrument == "MIRI" else "NIR"]
+    if not use_crds_pars or step not in order:
+        return []
+    before = []
+    for name in reversed(order[:order.index(step)]):
+        if name in MODULES:
+            break
+        before.insert(0, name)
+    notes = []
+    for name in before:
+        path = find_pars_file(meta, name, overrides, context)
+        if not path:
+            continue
+        pars = read_pars_file(path)
+        fname = os.path.basename(path)
+        skip = bool(pars.get("skip", name in JWST_SKIPPED_BY_DEFAULT))
+        others = {k: v for k, v in pars.items() if k not in STPIPE_PARAMETERS}
+        if not skip:
+            text = (f"{fname} turns on jwst's {name} step (skip=False; parameters {others}), which rampflow does "
+                    f"not implement: NOT run")
+            log.warning("%s: %s", meta.filename, text)
+        else:
+            text = (f"{fname} holds parameters {others} for jwst's {name} step (skipped); rampflow has no "
+                    f"{name}: ignored")
+            log.info("%s: %s", meta.filename, text)
+        notes.append(text)
+    return notes

@@ -22,11 +22,14 @@ JWST_STEPS = {
     "group_scale": "jwst.group_scale.GroupScaleStep",
     "dq_init": "jwst.dq_init.DQInitStep",
     "saturation": "jwst.saturation.SaturationStep",
+    "ipc": "jwst.ipc.IPCStep",
     "superbias": "jwst.superbias.SuperBiasStep",
     "refpix": "jwst.refpix.RefPixStep",
     "linearity": "jwst.linearity.LinearityStep",
     "dark_current": "jwst.dark_current.DarkCurrentStep",
+    "charge_migration": "jwst.charge_migration.ChargeMigrationStep",
     "jump": "jwst.jump.JumpStep",
+    "persistence": "jwst.persistence.PersistenceStep",
     "ramp_fit": "jwst.ramp_fitting.RampFitStep",
     "gain_scale": "jwst.gain_scale.GainScaleStep",
 }
@@ -35,11 +38,14 @@ JWST_OVERRIDES = {
     "group_scale": [],
     "dq_init": ["mask"],
     "saturation": ["saturation", "superbias"],
+    "ipc": ["ipc"],
     "superbias": ["superbias"],
     "refpix": [],
     "linearity": ["linearity"],
     "dark_current": ["dark"],
+    "charge_migration": [],
     "jump": ["readnoise", "gain"],
+    "persistence": [],
     "ramp_fit": ["readnoise", "gain"],
     "gain_scale": ["gain"],
 }
@@ -117,10 +123,14 @@ def run_our_step(name: str, model, meta, refs: dict, **params):
     return sci, gdq, pdq, step
 
 
-def assert_ramp_parity(ours, theirs, *, rtol=1e-6, atol=0.0):
-    """SCI to float32 rounding; GROUPDQ and PIXELDQ exactly."""
+def assert_ramp_parity(ours, theirs, *, rtol=1e-6, atol=0.0, extra_pixeldq=None):
+    """SCI to float32 rounding; GROUPDQ and PIXELDQ exactly. ``extra_pixeldq`` (uint32 (ny, nx)):
+    flags rampflow adds on purpose (documented differences), OR-ed into jwst's PIXELDQ."""
     sci, gdq, pdq = ours[:3]
-    np.testing.assert_array_equal(pdq, np.asarray(theirs.pixeldq, dtype=np.uint32), err_msg="PIXELDQ differs")
+    expected = np.asarray(theirs.pixeldq, dtype=np.uint32)
+    if extra_pixeldq is not None:
+        expected = expected | extra_pixeldq
+    np.testing.assert_array_equal(pdq, expected, err_msg="PIXELDQ differs")
     np.testing.assert_array_equal(gdq, np.asarray(theirs.groupdq, dtype=np.uint8), err_msg="GROUPDQ differs")
     np.testing.assert_allclose(sci, np.asarray(theirs.data, dtype=np.float32), rtol=rtol, atol=atol,
                                err_msg="SCI differs")

@@ -117,7 +117,8 @@ def _ramp(det, instrument, subarray, xstart, ystart, ny, nx, fast, slow, noutput
     model = datamodels.RampModel(data=data, pixeldq=pdq, groupdq=gdq)
     hdr = {"INSTRUME": instrument, "DETECTOR": det, "SUBARRAY": subarray, "SUBSTRT1": xstart,
            "SUBSTRT2": ystart, "SUBSIZE1": nx, "SUBSIZE2": ny, "FASTAXIS": fast, "SLOWAXIS": slow,
-           "NOUTPUTS": noutputs, "NINTS": nints, "NGROUPS": ngroups}
+           "NOUTPUTS": noutputs, "NINTS": nints, "NGROUPS": ngroups,
+           "NFRAMES": 1, "TFRAME": 10.73677, "TGROUP": 10.73677}
     m = model.meta
     m.instrument.name, m.instrument.detector = instrument, det
     m.subarray.name, m.subarray.xstart, m.subarray.ystart = subarray, xstart, ystart

@@ -87,7 +87,8 @@ def test_average_dark_current_priority():
 
 def _meta(nframes=4, groupgap=1):
     return ExposureMeta.from_headers({"INSTRUME": "NIRCAM", "DETECTOR": "NRCA1", "NFRAMES": nframes,
-                                      "GROUPGAP": groupgap}, {}, "test", shape=(1, 3, 2, 2))
+                                      "GROUPGAP": groupgap, "NGROUPS": 3,
+                                      "TFRAME": 10.73677, "TGROUP": 10.73677}, {}, "test", shape=(1, 3, 2, 2))
 
 
 def test_step():

@@ -202,7 +202,8 @@ def test_user_mask_combined_with_dq():
 
 def _meta(shape, **kw):
     head = {"INSTRUME": "NIRSPEC", "DETECTOR": "NRS1", "EXP_TYPE": "NRS_BRIGHTOBJ", "FASTAXIS": 2,
-            "SLOWAXIS": 1, "SUBSTRT1": 1, "SUBSTRT2": 1, "NOUTPUTS": 1}
+            "SLOWAXIS": 1, "SUBSTRT1": 1, "SUBSTRT2": 1, "NOUTPUTS": 1, "NGROUPS": shape[1], "NFRAMES": 1,
+            "TFRAME": 10.73677, "TGROUP": 10.73677}
     head.update(kw)
     return ExposureMeta.from_headers(head, {}, filename="test", shape=shape)
 

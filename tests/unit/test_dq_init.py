@@ -18,7 +18,8 @@ DQ_DEF = Table({"BIT": [0, 1, 2, 3], "VALUE": [1, 2, 4, 8],
 
 
 def _meta():
-    return ExposureMeta.from_headers({"INSTRUME": "NIRSPEC", "DETECTOR": "NRS1"}, {}, "test", shape=(2, 3, 3, 3))
+    return ExposureMeta.from_headers({"INSTRUME": "NIRSPEC", "DETECTOR": "NRS1", "NGROUPS": 3, "NFRAMES": 1,
+                                      "TFRAME": 10.73677, "TGROUP": 10.73677}, {}, "test", shape=(2, 3, 3, 3))
 
 
 def _mask_ref():

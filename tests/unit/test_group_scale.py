@@ -9,7 +9,8 @@ from rampflow.steps.group_scale import group_scale_factor, scale_groups
 
 
 def _meta(**kw):
-    prim = {"INSTRUME": "NIRCAM", "DETECTOR": "NRCA1"}
+    prim = {"INSTRUME": "NIRCAM", "DETECTOR": "NRCA1", "NGROUPS": 3, "NFRAMES": 1,
+            "TFRAME": 10.73677, "TGROUP": 10.73677}
     prim.update(kw)
     return ExposureMeta.from_headers(prim, {}, filename="test", shape=(2, 3, 2, 2))
 

@@ -357,7 +357,7 @@ def test_input_checks():
 
 def _meta(shape, tgroup=1.0):
     return ExposureMeta.from_headers({"INSTRUME": "NIRSPEC", "DETECTOR": "NRS1", "NFRAMES": 1,
-                                      "TGROUP": tgroup, "TFRAME": tgroup}, {}, filename="test",
+                                      "TGROUP": tgroup, "TFRAME": tgroup, "NGROUPS": shape[1]}, {}, filename="test",
                                      shape=shape)
 
 

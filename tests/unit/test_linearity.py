@@ -101,7 +101,8 @@ def test_read_level_quadratic_by_hand():
 
 
 def _meta(nframes=1):
-    return ExposureMeta.from_headers({"INSTRUME": "NIRCAM", "DETECTOR": "NRCA1", "NFRAMES": nframes},
+    return ExposureMeta.from_headers({"INSTRUME": "NIRCAM", "DETECTOR": "NRCA1", "NFRAMES": nframes,
+                                      "NGROUPS": 3, "TFRAME": 10.73677, "TGROUP": 10.73677},
                                      {}, "test", shape=(1, 3, 2, 3))
 
 

@@ -228,7 +228,7 @@ def test_download_is_byte_identical_and_writes_a_manifest(program, tmp_path):
     assert entry == {
         "filename": SCIENCE[4], "stem": "jw01366003001_04101_00001-seg002_nrs2",
         "size": len(program.files[entry["dataURI"]].data),
-        "md5": hashlib.md5(program.files[entry["dataURI"]].data).hexdigest(),
+        "md5": hashlib.md5(program.files[entry["dataURI"]].data).hexdigest(), "checksum": None,
         "obs_id": "jw01366003001_04101_00001-seg002_nrs2", "detector": "nrs2", "segment": 2,
         "is_ta": False, "dataURI": f"mast:JWST/product/{SCIENCE[4]}"}
     assert mast.manifest_stems(tmp_path / "manifest.json") == [n[: -len("_uncal.fits")]

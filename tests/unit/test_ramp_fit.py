@@ -16,6 +16,7 @@ gain G = 2 e-/DN, CDS read noise 20 DN, so stcal's read noise is
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -328,6 +329,25 @@ def test_firstgroup_lastgroup_noiseless_slope():
     res = fit(data, firstgroup=2, lastgroup=7)
     np.testing.assert_allclose(px(res, "rate", "SCI"), 3.0, rtol=RTOL)
     assert px(res, "rate", "DQ") == 0
+
+
+def test_firstgroup_lastgroup_case_of_jwst():
+    # jwst's test_set_groups: data = group number squared, groups 3..11 fitted; any weights
+    # symmetric about the segment's middle give the slope first + last (DN per group)
+    data = np.array([k * k for k in range(20)], np.float32)
+    res = fit(data, tgroup=1.0, firstgroup=3, lastgroup=11)
+    np.testing.assert_allclose(px(res, "rate", "SCI"), 3 + 11, rtol=1e-6)
+
+
+@pytest.mark.parametrize("first,last,message", [
+    (-10, None, "first group < 0, reset to 0"),                    # jwst's three warnings
+    (3, 20, "last group number >= #groups (20)"),
+    (10, 6, "firstgroup (10) cannot be >= lastgroup (6)"),
+])
+def test_firstgroup_lastgroup_warnings_of_jwst(first, last, message, caplog):
+    with caplog.at_level(logging.WARNING):
+        rf.validate_params({"firstgroup": first, "lastgroup": last}, 20)
+    assert any(message in r.getMessage() for r in caplog.records)
 
 
 def test_two_integrations_combined_by_inverse_variance():

@@ -8,7 +8,8 @@ from rampflow.references import ReferenceError, cut_to_subarray, load_reference,
 
 def _meta(**kw):
     prim = {"INSTRUME": "NIRSPEC", "DETECTOR": "NRS1", "SUBARRAY": "SUB2048", "SUBSTRT1": 1,
-            "SUBSTRT2": 1013, "SUBSIZE1": 2048, "SUBSIZE2": 32, "NINTS": 2, "NGROUPS": 3}
+            "SUBSTRT2": 1013, "SUBSIZE1": 2048, "SUBSIZE2": 32, "NINTS": 2, "NGROUPS": 3,
+            "NFRAMES": 1, "TFRAME": 10.73677, "TGROUP": 10.73677}
     prim.update(kw)
     return ExposureMeta.from_headers(prim, {}, "exp_uncal.fits")
 

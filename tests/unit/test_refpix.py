@@ -29,7 +29,7 @@ F32 = np.float32
 def make_meta(**kw):
     prim = {"INSTRUME": "NIRSPEC", "DETECTOR": "NRS1", "SUBARRAY": "SUB2048", "SUBSTRT1": 1,
             "SUBSTRT2": 963, "SUBSIZE1": 2048, "SUBSIZE2": 32, "FASTAXIS": 2, "SLOWAXIS": 1,
-            "NOUTPUTS": 1, "READPATT": "NRSRAPID"}
+            "NOUTPUTS": 1, "READPATT": "NRSRAPID", "NGROUPS": 3, "NFRAMES": 1, "TFRAME": 10.73677, "TGROUP": 10.73677}
     prim.update(kw)
     shape = (2, 3, prim["SUBSIZE2"], prim["SUBSIZE1"])
     return ExposureMeta.from_headers(prim, {}, filename="test", shape=shape)

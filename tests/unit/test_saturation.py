@@ -165,7 +165,8 @@ def test_read_pattern_backward_flag_grows_second_group_flag_does_not():
 def test_step_with_references():
     data, thresh = _averaged_case()
     meta = ExposureMeta.from_headers({"INSTRUME": "NIRCAM", "DETECTOR": "NRCA1", "NFRAMES": 4,
-                                      "READPATT": "MEDIUM8"}, {}, "test", shape=(1, 3, 5, 5))
+                                      "READPATT": "MEDIUM8", "NGROUPS": 3,
+                                      "TFRAME": 10.73677, "TGROUP": 10.73677}, {}, "test", shape=(1, 3, 5, 5))
     sat_dq = np.zeros((5, 5), np.uint32)
     sat_dq[4, 0] = dq.DEAD
     refs = {"saturation": Reference("saturation", "hand", {}, {"SCI": thresh, "DQ": sat_dq}),

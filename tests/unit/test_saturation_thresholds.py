@@ -131,7 +131,7 @@ def test_exactly_one_operation_and_reftype_checked(tmp_path):
 
 def _meta():
     head = {"INSTRUME": "NIRSPEC", "DETECTOR": "NRS1", "EXP_TYPE": "NRS_BRIGHTOBJ", "SUBSTRT1": 1,
-            "SUBSTRT2": 1, "NFRAMES": 1, "READPATT": "NRSRAPID"}
+            "SUBSTRT2": 1, "NFRAMES": 1, "READPATT": "NRSRAPID", "NGROUPS": 4, "TFRAME": 10.73677, "TGROUP": 10.73677}
     return ExposureMeta.from_headers(head, {}, filename="test", shape=(1, 4, 5, 5))
 
 
@@ -169,8 +169,10 @@ def test_step_flags_exactly_above_scaled_level(tmp_path, grow):
     box = slice(2 - grow, 3 + grow)
     expected[2:, box, box] = dqflags.SATURATED
     np.testing.assert_array_equal(gdq, expected)
-    # the reference DQ is carried into PIXELDQ (NO_SAT_CHECK from DQ and from the NaN threshold)
-    assert pdq[0, 4] == dqflags.NO_SAT_CHECK and pdq[4, 4] == dqflags.NO_SAT_CHECK
+    # the reference DQ is carried into PIXELDQ (NO_SAT_CHECK from DQ); the NaN threshold gives
+    # NO_SAT_CHECK and, unlike jwst, DO_NOT_USE too (README, "Differences from jwst")
+    assert pdq[0, 4] == dqflags.NO_SAT_CHECK
+    assert pdq[4, 4] == dqflags.NO_SAT_CHECK | dqflags.DO_NOT_USE
 
 
 def test_level_threshold_flags_at_equality(tmp_path):

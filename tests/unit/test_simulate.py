@@ -140,15 +140,20 @@ def test_reference_files_are_crds_format(noisy):
     classes = {"mask": datamodels.MaskModel, "saturation": datamodels.SaturationModel,
                "superbias": datamodels.SuperBiasModel, "linearity": datamodels.LinearityModel,
                "dark": datamodels.DarkNirspecModel, "readnoise": datamodels.ReadnoiseModel,
-               "gain": datamodels.GainModel}
+               "gain": datamodels.GainModel, "ipc": datamodels.IPCModel}
     for reftype, path in seg1.refs.items():
         h = fits.getheader(path)
         assert h["REFTYPE"] == reftype.upper()
         assert (h["INSTRUME"], h["DETECTOR"]) == ("NIRSPEC", "NRS1")
-        for key in ("AUTHOR", "PEDIGREE", "USEAFTER", "DESCRIP", "SUBARRAY", "SUBSTRT1", "SUBSIZE1"):
+        # IPC kernels have no subarray keywords (IPCModel has none)
+        keys = ("AUTHOR", "PEDIGREE", "USEAFTER", "DESCRIP") + (() if reftype == "ipc" else
+                                                                ("SUBARRAY", "SUBSTRT1", "SUBSIZE1"))
+        for key in keys:
             assert key in h, (reftype, key)
         with classes[reftype](str(path)) as m:
             assert m.meta.reftype.lower() == reftype
+    with datamodels.IPCModel(str(seg1.refs["ipc"])) as m:
+        assert m.data.shape == (3, 3) and m.data[1, 1] == np.float32(1.02) and m.data[0, 1] == np.float32(-0.005)
     dh = fits.getheader(seg1.refs["dark"])
     assert (dh["NFRAMES"], dh["GROUPGAP"], dh["NGROUPS"], dh["SUBARRAY"]) == (1, 0, 5, "SUB2048")
     with datamodels.MaskModel(str(seg1.refs["mask"])) as m:

@@ -19,8 +19,8 @@ def _schema():
 
 
 def test_registry_has_every_step_with_the_contract_attributes():
-    assert DETECTOR1_ORDER == ("group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity",
-                               "dark_current", "jump", "ramp_fit", "gain_scale")
+    assert DETECTOR1_ORDER == ("group_scale", "dq_init", "saturation", "ipc", "superbias", "refpix", "linearity",
+                               "dark_current", "charge_migration", "jump", "persistence", "ramp_fit", "gain_scale")
     names = step_names()
     assert names[:len(DETECTOR1_ORDER)] == DETECTOR1_ORDER and "destripe" in names
     for name in names:

@@ -40,7 +40,8 @@ def test_shape_checks():
 
 
 def test_step():
-    meta = ExposureMeta.from_headers({"INSTRUME": "NIRCAM", "DETECTOR": "NRCA1"}, {}, "test", shape=(1, 2, 2, 3))
+    meta = ExposureMeta.from_headers({"INSTRUME": "NIRCAM", "DETECTOR": "NRCA1", "NGROUPS": 2, "NFRAMES": 1,
+                                      "TFRAME": 10.73677, "TGROUP": 10.73677}, {}, "test", shape=(1, 2, 2, 3))
     ref = Reference(reftype="superbias", path="hand", header={},
                     arrays={"SCI": np.array([[1, 2, 3], [4, np.nan, 6]], np.float32),
                             "DQ": np.array([[0, 0, 1], [0, 0, 0]], np.uint32)}, tables={})
@@ -50,4 +51,5 @@ def test_step():
     pdq = np.zeros((2, 3), np.uint32)
     step.process(sci, np.zeros(sci.shape, np.uint8), pdq, slice(0, 1), slice(0, 2))
     np.testing.assert_array_equal(sci[0, 1], [[9, 8, 7], [6, 10, 4]])
-    np.testing.assert_array_equal(pdq, [[0, 0, 1], [0, 0, 0]])
+    # the NaN bias is subtracted as 0 (as jwst) and flagged (unlike jwst)
+    np.testing.assert_array_equal(pdq, [[0, 0, 1], [0, dq.DO_NOT_USE | dq.UNRELIABLE_BIAS, 0]])

@@ -64,7 +64,7 @@ def test_default_config_jobs_one_per_step():
     assert j["step_jump"].log == f"{OUT}/logs/{{stem}}_jump.log"
     assert j["step_jump"].benchmark == f"{OUT}/benchmarks/{{stem}}_jump.tsv"
     assert j["step_jump"].threads == 2 and j["step_jump"].script == "run_steps.py"
-    assert j["step_jump"].settings == {"context": None, "chunk_mb": 256.0}
+    assert j["step_jump"].settings == {"context": None, "chunk_mb": 256.0, "use_crds_pars": True}
     rf = j["ramp_fit"]
     assert rf.steps == ("ramp_fit",) and rf.inputs == {"ramp": p("jump")}
     assert rf.outputs == {"rate": p("rate"), "rateints": p("rateints")}
@@ -295,3 +295,25 @@ def test_config_errors_name_the_key():
     with pytest.raises(rfconfig.ConfigError, match="disagree"):
         _cfg(custom={"saturation": {"level": 4e4, "n_pix_grow_sat": 2}},
              step_params={"saturation": {"n_pix_grow_sat": 1}})
+
+
+@pytest.mark.parametrize("fuse", [False, True])
+def test_persistence_carries_the_previous_exposures_array(fuse):
+    """persistence's job reads the previous exposure's array of the same detector (a carried
+    input, resolved per exposure) and always writes its own; step by step or fused."""
+    steps = ["group_scale", "dq_init", "saturation", "ipc", "superbias", "refpix", "linearity", "dark_current",
+             "charge_migration", "jump", "persistence", "ramp_fit", "gain_scale"]
+    cfg = _cfg(steps=steps, compute={"fuse": fuse})
+    job = [j for j in wiring.jobs(cfg, "steps") if "persistence" in j.steps][0]
+    assert job.carried == {"persistence_array": "persistence_array"}
+    assert job.outputs["persistence_array"] == p("persistence_array").replace(".fits", ".asdf")
+    assert "persistence_array" not in job.inputs
+    assert not [j for j in wiring.jobs(cfg, "step_input") if j.name == "persistence_array"]
+    s2 = S1.replace("seg001", "seg002")
+    stems = [s2, S1, S2]
+    assert wiring.carried_path(cfg, job, stems, S1, "persistence_array") == []
+    assert wiring.carried_path(cfg, job, stems, S2, "persistence_array") == []
+    assert wiring.carried_path(cfg, job, stems, s2, "persistence_array") == \
+        f"{OUT}/stage1/{S1}_persistence_array.asdf"
+    rf = [j for j in wiring.jobs(cfg, "steps") if j.name == "ramp_fit"][0]
+    assert rf.inputs["ramp"] == p("persistence")

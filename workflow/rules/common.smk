@@ -9,8 +9,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from rampflow import config as rfconfig  # noqa: E402
-from rampflow import names, wiring  # noqa: E402
-from rampflow.mast import manifest_stems  # noqa: E402
+from rampflow import names, recovery, wiring  # noqa: E402
+from rampflow.mast import manifest_file, manifest_stems  # noqa: E402
 from rampflow.simulate import program_stems  # noqa: E402
 
 try:
@@ -22,6 +22,7 @@ OUT = wiring.out_dir(config)
 CRDS_ENV = rfconfig.crds_env(config, os.getcwd())
 SOURCE = config["inputs"]["source"]
 CONDA_ENV = "../../envs/rampflow.yaml"
+MAST_MANIFEST = f"{OUT}/uncal/manifest.json"
 # the jobs of rampflow.wiring by name. The script directive is evaluated again when a job runs,
 # so jobs that differ in script are declared one by one, not in a loop
 JOBS = {job.name: job for job in wiring.jobs(config)}
@@ -43,9 +44,19 @@ def exposure_stems():
 
 
 def mast_stems():
-    """Stems of the downloaded exposures (evaluated after the mast_download checkpoint)."""
-    manifest = checkpoints.mast_download.get().output.manifest
+    """Stems of the program's exposures in MAST (evaluated after the mast_query checkpoint)."""
+    manifest = checkpoints.mast_query.get().output.manifest
     return manifest_stems(manifest, include_ta=bool(config["inputs"]["mast"]["include_ta"]))
+
+
+def carried_inputs(job):
+    """Inputs a job carries from the previous exposure of the same detector, in time order
+    (persistence's array): name -> function of the wildcards giving that exposure's product,
+    an explicit dependency on its job ([] for the detector's first exposure)."""
+    return {
+        name: (lambda wildcards, name=name: wiring.carried_path(config, job, exposure_stems(), wildcards.stem, name))
+        for name in job.carried
+    }
 
 
 def all_uncal(wildcards):

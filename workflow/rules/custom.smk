@@ -39,6 +39,8 @@ if "destripe_mask" in JOBS:
         conda:
             CONDA_ENV
         threads: JOBS["destripe_mask"].threads
+        resources:
+            mem_mb=wiring.mem_mb(JOBS["destripe_mask"], config),
         params:
             **JOBS["destripe_mask"].settings,
             step_params=JOBS["destripe_mask"].params["destripe"],

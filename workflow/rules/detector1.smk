@@ -2,7 +2,11 @@
 # group of steps streamed through in memory; ramp_fit, with jump inside it when fused;
 # gain_scale), all run by run_steps.py through rampflow.runner.run. Step order comes from
 # config["steps"]; each rule's params hold its steps' parameters, so changing them re-runs
-# those steps and everything after them.
+# those steps and everything after them. A step's carried input (persistence's array) is the
+# previous exposure's product, same detector, in time order (wiring.carried_path): a
+# dependency between the exposures' jobs.
+# mem_mb (for schedulers that reserve memory, e.g. SLURM) follows the chunk budget
+# compute.chunk_mb, not the size of the exposure (rampflow.wiring.mem_mb).
 
 
 for _job in wiring.jobs(config, "steps"):
@@ -13,6 +17,7 @@ for _job in wiring.jobs(config, "steps"):
         input:
             **_job.inputs,
             **_job.needs,
+            **carried_inputs(_job),
         output:
             **_job.outputs,
         log:
@@ -22,10 +27,12 @@ for _job in wiring.jobs(config, "steps"):
         conda:
             CONDA_ENV
         threads: _job.threads
+        resources:
+            mem_mb=wiring.mem_mb(_job, config),
         params:
             **_job.settings,
             steps=list(_job.steps),
-            inputs=list(_job.inputs),
+            inputs=list(_job.inputs) + list(_job.carried),
             step_params=_job.params,
             overrides=_job.per_exposure("overrides"),
             env=CRDS_ENV,

@@ -30,3 +30,24 @@ if wiring.qa_targets(config):
             glob_dirs=[],
         script:
             "../scripts/qa_report.py"
+
+
+# A --keep-going run in which some exposures failed: Snakemake runs no job whose inputs failed,
+# so the light curves of their detectors and the QA page are made here, from the other
+# exposures, with the failures named (rampflow.recovery; a normal run's DAG is unchanged).
+onerror:
+    if wiring.qa_targets(config) and workflow.execution_settings.keep_going:
+        try:
+            _done = recovery.finish_partial(config, exposure_stems())
+        except Exception as exc:
+            logger.error(f"rampflow: light curves and QA page without the failed exposures not made: {exc}")
+        else:
+            for _f in _done["failed"]:
+                logger.warning(
+                    f"rampflow: exposure {_f['stem']} ({_f['file']}) failed: {_f['error'] or _f['missing']}"
+                )
+            if _done["qa"]:
+                logger.warning(
+                    f"rampflow: light curves ({', '.join(_done['lightcurves']) or 'none'}) and the QA page "
+                    f"{_done['qa']} were made without the {len(_done['failed'])} failed exposure(s)"
+                )

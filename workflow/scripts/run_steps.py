@@ -21,4 +21,5 @@ runner.run(
     crds_context=snakemake.params.context,
     chunk_mb=snakemake.params.chunk_mb,
     threads=snakemake.threads,
+    use_crds_pars=snakemake.params.use_crds_pars,
 )

@@ -410,11 +410,10 @@ def write_mask(in_path, out_path, params: dict | None = None, chunk_mb: float = 
 
 
 def _checked_params(params: dict | None) -> dict:
-    p = {**Destripe.defaults, **(params or {})}
-    unknown = set(p) - set(Destripe.defaults)
-    if unknown:
-        raise ValueError(f"step 'destripe': unknown parameter(s) {sorted(unknown)}; known: {sorted(Destripe.defaults)}")
-    return p
+    """The parameters over the defaults; ValueError naming an unknown name or, as
+    ``step_params.destripe.<name>``, a value its spec does not allow."""
+    Destripe.check_params(dict(params or {}))
+    return {**Destripe.defaults, **(params or {})}
 
 
 def _mask_params(p: dict) -> dict:
@@ -448,17 +447,18 @@ class Destripe(Step):
     official = False
     inputs = ("destripe_mask",)
     input_keywords = {"destripe_mask": ("DSTRMASK", "destripe mask")}
-    defaults = {
-        "mask_path": None,
-        "mask_method": "auto",
-        "trace_radius": 8,
-        "trace_order": 2,
-        "filter_size": 3,
-        "source_sigma": 3.0,
-        "source_grow": 2,
-        "per_amplifier": False,
-        "min_pixels": 5,
-    }
+    spec_source = "rampflow"
+    spec = """
+        mask_path = string(default=None)  # user background mask (FITS image, non-zero = background)
+        mask_method = option("auto", "trace", "sources", "none", default="auto")
+        trace_radius = float(default=8, min=0)  # trace mask half-width (pixels)
+        trace_order = integer(default=2, min=0)  # degree of the trace polynomial
+        filter_size = integer(default=3, min=1)  # median filter box for the mask image (pixels)
+        source_sigma = float(default=3.0, min=0)  # imaging source threshold (standard deviations)
+        source_grow = integer(default=2, min=0)  # growth of the source mask (pixels)
+        per_amplifier = boolean(default=False)  # medians per amplifier
+        min_pixels = integer(default=5, min=1)  # minimum background pixels to correct a line
+    """
 
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)

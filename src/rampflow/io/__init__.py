@@ -8,7 +8,10 @@
 * ``RampWriter`` (:mod:`.writer`) writes a ramp product incrementally: the file layout
   (headers, sized data sections) is laid down first in a temporary file next to the target,
   chunks are written into its data sections, and the file is synced and renamed into place
-  only when everything was written. An exception leaves nothing behind (``atomic_path``).
+  only when everything was written. An exception leaves nothing behind (``atomic_path``);
+  a job killed outright leaves its ``.<name>.XXXXXXXX.part`` temporary, which the next write
+  of the same product removes first (``remove_temporaries``; ``scratch_dir`` likewise for a
+  job's scratch folder).
 * ``write_image_product`` (:mod:`.products`) writes rate / rateints / fitopt products
   (2-D / 3-D, small) atomically; ``read_reference_hdus`` reads CRDS-format reference files.
 * :mod:`.headers` carries headers forward and makes the ASDF extension; :mod:`.fitsfile`
@@ -37,7 +40,7 @@ from .products import (
     write_image_product,
 )
 from .ramp import RampFile, open_ramp
-from .writer import RampWriter, atomic_path
+from .writer import RampWriter, atomic_path, remove_temporaries, scratch_dir, temporaries
 
 __all__ = [
     "BLOCK",
@@ -52,6 +55,9 @@ __all__ = [
     "read_first_image",
     "read_image_product",
     "read_reference_hdus",
+    "remove_temporaries",
+    "scratch_dir",
     "set_io_threads",
+    "temporaries",
     "write_image_product",
 ]

@@ -19,6 +19,13 @@ from .blocks import DiskCube, _mem_available
 from .fitsfile import ProductError, _grown, _is_scaled, _open_fits, _scaled, _table
 
 
+def _int_starts(hdu) -> tuple | None:
+    """``int_start_MJD_UTC`` of an INT_TIMES table HDU as a tuple of floats (None without it)."""
+    if hdu is None or hdu.data is None or "int_start_MJD_UTC" not in hdu.columns.names:
+        return None
+    return tuple(float(v) for v in hdu.data["int_start_MJD_UTC"])
+
+
 class RampFile:
     """A 4-D ramp (uncal or intermediate): headers and tables through astropy, chunks of
     SCI / GROUPDQ read directly from the file (see :meth:`read`).
@@ -57,6 +64,16 @@ class RampFile:
             raise ProductError(f"{self.path}: GROUPDQ shape {self._gdq.shape} != SCI shape {self.shape}")
         if self._pdq is not None and tuple(self._pdq.data.shape) != self.shape[2:]:
             raise ProductError(f"{self.path}: PIXELDQ shape {self._pdq.data.shape} != {self.shape[2:]}")
+        self._zf = None
+        if "ZEROFRAME" in h and h["ZEROFRAME"].data is not None:
+            zhdu = h["ZEROFRAME"]
+            zshape = tuple(int(n) for n in zhdu.data.shape)
+            if zshape != (self.shape[0],) + self.shape[2:]:
+                raise ProductError(f"{self.path}: ZEROFRAME shape {zshape} must be (nints, ny, nx) = "
+                                   f"{(self.shape[0],) + self.shape[2:]}")
+            self._zf = zhdu
+            self._zf_disk = DiskCube(self.path, zhdu.fileinfo()["datLoc"], zhdu.data.dtype,
+                                     (zshape[0], 1) + zshape[1:])
         self.tables = {x.name: x for x in h[1:] if isinstance(x, fits.BinTableHDU) and x.name != "ASDF"}
         #: other 2-D image extensions (e.g. AVDRKCUR), carried forward by RampWriter
         self.extra_images = {x.name: x for x in h[1:] if isinstance(x, fits.ImageHDU)
@@ -69,6 +86,9 @@ class RampFile:
         if (self.meta.nints, self.meta.ngroups) != self.shape[:2]:
             # a segment holds a subset of the exposure's integrations: trust the array
             self.meta = _replace_counts(self.meta, self.shape)
+        starts = _int_starts(self.tables.get("INT_TIMES"))
+        if starts is not None:  # integration start times (MJD UTC), for steps that need them (persistence)
+            self.meta.extra["INT_START_MJD_UTC"] = starts
         if (self.meta.subsize2, self.meta.subsize1) != self.shape[2:]:
             raise ProductError(
                 f"{self.path}: SUBSIZE2 x SUBSIZE1 = {self.meta.subsize2} x {self.meta.subsize1} "
@@ -176,6 +196,19 @@ class RampFile:
         finally:
             os.close(null)
         return True
+
+    @property
+    def has_zeroframe(self) -> bool:
+        """Whether the file holds a ZEROFRAME extension (the first frame of each integration)."""
+        return self._zf is not None
+
+    def zeroframe(self, ints: slice = slice(None), rows: slice = slice(None)) -> np.ndarray | None:
+        """ZEROFRAME for integrations ``ints`` and rows ``rows`` as float32 (nints, nrows, nx)
+        (stored uint16 in uncal files, float32 in ramp products), or None without one."""
+        if self._zf is None:
+            return None
+        raw = self._zf_disk.read(self._fd, ints, rows)
+        return np.ascontiguousarray(_scaled(raw, self._zf.header, np.float32)[:, 0])
 
     def extra_image(self, name: str) -> np.ndarray | None:
         """A carried 2-D image extension (e.g. AVDRKCUR) as float32, or None if absent."""

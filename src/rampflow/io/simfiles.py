@@ -126,6 +126,7 @@ _REFERENCE_MODELS = {
     "dark": ("DarkModel", {"SCI": "data", "DQ": "dq", "ERR": "err"}),
     "readnoise": ("ReadnoiseModel", {"SCI": "data"}),
     "gain": ("GainModel", {"SCI": "data"}),
+    "ipc": ("IPCModel", {"SCI": "data"}),
 }
 
 
@@ -171,7 +172,8 @@ def group_dtype() -> np.dtype:
 
 
 def write_uncal(path: str | os.PathLike, data: np.ndarray, keywords: dict,
-                int_times: np.ndarray, group: np.ndarray | None = None) -> Path:
+                int_times: np.ndarray, group: np.ndarray | None = None,
+                zeroframe: np.ndarray | None = None) -> Path:
     """Write a JWST level-1b (``_uncal``) file through ``Level1bModel``.
 
     data      : uint16 (nints, ngroups, ny, nx), DMS orientation; big-endian ('>u2') input
@@ -179,6 +181,8 @@ def write_uncal(path: str | os.PathLike, data: np.ndarray, keywords: dict,
     keywords  : FITS keyword -> value (primary-header keywords of the datamodel schema)
     int_times : structured array with :func:`int_times_dtype` fields
     group     : optional structured array with :func:`group_dtype` fields
+    zeroframe : optional uint16 (nints, ny, nx): the ZEROFRAME extension (set ZEROFRAM in
+                ``keywords`` to say it is there)
     """
     # stdatamodels is heavy to import; only writers need it
     from stdatamodels.jwst import datamodels
@@ -192,6 +196,11 @@ def write_uncal(path: str | os.PathLike, data: np.ndarray, keywords: dict,
     model.int_times = np.asarray(int_times, dtype=int_times_dtype())
     if group is not None:
         model.group = np.asarray(group, dtype=group_dtype())
+    if zeroframe is not None:
+        if zeroframe.shape != (data.shape[0],) + data.shape[2:]:
+            raise ValueError(f"zeroframe must have shape (nints, ny, nx) = {(data.shape[0],) + data.shape[2:]}, "
+                             f"got {zeroframe.shape}")
+        model.zeroframe = np.asarray(zeroframe, dtype=np.uint16)
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(str(path))
     model.close()
@@ -208,7 +217,7 @@ def write_reference(path: str | os.PathLike, reftype: str, arrays: dict, keyword
                     dq_def=None, model: str | None = None) -> Path:
     """Write a CRDS-format reference file through its ``stdatamodels`` model class.
 
-    reftype  : mask | saturation | superbias | linearity | dark | readnoise | gain
+    reftype  : mask | saturation | superbias | linearity | dark | readnoise | gain | ipc
     arrays   : EXTNAME -> array (SCI, DQ, ERR, COEFFS as the type defines)
     keywords : FITS keyword -> value; must include INSTRUME, DETECTOR, SUBARRAY and the
                subarray corner/size keywords, REFTYPE, AUTHOR, PEDIGREE, USEAFTER, DESCRIP

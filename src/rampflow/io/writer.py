@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,16 +23,64 @@ from .fitsfile import _DISK, BLOCK, _grown, _is_scaled, _scaled
 from .headers import _apply_updates, _image_header, _primary_header, _table_bytes, asdf_hdu
 from .ramp import RampFile
 
+#: how temporaries are named: ``.<name>.<8 random characters>.<kind>`` next to the product
+#: ``<name>`` (tempfile's random names): ``part`` files of :func:`atomic_path`, ``tmpdir``
+#: scratch folders of :func:`scratch_dir`
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.(?P<kind>part|tmpdir)")
+
+
+def temporaries(path: str | os.PathLike, kind: str = "part") -> list[Path]:
+    """The temporaries of product ``path`` of one ``kind`` (``part``: the files
+    :func:`atomic_path` writes, ``.<name>.XXXXXXXX.part``; ``tmpdir``: :func:`scratch_dir`'s
+    folders), e.g. left behind when a job writing ``path`` was killed before it could remove them."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    prefix = f".{path.name}."
+    return sorted(p for p in path.parent.iterdir() if p.name.startswith(prefix)
+                  and (m := _TEMPORARY.fullmatch(p.name)) and m["name"] == path.name and m["kind"] == kind)
+
+
+def remove_temporaries(path: str | os.PathLike, kind: str = "part") -> list[Path]:
+    """Remove the stale temporaries of product ``path`` (:func:`temporaries`); returns them.
+
+    Only the writer of ``path`` may call this: a temporary of ``path`` belongs to a job that
+    writes ``path``, and the workflow runs one such job at a time."""
+    removed = []
+    for tmp in temporaries(path, kind):
+        if tmp.is_dir() and not tmp.is_symlink():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        removed.append(tmp)
+    return removed
+
+
+@contextlib.contextmanager
+def scratch_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """A scratch folder next to product ``path`` (``.<name>.XXXXXXXX.tmpdir``) for files a job
+    needs only while it runs, removed when the block ends; stale ones a killed job left for
+    ``path`` are removed first."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_temporaries(path, "tmpdir")
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.", suffix=".tmpdir") as tmp:
+        yield Path(tmp)
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it to ``path`` if the block succeeds.
 
     On any exception the temporary file is removed and ``path`` is left untouched, so an
-    interrupted job never leaves a half-written product that looks finished.
+    interrupted job never leaves a half-written product that looks finished. A job killed
+    outright (SIGKILL, power loss) cannot remove its temporary: the next write of ``path``
+    removes such stale temporaries first (:func:`remove_temporaries`), so a rerun leaves none.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_temporaries(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
@@ -78,6 +128,10 @@ class RampWriter:
             ("PIXELDQ", np.uint32, self.shape[2:], None),
             ("GROUPDQ", np.uint8, self.shape, None),
         ]
+        # ZEROFRAME (float32 (nints, ny, nx)) when the input has one: written by ``write``
+        self.has_zeroframe = like.has_zeroframe
+        if self.has_zeroframe:
+            self._layout.append(("ZEROFRAME", np.float32, (self.shape[0],) + tuple(self.shape[2:]), None))
         self._tables = [like.tables[n] for n in ("INT_TIMES", "GROUP") if n in like.tables]
         # extra 2-D images: the input's, replaced or added to by ``extra`` (name -> array)
         images = {n: np.asarray(_scaled(np.asarray(h.data), h.header, np.float32))
@@ -141,6 +195,8 @@ class RampWriter:
             except (AttributeError, OSError):  # pragma: no cover - e.g. no fallocate support
                 pass
         for name, dtype, shape, _ in self._layout:
+            if len(shape) == 3:  # (nints, ny, nx) is laid out as (nints, 1, ny, nx)
+                shape = (shape[0], 1) + tuple(shape[1:])
             self._cubes[name] = (DiskCube(self._tmp, offsets[name], _DISK[np.dtype(dtype)][0], shape), dtype)
         self._fd = os.open(self._tmp, os.O_RDWR)
         return self
@@ -178,10 +234,17 @@ class RampWriter:
                 done += len(view)
         self._sci_copied = True
 
-    def write(self, ints: slice, rows: slice, sci: np.ndarray, gdq: np.ndarray) -> None:
+    def write(self, ints: slice, rows: slice, sci: np.ndarray, gdq: np.ndarray,
+              zeroframe: np.ndarray | None = None) -> None:
         """Store a chunk: ``sci`` float32 and ``gdq`` uint8 for ``[ints, :, rows, :]`` (only
-        ``gdq`` after :meth:`copy_sci`; ``sci`` must then be the input's, unchanged)."""
-        for name, arr in (("SCI", sci), ("GROUPDQ", gdq)):
+        ``gdq`` after :meth:`copy_sci`; ``sci`` must then be the input's, unchanged), and the
+        chunk's ZEROFRAME (float32 (nints, nrows, nx)) when the product has one."""
+        arrays = [("SCI", sci), ("GROUPDQ", gdq)]
+        if self.has_zeroframe:
+            if zeroframe is None:
+                raise ValueError(f"{self.path}: the input has a ZEROFRAME; each chunk's must be written")
+            arrays.append(("ZEROFRAME", zeroframe[:, None]))
+        for name, arr in arrays:
             if name == "SCI" and self._sci_copied:
                 continue
             cube, dtype = self._cubes[name]

@@ -38,15 +38,20 @@ re-pointed at the given server, keeping astroquery's own endpoint paths. Name re
 (``objectname=``/``coordinates=`` criteria) goes to a resolver host astroquery hard-codes;
 use ``target_name`` instead where the server is not the real MAST.
 
+In the workflow the query and the downloads are separate jobs: the ``mast_query`` checkpoint
+writes the manifest from the query alone (:func:`plan`), then one ``mast_download`` job per file
+fetches it (:func:`fetch_one`), in parallel up to the ``mast_connections`` resource.
+
 Modules: :mod:`.client` (astroquery client, login, retries, errors), :mod:`.query` (product
 queries, filtering, TA detection), :mod:`.download` (per-file download with checks and atomic
-renames), :mod:`.manifest` (the JSON manifest of downloaded files), :mod:`.config` (the
-``inputs.mast`` mapping and :func:`fetch`). This module re-exports their public API.
+renames), :mod:`.manifest` (the JSON manifest of the files), :mod:`.config` (the
+``inputs.mast`` mapping, :func:`plan`, :func:`fetch_one` and :func:`fetch`). This module re-exports their public API.
 """
 
 from __future__ import annotations
 
 from .client import (
+    CHECKSUM_COLUMNS,
     DEFAULT_SERVER,
     RETRY_STATUSES,
     ChecksumMismatch,
@@ -56,9 +61,16 @@ from .client import (
     login,
     observations_client,
 )
-from .config import OPTION_KEYS, fetch, split_config
-from .download import CHECKSUM_COLUMNS, download, download_url
-from .manifest import manifest_entry, manifest_stems, read_manifest, write_manifest
+from .config import OPTION_KEYS, fetch, fetch_one, plan, split_config
+from .download import download, download_file, download_url
+from .manifest import (
+    manifest_entry,
+    manifest_file,
+    manifest_stems,
+    planned_entry,
+    read_manifest,
+    write_manifest,
+)
 from .query import PRODUCT_BATCH, TA_EXP_TYPE, parse_filename, query_products, target_acquisition_mask
 
 __all__ = [
@@ -80,8 +92,13 @@ __all__ = [
     "query_products",
     "download_url",
     "download",
+    "download_file",
     "fetch",
+    "plan",
+    "fetch_one",
     "manifest_entry",
+    "planned_entry",
+    "manifest_file",
     "write_manifest",
     "read_manifest",
     "manifest_stems",

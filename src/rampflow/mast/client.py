@@ -27,6 +27,11 @@ DEFAULT_SERVER = "https://mast.stsci.edu"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
+#: product-table columns that, where present, carry a checksum of the file
+CHECKSUM_COLUMNS = ("md5", "md5sum", "checksum", "sha256")
+
+
+
 class MastQueryError(RuntimeError):
     """A MAST query failed or could not be made."""
 
@@ -137,3 +142,29 @@ def _str(value) -> str:
 def _colnames(row) -> list[str]:
     """Column names of a table row, or keys of a mapping."""
     return list(getattr(row, "colnames", None) or row.keys())
+
+
+def _expected_checksum(row) -> tuple[str, str] | None:
+    """(algorithm, hex digest) reported for this product, if its table carries one."""
+    names = getattr(row, "colnames", None) or list(row.keys())
+    for col in CHECKSUM_COLUMNS:
+        if col in names:
+            value = _str(row[col]).strip().lower()
+            if not value:
+                continue
+            if ":" in value:
+                algo, digest = value.split(":", 1)
+            else:
+                algo = "sha256" if len(value) == 64 or col == "sha256" else "md5"
+                digest = value
+            return algo, digest
+    return None
+
+
+def _int_or_none(value) -> int | None:
+    """A positive integer from a table value or header, else None."""
+    try:
+        v = int(_str(value))
+    except ValueError:
+        return None
+    return v if v > 0 else None

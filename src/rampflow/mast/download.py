@@ -30,6 +30,8 @@ from .client import (
     ChecksumMismatch,
     DownloadError,
     _colnames,
+    _expected_checksum,
+    _int_or_none,
     _repoint,
     _Retryable,
     _str,
@@ -38,9 +40,6 @@ from .client import (
     observations_client,
 )
 from .manifest import _file_digest, manifest_entry, write_manifest
-
-#: product-table columns that, where present, carry a checksum of the file
-CHECKSUM_COLUMNS = ("md5", "md5sum", "checksum", "sha256")
 
 
 def download_url(uri: str, server: str | None = None, *, observations=None) -> str:
@@ -59,32 +58,6 @@ def download_url(uri: str, server: str | None = None, *, observations=None) -> s
     return base + "?uri=" + quote(uri, safe=":/")
 
 
-def _expected_checksum(row) -> tuple[str, str] | None:
-    """(algorithm, hex digest) reported for this product, if its table carries one."""
-    names = getattr(row, "colnames", None) or list(row.keys())
-    for col in CHECKSUM_COLUMNS:
-        if col in names:
-            value = _str(row[col]).strip().lower()
-            if not value:
-                continue
-            if ":" in value:
-                algo, digest = value.split(":", 1)
-            else:
-                algo = "sha256" if len(value) == 64 or col == "sha256" else "md5"
-                digest = value
-            return algo, digest
-    return None
-
-
-def _int_or_none(value) -> int | None:
-    """A positive integer from a table value or header, else None."""
-    try:
-        v = int(_str(value))
-    except ValueError:
-        return None
-    return v if v > 0 else None
-
-
 def _content_range_total(header: str | None) -> int | None:
     """The total size of a ``Content-Range`` header (``bytes a-b/total``), or None."""
     if not header:
@@ -97,6 +70,18 @@ def _content_range_start(header: str | None) -> int | None:
     """The first byte of a ``Content-Range`` header, or None."""
     m = re.match(r"bytes\s+(\d+)-\d+/", (header or "").strip())
     return int(m.group(1)) if m else None
+
+
+def _progress_step(total: int | None) -> int:
+    """Bytes between two progress lines: a tenth of the file, between 1 MB and 256 MB."""
+    return min(max((total or 0) // 10, 1 << 20), 256 << 20)
+
+
+def _progress(done: int, total: int | None) -> str:
+    """``12.6 of 125.8 MB (10%)``."""
+    if not total:
+        return f"{done / 1e6:.1f} MB of ?"
+    return f"{done / 1e6:.1f} of {total / 1e6:.1f} MB ({100 * done / total:.0f}%)"
 
 
 def _fail(part: Path, message: str, exc_type=ChecksumMismatch):
@@ -169,15 +154,15 @@ def _download_one(session: requests.Session, url: str, dest: Path, *, size: int 
                 if verify_size and size and total and total != size:
                     _fail(part, f"{dest.name}: server offers {total} bytes but MAST reports "
                                 f"size={size}; nothing kept")
-                done, next_report = have, have + (256 << 20)
+                step = _progress_step(total or size)
+                done, next_report = have, have + step
                 with open(part, mode) as f:
                     for block in _blocks(r, chunk_size):
                         f.write(block)
                         done += len(block)
                         if done >= next_report:
-                            log.info("%s: %.0f of %s MB", dest.name, done / 1e6,
-                                     f"{total / 1e6:.0f}" if total else "?")
-                            next_report += 256 << 20
+                            log.info("%s: %s", dest.name, _progress(done, total))
+                            next_report += step
             got = part.stat().st_size
             expected = total or size
             if expected and got < expected:
@@ -211,6 +196,33 @@ def _download_one(session: requests.Session, url: str, dest: Path, *, size: int 
     return md5
 
 
+def download_file(session: requests.Session, url: str, dest: str | os.PathLike, *,
+                  size: int | None = None, checksum: tuple[str, str] | None = None,
+                  retries: int = 4, backoff: float = 1.0, timeout: float = 120.0,
+                  verify_size: bool = True) -> tuple[str, bool]:
+    """Fetch one file from ``url`` to ``dest`` unless a verified copy is already there.
+
+    Returns (MD5 of the file, whether it was fetched). A file already at ``dest`` with the
+    reported ``size`` (and ``checksum``, an (algorithm, hex digest) pair, when given) is
+    kept and nothing is requested. Otherwise the file is streamed to ``<dest>.part``, which
+    a ``Range`` request continues (also a ``.part`` left by an interrupted run), retried
+    and verified as :func:`download` describes, then moved onto ``dest``.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists() and _complete(dest, size, checksum, verify_size):
+        log.info("%s: already here and verified (%d bytes); nothing fetched", dest.name, dest.stat().st_size)
+        return _file_digest(dest), False
+    part = dest.with_name(dest.name + ".part")
+    have = part.stat().st_size if part.exists() else 0
+    log.info("%s: downloading %s bytes from %s%s", dest.name, size or "?", url,
+             f" (resuming a {have}-byte partial file)" if have else "")
+    md5 = _download_one(session, url, dest, size=size, checksum=checksum, retries=retries,
+                        backoff=backoff, timeout=timeout, verify_size=verify_size)
+    log.info("%s: complete and verified (%d bytes, md5 %s)", dest.name, dest.stat().st_size, md5)
+    return md5, True
+
+
 def download(
     products: Table | Iterable[Mapping[str, Any]],
     dest_dir: str | os.PathLike,
@@ -225,7 +237,8 @@ def download(
     manifest_path: str | os.PathLike | None = None,
 ) -> list[Path]:
     """Download ``products`` (rows with ``dataURI``, ``productFilename``, ``size``) flat
-    into ``dest_dir``; return the local paths in the order given.
+    into ``dest_dir``, one after the other; return the local paths in the order given.
+    (The workflow fetches each file in its own job with :func:`download_file`.)
 
     Each file is streamed to ``<name>.part``, continued with an HTTP ``Range`` request
     after a dropped connection (also across runs: a ``.part`` left by an interrupted run
@@ -251,7 +264,6 @@ def download(
     obs = observations if observations is not None else observations_client(server, token)
     if observations is not None and token:
         login(obs, token)
-    session = obs._session
     rows = list(products)
     paths: list[Path] = []
     entries: list[dict] = []
@@ -259,16 +271,10 @@ def download(
         name = os.path.basename(_str(row["productFilename"]) or _str(row["dataURI"]))
         dest = dest_dir / name
         size = _int_or_none(row["size"]) if "size" in _colnames(row) else None
-        checksum = _expected_checksum(row)
-        url = download_url(_str(row["dataURI"]), observations=obs)
-        if dest.exists() and _complete(dest, size, checksum, verify_size):
-            log.info("[%d/%d] %s: already here", k, len(rows), name)
-            md5 = _file_digest(dest)
-        else:
-            log.info("[%d/%d] %s: downloading %s bytes", k, len(rows), name, size or "?")
-            md5 = _download_one(session, url, dest, size=size, checksum=checksum,
-                                retries=retries, backoff=backoff, timeout=timeout,
-                                verify_size=verify_size)
+        log.info("[%d/%d] %s", k, len(rows), name)
+        md5, _ = download_file(obs._session, download_url(_str(row["dataURI"]), observations=obs), dest,
+                               size=size, checksum=_expected_checksum(row), retries=retries,
+                               backoff=backoff, timeout=timeout, verify_size=verify_size)
         paths.append(dest)
         entries.append(manifest_entry(row, dest, md5=md5))
     if manifest_path is not None:

@@ -52,7 +52,9 @@ def exposure_rows(headers: dict) -> list[list]:
 
 def provenance(headers: dict) -> dict:
     """What ran, from primary headers: ``steps`` [(keyword, step, {status: n})], ``refs``
-    {R_ key: {value: n}}, ``crds`` {CRDS_CTX / CRDS_VER: {value: n}}, ``history`` [lines]."""
+    {R_ key (reference files) and P_ key (CRDS parameter files): {value: n}}, ``crds``
+    {CRDS_CTX / CRDS_VER: {value: n}}, ``history`` [lines] (the parameters and where each
+    came from)."""
     steps: dict[str, Counter] = OrderedDict()
     refs: dict[str, Counter] = defaultdict(Counter)
     crds: dict[str, Counter] = defaultdict(Counter)
@@ -61,7 +63,7 @@ def provenance(headers: dict) -> dict:
         for key in h.keys():
             if key.startswith("S_") and key not in ("S_REGION",):
                 steps.setdefault(key, Counter())[str(h[key])] += 1
-            elif key.startswith("R_"):
+            elif key.startswith(("R_", "P_")):
                 refs[key][str(h[key])] += 1
             elif key in ("CRDS_CTX", "CRDS_VER"):
                 crds[key][str(h[key])] += 1

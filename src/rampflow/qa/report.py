@@ -55,7 +55,8 @@ def _settings(config: dict) -> dict:
     return qa
 
 
-def build_report(out_html, *, config: dict, manifest=(), products=None, logs=(), title: str | None = None) -> Path:
+def build_report(out_html, *, config: dict, manifest=(), products=None, logs=(), title: str | None = None,
+                 failures=()) -> Path:
     """Write the self-contained QA page ``out_html`` (atomically).
 
     config   : the program's config (``program``, ``steps``, ``qa`` settings, and
@@ -66,6 +67,8 @@ def build_report(out_html, *, config: dict, manifest=(), products=None, logs=(),
     products : Stage 1 products (rateints / gain_scaleints) read for the exposures,
                provenance and DQ tallies; default: the manifest's ``product`` entries
     logs     : log files; their WARNING lines are listed
+    failures : exposures that failed (dicts of :func:`rampflow.recovery.failed_exposures`:
+               stem, file, missing, error, log), listed in a "Failed exposures" section
     """
     config = dict(config or {})
     logs = list(logs)
@@ -90,7 +93,9 @@ def build_report(out_html, *, config: dict, manifest=(), products=None, logs=(),
                                  base)
         return h.section(sid, SECTION_TITLES[sid], lead + body)
 
-    parts = [sec.summary(config, exp_rows, nplots, nwarn, transits, prov),
+    failures = [dict(f) for f in failures]
+    parts = [sec.summary(config, exp_rows, nplots, nwarn, transits, prov, len(failures)),
+             *([sec.failures_section(failures)] if failures else []),
              manifest_section("exposures", sec.exposures_table(exp_rows)),
              sec.provenance_section(prov, len(headers), config),
              sec.dq_tally_section(headers, tallies, sizes),
@@ -98,7 +103,8 @@ def build_report(out_html, *, config: dict, manifest=(), products=None, logs=(),
     parts += [manifest_section(sid) for sid in sections if sid != "exposures"]
     parts += [sec.warnings_section(warnings, nwarn, len(logs), int(qa["max_warnings"])),
               sec.config_section(config)]
-    nav = ([("summary", "Summary"), ("exposures", "Exposures"), ("provenance", "Steps & references"),
+    nav = ([("summary", "Summary")] + ([("failed", f"Failed ({len(failures)})")] if failures else [])
+           + [("exposures", "Exposures"), ("provenance", "Steps & references"),
             ("dq-tallies", "DQ tallies"), ("satjump", "Saturation & jumps")]
            + [(sid, SECTION_TITLES[sid]) for sid in sections if sid != "exposures"]
            + [("warnings", f"Warnings ({nwarn})"), ("config", "Configuration")])

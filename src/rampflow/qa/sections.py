@@ -27,13 +27,13 @@ _METRICS = ["detector", "integrations", "jump groups (total)", "jump pixels / in
 _METRICS_COLUMNS = ("jump_groups", "jump_pixels", "saturated_frac")
 
 
-def summary(config, exp_rows, nplots, nwarn, transits, prov) -> str:
-    """Cards (exposures, detectors, integrations, plots, warnings, transit depths) and one line
-    on the program, its inputs, steps and CRDS context."""
+def summary(config, exp_rows, nplots, nwarn, transits, prov, nfailed=0) -> str:
+    """Cards (exposures, detectors, integrations, plots, warnings, failed exposures when any,
+    transit depths) and one line on the program, its inputs, steps and CRDS context."""
     dets = sorted({r[1] for r in exp_rows})
     nints = sum(int(r[9] or 0) for r in exp_rows)
     cards = [("exposures", len(exp_rows)), ("detectors", ", ".join(dets) or "—"), ("integrations", nints),
-             ("plots", nplots), ("warnings", nwarn)]
+             ("plots", nplots), ("warnings", nwarn)] + ([("failed exposures", nfailed)] if nfailed else [])
     for entry, res in transits:
         if res.get("depth") is not None:
             cards.append((f"{res.get('detector', entry['detector'])} depth",
@@ -41,13 +41,31 @@ def summary(config, exp_rows, nplots, nwarn, transits, prov) -> str:
         elif res.get("fitted") is False:
             cards.append((f"{res.get('detector', entry['detector'])} depth", "not fitted"))
     crds = ", ".join(f"{v}" for k, c in prov["crds"].items() if k == "CRDS_CTX" for v in c) or "—"
+
+    def warn(k, v):
+        return (k in ("warnings", "failed exposures") and v) or v == "not fitted"
+
     return h.section("summary", "Summary", "<div class='cards'>" + "".join(
-        f"<div class='card'><b class='{'warn' if (k == 'warnings' and v) or v == 'not fitted' else ''}'>"
+        f"<div class='card'><b class='{'warn' if warn(k, v) else ''}'>"
         f"{h.esc(h.fmt(v))}</b>{h.esc(k)}</div>"
         for k, v in cards) + "</div>"
         f"<p>Program <b>{h.esc(config.get('program', ''))}</b>; input source "
         f"{h.esc((config.get('inputs') or {}).get('source', ''))}; "
         f"steps: {h.esc(', '.join(config.get('steps') or []))}; CRDS context: {h.esc(crds)}.</p>")
+
+
+#: columns of the "Failed exposures" section (keys of rampflow.recovery.failed_exposures)
+FAILURE_COLUMNS = [("stem", "exposure"), ("file", "input file"), ("missing", "missing product"),
+                   ("error", "error"), ("log", "log")]
+
+
+def failures_section(failures) -> str:
+    """The exposures that failed in a ``--keep-going`` run: left out of the light curves and of
+    this page's other sections."""
+    lead = ("<p class='warn'>These exposures failed; the light curves and the rest of this page are "
+            "made without them. Their job logs hold the error; fix the input and run again.</p>")
+    rows = [[f.get(k, "") for k, _ in FAILURE_COLUMNS] for f in failures]
+    return h.section("failed", f"Failed exposures ({len(rows)})", lead + h.table([t for _, t in FAILURE_COLUMNS], rows))
 
 
 def exposures_table(exp_rows) -> str:

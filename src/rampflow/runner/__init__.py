@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import tempfile
-from pathlib import Path
 
+from .. import io, references
 from ..steps import get_step_class
 from .loading import load_step, set_threads
 from .plan import Pass, chunk_ranges, plan_passes
@@ -38,6 +37,8 @@ def _check_job(steps: list[str], passes: list[Pass], outputs: dict, params: dict
     unknown = sorted(set(params) - set(steps))
     if unknown:
         raise ValueError(f"runner.run: parameters for unknown steps {unknown} (this job runs {steps})")
+    for name, values in params.items():  # names, types and ranges against each step's spec
+        get_step_class(name).check_params(values)
     made = {p for s in steps for p in get_step_class(s).products}
     extra = sorted(set(outputs) - made)
     if extra:
@@ -49,9 +50,33 @@ def _check_job(steps: list[str], passes: list[Pass], outputs: dict, params: dict
         raise ValueError(f"runner.run: the last step {last.name!r} needs output path(s) for {missing}")
 
 
+def _remove_stale_temporaries(outputs: dict) -> None:
+    """Remove what a killed run of this job left: the ``.part`` files of its products and its
+    scratch folder (named after its first product), so a rerun leaves no temporary behind."""
+    stale = [t for path in outputs.values() for t in io.remove_temporaries(path)]
+    if outputs:
+        stale += io.remove_temporaries(next(iter(outputs.values())), "tmpdir")
+    if stale:
+        log.info("removed %d stale temporar%s of an interrupted run: %s", len(stale),
+                 "y" if len(stale) == 1 else "ies", ", ".join(t.name for t in stale))
+
+
+def _check_references(steps: list[str], passes: list[Pass], inputs: dict, overrides: dict | None,
+                      crds_context: str | None) -> None:
+    """Resolve every reference type of a job of several passes before the first pass writes a
+    product, so that a type CRDS cannot provide (MissingReferenceError) leaves no product
+    behind. One pass resolves all its steps' references before it writes anything."""
+    types = references.reftypes_for_steps(steps)
+    if len(passes) < 2 or not types or "ramp" not in inputs:
+        return
+    with io.open_ramp(inputs["ramp"]) as rf:
+        meta = rf.meta
+    references.resolve(meta, types, overrides, crds_context)
+
+
 def run(steps: list[str], inputs: dict, outputs: dict, *, params: dict | None = None,
         overrides: dict | None = None, crds_context: str | None = None,
-        chunk_mb: float = DEFAULT_CHUNK_MB, threads: int | None = None) -> None:
+        chunk_mb: float = DEFAULT_CHUNK_MB, threads: int | None = None, use_crds_pars: bool = True) -> None:
     """Run consecutive ``steps`` on one exposure and write the products asked for.
 
     inputs  : ``{"ramp": path}`` when the first step reads a ramp (a ramp step or ramp_fit),
@@ -63,10 +88,15 @@ def run(steps: list[str], inputs: dict, outputs: dict, *, params: dict | None = 
               ``gain_scaleints`` for gain_scale. The last step's products are required; an
               intermediate product left out is not written (a temporary file stands in when
               a later pass must read it).
-    params  : step name -> that step's parameters (jwst names).
+    params  : step name -> that step's parameters (jwst names): the config's layer, over the
+              step's CRDS parameter file (``pars-<jwst class>``; ``use_crds_pars=False`` turns
+              that layer off) over jwst's defaults; products record where each value came from.
 
     Products are identical to running the steps one by one. Raises ValueError naming the
-    step, parameter or product at fault; on any error no product is left half-written.
+    step, parameter or product at fault, and references.MissingReferenceError (before
+    anything is written) naming the exposure and the reference types CRDS cannot provide;
+    on any error no product is left half-written. Temporaries a killed run of the same job
+    left next to its products are removed first.
     """
     steps = list(steps)
     inputs = {k: str(v) for k, v in (inputs or {}).items() if v}
@@ -74,12 +104,14 @@ def run(steps: list[str], inputs: dict, outputs: dict, *, params: dict | None = 
     params = {k: dict(v or {}) for k, v in (params or {}).items()}
     passes = plan_passes(steps, inputs)
     _check_job(steps, passes, outputs, params)
+    _remove_stale_temporaries(outputs)
     for name in steps:  # an optional product asked for switches its parameter on (fitopt -> save_opt)
         for suffix, par in get_step_class(name).optional_products.items():
             if suffix in outputs:
                 params.setdefault(name, {})[par] = True
+    _check_references(steps, passes, inputs, overrides, crds_context)
     set_threads(threads)
-    common = dict(overrides=overrides, crds_context=crds_context)
+    common = dict(overrides=overrides, crds_context=crds_context, use_crds_pars=use_crds_pars)
     with contextlib.ExitStack() as stack:
         tmp = None
         current = dict(inputs)
@@ -91,10 +123,8 @@ def run(steps: list[str], inputs: dict, outputs: dict, *, params: dict | None = 
                                                                if s not in last.optional_products]
             for suffix in handoff:
                 if suffix not in outs:  # read by the next pass, not asked for: a temporary file
-                    if tmp is None:
-                        parent = Path(next(iter(outputs.values()))).parent
-                        parent.mkdir(parents=True, exist_ok=True)
-                        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=parent, prefix=".rampflow-")))
+                    if tmp is None:  # named after the job's first product: its own, not another job's
+                        tmp = stack.enter_context(io.scratch_dir(next(iter(outputs.values()))))
                     outs[suffix] = str(tmp / f"{suffix}.fits")
             if p.mode == "products":
                 run_products_pass(p.steps[0], {s: current[s] for s in last.reads}, outs,

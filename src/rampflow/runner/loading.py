@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from .. import io, references
 from ..steps import get_step_class
 from ..steps.base import INPUTS
+
+log = logging.getLogger("rampflow")
 
 
 def set_threads(threads: int | None) -> None:
@@ -21,18 +24,31 @@ def set_threads(threads: int | None) -> None:
 
 
 def load_step(name: str, meta, *, params: dict | None = None, overrides: dict | None = None,
-              crds_context: str | None = None, inputs: dict | None = None, ramp=None):
+              crds_context: str | None = None, inputs: dict | None = None, ramp=None,
+              use_crds_pars: bool = True):
     """Resolve and load what step ``name`` needs for the exposure ``meta`` and build it.
 
+    params : the config's parameters of the step; they beat those of the step's CRDS
+        parameter file (``pars-<jwst class>``, unless ``use_crds_pars`` is False), which beat
+        jwst's defaults (:func:`rampflow.references.resolve_parameters`). The step gets the
+        result as ``step.resolved`` (values and where each came from); a parameter file's
+        ``skip: true`` skips a ramp step. Parameter files of the jwst steps rampflow does not
+        implement that jwst runs just before this one are checked too (their notes are added).
     inputs : step input name -> file path (e.g. "destripe_mask"); an input not given is built
         from ``ramp`` (the step's open input RampFile), or, without one, raises ValueError.
     Returns (step, reference paths, CRDS context or None, input name -> what to record).
     """
     cls = get_step_class(name)
-    params = dict(params or {})
-    cls.check_params(params)
-    paths, ctx = references.resolve(meta, cls.reftypes, overrides, crds_context)
-    refs = {rt: references.load_reference(rt, p, meta) for rt, p in paths.items()}
+    cls.check_params(dict(params or {}))
+    resolved = references.resolve_parameters(meta, name, params, overrides=overrides, context=crds_context,
+                                             use_crds_pars=use_crds_pars)
+    if cls.official:
+        resolved.notes += references.check_unimplemented_pars(meta, name, overrides=overrides, context=crds_context,
+                                                              use_crds_pars=use_crds_pars)
+    params = {k: v for k, v in resolved.values.items() if resolved.sources[k] != "default"}
+    paths, ctx = references.resolve(meta, cls.reftypes, overrides, crds_context, optional=cls.optional_reftypes)
+    refs = {rt: references.load_reference(rt, p, meta) for rt, p in paths.items()
+            if p != references.NOT_APPLICABLE}
     arrays, recorded = {}, {}
     for key in cls.inputs:
         spec = INPUTS[key]
@@ -40,10 +56,26 @@ def load_step(name: str, meta, *, params: dict | None = None, overrides: dict | 
         if given:
             arrays[key] = spec.read(given, meta)
             recorded[key] = Path(given).name
+        elif not spec.needs_ramp:
+            arrays[key] = spec.build(meta, params)
+            recorded[key] = spec.built_name
         elif ramp is not None:
             arrays[key] = spec.build(ramp, params)
             recorded[key] = spec.built_name
         else:
             raise ValueError(f"step {name!r}: no {key!r} input given, and the step does not read a ramp "
                              "file it could be built from")
-    return cls(meta, refs, arrays, **params), paths, ctx, recorded
+    step = cls(meta, refs, arrays, **params)
+    step.resolved = resolved
+    changed = resolved.changed()
+    if resolved.pars_file or changed:
+        log.info("%s: parameter file %s; not at jwst's default: %s", name, resolved.pars_name,
+                 ", ".join(f"{k}={v!r} ({src})" for k, (v, src) in sorted(changed.items())) or "none")
+    if resolved.skip:
+        if cls.kind == "ramp":
+            step.skipped = f"CRDS parameter file {resolved.pars_name} sets skip=True"
+        else:
+            resolved.notes.append(f"{resolved.pars_name} sets skip=True; rampflow still runs {name} (it makes "
+                                  "the rate products)")
+            log.warning("%s: %s: %s", meta.filename, name, resolved.notes[-1])
+    return step, paths, ctx, recorded

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..steps import get_step_class
+from ..steps.base import INPUTS
 
 
 @dataclass
@@ -47,7 +48,7 @@ def plan_passes(steps: list[str], inputs: dict) -> list[Pass]:
     for name in steps:
         cls = get_step_class(name)
         mode = _mode(cls)
-        builds_input = any(not inputs.get(k) for k in cls.inputs)
+        builds_input = any(not inputs.get(k) and INPUTS[k].needs_ramp for k in cls.inputs)
         prev = passes[-1] if passes else None
         if prev is not None and prev.last.kind == "rate" and cls.kind == "ramp":
             raise ValueError(f"runner.run: ramp step {name!r} cannot follow {prev.steps[-1]!r}, which makes "

@@ -11,8 +11,16 @@ def ref_keyword(reftype: str) -> str:
     return "R_" + reftype.upper()[:6]
 
 
+def pars_keyword(keyword: str) -> str:
+    """The keyword recording a step's CRDS parameter file: P_ + its S_ keyword's name
+    (S_JUMP -> P_JUMP, S_SATURA -> P_SATURA); 'N/A' when none was used."""
+    return "P_" + keyword[2:]
+
+
 def ref_value(path, overrides: dict | None) -> str:
     """What jwst records in R_<TYPE>: the path as given for an override, else crds://<name>."""
+    if str(path) == "N/A":  # an optional reference CRDS marks not applicable: recorded as jwst does
+        return "N/A"
     given = {str(v) for v in (overrides or {}).values()}
     return str(path) if str(path) in given else f"crds://{Path(path).name}"
 
@@ -25,7 +33,11 @@ def provenance(step, paths: dict, ctx: str | None, overrides: dict | None = None
     an override); input_names : step input -> what to record for it (file name, or how it
     was built), in the keyword the step names in ``input_keywords``.
     """
-    updates = {step.keyword: ("SKIPPED" if step.skipped else "COMPLETE", f"rampflow {step.name}")}
+    status = "FAILED" if getattr(step, "failed", False) else ("SKIPPED" if step.skipped else "COMPLETE")
+    updates = {step.keyword: (status, f"rampflow {step.name}")}
+    resolved = getattr(step, "resolved", None)
+    if resolved is not None and step.official:
+        updates[pars_keyword(step.keyword)] = (resolved.pars_name, "CRDS parameter file of the step")
     for rt, p in paths.items():
         updates[ref_keyword(rt)] = (ref_value(p, overrides), f"{rt} reference file")
     if ctx:

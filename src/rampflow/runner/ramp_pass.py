@@ -19,6 +19,8 @@ import logging
 import time
 from pathlib import Path
 
+import numpy as np
+
 from .. import io
 from . import rate_products
 from .loading import load_step
@@ -38,27 +40,33 @@ def _prefetch(rf, label: str) -> None:
 def _integration_chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label):
     """Process chunks of integrations; step i's product is written after it processed each
     chunk (``writers``: step index -> RampWriter). Yields (ints, rows, sci, gdq, pdq) of each
-    chunk after every step (for a rate step; integration passes have none)."""
+    chunk after every step (for a rate step; integration passes have none). With a ZEROFRAME
+    in the input, each chunk's goes through the steps' ``process_zeroframe`` and into the
+    products too."""
     nints, _, ny, _ = rf.shape
     nper = ints_per_chunk(rf.nbytes_per_int, nints, chunk_mb, any(s.chunking == "whole" for s in steps))
     chunks = list(chunk_ranges(nints, nper))
     for k, ints in enumerate(chunks):
         sci, gdq = rf.read(ints, reuse=True)
+        zf = rf.zeroframe(ints)
         for i, step in enumerate(steps):
             if pdqs[i] is None:
                 pdqs[i] = (base_pdq if i == 0 else pdqs[i - 1]).copy()
             if not step.skipped:
                 step.process(sci, gdq, pdqs[i], ints, slice(0, ny))
+                if zf is not None:
+                    step.process_zeroframe(zf, ints, slice(0, ny))
             if i in writers:
-                writers[i].write(ints, slice(None), sci, gdq)
-        yield ints, slice(None), sci, gdq, None
+                writers[i].write(ints, slice(None), sci, gdq, zf)
+        yield ints, slice(None), sci, gdq, None, zf
         log.info("%s: integrations %d-%d done (%d/%d chunks)", label, ints.start + 1, ints.stop, k + 1, len(chunks))
 
 
 def _row_chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label):
     """Process chunks of rows, read with the steps' halo rows; step i's product gets each
     chunk's interior rows after step i. Yields (ints, rows, sci, gdq, pdq) of the interior
-    rows after every step (views into reused buffers, valid until the next chunk is read)."""
+    rows after every step (views into reused buffers, valid until the next chunk is read), and
+    their ZEROFRAME (None without one)."""
     nints, _, ny, _ = rf.shape
     halo = sum(0 if s.skipped else s.halo for s in steps)
     nrow = rows_per_chunk(rf.shape, chunk_mb, halo)
@@ -71,19 +79,25 @@ def _row_chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label):
         ext = slice(max(0, rows.start - halo), min(ny, rows.stop + halo))
         inner = slice(rows.start - ext.start, rows.stop - ext.start)
         sci, gdq = rf.read(slice(None), ext, reuse=True)
+        zf = rf.zeroframe(slice(None), ext)
+        zin = None if zf is None else zf[:, inner]
         sub = base_pdq[ext].copy()
         for i, step in enumerate(steps):
             if not step.skipped:
                 step.process(sci, gdq, sub, slice(0, nints), ext)
+                if zf is not None:
+                    step.process_zeroframe(zf, slice(0, nints), ext)
             pdqs[i][rows] = sub[inner]
             if i in writers:
-                writers[i].write(slice(None), rows, sci[:, :, inner], gdq[:, :, inner])
-        yield slice(None), rows, sci[:, :, inner], gdq[:, :, inner], (pdqs[-1] if steps else base_pdq)[rows]
+                writers[i].write(slice(None), rows, sci[:, :, inner], gdq[:, :, inner], zin)
+        yield (slice(None), rows, sci[:, :, inner], gdq[:, :, inner], (pdqs[-1] if steps else base_pdq)[rows],
+               None if zin is None else np.ascontiguousarray(zin))
         log.info("%s: rows %d-%d done (%d/%d chunks)", label, rows.start, rows.stop - 1, k + 1, len(chunks))
 
 
 def run_pass(in_path, names: list[str], mode: str, outputs: dict, *, params: dict, inputs: dict,
-             overrides: dict | None, crds_context: str | None, chunk_mb: float) -> None:
+             overrides: dict | None, crds_context: str | None, chunk_mb: float,
+             use_crds_pars: bool = True) -> None:
     """Run the steps ``names`` over the ramp ``in_path`` in one chunk loop (``mode``
     "integrations" or "rows") and write the products of ``outputs`` (suffix -> path)."""
     t0 = time.perf_counter()
@@ -95,7 +109,7 @@ def run_pass(in_path, names: list[str], mode: str, outputs: dict, *, params: dic
         for k, name in enumerate(names):
             step, paths, ctx, recorded = load_step(name, meta, params=params.get(name), overrides=overrides,
                                                    crds_context=crds_context, inputs=inputs,
-                                                   ramp=rf if k == 0 else None)
+                                                   ramp=rf if k == 0 else None, use_crds_pars=use_crds_pars)
             if step.kind == "rate":
                 rate = (step, paths, ctx, recorded)
                 images = {n: rf.extra_image(n) for n in rf.extra_images}
@@ -120,9 +134,11 @@ def run_pass(in_path, names: list[str], mode: str, outputs: dict, *, params: dic
         base_pdq = rf.pixeldq()
         pdqs = [None] * len(steps)
         chunks = _row_chunks if mode == "rows" else _integration_chunks
-        for _, rows, sci, gdq, pdq in chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label):
+        for _, rows, sci, gdq, pdq, zf in chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label):
             if rate is not None:
-                rate[0].fit(sci, gdq, pdq, rows)
+                rate[0].fit(sci, gdq, pdq, rows, zeroframe=zf)
+        for step in steps:  # non-ramp products of ramp steps (persistence's array)
+            step.finish(outputs)
         for i, w in writers.items():
             w.write_pixeldq(pdqs[i])
             late = late_updates(steps[:i + 1], updates)

@@ -38,7 +38,7 @@ def write(step, rf, outputs: dict, updates: dict, history: list) -> None:
 
 
 def run_products_pass(name: str, sources: dict, outputs: dict, *, params: dict | None,
-                      overrides: dict | None, crds_context: str | None) -> None:
+                      overrides: dict | None, crds_context: str | None, use_crds_pars: bool = True) -> None:
     """Apply the rate-product step ``name`` to each product of ``sources`` (``rate`` and
     ``rateints`` -> path) and write its products (its ``products``, in the same order)."""
     cls = get_step_class(name)
@@ -51,7 +51,7 @@ def run_products_pass(name: str, sources: dict, outputs: dict, *, params: dict |
         ny, nx = prod["SCI"].shape[-2:]
         meta = ExposureMeta.from_headers(primary, {}, str(src), (1, 1, ny, nx))
         step, paths, ctx, recorded = load_step(name, meta, params=params, overrides=overrides,
-                                               crds_context=crds_context)
+                                               crds_context=crds_context, use_crds_pars=use_crds_pars)
         arrays = {k: prod[k] for k in RATE_KEYS if k in prod}
         step.process_product(arrays)
         updates, history = provenance(step, paths, ctx, overrides, recorded)

@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 
 from ..io import simfiles
-from . import kinds
+from . import crds_pars, kinds
 from .geometry import FULL
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 CACHE_MARK = "simulated_by"
 #: the context the cache's mappings define
 CONTEXT = "jwst_0001.pmap"
-#: reference types the pipeline may ask for that the simulator does not provide
+#: reference types the pipeline may ask for: N/A in the mappings unless the cache holds files of the type
 NOT_APPLICABLE = ("ipc", "persat", "pictureframe", "refpix", "sirskernel", "trapdensity", "trappars")
 
 
@@ -163,11 +163,13 @@ def _rmap_entries(refroot: Path) -> dict:
     return rmaps
 
 
-def _write_mappings(mapdir: Path, rmaps: dict) -> list[str]:
-    """Write one rmap per (instrument, reftype), one imap per instrument and the pmap;
-    returns the mapping names."""
+def _write_mappings(mapdir: Path, rmaps: dict, pars: dict | None = None) -> list[str]:
+    """Write one rmap per (instrument, reftype) -- of the reference files ``rmaps`` and of the
+    parameter files ``pars`` (see :func:`.crds_pars.write_pars`) --, one imap per instrument and
+    the pmap; returns the mapping names."""
     mapping_names = []
     imap_names = {}
+    pars = pars or {}
     for instr in sorted({k[0] for k in rmaps}):
         selector = {}
         for (ins, reftype), entries in sorted(rmaps.items()):
@@ -175,6 +177,13 @@ def _write_mappings(mapdir: Path, rmaps: dict) -> list[str]:
                 continue
             name = f"jwst_{instr.lower()}_{reftype}_0001.rmap"
             (mapdir / name).write_text(with_checksum(rmap_text(name, instr, reftype, entries)))
+            selector[reftype] = name
+            mapping_names.append(name)
+        for (ins, reftype), entries in sorted(pars.items()):
+            if ins != instr:
+                continue
+            name = f"jwst_{instr.lower()}_{reftype}_0001.rmap"
+            (mapdir / name).write_text(with_checksum(crds_pars.rmap_text(name, instr, reftype, entries)))
             selector[reftype] = name
             mapping_names.append(name)
         for reftype in NOT_APPLICABLE:
@@ -221,7 +230,7 @@ def _write_config(cfgdir: Path, mapping_names: list[str]) -> None:
     (cfgdir / "bad_files.txt").write_text("")
 
 
-def write_crds_cache(crds_path, refs_by_detector: dict) -> str:
+def write_crds_cache(crds_path, refs_by_detector: dict, with_pars: bool = True) -> str:
     """Make ``crds_path`` a CRDS cache that resolves the given reference files.
 
     refs_by_detector : detector -> {reftype -> path}. Files not already under
@@ -231,7 +240,9 @@ def write_crds_cache(crds_path, refs_by_detector: dict) -> str:
     (any subarray) for full-frame files except DARK, which jwst does not cut — then UseAfter
     on META.OBSERVATION.DATE/TIME; one imap per instrument; ``jwst_0001.pmap``. Also writes
     ``config/jwst/server_config`` (operational context jwst_0001.pmap) and the cache's
-    sub-directory mode ('instrument'). Returns the context name.
+    sub-directory mode ('instrument'). With ``with_pars`` the cache also holds the CRDS
+    parameter files (``pars-<step>``) of :mod:`.crds_pars` for its instruments' modes, with
+    their rmaps. Returns the context name.
     """
     crds_path = Path(crds_path)
     check_cache_is_ours(crds_path)
@@ -241,6 +252,8 @@ def write_crds_cache(crds_path, refs_by_detector: dict) -> str:
     for d in (cfgdir, mapdir, refroot):
         d.mkdir(parents=True, exist_ok=True)
     _copy_into_cache(refroot, refs_by_detector)
-    mapping_names = _write_mappings(mapdir, _rmap_entries(refroot))
+    rmaps = _rmap_entries(refroot)
+    pars = crds_pars.write_pars(refroot, {k[0] for k in rmaps}) if with_pars else {}
+    mapping_names = _write_mappings(mapdir, rmaps, pars)
     _write_config(cfgdir, mapping_names)
     return CONTEXT

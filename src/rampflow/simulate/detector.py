@@ -290,10 +290,13 @@ def _cosmic_rays(gen: np.random.Generator, geom: Geometry, sub: SubarrayProps, p
 
 
 def simulate_integration(gen: np.random.Generator, geom: Geometry, sub: SubarrayProps, rate: np.ndarray,
-                         phys: dict, out: np.ndarray):
+                         phys: dict, out: np.ndarray, zero_out: np.ndarray | None = None):
     """Fill ``out`` (ngroups, ny, nx) uint16 with one integration; return its jumps.
 
     rate : (ny, nx) total photo-current + dark [DN/s] for this integration
+    zero_out : (ny, nx) uint16 to fill with the integration's first frame (the ZEROFRAME): the
+        first group itself when groups are single frames without a gap, else the first frame
+        read on its own (its own read noise, drawn after the groups' so the groups do not change)
     Returns a list of (group, frame, y, x, amplitude).
     """
     ny, nx = geom.ny, geom.nx
@@ -334,6 +337,7 @@ def simulate_integration(gen: np.random.Generator, geom: Geometry, sub: Subarray
         np.minimum(cum, sub.lfw[blk], out=cum)
         meas = linear_to_measured(cum, sub.c2[blk], sub.c3[blk])
         del cum
+        first = None if (zero_out is None or int(fidx[0, 0]) == 0 and nf == 1) else meas[0].copy()
         if nf == 1 and geom.groupgap == 0:
             grp = meas
         else:
@@ -351,4 +355,12 @@ def simulate_integration(gen: np.random.Generator, geom: Geometry, sub: Subarray
         np.rint(grp, out=grp)
         np.clip(grp, 0, ADC_MAX, out=grp)
         out[:, blk] = grp.astype(np.uint16)
+        if zero_out is not None:
+            if first is None:
+                zero_out[blk] = out[0, blk]
+            else:
+                z = first + sub.superbias[blk] + amp_off[a_blk] + oe[0][a_blk, p_blk] + stripes[0][l_blk]
+                if phys["read_noise_scale"]:
+                    z += gen.standard_normal(z.shape) * sub.rn_read[blk] * float(phys["read_noise_scale"])
+                zero_out[blk] = np.clip(np.rint(z), 0, ADC_MAX).astype(np.uint16)
     return jumps

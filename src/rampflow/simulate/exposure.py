@@ -136,6 +136,7 @@ def simulate_exposure(outdir, *, kind: str = "nirspec_tso", detector: str = "NRS
     data = np.empty((nseg_ints, geom.ngroups, geom.ny, geom.nx), dtype=">u2")
     jumps_rows = []
     rateints = np.empty((nseg_ints, geom.ny, geom.nx), dtype=np.float32)
+    zeroframe = np.empty((nseg_ints, geom.ny, geom.nx), dtype=np.uint16) if phys["zeroframe"] else None
     log.info("simulating %s: %d integrations x %d groups x %d x %d", stem, nseg_ints, geom.ngroups,
              geom.ny, geom.nx)
     code = spec.instrument.detectors[detector].code
@@ -144,16 +145,18 @@ def simulate_exposure(outdir, *, kind: str = "nirspec_tso", detector: str = "NRS
         photo = src * transit.speclc[j][None, :] + background
         rateints[j] = photo
         jumps = simulate_integration(rng(seed, code, STREAM_INTEGRATION, intnum), geom, sub,
-                                     photo + sub.dark, phys, data[j])
+                                     photo + sub.dark, phys, data[j],
+                                     None if zeroframe is None else zeroframe[j])
         jumps_rows.extend((j, intnum, g, k, y, x, a) for g, k, y, x, a in jumps)
         if nseg_ints >= 20 and (j + 1) % max(1, nseg_ints // 10) == 0:
             log.info("  %s: %d/%d integrations", stem, j + 1, nseg_ints)
 
     keywords = uncal_keywords(spec, geom, phys, program, int(nints), intstart, intend, segment,
                               nsegments, times)
+    keywords["ZEROFRAM"] = zeroframe is not None
     uncal = simfiles.write_uncal(outdir / f"{stem}_uncal.fits", data, keywords,
                                  int_times_table(times, intstart, intend),
-                                 group_table(geom, times, intstart, intend))
+                                 group_table(geom, times, intstart, intend), zeroframe=zeroframe)
     truth_path = write_truth(outdir / f"{stem}_truth.fits", kind, seed, phys, geom, det, sub, src,
                              background, rateints, transit, times, intstart, intend, segment, jumps_rows)
     meta = ExposureMeta.from_headers(dict(keywords), {}, filename=str(uncal), shape=data.shape)

@@ -221,6 +221,7 @@ COMMON_PHYSICS: dict = {
     "transit_ingress": 0.15,       # ingress (= egress) duration, fraction of the duration
     "depth_slope": 0.0,            # depth(x) = depth * (1 + slope * u), u in [-1, 1] across x
     "readpatt": None,              # readout pattern (sets NFRAMES, GROUPGAP)
+    "zeroframe": False,            # write a ZEROFRAME extension (the first frame of each integration)
     "start_time": "2024-03-01T05:00:00",   # UTC start of the exposure
     "target_ra": 217.3267,
     "target_dec": -3.4444,

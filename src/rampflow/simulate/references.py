@@ -1,10 +1,13 @@
-"""The simulator's reference files: the seven CRDS types that describe its detector model.
+"""The simulator's reference files: the eight CRDS types that describe its detector model.
 
 MASK, SATURATION, SUPERBIAS, LINEARITY, READNOISE and GAIN are full frame and hold the
 :class:`~.detector.DetectorModel` as CRDS files do. DARK is cut to the exposure's subarray
 (jwst's dark step does not cut), has NFRAMES = 1, GROUPGAP = 0 and
 NGROUPS * (NFRAMES + GROUPGAP) frames, and holds ``dark_rate * t_k``: exactly the expectation
-of the injected dark signal. The files are written by :mod:`rampflow.io.simfiles`.
+of the injected dark signal. IPC is a 3 x 3 deconvolution kernel (centre ``1 + 4a``,
+nearest neighbours ``-a`` with ``a`` = :data:`IPC_ALPHA`, corners 0), as the NIR IPC
+references are; the simulated ramps carry no IPC, so the ipc step only exercises the
+correction. The files are written by :mod:`rampflow.io.simfiles`.
 """
 
 from __future__ import annotations
@@ -21,7 +24,18 @@ from .detector import DetectorModel
 from .geometry import FULL, Geometry, cut
 
 #: reference types written for every detector
-REFTYPES = ("mask", "saturation", "superbias", "linearity", "dark", "readnoise", "gain")
+REFTYPES = ("mask", "saturation", "superbias", "linearity", "dark", "readnoise", "gain", "ipc")
+#: nearest-neighbour coupling of the simulated IPC deconvolution kernel
+IPC_ALPHA = 0.005
+
+
+def ipc_kernel(alpha: float = IPC_ALPHA) -> np.ndarray:
+    """float32 (3, 3) IPC deconvolution kernel: ``1 + 4 alpha`` in the middle, ``-alpha`` at the
+    four nearest neighbours, 0 in the corners."""
+    k = np.zeros((3, 3), dtype=np.float32)
+    k[1, 1] = 1.0 + 4.0 * alpha
+    k[0, 1] = k[2, 1] = k[1, 0] = k[1, 2] = -alpha
+    return k
 
 
 def ref_name(instrument: str, reftype: str, detector: str, subarray: str | None = None) -> str:
@@ -47,7 +61,7 @@ def dark_tag(geom: Geometry) -> str:
 
 
 def write_references(det: DetectorModel, geom: Geometry, phys: dict, refdir: Path) -> dict:
-    """Write the seven reference files of ``det`` (DARK cut to ``geom``'s subarray) into
+    """Write the eight reference files of ``det`` (DARK cut to ``geom``'s subarray) into
     ``refdir``; returns reftype -> path."""
     refdir = Path(refdir)
     spec = kinds.get(geom.kind)
@@ -64,8 +78,8 @@ def write_references(det: DetectorModel, geom: Geometry, phys: dict, refdir: Pat
     }
     paths: dict[str, Path] = {}
 
-    def put(reftype, arrays, extra, dq_names=None, subarray=None, model=None):
-        kw = dict(common)
+    def put(reftype, arrays, extra, dq_names=None, subarray=None, model=None, drop=()):
+        kw = {k: v for k, v in common.items() if k not in drop}
         kw.update(extra)
         kw["REFTYPE"] = reftype.upper()
         kw.setdefault("DESCRIP", f"Simulated {reftype} reference for {det.name}")
@@ -88,6 +102,9 @@ def write_references(det: DetectorModel, geom: Geometry, phys: dict, refdir: Pat
     put("readnoise", {"SCI": det.readnoise}, {"READPATT": "ANY", "P_READPA": "ANY|", "NOUTPUTS": 4,
                                               "BUNIT": "DN"})
     put("gain", {"SCI": det.gain}, {"BUNIT": "electrons/DN"})
+    # IPCModel has no subarray keywords: a 2-D kernel applies to any subarray
+    put("ipc", {"SCI": ipc_kernel()}, {"DESCRIP": f"Simulated IPC deconvolution kernel for {det.name}"},
+        drop=("SUBARRAY", "SUBSTRT1", "SUBSTRT2", "SUBSIZE1", "SUBSIZE2", "FASTAXIS", "SLOWAXIS"))
 
     # DARK: cut to the subarray (jwst's dark step does not cut), NFRAMES=1, GROUPGAP=0
     nfr = geom.ngroups * (geom.nframes + geom.groupgap)

@@ -12,20 +12,25 @@ import importlib
 
 from .base import REGISTRY, Step  # noqa: F401
 
-#: jwst's calwebb_detector1 order (near-infrared) of the official steps rampflow implements
-DETECTOR1_ORDER = ("group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity",
-                   "dark_current", "jump", "ramp_fit", "gain_scale")
+#: jwst 3.0's calwebb_detector1 order (near-infrared) of the official steps rampflow implements
+#: (jwst/pipeline/calwebb_detector1.py: ... dark_current, charge_migration, jump, picture_frame,
+#: clean_flicker_noise, persistence, ramp_fit, gain_scale)
+DETECTOR1_ORDER = ("group_scale", "dq_init", "saturation", "ipc", "superbias", "refpix", "linearity",
+                   "dark_current", "charge_migration", "jump", "persistence", "ramp_fit", "gain_scale")
 
 #: step name -> module that defines it: the official steps, then rampflow's custom ones
 MODULES = {
     "group_scale": "rampflow.steps.group_scale",
     "dq_init": "rampflow.steps.dq_init",
     "saturation": "rampflow.steps.saturation",
+    "ipc": "rampflow.steps.ipc",
     "superbias": "rampflow.steps.superbias",
     "refpix": "rampflow.steps.refpix",
     "linearity": "rampflow.steps.linearity",
     "dark_current": "rampflow.steps.dark_current",
+    "charge_migration": "rampflow.steps.charge_migration",
     "jump": "rampflow.steps.jump",
+    "persistence": "rampflow.steps.persistence",
     "ramp_fit": "rampflow.steps.ramp_fit",
     "gain_scale": "rampflow.steps.gain_scale",
     "destripe": "rampflow.custom.destripe",

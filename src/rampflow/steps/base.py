@@ -22,12 +22,13 @@ means the full cube at once (only for steps that cannot be split); ``chunking =
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ..meta import ExposureMeta
+from .params import ParamSpec, parse_spec
 
 REGISTRY: dict[str, type[Step]] = {}
 
@@ -38,27 +39,25 @@ class InputSpec:
 
     read(path, meta) -> array : load it from a file (the workflow's product, or the user's);
     build(ramp, params) -> array : make it from the step's open input ramp (a RampFile) and
-        the step's parameters, when no file is given;
+        the step's parameters, when no file is given; with ``needs_ramp=False``,
+        build(meta, params) (e.g. persistence's array before a detector's first exposure);
     built_name : what the input's header keyword records when it was built.
     """
 
     read: Callable
     build: Callable
     built_name: str = "built from input"
-
-
-def param_defaults(params_class) -> dict[str, Any]:
-    """A step's ``defaults`` from the frozen dataclass stating its parameters (name -> default)."""
-    return {f.name: f.default for f in fields(params_class) if f.default is not MISSING}
+    needs_ramp: bool = True
 
 
 #: input name -> InputSpec (registered by the module of the step that takes the input)
 INPUTS: dict[str, InputSpec] = {}
 
 
-def register_input(name: str, read: Callable, build: Callable, built_name: str = "built from input") -> None:
+def register_input(name: str, read: Callable, build: Callable, built_name: str = "built from input",
+                   needs_ramp: bool = True) -> None:
     """Declare how the runner reads or builds the step input ``name``."""
-    INPUTS[name] = InputSpec(read, build, built_name)
+    INPUTS[name] = InputSpec(read, build, built_name, needs_ramp)
 
 
 class Step:
@@ -68,12 +67,29 @@ class Step:
     keyword: ClassVar[str] = ""
     #: reference types this step needs, lower case CRDS names, e.g. ("saturation",)
     reftypes: ClassVar[tuple[str, ...]] = ()
-    #: parameter names and defaults, exactly as the jwst step's spec (stated once per step)
+    #: those of ``reftypes`` that CRDS may mark not applicable (N/A): the step then gets no
+    #: such reference and marks itself SKIPPED, as jwst's does (e.g. ipc)
+    optional_reftypes: ClassVar[tuple[str, ...]] = ()
+    #: the step's parameters, stated once, in jwst's spec language (see rampflow.steps.params):
+    #: for an official step, jwst's names, types, ranges, options and defaults (its class's
+    #: ``spec``); ``param_specs`` and ``defaults`` are derived from it
+    spec: ClassVar[str] = ""
+    #: who states the defaults, for messages: "jwst" for official steps, "rampflow" for custom ones
+    spec_source: ClassVar[str] = "jwst"
+    #: name -> ParamSpec, parsed from :attr:`spec`
+    param_specs: ClassVar[dict[str, ParamSpec]] = {}
+    #: parameter names and defaults (from :attr:`spec`)
     defaults: ClassVar[dict[str, Any]] = {}
+    #: parameter -> the only values rampflow implements (a CRDS parameter file asking for another
+    #: value is not applied and logged as a warning; see rampflow.references.resolve_parameters)
+    implemented_values: ClassVar[dict[str, tuple]] = {}
     #: "ramp" (ramp -> ramp) or "rate" (makes or acts on rate products)
     kind: ClassVar[str] = "ramp"
     #: True for a jwst calwebb_detector1 step, False for rampflow's custom steps
     official: ClassVar[bool] = True
+    #: jwst's ``skip`` default for the step (``skip = boolean(default=True)`` in its spec, e.g.
+    #: charge_migration, persistence): such steps are left out of the default ``steps`` list
+    skip_default: ClassVar[bool] = False
     #: product suffixes the step writes (default: its name, for a ramp step)
     products: ClassVar[tuple[str, ...]] = ()
     #: products written only when a parameter is set: suffix -> parameter (ramp_fit's fitopt)
@@ -82,6 +98,10 @@ class Step:
     reads: ClassVar[tuple[str, ...]] = ("ramp",)
     #: names of extra input files it needs besides its ramp / products, e.g. ("destripe_mask",)
     inputs: ClassVar[tuple[str, ...]] = ()
+    #: inputs that are a product of the previous exposure of the same detector, in time order
+    #: (input name -> product suffix), e.g. persistence's array: the workflow wires them as a
+    #: dependency on that exposure's job (none for the detector's first exposure)
+    carried: ClassVar[dict[str, str]] = {}
     #: input name -> (header keyword, comment): the runner records the input's file name there
     input_keywords: ClassVar[dict[str, tuple[str, str]]] = {}
     chunking: ClassVar[str] = "integrations"
@@ -95,6 +115,9 @@ class Step:
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
+        if "spec" in cls.__dict__:
+            cls.param_specs = parse_spec(cls.spec, cls.spec_source)
+            cls.defaults = {n: s.default for n, s in cls.param_specs.items()}
         if cls.name:
             if "products" not in cls.__dict__:
                 cls.products = (cls.name,)
@@ -114,7 +137,7 @@ class Step:
         Unknown parameter names raise ValueError naming the step and the parameter.
         """
         self.check_params(params)
-        missing = [r for r in self.reftypes if r not in refs]
+        missing = [r for r in self.reftypes if r not in refs and r not in self.optional_reftypes]
         if missing:
             raise KeyError(f"step {self.name!r}: missing reference file(s) {missing}")
         inputs = dict(inputs or {})
@@ -126,16 +149,22 @@ class Step:
         self.extra_inputs = inputs
         self.params = {**self.defaults, **params}
         self.skipped: str | None = None  # set to a reason to mark the step SKIPPED
+        self.failed = False  # with ``skipped``: recorded FAILED (jwst's status for invalid parameters)
 
     @classmethod
-    def check_params(cls, params: dict) -> None:
-        """Raise ValueError naming the step and any parameter it does not take."""
+    def check_params(cls, params: dict, where: str = "step_params.{step}.{name}") -> None:
+        """Raise ValueError naming the step and any parameter it does not take, and
+        :class:`~rampflow.steps.params.ParamError` (a ValueError) naming the parameter
+        (``where``, formatted with ``step`` and ``name``), its value and what its spec allows
+        for a value of the wrong type or out of range."""
         unknown = set(params) - set(cls.defaults)
         if unknown:
             raise ValueError(
                 f"step {cls.name!r}: unknown parameter(s) {sorted(unknown)}; "
                 f"known: {sorted(cls.defaults)}"
             )
+        for name, value in params.items():
+            cls.param_specs[name].check(value, where.format(step=cls.name, name=name))
 
     def process(self, sci: np.ndarray, gdq: np.ndarray, pdq: np.ndarray, ints: slice, rows: slice) -> None:
         """Apply the step in place to one chunk (ramp steps).
@@ -147,6 +176,18 @@ class Step:
         ints, rows : where the chunk sits in the exposure (0-based slices).
         """
         raise NotImplementedError
+
+    def process_zeroframe(self, zf: np.ndarray, ints: slice, rows: slice) -> None:
+        """Apply the step to the chunk's ZEROFRAME (float32 (nint_chunk, nrow_chunk, nx), the first
+        frame of each integration; 0 marks an unusable value), in place, after :meth:`process`
+        on the same chunk. Only for exposures with a ZEROFRAME extension; jwst's saturation,
+        superbias, refpix and linearity act on it (when ZEROFRAM is true), the others leave it.
+        Default: nothing."""
+
+    def finish(self, outputs: dict) -> None:
+        """Called after the last chunk with the job's outputs (suffix -> path): a ramp step
+        with a product that is not a ramp (persistence's array) writes it here, atomically.
+        Default: nothing."""
 
     def start(self, images: dict, primary) -> None:
         """Called once before the first chunk with the 2-D image extensions the input ramp
@@ -163,9 +204,15 @@ class Step:
         return {}
 
     def history(self) -> list[str]:
-        """HISTORY lines recording the run (parameters, and why it was skipped)."""
-        text = ", ".join(f"{k}={v!r}" for k, v in sorted(self.params.items()))
-        lines = [f"rampflow {self.name}: {text}"]
+        """HISTORY lines recording the run (parameters, where each came from when the runner
+        resolved them -- ``step.resolved``, see rampflow.references.resolve_parameters --, the
+        parameter file's notes, and why the step was skipped)."""
+        resolved = getattr(self, "resolved", None)
+        if resolved is None:
+            text = ", ".join(f"{k}={v!r}" for k, v in sorted(self.params.items()))
+            lines = [f"rampflow {self.name}: {text}"]
+        else:
+            lines = resolved.history(self.params)
         if self.skipped:
             lines.append(f"rampflow {self.name} skipped: {self.skipped}")
         return lines

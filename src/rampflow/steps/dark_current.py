@@ -25,6 +25,13 @@ non-zero sum, else the dark's AVDRKCUR header keyword (0 if absent), as a float3
 array -- jwst writes it to the ramp's AVDRKCUR extension. The Step exposes it as
 ``self.average_dark_current`` and ``extra_arrays()``.
 
+Non-finite values (a difference from jwst): a pixel with a NaN or inf in a dark group the
+science pattern uses, or in the average dark current, gets DO_NOT_USE | UNRELIABLE_DARK in
+PIXELDQ; NaN and inf are subtracted as 0 and the pixel's average dark current is 0. jwst
+replaces NaN by 0 with no flag, lets inf through into SCI, and a NaN average dark current
+makes ramp_fit's rateints ERR NaN on a pixel with DQ 0. Finite darks give jwst's result bit for
+bit.
+
 Differences: jwst's dark step does not cut the dark to the subarray (a mismatched dark fails
 there); here the reference is already cut, so a full-frame dark also works, and the AVDRKCUR
 image, cut the same way, is used instead of being ignored with a warning. MIRI 4-D darks are
@@ -40,6 +47,7 @@ import warnings
 import numpy as np
 
 from .base import Step
+from .nonfinite import inf_to_nan, nonfinite_flags
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +114,23 @@ def prepare_dark(dark: np.ndarray, dark_nframes: int, dark_groupgap: int, ngroup
     return average_frames(dark, ngroups, nframes, groupgap)
 
 
+def dark_groups_used(dark_ngroups: int, dark_nframes: int, dark_groupgap: int, ngroups: int, nframes: int,
+                     groupgap: int) -> np.ndarray:
+    """Indices of the dark's groups that :func:`prepare_dark` reads for the science pattern
+    (sorted, unique): those copied or averaged, and the last two when it extrapolates."""
+    sci_total = total_frames(ngroups, nframes, groupgap)
+    drk_total = total_frames(dark_ngroups, dark_nframes, dark_groupgap)
+    if nframes == dark_nframes and groupgap == dark_groupgap:
+        used = np.arange(ngroups)
+    else:
+        used = np.concatenate([np.arange(g * (nframes + groupgap), g * (nframes + groupgap) + nframes)
+                               for g in range(ngroups)])
+    if sci_total > drk_total:  # groups past the end are extrapolated from the last two
+        past = used >= dark_ngroups
+        used = np.concatenate([used[~past], [dark_ngroups - 2, dark_ngroups - 1] if past.any() else []])
+    return np.unique(used.astype(np.int64))
+
+
 def subtract_dark(sci: np.ndarray, pdq: np.ndarray, dark: np.ndarray, dark_dq: np.ndarray | None = None) -> None:
     """In place: ``sci[i, g] -= dark[g]`` for every integration; ``pdq |= dark_dq``.
 
@@ -152,7 +177,10 @@ class DarkCurrent(Step):
     name = "dark_current"
     keyword = "S_DARK"
     reftypes = ("dark",)
-    defaults = {"dark_output": None, "average_dark_current": None}
+    spec = """
+        dark_output = output_file(default=None)  # dark model or averaged dark subtracted
+        average_dark_current = float(default=None)  # the average dark current for this detector (e-/s)
+    """
 
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)
@@ -171,13 +199,22 @@ class DarkCurrent(Step):
         self.average_dark_current = average_dark_current(
             shape, self.params["average_dark_current"],
             ref["AVDRKCUR"] if "AVDRKCUR" in ref else None, hdr.get("AVDRKCUR"))
-        self.dark = prepare_dark(data, d_nframes, d_groupgap, meta.ngroups, meta.nframes, meta.groupgap)
+        # +-inf take jwst's NaN path (0 subtracted); the groups used, if not finite, flag the pixel
+        self.dark = prepare_dark(inf_to_nan(data), d_nframes, d_groupgap, meta.ngroups, meta.nframes,
+                                 meta.groupgap)
         if self.dark is None:
             self.skipped = (f"dark NFRAMES/GROUPGAP ({d_nframes}/{d_groupgap}) exceed the science's "
                             f"({meta.nframes}/{meta.groupgap})")
             self.dark_dq = None
         else:
             self.dark_dq = ref.dq() if "DQ" in ref else np.zeros(shape, dtype=np.uint32)
+            used = dark_groups_used(data.shape[0], d_nframes, d_groupgap, meta.ngroups, meta.nframes,
+                                    meta.groupgap)
+            self.dark_dq = self.dark_dq | nonfinite_flags(data[used], "UNRELIABLE_DARK", f"{ref.path} [SCI]")
+        avg_bad = nonfinite_flags(self.average_dark_current, "UNRELIABLE_DARK", f"{ref.path} [AVDRKCUR]")
+        if avg_bad.any():  # ramp_fit's Poisson variance adds it: 0 there, and the pixel flagged
+            self.average_dark_current[avg_bad != 0] = 0.0
+            self.dark_dq = avg_bad if self.dark_dq is None else self.dark_dq | avg_bad
 
     def process(self, sci, gdq, pdq, ints, rows):
         subtract_dark(sci, pdq, self.dark[:, rows], self.dark_dq[rows])

@@ -66,7 +66,9 @@ class DQInit(Step):
     name = "dq_init"
     keyword = "S_DQINIT"
     reftypes = ("mask",)
-    defaults = {"user_supplied_dq": None}
+    spec = """
+        user_supplied_dq = string(default=None)  # FITS user-supplied DQ file
+    """
 
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)

@@ -19,7 +19,8 @@ import numpy as np
 
 from .base import Step
 
-#: jwst GainScaleStep has no parameters
+#: jwst GainScaleStep has no parameters (its spec is empty)
+SPEC = ""
 DEFAULTS: dict = {}
 
 _LINEAR = ("SCI", "ERR")
@@ -91,7 +92,7 @@ class GainScale(Step):
     name = "gain_scale"
     keyword = "S_GANSCL"
     reftypes = ("gain",)
-    defaults = DEFAULTS
+    spec = SPEC
     kind = "rate"
     chunking = "products"
     products = ("gain_scale", "gain_scaleints")

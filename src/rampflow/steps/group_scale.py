@@ -41,7 +41,7 @@ class GroupScale(Step):
     name = "group_scale"
     keyword = "S_GRPSCL"
     reftypes = ()
-    defaults = {}
+    spec = ""  # jwst's GroupScaleStep takes no parameters
 
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)

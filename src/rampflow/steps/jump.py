@@ -75,61 +75,67 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numba
 import numpy as np
 
 from .. import dq as dqflags
 from ..kernels import jump as K
-from .base import Step, param_defaults
+from .base import Step
+from .nonfinite import nonfinite_flags
+from .params import params_dataclass, parse_spec
 
 log = logging.getLogger(__name__)
 
-@dataclass(frozen=True)
-class JumpParams:
-    """jwst 3.0 JumpStep spec: every parameter and its default, under jwst's names (stated
-    here once: :data:`JUMP_DEFAULTS` and ``JumpStep.defaults`` derive from it)."""
+#: jwst 3.0 JumpStep's spec: every parameter, its type, range and default, under jwst's names
+#: (stated here once: :class:`JumpParams`, :data:`JUMP_DEFAULTS` and ``JumpStep.defaults``
+#: derive from it)
+JUMP_SPEC = """
+    rejection_threshold = float(default=4.0, min=0)  # CR sigma rejection threshold
+    three_group_rejection_threshold = float(default=6.0, min=0)  # CR sigma rejection threshold
+    four_group_rejection_threshold = float(default=5.0, min=0)  # CR sigma rejection threshold
+    maximum_cores = string(default='1')  # an integer, 'half', 'quarter', or 'all'
+    flag_4_neighbors = boolean(default=True)  # flag the four perpendicular neighbors of each CR
+    max_jump_to_flag_neighbors = float(default=1000)  # maximum jump sigma that triggers neighbor flagging
+    min_jump_to_flag_neighbors = float(default=10)  # minimum jump sigma that triggers neighbor flagging
+    after_jump_flag_dn1 = float(default=0)  # 1st flag groups after jump above DN threshold
+    after_jump_flag_time1 = float(default=0)  # 1st flag groups after jump groups within specified time
+    after_jump_flag_dn2 = float(default=0)  # 2nd flag groups after jump above DN threshold
+    after_jump_flag_time2 = float(default=0)  # 2nd flag groups after jump groups within specified time
+    expand_large_events = boolean(default=False)  # snowball detector for NIR detectors
+    min_sat_area = float(default=1.0)  # minimum area of the central saturation of snowballs
+    min_jump_area = float(default=5.0)  # minimum area to trigger large events processing
+    expand_factor = float(default=2.0)  # expansion factor for the enclosing circles or ellipses
+    use_ellipses = boolean(default=False)  # deprecated
+    sat_required_snowball = boolean(default=True)  # require the center of snowballs to be saturated
+    min_sat_radius_extend = float(default=2.5)  # min radius of the sat core to extend the core
+    sat_expand = integer(default=2)  # pixels added to the radius of the saturated core of snowballs
+    edge_size = integer(default=25)  # distance from the edge where no saturated core is required
+    mask_snowball_core_next_int = boolean(default=True)  # flag snowball cores in the next integration
+    snowball_time_masked_next_int = integer(default=4000)  # seconds over which cores are flagged next int
+    find_showers = boolean(default=False)  # apply MIRI shower flagging
+    max_shower_amplitude = float(default=4)  # maximum MIRI shower amplitude in DN/s
+    extend_snr_threshold = float(default=1.2)  # SNR minimum for detection of extended showers in MIRI
+    extend_min_area = integer(default=90)  # min area of emission after convolution for showers
+    extend_inner_radius = float(default=1)  # inner radius of the ring_2D_kernel
+    extend_outer_radius = float(default=2.6)  # outer radius of the ring_2D_Kernel
+    extend_ellipse_expand_ratio = float(default=1.1)  # expansion of the ellipse fit to extended emission
+    time_masked_after_shower = float(default=15)  # seconds flagged as jump after extended emission
+    min_diffs_single_pass = integer(default=10)  # min differences to skip iterative flagging
+    max_extended_radius = integer(default=200)  # maximum radius of an extended snowball or shower
+    minimum_groups = integer(default=3)  # minimum groups for jump detection using sigma clipping
+    minimum_sigclip_groups = integer(default=100)  # minimum groups to switch to sigma clipping
+    only_use_ints = boolean(default=True)  # sigma clip the same group across integrations only
+"""
 
-    rejection_threshold: float = 4.0
-    three_group_rejection_threshold: float = 6.0
-    four_group_rejection_threshold: float = 5.0
-    maximum_cores: str = "1"
-    flag_4_neighbors: bool = True
-    max_jump_to_flag_neighbors: float = 1000.0
-    min_jump_to_flag_neighbors: float = 10.0
-    after_jump_flag_dn1: float = 0.0
-    after_jump_flag_time1: float = 0.0
-    after_jump_flag_dn2: float = 0.0
-    after_jump_flag_time2: float = 0.0
-    expand_large_events: bool = False
-    min_sat_area: float = 1.0
-    min_jump_area: float = 5.0
-    expand_factor: float = 2.0
-    use_ellipses: bool = False
-    sat_required_snowball: bool = True
-    min_sat_radius_extend: float = 2.5
-    sat_expand: int = 2
-    edge_size: int = 25
-    mask_snowball_core_next_int: bool = True
-    snowball_time_masked_next_int: int = 4000
-    find_showers: bool = False
-    max_shower_amplitude: float = 4.0
-    extend_snr_threshold: float = 1.2
-    extend_min_area: int = 90
-    extend_inner_radius: float = 1.0
-    extend_outer_radius: float = 2.6
-    extend_ellipse_expand_ratio: float = 1.1
-    time_masked_after_shower: float = 15.0
-    min_diffs_single_pass: int = 10
-    max_extended_radius: int = 200
-    minimum_groups: int = 3
-    minimum_sigclip_groups: int = 100
-    only_use_ints: bool = True
+#: the parameters as one frozen dataclass (fields typed and defaulted from :data:`JUMP_SPEC`)
+JumpParams = params_dataclass("JumpParams", parse_spec(JUMP_SPEC),
+                              "jwst 3.0 JumpStep's parameters (from JUMP_SPEC).")
+JumpParams.__module__ = __name__
 
-
-#: JumpParams' names and defaults as a dict (the Step's ``defaults``)
-JUMP_DEFAULTS = param_defaults(JumpParams)
+#: JumpParams' names and defaults as a dict
+JUMP_DEFAULTS = {f.name: f.default for f in fields(JumpParams)}
 
 #: astropy sigma_clip's default number of iterations (stcal does not change it)
 SIGCLIP_MAXITERS = 5
@@ -197,17 +203,17 @@ def _check_inputs(sci, gdq, pdq, readnoise_2d, gain_2d):
         raise ValueError("gdq and pdq must be writeable (flags are set in place)")
 
 
-def run_detection(sci, gdq, pdq, readnoise_2d, gain_2d, params: JumpParams = JumpParams(), *,
+def run_detection(sci, gdq, pdq, readnoise_2d, gain_2d, params: JumpParams | None = None, *,
                   group_time: float = 1.0, nframes: int = 1, gain_median=None,
                   nrows_exposure: int | None = None, row_cache: RowCache | None = None,
                   row0: int = 0) -> JumpResult:
     """:func:`detect_jumps` with the parameters as one :class:`JumpParams`; returns a
-    :class:`JumpResult`. Same array contract.
+    :class:`JumpResult`. Same array contract; ``params`` None means jwst's defaults.
 
     ``row_cache`` / ``row0``: see :class:`RowCache` (``row0`` = exposure row of the
     chunk's first row); rows found there are not detected again.
     """
-    p = params
+    p = JumpParams() if params is None else params
     _check_inputs(sci, gdq, pdq, readnoise_2d, gain_2d)
     for name in ("rejection_threshold", "three_group_rejection_threshold", "four_group_rejection_threshold"):
         v = getattr(p, name)
@@ -395,12 +401,18 @@ class JumpStep(Step):
 
     Chunked by rows (every integration of a pixel is needed for the statistics and the
     sigma clipping) with a 1-row halo for the neighbour flagging.
+
+    Difference from jwst: after detection, a pixel whose READNOISE is NaN or inf gets
+    DO_NOT_USE | UNRELIABLE_SLOPE and one whose GAIN is inf DO_NOT_USE | NO_GAIN_VALUE (jwst
+    flags only NaN and non-positive gains); the detection itself is jwst's, so GROUPDQ is
+    unchanged and finite references give jwst's result bit for bit.
     """
 
     name = "jump"
     keyword = "S_JUMP"
     reftypes = ("readnoise", "gain")
-    defaults = JUMP_DEFAULTS
+    spec = JUMP_SPEC
+    implemented_values = {"expand_large_events": (False,), "find_showers": (False,)}
     chunking = "rows"
     halo = 1
     modifies_sci = False  # jump only flags GROUPDQ / PIXELDQ, as jwst's
@@ -425,6 +437,9 @@ class JumpStep(Step):
         if meta.ngroups <= 2:
             self.skipped = f"NGROUPS={meta.ngroups} <= 2: jump detection needs at least 3 groups"
         self.gain_median = np.nanmedian(self.gain)
+        # flags for non-finite values (jwst: NO_GAIN_VALUE for NaN or <= 0 gain only, in run_detection)
+        self.ref_flags = (nonfinite_flags(self.readnoise, "UNRELIABLE_SLOPE", refs["readnoise"].path)
+                          | nonfinite_flags(self.gain, "NO_GAIN_VALUE", refs["gain"].path))
         self.jump_params = JumpParams(**p)
         self._nprimary_rows = np.zeros(meta.subsize2, dtype=np.int64)
         self._skipped_chunks = 0
@@ -448,6 +463,7 @@ class JumpStep(Step):
         else:
             self._nprimary_rows[start:start + sci.shape[2]] = res.primary_per_row
         self._all_dnu &= res.all_dnu
+        pdq |= self.ref_flags[rows]
         log.debug("jump rows %d-%d: %s", start, start + sci.shape[2] - 1, res.mode)
 
     def header_updates(self):

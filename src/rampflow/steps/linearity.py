@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import dq as dqflags
 from .base import Step
+from .nonfinite import inf_to_nan, nonfinite_flags
 
 
 def prepare_coefficients(coeffs: np.ndarray, lin_dq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -175,24 +176,33 @@ def linearity_correction(data: np.ndarray, gdq: np.ndarray, pdq: np.ndarray, coe
 
 
 class Linearity(Step):
-    """jwst ``LinearityStep`` (class_alias "linearity"); reference LINEARITY, no parameters."""
+    """jwst ``LinearityStep`` (class_alias "linearity"); reference LINEARITY, no parameters.
+
+    Difference from jwst: a pixel with a NaN or inf coefficient (COEFFS, or INV_COEFFS when
+    the read-level correction uses them) gets the identity and NO_LIN_CORR as in jwst, and
+    DO_NOT_USE too (jwst: NO_LIN_CORR only for NaN; an inf coefficient turns its data into
+    inf or NaN). An uncorrected non-linear ramp is not a good slope. Finite coefficients give
+    jwst's result bit for bit.
+    """
 
     name = "linearity"
     keyword = "S_LINEAR"
     reftypes = ("linearity",)
-    defaults = {}
+    spec = ""  # jwst's LinearityStep takes no parameters
 
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)
         ref = refs["linearity"]
         coeffs = ref["COEFFS"]
         lin_dq = ref.dq() if "DQ" in ref else np.zeros(coeffs.shape[1:], dtype=np.uint32)
-        self.coeffs, self.flags = prepare_coefficients(coeffs, lin_dq)
+        # +-inf coefficients take jwst's NaN path (identity, NO_LIN_CORR); all are also DO_NOT_USE
+        self.coeffs, self.flags = prepare_coefficients(inf_to_nan(coeffs), lin_dq)
+        self.flags |= nonfinite_flags(coeffs, "NO_LIN_CORR", f"{ref.path} [COEFFS]")
         self.inv_coeffs = None
         self.read_pattern = None
         if "INV_COEFFS" in ref and meta.nframes > 1:
-            self.inv_coeffs, iflags = prepare_coefficients(ref["INV_COEFFS"], lin_dq)
-            self.flags |= iflags
+            self.inv_coeffs, iflags = prepare_coefficients(inf_to_nan(ref["INV_COEFFS"]), lin_dq)
+            self.flags |= iflags | nonfinite_flags(ref["INV_COEFFS"], "NO_LIN_CORR", f"{ref.path} [INV_COEFFS]")
             self.read_pattern = [[x + 1 + g * meta.nframes for x in range(meta.nframes)]
                                  for g in range(meta.ngroups)]
 
@@ -202,3 +212,13 @@ class Linearity(Step):
         else:
             correct_groups(sci, gdq, self.coeffs[:, rows])
         pdq |= self.flags[rows]
+
+    def process_zeroframe(self, zf, ints, rows):
+        """jwst (ZEROFRAM true): ZEROFRAME is corrected as a one-group ramp with the (forward)
+        coefficients; zeros (unusable values) stay zero."""
+        if self.meta.zeroframe:
+            zero = zf == 0.0
+            z = zf[:, None].copy()
+            correct_groups(z, np.where(z == 0.0, dqflags.SATURATED, 0).astype(np.uint8), self.coeffs[:, rows])
+            zf[...] = z[:, 0]
+            zf[zero] = 0.0

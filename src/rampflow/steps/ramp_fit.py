@@ -79,6 +79,12 @@ Deliberate differences (documented, not silent):
 * MIRI's discarding of exposure-wide all-DO_NOT_USE leading/trailing groups
   (``discard_miri_groups``) needs the whole exposure and is not reproduced; a warning is
   logged for MIRI exposures.
+* Non-finite reference values: a pixel whose READNOISE is NaN or inf gets DO_NOT_USE |
+  UNRELIABLE_SLOPE (so SCI = NaN, ERR = VAR_* = 0, as for any DO_NOT_USE pixel); jwst gives it
+  NaN SCI, ERR and VAR_RNOISE with DQ 0, i.e. a NaN on a "good" pixel. jwst has no read-noise
+  flag; UNRELIABLE_SLOPE ("slope variance large") is the nearest. An inf GAIN gets DO_NOT_USE
+  | NO_GAIN_VALUE as jwst gives NaN and non-positive gains. Finite references give jwst's
+  products bit for bit.
 * When every ramp of the exposure is saturated in group 0, jwst returns no product at all;
   a chunked fitter cannot know this, so it returns NaN slopes flagged DO_NOT_USE|SATURATED.
 """
@@ -94,21 +100,27 @@ from ..kernels import ramp_fit as K
 from ..kernels.ramp_fit import _fit_ramps_kernel, _opt_sizes_kernel, _weight_table_kernel
 from . import ramp_fit_likely as likely
 from .base import Step
+from .nonfinite import nonfinite_flags
+from .params import parse_spec
 
 log = logging.getLogger(__name__)
 
-#: jwst 3.0 RampFitStep parameters and defaults (its spec, plus its fixed ``weighting``)
-DEFAULTS = {
-    "algorithm": "OLS_C",
-    "int_name": "",
-    "save_opt": False,
-    "opt_name": "",
-    "suppress_one_group": True,
-    "firstgroup": None,
-    "lastgroup": None,
-    "maximum_cores": "1",
-    "weighting": "optimal",
-}
+#: jwst 3.0 RampFitStep's spec, plus its fixed ``weighting`` (rampflow's, so that products
+#: record it). Differences on purpose: ``algorithm`` offers only 'OLS_C' (jwst also has
+#: 'LIKELY', not implemented here), so asking for 'LIKELY' stops at config validation.
+SPEC = """
+    algorithm = option('OLS_C', default='OLS_C')  # jwst's 'LIKELY' is not implemented
+    int_name = string(default='')
+    save_opt = boolean(default=False)  # save optional output
+    opt_name = string(default='')
+    suppress_one_group = boolean(default=True)  # suppress saturated ramps with good 0th group
+    firstgroup = integer(default=None)  # ignore groups before this one (zero indexed)
+    lastgroup = integer(default=None)  # ignore groups after this one (zero indexed)
+    maximum_cores = string(default='1')  # an integer, 'half', 'quarter', or 'all'
+    weighting = option('optimal', default='optimal')  # jwst's only weighting, fixed in jwst
+"""
+#: name -> default, from :data:`SPEC`
+DEFAULTS = {name: s.default for name, s in parse_spec(SPEC).items()}
 
 #: stcal's weighting powers (``snr_power``), for segment S/N < 5, 10, 20, 50, 100 and above
 #: (the kernel's ``_power_index`` maps an S/N to its index here)
@@ -181,6 +193,8 @@ class RampFitSetup:
     gain_factor: float | None = None
     reference_names: dict = field(default_factory=dict)
     opt_sizes: tuple[int, int] | None = None
+    #: uint32 (ny, nx) PIXELDQ flags for non-finite reference values (None: there are none)
+    ref_flags: np.ndarray | None = None
     likely: likely.LikelySetup | None = None
 
     def header_updates(self) -> dict:
@@ -329,6 +343,8 @@ def prepare_ramp_fit(meta, readnoise_ref, gain_ref, *, average_dark_current=None
         if arr.shape != (ny, nx):
             raise ValueError(f"ramp_fit: {what} reference array has shape {arr.shape}, "
                              f"the exposure's frames are {(ny, nx)}")
+    ref_flags = (nonfinite_flags(rn, "UNRELIABLE_SLOPE", getattr(readnoise_ref, "path", "readnoise reference"))
+                 | nonfinite_flags(gain, "NO_GAIN_VALUE", getattr(gain_ref, "path", "gain reference")))
     nframes = int(meta.nframes)
     lk = None
     if p["algorithm"] == "LIKELY":
@@ -366,6 +382,7 @@ def prepare_ramp_fit(meta, readnoise_ref, gain_ref, *, average_dark_current=None
         group_time=group_time, frame_time=frame_time, one_group_time=one_group_time,
         ped_tmp=float(ped_tmp), weights=weight_table(ngroups),
         gain_factor=None if gf is None else float(gf), reference_names=names, likely=lk,
+        ref_flags=ref_flags if ref_flags.any() else None,
     )
 
 
@@ -442,6 +459,8 @@ def fit_ramps(sci: np.ndarray, gdq: np.ndarray, pdq: np.ndarray, setup: RampFitS
     does the fit (no fitopt; the result carries chi square).
     """
     rows = _check_chunk(sci, gdq, pdq, setup, rows)
+    if setup.ref_flags is not None:  # non-finite read noise / gain: flagged for both algorithms
+        pdq = pdq | setup.ref_flags[rows]
     if setup.likely is not None:
         lr = likely.fit_ramps_likely(sci, gdq, pdq, setup.likely, rows, zeroframe=zeroframe,
                                      average_dark_current=average_dark_current)
@@ -547,7 +566,8 @@ class RampFit(Step):
     name = "ramp_fit"
     keyword = "S_RAMP"
     reftypes = ("readnoise", "gain")
-    defaults = DEFAULTS
+    spec = SPEC
+    implemented_values = {"algorithm": ("OLS_C", "LIKELY")}
     kind = "rate"
     chunking = "rows"
     products = ("rate", "rateints", "fitopt", "likely_chisq")
@@ -586,9 +606,12 @@ class RampFit(Step):
         self._opt_chunks: list = []
         self._chisq = np.empty((ny, nx), np.float32) if self.setup.likely is not None else None
 
-    def fit(self, sci, gdq, pdq, rows: slice) -> None:
-        """Fit one chunk of rows (every integration): see :func:`fit_ramps`."""
-        res = fit_ramps(sci, gdq, pdq, self.setup, rows)
+    def fit(self, sci, gdq, pdq, rows: slice, zeroframe=None) -> None:
+        """Fit one chunk of rows (every integration): see :func:`fit_ramps`. ``zeroframe``:
+        the chunk's ZEROFRAME (float32 (nints, nrows, nx)) when the ramp has one -- stcal uses
+        it whenever the model holds one, whatever ZEROFRAM says (and only with
+        ``suppress_one_group=False``)."""
+        res = fit_ramps(sci, gdq, pdq, self.setup, rows, zeroframe=zeroframe)
         for key in RATE_NAMES:
             self._rate[key][rows] = res.rate[key]
             self._ints[key][:, rows] = res.rateints[key]

@@ -417,21 +417,23 @@ class RefPixStep(Step):
     name = "refpix"
     keyword = "S_REFPIX"
     reftypes = ()
-    defaults = {
-        "odd_even_columns": True,
-        "use_side_ref_pixels": True,
-        "side_smoothing_length": 11,
-        "side_gain": 1.0,
-        "odd_even_rows": True,
-        "ovr_corr_mitigation_ftr": 3.0,
-        "preserve_irs2_refpix": False,
-        "irs2_mean_subtraction": False,
-        "refpix_algorithm": "median",
-        "sigreject": 4.0,
-        "gaussmooth": 1.0,
-        "halfwidth": 30,
-        "siglimit": 3.0,
-    }
+    # jwst's spec; side_smoothing_length >= 2 is rampflow's (its running median needs two rows;
+    # jwst states no range)
+    spec = """
+        odd_even_columns = boolean(default=True)  # reference signal separately for even/odd columns
+        use_side_ref_pixels = boolean(default=True)  # side reference pixels for each row's signal
+        side_smoothing_length = integer(default=11, min=2)  # median window height for the side signal
+        side_gain = float(default=1.0)  # factor for the side signal before subtracting it from rows
+        odd_even_rows = boolean(default=True)  # reference signal separately for even/odd rows
+        ovr_corr_mitigation_ftr = float(default=3.0)  # IRS2 overcorrection mitigation factor
+        preserve_irs2_refpix = boolean(default=False)  # keep the reference pixels in the output
+        irs2_mean_subtraction = boolean(default=False)  # mean offset subtraction before IRS2 correction
+        refpix_algorithm = option("median", "sirs", default="median")  # NIR full-frame side pixel algorithm
+        sigreject = float(default=4.0)  # sigmas to reject as outliers
+        gaussmooth = float(default=1.0)  # width of the Gaussian smoothing kernel
+        halfwidth = integer(default=30)  # half-width of the convolution kernel
+        siglimit = float(default=3.0)  # sigma clipping limit for outlier rejection
+    """
     chunking = "integrations"
 
     def __init__(self, meta, refs, inputs=None, **params):
@@ -503,8 +505,21 @@ class RefPixStep(Step):
             raise ValueError(f"step 'refpix' needs whole planes: got rows {rows} of "
                              f"{self.meta.subsize2} (chunking='integrations')")
         plan = self.plan(pdq)
+        self._zf_plan = plan
         apply_plan(sci, plan, side_gain=self.params["side_gain"], siglimit=self.params["siglimit"],
                    first_integration=ints.start or 0)
+
+    def process_zeroframe(self, zf, ints, rows):
+        """jwst (ZEROFRAM true): ZEROFRAME is corrected as a one-group ramp with the same
+        geometry (``process_zeroframe_correction``); values that were 0 (unusable) stay 0."""
+        if self.skipped or not self.meta.zeroframe:
+            return
+        zero = zf == 0.0
+        z = np.ascontiguousarray(zf[:, None])
+        apply_plan(z, self._zf_plan, side_gain=self.params["side_gain"], siglimit=self.params["siglimit"],
+                   first_integration=ints.start or 0)
+        zf[...] = z[:, 0]
+        zf[zero] = 0.0
 
     def header_updates(self):
         return {"R_REFPIX": ("N/A", "refpix reference file (IRS2 only)")}

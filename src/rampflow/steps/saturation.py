@@ -24,9 +24,13 @@ Algorithm, per integration (jwst 3.0 / stcal 1.20, non-IRS2 readout):
       NFRAMES = 1 too.
 4. PIXELDQ |= reference DQ (translated through DQ_DEF, plus the NaN NO_SAT_CHECK flags).
 
+5. ZEROFRAME (exposures with ZEROFRAM true): values at or above the threshold, or <= 0, and
+   their ``n_pix_grow_sat`` neighbours are set to 0, jwst's mark of an unusable zero frame
+   (:func:`flag_zeroframe`; the runner hands each chunk's ZEROFRAME to
+   :meth:`Saturation.process_zeroframe`).
+
 Not reproduced: NIRSpec IRS2 readouts (jwst's separate ``irs2_flag_saturation``; the Step
-raises), superstripe subarrays, and the ZEROFRAME extension in the Step (the chunk interface
-carries no ZEROFRAME; :func:`flag_saturation` handles a ``zframe`` array if given).
+raises) and superstripe subarrays.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import numpy as np
 
 from .. import dq as dqflags
 from .base import Step
+from .nonfinite import inf_to_nan, nonfinite_flags
 
 #: hard DN limit of the 16-bit A-to-D converter (jwst.saturation.saturation.ATOD_LIMIT)
 ATOD_LIMIT = 65535.0
@@ -185,12 +190,22 @@ class Saturation(Step):
     References: SATURATION (thresholds, DQ) and SUPERBIAS (the bias for the second-group
     check; jwst takes it as ``override_superbias``). Parameters as jwst's spec:
     ``n_pix_grow_sat`` (default 1) and ``use_readpatt`` (default True).
+
+    Difference from jwst: a NaN or inf threshold gets DO_NOT_USE as well as NO_SAT_CHECK
+    (jwst: NO_SAT_CHECK only for NaN; +inf is never saturated and -inf always, unflagged).
+    A pixel whose saturation cannot be checked would otherwise be fitted as good with its
+    saturated groups in the ramp. Finite thresholds give jwst's result bit for bit.
     """
 
     name = "saturation"
     keyword = "S_SATURA"
     reftypes = ("saturation", "superbias")
-    defaults = {"n_pix_grow_sat": 1, "use_readpatt": True}
+    # jwst's spec; n_pix_grow_sat >= 0 is rampflow's (jwst states no range, and a negative
+    # box half-width has no meaning)
+    spec = """
+        n_pix_grow_sat = integer(default=1, min=0)  # number of layers adjacent pixels to flag
+        use_readpatt = boolean(default=True)  # use grouped read pattern information to assist with flagging
+    """
 
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)
@@ -200,9 +215,12 @@ class Saturation(Step):
             )
         ref = refs["saturation"]
         sat_dq = ref.dq() if "DQ" in ref else np.zeros(ref["SCI"].shape, dtype=np.uint32)
-        self.thresh, self.ref_dq, self.no_sat_check = prepare_thresholds(ref["SCI"], sat_dq)
+        # +-inf thresholds take jwst's NaN path (NO_SAT_CHECK); every non-finite one is also DO_NOT_USE
+        self.thresh, self.ref_dq, self.no_sat_check = prepare_thresholds(inf_to_nan(ref["SCI"]), sat_dq)
+        self.ref_dq |= nonfinite_flags(ref["SCI"], "NO_SAT_CHECK", f"{ref.path} [SCI]")
         bias_ref = refs.get("superbias")
-        self.bias = None if bias_ref is None else np.ascontiguousarray(bias_ref["SCI"], dtype=np.float32)
+        # a non-finite bias never passes the second-group check (superbias flags those pixels)
+        self.bias = None if bias_ref is None else np.ascontiguousarray(inf_to_nan(bias_ref["SCI"]), dtype=np.float32)
         self.read_pattern = (read_pattern(meta.ngroups, meta.nframes)
                              if self.params["use_readpatt"] else None)
         if int(self.params["n_pix_grow_sat"]) < 0:
@@ -212,3 +230,9 @@ class Saturation(Step):
         flag_saturated_groups(sci, gdq, self.thresh, self.no_sat_check,
                               self.params["n_pix_grow_sat"], self.read_pattern, self.bias)
         pdq |= self.ref_dq[rows]
+
+    def process_zeroframe(self, zf, ints, rows):
+        """jwst (ZEROFRAM true): ZEROFRAME values at or above the threshold or <= 0, and the
+        SATURATED-grown neighbours, become 0 (see :func:`flag_zeroframe`)."""
+        if self.meta.zeroframe:
+            flag_zeroframe(zf, self.thresh[rows], self.params["n_pix_grow_sat"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Step
+from .nonfinite import inf_to_nan, nonfinite_flags
 
 
 def prepare_bias(bias: np.ndarray) -> np.ndarray:
@@ -47,18 +48,32 @@ def subtract_superbias(sci: np.ndarray, pdq: np.ndarray, bias: np.ndarray, bias_
 
 
 class SuperBias(Step):
-    """jwst ``SuperBiasStep`` (class_alias "superbias"); reference SUPERBIAS, no parameters."""
+    """jwst ``SuperBiasStep`` (class_alias "superbias"); reference SUPERBIAS, no parameters.
+
+    Difference from jwst: a NaN or inf bias value is subtracted as 0 (jwst: NaN as 0, inf as
+    inf) *and* the pixel gets DO_NOT_USE | UNRELIABLE_BIAS in PIXELDQ (jwst: no flag, so a
+    ramp that still holds its bias is fitted as a good pixel). Finite biases give jwst's
+    result bit for bit.
+    """
 
     name = "superbias"
     keyword = "S_SUPERB"
     reftypes = ("superbias",)
-    defaults = {}
+    spec = ""  # jwst's SuperBiasStep takes no parameters
 
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)
         ref = refs["superbias"]
-        self.bias = prepare_bias(ref["SCI"])
+        self.bias = prepare_bias(inf_to_nan(ref["SCI"]))
         self.bias_dq = ref.dq() if "DQ" in ref else np.zeros(self.bias.shape, dtype=np.uint32)
+        self.bias_dq = self.bias_dq | nonfinite_flags(ref["SCI"], "UNRELIABLE_BIAS", f"{ref.path} [SCI]")
 
     def process(self, sci, gdq, pdq, ints, rows):
         subtract_superbias(sci, pdq, self.bias[rows], self.bias_dq[rows])
+
+    def process_zeroframe(self, zf, ints, rows):
+        """jwst (ZEROFRAM true): the bias is subtracted from ZEROFRAME too; zeros stay zero."""
+        if self.meta.zeroframe:
+            zero = zf == 0.0
+            zf -= self.bias[rows]
+            zf[zero] = 0.0

@@ -7,6 +7,8 @@ is unit-tested without Snakemake:
   step or per fused group (``compute.fuse``, ``compute.keep``, jump inside the ramp_fit job),
   ramp_fit and gain_scale, and the custom-step jobs (custom SATURATION reference, destripe's
   background mask); paths, parameters and reference overrides; the final products;
+* :mod:`rampflow.wiring.resources` -- the memory a job needs (``mem_mb`` for a scheduler), from
+  its steps, the exposure's shape and ``compute.chunk_mb``;
 * :mod:`rampflow.wiring.targets` -- diagnostics, light curves, the QA page, every target of
   ``rule all``, and :func:`manifest`: every product and plot of the QA page by section.
 
@@ -18,6 +20,8 @@ from .jobs import (  # noqa: F401
     SECTIONS,
     Job,
     Output,
+    carried_inputs,
+    carried_path,
     custom_jobs,
     custom_saturation,
     final_products,
@@ -28,6 +32,7 @@ from .jobs import (  # noqa: F401
     kept_products,
     last_ramp,
     out_dir,
+    previous_exposure,
     produced_ramps,
     product,
     ramp_chain,
@@ -40,8 +45,10 @@ from .jobs import (  # noqa: F401
     step_needs,
     step_overrides,
     step_params,
+    time_order,
     uncal_path,
 )
+from .resources import job_mem_mb, mem_mb  # noqa: F401
 from .targets import (  # noqa: F401
     LIGHTCURVE_FILES,
     PRODUCT_CAPTION,

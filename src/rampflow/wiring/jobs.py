@@ -85,6 +85,9 @@ class Job:
     all_uncal: bool = False
     subcategory: str = "{stem}"
     files: dict = field(default_factory=dict)
+    #: inputs from the previous exposure of the same detector: input name -> product suffix
+    #: (resolved per exposure by :func:`carried_path`)
+    carried: dict = field(default_factory=dict)
 
     def for_stem(self, stem: str) -> Job:
         """This job for exposure ``stem``: ``{stem}`` filled in every path."""
@@ -154,8 +157,46 @@ def ramp_chain(config: dict) -> list[str]:
 
 
 def step_inputs(step: str) -> tuple[str, ...]:
-    """Names of the files step ``step`` reads besides its ramp (registry), e.g. destripe_mask."""
-    return tuple(get_step_class(step).inputs)
+    """Names of the files step ``step`` reads besides its ramp (registry), e.g. destripe_mask;
+    not those carried from the previous exposure (:func:`carried_inputs`)."""
+    cls = get_step_class(step)
+    return tuple(n for n in cls.inputs if n not in cls.carried)
+
+
+def carried_inputs(step: str) -> dict:
+    """Inputs of ``step`` that are the previous exposure's product (same detector, time order):
+    input name -> product suffix, e.g. persistence's ``{"persistence_array": "persistence_array"}``."""
+    return dict(get_step_class(step).carried)
+
+
+def time_order(stems) -> list[str]:
+    """Exposure stems in time order: by the parts of their JWST names (program, observation,
+    visit, visit group, parallel sequence, activity, exposure number, segment), the order in
+    which a visit executes them; names that do not parse come last, by name."""
+    def key(stem):
+        n = names.parse(names.uncal_name(stem))
+        if n is None:
+            return (1, (), stem)
+        return (0, (n.program, n.observation, n.visit_number, n.visit_group, n.parallel, n.activity, n.exposure,
+                    n.segment), stem)
+    return sorted(stems, key=key)
+
+
+def previous_exposure(stems, stem: str) -> str | None:
+    """The exposure of the same detector just before ``stem`` in :func:`time_order`, or None."""
+    det = names.stem_detector(stem)
+    same = [s for s in time_order(stems) if names.stem_detector(s) == det]
+    if stem not in same:
+        raise ValueError(f"exposure {stem!r} is not one of this program's exposures")
+    i = same.index(stem)
+    return same[i - 1] if i > 0 else None
+
+
+def carried_path(config: dict, job: Job, stems, stem: str, name: str):
+    """The file the carried input ``name`` of ``job`` reads for exposure ``stem``: the previous
+    exposure's product (a dependency on its job), or [] for the detector's first exposure."""
+    prev = previous_exposure(stems, stem)
+    return [] if prev is None else product(config, job.carried[name], prev)
 
 
 def fused_groups(config: dict) -> list[list[str]]:
@@ -281,17 +322,22 @@ def _steps_job(config: dict, name: str, tag: str, steps: list[str], inputs: dict
                threads: int | None = None) -> Job:
     needs = {"refs": references_ready(config)}
     overrides = dict(config["references"]["overrides"] or {})
+    carried = {}
     for s in steps:
         inputs.update({n: product(config, n) for n in step_inputs(s)})
+        carried.update(carried_inputs(s))
+        # a carried product is always written: the next exposure's job reads it
+        outputs.update({p: product(config, p) for p in carried_inputs(s).values()})
         needs.update(step_needs(config, s))
         overrides.update(step_overrides(config, s))
     return Job(
         kind="steps", name=name, script="run_steps.py", steps=tuple(steps), inputs=inputs, needs=needs,
         outputs=outputs, params={s: step_params(config, s) for s in steps},
-        settings={"context": config["references"]["crds_context"], "chunk_mb": float(config["compute"]["chunk_mb"])},
+        settings={"context": config["references"]["crds_context"], "chunk_mb": float(config["compute"]["chunk_mb"]),
+                  "use_crds_pars": bool(config["references"].get("use_crds_pars", True))},
         overrides=overrides, log=log_path(config, f"{{stem}}_{tag}"),
         benchmark=benchmark_path(config, f"{{stem}}_{tag}"),
-        threads=int(config["compute"]["threads"]) if threads is None else threads, crds=True,
+        threads=int(config["compute"]["threads"]) if threads is None else threads, crds=True, carried=carried,
     )
 
 

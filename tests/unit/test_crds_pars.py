@@ -1,0 +1,208 @@
+"""CRDS parameter reference files (pars-<step>): jwst default, then the parameter file, then the
+config; provenance in the products; what rampflow does not implement is not applied, and said.
+
+The in-process tests name the parameter file with ``references.overrides`` (no CRDS needed);
+the CRDS ones run the real crds client in a subprocess (it reads its configuration once per
+process) on the simulator's cache.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import asdf
+import pytest
+from astropy.io import fits
+
+from rampflow import cli, io, references, runner
+from rampflow.simulate import crds_pars, simulate_exposure, simulate_program
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+def pars_file(path, step_class, parameters):
+    """A parameter file as stpipe exports one (class, name, parameters)."""
+    asdf.AsdfFile({"class": step_class, "name": "x", "parameters": parameters}).write_to(str(path))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pars")
+    return simulate_exposure(out, kind="nirspec_tso", detector="NRS1", nints=2, ngroups=5, size=[8, 64], seed=3)
+
+
+@pytest.fixture
+def meta(sim):
+    with io.open_ramp(sim.uncal) as rf:
+        return rf.meta
+
+
+def test_reftype_names():
+    assert references.pars_reftype("jump") == "pars-jumpstep"
+    assert references.pars_reftype("ramp_fit") == "pars-rampfitstep"
+    assert references.pars_reftype("clean_flicker_noise") == "pars-cleanflickernoisestep"
+    with pytest.raises(KeyError, match="destripe"):
+        references.pars_reftype("destripe")
+
+
+def test_three_layers_and_their_sources(tmp_path, meta, caplog):
+    p = pars_file(tmp_path / "j.asdf", "jwst.jump.jump_step.JumpStep",
+                  {"rejection_threshold": 8.0, "flag_4_neighbors": False, "min_sat_area": 15.0,
+                   "expand_large_events": True, "no_such_parameter": 3, "save_results": True})
+    with caplog.at_level(logging.INFO, logger="rampflow.references"):
+        res = references.resolve_parameters(meta, "jump", {"rejection_threshold": 5.0},
+                                            overrides={"pars-jumpstep": p})
+    assert res.pars_file == p and res.pars_name == "j.asdf"
+    # config beats the file, the file beats the default
+    assert res.values["rejection_threshold"] == 5.0 and res.sources["rejection_threshold"] == "config"
+    assert res.values["flag_4_neighbors"] is False and res.sources["flag_4_neighbors"] == "j.asdf"
+    assert res.values["min_sat_area"] == 15.0 and res.sources["min_sat_area"] == "j.asdf"
+    assert res.values["three_group_rejection_threshold"] == 6.0
+    assert res.sources["three_group_rejection_threshold"] == "default"
+    # snowball flagging is not implemented: kept off, a WARNING names step, parameter and file
+    assert res.values["expand_large_events"] is False
+    assert "not implemented" in res.sources["expand_large_events"]
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "jump" in warned[0].getMessage()
+    assert "expand_large_events=True" in warned[0].getMessage() and "j.asdf" in warned[0].getMessage()
+    # a parameter the step does not take is ignored with a note; stpipe's own are dropped
+    assert "no_such_parameter" not in res.values and "save_results" not in res.values
+    assert any("no_such_parameter" in n for n in res.notes)
+    assert any("expand_large_events" in n for n in res.notes)
+
+
+def test_layer_off_and_no_file(tmp_path, meta):
+    p = pars_file(tmp_path / "j.asdf", "jwst.jump.jump_step.JumpStep", {"rejection_threshold": 8.0})
+    res = references.resolve_parameters(meta, "jump", None, overrides={"pars-jumpstep": p}, use_crds_pars=False)
+    assert res.pars_file is None and res.values["rejection_threshold"] == 4.0
+    res = references.resolve_parameters(meta, "jump", None, overrides={"pars-jumpstep": "N/A"})
+    assert res.pars_file is None and set(res.sources.values()) == {"default"}
+    with pytest.raises(references.ReferenceError, match="pars-jumpstep"):
+        references.resolve_parameters(meta, "jump", None, overrides={"pars-jumpstep": str(tmp_path / "nope")})
+    bad = tmp_path / "bad.asdf"
+    bad.write_text("not asdf")
+    with pytest.raises(references.ReferenceError, match="bad.asdf"):
+        references.read_pars_file(bad)
+
+
+def test_no_crds_configured_means_no_file(meta, monkeypatch):
+    monkeypatch.delenv("CRDS_PATH", raising=False)
+    monkeypatch.delenv("CRDS_SERVER_URL", raising=False)
+    assert references.find_pars_file(meta, "jump") is None
+
+
+def test_runner_records_sources_and_applies_values(sim, tmp_path):
+    refs = {k: str(v) for k, v in sim.refs.items()}
+    p = pars_file(tmp_path / "jump_pars.asdf", "jwst.jump.jump_step.JumpStep",
+                  {"rejection_threshold": 8.0, "expand_large_events": True})
+    sat = pars_file(tmp_path / "sat_pars.asdf", "jwst.saturation.saturation_step.SaturationStep",
+                    {"n_pix_grow_sat": 0})
+    outs = {s: tmp_path / f"{s}.fits" for s in ("dq_init", "saturation", "jump")}
+    runner.run(["dq_init", "saturation"], {"ramp": sim.uncal}, {k: outs[k] for k in ("dq_init", "saturation")},
+               overrides={**refs, "pars-saturationstep": sat})
+    runner.run(["jump"], {"ramp": outs["saturation"]}, {"jump": outs["jump"]},
+               overrides={**refs, "pars-jumpstep": p}, params={"jump": {"flag_4_neighbors": False}})
+    h = fits.getheader(outs["jump"])
+    assert h["P_JUMP"] == "jump_pars.asdf" and h["P_SATURA"] == "sat_pars.asdf" and h["P_DQINIT"] == "N/A"
+    # long HISTORY lines are wrapped over several cards at spaces: compare without them
+    hist = "".join(str(x) for x in h["HISTORY"]).replace(" ", "")
+    line = hist[hist.index("rampflowjump:"):]
+    for text in ("rejection_threshold=8.0 (jump_pars.asdf)", "flag_4_neighbors=False (config)",
+                 "four_group_rejection_threshold=5.0 (default)"):
+        assert text.replace(" ", "") in line
+    for text in ("jump_pars.asdf sets expand_large_events=True, which rampflow does not implement: NOT applied",
+                 "n_pix_grow_sat=0 (sat_pars.asdf)"):
+        assert text.replace(" ", "") in hist
+    # the file's n_pix_grow_sat=0 was applied: same flags as the parameter given by hand
+    ref = tmp_path / "sat_hand.fits"
+    runner.run(["saturation"], {"ramp": outs["dq_init"]}, {"saturation": ref}, overrides=refs,
+               params={"saturation": {"n_pix_grow_sat": 0}}, use_crds_pars=False)
+    with io.open_ramp(ref) as a, io.open_ramp(outs["saturation"]) as b:
+        assert (a.read()[1] == b.read()[1]).all()
+
+
+def test_skip_true_skips_the_step(sim, tmp_path):
+    refs = {k: str(v) for k, v in sim.refs.items()}
+    sk = pars_file(tmp_path / "skip.asdf", "jwst.saturation.saturation_step.SaturationStep", {"skip": True})
+    out = tmp_path / "saturation.fits"
+    runner.run(["saturation"], {"ramp": sim.uncal}, {"saturation": out}, overrides={**refs, "pars-saturationstep": sk})
+    h = fits.getheader(out)
+    assert h["S_SATURA"] == "SKIPPED"
+    with io.open_ramp(out) as rf:
+        assert not rf.read()[1].any()
+
+
+def test_cli_params_for_an_exposure(sim, tmp_path, capsys):
+    p = pars_file(tmp_path / "j.asdf", "jwst.jump.jump_step.JumpStep", {"rejection_threshold": 8.0})
+    assert cli.main(["params", "jump", "--exposure", str(sim.uncal), "--override", f"pars-jumpstep={p}",
+                     "--param", "flag_4_neighbors=false"]) == 0
+    out = capsys.readouterr().out
+    assert "CRDS parameter file: j.asdf" in out
+    assert "rejection_threshold = 8.0    # j.asdf" in out
+    assert "flag_4_neighbors = False    # config" in out
+    assert "minimum_groups = 3    # default" in out
+
+
+_CLIENT = r"""
+import json, sys
+from astropy.io import fits
+from rampflow.meta import ExposureMeta
+from rampflow import references
+out = {}
+for uncal in json.loads(sys.argv[1]):
+    meta = ExposureMeta.from_headers(fits.getheader(uncal), fits.getheader(uncal, "SCI"), uncal)
+    r = {}
+    for step in ("jump", "ramp_fit", "saturation"):
+        res = references.resolve_parameters(meta, step)
+        r[step] = {"file": res.pars_name, "changed": {k: v for k, (v, s) in res.changed().items()},
+                   "notes": res.notes}
+    r["unimplemented"] = references.check_unimplemented_pars(meta, "ramp_fit")
+    r["off"] = references.resolve_parameters(meta, "jump", use_crds_pars=False).pars_name
+    out[uncal] = r
+print("RESULT" + json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def program(tmp_path_factory):
+    root = tmp_path_factory.mktemp("parsprog")
+    crds_path = root / "crds"
+    nrs = simulate_program(root / "nrs", {"kind": "nirspec_tso", "detectors": ["nrs1"], "segments": 1,
+                                          "nints": 2, "ngroups": 3, "size": [16, 64], "seed": 1}, crds_path)
+    nrc = simulate_program(root / "nrc", {"kind": "nircam_image", "detectors": ["nrca1"], "segments": 1,
+                                          "nints": 1, "ngroups": 3, "size": [32, 32], "seed": 1}, crds_path)
+    return crds_path, nrs[0], nrc[0]
+
+
+def test_simulated_cache_selects_per_mode_pars(program, monkeypatch):
+    crds_path, nrs, nrc = program
+    for k, v in {"CRDS_PATH": str(crds_path), "CRDS_MODE": "local", "CRDS_IGNORE_MAPPING_CHECKSUM": "0"}.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("CRDS_SERVER_URL", raising=False)
+    monkeypatch.delenv("CRDS_CONTEXT", raising=False)
+    monkeypatch.setenv("PYTHONPATH", SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-c", _CLIENT, json.dumps([str(nrs), str(nrc)])],
+                          capture_output=True, text=True, timeout=300)
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
+    assert proc.returncode == 0 and line, proc.stderr[-3000:]
+    res = json.loads(line[0][len("RESULT"):])
+    bots, img = res[str(nrs)], res[str(nrc)]
+    assert bots["jump"]["file"] == "jwst_nirspec_pars-jumpstep_0001.asdf"
+    assert img["jump"]["file"] == "jwst_nircam_pars-jumpstep_0001.asdf"
+    expected = {**crds_pars._SNOWBALLS, "expand_large_events": False}  # asked for, not implemented: kept off
+    assert bots["jump"]["changed"] == expected and img["jump"]["changed"] == expected
+    for r in (bots, img):
+        assert any("expand_large_events=True" in n for n in r["jump"]["notes"])
+        assert r["ramp_fit"]["file"] == r["saturation"]["file"] == "N/A"
+        assert r["off"] == "N/A"
+    # clean_flicker_noise turned on for BOTS: a note (and a WARNING) that rampflow does not run it
+    assert len(bots["unimplemented"]) == 1 and "clean_flicker_noise" in bots["unimplemented"][0]
+    assert "NOT run" in bots["unimplemented"][0]
+    assert img["unimplemented"] == []
+    assert "expand_large_events=True" in proc.stderr and "clean_flicker_noise" in proc.stderr  # the warnings
