@@ -106,10 +106,9 @@ from .params import parse_spec
 log = logging.getLogger(__name__)
 
 #: jwst 3.0 RampFitStep's spec, plus its fixed ``weighting`` (rampflow's, so that products
-#: record it). Differences on purpose: ``algorithm`` offers only 'OLS_C' (jwst also has
-#: 'LIKELY', not implemented here), so asking for 'LIKELY' stops at config validation.
+#: record it). 'LIKELY' is :mod:`.ramp_fit_likely`.
 SPEC = """
-    algorithm = option('OLS_C', default='OLS_C')  # jwst's 'LIKELY' is not implemented
+    algorithm = option('OLS_C', 'LIKELY', default='OLS_C')
     int_name = string(default='')
     save_opt = boolean(default=False)  # save optional output
     opt_name = string(default='')
