@@ -544,8 +544,8 @@ def resolve_parameters(meta: ExposureMeta, step: str, config_params: dict | None
 def check_unimplemented_pars(meta: ExposureMeta, step: str, *, overrides: dict | None = None,
                              context: str | None = None, use_crds_pars: bool = True) -> list[str]:
     """Notes on the jwst Detector1 steps rampflow does not implement that jwst runs just before
-    rampflow's official step ``step`` (between it and the previous step rampflow implements,
-    in jwst's order for the exposure's instrument): where a CRDS parameter file turns one on
+    rampflow's official step ``step`` (between it and the previous step rampflow implements and
+    runs by default, in jwst's order for the exposure's instrument): where a CRDS parameter file turns one on
     (``skip: false``, e.g. clean_flicker_noise for NIRSpec BOTS) a WARNING names the step and
     the file -- rampflow does not run it; where one only sets parameters, an INFO note says they
     are ignored. Returns the notes (the runner records them in the product's HISTORY)."""
@@ -556,9 +556,12 @@ def check_unimplemented_pars(meta: ExposureMeta, step: str, *, overrides: dict |
         return []
     before = []
     for name in reversed(order[:order.index(step)]):
-        if name in MODULES:
+        # a step rampflow implements ends the search, unless jwst skips it by default (persistence,
+        # charge_migration: not in a default steps list, so they cannot be the ones to tell)
+        if name in MODULES and not get_step_class(name).skip_default:
             break
-        before.insert(0, name)
+        if name not in MODULES:
+            before.insert(0, name)
     notes = []
     for name in before:
         path = find_pars_file(meta, name, overrides, context)

@@ -13,6 +13,11 @@ DNU = dq.DO_NOT_USE
 CHLO_DNU = dq.CHARGELOSS | dq.DO_NOT_USE
 
 
+
+def _timing(ngroups: int) -> dict:
+    """The readout timing keywords every header must carry (NIRCam RAPID frame time)."""
+    return {"NGROUPS": ngroups, "NFRAMES": 1, "TFRAME": 10.73676, "TGROUP": 10.73676}
+
 def _ramp(ngroups, nrows=1, ncols=1, nints=1):
     return (np.zeros((nints, ngroups, nrows, ncols), np.float32),
             np.zeros((nints, ngroups, nrows, ncols), np.uint8))
@@ -107,9 +112,11 @@ def test_step_defaults_and_skip():
     cls = get_step_class("charge_migration")
     assert cls.defaults == {"signal_threshold": 25000.0}
     assert cls.keyword == "S_CHGMIG" and cls.reftypes == () and cls.kind == "ramp" and cls.official
-    meta = ExposureMeta.from_headers({"INSTRUME": "NIRCAM", "DETECTOR": "NRCA1"}, {}, "t", shape=(1, 2, 1, 1))
+    meta = ExposureMeta.from_headers({"INSTRUME": "NIRCAM", "DETECTOR": "NRCA1", **_timing(2)}, {}, "t",
+                                      shape=(1, 2, 1, 1))
     assert "too few groups" in cls(meta, {}).skipped         # jwst test_too_few_groups
-    meta = ExposureMeta.from_headers({"INSTRUME": "NIRCAM", "DETECTOR": "NRCA1"}, {}, "t", shape=(1, 4, 1, 1))
+    meta = ExposureMeta.from_headers({"INSTRUME": "NIRCAM", "DETECTOR": "NRCA1", **_timing(4)}, {}, "t",
+                                      shape=(1, 4, 1, 1))
     step = cls(meta, {}, signal_threshold=100.0)
     sci, gdq = _ramp(4)
     sci[0, 2:, 0, 0] = 150.0

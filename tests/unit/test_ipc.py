@@ -14,6 +14,11 @@ from rampflow.steps.ipc import RefPixels, check_kernel, ipc_correct, num_ref_pix
 CROSS = np.array([[0.0, -0.25, 0.0], [-0.25, 2.0, -0.25], [0.0, -0.25, 0.0]], np.float32)
 
 
+
+def _timing(ngroups: int) -> dict:
+    """The readout timing keywords every header must carry (NIRCam RAPID frame time)."""
+    return {"NGROUPS": ngroups, "NFRAMES": 1, "TFRAME": 10.73676, "TGROUP": 10.73676}
+
 def _hand(img, kernel, y0, x0, ny, nx):
     """Direct sum (float64) of kernel[j, i] * img[y + 1 - j, x + 1 - i] over the science region."""
     out = img.astype(np.float64).copy()
@@ -111,7 +116,7 @@ def test_kernel_shape_errors():
 
 
 def _meta(**kw):
-    hdr = {"INSTRUME": "NIRCAM", "DETECTOR": "NRCA1", "SUBSTRT1": 1025, "SUBSTRT2": 1025, **kw}
+    hdr = {"INSTRUME": "NIRCAM", "DETECTOR": "NRCA1", "SUBSTRT1": 1025, "SUBSTRT2": 1025, **_timing(2), **kw}
     return ExposureMeta.from_headers(hdr, {}, "t", shape=(1, 2, 3, 3))
 
 

@@ -17,10 +17,16 @@ GROUP_TIME = 21.47354
 START = 59672.47338658912
 
 
+
+def _timing(ngroups: int) -> dict:
+    """The readout timing keywords every header must carry (NIRCam RAPID frame time)."""
+    return {"NGROUPS": ngroups, "NFRAMES": 1, "TFRAME": 10.73676, "TGROUP": 10.73676}
+
 def _meta(nints=2, ngroups=7, ny=1, nx=2, start=START, int_starts=None):
     """jwst's create_sci_model: NIRCam NRCA1, group time 21.47354 s, integration time
     ngroups * group time, EXPSTART 59672.47338658912."""
-    hdr = {"INSTRUME": "NIRCAM", "DETECTOR": "NRCA1", "TGROUP": GROUP_TIME, "EXPSTART": start,
+    hdr = {"INSTRUME": "NIRCAM", "DETECTOR": "NRCA1", "TGROUP": GROUP_TIME, "EXPSTART": start, "NGROUPS": ngroups,
+           "NFRAMES": 1, "TFRAME": GROUP_TIME,
            "EFFINTTM": ngroups * GROUP_TIME, "SUBSTRT1": 257, "SUBSTRT2": 769}
     meta = ExposureMeta.from_headers(hdr, {}, "dummy_uncal.fits", shape=(nints, ngroups, ny, nx))
     if int_starts is not None:
@@ -178,5 +184,6 @@ def test_step_registration():
                             "persistence_array_file": None, "persistence_dnu": False}
     assert cls.carried == {"persistence_array": "persistence_array"}
     with pytest.raises(KeyError, match="EXPSTART"):
-        cls(ExposureMeta.from_headers({"INSTRUME": "NIRCAM", "DETECTOR": "NRCA1"}, {}, "t", shape=(1, 3, 1, 1)),
+        cls(ExposureMeta.from_headers({"INSTRUME": "NIRCAM", "DETECTOR": "NRCA1", **_timing(3)}, {}, "t",
+                                      shape=(1, 3, 1, 1)),
             {}, {"persistence_array": None}, persistence_time=10)

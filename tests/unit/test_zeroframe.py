@@ -88,7 +88,8 @@ def test_saturation_zeroes_saturated_and_low_zeroframe():
 
 def _meta(**kw):
     base = dict(INSTRUME="NIRCAM", DETECTOR="NRCA1", NINTS=1, NGROUPS=2, SUBSIZE1=2048, SUBSIZE2=2048,
-                SUBARRAY="FULL", FASTAXIS=-1, SLOWAXIS=2, ZEROFRAM=True, READPATT="RAPID")
+                SUBARRAY="FULL", FASTAXIS=-1, SLOWAXIS=2, ZEROFRAM=True, READPATT="RAPID", NFRAMES=1,
+                TFRAME=10.73676, TGROUP=10.73676)
     base.update(kw)
     return ExposureMeta.from_headers(base)
 
@@ -98,6 +99,7 @@ def test_superbias_zeroframe_case_of_jwst():
     from rampflow.steps.superbias import SuperBias
 
     class Ref(dict):
+        path = "ref.fits"
         def __getitem__(self, k):
             return dict.__getitem__(self, k)
 
@@ -149,6 +151,7 @@ def test_linearity_zeroframe_by_hand():
     from rampflow.steps.linearity import Linearity
 
     class Ref(dict):
+        path = "ref.fits"
         def dq(self):
             return np.zeros((1, 3), np.uint32)
 
