@@ -35,7 +35,7 @@ BAD = [
     ("refpix", "side_gain", [1.0], ["[1.0] is not a number", "a float"]),
     ("dark_current", "average_dark_current", "high", ['"high" is not a number', "a float or null"]),
     ("dq_init", "user_supplied_dq", 5, ["5 is not a string", "a string or null"]),
-    ("ramp_fit", "algorithm", "LIKELY", ['"LIKELY" is not one of the options', 'one of "OLS_C"']),
+    ("ramp_fit", "algorithm", "GLS", ['"GLS" is not one of the options', '"OLS_C"', '"LIKELY"']),
     ("ramp_fit", "firstgroup", "2", ['"2" is not an integer', "an integer or null"]),
     ("ramp_fit", "save_opt", "no", ['"no" is not true or false']),
     ("destripe", "mask_method", "stars", ['"stars" is not one of the options', "rampflow default"]),
