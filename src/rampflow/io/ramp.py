@@ -23,7 +23,11 @@ def _int_starts(hdu) -> tuple | None:
     """``int_start_MJD_UTC`` of an INT_TIMES table HDU as a tuple of floats (None without it)."""
     if hdu is None or hdu.data is None or "int_start_MJD_UTC" not in hdu.columns.names:
         return None
-    return tuple(float(v) for v in hdu.data["int_start_MJD_UTC"])
+    starts = tuple(float(v) for v in hdu.data["int_start_MJD_UTC"])
+    # drop the table's memory map while the file is whole: astropy touches a mapped table when the
+    # file is closed, and a file cut short in the meantime would then kill the process (SIGBUS)
+    del hdu.data
+    return starts
 
 
 class RampFile:
