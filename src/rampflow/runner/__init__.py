@@ -106,9 +106,11 @@ def run(steps: list[str], inputs: dict, outputs: dict, *, params: dict | None = 
     _check_job(steps, passes, outputs, params)
     _remove_stale_temporaries(outputs)
     for name in steps:  # an optional product asked for switches its parameter on (fitopt -> save_opt)
-        for suffix, par in get_step_class(name).optional_products.items():
-            if suffix in outputs:
-                params.setdefault(name, {})[par] = True
+        cls = get_step_class(name)
+        for suffix, par in cls.optional_products.items():
+            if suffix in outputs:  # a string parameter (persistence's save_persistence) names the file
+                spec = cls.param_specs.get(par)
+                params.setdefault(name, {})[par] = str(outputs[suffix]) if spec and spec.kind == "string" else True
     _check_references(steps, passes, inputs, overrides, crds_context)
     set_threads(threads)
     common = dict(overrides=overrides, crds_context=crds_context, use_crds_pars=use_crds_pars)
