@@ -102,6 +102,7 @@ from . import ramp_fit_likely as likely
 from .base import Step
 from .nonfinite import nonfinite_flags
 from .params import parse_spec
+from .ramp_fit_opt import OPT_NAMES, assemble_opt  # noqa: F401  (assemble_opt: public here)
 
 log = logging.getLogger(__name__)
 
@@ -128,11 +129,6 @@ POWERS = (0.0, 0.4, 1.0, 3.0, 6.0, 10.0)
 #: output array names (the FITS EXTNAMEs of rate / rateints) and stcal's names for them
 RATE_NAMES = {"SCI": "slope", "ERR": "err", "DQ": "dq", "VAR_POISSON": "var_poisson",
               "VAR_RNOISE": "var_rnoise"}
-#: fitopt arrays: stcal's names -> FITS EXTNAMEs (RampFitOutputModel), in the schema's order
-OPT_NAMES = {"slope": "SLOPE", "sigslope": "SIGSLOPE", "var_poisson": "VAR_POISSON",
-             "var_rnoise": "VAR_RNOISE", "yint": "YINT", "sigyint": "SIGYINT",
-             "pedestal": "PEDESTAL", "weights": "WEIGHTS", "crmag": "CRMAG"}
-
 
 class ArrayDict(dict):
     """A dict of arrays that also answers to the alternative names of its keys
@@ -521,37 +517,6 @@ def fit_ramps(sci: np.ndarray, gdq: np.ndarray, pdq: np.ndarray, setup: RampFitS
                          "weights": o4["weights"], "crmag": o_cr}, _OPT_ALIASES)
     return RampFitResult(rate=ArrayDict(rate, _RATE_ALIASES), rateints=ArrayDict(ints, _RATE_ALIASES),
                          opt=opt)
-
-
-def assemble_opt(chunks, frame_shape) -> dict:
-    """Assemble per-chunk fitopt arrays into the exposure's, as stcal lays them out.
-
-    chunks : list of (rows slice, opt dict from :func:`fit_ramps`) covering the frame;
-    frame_shape : (ny, nx). The segment / jump axes get the largest size over the chunks
-    (stcal sizes them by the maxima over the whole exposure); shorter chunks are zero-padded.
-    Returns EXTNAME -> array in the RampFitOutputModel order (SLOPE, SIGSLOPE, VAR_POISSON,
-    VAR_RNOISE, YINT, SIGYINT, PEDESTAL, WEIGHTS, CRMAG).
-    """
-    ny, nx = frame_shape
-    if not chunks:
-        raise ValueError("ramp_fit.assemble_opt: no chunks")
-    nints = chunks[0][1]["pedestal"].shape[0]
-    nseg = max(o["slope"].shape[1] for _, o in chunks)
-    ncr = max(o["crmag"].shape[1] for _, o in chunks)
-    out = {}
-    for name, ext in OPT_NAMES.items():
-        if name == "pedestal":
-            out[ext] = np.zeros((nints, ny, nx), np.float32)
-        else:
-            out[ext] = np.zeros((nints, ncr if name == "crmag" else nseg, ny, nx), np.float32)
-    for rows, o in chunks:
-        for name, ext in OPT_NAMES.items():
-            a = o[name]
-            if name == "pedestal":
-                out[ext][:, rows] = a
-            else:
-                out[ext][:, :a.shape[1], rows] = a
-    return out
 
 
 class RampFit(Step):
