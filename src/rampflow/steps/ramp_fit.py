@@ -130,6 +130,7 @@ POWERS = (0.0, 0.4, 1.0, 3.0, 6.0, 10.0)
 RATE_NAMES = {"SCI": "slope", "ERR": "err", "DQ": "dq", "VAR_POISSON": "var_poisson",
               "VAR_RNOISE": "var_rnoise"}
 
+
 class ArrayDict(dict):
     """A dict of arrays that also answers to the alternative names of its keys
     (``res.rate["SCI"]`` is ``res.rate["slope"]``; ``res.opt["slope"]`` is ``res.opt["SLOPE"]``)."""
