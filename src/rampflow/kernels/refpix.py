@@ -195,15 +195,18 @@ def _combine(a, a32, aok, b, b32, bok):
 
 
 @njit(cache=True)
-def _correct_plane(plane, buf, w, scratch, ref_y, ref_x, set_start, class_sets, pair_parity,
-                   cls_axis, r_axis, transposed, side_y, side_x, side_cls, do_side,
-                   win_lo, win_len, side_gain, low, high):
-    """Correct one DMS plane (float32, ny x nx) in place; buf/w/scratch set the precision."""
+def _plane_stats(plane, buf, w, scratch, ref_y, ref_x, set_start, class_sets, pair_parity,
+                 side_y, side_x, side_cls, do_side, win_lo, win_len, side_gain, low, high,
+                 ref, r32, rok, sig):
+    """The correction of one whole DMS plane (float32, ny x nx), from its reference pixels
+    only: per correction class the reference level ``ref`` (float64; ``r32`` True when jwst
+    holds it as a float32 scalar, ``rok`` False when there is none) and per detector row the
+    side signal ``sig`` (float64, with do_side). buf/w/scratch set the working precision."""
     f32 = buf.itemsize == 4
     nclass = class_sets.shape[0]
-    ref = np.empty(nclass, np.float64)
-    r32 = np.zeros(nclass, np.bool_)
-    rok = np.zeros(nclass, np.bool_)
+    for k in range(nclass):
+        r32[k] = False
+        rok[k] = False
     # --- clipped means of each reference set, combined per correction class ---------
     for k in range(nclass):
         vals = np.empty(2, np.float64)
@@ -233,7 +236,6 @@ def _correct_plane(plane, buf, w, scratch, ref_y, ref_x, set_start, class_sets, 
                 rok[k + 1] = False
     # --- side reference signal (running median of the corrected side columns) -------
     nrow_det = side_y.shape[1]
-    sig = np.zeros(nrow_det, np.float64)
     if do_side:
         nside = side_y.shape[2]
         tcol = np.empty((2, nrow_det, nside), buf.dtype)
@@ -284,9 +286,16 @@ def _correct_plane(plane, buf, w, scratch, ref_y, ref_x, set_start, class_sets, 
             else:
                 sig[r] = 0.5 * (a + b)
             sig[r] = side_gain * sig[r]
-    # --- apply ------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _apply_plane_rows(plane, y0, f32, ref, r32, rok, sig, cls_axis, r_axis, transposed, do_side):
+    """Subtract a plane's correction (from :func:`_plane_stats`) from rows ``y0 ...`` of it:
+    ``plane`` (float32, nrow x nx) holds DMS rows y0 .. y0 + nrow - 1, in place; ``f32``
+    is the plane's working precision (jwst's float32 first group, see the callers)."""
     ny, nx = plane.shape
-    for y in range(ny):
+    for yy in range(ny):
+        y = yy + y0
         for x in range(nx):
             if transposed:
                 k = cls_axis[y]
@@ -294,7 +303,7 @@ def _correct_plane(plane, buf, w, scratch, ref_y, ref_x, set_start, class_sets, 
             else:
                 k = cls_axis[x]
                 r = r_axis[y]
-            g = plane[y, x]
+            g = plane[yy, x]
             if f32:
                 if rok[k]:
                     if r32[k]:
@@ -304,15 +313,31 @@ def _correct_plane(plane, buf, w, scratch, ref_y, ref_x, set_start, class_sets, 
                 else:
                     t32 = np.float32(g)
                 if do_side:
-                    plane[y, x] = np.float32(np.float64(t32) - sig[r])
+                    plane[yy, x] = np.float32(np.float64(t32) - sig[r])
                 else:
-                    plane[y, x] = t32
+                    plane[yy, x] = t32
             else:
                 if rok[k]:
                     t64 = np.float64(g) - ref[k]
                 else:
                     t64 = np.float64(g)
-                plane[y, x] = np.float32(t64 - sig[r])
+                plane[yy, x] = np.float32(t64 - sig[r])
+
+
+@njit(cache=True)
+def _correct_plane(plane, buf, w, scratch, ref_y, ref_x, set_start, class_sets, pair_parity,
+                   cls_axis, r_axis, transposed, side_y, side_x, side_cls, do_side,
+                   win_lo, win_len, side_gain, low, high):
+    """Correct one DMS plane (float32, ny x nx) in place; buf/w/scratch set the precision."""
+    nclass = class_sets.shape[0]
+    ref = np.empty(nclass, np.float64)
+    r32 = np.zeros(nclass, np.bool_)
+    rok = np.zeros(nclass, np.bool_)
+    sig = np.zeros(side_y.shape[1], np.float64)
+    _plane_stats(plane, buf, w, scratch, ref_y, ref_x, set_start, class_sets, pair_parity,
+                 side_y, side_x, side_cls, do_side, win_lo, win_len, side_gain, low, high,
+                 ref, r32, rok, sig)
+    _apply_plane_rows(plane, 0, buf.itemsize == 4, ref, r32, rok, sig, cls_axis, r_axis, transposed, do_side)
 
 
 @njit(cache=True, parallel=True)
@@ -340,6 +365,48 @@ def _refpix_kernel(sci, f32_plane, ref_y, ref_x, set_start, class_sets, pair_par
                            np.empty(4, np.float64), ref_y, ref_x, set_start, class_sets,
                            pair_parity, cls_axis, r_axis, transposed, side_y, side_x, side_cls,
                            do_side, win_lo, win_len, side_gain, low, high)
+
+
+@njit(cache=True, parallel=True)
+def _refpix_stats_kernel(sci, f32_plane, ref_y, ref_x, set_start, class_sets, pair_parity,
+                         side_y, side_x, side_cls, do_side, win_lo, win_len, side_gain, low, high,
+                         nbuf, out_f32, out_ref, out_r32, out_rok, out_sig):
+    """The correction of every whole (integration, group) plane of ``sci`` (not changed), for
+    :func:`_refpix_apply_kernel` to apply later to row chunks: ``out_*[i, g]`` as
+    :func:`_plane_stats` makes them, ``out_f32[i, g]`` the plane's working precision
+    (``f32_plane`` as in :func:`_refpix_kernel`)."""
+    nint, ngr = sci.shape[0], sci.shape[1]
+    for q in prange(nint * ngr):
+        i = q // ngr
+        g = q - i * ngr
+        plane = sci[i, g]
+        f32 = (not do_side) or q == f32_plane
+        out_f32[i, g] = f32
+        for r in range(out_sig.shape[2]):
+            out_sig[i, g, r] = 0.0
+        if f32:
+            _plane_stats(plane, np.empty(nbuf, np.float32), np.empty(nbuf, np.float32),
+                         np.empty(4, np.float32), ref_y, ref_x, set_start, class_sets, pair_parity,
+                         side_y, side_x, side_cls, do_side, win_lo, win_len, side_gain, low, high,
+                         out_ref[i, g], out_r32[i, g], out_rok[i, g], out_sig[i, g])
+        else:
+            _plane_stats(plane, np.empty(nbuf, np.float64), np.empty(nbuf, np.float64),
+                         np.empty(4, np.float64), ref_y, ref_x, set_start, class_sets, pair_parity,
+                         side_y, side_x, side_cls, do_side, win_lo, win_len, side_gain, low, high,
+                         out_ref[i, g], out_r32[i, g], out_rok[i, g], out_sig[i, g])
+
+
+@njit(cache=True, parallel=True)
+def _refpix_apply_kernel(sci, y0, f32, ref, r32, rok, sig, cls_axis, r_axis, transposed, do_side):
+    """Apply stored plane corrections (``f32``, ``ref``, ``r32``, ``rok``, ``sig``: those of
+    sci's integrations, from :func:`_refpix_stats_kernel`) to ``sci``, which holds DMS rows
+    ``y0 ...`` of every plane, in place; planes in parallel."""
+    nint, ngr = sci.shape[0], sci.shape[1]
+    for q in prange(nint * ngr):
+        i = q // ngr
+        g = q - i * ngr
+        _apply_plane_rows(sci[i, g], y0, f32[i, g], ref[i, g], r32[i, g], rok[i, g], sig[i, g], cls_axis,
+                          r_axis, transposed, do_side)
 
 
 @njit(cache=True)

@@ -3,7 +3,10 @@
 A pass reads one file once. Consecutive steps share a pass when they share a chunking:
 integration-chunk ramp steps are fused on chunks of integrations (all rows); row-chunk
 steps (jump, then ramp_fit) on chunks of rows holding every integration, read with the
-steps' halo rows; a step on rate products (gain_scale) gets a pass of its own. A step
+steps' halo rows; a step on rate products (gain_scale) gets a pass of its own. Integration
+steps that also work on row chunks (``rows_ok``) and come before a row step join its pass:
+the whole chain from the uncal file to the rate products then reads the ramp once (steps
+needing exposure-wide statistics get them from pre-passes, :mod:`.prepass`). A step
 whose extra input must be built from its input ramp (destripe without a mask file) starts
 a pass, so that ramp is a file. Between passes the products are files: those asked for,
 else temporary ones.
@@ -39,16 +42,37 @@ def _mode(cls) -> str:
     return "rows" if cls.chunking == "rows" else "integrations"
 
 
+def _builds_input(cls, inputs: dict) -> bool:
+    return any(not inputs.get(k) and INPUTS[k].needs_ramp for k in cls.inputs)
+
+
+def _modes(steps: list[str], inputs: dict) -> list[str]:
+    """Each step's chunking in the job: a ``rows_ok`` integration step followed (through
+    other such steps) by a row step works on that step's row chunks."""
+    modes = [_mode(get_step_class(n)) for n in steps]
+    joins = False
+    for i in range(len(steps) - 1, -1, -1):
+        cls = get_step_class(steps[i])
+        if modes[i] == "rows":
+            joins = not _builds_input(cls, inputs)
+        elif modes[i] == "integrations" and joins and cls.rows_ok and cls.kind == "ramp":
+            modes[i] = "rows"
+            if _builds_input(cls, inputs):
+                joins = False
+        else:
+            joins = False
+    return modes
+
+
 def plan_passes(steps: list[str], inputs: dict) -> list[Pass]:
     """Split ``steps`` (consecutive, in order) into passes; raises ValueError naming the
     step that cannot follow the one before it."""
     if not steps:
         raise ValueError("runner.run: no steps to run")
     passes: list[Pass] = []
-    for name in steps:
+    for name, mode in zip(steps, _modes(steps, inputs)):
         cls = get_step_class(name)
-        mode = _mode(cls)
-        builds_input = any(not inputs.get(k) and INPUTS[k].needs_ramp for k in cls.inputs)
+        builds_input = _builds_input(cls, inputs)
         prev = passes[-1] if passes else None
         if prev is not None and prev.last.kind == "rate" and cls.kind == "ramp":
             raise ValueError(f"runner.run: ramp step {name!r} cannot follow {prev.steps[-1]!r}, which makes "

@@ -25,6 +25,7 @@ from .. import io
 from . import rate_products
 from .loading import load_step
 from .plan import chunk_ranges, ints_per_chunk, rows_per_chunk
+from .prepass import run_prepasses
 from .provenance import late_updates, provenance
 
 log = logging.getLogger("rampflow")
@@ -68,7 +69,7 @@ def _row_chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label):
     rows after every step (views into reused buffers, valid until the next chunk is read), and
     their ZEROFRAME (None without one)."""
     nints, _, ny, _ = rf.shape
-    halo = sum(0 if s.skipped else s.halo for s in steps)
+    halo = sum(0 if s.skipped else s.row_halo() for s in steps)
     nrow = rows_per_chunk(rf.shape, chunk_mb, halo)
     chunks = list(chunk_ranges(ny, nrow))
     _prefetch(rf, label)
@@ -132,6 +133,8 @@ def run_pass(in_path, names: list[str], mode: str, outputs: dict, *, params: dic
         log.info("%s on %s (%s; %d ints x %d groups x %d x %d)", label, Path(in_path).name, meta.detector,
                  nints, ngroups, ny, nx)
         base_pdq = rf.pixeldq()
+        if mode == "rows":  # exposure-wide statistics of steps in row chunks (refpix's levels)
+            run_prepasses(rf, steps, base_pdq, chunk_mb, label)
         pdqs = [None] * len(steps)
         chunks = _row_chunks if mode == "rows" else _integration_chunks
         for _, rows, sci, gdq, pdq, zf in chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label):

@@ -112,6 +112,12 @@ class Step:
     #: False for steps that never change SCI (only DQ): the runner then copies the input's
     #: SCI bytes into the product instead of writing them back from each chunk
     modifies_sci: ClassVar[bool] = True
+    #: with chunking="integrations": True when ``process`` also works on chunks of rows (all
+    #: integrations), given :meth:`row_halo` rows of context on each side and after any
+    #: exposure-wide pre-pass the step asks for (:meth:`prepass_rounds`). The runner then
+    #: streams the step in the same row chunks as jump and ramp_fit, reading the ramp once
+    #: (the one-pass Stage 1, see rampflow.runner.prepass)
+    rows_ok: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -176,6 +182,35 @@ class Step:
         ints, rows : where the chunk sits in the exposure (0-based slices).
         """
         raise NotImplementedError
+
+    def row_halo(self) -> int:
+        """Rows of context above and below a row chunk that :meth:`process` needs (its
+        parameters may set it, e.g. saturation's ``n_pix_grow_sat``); default :attr:`halo`."""
+        return int(self.halo)
+
+    def prepass_rounds(self) -> int:
+        """Passes over the whole exposure (chunks of integrations, all rows, each after the
+        steps before this one) the step needs before it can :meth:`process` chunks of rows:
+        exposure-wide statistics, e.g. refpix's reference levels of each whole plane. The
+        runner calls :meth:`collect` on every chunk of each round, then :meth:`end_round`.
+        Default 0 (a row-local step)."""
+        return 0
+
+    #: in a pre-pass, whether :meth:`collect` reads GROUPDQ (or DQ a data-dependent step
+    #: before it sets): if False the runner runs the steps before it that leave SCI unchanged
+    #: (dq_init, saturation) on the first chunk only, for PIXELDQ
+    prepass_needs_gdq: ClassVar[bool] = True
+
+    def collect(self, round: int, sci: np.ndarray, gdq: np.ndarray, pdq: np.ndarray, ints: slice,
+                zf: np.ndarray | None = None) -> None:
+        """Gather pre-pass ``round``'s statistics from one chunk of whole planes
+        (integrations ``ints``, every row; SCI/GROUPDQ/PIXELDQ as :meth:`process` would get
+        them; ``zf`` its ZEROFRAME or None). Must not change the arrays."""
+        raise NotImplementedError(f"step {self.name!r} has no pre-pass")
+
+    def end_round(self, round: int, pdq: np.ndarray) -> None:
+        """After the last chunk of pre-pass ``round`` (``pdq``: the exposure's PIXELDQ as the
+        step gets it). Default: nothing."""
 
     def process_zeroframe(self, zf: np.ndarray, ints: slice, rows: slice) -> None:
         """Apply the step to the chunk's ZEROFRAME (float32 (nint_chunk, nrow_chunk, nx), the first

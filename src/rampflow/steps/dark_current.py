@@ -182,6 +182,8 @@ class DarkCurrent(Step):
         average_dark_current = float(default=None)  # the average dark current for this detector (e-/s)
     """
 
+    rows_ok = True  # pixel by pixel: any chunk of rows
+
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)
         ref = refs["dark"]

@@ -70,6 +70,8 @@ class DQInit(Step):
         user_supplied_dq = string(default=None)  # FITS user-supplied DQ file
     """
 
+    rows_ok = True  # pixel by pixel: any chunk of rows
+
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)
         ref = refs["mask"]

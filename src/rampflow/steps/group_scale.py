@@ -43,6 +43,8 @@ class GroupScale(Step):
     reftypes = ()
     spec = ""  # jwst's GroupScaleStep takes no parameters
 
+    rows_ok = True  # pixel by pixel: any chunk of rows
+
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)
         self.factor = group_scale_factor(meta.nframes, meta.frmdivsr)

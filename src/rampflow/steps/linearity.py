@@ -190,6 +190,8 @@ class Linearity(Step):
     reftypes = ("linearity",)
     spec = ""  # jwst's LinearityStep takes no parameters
 
+    rows_ok = True  # pixel by pixel: any chunk of rows
+
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)
         ref = refs["linearity"]

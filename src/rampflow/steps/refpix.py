@@ -64,7 +64,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..dq import DO_NOT_USE, REFERENCE_PIXEL
-from ..kernels.refpix import _refpix_kernel
+from ..kernels.refpix import _refpix_apply_kernel, _refpix_kernel, _refpix_stats_kernel
 from .base import Step
 
 log = logging.getLogger(__name__)
@@ -379,6 +379,52 @@ def apply_plan(sci: np.ndarray, plan: RefpixPlan, *, side_gain: float = 1.0, sig
                    float(side_gain), float(siglimit), float(siglimit), plan.nbuf)
 
 
+@dataclass
+class PlaneCorrections:
+    """Each plane's correction, measured on whole planes (:func:`measure_planes`) and applied
+    later to any rows (:func:`apply_corrections`): per (integration, group) the working
+    precision, the reference level of each correction class and the side signal per row."""
+
+    f32: np.ndarray   # bool (nint, ngroups)
+    ref: np.ndarray   # float64 (nint, ngroups, nclass)
+    r32: np.ndarray   # bool (nint, ngroups, nclass)
+    rok: np.ndarray   # bool (nint, ngroups, nclass)
+    sig: np.ndarray   # float64 (nint, ngroups, detector rows), or (nint, ngroups, 1) without side pixels
+
+    @classmethod
+    def empty(cls, plan: RefpixPlan, nint: int, ngroups: int) -> PlaneCorrections:
+        nclass = plan.class_sets.shape[0]
+        nsig = plan.side_y.shape[1] if plan.do_side else 1
+        return cls(np.zeros((nint, ngroups), bool), np.zeros((nint, ngroups, nclass)),
+                   np.zeros((nint, ngroups, nclass), bool), np.zeros((nint, ngroups, nclass), bool),
+                   np.zeros((nint, ngroups, nsig)))
+
+
+def measure_planes(sci: np.ndarray, plan: RefpixPlan, out: PlaneCorrections, ints: slice, *,
+                   side_gain: float = 1.0, siglimit: float = 3.0) -> None:
+    """Measure the correction of every whole plane of ``sci`` (float32 (nint_chunk, ngroups,
+    ny, nx), integrations ``ints`` of the exposure; not changed) into ``out[ints]``: what
+    :func:`apply_plan` would subtract from it, to the bit."""
+    if plan.path == "none" or sci.size == 0:
+        return
+    first = ints.start or 0
+    f32_plane = 0 if (plan.do_side and first == 0) else -1
+    o = {k: getattr(out, k)[ints] for k in ("f32", "ref", "r32", "rok", "sig")}
+    _refpix_stats_kernel(sci, f32_plane, plan.ref_y, plan.ref_x, plan.set_start, plan.class_sets,
+                         plan.pair_parity, plan.side_y, plan.side_x, plan.side_cls, plan.do_side,
+                         plan.win_lo, plan.win_len, float(side_gain), float(siglimit), float(siglimit),
+                         plan.nbuf, o["f32"], o["ref"], o["r32"], o["rok"], o["sig"])
+
+
+def apply_corrections(sci: np.ndarray, plan: RefpixPlan, corr: PlaneCorrections, ints: slice, first_row: int) -> None:
+    """Subtract the measured corrections of integrations ``ints`` from ``sci`` (float32
+    (nint_chunk, ngroups, nrow, nx) holding DMS rows ``first_row ...``), in place."""
+    if plan.path == "none" or sci.size == 0:
+        return
+    _refpix_apply_kernel(sci, int(first_row), corr.f32[ints], corr.ref[ints], corr.r32[ints], corr.rok[ints],
+                         corr.sig[ints], plan.cls_axis, plan.r_axis, plan.transposed, plan.do_side)
+
+
 def correct_refpix(sci: np.ndarray, pixeldq: np.ndarray, *, xstart: int = 1, ystart: int = 1,
                    fastaxis: int = 1, slowaxis: int = 2, noutputs: int | None = 4,
                    subarray: str = "FULL", odd_even_columns: bool = True,
@@ -435,6 +481,8 @@ class RefPixStep(Step):
         siglimit = float(default=3.0)  # sigma clipping limit for outlier rejection
     """
     chunking = "integrations"
+    rows_ok = True  # after a pre-pass measuring each whole plane's correction
+    prepass_needs_gdq = False
 
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)
@@ -480,6 +528,8 @@ class RefPixStep(Step):
                 raise ValueError(f"step 'refpix': side_smoothing_length={L}: jwst's running median "
                                  f"needs 2 <= length <= {2 * (NFULL - 2)}")
         self._plan: RefpixPlan | None = None
+        self._corr: PlaneCorrections | None = None  # measured in a pre-pass (row chunks)
+        self._zf_corr: PlaneCorrections | None = None
 
     def plan(self, pixeldq: np.ndarray) -> RefpixPlan:
         """The exposure's plan (built from PIXELDQ on first use; PIXELDQ is not changed by refpix)."""
@@ -497,27 +547,49 @@ class RefPixStep(Step):
                      ", side pixels used" if self._plan.do_side else "")
         return self._plan
 
+    def prepass_rounds(self) -> int:
+        """One pre-pass before row chunks: each plane's correction needs its whole plane."""
+        return 0 if self.skipped else 1
+
+    def collect(self, round, sci, gdq, pdq, ints, zf=None):
+        plan = self.plan(pdq)
+        p = self.params
+        if self._corr is None:
+            nints, ngroups = self.meta.nints, sci.shape[1]
+            self._corr = PlaneCorrections.empty(plan, nints, ngroups)
+            if zf is not None and self.meta.zeroframe:
+                self._zf_corr = PlaneCorrections.empty(plan, nints, 1)
+        measure_planes(sci, plan, self._corr, ints, side_gain=p["side_gain"], siglimit=p["siglimit"])
+        if self._zf_corr is not None and zf is not None:
+            measure_planes(np.ascontiguousarray(zf[:, None]), plan, self._zf_corr, ints, side_gain=p["side_gain"],
+                           siglimit=p["siglimit"])
+
     def process(self, sci, gdq, pdq, ints, rows):
         if self.skipped:
             return
         ny = sci.shape[2]
+        if self._corr is not None:  # measured in a pre-pass: any rows
+            apply_corrections(sci, self.plan(pdq), self._corr, ints, rows.start or 0)
+            return
         if (rows.start or 0) != 0 or ny != pdq.shape[0] or ny != self.meta.subsize2:
             raise ValueError(f"step 'refpix' needs whole planes: got rows {rows} of "
-                             f"{self.meta.subsize2} (chunking='integrations')")
+                             f"{self.meta.subsize2} (chunking='integrations', no pre-pass)")
         plan = self.plan(pdq)
-        self._zf_plan = plan
         apply_plan(sci, plan, side_gain=self.params["side_gain"], siglimit=self.params["siglimit"],
                    first_integration=ints.start or 0)
 
     def process_zeroframe(self, zf, ints, rows):
         """jwst (ZEROFRAM true): ZEROFRAME is corrected as a one-group ramp with the same
         geometry (``process_zeroframe_correction``); values that were 0 (unusable) stay 0."""
-        if self.skipped or not self.meta.zeroframe:
+        if self.skipped or not self.meta.zeroframe or self._plan is None:
             return
         zero = zf == 0.0
         z = np.ascontiguousarray(zf[:, None])
-        apply_plan(z, self._zf_plan, side_gain=self.params["side_gain"], siglimit=self.params["siglimit"],
-                   first_integration=ints.start or 0)
+        if self._zf_corr is not None:
+            apply_corrections(z, self._plan, self._zf_corr, ints, rows.start or 0)
+        else:
+            apply_plan(z, self._plan, side_gain=self.params["side_gain"], siglimit=self.params["siglimit"],
+                       first_integration=ints.start or 0)
         zf[...] = z[:, 0]
         zf[zero] = 0.0
 

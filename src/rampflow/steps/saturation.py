@@ -226,9 +226,20 @@ class Saturation(Step):
         if int(self.params["n_pix_grow_sat"]) < 0:
             raise ValueError(f"saturation: n_pix_grow_sat must be >= 0; got {self.params['n_pix_grow_sat']}")
 
+    rows_ok = True
+
+    def row_halo(self) -> int:
+        """Rows of context for a row chunk: SATURATED grows ``n_pix_grow_sat`` rows, and with
+        the read pattern of averaged frames the backward pass's DO_NOT_USE, found next to
+        grown SATURATED pixels, grows as far again."""
+        n = int(self.params["n_pix_grow_sat"])
+        averaged = self.read_pattern is not None and any(len(g) > 1 for g in self.read_pattern)
+        return 2 * n if averaged else n
+
     def process(self, sci, gdq, pdq, ints, rows):
-        flag_saturated_groups(sci, gdq, self.thresh, self.no_sat_check,
-                              self.params["n_pix_grow_sat"], self.read_pattern, self.bias)
+        flag_saturated_groups(sci, gdq, self.thresh[rows], self.no_sat_check[rows],
+                              self.params["n_pix_grow_sat"], self.read_pattern,
+                              None if self.bias is None else self.bias[rows])
         pdq |= self.ref_dq[rows]
 
     def process_zeroframe(self, zf, ints, rows):

@@ -61,6 +61,8 @@ class SuperBias(Step):
     reftypes = ("superbias",)
     spec = ""  # jwst's SuperBiasStep takes no parameters
 
+    rows_ok = True  # pixel by pixel: any chunk of rows
+
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)
         ref = refs["superbias"]
