@@ -92,8 +92,27 @@ def test_destripe_starts_a_new_fused_group():
     cfg = _cfg(compute={"fuse": True})
     assert wiring.fused_groups(cfg) == [CHAIN[:7], ["destripe"], ["jump"]]
     assert wiring.jump_in_ramp_fit(cfg)
+    assert not wiring.one_pass(cfg)  # destripe's mask job reads the dark_current product
     cfg = _cfg(steps=["dq_init", "saturation", "refpix", "linearity", "jump", "ramp_fit"], compute={"fuse": True})
-    assert wiring.fused_groups(cfg) == [["dq_init", "saturation", "refpix", "linearity"], ["jump"]]
+    assert wiring.one_pass(cfg)  # every step works on row chunks: one group, inside the ramp_fit job
+    assert wiring.fused_groups(cfg) == [["dq_init", "saturation", "refpix", "linearity", "jump"]]
+    assert wiring.in_ramp_fit_job(cfg) == ["dq_init", "saturation", "refpix", "linearity", "jump"]
+    cfg = _cfg(steps=["dq_init", "saturation", "refpix", "linearity", "jump", "ramp_fit"], compute={"fuse": False})
+    assert not wiring.one_pass(cfg) and wiring.in_ramp_fit_job(cfg) == []
+
+
+def test_one_pass_job_from_the_uncal():
+    """compute.fuse, no destripe: one job per exposure, the whole chain reading the uncal file
+    once; a kept step's product is written from the same pass, the others are not."""
+    cfg = _cfg(steps=CHAIN[:7] + ["jump", "ramp_fit", "gain_scale"], compute={"fuse": True, "keep": ["saturation"]})
+    j = _by_name(wiring.jobs(cfg, "steps"))
+    assert list(j) == ["ramp_fit", "gain_scale"]
+    rf = j["ramp_fit"]
+    assert rf.steps == tuple(CHAIN[:7] + ["jump", "ramp_fit"])
+    assert rf.inputs == {"ramp": f"{OUT}/uncal/{{stem}}_uncal.fits"}
+    assert rf.outputs == {"rate": p("rate"), "rateints": p("rateints"), "saturation": p("saturation")}
+    assert set(rf.params) == set(CHAIN[:7] + ["jump", "ramp_fit"])
+    assert wiring.produced_ramps(cfg) == ["saturation"]
 
 
 def test_fuse_with_keep_saturation():
@@ -122,9 +141,8 @@ def test_fuse_keep_jump_and_fitopt():
     cfg = _cfg(steps=["dq_init", "saturation", "jump", "ramp_fit"], compute={"fuse": True, "keep": ["jump"]},
                step_params={"ramp_fit": {"save_opt": True}})
     j = _by_name(wiring.jobs(cfg, "steps"))
-    assert list(j) == ["fused_dq_init_to_saturation", "ramp_fit"]
-    assert j["fused_dq_init_to_saturation"].outputs == {"saturation": p("saturation")}
-    assert j["ramp_fit"].inputs == {"ramp": p("saturation")}
+    assert list(j) == ["ramp_fit"]  # one pass from the uncal file
+    assert j["ramp_fit"].inputs == {"ramp": f"{OUT}/uncal/{{stem}}_uncal.fits"}
     assert j["ramp_fit"].outputs == {"rate": p("rate"), "rateints": p("rateints"), "fitopt": p("fitopt"),
                                      "jump": p("jump")}
     assert wiring.final_suffixes(cfg) == ["rate", "rateints"]

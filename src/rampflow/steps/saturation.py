@@ -227,6 +227,8 @@ class Saturation(Step):
             raise ValueError(f"saturation: n_pix_grow_sat must be >= 0; got {self.params['n_pix_grow_sat']}")
 
     rows_ok = True
+    #: the most :meth:`row_halo` gives with the default n_pix_grow_sat (memory estimates)
+    halo = 2
 
     def row_halo(self) -> int:
         """Rows of context for a row chunk: SATURATED grows ``n_pix_grow_sat`` rows, and with

@@ -4,7 +4,8 @@ The Snakemake rule files only declare rules; what each rule does comes from here
 is unit-tested without Snakemake:
 
 * :mod:`rampflow.wiring.jobs` -- the jobs of one exposure (:class:`Job`): step jobs, one per
-  step or per fused group (``compute.fuse``, ``compute.keep``, jump inside the ramp_fit job),
+  step or per fused group (``compute.fuse``, ``compute.keep``, jump -- or the whole chain in
+  one pass over the uncal file -- inside the ramp_fit job),
   ramp_fit and gain_scale, and the custom-step jobs (custom SATURATION reference, destripe's
   background mask); paths, parameters and reference overrides; the final products;
 * :mod:`rampflow.wiring.resources` -- the memory a job needs (``mem_mb`` for a scheduler), from
@@ -27,10 +28,12 @@ from .jobs import (  # noqa: F401
     final_products,
     final_suffixes,
     fused_groups,
+    in_ramp_fit_job,
     ints_product,
     jump_in_ramp_fit,
     kept_products,
     last_ramp,
+    one_pass,
     out_dir,
     previous_exposure,
     produced_ramps,

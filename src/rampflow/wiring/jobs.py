@@ -1,8 +1,9 @@
 """The jobs of one exposure: step jobs (fused or not), custom-step jobs, and the paths they use.
 
 * the ramp steps, fused groups (``compute.fuse``), products kept (``compute.keep``) and
-  whether jump runs inside the ramp_fit job (:func:`fused_groups`, :func:`kept_products`,
-  :func:`produced_ramps`, :func:`jump_in_ramp_fit`);
+  which steps run inside the ramp_fit job: jump, or with :func:`one_pass` the whole chain
+  from the uncal file (:func:`fused_groups`, :func:`kept_products`, :func:`produced_ramps`,
+  :func:`jump_in_ramp_fit`, :func:`in_ramp_fit_job`);
 * the JOBS of one exposure: name, steps, input files, output products, each
   step's parameters, reference overrides, log and benchmark paths, as path patterns with
   ``{stem}`` (:meth:`Job.for_stem` fills them for one exposure). Kinds: ``steps`` (run by
@@ -204,6 +205,8 @@ def fused_groups(config: dict) -> list[list[str]]:
     ``compute.fuse``); a step that needs whole pixels across integrations (jump) stands alone,
     and a step with an input made from the ramp it reads (destripe's mask) starts a new group,
     so that ramp is written."""
+    if one_pass(config):
+        return [ramp_chain(config)]
     groups, current = [], []
     for s in ramp_chain(config):
         if get_step_class(s).chunking == "integrations":
@@ -221,6 +224,29 @@ def fused_groups(config: dict) -> list[list[str]]:
     return groups
 
 
+def one_pass(config: dict) -> bool:
+    """``compute.fuse`` with ramp_fit, every ramp step able to work on the row chunks jump and
+    ramp_fit use (``rows_ok``, see rampflow.runner.plan) and none reading a file made from the
+    ramp before it (destripe's mask): the whole chain runs in the ramp_fit job, one job per
+    exposure reading the uncal file once and writing no ramp but those kept."""
+    chain = ramp_chain(config)
+    if not (config["compute"]["fuse"] and chain and "ramp_fit" in config["steps"]):
+        return False
+    for s in chain:
+        cls = get_step_class(s)
+        if step_inputs(s) or cls.carried or not (cls.chunking == "rows" or cls.rows_ok):
+            return False
+    return True
+
+
+def in_ramp_fit_job(config: dict) -> list[str]:
+    """The ramp steps that run inside the ramp_fit job: the whole chain (:func:`one_pass`), a
+    last jump (:func:`jump_in_ramp_fit`), or none."""
+    if one_pass(config):
+        return ramp_chain(config)
+    return ramp_chain(config)[-1:] if jump_in_ramp_fit(config) else []
+
+
 def jump_in_ramp_fit(config: dict) -> bool:
     """``compute.fuse`` with a row-chunked last ramp step (jump) followed by ramp_fit: it runs in
     the ramp_fit job on the same row chunks (the ramp is read once)."""
@@ -234,6 +260,8 @@ def kept_products(config: dict, group: list[str]) -> list[str]:
     the group's last (unless it is jump inside the ramp_fit job: then only if kept)."""
     keep = config["compute"]["keep"]
     keep = set(ramp_chain(config) if keep is None else keep)
+    if group == in_ramp_fit_job(config):
+        return [s for s in group if s in keep]
     if len(group) == 1 and group == ramp_chain(config)[-1:] and jump_in_ramp_fit(config):
         return [s for s in group if s in keep]
     return [s for s in group if s in keep or s == group[-1]]
@@ -258,8 +286,9 @@ def last_ramp(config: dict) -> str:
     chain = ramp_chain(config)
     if not chain:
         return uncal_path(config)
-    if jump_in_ramp_fit(config):
-        return step_input(config, chain[-1])
+    inside = in_ramp_fit_job(config)
+    if inside:
+        return step_input(config, inside[0])
     return product(config, chain[-1])
 
 
@@ -349,7 +378,7 @@ def ramp_jobs(config: dict) -> list[Job]:
                 for s in ramp_chain(config)]
     jobs = []
     for g in fused_groups(config):
-        if g == ramp_chain(config)[-1:] and jump_in_ramp_fit(config):
+        if g == in_ramp_fit_job(config):
             continue
         name = f"fused_{g[0]}_to_{g[-1]}" if len(g) > 1 else f"step_{g[0]}"
         outputs = {s: product(config, s) for s in kept_products(config, g)}
@@ -358,11 +387,12 @@ def ramp_jobs(config: dict) -> list[Job]:
 
 
 def rate_jobs(config: dict) -> list[Job]:
-    """The ramp_fit job (with jump inside it, see :func:`jump_in_ramp_fit`) and gain_scale's."""
+    """The ramp_fit job (with jump, or the whole chain, inside it: :func:`in_ramp_fit_job`) and
+    gain_scale's."""
     steps = config["steps"]
     jobs = []
     if "ramp_fit" in steps:
-        fused = ramp_chain(config)[-1:] if jump_in_ramp_fit(config) else []
+        fused = in_ramp_fit_job(config)
         cls = get_step_class("ramp_fit")
         asked = step_params(config, "ramp_fit")
         outputs = {p: product(config, p) for p in cls.products if cls.makes(p, asked)}
