@@ -1,5 +1,16 @@
 #!/usr/bin/env python
-"""Speed and peak memory of rampflow's jump + ramp_fit against the official jwst steps.
+"""Speed and peak memory of rampflow's Stage 1 against the official jwst pipeline.
+
+``--stage1``: the whole Stage 1, uncal -> rate/rateints, in one run on the same simulated
+NIRSpec TSO file: jwst's calwebb_detector1, rampflow's per-step DAG, its two-job fused layout
+and its one-pass job (see benchmarks/stage1_modes.py), with wall, CPU and peak memory, their
+ratios to jwst, and each rampflow mode's start-up / reading / writing / compute parts:
+
+    python benchmarks/bench_stage1.py --stage1                  # 40 x 70 x 32 x 2048 (tso40)
+    python benchmarks/bench_stage1.py --stage1 --case tso       # the full 155 x 70 x 32 x 2048 segment
+    python benchmarks/bench_stage1.py --stage1 --modes onepass jwst   # some of them
+
+Without ``--stage1``: rampflow's jump + ramp_fit against the official jwst steps.
 
 Simulates a realistic NIRSpec TSO segment (155 integrations x 70 groups x 32 x 2048) and a
 NIRCam full frame (2048 x 2048, 10 groups), runs rampflow's steps up to dark_current to make
@@ -32,6 +43,7 @@ CASES = {
     "tso": dict(kind="nirspec_tso", detector="NRS1", nints=155, ngroups=70, size=None),
     "nircam": dict(kind="nircam_image", detector="NRCA1", nints=1, ngroups=10, size=None),
     "tso-small": dict(kind="nirspec_tso", detector="NRS1", nints=20, ngroups=20, size=None),
+    "tso40": dict(kind="nirspec_tso", detector="NRS1", nints=40, ngroups=70, size=None),
 }
 PRE_STEPS = ["group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity", "dark_current"]
 
@@ -202,6 +214,41 @@ def run_case(name: str, workdir: Path, threads: int, with_jwst: bool, chunk_mb: 
     return rows
 
 
+def run_stage1(name: str, workdir: Path, threads: int, chunk_mb: float, modes) -> None:
+    """The whole Stage 1 on case ``name``: jwst and rampflow's modes (stage1_modes.py)."""
+    import stage1_modes as sm
+
+    from rampflow.simulate import simulate_exposure, write_crds_cache
+
+    spec = CASES[name]
+    wd = workdir / name
+    wd.mkdir(parents=True, exist_ok=True)
+    found = sorted(wd.glob("*_uncal.fits"))
+    if found:  # reuse an earlier simulation of this case
+        uncal = found[0]
+        refs = {p.name.split("_")[2]: p for p in (wd / "references").glob("jwst_*.fits")}
+    else:
+        t0 = time.perf_counter()
+        sim = simulate_exposure(wd, seed=1, **spec)
+        uncal, refs = sim.uncal, sim.refs
+        print(f"[{name}] simulated {spec} in {time.perf_counter() - t0:.0f} s", flush=True)
+    context = write_crds_cache(wd / "crds", {spec["detector"]: refs})
+    env = {"CRDS_PATH": str(wd / "crds"), "CRDS_MODE": "local", "CRDS_IGNORE_MAPPING_CHECKSUM": "1",
+           "CRDS_SERVER_URL": "https://127.0.0.1:9", "CRDS_CONTEXT": context}
+    print(f"[{name}] load average before: {os.getloadavg()}", flush=True)
+    results = {}
+    for mode in modes:
+        _prepare_cache(str(uncal), "warm")
+        print(f"  running {mode} ...", flush=True)
+        results[mode] = sm.run_mode(mode, str(uncal), wd / f"stage1_{mode}", env, context, chunk_mb, threads)
+    print(f"[{name}] load average after: {os.getloadavg()}", flush=True)
+    sm.print_table(name, results)
+    ours = [m for m in modes if m != "jwst" and results.get(m)]
+    for m in ours[1:]:
+        print(f"products of {m} vs {ours[0]}: "
+              f"{sm.compare_products(wd / f'stage1_{ours[0]}', wd / f'stage1_{m}')}")
+
+
 def _total(a, b):
     if not (a and b):
         return None
@@ -221,9 +268,24 @@ def main(argv=None):
     ap.add_argument("--cache", choices=("warm", "cold"), default="warm",
                     help="page cache before each task: input file cached (as in a workflow, default) or "
                          "all caches dropped (needs root)")
+    ap.add_argument("--stage1", action="store_true", help="the whole Stage 1: jwst's calwebb_detector1 against "
+                    "rampflow's per-step DAG, fused jobs and one pass (default case tso40)")
+    ap.add_argument("--modes", nargs="+", default=["jwst", "dag", "fused", "onepass"],
+                    choices=["jwst", "dag", "fused", "onepass"], help="with --stage1: what to run")
+    ap.add_argument("--stage1-worker", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--worker", nargs=6, metavar=("TASK", "IN", "OUT", "REFS", "THREADS", "CHUNK"),
                     help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    if a.stage1_worker:
+        import stage1_modes as sm
+
+        kind, spec = a.stage1_worker
+        (sm.jwst_worker if kind == "jwst" else sm.job_worker)(json.loads(spec))
+        return
+    if a.stage1:
+        for c in a.case or ["tso40"]:
+            run_stage1(c, Path(a.workdir), a.threads, a.chunk_mb, a.modes)
+        return
     if a.worker:
         task, inp, out, refs, threads, chunk = a.worker
         worker(task, inp, out, json.loads(refs), int(threads), float(chunk))

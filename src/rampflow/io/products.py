@@ -16,9 +16,11 @@ from astropy.table import Table
 from ..dq import decode
 from .fitsfile import ProductError, _open_fits, _scaled
 from .headers import _copy_cards, _primary_header, asdf_hdu
+from .timing import timed_call
 from .writer import atomic_path
 
 
+@timed_call("write")
 def write_image_product(path, arrays: dict, like_primary, like_sci=None, updates: dict | None = None,
                         history=(), datamodel: str = "ImageModel", tables: dict | None = None,
                         order=None) -> Path:
@@ -54,6 +56,7 @@ def write_image_product(path, arrays: dict, like_primary, like_sci=None, updates
     return Path(path)
 
 
+@timed_call("read")
 def read_image_product(path) -> dict:
     """Read a rate / rateints / fitopt product: {'primary': Header, EXTNAME: array or Table}."""
     out = {}

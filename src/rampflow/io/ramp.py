@@ -17,6 +17,7 @@ from astropy.table import Table
 from ..meta import ExposureMeta
 from .blocks import DiskCube, _mem_available
 from .fitsfile import ProductError, _grown, _is_scaled, _open_fits, _scaled, _table
+from .timing import timed_call
 
 
 def _int_starts(hdu) -> tuple | None:
@@ -124,6 +125,7 @@ class RampFile:
         n = int(np.prod(self.shape[1:]))
         return n * 5
 
+    @timed_call("read")
     def read(self, ints: slice = slice(None), rows: slice = slice(None),
              reuse: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """SCI (float32) and GROUPDQ (uint8) for integrations ``ints`` and rows ``rows``.
@@ -171,6 +173,7 @@ class RampFile:
         cubes = [c for c in (self._sci_disk, self._gdq_disk) if c is not None]
         return min(c.offset for c in cubes), max(c.offset + c.nbytes for c in cubes)
 
+    @timed_call("read")
     def prefetch(self, max_fraction: float = 0.5) -> bool:
         """Read the ramp data into the page cache sequentially, if it fits comfortably.
 

@@ -22,6 +22,7 @@ from .blocks import DiskCube, _pread_into, _pwrite_from
 from .fitsfile import _DISK, BLOCK, _grown, _is_scaled, _scaled
 from .headers import _apply_updates, _image_header, _primary_header, _table_bytes, asdf_hdu
 from .ramp import RampFile
+from .timing import timed_call
 
 #: how temporaries are named: ``.<name>.<8 random characters>.<kind>`` next to the product
 #: ``<name>`` (tempfile's random names): ``part`` files of :func:`atomic_path`, ``tmpdir``
@@ -166,6 +167,7 @@ class RampWriter:
             raise ValueError(f"{self.path}: primary header length {len(data)} != reserved {target}")
         return data
 
+    @timed_call("write")
     def update_primary(self, updates: dict, history=()) -> None:
         """Add keywords computed while processing (e.g. jump's PRIMECRS) to the primary header,
         in the blank cards reserved when the file was laid out."""
@@ -174,6 +176,7 @@ class RampWriter:
         with open(self._tmp, "r+b") as f:
             f.write(data)
 
+    @timed_call("write")
     def __enter__(self):
         self._tmp = self._ctx.__enter__()
         offsets = {}
@@ -207,6 +210,7 @@ class RampWriter:
         return (like._sci_disk.disk == np.dtype(">f4") and like.shape == self.shape
                 and not _is_scaled(like.sci_header))
 
+    @timed_call("write")
     def copy_sci(self) -> None:
         """Copy the input's SCI data into this product unchanged, file to file in the kernel
         (``copy_file_range``; a buffered copy where that is unavailable). For steps that leave
@@ -234,6 +238,7 @@ class RampWriter:
                 done += len(view)
         self._sci_copied = True
 
+    @timed_call("write")
     def write(self, ints: slice, rows: slice, sci: np.ndarray, gdq: np.ndarray,
               zeroframe: np.ndarray | None = None) -> None:
         """Store a chunk: ``sci`` float32 and ``gdq`` uint8 for ``[ints, :, rows, :]`` (only
@@ -252,6 +257,7 @@ class RampWriter:
                 self._scratch = _grown(self._scratch, arr.size * cube.disk.itemsize)
             cube.write(self._fd, ints, rows, arr, dtype, scratch=self._scratch)
 
+    @timed_call("write")
     def write_pixeldq(self, pdq: np.ndarray) -> None:
         if tuple(pdq.shape) != tuple(self.shape[2:]):
             raise ValueError(f"{self.path}: PIXELDQ shape {pdq.shape} != {self.shape[2:]}")
@@ -259,6 +265,7 @@ class RampWriter:
         cube.write(self._fd, slice(None), slice(None), pdq, dtype)
         self._written_pdq = True
 
+    @timed_call("write")
     def __exit__(self, etype, exc, tb):
         if self._fd is not None:
             os.close(self._fd)

@@ -16,6 +16,7 @@ import contextlib
 import logging
 
 from .. import io, references
+from ..io.timing import timed_call
 from ..steps import get_step_class
 from .loading import load_step, set_threads
 from .plan import Pass, chunk_ranges, plan_passes
@@ -61,6 +62,7 @@ def _remove_stale_temporaries(outputs: dict) -> None:
                  "y" if len(stale) == 1 else "ies", ", ".join(t.name for t in stale))
 
 
+@timed_call("setup")
 def _check_references(steps: list[str], passes: list[Pass], inputs: dict, overrides: dict | None,
                       crds_context: str | None) -> None:
     """Resolve every reference type of a job of several passes before the first pass writes a

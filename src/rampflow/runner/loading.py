@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from .. import io, references
+from ..io.timing import timed_call
 from ..steps import get_step_class
 from ..steps.base import INPUTS
 
@@ -23,6 +24,7 @@ def set_threads(threads: int | None) -> None:
     numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
 
 
+@timed_call("setup")
 def load_step(name: str, meta, *, params: dict | None = None, overrides: dict | None = None,
               crds_context: str | None = None, inputs: dict | None = None, ramp=None,
               use_crds_pars: bool = True):
