@@ -21,6 +21,9 @@ S2 = "jw09999001001_04101_00001-seg001_nrs2"
 OUT = "results/demo-tso"
 CHAIN = ["group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity", "dark_current", "destripe",
          "jump"]
+#: with ipc (which needs whole planes) the chain cannot run in one pass: the two-job fused layout
+IPC_CHAIN = CHAIN[:3] + ["ipc"] + CHAIN[3:]
+IPC_STEPS = IPC_CHAIN + ["ramp_fit", "gain_scale"]
 
 
 def _cfg(base=None, **over) -> dict:
@@ -90,9 +93,12 @@ def test_destripe_mask_job_gets_the_users_mask():
 
 def test_destripe_starts_a_new_fused_group():
     cfg = _cfg(compute={"fuse": True})
-    assert wiring.fused_groups(cfg) == [CHAIN[:7], ["destripe"], ["jump"]]
-    assert wiring.jump_in_ramp_fit(cfg)
-    assert not wiring.one_pass(cfg)  # destripe's mask job reads the dark_current product
+    assert wiring.one_pass(cfg)  # the default chain: one pass, destripe's mask made in the job
+    assert wiring.fused_groups(cfg) == [CHAIN] and wiring.in_ramp_fit_job(cfg) == CHAIN
+    cfg = _cfg(steps=IPC_STEPS, compute={"fuse": True})
+    assert not wiring.one_pass(cfg)
+    assert wiring.fused_groups(cfg) == [IPC_CHAIN[:8], ["destripe"], ["jump"]]
+    assert wiring.jump_in_ramp_fit(cfg) and wiring.in_ramp_fit_job(cfg) == ["jump"]
     cfg = _cfg(steps=["dq_init", "saturation", "refpix", "linearity", "jump", "ramp_fit"], compute={"fuse": True})
     assert wiring.one_pass(cfg)  # every step works on row chunks: one group, inside the ramp_fit job
     assert wiring.fused_groups(cfg) == [["dq_init", "saturation", "refpix", "linearity", "jump"]]
@@ -115,16 +121,28 @@ def test_one_pass_job_from_the_uncal():
     assert wiring.produced_ramps(cfg) == ["saturation"]
 
 
+def test_one_pass_with_destripe_makes_and_writes_its_mask():
+    cfg = _cfg(compute={"fuse": True, "keep": []}, step_params={"destripe": {"mask_path": "u.fits"}})
+    j = _by_name(wiring.jobs(cfg, "steps"))
+    assert list(j) == ["ramp_fit", "gain_scale"]
+    assert j["ramp_fit"].steps == tuple(CHAIN + ["ramp_fit"])
+    assert j["ramp_fit"].inputs == {"ramp": f"{OUT}/uncal/{{stem}}_uncal.fits"}
+    assert j["ramp_fit"].outputs == {"rate": p("rate"), "rateints": p("rateints"), "destripe_mask": p("destripe_mask")}
+    assert j["ramp_fit"].params["destripe"] == {"mask_path": "u.fits"}  # the job makes the mask from it
+    assert not [x for x in wiring.jobs(cfg, "step_input") if x.name == "destripe_mask"]
+    assert wiring.made_in_job(cfg, "destripe") == ("destripe_mask",)
+
+
 def test_fuse_with_keep_saturation():
-    cfg = _cfg(compute={"fuse": True, "keep": ["saturation"]})
+    cfg = _cfg(steps=IPC_STEPS, compute={"fuse": True, "keep": ["saturation"]})
     jobs = wiring.jobs(cfg, "steps")
     assert [j.name for j in jobs] == ["fused_group_scale_to_dark_current", "step_destripe", "ramp_fit", "gain_scale"]
     j = _by_name(jobs)
     fused = j["fused_group_scale_to_dark_current"]
-    assert fused.steps == tuple(CHAIN[:7])
+    assert fused.steps == tuple(IPC_CHAIN[:8])
     assert fused.inputs == {"ramp": f"{OUT}/uncal/{{stem}}_uncal.fits"}
     assert fused.outputs == {"saturation": p("saturation"), "dark_current": p("dark_current")}
-    assert fused.params["saturation"] == {} and fused.params["refpix"] == {}
+    assert fused.params["saturation"] == {} and fused.params["refpix"] == {} and fused.params["ipc"] == {}
     assert fused.log == f"{OUT}/logs/{{stem}}_group_scale_to_dark_current.log"
     assert fused.benchmark == f"{OUT}/benchmarks/{{stem}}_group_scale_to_dark_current.tsv"
     ds = j["step_destripe"]
@@ -158,9 +176,12 @@ def test_likely_save_opt_writes_its_chisq_not_fitopt():
 
 
 def test_fuse_with_keep_null_writes_everything():
-    cfg = _cfg(compute={"fuse": True, "keep": None})
+    cfg = _cfg(steps=IPC_STEPS, compute={"fuse": True, "keep": None})
     fused = _by_name(wiring.jobs(cfg, "steps"))["fused_group_scale_to_dark_current"]
-    assert list(fused.outputs) == CHAIN[:7]
+    assert list(fused.outputs) == IPC_CHAIN[:8]
+    assert wiring.produced_ramps(cfg) == IPC_CHAIN
+    cfg = _cfg(compute={"fuse": True, "keep": None})  # one pass: every ramp from the same pass
+    assert set(CHAIN) <= set(_by_name(wiring.jobs(cfg, "steps"))["ramp_fit"].outputs)
     assert wiring.produced_ramps(cfg) == CHAIN
 
 
@@ -234,6 +255,8 @@ def test_diagnostics_of_the_default_steps():
 
 def test_diagnostics_only_for_written_products_and_switched_off():
     cfg = _cfg(compute={"fuse": True, "keep": ["saturation"]})
+    assert wiring.diagnostic_names(cfg) == ["saturation.png"]  # one pass: dark_current is not written
+    cfg = _cfg(steps=IPC_STEPS, compute={"fuse": True, "keep": ["saturation"]})
     assert wiring.diagnostic_names(cfg) == ["saturation.png", "destripe.png"]
     assert wiring.diagnostic_targets(_cfg(qa={"diagnostics": False}), [S1]) == []
     ta = _cfg(inputs={"source": "local", "uncal_dir": "u"}, qa={"diagnostics": {"jump_examples": 4}})

@@ -357,9 +357,15 @@ def median_difference_image(ramp, chunk_mb: float = DEFAULT_CHUNK_MB) -> np.ndar
 def build_mask(ramp, *, mask_method="auto", trace_radius=8, trace_order=2, filter_size=3, source_sigma=3.0,
                source_grow=2, mask_path=None, chunk_mb: float = DEFAULT_CHUNK_MB):
     """Background mask of an open ramp (RampFile): returns (use, image, info)."""
-    meta = ramp.meta
-    image = median_difference_image(ramp, chunk_mb)
-    pdq = ramp.pixeldq()
+    return mask_from_image(median_difference_image(ramp, chunk_mb), ramp.pixeldq(), ramp.meta, mask_method=mask_method,
+                           trace_radius=trace_radius, trace_order=trace_order, filter_size=filter_size,
+                           source_sigma=source_sigma, source_grow=source_grow, mask_path=mask_path)
+
+
+def mask_from_image(image, pdq, meta, *, mask_method="auto", trace_radius=8, trace_order=2, filter_size=3,
+                    source_sigma=3.0, source_grow=2, mask_path=None):
+    """Background mask from the median last-minus-first image (:func:`median_difference_image`)
+    and the PIXELDQ of the ramp it came from: returns (use, image, info)."""
     user = None
     if mask_path:
         user, _, _ = io_custom.read_mask_product(mask_path)
@@ -385,28 +391,33 @@ def write_mask(in_path, out_path, params: dict | None = None, chunk_mb: float = 
     p = _checked_params(params)
     with io.open_ramp(in_path) as rf:
         use, image, info = build_mask(rf, **_mask_params(p), chunk_mb=chunk_mb)
-        trace = None
-        if info["coeffs"] is not None:
-            x = np.arange(rf.shape[3])
-            fit = np.polyval(info["coeffs"], x)
-            cen = np.full(x.size, np.nan)
-            cen[info["trace_x"].astype(int)] = info["trace_y"]
-            trace = Table({"x": x.astype(np.int32), "y_centroid": cen, "y_fit": fit})
-        fa = fast_axis_index(rf.meta.fastaxis, rf.meta.slowaxis)
-        updates = {
-            "DSTRMETH": (info["method"], "destripe mask method"),
-            "DSTRNBKG": (info["n_background"], "background pixels used for line medians"),
-            "DSTRNSRC": (info["n_source"], "pixels masked as source"),
-            "DSTRAXIS": ("columns" if fa == 0 else "rows", "fast-read lines (1/f stripes)"),
-            "DSTRRAD": (float(p["trace_radius"]), "trace mask radius (pixels)"),
-        }
-        history = [f"rampflow destripe mask from {Path(in_path).name}: "
-                   + ", ".join(f"{k}={p[k]!r}" for k in sorted(_mask_params(p)))]
-        io_custom.write_mask_product(out_path, use, image, rf.primary_header, updates=updates, history=history,
-                                     trace=trace)
+        write_mask_product(out_path, use, image, info, p, rf.meta, rf.primary_header, Path(in_path).name)
+    return Path(out_path)
+
+
+def write_mask_product(out_path, use, image, info: dict, p: dict, meta, primary, source: str) -> None:
+    """Write a mask made by :func:`build_mask` (or in a one-pass job's pre-pass, from the ramp
+    ``source`` names) as the mask product."""
+    trace = None
+    if info["coeffs"] is not None:
+        x = np.arange(meta.subsize1)
+        fit = np.polyval(info["coeffs"], x)
+        cen = np.full(x.size, np.nan)
+        cen[info["trace_x"].astype(int)] = info["trace_y"]
+        trace = Table({"x": x.astype(np.int32), "y_centroid": cen, "y_fit": fit})
+    fa = fast_axis_index(meta.fastaxis, meta.slowaxis)
+    updates = {
+        "DSTRMETH": (info["method"], "destripe mask method"),
+        "DSTRNBKG": (info["n_background"], "background pixels used for line medians"),
+        "DSTRNSRC": (info["n_source"], "pixels masked as source"),
+        "DSTRAXIS": ("columns" if fa == 0 else "rows", "fast-read lines (1/f stripes)"),
+        "DSTRRAD": (float(p["trace_radius"]), "trace mask radius (pixels)"),
+    }
+    mask_keys = sorted(_mask_params(p))
+    history = [f"rampflow destripe mask from {source}: " + ", ".join(f"{k}={p[k]!r}" for k in mask_keys)]
+    io_custom.write_mask_product(out_path, use, image, primary, updates=updates, history=history, trace=trace)
     log.info("destripe mask: %s (%s, %d background pixels, %d masked as source)", out_path, info["method"],
              info["n_background"], info["n_source"])
-    return Path(out_path)
 
 
 def _checked_params(params: dict | None) -> dict:
@@ -439,13 +450,29 @@ class Destripe(Step):
       source_sigma (3.0), source_grow (2): imaging source threshold and growth (pixels)
       per_amplifier (False): medians per amplifier (NOUTPUTS x 512 pixels along the fast axis)
       min_pixels (5): minimum background pixels for a line (segment) to be corrected
+      save_mask (None): with a mask made in the job (no ``destripe_mask`` file given), write it
+        to this file as the mask product (the runner sets it when ``destripe_mask`` is an output)
+
+    In a row pass (the one-pass Stage 1, which reads the uncal file once in chunks of rows) the
+    step works from pre-passes over its input (:mod:`rampflow.runner.prepass`): without a mask
+    file, the first one collects every integration's last-minus-first image and makes the mask
+    exactly as :func:`write_mask` would from the ramp file; when the fast-read lines are columns
+    (NIRSpec), the next one measures every line's median on the whole planes, which the row
+    chunks then subtract. Results equal the step's on the whole ramp, bit for bit.
     """
 
     name = "destripe"
     keyword = "S_DESTRI"
     reftypes = ()
     official = False
+    products = ("destripe", "destripe_mask")
+    #: the mask product, written by a job that made the mask itself (see below)
+    optional_products = {"destripe_mask": "save_mask"}
     inputs = ("destripe_mask",)
+    #: in a row pass (the one-pass Stage 1) the mask is made in a pre-pass over the step's
+    #: input as it streams by, instead of from a ramp file
+    prepass_inputs = ("destripe_mask",)
+    rows_ok = True
     input_keywords = {"destripe_mask": ("DSTRMASK", "destripe mask")}
     spec_source = "rampflow"
     spec = """
@@ -458,6 +485,7 @@ class Destripe(Step):
         source_grow = integer(default=2, min=0)  # growth of the source mask (pixels)
         per_amplifier = boolean(default=False)  # medians per amplifier
         min_pixels = integer(default=5, min=1)  # minimum background pixels to correct a line
+        save_mask = string(default=None)  # write the mask made in the job to this file
     """
 
     def __init__(self, meta, refs, inputs=None, **params):
@@ -468,22 +496,82 @@ class Destripe(Step):
         start = meta.substrt2 if self.fast_axis == 0 else meta.substrt1
         n_fast = meta.subsize2 if self.fast_axis == 0 else meta.subsize1
         self.edges = amplifier_edges(n_fast, start, meta.noutputs, bool(p["per_amplifier"]))
-        use = np.asarray(self.extra_inputs["destripe_mask"])
+        self.last_medians = None
+        self._medians = None  # (nints, ngroups, nseg, nlines), measured in a pre-pass
+        self._diffs = self._built = None
+        self._primary = None
+        use = self.extra_inputs["destripe_mask"]
+        if use is None:  # made in a pre-pass (prepass_inputs)
+            self.use = None
+            return
+        use = np.asarray(use)
         shape = (meta.subsize2, meta.subsize1)
         if use.shape != shape:
             raise ValueError(f"destripe: the background mask has shape {use.shape}, the exposure's frame is {shape}")
         self.use = np.ascontiguousarray(use, dtype=bool)
-        self.last_medians = None
+        self._log_mask()
+
+    def _log_mask(self):
         log.info("destripe: %d background pixels, lines along %s, %d segment(s) per line", int(self.use.sum()),
                  "y (columns)" if self.fast_axis == 0 else "x (rows)", self.edges.size - 1)
 
+    def start(self, images, primary):
+        self._primary = primary
+
+    def prepass_rounds(self) -> int:
+        """A round making the mask when none was given, and one measuring the line medians
+        when lines are columns (they span every row chunk)."""
+        return int(self.extra_inputs["destripe_mask"] is None) + int(self.fast_axis == 0)
+
+    def collect(self, round, sci, gdq, pdq, ints, zf=None):
+        nints, ngroups, ny, nx = self.meta.shape
+        if round == 0 and self.use is None:  # the mask: every integration's last - first group
+            if self._diffs is None:
+                self._diffs = np.empty((nints, ny, nx), np.float32)
+            self._diffs[ints] = sci[:, -1] - sci[:, 0] if ngroups > 1 else sci[:, 0]
+            return
+        from ..kernels.destripe import _line_median_kernel
+
+        if self._medians is None:
+            self._medians = np.empty((nints, ngroups, self.edges.size - 1, nx), np.float32)
+        use = np.ascontiguousarray(self.use & (pdq == 0))
+        for k in range(sci.shape[0]):
+            _line_median_kernel(sci[k], gdq[k], use, int(self.fast_axis), self.edges, int(self.params["min_pixels"]),
+                                False, self._medians[(ints.start or 0) + k])
+
+    def end_round(self, round, pdq):
+        if round == 0 and self.use is None:
+            image = np.median(self._diffs, axis=0)  # as median_difference_image, pixel by pixel
+            self._diffs = None
+            use, image, info = mask_from_image(image, pdq, self.meta, **_mask_params(self.params))
+            self.use = np.ascontiguousarray(use, dtype=bool)
+            self._built = (image, info)
+            self._log_mask()
+
     def process(self, sci, gdq, pdq, ints, rows):
-        use = self.use[rows] & (pdq == 0)
-        self.last_medians = destripe_groups(sci, gdq, use, self.fast_axis, self.edges, int(self.params["min_pixels"]))
+        if self._medians is None:
+            use = self.use[rows] & (pdq == 0)
+            self.last_medians = destripe_groups(sci, gdq, use, self.fast_axis, self.edges,
+                                                int(self.params["min_pixels"]))
+            return
+        from ..kernels.destripe import _subtract_medians_kernel
+
+        self.last_medians = self._medians[ints]
+        for k in range(sci.shape[0]):
+            _subtract_medians_kernel(sci[k], int(rows.start or 0), int(self.fast_axis), self.edges,
+                                     self._medians[(ints.start or 0) + k])
+
+    def finish(self, outputs):
+        path = outputs.get("destripe_mask")
+        if path and self._built is not None:
+            image, info = self._built
+            write_mask_product(path, self.use, image, info, self.params, self.meta, self._primary,
+                               "the step's input, in the job")
 
     def header_updates(self):
         return {
-            "DSTRNBKG": (int(self.use.sum()), "background pixels used for line medians"),
+            # 0 until a mask made in a pre-pass exists (the runner writes the late value)
+            "DSTRNBKG": (0 if self.use is None else int(self.use.sum()), "background pixels used for line medians"),
             "DSTRAXIS": ("columns" if self.fast_axis == 0 else "rows", "fast-read lines (1/f stripes)"),
             "DSTRNSEG": (int(self.edges.size - 1), "segments (amplifiers) per line"),
         }

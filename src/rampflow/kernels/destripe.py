@@ -58,3 +58,31 @@ def _line_median_kernel(data, gdq, use, fast_axis, edges, min_pixels, subtract, 
                             data[g, line, j] -= med
             else:
                 medians[g, s, line] = np.nan
+
+
+@njit(cache=True, parallel=True)
+def _subtract_medians_kernel(data, y0, fast_axis, edges, medians):
+    """Subtract stored line (segment) medians, as :func:`_line_median_kernel` with ``subtract``
+    does, from a chunk of rows: data float32 (ngroups, nrow, nx) holds the plane rows
+    ``y0 ...`` of one integration (modified in place); medians float32 (ngroups, nseg, nlines)
+    measured on the whole planes (NaN = line segment left unchanged)."""
+    ng, ny, nx = data.shape
+    nseg = edges.shape[0] - 1
+    for g in prange(ng):
+        for s in range(nseg):
+            if fast_axis == 0:  # lines are columns: this segment's rows inside the chunk
+                lo = max(edges[s], y0)
+                hi = min(edges[s + 1], y0 + ny)
+                for x in range(nx):
+                    med = medians[g, s, x]
+                    if med != med:
+                        continue
+                    for y in range(lo, hi):
+                        data[g, y - y0, x] -= med
+            else:  # lines are rows: the chunk's own rows
+                for yy in range(ny):
+                    med = medians[g, s, yy + y0]
+                    if med != med:
+                        continue
+                    for x in range(edges[s], edges[s + 1]):
+                        data[g, yy, x] -= med

@@ -27,7 +27,7 @@ def set_threads(threads: int | None) -> None:
 @timed_call("setup")
 def load_step(name: str, meta, *, params: dict | None = None, overrides: dict | None = None,
               crds_context: str | None = None, inputs: dict | None = None, ramp=None,
-              use_crds_pars: bool = True):
+              use_crds_pars: bool = True, prepass: bool = False):
     """Resolve and load what step ``name`` needs for the exposure ``meta`` and build it.
 
     params : the config's parameters of the step; they beat those of the step's CRDS
@@ -37,7 +37,9 @@ def load_step(name: str, meta, *, params: dict | None = None, overrides: dict | 
         ``skip: true`` skips a ramp step. Parameter files of the jwst steps rampflow does not
         implement that jwst runs just before this one are checked too (their notes are added).
     inputs : step input name -> file path (e.g. "destripe_mask"); an input not given is built
-        from ``ramp`` (the step's open input RampFile), or, without one, raises ValueError.
+        from ``ramp`` (the step's open input RampFile); without one, with ``prepass`` (a row
+        pass) one of the step's ``prepass_inputs`` is None (the step makes it in a pre-pass),
+        else ValueError.
     Returns (step, reference paths, CRDS context or None, input name -> what to record).
     """
     cls = get_step_class(name)
@@ -64,6 +66,9 @@ def load_step(name: str, meta, *, params: dict | None = None, overrides: dict | 
         elif ramp is not None:
             arrays[key] = spec.build(ramp, params)
             recorded[key] = spec.built_name
+        elif prepass and key in cls.prepass_inputs:
+            arrays[key] = None
+            recorded[key] = "made in the job"
         else:
             raise ValueError(f"step {name!r}: no {key!r} input given, and the step does not read a ramp "
                              "file it could be built from")

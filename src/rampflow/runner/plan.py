@@ -42,8 +42,11 @@ def _mode(cls) -> str:
     return "rows" if cls.chunking == "rows" else "integrations"
 
 
-def _builds_input(cls, inputs: dict) -> bool:
-    return any(not inputs.get(k) and INPUTS[k].needs_ramp for k in cls.inputs)
+def _builds_input(cls, inputs: dict, mode: str = "integrations") -> bool:
+    """Whether the step builds an input from its input ramp file (it then starts a pass); in
+    a row pass, inputs the step makes in a pre-pass (``prepass_inputs``) do not count."""
+    return any(not inputs.get(k) and INPUTS[k].needs_ramp and not (mode == "rows" and k in cls.prepass_inputs)
+               for k in cls.inputs)
 
 
 def _modes(steps: list[str], inputs: dict) -> list[str]:
@@ -54,10 +57,10 @@ def _modes(steps: list[str], inputs: dict) -> list[str]:
     for i in range(len(steps) - 1, -1, -1):
         cls = get_step_class(steps[i])
         if modes[i] == "rows":
-            joins = not _builds_input(cls, inputs)
+            joins = not _builds_input(cls, inputs, "rows")
         elif modes[i] == "integrations" and joins and cls.rows_ok and cls.kind == "ramp":
             modes[i] = "rows"
-            if _builds_input(cls, inputs):
+            if _builds_input(cls, inputs, "rows"):
                 joins = False
         else:
             joins = False
@@ -72,7 +75,7 @@ def plan_passes(steps: list[str], inputs: dict) -> list[Pass]:
     passes: list[Pass] = []
     for name, mode in zip(steps, _modes(steps, inputs)):
         cls = get_step_class(name)
-        builds_input = _builds_input(cls, inputs)
+        builds_input = _builds_input(cls, inputs, mode)
         prev = passes[-1] if passes else None
         if prev is not None and prev.last.kind == "rate" and cls.kind == "ramp":
             raise ValueError(f"runner.run: ramp step {name!r} cannot follow {prev.steps[-1]!r}, which makes "

@@ -107,14 +107,15 @@ def run_pass(in_path, names: list[str], mode: str, outputs: dict, *, params: dic
         meta = rf.meta
         steps, updates, history, extra, writers = [], {}, [], {}, {}
         rate = None
+        images = {n: rf.extra_image(n) for n in rf.extra_images}
         for k, name in enumerate(names):
             step, paths, ctx, recorded = load_step(name, meta, params=params.get(name), overrides=overrides,
                                                    crds_context=crds_context, inputs=inputs,
-                                                   ramp=rf if k == 0 else None, use_crds_pars=use_crds_pars)
+                                                   ramp=rf if k == 0 else None, use_crds_pars=use_crds_pars,
+                                                   prepass=mode == "rows")
+            step.start({**images, **extra}, rf.primary_header)
             if step.kind == "rate":
                 rate = (step, paths, ctx, recorded)
-                images = {n: rf.extra_image(n) for n in rf.extra_images}
-                step.start({**images, **extra}, rf.primary_header)
                 continue
             steps.append(step)
             u, h = provenance(step, paths, ctx, overrides, recorded)

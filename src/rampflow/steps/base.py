@@ -196,6 +196,9 @@ class Step:
         Default 0 (a row-local step)."""
         return 0
 
+    #: inputs (of :attr:`inputs`) the step can make itself in a pre-pass when it runs in a row
+    #: pass and no file is given: the runner then passes None for them (destripe's mask)
+    prepass_inputs: ClassVar[tuple[str, ...]] = ()
     #: in a pre-pass, whether :meth:`collect` reads GROUPDQ (or DQ a data-dependent step
     #: before it sets): if False the runner runs the steps before it that leave SCI unchanged
     #: (dq_init, saturation) on the first chunk only, for PIXELDQ
@@ -225,7 +228,7 @@ class Step:
         Default: nothing."""
 
     def start(self, images: dict, primary) -> None:
-        """Called once before the first chunk with the 2-D image extensions the input ramp
+        """Called once before the first chunk (and any pre-pass) with the 2-D image extensions the input ramp
         carries (EXTNAME -> float32 (ny, nx): its file's, and those of steps fused before
         this one, e.g. AVDRKCUR) and its primary header (read only). Default: nothing."""
 

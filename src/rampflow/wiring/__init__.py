@@ -33,6 +33,7 @@ from .jobs import (  # noqa: F401
     jump_in_ramp_fit,
     kept_products,
     last_ramp,
+    made_in_job,
     one_pass,
     out_dir,
     previous_exposure,

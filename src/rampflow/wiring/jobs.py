@@ -159,7 +159,8 @@ def ramp_chain(config: dict) -> list[str]:
 
 def step_inputs(step: str) -> tuple[str, ...]:
     """Names of the files step ``step`` reads besides its ramp (registry), e.g. destripe_mask;
-    not those carried from the previous exposure (:func:`carried_inputs`)."""
+    not those carried from the previous exposure (:func:`carried_inputs`). In the one-pass job
+    some are made by the job itself (:func:`made_in_job`)."""
     cls = get_step_class(step)
     return tuple(n for n in cls.inputs if n not in cls.carried)
 
@@ -229,14 +230,24 @@ def one_pass(config: dict) -> bool:
     ramp_fit use (``rows_ok``, see rampflow.runner.plan) and none reading a file made from the
     ramp before it (destripe's mask): the whole chain runs in the ramp_fit job, one job per
     exposure reading the uncal file once and writing no ramp but those kept."""
+    if not (config.get("compute") or {}).get("fuse"):
+        return False
     chain = ramp_chain(config)
-    if not (config["compute"]["fuse"] and chain and "ramp_fit" in config["steps"]):
+    if not (chain and "ramp_fit" in config["steps"]):
         return False
     for s in chain:
         cls = get_step_class(s)
-        if step_inputs(s) or cls.carried or not (cls.chunking == "rows" or cls.rows_ok):
+        if set(step_inputs(s)) - set(cls.prepass_inputs) or cls.carried or not (cls.chunking == "rows" or cls.rows_ok):
             return False
     return True
+
+
+def made_in_job(config: dict, step: str) -> tuple[str, ...]:
+    """Inputs of ``step`` its job makes itself (in a pre-pass of the one-pass job, e.g.
+    destripe's mask, then written as a product of that job) rather than reading a file."""
+    if not one_pass(config) or step not in ramp_chain(config):
+        return ()
+    return tuple(n for n in step_inputs(step) if n in get_step_class(step).prepass_inputs)
 
 
 def in_ramp_fit_job(config: dict) -> list[str]:
@@ -324,7 +335,7 @@ def step_params(config: dict, step: str) -> dict:
     sat = custom_saturation(config)
     if step == "saturation" and sat and sat.get("n_pix_grow_sat") is not None:
         params["n_pix_grow_sat"] = int(sat["n_pix_grow_sat"])
-    if "destripe_mask" in step_inputs(step):
+    if "destripe_mask" in step_inputs(step) and "destripe_mask" not in made_in_job(config, step):
         params.pop("mask_path", None)
     return params
 
@@ -353,7 +364,9 @@ def _steps_job(config: dict, name: str, tag: str, steps: list[str], inputs: dict
     overrides = dict(config["references"]["overrides"] or {})
     carried = {}
     for s in steps:
-        inputs.update({n: product(config, n) for n in step_inputs(s)})
+        made = made_in_job(config, s)
+        inputs.update({n: product(config, n) for n in step_inputs(s) if n not in made})
+        outputs.update({n: product(config, n) for n in made})  # written by the job that made it
         carried.update(carried_inputs(s))
         # a carried product is always written: the next exposure's job reads it
         outputs.update({p: product(config, p) for p in carried_inputs(s).values()})
@@ -425,6 +438,8 @@ def custom_jobs(config: dict) -> list[Job]:
         ))
     for s in ramp_chain(config):
         for name in step_inputs(s):
+            if name in made_in_job(config, s):
+                continue
             raw = dict((config.get("step_params") or {}).get(s) or {})
             inputs = {"ramp": step_input(config, s)}
             if raw.get("mask_path"):
