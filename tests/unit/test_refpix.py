@@ -528,3 +528,34 @@ def test_working_precision_follows_jwst_group_buffer():
     nosides = sci.copy()                                 # no side pixels: float32 throughout
     correct_refpix(nosides, pdq, first_integration=1, use_side_ref_pixels=False, **kw)
     assert np.all(nosides[0, :, 4:, 4:-4] == 2.0**24 + 2)
+
+
+@pytest.mark.parametrize("fastaxis,slowaxis,ystart", [(1, 2, 1), (-2, -1, 1985), (2, 1, 1)])
+def test_corrections_measured_on_whole_planes_apply_to_any_rows(fastaxis, slowaxis, ystart):
+    """The one-pass runner measures each plane's correction in a pre-pass (integration chunks,
+    whole planes) and subtracts it from row chunks: the result equals apply_plan on the whole
+    ramp, bit for bit, for the first-group float32 plane and the later float64 ones, with side
+    pixels (a 64-row, 4-output subarray) in either orientation."""
+    from rampflow.steps.refpix import PlaneCorrections, apply_corrections, apply_plan, measure_planes
+
+    rng = np.random.default_rng(11)
+    sci = (rng.normal(1000, 30, size=(3, 4, 64, 2048)) + rng.normal(0, 5, size=(3, 4, 64, 1))).astype(np.float32)
+    sci[0, 1, 2, 5] = np.nan
+    pdq = np.zeros((64, 2048), np.uint32)
+    pdq[10, 1] = DO_NOT_USE
+    kw = dict(xstart=1, ystart=ystart, fastaxis=fastaxis, slowaxis=slowaxis, noutputs=4, subarray="SUB64FULLW")
+    plan = plan_geometry(pdq, **kw)
+    whole = sci.copy()
+    apply_plan(whole[:2], plan, first_integration=0)
+    apply_plan(whole[2:], plan, first_integration=2)
+    corr = PlaneCorrections.empty(plan, 3, 4)
+    measure_planes(sci[:2], plan, corr, slice(0, 2))
+    measure_planes(sci[2:], plan, corr, slice(2, 3))
+    rows = sci.copy()
+    for r0 in range(0, 64, 24):  # chunks of rows, every integration
+        chunk = np.ascontiguousarray(rows[:, :, r0:r0 + 24])
+        apply_corrections(chunk, plan, corr, slice(0, 3), r0)
+        rows[:, :, r0:r0 + 24] = chunk
+    assert plan.path != "none"
+    np.testing.assert_array_equal(rows, whole)
+    assert not np.array_equal(whole, sci)

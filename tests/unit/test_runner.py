@@ -179,3 +179,50 @@ def test_rate_steps_in_one_job_equal_separate_jobs(sim, tmp_path):
                 assert a[key][card] == b[key][card], (key, card)
         else:
             np.testing.assert_array_equal(a[key], b[key], err_msg=str(key))
+
+
+def test_one_pass_from_the_uncal_equals_step_by_step(sim, tmp_path):
+    """The whole chain, destripe included, in one runner job: one row pass over the uncal
+    (refpix's plane corrections, destripe's mask and column medians from pre-passes), kept
+    ramps written from the same pass; every array equals the step-by-step run's, for chunks of
+    one row (halo rows recomputed) and of several."""
+    from astropy.io import fits
+
+    from rampflow.custom.destripe import write_mask
+    from rampflow.io import custom as io_custom
+    from rampflow.runner.plan import plan_passes
+
+    chain = CHAIN + ["destripe", "jump", "ramp_fit"]
+    assert [p.mode for p in plan_passes(chain, {"ramp": "x"})] == ["rows"]
+    refs = {k: str(v) for k, v in sim.refs.items()}
+    prev = str(sim.uncal)
+    for step in chain[:-1]:
+        inputs = {"ramp": prev}
+        if step == "destripe":
+            write_mask(prev, tmp_path / "s_mask.fits")
+            inputs["destripe_mask"] = str(tmp_path / "s_mask.fits")
+        runner.run([step], inputs, {step: tmp_path / f"s_{step}.fits"}, overrides=refs)
+        prev = tmp_path / f"s_{step}.fits"
+    rates = ("rate", "rateints", "fitopt")
+    runner.run(["ramp_fit"], {"ramp": prev}, {k: tmp_path / f"s_{k}.fits" for k in rates}, overrides=refs)
+    for chunk_mb in (0.05, 0.2):
+        out = tmp_path / f"one_{chunk_mb}"
+        outs = {k: out / f"{k}.fits" for k in rates + ("saturation", "refpix", "destripe", "destripe_mask")}
+        runner.run(chain, {"ramp": sim.uncal}, outs, overrides=refs, chunk_mb=chunk_mb)
+        assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in outs.values())
+        for k in rates:
+            with fits.open(tmp_path / f"s_{k}.fits") as a, fits.open(outs[k]) as b:
+                exts = [h.name for h in a if h.is_image and h.data is not None and h.name != "ASDF"]
+                assert len(exts) >= 4
+                for ext in exts:
+                    assert np.array_equal(a[ext].data, b[ext].data, equal_nan=True), (chunk_mb, k, ext)
+        for step in ("saturation", "refpix", "destripe"):
+            a, b = _arrays(tmp_path / f"s_{step}.fits"), _arrays(outs[step])
+            for x, y in zip(a[:3], b[:3]):
+                assert np.array_equal(x, y, equal_nan=True), (chunk_mb, step)
+            for key in ("S_REFPIX", "S_SATURA", "DSTRNBKG"):
+                if key in a[3]:
+                    assert a[3][key] == b[3][key], (step, key)
+        ma, _, ia = io_custom.read_mask_product(tmp_path / "s_mask.fits")
+        mb, _, ib = io_custom.read_mask_product(outs["destripe_mask"])
+        assert np.array_equal(ma, mb) and np.array_equal(ia, ib, equal_nan=True)

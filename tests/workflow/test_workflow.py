@@ -159,19 +159,23 @@ def test_bad_uncal_is_named_and_leaves_nothing(tmp_path):
     assert not list((wd / "results" / "bad").rglob("*.part"))
 
 
-def test_fused_run_equals_step_by_step(tmp_path):
-    """compute.fuse streams chunks through the steps in one job (and jump through the ramp_fit
-    job): same products, fewer files."""
+def test_one_pass_run_equals_step_by_step(tmp_path):
+    """compute.fuse with every step able to stream row chunks: the whole chain, destripe
+    included, runs in one job per exposure reading the uncal file once; kept intermediates
+    come from the same pass. Every array of rate / rateints / fitopt, of the kept ramps and of
+    destripe's mask equals the per-step DAG's, bit for bit."""
     from astropy.io import fits
 
     from rampflow import io
+    from rampflow.io import custom as io_custom
 
     chain = ["group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity", "dark_current",
-             "jump", "ramp_fit"]
+             "destripe", "jump", "ramp_fit"]
     base = _tiny(steps=chain)
     base["inputs"]["simulate"].update({"segments": 1, "nints": 3})
+    base["step_params"] = {"ramp_fit": {"save_opt": True}}
     fused = yaml.safe_load(yaml.safe_dump(base))
-    fused["compute"] = {"fuse": True, "keep": ["saturation"], "chunk_mb": 16, "threads": 2}
+    fused["compute"] = {"fuse": True, "keep": ["saturation", "destripe"], "chunk_mb": 16, "threads": 2}
     wd1 = _workdir(tmp_path / "steps", base)
     wd2 = _workdir(tmp_path / "fused", fused)
     _snakemake(wd1, "--cores", "2")
@@ -179,30 +183,43 @@ def test_fused_run_equals_step_by_step(tmp_path):
     s1 = wd1 / "results" / "tiny" / "stage1"
     s2 = wd2 / "results" / "tiny" / "stage1"
     names2 = sorted(p.name for p in s2.glob("*.fits"))
-    assert [n.rsplit("_nrs1_", 1)[1] for n in names2] == ["dark_current.fits", "rate.fits", "rateints.fits",
-                                                         "saturation.fits"]
+    assert [n.rsplit("_nrs1_", 1)[1] for n in names2] == ["destripe.fits", "destripe_mask.fits", "fitopt.fits",
+                                                         "rate.fits", "rateints.fits", "saturation.fits"]
     for name in names2:
-        if name.endswith(("_rate.fits", "_rateints.fits")):
+        if name.endswith(("_rate.fits", "_rateints.fits", "_fitopt.fits")):
             with fits.open(s1 / name) as a, fits.open(s2 / name) as b:
                 assert a[0].header["S_JUMP"] == b[0].header["S_JUMP"] == "COMPLETE"
-                for ext in ("SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE"):
-                    np.testing.assert_array_equal(a[ext].data, b[ext].data, err_msg=f"{name} {ext}")
-            continue
-        with io.open_ramp(s1 / name) as a, io.open_ramp(s2 / name) as b:
-            for x, y in zip(a.read(), b.read()):
-                np.testing.assert_array_equal(x, y)
-            np.testing.assert_array_equal(a.pixeldq(), b.pixeldq())
-    logs = sorted(p.name for p in (wd2 / "results" / "tiny" / "logs").glob("*.log"))
-    assert not any(n.endswith("_jump.log") for n in logs), logs
+                assert a[0].header["S_DESTRI"] == b[0].header["S_DESTRI"] == "COMPLETE"
+                exts = [h.name for h in a if h.is_image and h.data is not None]
+                assert len(exts) >= 4, exts
+                for ext in exts:
+                    assert np.array_equal(a[ext].data, b[ext].data, equal_nan=True), f"{name} {ext}"
+        elif name.endswith("_destripe_mask.fits"):
+            ma, _, ia = io_custom.read_mask_product(s1 / name)
+            mb, _, ib = io_custom.read_mask_product(s2 / name)
+            assert np.array_equal(ma, mb) and np.array_equal(ia, ib, equal_nan=True)
+        else:
+            with io.open_ramp(s1 / name) as a, io.open_ramp(s2 / name) as b:
+                for x, y in zip(a.read(), b.read()):
+                    assert np.array_equal(x, y, equal_nan=True), name
+                assert np.array_equal(a.pixeldq(), b.pixeldq())
+    logs = sorted(p.name.rsplit("_nrs1_", 1)[-1] for p in (wd2 / "results" / "tiny" / "logs").glob("*.log")
+                  if "_nrs1_" in p.name)
+    steps_logs = [n for n in logs if not n.startswith(("diag", "saturation_custom"))]
+    assert steps_logs == ["ramp_fit.log"], logs  # one step job per exposure
 
 
-def test_fused_default_program_plans_destripe_after_its_mask(tmp_path):
-    """compute.fuse on the default steps: destripe's mask is made from the dark_current
-    product, so destripe starts a new fused job and dark_current is written even with keep: []."""
+def test_fused_default_program_plans_one_job_per_exposure(tmp_path):
+    """compute.fuse on the default steps: one pass, destripe's mask made in the ramp_fit job (no
+    mask job, no fused ramp job); with ipc, which needs whole planes, the two-job layout, where
+    destripe's mask is made from the dark_current product, which is then written even with keep: []."""
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     cfg["compute"].update({"fuse": True, "keep": []})
-    proc = _snakemake(_workdir(tmp_path, cfg), "-n", "--quiet", "rules")
-    out = proc.stdout
+    out = _snakemake(_workdir(tmp_path / "a", cfg), "-n", "--quiet", "rules").stdout
+    assert "ramp_fit" in out and "gain_scale" in out, out
+    assert "fused_" not in out and "step_" not in out and "destripe_mask" not in out, out
+    cfg["steps"].insert(cfg["steps"].index("superbias"), "ipc")
+    out = _snakemake(_workdir(tmp_path / "b", cfg), "-n", "--quiet", "rules").stdout
     assert "fused_group_scale_to_dark_current" in out, out
     assert "fused_destripe_to_destripe" not in out and "step_destripe" in out, out
     assert "destripe_mask" in out and "ramp_fit" in out and "step_jump" not in out, out
