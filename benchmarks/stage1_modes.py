@@ -7,10 +7,11 @@ the workflow runs it:
 * ``fused``   -- the two-job fused layout (integration-chunk steps group_scale ... dark_current
                  in one job writing the dark_current ramp, then jump + ramp_fit in the next);
 * ``onepass`` -- ``compute.fuse`` with no intermediates kept: the whole chain from the uncal file
-                 to the rate products in one job reading the ramp once.
+                 to the rate products and gain_scale in one job reading the ramp once.
 
 Every rampflow mode starts with the workflow's references job (``references.prefetch``) and
-ends with gain_scale's job, as the workflow does; Snakemake's own start-up is not counted.
+ends with gain_scale (its own job but in ``onepass``), as the workflow does; Snakemake's own
+start-up is not counted.
 Reference files come from the simulator's CRDS cache (local mode, no server) for both
 pipelines. jwst runs the steps rampflow runs: its ``ipc`` (the simulated cache has an IPC file)
 and ``clean_flicker_noise`` (switched on by the cache's parameter file) are skipped, and its
@@ -61,15 +62,14 @@ def plan_jobs(mode: str, uncal: str, out: Path) -> list[dict]:
                      "outputs": {"dark_current": dark}})
         jobs.append({"name": "jump+ramp_fit", "steps": ["jump", "ramp_fit"], "inputs": {"ramp": dark},
                      "outputs": _rate(out, "x")})
-    elif mode == "onepass":
-        jobs.append({"name": "uncal..ramp_fit", "steps": CHAIN + ["ramp_fit"], "inputs": {"ramp": uncal},
-                     "outputs": _rate(out, "x")})
-    else:
+    gain = {"gain_scale": str(out / "x_gain_scale.fits"), "gain_scaleints": str(out / "x_gain_scaleints.fits")}
+    if mode == "onepass":  # gain_scale inside the job too: one job per exposure
+        jobs.append({"name": "uncal..gain_scale", "steps": CHAIN + ["ramp_fit", "gain_scale"],
+                     "inputs": {"ramp": uncal}, "outputs": {**_rate(out, "x"), **gain}})
+    elif mode not in MODES:
         raise ValueError(mode)
-    rate = _rate(out, "x")
-    jobs.append({"name": "gain_scale", "steps": ["gain_scale"], "inputs": rate,
-                 "outputs": {"gain_scale": str(out / "x_gain_scale.fits"),
-                             "gain_scaleints": str(out / "x_gain_scaleints.fits")}})
+    else:
+        jobs.append({"name": "gain_scale", "steps": ["gain_scale"], "inputs": _rate(out, "x"), "outputs": gain})
     return jobs
 
 

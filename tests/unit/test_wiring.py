@@ -112,22 +112,24 @@ def test_one_pass_job_from_the_uncal():
     once; a kept step's product is written from the same pass, the others are not."""
     cfg = _cfg(steps=CHAIN[:7] + ["jump", "ramp_fit", "gain_scale"], compute={"fuse": True, "keep": ["saturation"]})
     j = _by_name(wiring.jobs(cfg, "steps"))
-    assert list(j) == ["ramp_fit", "gain_scale"]
+    assert list(j) == ["ramp_fit"]  # gain_scale too: one job per exposure
     rf = j["ramp_fit"]
-    assert rf.steps == tuple(CHAIN[:7] + ["jump", "ramp_fit"])
+    assert rf.steps == tuple(CHAIN[:7] + ["jump", "ramp_fit", "gain_scale"])
     assert rf.inputs == {"ramp": f"{OUT}/uncal/{{stem}}_uncal.fits"}
-    assert rf.outputs == {"rate": p("rate"), "rateints": p("rateints"), "saturation": p("saturation")}
-    assert set(rf.params) == set(CHAIN[:7] + ["jump", "ramp_fit"])
+    assert rf.outputs == {"rate": p("rate"), "rateints": p("rateints"), "saturation": p("saturation"),
+                          "gain_scale": p("gain_scale"), "gain_scaleints": p("gain_scaleints")}
+    assert set(rf.params) == set(CHAIN[:7] + ["jump", "ramp_fit", "gain_scale"])
     assert wiring.produced_ramps(cfg) == ["saturation"]
 
 
 def test_one_pass_with_destripe_makes_and_writes_its_mask():
     cfg = _cfg(compute={"fuse": True, "keep": []}, step_params={"destripe": {"mask_path": "u.fits"}})
     j = _by_name(wiring.jobs(cfg, "steps"))
-    assert list(j) == ["ramp_fit", "gain_scale"]
-    assert j["ramp_fit"].steps == tuple(CHAIN + ["ramp_fit"])
+    assert list(j) == ["ramp_fit"]
+    assert j["ramp_fit"].steps == tuple(CHAIN + ["ramp_fit", "gain_scale"])
     assert j["ramp_fit"].inputs == {"ramp": f"{OUT}/uncal/{{stem}}_uncal.fits"}
-    assert j["ramp_fit"].outputs == {"rate": p("rate"), "rateints": p("rateints"), "destripe_mask": p("destripe_mask")}
+    assert j["ramp_fit"].outputs == {"rate": p("rate"), "rateints": p("rateints"), "gain_scale": p("gain_scale"),
+                                     "gain_scaleints": p("gain_scaleints"), "destripe_mask": p("destripe_mask")}
     assert j["ramp_fit"].params["destripe"] == {"mask_path": "u.fits"}  # the job makes the mask from it
     assert not [x for x in wiring.jobs(cfg, "step_input") if x.name == "destripe_mask"]
     assert wiring.made_in_job(cfg, "destripe") == ("destripe_mask",)

@@ -401,18 +401,21 @@ def ramp_jobs(config: dict) -> list[Job]:
 
 def rate_jobs(config: dict) -> list[Job]:
     """The ramp_fit job (with jump, or the whole chain, inside it: :func:`in_ramp_fit_job`) and
-    gain_scale's."""
+    gain_scale's; in the one-pass layout gain_scale runs in the ramp_fit job too (one job per
+    exposure; rate and rateints are still written, gain_scale reads them)."""
     steps = config["steps"]
     jobs = []
+    last = ["gain_scale"] if one_pass(config) and "gain_scale" in steps else []
     if "ramp_fit" in steps:
         fused = in_ramp_fit_job(config)
         cls = get_step_class("ramp_fit")
         asked = step_params(config, "ramp_fit")
         outputs = {p: product(config, p) for p in cls.products if cls.makes(p, asked)}
         outputs.update({s: product(config, s) for s in fused if s in produced_ramps(config)})
-        jobs.append(_steps_job(config, "ramp_fit", "ramp_fit", fused + ["ramp_fit"], {"ramp": last_ramp(config)},
-                               outputs))
-    if "gain_scale" in steps:
+        outputs.update({p: product(config, p) for s in last for p in get_step_class(s).products})
+        jobs.append(_steps_job(config, "ramp_fit", "ramp_fit", fused + ["ramp_fit"] + last,
+                               {"ramp": last_ramp(config)}, outputs))
+    if "gain_scale" in steps and not last:
         inputs = {"rate": product(config, "rate"), "rateints": product(config, "rateints")}
         outputs = {p: product(config, p) for p in get_step_class("gain_scale").products}
         jobs.append(_steps_job(config, "gain_scale", "gain_scale", ["gain_scale"], inputs, outputs, threads=1))
