@@ -87,6 +87,9 @@ def job_mem_mb(steps, shape, chunk_mb: float, attempt: int = 1) -> int:
         whole = any(c.chunking == "whole" for c in classes)
         largest = max(largest, chunk_bytes(shape, p.mode, chunk_mb, halo, whole))
     frames = len(steps) * ny * nx * FRAME_BYTES_PER_STEP
+    rows_steps = [s for p in plan_passes(steps, inputs) if p.mode == "rows" for s in p.steps]
+    if "destripe" in rows_steps:  # one pass: its pre-passes keep last-first images and line medians
+        frames += nints * ny * nx * 4 + nints * ngroups * max(ny, nx) * 4
     if "dark_current" in steps:  # the DARK cut-out: one float32 frame per group
         frames += ngroups * ny * nx * 4
     rate = nints * ny * nx * RATEINTS_BYTES if "ramp_fit" in steps else 0
