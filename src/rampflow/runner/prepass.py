@@ -5,9 +5,10 @@ rows) can hold steps whose correction of a pixel depends on pixels far away in t
 plane: refpix's reference levels come from the reference rows and columns of the whole plane,
 a background mask from the whole frame. Such a step says how many pre-passes it needs
 (``Step.prepass_rounds``); before the row chunks, each round reads the exposure once in chunks
-of integrations (every row), runs the steps before it on each chunk -- only those that
-change SCI after the first chunk, when the step does not read GROUPDQ
-(``Step.prepass_needs_gdq``) -- and hands the chunk to ``Step.collect``; ``Step.end_round``
+of integrations (every row), runs the steps before it on each chunk -- when the step does
+not read GROUPDQ (``Step.prepass_needs_gdq``), those that leave SCI unchanged (dq_init,
+saturation) only once, on one integration, for PIXELDQ -- and hands the chunk to
+``Step.collect``; ``Step.end_round``
 closes the round. The main pass then applies everything, row chunk by row chunk.
 
 A step before the collecting one that is itself a collector has finished its rounds by then,
@@ -52,10 +53,11 @@ def run_prepasses(rf, steps, base_pdq, chunk_mb: float, label: str) -> float:
                 sci, gdq = rf.read(ints, reuse=True)
                 zf = rf.zeroframe(ints)
                 for s in before:
-                    if k > 0 and not step.prepass_needs_gdq and not s.modifies_sci:
-                        continue  # PIXELDQ is set on the first chunk; GROUPDQ is not read
-                    s.process(sci, gdq, pdq, ints, slice(0, ny))
-                    if zf is not None:
+                    if step.prepass_needs_gdq or s.modifies_sci:
+                        s.process(sci, gdq, pdq, ints, slice(0, ny))
+                    elif k == 0:  # only for PIXELDQ (GROUPDQ is not read): once, on one integration
+                        s.process(sci[:1], gdq[:1], pdq, slice(ints.start, ints.start + 1), slice(0, ny))
+                    if zf is not None:  # ZEROFRAME values (saturation zeroes some) are always carried
                         s.process_zeroframe(zf, ints, slice(0, ny))
                 step.collect(r, sci, gdq, pdq, ints, zf)
             step.end_round(r, pdq)

@@ -201,7 +201,8 @@ class Step:
     prepass_inputs: ClassVar[tuple[str, ...]] = ()
     #: in a pre-pass, whether :meth:`collect` reads GROUPDQ (or DQ a data-dependent step
     #: before it sets): if False the runner runs the steps before it that leave SCI unchanged
-    #: (dq_init, saturation) on the first chunk only, for PIXELDQ
+    #: (dq_init, saturation: their PIXELDQ flags come from reference files) once, on one
+    #: integration, for PIXELDQ
     prepass_needs_gdq: ClassVar[bool] = True
 
     def collect(self, round: int, sci: np.ndarray, gdq: np.ndarray, pdq: np.ndarray, ints: slice,
