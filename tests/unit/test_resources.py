@@ -7,6 +7,7 @@ import errno
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import yaml
 from snakemake.utils import validate
@@ -124,6 +125,22 @@ def test_resource_function_reads_the_input_ramp(sim, tmp_path):
     with pytest.raises(FileNotFoundError) as exc:
         fn(None, missing, 1)
     assert exc.value.errno == errno.ENOENT and exc.value.filename == missing.ramp
+
+
+def test_resource_function_does_not_raise_for_an_unreadable_ramp(sim, tmp_path):
+    """A truncated uncal must fail its own job (which names it), not the resource function:
+    Snakemake would stop scheduling every other exposure, even under --keep-going."""
+    cut = tmp_path / "cut_uncal.fits"
+    data = Path(sim.uncal).read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(io.ProductError, match="truncated"):
+        R.ramp_shape(cut)
+    fn = mem_mb(SimpleNamespace(kind="steps", steps=("group_scale", "dq_init")), {"compute": {"chunk_mb": 64}})
+    inp = SimpleNamespace(ramp=str(cut), keys=lambda: ["ramp"])
+    # the overhead plus twice the file's size
+    assert fn(None, inp, 1) == int(np.ceil(R.OVERHEAD_MB + 2 * cut.stat().st_size / R.MB))
+    cut.write_bytes(b"not a FITS file at all" * 10)
+    assert fn(None, inp, 1) == int(np.ceil(R.OVERHEAD_MB + 2 * cut.stat().st_size / R.MB))
 
 
 @pytest.mark.parametrize("fuse", [False, True])

@@ -105,6 +105,20 @@ def ramp_shape(path) -> tuple[int, int, int, int]:
         return rf.shape
 
 
+def _readable_shape(path):
+    """:func:`ramp_shape`, or None for a file that exists but cannot be read (truncated, not
+    FITS). A resource function must not raise for it: Snakemake would stop scheduling every
+    job, even under ``--keep-going``, instead of failing only the job that reads the file."""
+    from ..io import ProductError
+
+    try:
+        return ramp_shape(path)
+    except FileNotFoundError:
+        raise
+    except (ProductError, OSError, ValueError, KeyError):
+        return None
+
+
 def mem_mb(job, config: dict):
     """The ``mem_mb`` resource of a step job (kind ``steps``) or of a job reading a ramp in
     chunks (``step_input``: destripe's mask), as Snakemake's resource function of
@@ -115,10 +129,13 @@ def mem_mb(job, config: dict):
 
     def _mem(wildcards, input, attempt):
         names = input.keys()
-        if "ramp" in names and steps:
-            return job_mem_mb(steps, ramp_shape(input.ramp), chunk_mb, attempt)
         if "ramp" in names:
-            return _ramp_reader_mb(ramp_shape(input.ramp), chunk_mb, attempt)
+            shape = _readable_shape(input.ramp)
+            if shape is None:  # the job itself fails on this file, naming it; the others run on
+                return _grown(OVERHEAD_MB + 2 * os.path.getsize(input.ramp) / MB, attempt)
+            if steps:
+                return job_mem_mb(steps, shape, chunk_mb, attempt)
+            return _ramp_reader_mb(shape, chunk_mb, attempt)
         size = sum(os.path.getsize(f) for f in input if os.path.isfile(f))
         return _grown(OVERHEAD_MB + 2 * size / MB, attempt)
 
