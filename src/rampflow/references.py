@@ -262,62 +262,6 @@ def reftypes_for_steps(steps) -> list[str]:
     return out
 
 
-def prefetch(uncal_paths, steps, overrides=None, context=None) -> list[str]:
-    """Resolve (and so download into the CRDS cache) every reference each exposure needs.
-
-    Returns one line per exposure and type: ``<exposure> <reftype> <path>``. An uncal file
-    that cannot be read is logged as an ERROR and skipped: its own step job fails with the
-    error naming it, while the other exposures go on (with ``--keep-going``); if none can be
-    read, the first error is raised. Every readable exposure is tried; if CRDS cannot provide
-    some types, one MissingReferenceError lists each exposure with its missing types and the
-    steps that need them.
-    """
-    from . import io
-
-    uncal_paths = list(uncal_paths)
-    types = reftypes_for_steps(steps)
-    optional = [t for s in steps for t in get_step_class(s).optional_reftypes]
-    needed_by = {rt: [s for s in steps if rt in get_step_class(s).reftypes] for rt in types}
-    lines, failures, unreadable = [], [], []
-    for p in uncal_paths:
-        try:
-            rf = io.open_ramp(p)
-        except io.ProductError as exc:
-            log.error("%s: cannot be read, so its references are not resolved (its jobs will fail): %s",
-                      Path(p).name, exc)
-            unreadable.append(exc)
-            continue
-        with rf:
-            meta = rf.meta
-        try:
-            paths, ctx = resolve(meta, types, overrides, context, optional=optional)
-        except MissingReferenceError as exc:
-            failures.append(exc)
-            continue
-        for rt in types:
-            lines.append(f"{Path(p).name} {rt} {paths[rt]}")
-        log.info("%s: %d reference files resolved (context %s)", Path(p).name, len(types), ctx)
-    if unreadable and len(unreadable) == len(uncal_paths):
-        raise unreadable[0]
-    if len(failures) == 1:
-        exc = failures[0]
-        raise MissingReferenceError(exc.exposure, exc.reftypes,
-                                    f"{exc.reason}; needed by {_needs(exc.reftypes, needed_by)}")
-    if failures:
-        lines = [f"  {f.exposure}: {', '.join(t.upper() for t in f.reftypes)} "
-                 f"(needed by {_needs(f.reftypes, needed_by)}): {f.reason}" for f in failures]
-        missing = sorted({t for f in failures for t in f.reftypes})
-        raise MissingReferenceError(
-            f"{len(failures)} of {len(uncal_paths)} exposures", missing,
-            "CRDS cannot provide them for these exposures:\n" + "\n".join(lines) + "\n")
-    return lines
-
-
-def _needs(reftypes, needed_by: dict) -> str:
-    steps = [s for rt in reftypes for s in needed_by.get(rt, [])]
-    return ", ".join(dict.fromkeys(steps)) or "the steps"
-
-
 # --------------------------------------------------------------------------- CRDS parameter files
 
 #: jwst 3.0's calwebb_detector1 steps in the order it runs them (near-infrared, then MIRI),
@@ -533,6 +477,10 @@ def resolve_parameters(meta: ExposureMeta, step: str, config_params: dict | None
                 log.warning("%s: %s: %s", meta.filename, step, res.notes[-1])
                 sources[key] = f"default; {name} asks {value!r}: not implemented"
             else:
+                # a value of the wrong type or out of range stops here, naming the file and key,
+                # not minutes later inside a kernel (unless the config's own value replaces it)
+                if key not in (config_params or {}):
+                    cls.param_specs[key].check(value, f"{res.pars_file}: {step}.{key}")
                 values[key] = value
                 sources[key] = name
     for key, value in (config_params or {}).items():
