@@ -29,7 +29,10 @@ CACHE_MARK = "simulated_by"
 #: the context the cache's mappings define
 CONTEXT = "jwst_0001.pmap"
 #: reference types the pipeline may ask for: N/A in the mappings unless the cache holds files of the type
-NOT_APPLICABLE = ("ipc", "persat", "pictureframe", "refpix", "sirskernel", "trapdensity", "trappars")
+#: (every type a jwst 3.0 Detector1 step asks for, since calwebb_detector1 prefetches them all for
+#: the steps it does not skip, MIRI's and clean_flicker_noise's flat included)
+NOT_APPLICABLE = ("emicorr", "flat", "ipc", "pastasoss", "persat", "pictureframe", "refpix", "reset", "rscd",
+                  "sirskernel", "trapdensity", "trappars")
 
 
 def check_cache_is_ours(crds_path: Path) -> None:
