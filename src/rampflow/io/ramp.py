@@ -154,6 +154,14 @@ class RampFile:
                 gdq = _scaled(gdq, self._gdq_header, np.uint8)
         return sci, gdq
 
+    def read_groupdq(self, ints: slice = slice(None), rows: slice = slice(None)) -> np.ndarray:
+        """GROUPDQ alone (uint8 (nints, ngroups, nrows, nx), a fresh array; zeros for an uncal
+        file), e.g. for a scan of the whole exposure's flags before the chunks are fitted."""
+        if self._gdq_disk is None:
+            return np.zeros(self._sci_disk.block_shape(ints, rows), dtype=np.uint8)
+        gdq = self._gdq_disk.read(self._fd, ints, rows)
+        return gdq if gdq.dtype == np.uint8 else _scaled(gdq, self._gdq_header, np.uint8)
+
     def reserve(self, nints: int, nrows: int) -> None:
         """Allocate the reusable read buffers for chunks of up to ``nints`` x ``nrows`` at once
         (a chunk loop whose first chunk is not its largest would otherwise grow them)."""

@@ -113,6 +113,7 @@ def run_pass(in_path, names: list[str], mode: str, outputs: dict, *, params: dic
             if step.kind == "rate":
                 rate = (step, paths, ctx, recorded)
                 images = {n: rf.extra_image(n) for n in rf.extra_images}
+                step.scan(rf)
                 step.start({**images, **extra}, rf.primary_header)
                 continue
             steps.append(step)

@@ -189,6 +189,11 @@ class Step:
         with a product that is not a ramp (persistence's array) writes it here, atomically.
         Default: nothing."""
 
+    def scan(self, ramp) -> None:
+        """Rate steps: called once before :meth:`start` with the open input ramp (a RampFile,
+        read only), for what needs the whole exposure before the first chunk (ramp_fit's
+        MIRI group discarding). Default: nothing."""
+
     def start(self, images: dict, primary) -> None:
         """Called once before the first chunk with the 2-D image extensions the input ramp
         carries (EXTNAME -> float32 (ny, nx): its file's, and those of steps fused before
