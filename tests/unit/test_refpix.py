@@ -451,9 +451,6 @@ def test_step_registration_and_defaults():
 
 
 def test_step_out_of_scope_errors():
-    with pytest.raises(NotImplementedError, match="MIRI"):
-        RefPixStep(make_meta(INSTRUME="MIRI", DETECTOR="MIRIMAGE", FASTAXIS=1, SLOWAXIS=2,
-                             SUBARRAY="FULL", SUBSIZE1=1032, SUBSIZE2=1024), {})
     with pytest.raises(NotImplementedError, match="IRS2"):
         RefPixStep(make_meta(SUBARRAY="FULL", SUBSIZE1=2048, SUBSIZE2=3200, NOUTPUTS=4,
                              READPATT="NRSIRS2"), {})

@@ -44,7 +44,11 @@ float32/float64 pairwise summation and its float64 division by the count, and th
 zero-variance case returns a float64 mean as jwst does. This is a function of the
 absolute (integration, group) index only, so chunking by integrations is exact.
 
-Out of scope (clear errors): MIRI (NotImplementedError naming the instrument); IRS2
+MIRI: jwst's own MIRI algorithm (left/right reference columns per amplifier, after
+subtracting each integration's first group), and MIRI subarrays SKIPPED, as jwst does: see
+:mod:`.refpix_miri`.
+
+Out of scope (clear errors): IRS2
 readouts (NRSIRS2 / NRSIRS2RAPID, 3200-pixel axis); ``refpix_algorithm="sirs"`` on
 full-frame data, which needs the SIRSKERNEL reference file (on subarrays jwst ignores
 SIRS and so do we); multistripe/superstripe subarrays (not described by our
@@ -65,6 +69,7 @@ import numpy as np
 
 from ..dq import DO_NOT_USE, REFERENCE_PIXEL
 from ..kernels.refpix import _refpix_kernel
+from . import refpix_miri
 from .base import Step
 
 log = logging.getLogger(__name__)
@@ -452,10 +457,12 @@ class RefPixStep(Step):
         if p["refpix_algorithm"] not in ("median", "sirs"):
             raise ValueError(f"step 'refpix': refpix_algorithm must be 'median' or 'sirs', "
                              f"got {p['refpix_algorithm']!r}")
-        if meta.instrument == "MIRI" or meta.detector.startswith("MIR"):
-            raise NotImplementedError(
-                f"step 'refpix': instrument {meta.instrument} (detector {meta.detector}) is not "
-                "supported; rampflow's refpix implements the NIR detectors only")
+        self._miri = meta.instrument == "MIRI"
+        if self._miri:
+            if refpix_miri.is_miri_subarray(meta.subsize2, meta.subsize1):
+                self.skipped = "Refpix correction skipped for MIRI subarrays (as jwst)"
+            self._plan = None
+            return
         if max(meta.subsize1, meta.subsize2) > NFULL:
             raise NotImplementedError(
                 f"step 'refpix': {meta.instrument} {meta.detector} data with an axis of "
@@ -500,6 +507,11 @@ class RefPixStep(Step):
     def process(self, sci, gdq, pdq, ints, rows):
         if self.skipped:
             return
+        if self._miri:
+            if not refpix_miri.correct_full_frame(sci, pdq, self.params["odd_even_rows"], self.params["siglimit"]):
+                log.warning("refpix %s: a MIRI reference-pixel set has no good pixel; no correction "
+                            "(as jwst)", self.meta.filename)
+            return
         ny = sci.shape[2]
         if (rows.start or 0) != 0 or ny != pdq.shape[0] or ny != self.meta.subsize2:
             raise ValueError(f"step 'refpix' needs whole planes: got rows {rows} of "
@@ -512,7 +524,7 @@ class RefPixStep(Step):
     def process_zeroframe(self, zf, ints, rows):
         """jwst (ZEROFRAM true): ZEROFRAME is corrected as a one-group ramp with the same
         geometry (``process_zeroframe_correction``); values that were 0 (unusable) stay 0."""
-        if self.skipped or not self.meta.zeroframe:
+        if self.skipped or self._miri or not self.meta.zeroframe:
             return
         zero = zf == 0.0
         z = np.ascontiguousarray(zf[:, None])
