@@ -78,6 +78,15 @@ class RampFile:
             self._zf = zhdu
             self._zf_disk = DiskCube(self.path, zhdu.fileinfo()["datLoc"], zhdu.data.dtype,
                                      (zshape[0], 1) + zshape[1:])
+        self._refout = None
+        if "REFOUT" in h and h["REFOUT"].data is not None:
+            rhdu = h["REFOUT"]
+            rshape = tuple(int(n) for n in rhdu.data.shape)
+            if len(rshape) != 4 or rshape[:2] != self.shape[:2]:
+                raise ProductError(f"{self.path}: REFOUT shape {rshape} must be 4-D (nints, ngroups, ny, nx) "
+                                   f"with the SCI's nints, ngroups = {self.shape[:2]}")
+            self._refout = rhdu
+            self._refout_disk = DiskCube(self.path, rhdu.fileinfo()["datLoc"], rhdu.data.dtype, rshape)
         self.tables = {x.name: x for x in h[1:] if isinstance(x, fits.BinTableHDU) and x.name != "ASDF"}
         #: other 2-D image extensions (e.g. AVDRKCUR), carried forward by RampWriter
         self.extra_images = {x.name: x for x in h[1:] if isinstance(x, fits.ImageHDU)
@@ -221,6 +230,18 @@ class RampFile:
             return None
         raw = self._zf_disk.read(self._fd, ints, rows)
         return np.ascontiguousarray(_scaled(raw, self._zf.header, np.float32)[:, 0])
+
+    @property
+    def refout_shape(self) -> tuple | None:
+        """Shape of the REFOUT extension (MIRI's reference output, 4-D), or None without one."""
+        return None if self._refout is None else self._refout_disk.shape
+
+    def refout(self, ints: slice = slice(None)) -> np.ndarray | None:
+        """REFOUT for integrations ``ints`` as float32 (stored uint16 in uncal files, float32 in
+        ramp products, as jwst's Level1bModel / RampModel), or None without one."""
+        if self._refout is None:
+            return None
+        return _scaled(self._refout_disk.read(self._fd, ints), self._refout.header, np.float32)
 
     def extra_image(self, name: str) -> np.ndarray | None:
         """A carried 2-D image extension (e.g. AVDRKCUR) as float32, or None if absent."""

@@ -68,7 +68,8 @@ class Step:
     #: reference types this step needs, lower case CRDS names, e.g. ("saturation",)
     reftypes: ClassVar[tuple[str, ...]] = ()
     #: those of ``reftypes`` that CRDS may mark not applicable (N/A): the step then gets no
-    #: such reference and marks itself SKIPPED, as jwst's does (e.g. ipc)
+    #: such reference and does what jwst's does (ipc marks itself SKIPPED; saturation runs
+    #: without a superbias, as for MIRI)
     optional_reftypes: ClassVar[tuple[str, ...]] = ()
     #: the step's parameters, stated once, in jwst's spec language (see rampflow.steps.params):
     #: for an official step, jwst's names, types, ranges, options and defaults (its class's

@@ -188,7 +188,8 @@ class Saturation(Step):
     """jwst ``SaturationStep`` (class_alias "saturation").
 
     References: SATURATION (thresholds, DQ) and SUPERBIAS (the bias for the second-group
-    check; jwst takes it as ``override_superbias``). Parameters as jwst's spec:
+    check; jwst takes it as ``override_superbias``; without one -- N/A in CRDS, as for MIRI --
+    the check uses no bias, as jwst's ``bias_model=None``). Parameters as jwst's spec:
     ``n_pix_grow_sat`` (default 1) and ``use_readpatt`` (default True).
 
     Difference from jwst: a NaN or inf threshold gets DO_NOT_USE as well as NO_SAT_CHECK
@@ -200,6 +201,8 @@ class Saturation(Step):
     name = "saturation"
     keyword = "S_SATURA"
     reftypes = ("saturation", "superbias")
+    #: jwst runs without a bias when CRDS has none (N/A), as for MIRI, which has no superbias
+    optional_reftypes = ("superbias",)
     # jwst's spec; n_pix_grow_sat >= 0 is rampflow's (jwst states no range, and a negative
     # box half-width has no meaning)
     spec = """
