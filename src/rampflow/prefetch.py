@@ -31,7 +31,10 @@ def prefetch(uncal_paths, steps, overrides=None, context=None, *, step_params=No
 
     uncal_paths = list(uncal_paths)
     types = reftypes_for_steps(steps)
-    optional = [t for s in steps for t in get_step_class(s).optional_reftypes]
+    # optional only if every step that needs the type can do without it (saturation can run
+    # without a superbias, the superbias step cannot)
+    optional = [t for t in types if all(t in get_step_class(s).optional_reftypes
+                                        for s in steps if t in get_step_class(s).reftypes)]
     needed_by = {rt: [s for s in steps if rt in get_step_class(s).reftypes] for rt in types}
     lines, failures, unreadable = [], [], []
     for p in uncal_paths:

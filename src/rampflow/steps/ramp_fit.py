@@ -85,6 +85,8 @@ Deliberate differences (documented, not silent):
   flag; UNRELIABLE_SLOPE ("slope variance large") is the nearest. An inf GAIN gets DO_NOT_USE
   | NO_GAIN_VALUE as jwst gives NaN and non-positive gains. Finite references give jwst's
   products bit for bit.
+* MIRI: when discarding leaves fewer than 2 groups, stcal returns nothing and jwst writes no
+  product; here the job stops with :class:`.ramp_fit_miri.NoUsableGroupsError` naming the file.
 * When every ramp of the exposure is saturated in group 0, jwst returns no product at all;
   a chunked fitter cannot know this, so it returns NaN slopes flagged DO_NOT_USE|SATURATED.
 """
