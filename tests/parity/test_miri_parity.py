@@ -200,6 +200,11 @@ def assert_rate(ours, theirs, what):
         np.testing.assert_allclose(a[fin], b[fin], rtol=1e-6, atol=0, err_msg=f"{what} {key}")
 
 
+def _rate_dict(model):
+    return {"SCI": model.data, "DQ": model.dq, "ERR": model.err, "VAR_POISSON": model.var_poisson,
+            "VAR_RNOISE": model.var_rnoise}
+
+
 def test_ramp_fit_discards_miri_groups(jwst_offline, case, tmp_path):
     model = _flag_first_last(stage(case, "refpix"))
     save_opt = case.layout == "slitlessprism"
@@ -261,9 +266,38 @@ def test_runner_products_open_in_stdatamodels_with_refout(jwst_offline, prism, t
     rate, rateints = run_jwst("ramp_fit", flagged, prism)
     with dm.open(str(tmp_path / "o_rate.fits")) as ours:
         assert isinstance(ours, dm.ImageModel)
-        assert_rate({"SCI": ours.data, "DQ": ours.dq, "ERR": ours.err, "VAR_POISSON": ours.var_poisson,
-                     "VAR_RNOISE": ours.var_rnoise}, rate, "runner rate")
+        assert_rate(_rate_dict(ours), rate, "runner rate")
     with dm.open(str(tmp_path / "o_rateints.fits")) as ours:
         assert isinstance(ours, dm.CubeModel)
-        assert_rate({"SCI": ours.data, "DQ": ours.dq, "ERR": ours.err, "VAR_POISSON": ours.var_poisson,
-                     "VAR_RNOISE": ours.var_rnoise}, rateints, "runner rateints")
+        assert_rate(_rate_dict(ours), rateints, "runner rateints")
+
+
+def test_runner_jump_and_ramp_fit_in_one_pass_and_likely(jwst_offline, prism, tmp_path):
+    """jump + ramp_fit in one pass (compute.fuse): the discarding is decided from the pass's
+    input ramp, and equals jwst's JumpStep then RampFitStep; LIKELY does not discard (stcal's
+    likelihood fit has no MIRI branch) and equals jwst's too."""
+    from jwst.jump import JumpStep
+    from stdatamodels.jwst import datamodels as dm
+
+    from rampflow.runner import run
+
+    overrides = {k: str(v) for k, v in prism.refs.items()}
+    flagged = _flag_first_last(stage(prism, "refpix"))
+    ramp = tmp_path / "flagged_refpix.fits"
+    flagged.save(str(ramp))
+    run(["jump", "ramp_fit"], {"ramp": str(ramp)}, {"rate": str(tmp_path / "f_rate.fits"),
+                                                     "rateints": str(tmp_path / "f_rateints.fits")},
+        overrides=overrides, use_crds_pars=False, chunk_mb=0.2)
+    jumped = JumpStep.call(flagged, override_readnoise=overrides["readnoise"], override_gain=overrides["gain"])
+    rate, rateints = run_jwst("ramp_fit", jumped, prism)
+    with dm.open(str(tmp_path / "f_rateints.fits")) as ours:
+        assert_rate(_rate_dict(ours), rateints, "fused rateints")
+        assert (np.asarray(ours.dq) & dq.JUMP_DET).any()
+    with dm.open(str(tmp_path / "f_rate.fits")) as ours:
+        assert_rate(_rate_dict(ours), rate, "fused rate")
+    run(["ramp_fit"], {"ramp": str(ramp)}, {"rate": str(tmp_path / "l_rate.fits"),
+                                             "rateints": str(tmp_path / "l_rateints.fits")},
+        params={"ramp_fit": {"algorithm": "LIKELY"}}, overrides=overrides, use_crds_pars=False, chunk_mb=0.2)
+    rate, rateints = run_jwst("ramp_fit", flagged, prism, algorithm="LIKELY")
+    with dm.open(str(tmp_path / "l_rateints.fits")) as ours:
+        assert_rate(_rate_dict(ours), rateints, "LIKELY rateints")
