@@ -301,3 +301,16 @@ def test_runner_jump_and_ramp_fit_in_one_pass_and_likely(jwst_offline, prism, tm
     rate, rateints = run_jwst("ramp_fit", flagged, prism, algorithm="LIKELY")
     with dm.open(str(tmp_path / "l_rateints.fits")) as ours:
         assert_rate(_rate_dict(ours), rateints, "LIKELY rateints")
+
+
+def test_refpix_without_good_reference_set(jwst_offline, full):
+    """Every second row of one right-hand reference column DO_NOT_USE: jwst finds no good
+    pixel for that amplifier's row parity and corrects nothing, but still rounds each group
+    through its difference from the first group; so do we."""
+    model = stage(full, "dark_current").copy()
+    model.pixeldq[1::2, 1029] |= dq.DO_NOT_USE
+    model.data[:, 0] += np.float32(3.0e6)  # a large first group makes the rounding visible
+    theirs = run_jwst("refpix", model, full)
+    ours = run_ours("refpix", model, full, ints=1)
+    assert_same(ours, theirs, "refpix without good reference set")
+    assert not np.array_equal(np.asarray(model.data), ours[0])
