@@ -24,6 +24,8 @@ from .jobs import (  # noqa: F401
     carried_path,
     custom_jobs,
     custom_saturation,
+    exposure_chain,
+    exposure_instrument,
     final_products,
     final_suffixes,
     fused_groups,

@@ -21,6 +21,7 @@ from .. import config as rfconfig
 from .. import names
 from ..custom.saturation_thresholds import threshold_options
 from ..steps import get_step_class
+from ..steps import order as step_order
 
 #: the QA page's sections, in page order: id -> title (``report()`` categories too)
 SECTIONS = {
@@ -154,6 +155,19 @@ def benchmark_path(config: dict, tag: str) -> str:
 def ramp_chain(config: dict) -> list[str]:
     """The configured ramp steps, in order."""
     return rfconfig.ramp_steps(config["steps"])
+
+
+def exposure_instrument(stem: str) -> str:
+    """The instrument family of exposure ``stem`` from its detector (``..._mirimage`` -> MIRI,
+    ``..._nrs1`` -> NIR), as calwebb_detector1 chooses its order."""
+    return step_order.family(names.stem_detector(stem))
+
+
+def exposure_chain(config: dict, stem: str) -> list[str]:
+    """The ramp steps exposure ``stem`` runs: the configured ones in its own instrument's
+    calwebb_detector1 order (:func:`rampflow.steps.order.exposure_steps`), so a program mixing
+    MIRI and near-infrared exposures gives each its instrument's order."""
+    return rfconfig.ramp_steps(step_order.exposure_steps(config["steps"], exposure_instrument(stem)))
 
 
 def step_inputs(step: str) -> tuple[str, ...]:
