@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 #: reference types whose R_ keyword is not R_ + their first 6 letters
 _REF_KEYWORDS = {"emicorr": "R_MIREMI"}
 

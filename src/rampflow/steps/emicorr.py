@@ -88,7 +88,7 @@ def frequency_info(tree: dict, name: str, what: str) -> tuple[float, np.ndarray]
         return float(f["frequency"]), np.asarray(f["phase_amplitudes"], dtype=np.float64)
     except (KeyError, TypeError):
         raise ValueError(f"{what}: EMICORR reference has no frequency {name!r} "
-                         f"(has {sorted((tree.get('frequencies') or {}))})") from None
+                         f"(has {sorted(tree.get('frequencies') or {})})") from None
 
 
 def waveform_spline(refwave: np.ndarray):
