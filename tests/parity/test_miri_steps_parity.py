@@ -193,3 +193,39 @@ def test_emicorr_parity(jwst_offline, tmp_path, separately):
                      fit_ints_separately=separately)
     assert not np.allclose(np.asarray(theirs.data), np.asarray(model.data))
     _assert_parity(ours, theirs, "emicorr", ours[3])
+
+
+def test_miri_steps_through_the_runner_match_jwst(jwst_offline, tmp_path):
+    """The MIRI-only steps run by rampflow.runner.run from a file (fused, small chunks of one
+    integration for the chunked ones), against jwst's steps run one after another: products
+    open as RampModels with jwst's arrays, S_ and R_ keywords."""
+    from rampflow import runner
+
+    model, _ = _ramp("SLITLESSPRISM", 3, 8, seed=7, emi=3.0)
+    src = tmp_path / "jw01366002001_04103_00001-seg001_mirimage_ramp.fits"
+    model.save(src)
+    refs = {"reset": _reset_file(tmp_path, "SLITLESSPRISM", seed=8),
+            "rscd": _rscd_file(tmp_path, [("SLITLESSPRISM", "FASTR1", 4, 2)]),
+            "emicorr": _emi_file(tmp_path)}
+    chain = ["emicorr", "firstframe", "lastframe", "reset", "rscd"]
+    outs = {s: tmp_path / f"ours_{s}.fits" for s in chain}
+    runner.run(chain, {"ramp": src}, outs, overrides={k: str(v) for k, v in refs.items()}, chunk_mb=0.05,
+               use_crds_pars=False)
+    theirs = model.copy()
+    kw = {"emicorr": {"skip": False, "override_emicorr": str(refs["emicorr"])}, "firstframe": {"skip": False},
+          "lastframe": {}, "reset": {"override_reset": str(refs["reset"])},
+          "rscd": {"override_rscd": str(refs["rscd"])}}
+    paths = {"emicorr": "jwst.emicorr.EmiCorrStep", "firstframe": "jwst.firstframe.FirstFrameStep",
+             "lastframe": "jwst.lastframe.LastFrameStep", "reset": "jwst.reset.ResetStep",
+             "rscd": "jwst.rscd.RscdStep"}
+    for s in chain:
+        theirs = _theirs(paths[s], theirs, **kw[s])
+        with datamodels.RampModel(str(outs[s])) as ours:
+            np.testing.assert_array_equal(ours.groupdq, theirs.groupdq, err_msg=f"{s}: GROUPDQ differs")
+            np.testing.assert_array_equal(ours.pixeldq, theirs.pixeldq, err_msg=f"{s}: PIXELDQ differs")
+            np.testing.assert_allclose(ours.data, theirs.data, rtol=1e-6, atol=1e-3, err_msg=f"{s}: SCI differs")
+            assert getattr(ours.meta.cal_step, s) == getattr(theirs.meta.cal_step, s) == "COMPLETE"
+    with datamodels.RampModel(str(outs["rscd"])) as ours:
+        assert ours.meta.ref_file.emicorr.name.endswith("emicorr.asdf")
+        assert ours.meta.ref_file.rscd.name.endswith("rscd.fits")
+        assert ours.meta.rscd.ngroups_skip_int2p == theirs.meta.rscd.ngroups_skip_int2p == 4
