@@ -29,8 +29,8 @@ and readout. jwst's step is skipped by default (``skip = True``): rampflow runs 
 Differences from jwst (deliberate):
 
 * only the default 'joint' algorithm is implemented: ``algorithm: sequential`` and
-  ``onthefly_corr_freq`` (which forces the sequential algorithm) are refused when the config is
-  checked, and a CRDS parameter file asking for them is not applied (logged);
+  ``onthefly_corr_freq`` (which forces the sequential algorithm) stop the step with an error
+  naming the parameter, and a CRDS parameter file asking for them is not applied (logged);
   ``nints_to_phase``, ``nbins``, ``scale_reference``, ``use_n_cycles`` (sequential only) are
   accepted and have no effect, as in jwst's joint algorithm; ``save_intermediate_results``
   writes the on-the-fly reference of the sequential algorithm, so it has no effect either;
