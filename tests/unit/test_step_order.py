@@ -5,7 +5,7 @@ import pytest
 
 from rampflow import config as rfconfig
 from rampflow.steps import order
-from rampflow.wiring import exposure_chain, exposure_instrument
+from rampflow.wiring import exposure_chain, stem_family
 
 MIRI_JWST = ["group_scale", "dq_init", "emicorr", "saturation", "ipc", "firstframe", "lastframe", "reset",
              "linearity", "rscd", "dark_current", "refpix", "charge_migration", "jump", "persistence", "ramp_fit",
@@ -62,7 +62,7 @@ def test_exposure_steps_give_each_instrument_its_order():
 def test_wiring_chain_per_exposure():
     cfg = {"steps": ["group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity", "lastframe",
                      "jump", "ramp_fit"]}
-    assert exposure_instrument("jw01366002001_04103_00001-seg001_mirimage") == "MIRI"
+    assert stem_family("jw01366002001_04103_00001-seg001_mirimage") == "MIRI"
     assert exposure_chain(cfg, "jw01366002001_04103_00001-seg001_mirimage") == [
         "group_scale", "dq_init", "saturation", "lastframe", "linearity", "refpix", "jump"]
     assert exposure_chain(cfg, "jw01366003001_04101_00001-seg001_nrs1") == [

@@ -21,7 +21,7 @@ from .. import config as rfconfig
 from .. import names
 from ..custom.saturation_thresholds import threshold_options
 from ..steps import get_step_class
-from ..steps import order as step_order
+from .families import stem_config, stem_regex
 
 #: the QA page's sections, in page order: id -> title (``report()`` categories too)
 SECTIONS = {
@@ -89,6 +89,14 @@ class Job:
     #: inputs from the previous exposure of the same detector: input name -> product suffix
     #: (resolved per exposure by :func:`carried_path`)
     carried: dict = field(default_factory=dict)
+    #: the instrument family ("MIRI", "NIR") whose exposures the job is for, in a program
+    #: mixing families (rampflow.wiring.families); None: every exposure
+    family: str | None = None
+
+    @property
+    def constraints(self) -> dict:
+        """The rule's wildcard constraints: the family's exposures only (``{}`` for all)."""
+        return stem_regex(self.family)
 
     def for_stem(self, stem: str) -> Job:
         """This job for exposure ``stem``: ``{stem}`` filled in every path."""
@@ -155,19 +163,6 @@ def benchmark_path(config: dict, tag: str) -> str:
 def ramp_chain(config: dict) -> list[str]:
     """The configured ramp steps, in order."""
     return rfconfig.ramp_steps(config["steps"])
-
-
-def exposure_instrument(stem: str) -> str:
-    """The instrument family of exposure ``stem`` from its detector (``..._mirimage`` -> MIRI,
-    ``..._nrs1`` -> NIR), as calwebb_detector1 chooses its order."""
-    return step_order.family(names.stem_detector(stem))
-
-
-def exposure_chain(config: dict, stem: str) -> list[str]:
-    """The ramp steps exposure ``stem`` runs: the configured ones in its own instrument's
-    calwebb_detector1 order (:func:`rampflow.steps.order.exposure_steps`), so a program mixing
-    MIRI and near-infrared exposures gives each its instrument's order."""
-    return rfconfig.ramp_steps(step_order.exposure_steps(config["steps"], exposure_instrument(stem)))
 
 
 def step_inputs(step: str) -> tuple[str, ...]:
@@ -290,8 +285,8 @@ def ints_product(config: dict) -> str:
 
 
 def final_products(config: dict, stems) -> list[str]:
-    """The last step's products of every exposure."""
-    return [product(config, n, s) for s in stems for n in final_suffixes(config)]
+    """The last step's products of every exposure (each as its instrument family plans it)."""
+    return [product(config, n, s) for s in stems for n in final_suffixes(stem_config(config, s))]
 
 
 # --------------------------------------------------------------------------- custom steps
