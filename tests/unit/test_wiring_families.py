@@ -8,7 +8,6 @@ import copy
 import re
 from pathlib import Path
 
-import yaml
 from snakemake.utils import validate
 
 from rampflow import config as rfconfig
