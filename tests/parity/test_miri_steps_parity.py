@@ -229,3 +229,17 @@ def test_miri_steps_through_the_runner_match_jwst(jwst_offline, tmp_path):
         assert ours.meta.ref_file.emicorr.name.endswith("emicorr.asdf")
         assert ours.meta.ref_file.rscd.name.endswith("rscd.fits")
         assert ours.meta.rscd.ngroups_skip_int2p == theirs.meta.rscd.ngroups_skip_int2p == 4
+
+
+@pytest.mark.parametrize("kw", [{"algorithm": "sequential"},
+                                {"algorithm": "sequential", "scale_reference": False, "nbins": 64},
+                                {"onthefly_corr_freq": [390.625], "use_n_cycles": 5}],
+                         ids=["sequential", "unscaled-64-bins", "on-the-fly"])
+def test_emicorr_sequential_parity(jwst_offline, tmp_path, kw):
+    model, meta = _ramp("SLITLESSPRISM", 2, 10, seed=9, emi=4.0)
+    refs = {"emicorr": _emi_file(tmp_path)}
+    ours = _ours("emicorr", model, meta, refs, **kw)
+    assert ours[3].skipped is None and ours[3].algorithm == "sequential"
+    theirs = _theirs("jwst.emicorr.EmiCorrStep", model, skip=False, override_emicorr=str(refs["emicorr"]), **kw)
+    assert not np.allclose(np.asarray(theirs.data), np.asarray(model.data))
+    _assert_parity(ours, theirs, "emicorr", ours[3])

@@ -10,7 +10,7 @@ from rampflow.dq import DO_NOT_USE, FLUX_ESTIMATED, JUMP_DET, SATURATED
 from rampflow.meta import ExposureMeta
 from rampflow.references import Reference
 from rampflow.steps import get_step_class
-from rampflow.steps.emicorr import best_phase, correct_frequency, subarray_case
+from rampflow.steps.emicorr import best_phase, correct_frequency, frequency_info, subarray_case
 from rampflow.steps.firstframe import flag_first_group
 from rampflow.steps.lastframe import flag_last_group
 from rampflow.steps.reset import subtract_reset
@@ -276,14 +276,163 @@ def test_emicorr_joint_removes_a_sine_it_is_given_the_shape_of():
     assert np.std(resid) < 0.1 * 3.0 / np.sqrt(2)
 
 
-def test_emicorr_defaults_and_unimplemented_choices():
+def test_emicorr_defaults_and_skips():
     cls = get_step_class("emicorr")
     assert cls.skip_default and cls.defaults["algorithm"] == "joint" and cls.defaults["use_n_cycles"] == 3
-    with pytest.raises(ValueError, match="sequential.*not implemented"):
-        cls(_meta(), {}, algorithm="sequential")
+    with pytest.raises(ValueError, match="user_supplied_reffile .* references.overrides.emicorr"):
+        cls(_meta(), {}, user_supplied_reffile="my.asdf")
     step = cls(_meta(readpatt="SLOWGRPAVG"), {})
     assert "read pattern" in step.skipped
-    assert "ngroups=2" in cls(_meta(ngroups=2), {}).skipped
-    assert "EMICORR" in cls(_meta(), {}).skipped
+    assert "EMICORR" in cls(_meta(ngroups=2), {}).skipped
+    assert "ngroups=2" in cls(_meta(ngroups=2), {}, onthefly_corr_freq=[390.625]).skipped
     ref = Reference("emicorr", "emi.asdf", {}, tree={"subarray_cases": CASES, "frequencies": {}})
     assert "no correction" in cls(_meta(subarray="SUB64"), {"emicorr": ref}).skipped
+    assert "no correction match" in cls(_meta(subarray="SUB999"), {}, onthefly_corr_freq=[10.0]).skipped
+    # on-the-fly frequencies: the sequential algorithm with jwst's clock table, the reference ignored
+    step = cls(_meta(subarray="FULL", readpatt="FASTR1"), {"emicorr": ref}, onthefly_corr_freq=[390.625])
+    assert step.algorithm == "sequential" and (step.rowclocks, step.frameclocks) == (271, 277504)
+    assert step.waves == [("390.625", 390.625, None)]
+
+
+# jwst's test_apply_emicorr: 1 (or 3) integrations of 10 groups of 400 x 200 linear ramps, plus a
+# 10 Hz sine of 0.1 DN read every pixel clock (rowclocks 2000), and a reference waveform of that sine
+JWST_CASE = {"FULL_FAST": {"frameclocks": 200000, "rowclocks": 2000, "freqs": {"FAST": ["test"]}}}
+
+
+def _jwst_emi_case(nints=1):
+    data = np.broadcast_to(np.arange(1, 11, dtype=float)[None, :, None, None], (nints, 10, 400, 200)).copy()
+    period = (1.0 / 10.0) / 10.0e-6
+    ng, ny, nx = 10, 400, 200
+    extra = (1024.0 - ny) * 7.0
+    t = (np.arange(ng)[:, None, None] * extra + np.arange(ny)[None, :, None] * 2000
+         + (np.arange(nx) // 4)[None, None, :])
+    noisy = data + 0.1 * np.sin(2 * np.pi * t / period + 1 / 3)[None]
+    ref = Reference("emicorr", "emi.asdf", {}, tree={
+        "subarray_cases": JWST_CASE,
+        "frequencies": {"test": {"frequency": 10.0, "phase_amplitudes": np.sin(2 * np.pi * np.arange(500) / 500)}}})
+    meta = _meta(nints=nints, ngroups=10, ny=400, nx=200, subarray="FULL", readpatt="FAST")
+    return data.astype(np.float32), noisy.astype(np.float32), ref, meta
+
+
+@pytest.mark.parametrize("algorithm, rtol", [("joint", 1e-4), ("sequential", 0.1)])
+def test_emicorr_removes_jwsts_test_signal(algorithm, rtol):
+    clean, noisy, ref, meta = _jwst_emi_case()
+    step, sci, _, _ = _run("emicorr", meta, {"emicorr": ref}, (noisy.copy(), np.zeros(noisy.shape, np.uint8),
+                                                               np.zeros((400, 200), np.uint32)), algorithm=algorithm)
+    assert step.skipped is None and len(step.corrections) == 1
+    assert np.allclose(sci, clean, rtol=rtol)
+    assert not np.allclose(noisy, clean, rtol=rtol / 10)
+
+
+def test_emicorr_joint_fits_integrations_separately():
+    clean, noisy, ref, meta = _jwst_emi_case(nints=3)
+    _, sci, _, _ = _run("emicorr", meta, {"emicorr": ref}, (noisy.copy(), np.zeros(noisy.shape, np.uint8),
+                                                           np.zeros((400, 200), np.uint32)), fit_ints_separately=True)
+    assert np.allclose(sci, clean, rtol=1e-2)   # jwst's tolerance for this case
+    assert np.abs(sci - clean).max() < 0.2 * np.abs(noisy - clean).max()
+
+
+@pytest.mark.parametrize("linear", [False, True])
+@pytest.mark.parametrize("algorithm", ["sequential", "joint"])
+def test_emicorr_noiseless_ramps_are_left_alone(linear, algorithm):
+    """jwst's test_apply_emicorr_noiseless: flat or linear ramps (5 groups) get no correction."""
+    ref = Reference("emicorr", "emi.asdf", {}, tree={
+        "subarray_cases": CASES, "frequencies": {"Hz390": {"frequency": 390.625, "phase_amplitudes": np.ones(20) + 0.1},
+                                                 "Hz10": {"frequency": 10.039216,
+                                                          "phase_amplitudes": np.ones(20) + 0.5}}})
+    data = np.ones((1, 5, 20, 20), np.float32)
+    if linear:
+        data[0] = np.arange(1, 6, dtype=np.float32)[:, None, None]
+    meta = _meta(nints=1, ngroups=5, ny=20, nx=20, subarray="MASK1550", readpatt="FAST")
+    with np.testing.suppress_warnings() as sup:
+        sup.filter(np.exceptions.RankWarning)
+        _, sci, _, _ = _run("emicorr", meta, {"emicorr": ref}, (data.copy(), np.zeros(data.shape, np.uint8),
+                                                               np.zeros((20, 20), np.uint32)), algorithm=algorithm)
+    assert np.allclose(sci, data)
+
+
+def test_sequential_helpers_carry_jwsts_cases():
+    from rampflow.steps.emicorr_sequential import minmed, rebin, sloper
+
+    slope, intercept = sloper(np.ones((5, 5, 5)))
+    assert np.all(slope == 0) and np.all(intercept == 1)
+    assert np.all(minmed(np.ones((5, 5, 5))) == 1)
+    assert np.all(minmed(np.array([np.full((5, 5), 0.5), np.full((5, 5), 0.2)])) == 0.2)
+    three = np.array([np.full((5, 5), 0.5), np.full((5, 5), 0.3), np.full((5, 5), 0.2)])
+    assert np.all(minmed(three) == 0.3)
+    three[0, 0, 0] = three[1, 0, 1] = three[2, 0, 2] = np.nan
+    med = minmed(three)
+    assert (med[0, 0], med[0, 1], med[0, 2]) == (0.25, 0.35, 0.4) and np.all(med.flat[3:] == 0.3)
+    data = np.ones(10)
+    data[1], data[5], data[9] = 0.55, 1.55, 2.0
+    assert list(rebin(data, 7)) == [1.0, 0.55, 1.0, 1.0, 1.55, 1.0, 1.0]
+    assert list(rebin(data, 15)) == [1.0, 1.0, 0.55, 1.0, 1.0, 1.0, 1.0, 1.0, 1.55, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0]
+    assert np.all(rebin(data, 10) == data)
+    assert len(rebin(np.arange(256.0), 457.62287)) == 458
+
+
+# ------------------------------------------------------------------ bad MIRI references
+
+def _reset_model(instrument="MIRI", ystart=1, ny=10, nx=12):
+    from stdatamodels.jwst import datamodels
+
+    m = datamodels.ResetModel(data=np.zeros((1, 2, ny, nx), np.float32), dq=np.zeros((ny, nx), np.uint32))
+    m.meta.reftype, m.meta.author, m.meta.description, m.meta.pedigree = "RESET", "t", "t", "DUMMY"
+    m.meta.useafter = "2020-01-01T00:00:00"
+    m.meta.instrument.name = instrument
+    m.meta.instrument.detector = "MIRIMAGE" if instrument == "MIRI" else "NRS1"
+    m.meta.subarray.name, m.meta.subarray.xstart, m.meta.subarray.ystart = "SUB128", 1, ystart
+    m.meta.subarray.xsize, m.meta.subarray.ysize = nx, ny
+    m.meta.exposure.nints, m.meta.exposure.ngroups = 1, 2
+    return m
+
+
+def test_bad_miri_references_are_named(tmp_path):
+    from rampflow.references import ReferenceError, load_reference
+
+    meta = _meta()
+    good = tmp_path / "reset.fits"
+    _reset_model().save(good)
+    ref = load_reference("reset", good, meta)
+    assert ref["SCI"].shape == (1, 2, 10, 12) and ref.header["NGROUPS"] == 2
+    nir = tmp_path / "nirspec_reset.fits"
+    _reset_model("NIRSPEC").save(nir)
+    with pytest.raises(ReferenceError, match="nirspec_reset.fits: reset reference is for instrument NIRSPEC"):
+        load_reference("reset", nir, meta)
+    off = tmp_path / "other_subarray.fits"
+    _reset_model(ystart=500).save(off)
+    with pytest.raises(ReferenceError, match="other_subarray.fits.*does not contain the exposure's subarray"):
+        load_reference("reset", off, meta)
+    with pytest.raises(ReferenceError, match="file is a RESET reference, expected RSCD"):
+        load_reference("rscd", good, meta)
+    bad = tmp_path / "emicorr.asdf"
+    bad.write_text("not asdf")
+    with pytest.raises(ReferenceError, match="emicorr.asdf: cannot read the emicorr reference as ASDF"):
+        load_reference("emicorr", bad, meta)
+
+
+def test_emicorr_reference_read_from_asdf(tmp_path):
+    from stdatamodels.jwst import datamodels
+
+    from rampflow.references import ReferenceError, load_reference
+
+    m = datamodels.EmiModel()
+    m.frequencies = {"Hz390": {"frequency": 390.625, "phase_amplitudes": np.linspace(-1, 1, 16)}}
+    m.subarray_cases = CASES
+    m.meta.reftype, m.meta.author, m.meta.description, m.meta.pedigree = "EMICORR", "t", "t", "DUMMY"
+    m.meta.useafter = "2020-01-01T00:00:00"
+    m.meta.instrument.name = "MIRI"
+    path = tmp_path / "emi.asdf"
+    m.save(path)
+    ref = load_reference("emicorr", path, _meta(subarray="MASK1550"))
+    assert ref.tree["subarray_cases"]["MASK1550"]["rowclocks"] == 82
+    # MASK1550 FAST corrects Hz390 and Hz10; the file defines only Hz390
+    with pytest.raises(ValueError, match="emi.asdf: EMICORR reference has no frequency 'Hz10'"):
+        get_step_class("emicorr")(_meta(subarray="MASK1550"), {"emicorr": ref})
+    ref.tree["frequencies"]["Hz10"] = {"frequency": 10.039216, "phase_amplitudes": np.ones(8)}
+    step = get_step_class("emicorr")(_meta(subarray="MASK1550"), {"emicorr": ref})
+    assert step.skipped is None and (step.rowclocks, step.frameclocks) == (82, 23968)
+    assert [w[0] for w in step.waves] == ["Hz390", "Hz10"] and step.nsamples == 1
+    assert frequency_info(ref.tree, "Hz10", ref.path)[0] == 10.039216
+    with pytest.raises(ReferenceError, match="instrument MIRI, exposure is NIRSPEC"):
+        load_reference("emicorr", path, _meta(detector="NRS1", instrument="NIRSPEC"))

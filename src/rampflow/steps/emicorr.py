@@ -1,5 +1,6 @@
-"""MIRI EMI correction: jwst's ``emicorr`` step, its default 'joint' algorithm
-(``jwst.emicorr.emicorr.emicorr_refwave``, jwst 3.0).
+"""MIRI EMI correction: jwst's ``emicorr`` step (jwst 3.0), its default 'joint' algorithm
+(``jwst.emicorr.emicorr.emicorr_refwave``) here, the 'sequential' one in
+:mod:`rampflow.steps.emicorr_sequential`.
 
 Electromagnetic interference adds to MIRI ramps a periodic signal (390.625 Hz, ~10 Hz, ...)
 sampled at each pixel's read time. The EMICORR reference (ASDF) gives, per subarray
@@ -26,16 +27,16 @@ SLOW, SLOWR1, fewer than 3 groups, no EMICORR reference (N/A), no entry for the 
 and readout. jwst's step is skipped by default (``skip = True``): rampflow runs it only when
 ``emicorr`` is in the config's ``steps`` list.
 
+The ``sequential`` algorithm (``algorithm: sequential``, and forced by ``onthefly_corr_freq``,
+which corrects the listed frequencies with no reference waveform) is
+:mod:`rampflow.steps.emicorr_sequential`; ``nints_to_phase``, ``nbins``, ``scale_reference``
+and ``use_n_cycles`` are its parameters, ``fit_ints_separately`` the joint one's.
+
 Differences from jwst (deliberate):
 
-* only the default 'joint' algorithm is implemented: ``algorithm: sequential`` and
-  ``onthefly_corr_freq`` (which forces the sequential algorithm) stop the step with an error
-  naming the parameter, and a CRDS parameter file asking for them is not applied (logged);
-  ``nints_to_phase``, ``nbins``, ``scale_reference``, ``use_n_cycles`` (sequential only) are
-  accepted and have no effect, as in jwst's joint algorithm; ``save_intermediate_results``
-  writes the on-the-fly reference of the sequential algorithm, so it has no effect either;
-  ``user_supplied_reffile`` (deprecated in jwst) is read as an override of the EMICORR reference
-  by the config's ``references.overrides`` instead.
+* ``save_intermediate_results`` (jwst writes the waveforms measured on the fly as an
+  EMICORR file) has no effect; ``user_supplied_reffile`` (deprecated in jwst) is refused with
+  a message pointing to ``references.overrides.emicorr``.
 * the fit needs every integration at once, so the step takes the whole exposure in memory
   (``chunking = "whole"``), as jwst does.
 * NSAMPLES missing from the header: 1 for FAST read patterns, 9 for SLOW (jwst would fail).
@@ -50,6 +51,7 @@ from scipy import interpolate
 
 from ..kernels.emicorr import _phase_sums_kernel
 from .base import Step
+from .emicorr_sequential import correct_frequency_sequential, onthefly_clocks
 from .lastframe import miri_only
 
 log = logging.getLogger(__name__)
@@ -218,9 +220,8 @@ def correct_frequency(data: np.ndarray, pdq: np.ndarray, refwave: np.ndarray, ns
 class EmiCorr(Step):
     """jwst ``EmiCorrStep`` (class_alias "emicorr"); reference EMICORR (ASDF).
 
-    Parameters as jwst's spec (see the module docstring for the ones that only the sequential
-    algorithm, not implemented, uses). (jwst's ``skip = True`` default is the config's
-    ``steps`` list here.)
+    Parameters as jwst's spec. (jwst's ``skip = True`` default is the config's ``steps`` list
+    here.)
     """
 
     name = "emicorr"
@@ -238,51 +239,80 @@ class EmiCorr(Step):
         user_supplied_reffile = string(default=None)  # Deprecated; use 'override_emicorr' instead
         save_intermediate_results = boolean(default=False)  # If True and a reference file is created on the fly, save it to disk
     """  # noqa: E501
-    implemented_values = {"algorithm": ("joint",), "onthefly_corr_freq": (None,), "user_supplied_reffile": (None,)}
+    implemented_values = {"user_supplied_reffile": (None,)}
     skip_default = True
     chunking = "whole"
 
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)
-        for name, allowed in self.implemented_values.items():
-            if self.params[name] not in allowed:
-                raise ValueError(f"step 'emicorr': {name}={self.params[name]!r} is not implemented in rampflow "
-                                 f"(only {allowed[0]!r}: the joint algorithm with an EMICORR reference)")
-        self.corrections: list[tuple[str, float, list, list]] = []
+        if self.params["user_supplied_reffile"] is not None:
+            raise ValueError("step 'emicorr': user_supplied_reffile (deprecated in jwst) is not taken by rampflow; "
+                             "give the file as references.overrides.emicorr (override_emicorr in jwst)")
+        self.corrections: list[tuple] = []
         if not miri_only(self):
             return
+        p = self.params
+        onthefly = p["onthefly_corr_freq"]
+        ref = None if onthefly is not None else refs.get("emicorr")
+        self.algorithm = str(p["algorithm"])
         if meta.readpatt.upper() not in READPATTS:
             self.skipped = f"EMI correction not implemented for read pattern {meta.readpatt}"
+        elif onthefly is None and ref is None:
+            self.skipped = "no EMICORR reference file (CRDS: N/A)"
         elif meta.ngroups < 3:
             self.skipped = f"EMI correction cannot be performed for ngroups={meta.ngroups}"
-        elif refs.get("emicorr") is None:
-            self.skipped = "no EMICORR reference file (CRDS: N/A)"
         if self.skipped:
             return
-        ref = refs["emicorr"]
-        case = subarray_case(ref.tree, meta.subarray, meta.readpatt, meta.detector)
-        if case is None or not case[2]:
-            self.skipped = (f"no correction in {ref.name} for SUBARRAY={meta.subarray}, READPATT={meta.readpatt}, "
-                            f"DETECTOR={meta.detector}")
-            return
-        self.rowclocks, frameclocks, names = case
-        self.frameclocks = frameclocks if meta.readpatt.upper() in ("FASTR1", "SLOWR1") else 0
-        self.waves = [(n, *frequency_info(ref.tree, n, ref.path)) for n in names]
+        if self.algorithm == "sequential" and meta.ngroups < 10:
+            log.warning("emicorr: the 'sequential' algorithm with ngroups=%d; 'joint' is recommended below 10",
+                        meta.ngroups)
+        if ref is None:  # on-the-fly frequencies: the sequential algorithm, its own clock table
+            if self.algorithm == "joint":
+                log.warning("emicorr: the 'joint' algorithm needs an EMICORR reference; using 'sequential'")
+                self.algorithm = "sequential"
+            clocks = onthefly_clocks(meta.subarray, meta.readpatt)
+            if clocks is None:
+                self.skipped = f"no correction match for SUBARRAY={meta.subarray}, READPATT={meta.readpatt}"
+                return
+            self.rowclocks, frameclocks = clocks
+            self.waves = [(repr(float(f)), float(f), None) for f in onthefly]
+        else:
+            case = subarray_case(ref.tree, meta.subarray, meta.readpatt, meta.detector)
+            if case is None or not case[2]:
+                self.skipped = (f"no correction in {ref.name} for SUBARRAY={meta.subarray}, "
+                                f"READPATT={meta.readpatt}, DETECTOR={meta.detector}")
+                return
+            self.rowclocks, frameclocks, names = case
+            self.waves = [(n, *frequency_info(ref.tree, n, ref.path)) for n in names]
+        self.r1 = meta.readpatt.upper() in ("FASTR1", "SLOWR1")
+        self.frameclocks = frameclocks
         default_ns = 9 if "SLOW" in meta.readpatt.upper() else 1
         self.nsamples = int(meta.extra.get("NSAMPLES", default_ns) or default_ns)
 
     def process(self, sci, gdq, pdq, ints, rows):
-        if sci.shape[0] != self.meta.nints or sci.shape[2] != self.meta.subsize2:
+        m, p = self.meta, self.params
+        if sci.shape[0] != m.nints or sci.shape[2] != m.subsize2:
             raise ValueError(f"emicorr needs the whole exposure at once; got a chunk of shape {sci.shape}")
+        nints_to_phase = p["nints_to_phase"]
         for name, freq, wave in self.waves:
-            period = (1.0 / freq) / 10.0e-6
-            phases, amps = correct_frequency(sci, pdq, wave, self.nsamples, self.rowclocks, self.frameclocks,
-                                             period, bool(self.params["fit_ints_separately"]))
-            log.info("emicorr: %s (%.6g Hz): amplitude %.4g DN, phase %.4f", name, freq, amps[0], phases[0])
-            self.corrections.append((name, freq, phases, amps))
+            if self.algorithm == "joint":
+                period = (1.0 / freq) / 10.0e-6
+                phases, amps = correct_frequency(sci, pdq, wave, self.nsamples, self.rowclocks,
+                                                 self.frameclocks if self.r1 else 0, period,
+                                                 bool(p["fit_ints_separately"]))
+                log.info("emicorr: %s (%.6g Hz): amplitude %.4g DN, phase %.4f", name, freq, amps[0], phases[0])
+                self.corrections.append(f"{name} ({freq:g} Hz) amplitude {amps[0]:.6g} DN, phase {phases[0]:.6f}")
+            else:
+                lut, nints_to_phase = correct_frequency_sequential(
+                    sci, freq, wave, nsamples=self.nsamples, rowclocks=self.rowclocks,
+                    frameclocks=self.frameclocks, readpatt=m.readpatt, xsize=m.subsize1, xstart=m.substrt1,
+                    nints_to_phase=nints_to_phase, nbins=p["nbins"], scale_reference=bool(p["scale_reference"]),
+                    use_n_cycles=p["use_n_cycles"])
+                good = lut[np.isfinite(lut)]
+                amp = float(good.max() - good.min()) / 2 if good.size else 0.0
+                self.corrections.append(f"{name} ({freq:g} Hz) sequential, half peak-to-peak {amp:.6g} DN")
 
     def history(self):
         lines = super().history()
-        for name, freq, phases, amps in self.corrections:
-            lines.append(f"rampflow emicorr: {name} ({freq:g} Hz) amplitude {amps[0]:.6g} DN, phase {phases[0]:.6f}")
+        lines += [f"rampflow emicorr: {c}" for c in self.corrections]
         return lines
