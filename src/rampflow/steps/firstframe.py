@@ -26,9 +26,10 @@ from .lastframe import miri_only
 log = logging.getLogger(__name__)
 
 
-def flag_first_group(gdq: np.ndarray, pdq: np.ndarray, bright_use_group1: bool) -> int:
-    """Flag the first group DO_NOT_USE in place (see the module docstring); returns the number
-    of pixels whose first group was kept in some integration (third group SATURATED).
+def flag_first_group(gdq: np.ndarray, pdq: np.ndarray, bright_use_group1: bool) -> np.ndarray:
+    """Flag the first group DO_NOT_USE in place (see the module docstring); returns the bool
+    (ny, nx) mask of the pixels whose first group was kept in some integration (third group
+    SATURATED).
 
     gdq : uint8 (nints, ngroups, ny, nx), ngroups > 3; pdq : uint32 (ny, nx)
     """
@@ -38,13 +39,13 @@ def flag_first_group(gdq: np.ndarray, pdq: np.ndarray, bright_use_group1: bool) 
         raise ValueError(f"pdq must be uint32 {gdq.shape[2:]}; got {pdq.dtype} {pdq.shape}")
     if not bright_use_group1:
         gdq[:, 0] |= np.uint8(DO_NOT_USE)
-        return 0
+        return np.zeros(pdq.shape, dtype=bool)
     kept = (gdq[:, 2] & np.uint8(SATURATED)) > 0
     first = gdq[:, 0]
     first[~kept] |= np.uint8(DO_NOT_USE)
     any_kept = np.any(kept, axis=0)
     pdq[any_kept] |= np.uint32(FLUX_ESTIMATED)
-    return int(np.count_nonzero(any_kept))
+    return any_kept
 
 
 class FirstFrame(Step):
@@ -67,14 +68,14 @@ class FirstFrame(Step):
         super().__init__(meta, refs, inputs, **params)
         if miri_only(self) and meta.ngroups <= 3:
             self.skipped = f"too few groups per integration ({meta.ngroups} <= 3) to flag the first one"
-        self.kept = 0
+        self.kept = np.zeros((meta.subsize2, meta.subsize1), dtype=bool)
 
     def process(self, sci, gdq, pdq, ints, rows):
-        self.kept += flag_first_group(gdq, pdq, bool(self.params["bright_use_group1"]))
+        self.kept[rows] |= flag_first_group(gdq, pdq, bool(self.params["bright_use_group1"]))
 
     def history(self):
         lines = super().history()
         if not self.skipped and self.params["bright_use_group1"]:
-            lines.append(f"rampflow firstframe: first group kept where group 3 saturates "
-                         f"(pixels counted per chunk: {self.kept})")
+            lines.append(f"rampflow firstframe: first group kept where group 3 saturates in "
+                         f"{int(self.kept.sum())} pixels")
         return lines
