@@ -20,7 +20,8 @@ from .steps import get_step_class
 log = logging.getLogger(__name__)
 
 #: reference types rampflow's steps read
-KNOWN_REFTYPES = ("mask", "saturation", "superbias", "linearity", "dark", "readnoise", "gain", "refpix", "ipc")
+KNOWN_REFTYPES = ("mask", "saturation", "superbias", "linearity", "dark", "readnoise", "gain", "refpix", "ipc",
+                  "reset", "rscd", "emicorr")
 #: header values that match any detector / subarray
 _WILDCARDS = {"ANY", "N/A", "MULTIPLE", "GENERIC", ""}
 
@@ -36,7 +37,10 @@ class Reference:
     arrays : EXTNAME -> ndarray; image extensions are cut on their last two axes
              (rows, columns) to the exposure's subarray. ``ref["SCI"]`` is a shortcut.
     tables : EXTNAME -> astropy Table (e.g. DQ_DEF)
-    header : primary header (astropy Header)
+    header : primary header (astropy Header; for an ASDF reference, a dict of the FITS-style
+             keywords INSTRUME, DETECTOR, REFTYPE read from its ``meta``)
+    tree   : an ASDF reference's tree (e.g. EMICORR's ``frequencies`` and ``subarray_cases``),
+             arrays as numpy arrays; empty for FITS references
     """
 
     reftype: str
@@ -45,6 +49,7 @@ class Reference:
     arrays: dict = field(default_factory=dict)
     tables: dict = field(default_factory=dict)
     ext_headers: dict = field(default_factory=dict)
+    tree: dict = field(default_factory=dict)
 
     def __getitem__(self, extname: str) -> np.ndarray:
         try:
@@ -98,16 +103,10 @@ def load_reference(reftype: str, path: str | os.PathLike, meta: ExposureMeta) ->
     from . import io
 
     path = str(path)
+    if path.lower().endswith(".asdf"):
+        return _load_asdf_reference(reftype, path, meta)
     primary, images, tables, ext_headers = io.read_reference_hdus(path)
-    inst = str(primary.get("INSTRUME", "")).strip().upper()
-    if inst and inst not in _WILDCARDS and inst != meta.instrument:
-        raise ReferenceError(f"{path}: {reftype} reference is for instrument {inst}, exposure is {meta.instrument}")
-    det = str(primary.get("DETECTOR", "")).strip().upper()
-    if det and det not in _WILDCARDS and det != meta.detector:
-        raise ReferenceError(f"{path}: {reftype} reference is for detector {det}, exposure is {meta.detector}")
-    rtype = str(primary.get("REFTYPE", reftype)).strip().lower()
-    if rtype and rtype != reftype.lower():
-        raise ReferenceError(f"{path}: file is a {rtype.upper()} reference, expected {reftype.upper()}")
+    _check_header(primary, reftype, path, meta)
     corner = (int(primary.get("SUBSTRT1", 1)), int(primary.get("SUBSTRT2", 1)))
     arrays = {}
     for extname, arr in images.items():
@@ -118,6 +117,47 @@ def load_reference(reftype: str, path: str | os.PathLike, meta: ExposureMeta) ->
         arrays[extname] = arr
     return Reference(reftype=reftype.lower(), path=path, header=primary, arrays=arrays,
                      tables=tables, ext_headers=ext_headers)
+
+
+def _check_header(primary, reftype: str, path: str, meta: ExposureMeta) -> None:
+    """ReferenceError naming the file unless its INSTRUME, DETECTOR and REFTYPE fit."""
+    inst = str(primary.get("INSTRUME", "")).strip().upper()
+    if inst and inst not in _WILDCARDS and inst != meta.instrument:
+        raise ReferenceError(f"{path}: {reftype} reference is for instrument {inst}, exposure is {meta.instrument}")
+    det = str(primary.get("DETECTOR", "")).strip().upper()
+    if det and det not in _WILDCARDS and det != meta.detector:
+        raise ReferenceError(f"{path}: {reftype} reference is for detector {det}, exposure is {meta.detector}")
+    rtype = str(primary.get("REFTYPE", reftype)).strip().lower()
+    if rtype and rtype != reftype.lower():
+        raise ReferenceError(f"{path}: file is a {rtype.upper()} reference, expected {reftype.upper()}")
+
+
+def _plain_tree(node):
+    """An ASDF tree as plain dicts, lists, numpy arrays and scalars (read fully)."""
+    if isinstance(node, dict):
+        return {str(k): _plain_tree(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [_plain_tree(v) for v in node]
+    if hasattr(node, "__array__") and not isinstance(node, (str, bytes)):
+        return np.array(node)
+    return node
+
+
+def _load_asdf_reference(reftype: str, path: str, meta: ExposureMeta) -> Reference:
+    """An ASDF reference file (EMICORR): its tree, checked like a FITS reference's header."""
+    import asdf
+
+    try:
+        with asdf.open(path, lazy_load=False, memmap=False) as af:
+            tree = _plain_tree({k: v for k, v in af.tree.items() if k not in ("asdf_library", "history")})
+    except Exception as exc:  # noqa: BLE001 -- any unreadable file is reported the same way
+        raise ReferenceError(f"{path}: cannot read the {reftype} reference as ASDF: {exc}") from None
+    m = tree.get("meta") or {}
+    header = {"INSTRUME": str((m.get("instrument") or {}).get("name", "")),
+              "DETECTOR": str((m.get("instrument") or {}).get("detector", "")),
+              "REFTYPE": str(m.get("reftype", reftype))}
+    _check_header(header, reftype, path, meta)
+    return Reference(reftype=reftype.lower(), path=path, header=header, tree=tree)
 
 
 def crds_context(pinned: str | None = None) -> str:

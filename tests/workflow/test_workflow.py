@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -288,3 +289,22 @@ def test_program_config_inherits_nothing_from_the_demo(tmp_path):
     page = (res / "qa" / "index.html").read_text()
     assert "Settings filled from defaults" in page and "lightcurves.transit" in page
     assert not (wd / "results" / "demo-tso").exists()
+
+
+def test_dry_run_of_a_program_mixing_miri_and_nirspec(tmp_path):
+    """A local folder with a MIRI and a NIRSpec exposure and no ``steps``: each runs its own
+    instrument's calwebb_detector1 order (the DAG's edges say which product each step reads)."""
+    folder = tmp_path / "uncal"
+    folder.mkdir()
+    miri, nrs = "jw01366002001_04103_00001-seg001_mirimage", "jw01366003001_04101_00001-seg001_nrs1"
+    for stem in (miri, nrs):
+        (folder / f"{stem}_uncal.fits").write_bytes(b"")
+    cfg = {"program": "mixed", "inputs": {"source": "local", "uncal_dir": str(folder)}}
+    proc = _snakemake(_workdir(tmp_path, cfg), "--dag")
+    labels = dict(re.findall(r'\t(\d+)\[label = "([^"\\]+)', proc.stdout))
+    edges = {(labels[a], labels[b]) for a, b in re.findall(r"\t(\d+) -> (\d+)", proc.stdout)}
+    assert ("step_dark_current_miri", "step_refpix_miri") in edges
+    assert ("step_reset_miri", "step_linearity_miri") in edges
+    assert ("step_superbias_nir", "step_refpix_nir") in edges
+    assert ("step_refpix_nir", "step_linearity_nir") in edges
+    assert not {"step_superbias_miri", "step_rscd_nir", "step_superbias"} & set(labels.values())

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+#: reference types whose R_ keyword is not R_ + their first 6 letters
+_REF_KEYWORDS = {"emicorr": "R_MIREMI"}
+
 
 def ref_keyword(reftype: str) -> str:
-    """jwst's R_ keyword for a reference type (R_ + first 6 letters, upper case)."""
-    return "R_" + reftype.upper()[:6]
+    """jwst's R_ keyword for a reference type (R_ + first 6 letters, upper case; EMICORR's is
+    R_MIREMI)."""
+    return _REF_KEYWORDS.get(reftype.lower(), "R_" + reftype.upper()[:6])
 
 
 def pars_keyword(keyword: str) -> str:
