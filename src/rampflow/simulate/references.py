@@ -65,6 +65,9 @@ def write_references(det: DetectorModel, geom: Geometry, phys: dict, refdir: Pat
     ``refdir``; returns reftype -> path."""
     refdir = Path(refdir)
     spec = kinds.get(geom.kind)
+    own = spec.write_references(det, geom, phys, refdir)
+    if own is not None:
+        return own
     instrument = spec.instrument
     layout = instrument.detectors[det.name]
     exp_type = spec.exp_type
