@@ -204,8 +204,9 @@ class MiriKind(kinds.Kind):
         return add
 
     def extra_extensions(self, det, geom, phys, seed, nints, intstart):
-        """REFOUT: (nints, ngroups, ny / 4, nx) uint16, the reference output's ny x nx / 4 samples
-        per group stored as MIRI uncal files store them (four rows of samples per line)."""
+        """REFOUT: (nints, ngroups, ny / 4, nx) uint16: the reference output's ny x nx / 4 samples
+        per group, stored as MIRI's raw frames carry them (ny / 4 extra rows of nx after the
+        ny detector rows, e.g. 256 x 1032 for FULL)."""
         code = MIRI.detectors[geom.detector].code
         ny4 = geom.ny // 4
         out = np.empty((nints, geom.ngroups, ny4, geom.nx), dtype=np.uint16)
