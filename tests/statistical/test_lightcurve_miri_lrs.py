@@ -99,6 +99,7 @@ def test_white_and_row_bin_depths_recovered(lrs):
     res = lcm.transit_check(lc.white, transit, lc.spectroscopic)
     assert abs(res["depth"] - truth_white) < 3 * res["depth_err"], (res["depth"], truth_white, res["depth_err"])
     assert res["depth_err"] < 2e-4
+    assert res["bin_axis"] == "y"
     got = [(b["depth"], b["depth_err"]) for b in res["bins"]]
     for (d, e), want in zip(got, truth_bins):
         assert abs(d - want) < 3 * e, (d, want, e)
@@ -113,3 +114,13 @@ def test_plots_for_miri_lrs(lrs):
                      (lcm.plot_metrics, (lc.metrics,)), (lcm.plot_transit, (lc.white, res))):
         p = fn(*args, out / f"{fn.__name__}.png")
         assert p.stat().st_size > 1000
+
+
+def test_qa_transit_table_names_row_bins(lrs, tmp_path):
+    from rampflow.qa.entries import transit_tables
+
+    lc, transit = lrs[0], lrs[1]
+    res = lcm.transit_check(lc.white, transit, lc.spectroscopic)
+    html = transit_tables([({"path": str(tmp_path / "mirimage_transit.json")}, res)], tmp_path)
+    assert "<th>detector rows</th>" in html and "<th>columns</th>" not in html
+    assert "110-169" in html
