@@ -213,3 +213,20 @@ def test_crds_cache_resolves_every_miri_type(tmp_path, monkeypatch):
     for reftype in reftypes:
         name = expected.get(reftype, f"jwst_miri_{reftype}_mirimage.fits")
         assert got[reftype] == str(refdir / name), reftype
+
+
+def test_segmentation_invariant_sci_and_refout(tmp_path):
+    """Integration i's ramps (RSCD, reset and dark of integration i included) and REFOUT do not
+    depend on how the exposure is cut into segments."""
+    kw = dict(kind="miri_lrs_tso", detector="MIRIMAGE", nints=4, ngroups=5, size=[32, 72], seed=9)
+    whole = simulate_exposure(tmp_path / "one", **kw)
+    parts = [simulate_exposure(tmp_path / "two", segment=s, nsegments=2, **kw) for s in (1, 2)]
+
+    def read(p, ext):
+        with fits.open(p) as h:
+            return np.array(h[ext].data)
+
+    for ext in ("SCI", "REFOUT"):
+        joined = np.concatenate([read(p.uncal, ext) for p in parts])
+        np.testing.assert_array_equal(joined, read(whole.uncal, ext), err_msg=ext)
+    assert fits.getheader(parts[1].uncal)["INTSTART"] == 3
