@@ -25,7 +25,8 @@ The rest is shared by every kind:
   Poisson signal, dark, non-linearity, cosmic rays, bias, read noise, 1/f and odd/even noise;
 * :mod:`.scene` scaling of the kind's source and the transit;
 * :mod:`.timing` INT_TIMES, GROUP tables and BJD_TDB;
-* :mod:`.references` the eight reference files; :mod:`.crds_cache` the local CRDS cache;
+* :mod:`.references` the eight NIR reference files (a kind may write its own: MIRI's nine in
+  :mod:`.miri_refs`); :mod:`.crds_cache` the local CRDS cache;
 * :mod:`.exposure` one exposure segment (uncal keywords, truth file);
 * :mod:`.program` a whole ``inputs.simulate`` block: stems, detectors x segments, the cache.
 
