@@ -155,17 +155,20 @@ def _white_table(cat, hours, scale, meta, nflux, nerr, err_raw) -> Table:
     return white
 
 
-def _spectroscopic_table(cat, hours, scale, det, mode, bins, oot) -> Table:
+def _spectroscopic_table(cat, hours, scale, det, mode, bins, oot, axis="x") -> Table:
+    """Per-bin light curves; ``axis`` the dispersion axis of the detector frame: bins (and
+    ``columns``) are detector columns for x, detector rows for y (MIRI LRS)."""
     spec = Table(meta={"detector": det, "time_scale": scale, "time_format": "mjd", "mode": mode,
-                       "bins": [list(b) for b in bins],
+                       "bins": [list(b) for b in bins], "bin_axis": axis,
                        "note": "" if bins else "imaging: no spectroscopic light curves"})
+    unit = "detector rows" if axis == "y" else "columns"
     _time_columns(spec, cat, hours, scale)
     if bins:
         fnorm, enorm, bnorm = normalise(cat["spec_flux"], np.sqrt(cat["spec_var"]), oot)
         spec.meta["normalisation"] = [float(v) for v in np.atleast_1d(bnorm)]
         for j, (a, b) in enumerate(bins):
             spec[f"flux_{j:03d}"] = fnorm[:, j]
-            spec[f"flux_{j:03d}"].description = f"columns {a}..{b - 1}"
+            spec[f"flux_{j:03d}"].description = f"{unit} {a}..{b - 1}"
             spec[f"err_{j:03d}"] = enorm[:, j]
     return spec
 
@@ -220,8 +223,9 @@ def extract_lightcurves(products, *, config: dict | None = None, jump_files=None
                         det, meta["n_columns_dropped"])
 
     white = _white_table(cat, hours, scale, meta, nflux, nerr, err_raw)
-    spec = _spectroscopic_table(cat, hours, scale, det, mode, ext.bins, oot)
-    metrics = Table(meta={"detector": det, "time_scale": scale, "mode": mode})
+    spec = _spectroscopic_table(cat, hours, scale, det, mode, ext.bins, oot, axis)
+    metrics = Table(meta={"detector": det, "time_scale": scale, "mode": mode,
+                          "dispersion_axis": axis if mode == "spectroscopy" else None})
     _time_columns(metrics, cat, hours, scale)
     metrics.add_column(white["segment"], name="segment", index=1)
     metrics.add_column(white["int_number"], name="int_number", index=2)

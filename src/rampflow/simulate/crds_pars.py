@@ -18,6 +18,15 @@ settings ``min_sat_area = min_jump_area = 15`` and jwst's defaults for the rest;
 clean_flicker_noise's ``fit_method: median``, ``background_method: median``,
 ``mask_science_regions: false``, ``fit_by_channel: false``, ``n_sigma: 2``. Replace them with
 the real files (``references.overrides`` or a real CRDS cache) for exact per-mode parity.
+
+MIRI. FOUND (CRDS's release notes): CRDS has a ``miri_pars-jumpstep`` rmap (matching on
+filter and subarray among others) and a ``miri_pars-detector1pipeline`` rmap, and jwst's
+JumpStep documents ``find_showers`` as MIRI's shower flagging. ASSUMED: that the MIRI jump
+parameter files for imaging and LRS slitless switch ``find_showers`` on with jwst's default
+shower settings (``extend_snr_threshold 1.2``, ``extend_min_area 90``,
+``time_masked_after_shower 15``, ``max_extended_radius 200``), and that MIRI TSO files keep
+``mask_snowball_core_next_int``-style NIR options off (not listed). No
+detector1pipeline file is written (rampflow's step order comes from its own config).
 """
 
 from __future__ import annotations
@@ -32,6 +41,8 @@ _CLASSES = {"jump": "jwst.jump.jump_step.JumpStep",
 _SNOWBALLS = {"expand_large_events": True, "min_sat_area": 15.0, "min_jump_area": 15.0, "expand_factor": 2.0,
               "sat_required_snowball": True, "min_sat_radius_extend": 2.5, "sat_expand": 2, "edge_size": 25,
               "mask_snowball_core_next_int": True, "snowball_time_masked_next_int": 4000}
+_MIRI_SHOWERS = {"find_showers": True, "extend_snr_threshold": 1.2, "extend_min_area": 90,
+                 "time_masked_after_shower": 15.0, "max_extended_radius": 200}
 _BOTS_CFN = {"skip": False, "fit_method": "median", "background_method": "median", "mask_science_regions": False,
              "fit_by_channel": False, "n_sigma": 2.0}
 
@@ -45,6 +56,10 @@ PARS = {
         ("jump", ("NRC_IMAGE", "N/A", "N/A", "N/A", "N/A"), _SNOWBALLS),
         ("jump", ("NRC_TSIMAGE", "N/A", "N/A", "N/A", "T"), _SNOWBALLS),
         ("jump", ("NRC_TSGRISM", "N/A", "N/A", "N/A", "T"), _SNOWBALLS),
+    ],
+    "MIRI": [
+        ("jump", ("MIR_IMAGE", "N/A", "N/A", "N/A", "N/A"), _MIRI_SHOWERS),
+        ("jump", ("MIR_LRS-SLITLESS", "N/A", "N/A", "N/A", "T"), _MIRI_SHOWERS),
     ],
 }
 USEAFTER = "2022-01-01 00:00:00"

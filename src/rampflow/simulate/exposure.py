@@ -144,9 +144,14 @@ def simulate_exposure(outdir, *, kind: str = "nirspec_tso", detector: str = "NRS
         intnum = intstart + j
         photo = src * transit.speclc[j][None, :] + background
         rateints[j] = photo
+        rate = photo + sub.dark
+        extra = spec.extra_rate(det, geom, sub, phys, intnum)
+        if extra is not None:
+            rate = rate + extra
+        effects = spec.integration_effects(det, geom, sub, phys, seed, rate, intnum)
         jumps = simulate_integration(rng(seed, code, STREAM_INTEGRATION, intnum), geom, sub,
-                                     photo + sub.dark, phys, data[j],
-                                     None if zeroframe is None else zeroframe[j])
+                                     rate, phys, data[j],
+                                     None if zeroframe is None else zeroframe[j], effects=effects)
         jumps_rows.extend((j, intnum, g, k, y, x, a) for g, k, y, x, a in jumps)
         if nseg_ints >= 20 and (j + 1) % max(1, nseg_ints // 10) == 0:
             log.info("  %s: %d/%d integrations", stem, j + 1, nseg_ints)
@@ -154,9 +159,11 @@ def simulate_exposure(outdir, *, kind: str = "nirspec_tso", detector: str = "NRS
     keywords = uncal_keywords(spec, geom, phys, program, int(nints), intstart, intend, segment,
                               nsegments, times)
     keywords["ZEROFRAM"] = zeroframe is not None
+    extensions = spec.extra_extensions(det, geom, phys, seed, nseg_ints, intstart)
     uncal = simfiles.write_uncal(outdir / f"{stem}_uncal.fits", data, keywords,
                                  int_times_table(times, intstart, intend),
-                                 group_table(geom, times, intstart, intend), zeroframe=zeroframe)
+                                 group_table(geom, times, intstart, intend), zeroframe=zeroframe,
+                                 **extensions)
     truth_path = write_truth(outdir / f"{stem}_truth.fits", kind, seed, phys, geom, det, sub, src,
                              background, rateints, transit, times, intstart, intend, segment, jumps_rows)
     meta = ExposureMeta.from_headers(dict(keywords), {}, filename=str(uncal), shape=data.shape)

@@ -50,6 +50,11 @@ class Instrument:
     readpatterns: dict                      # READPATT -> (NFRAMES, GROUPGAP)
     dark_readpatt: str                      # READPATT of DARK references (one frame per group)
     dark_model: str = "DarkModel"           # stdatamodels class of its DARK references
+    full_shape: tuple = (2048, 2048)        # full-frame (ny, nx), DMS orientation
+    ref_rows: int = 4                       # reference rows at the bottom and top of the full frame
+    ref_cols: int = 4                       # reference columns at the left and right
+    interleaved_outputs: bool = False       # outputs take detector columns in turn (MIRI: column mod 4)
+                                            # instead of contiguous strips (H2RG)
 
 
 class Kind:
@@ -84,6 +89,32 @@ class Kind:
     def keywords(self, geom) -> dict:
         """Instrument-specific primary-header keywords of the uncal file (FILTER, APERNAME, ...)."""
         raise NotImplementedError
+
+    def frame_time(self, subarray: str, ny: int, nx: int, noutputs: int) -> float | None:
+        """TFRAME [s] of a readout when the instrument has a table of them; None: the
+        H2RG clocking formula of :func:`.geometry.geometry`."""
+        return None
+
+    def integration_effects(self, det, geom, sub, phys: dict, seed: int, rate, intnum: int):
+        """Instrument-specific signal of integration ``intnum`` (1-based, in the exposure) that
+        the shared ramp model lacks: None, or a function ``add(grp, blk)`` adding DN to the
+        (ngroups, rows, nx) float64 block ``grp`` of rows ``blk`` before read noise and
+        rounding (MIRI's frame anomalies, reset anomaly, RSCD, EMI)."""
+        return None
+
+    def extra_rate(self, det, geom, sub, phys: dict, intnum: int):
+        """Extra Poisson rate [DN/s] (ny, nx) of integration ``intnum`` (MIRI's excess dark of
+        the first integrations), or None."""
+        return None
+
+    def extra_extensions(self, det, geom, phys: dict, seed: int, nints: int, intstart: int) -> dict:
+        """Extra uncal extensions of a segment (MIRI: REFOUT), attribute name -> array."""
+        return {}
+
+    def write_references(self, det, geom, phys: dict, refdir):
+        """The kind's reference files (reftype -> path), or None for the NIR set of
+        :func:`.references.write_references`."""
+        return None
 
     def default_gain(self, detector: str) -> float:
         """GAIN [e-/DN] when the ``gain`` physics parameter is None."""

@@ -62,9 +62,13 @@ def dark_tag(geom: Geometry) -> str:
 
 def write_references(det: DetectorModel, geom: Geometry, phys: dict, refdir: Path) -> dict:
     """Write the eight reference files of ``det`` (DARK cut to ``geom``'s subarray) into
-    ``refdir``; returns reftype -> path."""
+    ``refdir``; returns reftype -> path. A kind whose :meth:`~.kinds.Kind.write_references`
+    returns its own set (MIRI) writes that instead."""
     refdir = Path(refdir)
     spec = kinds.get(geom.kind)
+    own = spec.write_references(det, geom, phys, refdir)
+    if own is not None:
+        return own
     instrument = spec.instrument
     layout = instrument.detectors[det.name]
     exp_type = spec.exp_type
