@@ -271,7 +271,7 @@ def flag_snowballs_int(cube, ep: EventParams, persist_prev=None, nrows_exposure=
     nrows_exposure = nrows if nrows_exposure is None else int(nrows_exposure)
     persist = np.zeros((nrows, ncols), dtype=np.uint8)
     total = 0
-    next_new_sat = None
+    next_new_sat = np.zeros(cube.shape[1:], dtype=np.uint8)
     for group in range(1, ngrps):
         current_sat = np.bitwise_and(cube[group], SAT)
         prev_sat = np.bitwise_and(cube[group - 1], SAT)
@@ -437,3 +437,34 @@ def find_showers_int(sci_e, gdq_in, pdq, stats, intg: int, ep: EventParams, kern
                                  expand_by_ratio=True, num_grps_masked=ep.grps_masked_after_shower)
     max_flux_revert(sci_e, gdq_in, gdq, ep)
     return gdq, total
+
+
+# ---------------------------------------------------------------- whole-exposure forms
+
+def flag_large_events(gdq, ep: EventParams):
+    """stcal ``flag_large_events`` on a whole GROUPDQ (nints, ngroups, ny, nx), in place,
+    integration after integration. Returns the number of snowballs."""
+    total = 0
+    persist = None
+    for i in range(gdq.shape[0]):
+        n, persist = flag_snowballs_int(gdq[i], ep, persist, gdq.shape[2])
+        total += n
+    return total
+
+
+def find_faint_extended(data_e, gdq, pdq, readnoise_e, ep: EventParams):
+    """stcal ``find_faint_extended`` on whole arrays: electrons ``data_e`` (nints, ngroups,
+    ny, nx), GROUPDQ ``gdq`` (not modified), PIXELDQ, read noise in electrons. Returns (new
+    GROUPDQ, number of showers)."""
+    nints, ngrps = gdq.shape[:2]
+    dnu = sum(count_dnu_planes(gdq[i]) for i in range(nints))
+    if nints * (ngrps - 1) - dnu < MIN_DIFFS_FOR_SHOWER:
+        return gdq, 0
+    stats = shower_statistics(first_diffs(data_e, gdq), readnoise_e, ep, nints)
+    out = np.empty_like(gdq)
+    total = 0
+    kernel = ring_kernel(ep)
+    for i in range(nints):
+        out[i], n = find_showers_int(data_e[i], gdq[i], pdq, stats, i, ep, kernel)
+        total += n
+    return out, total
