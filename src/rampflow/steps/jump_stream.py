@@ -222,3 +222,19 @@ def _chunks(shape, chunk_mb: float, halo: int):
     from ..runner.plan import chunk_ranges, rows_per_chunk
 
     return chunk_ranges(shape[2], rows_per_chunk(shape, chunk_mb, halo))
+
+
+#: float32 arrays of one integration's size the per-integration passes hold at once (the
+#: integration read, its electrons, first differences with their NaN-masked copy, ratios,
+#: GROUPDQ copies): an upper bound used for memory estimates
+INT_WORK_ARRAYS = 8
+
+
+def prepass_bytes(shape) -> int:
+    """Upper bound of the memory :class:`LargeEvents` adds to jump's pass over a ramp of
+    ``shape`` (nints, ngroups, ny, nx): packed JUMP bits, shower statistics, one integration's
+    work arrays (the changed groups of snowball cores are not counted: a few per event)."""
+    nints, ngroups, ny, nx = (int(n) for n in shape)
+    bits = nints * ngroups * ny * ((nx + 7) // 8)
+    stats = 2 * max(ngroups - 1, 1) * ny * nx * 4
+    return bits + stats + INT_WORK_ARRAYS * ngroups * ny * nx * 4
