@@ -488,7 +488,7 @@ def resolve_parameters(meta: ExposureMeta, step: str, config_params: dict | None
     and for rampflow's custom steps), then ``config_params`` (the config's ``step_params``).
 
     From the parameter file, a parameter the step does not take is not applied (an INFO note),
-    and a value rampflow does not implement (e.g. jump's ``expand_large_events: true``) is not
+    and a value rampflow does not implement (e.g. ramp_fit's ``algorithm: OLS``) is not
     applied either: a WARNING names the step, parameter and file, and the note is recorded.
     Those in the config are applied as given (an unknown name or unimplemented value then
     fails when the step is built, naming it).

@@ -133,6 +133,9 @@ def run_pass(in_path, names: list[str], mode: str, outputs: dict, *, params: dic
         log.info("%s on %s (%s; %d ints x %d groups x %d x %d)", label, Path(in_path).name, meta.detector,
                  nints, ngroups, ny, nx)
         base_pdq = rf.pixeldq()
+        for k, step in enumerate(steps):  # a look at the whole input first (jump's snowballs/showers)
+            if not step.skipped:
+                step.prepare(rf if k == 0 else None, chunk_mb)
         pdqs = [None] * len(steps)
         chunks = _row_chunks if mode == "rows" else _integration_chunks
         for _, rows, sci, gdq, pdq, zf in chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label):

@@ -10,10 +10,18 @@ The files are ASDF step configs as stpipe writes them (``class``, ``name``, ``pa
 (EXP_TYPE, DETECTOR, SUBARRAY, READPATT, TSOVISIT) -- ``N/A`` = any -- then USEAFTER.
 
 What they hold mirrors what STScI's CRDS selects for these modes as publicly documented:
-snowball flagging in jump (``expand_large_events``) for NIRCam and for NIRSpec bright-object
-time series, and group-level 1/f cleaning (``clean_flicker_noise`` run, not skipped) for
-NIRSpec BOTS. The operational files were not available here (no network; the crds package
-carries none), so the values beside the switches are ASSUMED, not copied: the snowball
+snowball flagging in jump (``expand_large_events``) for NIRCam (imaging, and the TSO imaging
+and grism modes) and for NIRSpec bright-object time series, and group-level 1/f cleaning
+(``clean_flicker_noise`` run, not skipped) for NIRSpec BOTS.
+
+What was found, and what is assumed. Found (public jwst / crds documentation, release notes
+and pull requests): jwst's snowball and shower flagging is off in the code and switched on
+per mode only by ``pars-jumpstep`` files in CRDS (crds PR 909 "initial spec implementations
+for pars-jumpstep for miri, nircam, and nirspec"; the Build 9.2 release notes: flagging
+"reactivated through parameter reference file updates in CRDS"); the near-infrared files turn
+on ``expand_large_events`` only (``find_showers`` is MIRI's). Not found: the operational files'
+contents (no network here; the crds package ships none, and the public pages searched do not
+list their values). So the values beside the switch are ASSUMED, not copied: the snowball
 settings ``min_sat_area = min_jump_area = 15`` and jwst's defaults for the rest;
 clean_flicker_noise's ``fit_method: median``, ``background_method: median``,
 ``mask_science_regions: false``, ``fit_by_channel: false``, ``n_sigma: 2``. Replace them with

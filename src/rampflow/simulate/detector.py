@@ -293,7 +293,8 @@ def _cosmic_rays(gen: np.random.Generator, geom: Geometry, sub: SubarrayProps, p
 
 
 def simulate_integration(gen: np.random.Generator, geom: Geometry, sub: SubarrayProps, rate: np.ndarray,
-                         phys: dict, out: np.ndarray, zero_out: np.ndarray | None = None, effects=None):
+                         phys: dict, out: np.ndarray, zero_out: np.ndarray | None = None, effects=None,
+                         extra_jumps=()):
     """Fill ``out`` (ngroups, ny, nx) uint16 with one integration; return its jumps.
 
     rate : (ny, nx) total photo-current + dark [DN/s] for this integration
@@ -302,6 +303,8 @@ def simulate_integration(gen: np.random.Generator, geom: Geometry, sub: Subarray
         read on its own (its own read noise, drawn after the groups' so the groups do not change)
     effects : None, or the kind's ``add(grp, blk)`` (:meth:`.kinds.Kind.integration_effects`)
         adding instrument-specific DN to each row block before read noise and rounding
+    extra_jumps : more deposits (group, frame, y, x, amplitude), e.g. large events
+        (:mod:`.large_events`), added like cosmic rays but not returned
     Returns a list of (group, frame, y, x, amplitude).
     """
     ny, nx = geom.ny, geom.nx
@@ -336,7 +339,7 @@ def simulate_integration(gen: np.random.Generator, geom: Geometry, sub: Subarray
             cum /= g_e
         else:
             cum = frame_t[:, None, None] * r[None]
-        for _, k, y, x, a in jumps:
+        for _, k, y, x, a in (jumps + list(extra_jumps)) if extra_jumps else jumps:
             if y0 <= y < y1:
                 cum[k:, y - y0, x] += a
         np.minimum(cum, sub.lfw[blk], out=cum)

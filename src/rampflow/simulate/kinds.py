@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..names import make_stem
+from .large_events import PHYSICS as LARGE_EVENT_PHYSICS
 
 #: the simulated exposures' JWST program number
 PROGRAM = 9999
@@ -257,10 +258,11 @@ COMMON_PHYSICS: dict = {
     "target_ra": 217.3267,
     "target_dec": -3.4444,
     "useafter": "2022-01-01T00:00:00",     # USEAFTER of the reference files
+    **LARGE_EVENT_PHYSICS,         # snowballs and showers (rates 0: none; see .large_events)
 }
 
 _NON_NEGATIVE = ("cr_rate", "dead_fraction", "hot_fraction", "read_noise_scale", "odd_even_rms",
-                 "amp_offset_rms", "one_over_f_rms", "nonlinearity", "full_well", "bias_rms")
+                 "amp_offset_rms", "one_over_f_rms", "nonlinearity", "full_well", "bias_rms", *LARGE_EVENT_PHYSICS)
 
 
 def physics_defaults() -> dict:

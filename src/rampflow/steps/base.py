@@ -185,6 +185,12 @@ class Step:
         superbias, refpix and linearity act on it (when ZEROFRAM is true), the others leave it.
         Default: nothing."""
 
+    def prepare(self, ramp, chunk_mb: float) -> None:
+        """Called once before the first chunk of a pass with the pass's open input ramp (a
+        rampflow.io.ramp.RampFile; None when the step is not the first of its pass) and the
+        pass's chunk budget in MB: a step that needs a look at the whole exposure first
+        (jump's snowballs and showers) reads it here, within that budget. Default: nothing."""
+
     def finish(self, outputs: dict) -> None:
         """Called after the last chunk with the job's outputs (suffix -> path): a ramp step
         with a product that is not a ramp (persistence's array) writes it here, atomically.

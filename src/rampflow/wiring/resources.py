@@ -6,7 +6,8 @@ times a small factor (the chunk's SCI + GROUPDQ, the uint16 read buffer of an un
 kernels' work arrays, the writer's) plus what does not shrink with the chunk: the process
 itself (Python, numpy, numba, astropy, stdatamodels, crds, and the Snakemake process that runs
 the job inside the allocation), whole-frame arrays (PIXELDQ per step, reference-file cut-outs;
-DARK has one frame per group) and, in the ramp_fit job, the rate and rateints products, which
+DARK has one frame per group; jump's snowball / shower pre-pass: packed flags and one
+integration's work arrays) and, in the ramp_fit job, the rate and rateints products, which
 are filled row chunk by row chunk and written at the end. It does not grow with the ramp.
 
 The chunk never holds less than the runner's unit: one integration (integration passes) or one
@@ -33,6 +34,7 @@ import os
 
 from ..runner.plan import ints_per_chunk, plan_passes, rows_per_chunk
 from ..steps import get_step_class
+from ..steps.jump_stream import prepass_bytes
 
 #: resident memory (MB) of the step process holding no data: Python with numpy, numba's cached
 #: kernels, astropy, stdatamodels and crds imported, and the reference cut-outs of a fused
@@ -89,6 +91,8 @@ def job_mem_mb(steps, shape, chunk_mb: float, attempt: int = 1) -> int:
     frames = len(steps) * ny * nx * FRAME_BYTES_PER_STEP
     if "dark_current" in steps:  # the DARK cut-out: one float32 frame per group
         frames += ngroups * ny * nx * 4
+    if "jump" in steps:  # snowball / shower pre-pass (counted whether or not a pars file turns it on)
+        frames += prepass_bytes(shape)
     rate = nints * ny * nx * RATEINTS_BYTES if "ramp_fit" in steps else 0
     return _grown(OVERHEAD_MB + (CHUNK_FACTOR * largest + frames + rate) / MB, attempt)
 
