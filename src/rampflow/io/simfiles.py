@@ -61,6 +61,7 @@ _KEYWORD_ATTRS: dict[str, str] = {
     "CHANNEL": "meta.instrument.channel",
     "FILTER": "meta.instrument.filter",
     "PUPIL": "meta.instrument.pupil",
+    "PWCPOS": "meta.instrument.pupil_position",
     "GRATING": "meta.instrument.grating",
     "FXD_SLIT": "meta.instrument.fixed_slit",
     "APERNAME": "meta.aperture.name",
@@ -127,6 +128,7 @@ _REFERENCE_MODELS = {
     "readnoise": ("ReadnoiseModel", {"SCI": "data"}),
     "gain": ("GainModel", {"SCI": "data"}),
     "ipc": ("IPCModel", {"SCI": "data"}),
+    "bkg": ("SossBkgModel", {"SCI": "data"}),
 }
 
 

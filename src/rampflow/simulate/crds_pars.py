@@ -18,6 +18,15 @@ settings ``min_sat_area = min_jump_area = 15`` and jwst's defaults for the rest;
 clean_flicker_noise's ``fit_method: median``, ``background_method: median``,
 ``mask_science_regions: false``, ``fit_by_channel: false``, ``n_sigma: 2``. Replace them with
 the real files (``references.overrides`` or a real CRDS cache) for exact per-mode parity.
+
+Time-series modes added with the NIRISS and NIRCam TSO kinds: the NIRCam entries for
+NRC_TSGRISM and NRC_TSIMAGE (snowball flagging) were already here, with the provenance above; the NIRISS
+SOSS entry (snowball flagging for
+NIS_SOSS, TSO) is ASSUMED -- NIRISS's detector shows snowballs like the others and the public
+SOSS reduction notes recommend flagging them, but the operational pars-jumpstep selection for
+NIS_SOSS could not be checked offline. No clean_flicker_noise file is shipped for SOSS or the
+NIRCam TSO modes (ASSUMED: the public calwebb_detector1 notes turn it on by parameter file
+only for NIRSpec BOTS); rampflow's ``destripe`` step is what their demo configs use.
 """
 
 from __future__ import annotations
@@ -40,6 +49,9 @@ PARS = {
     "NIRSPEC": [
         ("jump", ("NRS_BRIGHTOBJ", "N/A", "N/A", "N/A", "T"), _SNOWBALLS),
         ("clean_flicker_noise", ("NRS_BRIGHTOBJ", "N/A", "N/A", "N/A", "T"), _BOTS_CFN),
+    ],
+    "NIRISS": [
+        ("jump", ("NIS_SOSS", "N/A", "N/A", "N/A", "T"), _SNOWBALLS),
     ],
     "NIRCAM": [
         ("jump", ("NRC_IMAGE", "N/A", "N/A", "N/A", "N/A"), _SNOWBALLS),
