@@ -1,7 +1,8 @@
 """Spectroscopic box extraction: per-column background, spatial profile, flagged-pixel replacement, column sums.
 
 :class:`BoxExtraction` sets up the trace, box, background region and profile of a detector from
-its median frame, then measures each segment's (nints, ny, nx) arrays (dispersion along x).
+its median frame (one order, or NIRISS SOSS's orders 1 and 2: :mod:`.orders`), then measures
+each segment's (nints, ny, nx) arrays (dispersion along x).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import numpy as np
 from .. import dq as dqflags
 from .config import LightCurveError
 from .stats import interp_nans_along_x, median_var_factor, nanmedian, quiet
-from .trace import background_mask, box_indices, column_bins, fit_trace
+from .orders import find_orders, source_mask
+from .template import load_template, template_scale
+from .trace import background_mask, box_indices, column_bins, order_bins
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +75,9 @@ def extract_box(sci, err, bad: np.ndarray, rows: np.ndarray, inside: np.ndarray,
 
     sci, err : (nints, ny, nx) float; bad : (ny, nx) bool, pixels to replace in every
     integration; rows, inside : from :func:`box_indices`; profile : (2h+1, nx) from
-    :func:`box_profile`; bkg, bkg_var : (nints, nx) background per pixel and the variance of
-    that estimate (None: no background).
+    :func:`box_profile`; bkg : (nints, nx) background per column, or (nints, 2h+1, nx) per box
+    pixel (a scaled template plus a column term); bkg_var : (nints, nx) the variance of the
+    column's background estimate (None: no background).
 
     Column flux = ``sum_good(sci - bkg) / f_good`` with ``f_good = sum_good(profile)`` (1
     where no box pixel is flagged), i.e. flagged pixels replaced by ``profile * flux``.
@@ -94,7 +98,8 @@ def extract_box(sci, err, bad: np.ndarray, rows: np.ndarray, inside: np.ndarray,
     s = np.asarray(sci[:, rows, cols], dtype=np.float64)                   # (nints, k, nx)
     e2 = np.asarray(err[:, rows, cols], dtype=np.float64) ** 2
     if bkg is not None:
-        s -= np.asarray(bkg, dtype=np.float64)[:, None, :]
+        b = np.asarray(bkg, dtype=np.float64)
+        s -= b[:, None, :] if b.ndim == 2 else b
     s = np.where(good[None], s, 0.0)
     e2 = np.where(good[None], e2, 0.0)
     ngood = good.sum(axis=0)
@@ -111,27 +116,45 @@ def extract_box(sci, err, bad: np.ndarray, rows: np.ndarray, inside: np.ndarray,
 
 
 class BoxExtraction:
-    """Spectroscopy: trace, box, background region and profile from the median frame; then
+    """Spectroscopy: traces, boxes, background region and profiles from the median frame; then
     :meth:`measure` on each segment's (nints, ny, nx) arrays.
 
     ``cfg`` the checked ``lightcurves`` config; ``med`` (ny, nx) median frame; ``bad`` (ny, nx)
     pixels flagged in any integration; ``good_frac`` (ny, nx) fraction of integrations in which
-    a pixel is good; ``info`` (dict) receives the trace and box parameters.
+    a pixel is good; ``info`` (dict) receives the trace and box parameters; ``geom`` the
+    exposure's :class:`rampflow.modes.ModeGeometry` (None: one order, NIRSpec-like), which
+    gives the orders (:mod:`.orders`), the trace degree when ``trace_order`` is not set, and
+    whether the background pixels exclude every order's light.
+
+    The white light curve is order 1's; spectroscopic bins are order 1's bins, then order 2's
+    (``bin_orders`` gives each bin's order).
     """
 
-    def __init__(self, cfg, med, bad, good_frac, info):
+    def __init__(self, cfg, med, bad, good_frac, info, geom=None):
         ny, nx = med.shape
         self.hw = hw = int(cfg["box_halfwidth"])
+        gap = int(cfg["bkg_gap"])
         window = int(cfg["trace_window"] if cfg["trace_window"] is not None else max(hw, 2))
-        tr = fit_trace(med, order=int(cfg["trace_order"]), window=window, columns=cfg["columns"])
-        self.center = tr["center"]
-        self.rows, self.inside = box_indices(self.center, ny, hw)
-        self.bkg_region = background_mask(self.center, ny, hw, int(cfg["bkg_gap"]), cfg["bkg_width"])
+        orders = tuple(cfg.get("orders") or (geom.orders if geom is not None else (1,)))
+        fit_order = cfg["trace_order"] if cfg["trace_order"] is not None else (
+            geom.trace_order if geom is not None else 2)
+        multi = bool(geom is not None and geom.multi_order)
+        self.traces = find_orders(med, orders, fit_order=int(fit_order), window=window, hw=hw, gap=gap,
+                                  columns=cfg["columns"])
+        first = self.traces[0]
+        self.center, self.rows, self.inside = first.center, first.rows, first.inside
+        self.bkg_region = background_mask(self.center, ny, hw, gap, cfg["bkg_width"])
+        if multi or len(self.traces) > 1:
+            self.bkg_region &= ~source_mask(med, self.traces, hw, gap, multi)
         if cfg["background"] and not self.bkg_region.any():
             log.warning("no background pixels outside the box (ny=%d, box_halfwidth=%d, bkg_gap=%d): "
-                        "no background subtraction", ny, hw, int(cfg["bkg_gap"]))
+                        "no background subtraction", ny, hw, gap)
         self.use_bkg = bool(cfg["background"]) and bool(self.bkg_region.any())
-        self.profile = box_profile(med, self.rows, self.inside, self.bkg_region if self.use_bkg else None, good_frac)
+        self.template = (load_template(cfg["background_template"], geom, (ny, nx))
+                         if (self.use_bkg and cfg.get("background_template")) else None)
+        region = self.bkg_region if self.use_bkg else None
+        self.profiles = [box_profile(med, tr.rows, tr.inside, region, good_frac) for tr in self.traces]
+        self.profile = self.profiles[0]
         self.bad = bad
         self.max_bad = float(cfg["max_bad_fraction"])
         cols = cfg["columns"]
@@ -141,31 +164,66 @@ class BoxExtraction:
         self.inrange = np.zeros(nx, bool)
         self.inrange[self.xr[0]:self.xr[1]] = True
         self.bins = column_bins(nx, bin_width=cfg["bin_width"], bins=cfg["bins"], columns=cols)
+        self.bin_orders = [1] * len(self.bins)
+        for tr in self.traces[1:]:
+            extra = order_bins(tr.columns, int(cfg["bin_width"]))
+            self.bins += extra
+            self.bin_orders += [tr.order] * len(extra)
         self.valid = None
-        info.update(trace_coef=tr["coef"], trace_domain=tr["domain"], trace_order=tr["order"],
-                    trace_mean_row=float(np.mean(self.center)), box_halfwidth=hw, bkg_gap=int(cfg["bkg_gap"]),
-                    background=self.use_bkg)
+        info.update(trace_coef=first.coef, trace_domain=first.domain, trace_order=first.fit_order,
+                    trace_mean_row=float(np.mean(self.center)), box_halfwidth=hw, bkg_gap=gap,
+                    background=self.use_bkg, orders=[int(t.order) for t in self.traces],
+                    background_template=str(cfg.get("background_template")) if self.template is not None else None)
+        for tr in self.traces[1:]:
+            info[f"order{tr.order}_trace_coef"] = tr.coef
+            info[f"order{tr.order}_columns"] = int(tr.columns.sum())
+
+    def _background(self, sci, err):
+        """Per integration: a function giving the background at box pixels (rows, cols) as
+        (nints, 2h+1, nx), and the variance (nints, nx) of its column term."""
+        region = self.bkg_region & ~self.bad
+        if self.template is None:
+            bkg, bvar, _ = column_background(sci, err, region)
+            return (lambda rows, cols: bkg[:, None, :]), bvar
+        scale = template_scale(sci, self.template, region)
+        resid = sci - scale[:, None, None] * self.template[None]
+        col, bvar, _ = column_background(resid, err, region)
+        t = self.template
+        return (lambda rows, cols: col[:, None, :] + scale[:, None, None] * t[rows, cols][None]), bvar
 
     def measure(self, sci, err, dq) -> dict:
-        """Per integration: white ``flux``/``var``, per bin ``spec_flux``/``spec_var``, ``bkg``,
-        ``sat_ap`` (saturated fraction of the box) and the trace ``cen``, ``off``, ``width``."""
+        """Per integration: white ``flux``/``var`` (order 1), per bin ``spec_flux``/``spec_var``,
+        ``bkg``, ``sat_ap`` (saturated fraction of order 1's box) and order 1's trace ``cen``,
+        ``off``, ``width``."""
         n, _, nx = sci.shape
-        bkg, bvar = (column_background(sci, err, self.bkg_region & ~self.bad)[:2] if self.use_bkg
-                     else (None, None))
-        ex = extract_box(sci, err, self.bad, self.rows, self.inside, self.profile, bkg, bvar,
-                         max_bad_fraction=self.max_bad)
-        self.valid = valid = ex["valid"]
-        use = valid & self.inrange
-        out = {"flux": np.nansum(ex["flux"][:, use], axis=1), "var": np.nansum(ex["var"][:, use], axis=1)}
-        out["spec_flux"] = np.stack([np.nansum(ex["flux"][:, a:b][:, valid[a:b]], axis=1) for a, b in self.bins],
-                                    axis=1) if self.bins else np.zeros((n, 0))
-        out["spec_var"] = np.stack([np.nansum(ex["var"][:, a:b][:, valid[a:b]], axis=1) for a, b in self.bins],
-                                   axis=1) if self.bins else np.zeros((n, 0))
-        out["bkg"] = np.median(bkg[:, use], axis=1) if (bkg is not None and use.any()) else np.zeros(n)
+        bkg_at, bvar = self._background(sci, err) if self.use_bkg else (None, None)
+        spec_flux, spec_var = [], []
+        for k, (tr, prof) in enumerate(zip(self.traces, self.profiles)):
+            cols = np.broadcast_to(np.arange(nx)[None, :], tr.rows.shape)
+            bkg = bkg_at(tr.rows, cols) if bkg_at is not None else None
+            ex = extract_box(sci, err, self.bad, tr.rows, tr.inside, prof, bkg, bvar, max_bad_fraction=self.max_bad)
+            valid = ex["valid"] & tr.columns
+            if k == 0:
+                self.valid = valid
+                first = ex
+            for (a, b), o in zip(self.bins, self.bin_orders):
+                if o == tr.order:
+                    spec_flux.append(np.nansum(ex["flux"][:, a:b][:, valid[a:b]], axis=1))
+                    spec_var.append(np.nansum(ex["var"][:, a:b][:, valid[a:b]], axis=1))
+        use = self.valid & self.inrange
+        out = {"flux": np.nansum(first["flux"][:, use], axis=1), "var": np.nansum(first["var"][:, use], axis=1)}
+        out["spec_flux"] = np.stack(spec_flux, axis=1) if spec_flux else np.zeros((n, 0))
+        out["spec_var"] = np.stack(spec_var, axis=1) if spec_var else np.zeros((n, 0))
+        if bkg_at is not None and use.any():
+            cols = np.broadcast_to(np.arange(nx)[None, :], self.rows.shape)
+            b = np.broadcast_to(bkg_at(self.rows, cols), (n,) + self.rows.shape)
+            out["bkg"] = np.median(b[:, self.hw, use], axis=1)
+        else:
+            out["bkg"] = np.zeros(n)
         cols = np.broadcast_to(np.arange(nx)[None, :], self.rows.shape)
         sat_box = ((dq[:, self.rows, cols] & np.uint32(dqflags.SATURATED)) != 0) & self.inside[None]
         out["sat_ap"] = sat_box[:, :, use].reshape(n, -1).mean(axis=1) if use.any() else np.zeros(n)
-        out.update(self._trace_metrics(ex["box"], use, n))
+        out.update(self._trace_metrics(first["box"], use, n))
         return out
 
     def _trace_metrics(self, box, use, n) -> dict:
