@@ -19,7 +19,8 @@ DEFAULTS: dict = {
     "background": True,         # subtract the per-column background
     "trace_order": None,        # polynomial order of the trace centre (None: the mode's, 4 SOSS, else 2)
     "orders": None,             # spectral orders to extract (None: the mode's: SOSS SUBSTRIP256 [1, 2], else [1])
-    "background_template": None,  # FITS background template scaled per integration (SOSS BKG reference)
+    "background_template": None,
+    "line_background": "auto",  # per-row term where the readout lines are rows along the dispersion (auto | true | false)  # FITS background template scaled per integration (SOSS BKG reference)
     "trace_window": None,       # rows each side of the peak for the centroid (None: box_halfwidth)
     "columns": None,            # [x0, x1): columns of the white light curve (None: all)
     "bin_width": 64,            # columns per spectroscopic bin
@@ -120,6 +121,8 @@ def check_config(config: dict | None) -> dict:
         check_transit(cfg["transit"])
     if cfg["oot"] is not None and cfg["oot_first"] is not None:
         raise LightCurveError("lightcurves.oot and lightcurves.oot_first: give one of them, not both")
+    if cfg["line_background"] not in ("auto", True, False):
+        raise LightCurveError(f"lightcurves.line_background: {cfg['line_background']!r} is not auto, true or false")
     if cfg["orders"] is not None and (not list(cfg["orders"]) or list(cfg["orders"])[0] != 1
                                       or not set(cfg["orders"]) <= {1, 2}):
         raise LightCurveError(f"lightcurves.orders: {cfg['orders']} must be [1] or [1, 2]")

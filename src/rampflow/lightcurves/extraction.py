@@ -152,6 +152,11 @@ class BoxExtraction:
         self.use_bkg = bool(cfg["background"]) and bool(self.bkg_region.any())
         self.template = (load_template(cfg["background_template"], geom, (ny, nx))
                          if (self.use_bkg and cfg.get("background_template")) else None)
+        self.line_pixels = None
+        lb = cfg.get("line_background", "auto")
+        rows_are_lines = geom is not None and geom.fast_axis == "x" and geom.dispersion_axis == "x"
+        if self.use_bkg and (lb is True or (lb == "auto" and rows_are_lines)):
+            self.line_pixels = self.bkg_region | ~lit_columns(med, self.rows, self.inside, self.bkg_region)[None, :]
         region = self.bkg_region if self.use_bkg else None
         self.profiles = [box_profile(med, tr.rows, tr.inside, region, good_frac) for tr in self.traces]
         self.profile = self.profiles[0]
@@ -170,6 +175,7 @@ class BoxExtraction:
             self.bins += extra
             self.bin_orders += [tr.order] * len(extra)
         self.valid = None
+        info.update(line_background=self.line_pixels is not None)
         info.update(trace_coef=first.coef, trace_domain=first.domain, trace_order=first.fit_order,
                     trace_mean_row=float(np.mean(self.center)), box_halfwidth=hw, bkg_gap=gap,
                     background=self.use_bkg, orders=[int(t.order) for t in self.traces],
@@ -180,38 +186,64 @@ class BoxExtraction:
 
     def _background(self, sci, err):
         """Per integration: a function giving the background at box pixels (rows, cols) as
-        (nints, 2h+1, nx), and the variance (nints, nx) of its column term."""
+        (nints, 2h+1, nx), the variance (nints, nx) of its column term, and the variance
+        (nints, ny) of its row (readout-line) term or None.
+
+        background = [scale * template] + column median + [row median of the rest over the
+        row's light-free pixels, where the detector's lines are rows along the dispersion]."""
         region = self.bkg_region & ~self.bad
-        if self.template is None:
-            bkg, bvar, _ = column_background(sci, err, region)
-            return (lambda rows, cols: bkg[:, None, :]), bvar
-        scale = template_scale(sci, self.template, region)
-        resid = sci - scale[:, None, None] * self.template[None]
-        col, bvar, _ = column_background(resid, err, region)
-        t = self.template
-        return (lambda rows, cols: col[:, None, :] + scale[:, None, None] * t[rows, cols][None]), bvar
+        scale = t = None
+        if self.template is not None:
+            scale = template_scale(sci, self.template, region)
+            t = self.template
+            sci = sci - scale[:, None, None] * t[None]
+        col, bvar, _ = column_background(sci, err, region)
+        row = rvar = None
+        if self.line_pixels is not None:
+            resid = sci - col[:, None, :].astype(np.float32)
+            row, rvar, _ = column_background(np.swapaxes(resid, 1, 2), np.swapaxes(err, 1, 2),
+                                             (self.line_pixels & ~self.bad).T)
+            del resid
+
+        def at(rows, cols):
+            b = col[:, None, :]
+            if row is not None:
+                b = b + row[:, rows]
+            if t is not None:
+                b = b + scale[:, None, None] * t[rows, cols][None]
+            return b
+        return at, bvar, rvar
 
     def measure(self, sci, err, dq) -> dict:
         """Per integration: white ``flux``/``var`` (order 1), per bin ``spec_flux``/``spec_var``,
         ``bkg``, ``sat_ap`` (saturated fraction of order 1's box) and order 1's trace ``cen``,
         ``off``, ``width``."""
         n, _, nx = sci.shape
-        bkg_at, bvar = self._background(sci, err) if self.use_bkg else (None, None)
+        bkg_at, bvar, rvar = self._background(sci, err) if self.use_bkg else (None, None, None)
         spec_flux, spec_var = [], []
         for k, (tr, prof) in enumerate(zip(self.traces, self.profiles)):
             cols = np.broadcast_to(np.arange(nx)[None, :], tr.rows.shape)
             bkg = bkg_at(tr.rows, cols) if bkg_at is not None else None
             ex = extract_box(sci, err, self.bad, tr.rows, tr.inside, prof, bkg, bvar, max_bad_fraction=self.max_bad)
             valid = ex["valid"] & tr.columns
+            if rvar is not None:
+                ex["rows_var"] = _row_term_var(rvar, tr.rows, tr.inside, valid, ex["f_good"])
             if k == 0:
                 self.valid = valid
                 first = ex
             for (a, b), o in zip(self.bins, self.bin_orders):
                 if o == tr.order:
                     spec_flux.append(np.nansum(ex["flux"][:, a:b][:, valid[a:b]], axis=1))
-                    spec_var.append(np.nansum(ex["var"][:, a:b][:, valid[a:b]], axis=1))
+                    v = np.nansum(ex["var"][:, a:b][:, valid[a:b]], axis=1)
+                    if rvar is not None:
+                        v = v + ex["rows_var"](slice(a, b))
+                    spec_var.append(v)
         use = self.valid & self.inrange
         out = {"flux": np.nansum(first["flux"][:, use], axis=1), "var": np.nansum(first["var"][:, use], axis=1)}
+        if rvar is not None:
+            cut = np.zeros(nx, bool)
+            cut[self.xr[0]:self.xr[1]] = True
+            out["var"] = out["var"] + first["rows_var"](cut)
         out["spec_flux"] = np.stack(spec_flux, axis=1) if spec_flux else np.zeros((n, 0))
         out["spec_var"] = np.stack(spec_var, axis=1) if spec_var else np.zeros((n, 0))
         if bkg_at is not None and use.any():
@@ -239,3 +271,32 @@ class BoxExtraction:
         out["off"] = off
         out["cen"] = float(np.mean(c[use])) + off if use.any() else np.full(n, np.nan)
         return out
+
+
+def lit_columns(med, rows, inside, bkg_region, fraction: float = 0.01) -> np.ndarray:
+    """(nx,) bool: columns whose box holds light -- box sum of the median frame minus its
+    column background above ``fraction`` of the 95th percentile over columns."""
+    nx = med.shape[1]
+    with np.errstate(all="ignore"), quiet():
+        b = nanmedian(np.where(bkg_region, med, np.nan), axis=0)
+    cols = np.broadcast_to(np.arange(nx)[None, :], rows.shape)
+    box = np.where(inside, med[rows, cols] - np.where(np.isfinite(b), b, 0.0)[None, :], 0.0)
+    flux = np.nansum(box, axis=0)
+    ref = np.percentile(flux[np.isfinite(flux)], 95) if np.isfinite(flux).any() else 0.0
+    return flux > fraction * max(ref, 0.0)
+
+
+def _row_term_var(rvar, rows, inside, valid, f_good):
+    """A function of a column selection giving the (nints,) variance that the row term adds to
+    the sum of the selected valid columns: the same row median enters every column whose box
+    holds that row, so its variance counts with the square of that number (columns weighted
+    by 1 / f_good)."""
+    def var(sel):
+        use = np.zeros(valid.shape, bool)
+        use[sel] = True
+        use &= valid
+        w = np.where(use, 1.0 / np.where(np.isfinite(f_good), f_good, 1.0), 0.0)
+        counts = np.zeros(rvar.shape[1])
+        np.add.at(counts, rows[inside & use[None, :]], np.broadcast_to(w[None, :], rows.shape)[inside & use[None, :]])
+        return (rvar * counts[None, :] ** 2).sum(axis=1)
+    return var
