@@ -59,8 +59,7 @@ MODES = {
 
 def _reduce(sim, workdir):
     stem = sim.uncal.name.replace("_uncal.fits", "")
-    outs = {"gain_scale": workdir / f"{stem}_gain_scale.fits", "gain_scaleints": workdir / f"{stem}_gain_scaleints.fits",
-            "rate": workdir / f"{stem}_rate.fits", "rateints": workdir / f"{stem}_rateints.fits"}
+    outs = {k: workdir / f"{stem}_{k}.fits" for k in ("gain_scale", "gain_scaleints", "rate", "rateints")}
     runner.run(STEPS, {"ramp": sim.uncal}, outs, overrides={k: str(v) for k, v in sim.refs.items()},
                use_crds_pars=False)
     return outs["rateints"]

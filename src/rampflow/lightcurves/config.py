@@ -19,8 +19,8 @@ DEFAULTS: dict = {
     "background": True,         # subtract the per-column background
     "trace_order": None,        # polynomial order of the trace centre (None: the mode's, 4 SOSS, else 2)
     "orders": None,             # spectral orders to extract (None: the mode's: SOSS SUBSTRIP256 [1, 2], else [1])
-    "background_template": None,
-    "line_background": "auto",  # per-row term where the readout lines are rows along the dispersion (auto | true | false)  # FITS background template scaled per integration (SOSS BKG reference)
+    "background_template": None,  # FITS background template scaled per integration (SOSS BKG reference)
+    "line_background": "auto",  # per-row term where readout lines run along the dispersion: auto | true | false
     "trace_window": None,       # rows each side of the peak for the centroid (None: box_halfwidth)
     "columns": None,            # [x0, x1): columns of the white light curve (None: all)
     "bin_width": 64,            # columns per spectroscopic bin

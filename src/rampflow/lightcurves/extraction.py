@@ -13,10 +13,10 @@ import numpy as np
 
 from .. import dq as dqflags
 from .config import LightCurveError
-from .stats import interp_nans_along_x, median_var_factor, nanmedian, quiet
 from .orders import find_orders, source_mask
+from .stats import interp_nans_along_x, median_var_factor, nanmedian, quiet
 from .template import load_template, template_scale
-from .trace import background_mask, box_indices, column_bins, order_bins
+from .trace import background_mask, column_bins, order_bins
 
 log = logging.getLogger(__name__)
 
