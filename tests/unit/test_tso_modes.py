@@ -145,3 +145,13 @@ def test_soss_bkg_reference_opens_as_jwst_reads_it(tmp_path):
         assert np.median(m.data) == pytest.approx(1.0, rel=0.1)
         # the template's step, as in the real one
         assert m.data[0, 100, 701] / m.data[0, 100, 699] == pytest.approx(1.4, rel=1e-5)
+
+
+def test_dispersion_shift_recovers_a_subpixel_drift():
+    from rampflow.lightcurves.extraction import dispersion_shift
+
+    x = np.arange(300, dtype=float)
+    spec = lambda dx: 100 + 40 * np.sin((x - dx) / 9.0) + 25 * np.cos((x - dx) / 4.0)  # noqa: E731
+    flux = np.stack([spec(0.0), 1.02 * spec(0.3), 0.99 * spec(-0.2)])
+    got = dispersion_shift(flux, spec(0.0), np.ones(300, bool))
+    np.testing.assert_allclose(got, [0.0, 0.3, -0.2], atol=0.01)

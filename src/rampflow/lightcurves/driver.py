@@ -185,8 +185,9 @@ def extract_lightcurves(products, *, config: dict | None = None, jump_files=None
     and the union of flagged pixels, then the extraction. Metrics columns: integration,
     segment, int_number, time, time_hours, jump_groups, jump_pixels (NaN without jump files),
     saturated_frac (frame), saturated_frac_aperture (box / aperture), background
-    [DN/s/pixel], and trace_center, trace_offset, trace_width [pixels] (spectroscopy: mean
-    trace row, flux-weighted offset from the fitted trace, RMS spatial width) or centroid_x,
+    [DN/s/pixel], and trace_center, trace_offset, trace_width, trace_xshift [pixels]
+    (spectroscopy: mean trace row, flux-weighted offset from the fitted trace, RMS spatial
+    width, shift of order 1's spectrum along the dispersion against the median frame's) or centroid_x,
     centroid_y, width [pixels] (imaging).
     """
     cfg = check_config(config)

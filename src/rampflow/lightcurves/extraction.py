@@ -161,6 +161,8 @@ class BoxExtraction:
         self.profiles = [box_profile(med, tr.rows, tr.inside, region, good_frac) for tr in self.traces]
         self.profile = self.profiles[0]
         self.bad = bad
+        self._med = med
+        self._ref_spec = None
         self.max_bad = float(cfg["max_bad_fraction"])
         cols = cfg["columns"]
         self.xr = (0, nx) if cols is None else (max(0, int(cols[0])), min(nx, int(cols[1])))
@@ -256,7 +258,19 @@ class BoxExtraction:
         sat_box = ((dq[:, self.rows, cols] & np.uint32(dqflags.SATURATED)) != 0) & self.inside[None]
         out["sat_ap"] = sat_box[:, :, use].reshape(n, -1).mean(axis=1) if use.any() else np.zeros(n)
         out.update(self._trace_metrics(first["box"], use, n))
+        out["xshift"] = dispersion_shift(first["flux"], self._reference_spectrum(), use)
         return out
+
+    def _reference_spectrum(self) -> np.ndarray:
+        """Order 1's spectrum (nx,) in the median frame: the box sum, background-subtracted."""
+        if getattr(self, "_ref_spec", None) is None:
+            nx = self.rows.shape[1]
+            cols = np.broadcast_to(np.arange(nx)[None, :], self.rows.shape)
+            with np.errstate(all="ignore"), quiet():
+                b = nanmedian(np.where(self.bkg_region, self._med, np.nan), axis=0) if self.use_bkg else None
+            m = self._med[self.rows, cols] - (np.where(np.isfinite(b), b, 0.0)[None, :] if b is not None else 0.0)
+            self._ref_spec = np.nansum(np.where(self.inside, m, 0.0), axis=0)
+        return self._ref_spec
 
     def _trace_metrics(self, box, use, n) -> dict:
         """Trace offset / width from the (replaced) box pixels of the used columns."""
@@ -300,3 +314,22 @@ def _row_term_var(rvar, rows, inside, valid, f_good):
         np.add.at(counts, rows[inside & use[None, :]], np.broadcast_to(w[None, :], rows.shape)[inside & use[None, :]])
         return (rvar * counts[None, :] ** 2).sum(axis=1)
     return var
+
+
+def dispersion_shift(flux: np.ndarray, reference: np.ndarray, use: np.ndarray) -> np.ndarray:
+    """Shift (nints,) [pixels] of each integration's spectrum along the dispersion relative to
+    ``reference`` (nx,): the least-squares fit ``flux = a * ref + b * dref/dx`` over the ``use``
+    columns gives ``shift = -b / a`` (first order in the shift; positive: towards higher x)."""
+    ref = np.asarray(reference, dtype=np.float64)
+    d = np.gradient(ref)
+    ok = use & np.isfinite(ref) & np.isfinite(d)
+    out = np.full(flux.shape[0], np.nan)
+    if ok.sum() < 3:
+        return out
+    a_mat = np.vstack([ref[ok], d[ok]]).T
+    f = np.asarray(flux, dtype=np.float64)[:, ok]
+    good = np.isfinite(f).all(axis=1)
+    if good.any():
+        coef, *_ = np.linalg.lstsq(a_mat, f[good].T, rcond=None)
+        out[good] = -coef[1] / coef[0]
+    return out
