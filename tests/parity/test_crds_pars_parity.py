@@ -1,7 +1,8 @@
 """CRDS parameter files: jwst (stpipe's ``Step.get_config_from_reference``, without
 STPIPE_DISABLE_CRDS_STEPPARS) and rampflow select the same ``pars-<step>`` file from the same local
 CRDS cache and read the same parameters from it, for each Detector1 step, on simulated NIRSpec
-BOTS, NIRCam imaging, NIRISS SOSS and NIRCam grism time series. Both run in one subprocess (crds reads its configuration once per process)."""
+BOTS, NIRCam imaging, NIRISS SOSS and NIRCam grism time series. Both run in one subprocess (crds
+reads its configuration once per process)."""
 
 from __future__ import annotations
 
