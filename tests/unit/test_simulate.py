@@ -424,7 +424,8 @@ def flat_kind():
 
 def test_registry_lists_the_shipped_kinds():
     assert simulate.KINDS[:2] == ("nirspec_tso", "nircam_image")
-    assert {"miri_image", "miri_lrs_tso"} <= set(simulate.KINDS)
+    shipped = {"miri_image", "miri_lrs_tso", "niriss_soss", "nircam_grism_tso", "nircam_imaging_tso"}
+    assert shipped <= set(simulate.KINDS)
     assert [r["kind"] for r in kinds.table()][:2] == ["nirspec_tso", "nircam_image"]
     rows = {r["kind"]: r for r in kinds.table()}
     assert rows["nirspec_tso"] == {"kind": "nirspec_tso", "instrument": "NIRSPEC", "exp_type": "NRS_BRIGHTOBJ",
@@ -437,7 +438,8 @@ def test_registry_lists_the_shipped_kinds():
     nir = [d for d in DETECTORS if DETECTORS[d][0] in ("NIRSPEC", "NIRCAM")]
     assert [kinds.detector_spec(d).code for d in nir] == list(range(1, 13))
     assert kinds.detector_spec("MIRIMAGE").code == 40
-    assert {"NIRSPEC", "NIRCAM", "MIRI"} <= set(simulate.READPATTERNS)
+    assert kinds.detector_spec("NIS").code == 21
+    assert {"NIRSPEC", "NIRCAM", "MIRI", "NIRISS"} <= set(simulate.READPATTERNS)
 
 
 def test_unknown_kind_is_rejected_naming_the_known_ones(tmp_path):

@@ -11,7 +11,8 @@ from rampflow.steps import DETECTOR1_ORDER, OFFICIAL_STEPS, get_step_class, step
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
-CONFIGS = [ROOT / "config" / "config.yaml", *sorted((ROOT / "config" / "programs").glob("*.yaml"))]
+CONFIGS = [ROOT / "config" / "config.yaml", *sorted((ROOT / "config").glob("demo_*.yaml")),
+           *sorted((ROOT / "config" / "programs").glob("*.yaml"))]
 
 
 def _schema():

@@ -61,6 +61,7 @@ _KEYWORD_ATTRS: dict[str, str] = {
     "CHANNEL": "meta.instrument.channel",
     "FILTER": "meta.instrument.filter",
     "PUPIL": "meta.instrument.pupil",
+    "PWCPOS": "meta.instrument.pupil_position",
     "GRATING": "meta.instrument.grating",
     "FXD_SLIT": "meta.instrument.fixed_slit",
     "APERNAME": "meta.aperture.name",
@@ -130,6 +131,7 @@ _REFERENCE_MODELS = {
     "ipc": ("IPCModel", {"SCI": "data"}),
     "reset": ("ResetModel", {"SCI": "data", "DQ": "dq", "ERR": "err"}),
     "rscd": ("RSCDModel", {"RSCD_GROUP_SKIP": "rscd_group_skip_table"}),
+    "bkg": ("SossBkgModel", {"SCI": "data"}),
 }
 
 

@@ -94,7 +94,8 @@ def plot_spectroscopic(spec: Table, path, *, plot_bin=None, offset: float | None
 
 
 def plot_metrics(metrics: Table, path) -> Path:
-    """Per-integration metrics (jumps, saturation, background, trace position/width) in panels."""
+    """Per-integration metrics (jumps, saturation, background, trace position/width, and the
+    spectrum's shift along the dispersion) in panels."""
     x = np.asarray(metrics["time_hours"])
     if metrics.meta.get("mode") == "imaging":
         panels = [("jump_pixels", "jump pixels [count]"), ("saturated_frac", "saturated fraction"),
@@ -106,6 +107,8 @@ def plot_metrics(metrics: Table, path) -> Path:
         panels = [("jump_pixels", "jump pixels [count]"), ("saturated_frac", "saturated fraction"),
                   ("background", "background [DN/s/pixel]"), ("trace_center", f"trace centre [{across}]"),
                   ("trace_width", "trace RMS width [pixel]")]
+        if "trace_xshift" in metrics.colnames:
+            panels.append(("trace_xshift", "shift along dispersion [pixel]"))
     fig = figure((8.0, 1.6 * len(panels) + 1))
     axes = fig.subplots(len(panels), 1, sharex=True)
     for ax, (col, label) in zip(np.atleast_1d(axes), panels):

@@ -12,6 +12,12 @@ instrument's module and is registered here:
     MIRI imaging on the full 1024 x 1032 frame, and LRS slitless time series on
     SLITLESSPRISM (dispersed along the rows, a transit, segments), with MIRI's reset, first-
     and last-frame anomalies, RSCD, integration-dependent dark, EMI and REFOUT.
+``niriss_soss`` (:mod:`.niriss`)
+    NIRISS SOSS on SUBSTRIP256/96: three curved, overlapping orders, zodiacal background
+    (with its BKG template reference), 1/f along columns (NIRISS reads along y).
+``nircam_grism_tso``, ``nircam_imaging_tso`` (:mod:`.nircam_tso`)
+    NIRCam grism time series on SUBGRISM64/128/256 (1 or 4 outputs, F322W2 or F444W, trace
+    along rows) and the short-wave weak-lens imaging time series on SUB64P.
 
 Adding an instrument or mode is one new module defining its :class:`~.kinds.Instrument` and
 :class:`~.kinds.Kind` (geometry, scene, header keywords, physics defaults) plus one
@@ -38,7 +44,7 @@ computed when read, so they include kinds registered later.
 
 from __future__ import annotations
 
-from . import kinds, miri, nircam, nirspec
+from . import kinds, miri, nircam, nircam_tso, niriss, nirspec
 from .crds_cache import override_only_crds, write_crds_cache
 from .detector import linear_to_measured, measured_to_linear
 from .exposure import SimulatedExposure, read_truth, simulate_exposure
@@ -50,6 +56,9 @@ kinds.register(nirspec.BOTS)
 kinds.register(nircam.IMAGE)
 kinds.register(miri.IMAGE)
 kinds.register(miri.LRS_TSO)
+kinds.register(niriss.SOSS)
+kinds.register(nircam_tso.GRISM_TSO)
+kinds.register(nircam_tso.IMAGING_TSO)
 
 __all__ = [
     "SimulatedExposure", "simulate_exposure", "simulate_program", "program_stems", "write_crds_cache",

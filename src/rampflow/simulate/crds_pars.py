@@ -35,6 +35,14 @@ shower settings (``extend_snr_threshold 1.2``, ``extend_min_area 90``,
 ``time_masked_after_shower 15``, ``max_extended_radius 200``), and that MIRI TSO files keep
 ``mask_snowball_core_next_int``-style NIR options off (not listed). No
 detector1pipeline file is written (rampflow's step order comes from its own config).
+Time-series modes added with the NIRISS and NIRCam TSO kinds: the NIRCam entries for
+NRC_TSGRISM and NRC_TSIMAGE (snowball flagging) were already here, with the provenance above; the NIRISS
+SOSS entry (snowball flagging for
+NIS_SOSS, TSO) is ASSUMED -- NIRISS's detector shows snowballs like the others and the public
+SOSS reduction notes recommend flagging them, but the operational pars-jumpstep selection for
+NIS_SOSS could not be checked offline. No clean_flicker_noise file is shipped for SOSS or the
+NIRCam TSO modes (ASSUMED: the public calwebb_detector1 notes turn it on by parameter file
+only for NIRSpec BOTS); rampflow's ``destripe`` step is what their demo configs use.
 """
 
 from __future__ import annotations
@@ -59,6 +67,9 @@ PARS = {
     "NIRSPEC": [
         ("jump", ("NRS_BRIGHTOBJ", "N/A", "N/A", "N/A", "T"), _SNOWBALLS),
         ("clean_flicker_noise", ("NRS_BRIGHTOBJ", "N/A", "N/A", "N/A", "T"), _BOTS_CFN),
+    ],
+    "NIRISS": [
+        ("jump", ("NIS_SOSS", "N/A", "N/A", "N/A", "T"), _SNOWBALLS),
     ],
     "NIRCAM": [
         ("jump", ("NRC_IMAGE", "N/A", "N/A", "N/A", "N/A"), _SNOWBALLS),

@@ -113,7 +113,7 @@ def simulate_exposure(outdir, *, kind: str = "nirspec_tso", detector: str = "NRS
     spec = kinds.get(kind)
     detector = kinds.check_detector(kind, detector)
     phys = kinds.resolve_physics(kind, physics_overrides)
-    geom = geometry(kind, detector, size, ngroups, phys["readpatt"])
+    geom = geometry(kind, detector, size, ngroups, phys["readpatt"], phys)
     intstart, intend = segment_bounds(nints, segment, nsegments, ints_per_segment)
     nseg_ints = intend - intstart + 1
     outdir = Path(outdir)
@@ -129,7 +129,7 @@ def simulate_exposure(outdir, *, kind: str = "nirspec_tso", detector: str = "NRS
 
     sub = subarray_props(det, geom)
     src, depth = scene(kind, det, geom, phys, seed)
-    background = float(phys["background"]) * ~sub.insensitive
+    background = spec.background_rate(geom, phys) * ~sub.insensitive
     times = int_times(geom, phys, int(nints))
     sl = slice(intstart - 1, intend)
     transit = _transit(geom, phys, times, depth, sl)
@@ -226,6 +226,7 @@ def uncal_keywords(spec: kinds.Kind, geom: Geometry, phys, program, nints, intst
         kw["EXSEGNUM"] = int(segment)
         kw["EXSEGTOT"] = int(nsegments)
     kw.update(spec.keywords(geom))
+    kw.update(spec.physics_keywords(phys))
     return kw
 
 

@@ -64,9 +64,10 @@ class Geometry:
         return self.nx == self.full_nx and self.ny == self.full_ny
 
 
-def geometry(kind: str, detector: str, size, ngroups: int, readpatt: str | None) -> Geometry:
+def geometry(kind: str, detector: str, size, ngroups: int, readpatt: str | None, phys: dict | None = None) -> Geometry:
     """Geometry of a ``kind`` exposure on ``detector``: ``size`` [ny, nx] (None: the kind's
-    default), ``readpatt`` (None: the kind's default). Bad values are ValueErrors naming the key."""
+    default), ``readpatt`` (None: the kind's default), ``phys`` the physics parameters (some
+    kinds choose NOUTPUTS from them). Bad values are ValueErrors naming the key."""
     spec = kinds.get(kind)
     instrument = spec.instrument
     det = instrument.detectors[detector]
@@ -86,7 +87,7 @@ def geometry(kind: str, detector: str, size, ngroups: int, readpatt: str | None)
         name, xstart, ystart = "FULL", 1, 1
     else:
         name, xstart, ystart = spec.subarray(detector, ny, nx)
-    noutputs = spec.noutputs(ny, nx)
+    noutputs = spec.outputs(ny, nx, phys or {})
     # detector frame: nfast pixels per line (per output), nslow lines; 10 us per pixel,
     # 12 extra pixel times per line and one extra line per frame
     fast, slow = det.fastaxis, det.slowaxis

@@ -83,6 +83,20 @@ class Kind:
         """NOUTPUTS of a (ny, nx) readout."""
         raise NotImplementedError
 
+    def outputs(self, ny: int, nx: int, phys: dict) -> int:
+        """NOUTPUTS of a (ny, nx) readout with the exposure's physics parameters (a kind whose
+        subarrays can be read through 1 or 4 outputs reads its choice there)."""
+        return self.noutputs(ny, nx)
+
+    def background_rate(self, geom, phys: dict) -> np.ndarray:
+        """(ny, nx) background [DN/s] out of transit: ``background`` everywhere by default; a
+        kind with a structured sky (NIRISS SOSS's zodiacal light) paints its own."""
+        return np.full((geom.ny, geom.nx), float(phys["background"]))
+
+    def extra_references(self, det, geom, phys: dict, refdir) -> dict:
+        """Reference files of this mode beyond the detector's eight (reftype -> path)."""
+        return {}
+
     def source(self, det, geom, phys: dict, rng: np.random.Generator, peak: float) -> np.ndarray:
         """Source rate (ny, nx) [DN/s] out of transit; ``peak`` is the brightest pixel's rate."""
         raise NotImplementedError
@@ -116,6 +130,10 @@ class Kind:
         """The kind's reference files (reftype -> path), or None for the NIR set of
         :func:`.references.write_references`."""
         return None
+
+    def physics_keywords(self, phys: dict) -> dict:
+        """Header keywords that follow the exposure's physics parameters (e.g. a chosen filter)."""
+        return {}
 
     def default_gain(self, detector: str) -> float:
         """GAIN [e-/DN] when the ``gain`` physics parameter is None."""

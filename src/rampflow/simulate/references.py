@@ -123,4 +123,5 @@ def write_references(det: DetectorModel, geom: Geometry, phys: dict, refdir: Pat
                "DESCRIP": f"Simulated dark for {det.name} {geom.subarray} ({nfr} frames)"}
     put("dark", {"SCI": dark, "DQ": np.zeros((geom.ny, geom.nx), np.uint32)}, dark_kw,
         ["UNRELIABLE_DARK"], subarray=dark_tag(geom), model=instrument.dark_model)
+    paths.update(spec.extra_references(det, geom, phys, refdir))
     return paths
