@@ -136,7 +136,7 @@ class CleanFlickerNoise(Step):
     module docstring. The draft rate uses the READNOISE and GAIN references."""
 
     name = "clean_flicker_noise"
-    keyword = "S_CLNFLK"
+    keyword = "S_CLNFNS"
     reftypes = ("readnoise", "gain")
     spec = SPEC
     skip_default = True
