@@ -140,7 +140,7 @@ class CleanFlickerNoise(Step):
     reftypes = ("readnoise", "gain")
     spec = SPEC
     skip_default = True
-    implemented_values = {"background_method": ("median", "model", None), "apply_flat_field": (False,)}
+    implemented_values = {"background_method": ("median", "model", "None", None), "apply_flat_field": (False,)}
     #: the scene mask comes from a first pass over the step's input ramp (:meth:`prepare`)
     needs_input_ramp = True
     products = ("clean_flicker_noise", "mask", "flicker_bkg", "flicker_noise")

@@ -139,8 +139,8 @@ class ParamSpec:
                              f"({source} {default})")
 
     def _problem(self, value) -> str | None:
-        if value is None:  # jwst's option(..., None, ...) takes None whatever its default
-            return None if self.allows_none or None in self.options else "is not allowed"
+        if value is None:  # jwst's option(..., None, ...) takes None (its "None") whatever its default
+            return None if self.allows_none or "None" in self.options else "is not allowed"
         kind = self.kind
         if kind in _LIST_KINDS:
             if not isinstance(value, (list, tuple)):
@@ -225,7 +225,8 @@ def _parse_line(line: str, source: str) -> ParamSpec:
     options: tuple = ()
     lo, hi = kwargs.pop("min", None), kwargs.pop("max", None)
     if kind == "option":
-        options = tuple(args)
+        # configobj reads a bare None among an option's choices as the string "None"
+        options = tuple("None" if a is None else a for a in args)
         if not options:
             raise ValueError(f"parameter spec line {line!r}: option() needs its choices")
     elif args:  # integer(0, 9): min, max
