@@ -129,6 +129,13 @@ class Step:
             REGISTRY[cls.name] = cls
 
     @classmethod
+    def reftypes_for(cls, meta, params: dict) -> tuple[str, ...]:
+        """The reference types the runner resolves for this exposure and these parameters:
+        :attr:`reftypes`, plus any optional type the step asks for only in some cases (refpix's
+        SIRSKERNEL with ``refpix_algorithm='sirs'`` on full frames, as jwst asks for it)."""
+        return cls.reftypes
+
+    @classmethod
     def makes(cls, suffix: str, params: dict) -> bool:
         """Whether the step makes product ``suffix`` with ``params`` (its parameters for the
         job): every product but an optional one whose parameter is off."""
