@@ -306,3 +306,53 @@ def test_clean_one_image_restores_nans():
                                               axis_to_correct=2, fit_by_channel=False)
     assert ok and background == 1.0 and np.isnan(cleaned[2, 3]) and not mask[2, 3]
     np.testing.assert_allclose(np.delete(cleaned.ravel(), 2 * 8 + 3), 1.0)
+
+
+# --------------------------------------------------------------------------- user masks (jwst's cases)
+
+def _user_mask_file(tmp_path, mask):
+    from stdatamodels.jwst import datamodels
+
+    model = datamodels.CubeModel(mask.astype(np.float32)) if mask.ndim == 3 else \
+        datamodels.ImageModel(mask.astype(np.float32))
+    path = tmp_path / f"mask{mask.ndim}.fits"
+    model.save(str(path))
+    return str(path)
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_user_mask_is_used_as_given(tmp_path, ndim):
+    from types import SimpleNamespace
+
+    nints, ngroups, ny, nx = 2, 3, 8, 10
+    mask = np.full((nints, ny, nx) if ndim == 3 else (ny, nx), True)
+    mask[..., 2, :] = False  # one row never background
+    meta = _meta(ny=ny, nx=nx, nints=nints, ngroups=ngroups)
+    step = CleanFlickerNoise(meta, NO_REFS, user_mask=_user_mask_file(tmp_path, mask), n_sigma=0.0)
+    step.prepare(SimpleNamespace(shape=(nints, ngroups, ny, nx), meta=meta))  # no draft rate is made
+    assert step.mask.shape == mask.shape and (step.mask == mask).all()
+    assert step.mask_source == f"mask{ndim}.fits"
+    sci = np.zeros((nints, ngroups, ny, nx), np.float32)
+    sci[:, 1:] += np.arange(ny, dtype=np.float32)[None, None, :, None]  # row offsets in group 1 on
+    step.process(sci, np.zeros(sci.shape, np.uint8), np.zeros((ny, nx), np.uint32), slice(0, nints), slice(0, ny))
+    assert np.all(sci[:, 1, 2] == 2.0)  # no background pixel in row 2: its stripe stays
+    assert np.all(sci[:, 1][:, np.arange(ny) != 2] == sci[0, 1, 0, 0])
+
+
+@pytest.mark.parametrize("shape", [(9, 10), (3, 8, 10)])
+def test_user_mask_that_does_not_fit_fails_the_step(tmp_path, shape):
+    from types import SimpleNamespace
+
+    meta = _meta(ny=8, nx=10, nints=2, ngroups=3)
+    step = CleanFlickerNoise(meta, NO_REFS, user_mask=_user_mask_file(tmp_path, np.ones(shape, bool)))
+    step.prepare(SimpleNamespace(shape=(2, 3, 8, 10), meta=meta))
+    assert step.skipped and step.failed and step.mask is None
+
+
+def test_missing_user_mask_is_named(tmp_path):
+    from types import SimpleNamespace
+
+    meta = _meta(ny=8, nx=10)
+    step = CleanFlickerNoise(meta, NO_REFS, user_mask=str(tmp_path / "nope.fits"))
+    with pytest.raises(ValueError, match="nope.fits"):
+        step.prepare(SimpleNamespace(shape=(2, 4, 8, 10), meta=meta))
