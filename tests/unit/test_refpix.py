@@ -555,6 +555,13 @@ def test_sirs_without_kernel_is_the_running_median(caplog):
     assert np.std(out["sirs"][0, 1, 4:-4, 4:-4].mean(axis=1)) < 0.5 * np.std(sci[0, 1, 4:-4, 4:-4].mean(axis=1))
 
 
+def test_sirs_on_a_subarray_is_not_applied(caplog):
+    """jwst: 'SIRS not applied for subarray data'; the usual subarray correction runs."""
+    with caplog.at_level(logging.INFO):
+        step = RefPixStep(make_meta(), {}, refpix_algorithm="sirs")
+    assert "not applied for subarray" in caplog.text and not step.sirs_fallback
+
+
 def test_sirs_with_a_kernel_is_refused():
     from types import SimpleNamespace
 
