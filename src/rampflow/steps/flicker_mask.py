@@ -47,6 +47,7 @@ def draft_rate(ramp, refs: dict, return_cube: bool, chunk_mb: float = 256) -> tu
     from .ramp_fit import RampFit
 
     fit = RampFit(ramp.meta, {k: refs[k] for k in RampFit.reftypes})
+    fit.scan(ramp)  # MIRI: the leading / trailing groups stcal discards (nothing for near-IR data)
     fit.start({n: ramp.extra_image(n) for n in ramp.extra_images}, ramp.primary_header)
     pdq = ramp.pixeldq()
     ny = ramp.shape[2]
