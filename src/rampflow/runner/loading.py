@@ -79,8 +79,4 @@ def load_step(name: str, meta, *, params: dict | None = None, overrides: dict | 
             resolved.notes.append(f"{resolved.pars_name} sets skip=True; rampflow still runs {name} (it makes "
                                   "the rate products)")
             log.warning("%s: %s: %s", meta.filename, name, resolved.notes[-1])
-    if cls.needs_input_ramp and not step.skipped:  # a first pass over the input (see Step.prepare)
-        if ramp is None:
-            raise ValueError(f"step {name!r} must be given its input ramp file (it starts a pass)")
-        step.prepare(ramp)
     return step, paths, ctx, recorded

@@ -110,9 +110,8 @@ class Step:
     #: context (e.g. 1 for jump's neighbour flagging); the runner passes them in and keeps
     #: only the interior rows of the result.
     halo: ClassVar[int] = 0
-    #: True for a step that needs its whole input ramp before the first chunk (clean_flicker_noise's
-    #: scene mask from a draft rate): the runner starts a pass at it and calls :meth:`prepare`
-    #: with the open input ramp
+    #: True for a step whose :meth:`prepare` needs the open input ramp (clean_flicker_noise's scene
+    #: mask from a draft rate): the runner starts a pass at it, so it gets the ramp
     needs_input_ramp: ClassVar[bool] = False
     #: False for steps that never change SCI (only DQ): the runner then copies the input's
     #: SCI bytes into the product instead of writing them back from each chunk
@@ -188,11 +187,6 @@ class Step:
         ints, rows : where the chunk sits in the exposure (0-based slices).
         """
         raise NotImplementedError
-
-    def prepare(self, ramp) -> None:
-        """With :attr:`needs_input_ramp`: called once, before the first chunk, with the step's
-        open input ramp (a :class:`rampflow.io.RampFile`, read only), for a first pass over the
-        exposure. Not called when the step is skipped. Default: nothing."""
 
     def process_zeroframe(self, zf: np.ndarray, ints: slice, rows: slice) -> None:
         """Apply the step to the chunk's ZEROFRAME (float32 (nint_chunk, nrow_chunk, nx), the first

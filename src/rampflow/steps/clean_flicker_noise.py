@@ -175,12 +175,15 @@ class CleanFlickerNoise(Step):
         if self.std["user_mask"] is None:
             check_science_regions(meta.exp_type, p["mask_science_regions"])
 
-    def prepare(self, ramp) -> None:
-        """First pass: the scene mask from the step's input ramp (an open RampFile)."""
+    def prepare(self, ramp, chunk_mb: float = 256) -> None:
+        """First pass: the scene mask from the step's input ramp (an open RampFile; the draft
+        rate is read in row chunks within ``chunk_mb``)."""
         if self.skipped:
             return
+        if ramp is None:
+            raise ValueError("clean_flicker_noise must be the first step of its pass (it reads its input ramp)")
         self._ramp = ramp
-        mask, self.mask_source = scene_mask(ramp, self.refs, self.std)
+        mask, self.mask_source = scene_mask(ramp, self.refs, self.std, chunk_mb)
         nints, _, ny, nx = ramp.shape
         if mask.shape[-2:] != (ny, nx) or (mask.ndim == 3 and mask.shape[0] != nints) or mask.ndim not in (2, 3):
             log.warning("Mask does not match data shape. Step will be skipped.")
@@ -251,6 +254,8 @@ class CleanFlickerNoise(Step):
         self._saved.clear()
 
     def header_updates(self):
+        if self.failed:  # found in prepare, after the status was first recorded
+            return {self.keyword: ("FAILED", f"rampflow {self.name}")}
         if self.mask is None:
             return {}
         return {"CFNMASK": (str(self.mask_source), "clean_flicker_noise scene mask from"),

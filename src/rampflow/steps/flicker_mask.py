@@ -95,7 +95,7 @@ def read_user_mask(path) -> np.ndarray:
         return np.asarray(model.data).copy().astype(np.bool_)
 
 
-def scene_mask(ramp, refs: dict, params: dict) -> tuple[np.ndarray, str]:
+def scene_mask(ramp, refs: dict, params: dict, chunk_mb: float = 256) -> tuple[np.ndarray, str]:
     """The scene mask for an open ramp and the step's (standardised) parameters: the user
     mask if given, else from the draft rate(s). Returns (mask bool (ny, nx) or (nints, ny, nx),
     what it was made from)."""
@@ -103,7 +103,7 @@ def scene_mask(ramp, refs: dict, params: dict) -> tuple[np.ndarray, str]:
         return read_user_mask(params["user_mask"]), Path(str(params["user_mask"])).name
     single = bool(params["single_mask"])
     log.info("clean_flicker_noise: creating a draft rate%s for scene masking", "" if single else "ints")
-    data, rate_dq = draft_rate(ramp, refs, return_cube=not single)
+    data, rate_dq = draft_rate(ramp, refs, return_cube=not single, chunk_mb=chunk_mb)
     mask = create_mask(data, rate_dq, ramp.meta.exp_type, mask_science_regions=params["mask_science_regions"],
                        n_sigma=params["n_sigma"], fit_histogram=params["fit_histogram"], single_mask=single)
     return mask, "draft rateints" if mask.ndim == 3 else "draft rate"
