@@ -37,6 +37,7 @@ JWST_CLASSES = {
     "lastframe": "jwst.lastframe.LastFrameStep",
     "reset": "jwst.reset.ResetStep",
     "rscd": "jwst.rscd.RscdStep",
+    "clean_flicker_noise": "jwst.clean_flicker_noise.CleanFlickerNoiseStep",
 }
 
 #: (step, parameter) -> what differs on purpose (documented in the step's spec comments)

@@ -165,10 +165,10 @@ out = {}
 for uncal in json.loads(sys.argv[1]):
     meta = ExposureMeta.from_headers(fits.getheader(uncal), fits.getheader(uncal, "SCI"), uncal)
     r = {}
-    for step in ("jump", "ramp_fit", "saturation"):
+    for step in ("jump", "ramp_fit", "saturation", "clean_flicker_noise"):
         res = references.resolve_parameters(meta, step)
         r[step] = {"file": res.pars_name, "changed": {k: v for k, (v, s) in res.changed().items()},
-                   "notes": res.notes}
+                   "notes": res.notes, "skip": res.skip}
     r["unimplemented"] = references.check_unimplemented_pars(meta, "ramp_fit")
     r["off"] = references.resolve_parameters(meta, "jump", use_crds_pars=False).pars_name
     out[uncal] = r
@@ -209,8 +209,10 @@ def test_simulated_cache_selects_per_mode_pars(program, monkeypatch):
         assert not any("expand_large_events" in n for n in r["jump"]["notes"])
         assert r["ramp_fit"]["file"] == r["saturation"]["file"] == "N/A"
         assert r["off"] == "N/A"
-    # clean_flicker_noise turned on for BOTS: a note (and a WARNING) that rampflow does not run it
-    assert len(bots["unimplemented"]) == 1 and "clean_flicker_noise" in bots["unimplemented"][0]
-    assert "NOT run" in bots["unimplemented"][0]
-    assert img["unimplemented"] == []
-    assert "expand_large_events" not in proc.stderr and "clean_flicker_noise" in proc.stderr  # the warning
+    # clean_flicker_noise turned on for BOTS with its settings (rampflow implements it: no note)
+    assert bots["unimplemented"] == [] and img["unimplemented"] == []
+    cfn = bots["clean_flicker_noise"]
+    assert cfn["file"] == "jwst_nirspec_pars-cleanflickernoisestep_0001.asdf" and cfn["skip"] is False
+    assert cfn["notes"] == [] and cfn["changed"] == {k: v for k, v in crds_pars._BOTS_CFN.items() if k != "skip"}
+    assert img["clean_flicker_noise"]["file"] == "N/A"
+    assert "expand_large_events" not in proc.stderr and "NOT run" not in proc.stderr  # no warning

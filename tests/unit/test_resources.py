@@ -162,3 +162,15 @@ def test_every_step_job_of_the_demo_plans_its_memory(fuse):
         est = job_mem_mb(job.steps, TSO, cfg["compute"]["chunk_mb"])
         assert est >= R.OVERHEAD_MB + R.CHUNK_FACTOR * 200, (job.name, est)
         assert est < 4000, (job.name, est)
+
+
+def test_clean_flicker_noise_counts_its_draft_rate():
+    """clean_flicker_noise holds the draft rate's products (as ramp_fit does) and reads the ramp
+    in row chunks for it: its job needs more than the same job without it, by about the rate
+    products."""
+    from rampflow.wiring.resources import MB, RATEINTS_BYTES, job_mem_mb
+
+    shape = (155, 70, 32, 2048)
+    rate_mb = 155 * 32 * 2048 * RATEINTS_BYTES / MB  # 388 MB
+    alone = job_mem_mb(["persistence"], shape, 256)  # an integration-chunk step of the same size
+    assert job_mem_mb(["clean_flicker_noise"], shape, 256) - alone >= rate_mb - 1

@@ -8,8 +8,8 @@ from rampflow.steps import order
 from rampflow.wiring import exposure_chain, stem_family
 
 MIRI_JWST = ["group_scale", "dq_init", "emicorr", "saturation", "ipc", "firstframe", "lastframe", "reset",
-             "linearity", "rscd", "dark_current", "refpix", "charge_migration", "jump", "persistence", "ramp_fit",
-             "gain_scale"]
+             "linearity", "rscd", "dark_current", "refpix", "charge_migration", "jump", "clean_flicker_noise",
+             "persistence", "ramp_fit", "gain_scale"]
 
 
 def test_orders_are_jwst_3_0s():
@@ -56,7 +56,7 @@ def test_exposure_steps_give_each_instrument_its_order():
                                                  "refpix", "destripe", "jump", "ramp_fit", "gain_scale"]
     assert order.exposure_steps(MIRI_JWST, "NIRCAM") == [
         "group_scale", "dq_init", "saturation", "ipc", "refpix", "linearity", "dark_current", "charge_migration",
-        "jump", "persistence", "ramp_fit", "gain_scale"]
+        "jump", "clean_flicker_noise", "persistence", "ramp_fit", "gain_scale"]
 
 
 def test_wiring_chain_per_exposure():

@@ -21,7 +21,8 @@ def _schema():
 
 def test_registry_has_every_step_with_the_contract_attributes():
     assert DETECTOR1_ORDER == ("group_scale", "dq_init", "saturation", "ipc", "superbias", "refpix", "linearity",
-                               "dark_current", "charge_migration", "jump", "persistence", "ramp_fit", "gain_scale")
+                               "dark_current", "charge_migration", "jump", "clean_flicker_noise", "persistence",
+                               "ramp_fit", "gain_scale")
     assert OFFICIAL_STEPS == DETECTOR1_ORDER + ("emicorr", "firstframe", "lastframe", "reset", "rscd")
     names = step_names()
     assert names[:len(OFFICIAL_STEPS)] == OFFICIAL_STEPS and "destripe" in names

@@ -46,7 +46,8 @@ def load_step(name: str, meta, *, params: dict | None = None, overrides: dict | 
         resolved.notes += references.check_unimplemented_pars(meta, name, overrides=overrides, context=crds_context,
                                                               use_crds_pars=use_crds_pars)
     params = {k: v for k, v in resolved.values.items() if resolved.sources[k] != "default"}
-    paths, ctx = references.resolve(meta, cls.reftypes, overrides, crds_context, optional=cls.optional_reftypes)
+    paths, ctx = references.resolve(meta, cls.reftypes_for(meta, {**cls.defaults, **resolved.values}), overrides,
+                                    crds_context, optional=cls.optional_reftypes)
     refs = {rt: references.load_reference(rt, p, meta) for rt, p in paths.items()
             if p != references.NOT_APPLICABLE}
     arrays, recorded = {}, {}

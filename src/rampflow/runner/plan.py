@@ -5,7 +5,8 @@ integration-chunk ramp steps are fused on chunks of integrations (all rows); row
 steps (jump, then ramp_fit) on chunks of rows holding every integration, read with the
 steps' halo rows; a step on rate products (gain_scale) gets a pass of its own. A step
 whose extra input must be built from its input ramp (destripe without a mask file) starts
-a pass, so that ramp is a file. Between passes the products are files: those asked for,
+a pass, so that ramp is a file; so does a step that reads its whole input ramp first
+(``needs_input_ramp``: clean_flicker_noise's draft rate). Between passes the products are files: those asked for,
 else temporary ones.
 """
 
@@ -48,7 +49,7 @@ def plan_passes(steps: list[str], inputs: dict) -> list[Pass]:
     for name in steps:
         cls = get_step_class(name)
         mode = _mode(cls)
-        builds_input = any(not inputs.get(k) and INPUTS[k].needs_ramp for k in cls.inputs)
+        builds_input = cls.needs_input_ramp or any(not inputs.get(k) and INPUTS[k].needs_ramp for k in cls.inputs)
         prev = passes[-1] if passes else None
         if prev is not None and prev.last.kind == "rate" and cls.kind == "ramp":
             raise ValueError(f"runner.run: ramp step {name!r} cannot follow {prev.steps[-1]!r}, which makes "

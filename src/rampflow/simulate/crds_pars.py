@@ -27,6 +27,17 @@ clean_flicker_noise's ``fit_method: median``, ``background_method: median``,
 ``mask_science_regions: false``, ``fit_by_channel: false``, ``n_sigma: 2``. Replace them with
 the real files (``references.overrides`` or a real CRDS cache) for exact per-mode parity.
 
+clean_flicker_noise for BOTS, what was found vs assumed. Found (public STScI material): jwst
+issue #8815 (JP-3759) tracks enabling the step "via parameter reference files for some
+instrument modes"; the NIRSpec BOTS pipeline notebook's Build 13.0 update
+(jwst-pipeline-notebooks PR #104) says the step is "on by default" for BOTS, so ``skip: false``
+is found. Not found: the parameter values of the operational
+``jwst_nirspec_pars-cleanflickernoisestep`` file. jwst PR #9981 gives the old spec2 NSClean
+equivalents (fft, no background, mask_science_regions, n_sigma 5) but for rate images in
+calwebb_spec2, not this file. So the values here are ASSUMED: jwst's code defaults (median fit,
+median background, one mask; ``mask_science_regions: false``, which BOTS needs without the
+instrument-model WCS), each written out so that the file visibly sets them.
+
 MIRI. FOUND (CRDS's release notes): CRDS has a ``miri_pars-jumpstep`` rmap (matching on
 filter and subarray among others) and a ``miri_pars-detector1pipeline`` rmap, and jwst's
 JumpStep documents ``find_showers`` as MIRI's shower flagging. ASSUMED: that the MIRI jump

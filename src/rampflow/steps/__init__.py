@@ -38,6 +38,7 @@ MODULES = {
     "dark_current": "rampflow.steps.dark_current",
     "charge_migration": "rampflow.steps.charge_migration",
     "jump": "rampflow.steps.jump",
+    "clean_flicker_noise": "rampflow.steps.clean_flicker_noise",
     "persistence": "rampflow.steps.persistence",
     "ramp_fit": "rampflow.steps.ramp_fit",
     "gain_scale": "rampflow.steps.gain_scale",

@@ -110,6 +110,9 @@ class Step:
     #: context (e.g. 1 for jump's neighbour flagging); the runner passes them in and keeps
     #: only the interior rows of the result.
     halo: ClassVar[int] = 0
+    #: True for a step whose :meth:`prepare` needs the open input ramp (clean_flicker_noise's scene
+    #: mask from a draft rate): the runner starts a pass at it, so it gets the ramp
+    needs_input_ramp: ClassVar[bool] = False
     #: False for steps that never change SCI (only DQ): the runner then copies the input's
     #: SCI bytes into the product instead of writing them back from each chunk
     modifies_sci: ClassVar[bool] = True
@@ -123,6 +126,13 @@ class Step:
             if "products" not in cls.__dict__:
                 cls.products = (cls.name,)
             REGISTRY[cls.name] = cls
+
+    @classmethod
+    def reftypes_for(cls, meta, params: dict) -> tuple[str, ...]:
+        """The reference types the runner resolves for this exposure and these parameters:
+        :attr:`reftypes`, plus any optional type the step asks for only in some cases (refpix's
+        SIRSKERNEL with ``refpix_algorithm='sirs'`` on full frames, as jwst asks for it)."""
+        return cls.reftypes
 
     @classmethod
     def makes(cls, suffix: str, params: dict) -> bool:

@@ -4,8 +4,8 @@ jwst runs MIRI exposures (``meta.instrument.name == "MIRI"``) through their own 
 other instrument through the near-infrared one; the steps after dark_current / refpix are
 shared. A step not in an instrument's order is not run for it (superbias for MIRI; emicorr,
 firstframe, lastframe, reset and rscd for NIRCam, NIRSpec, NIRISS). Only the steps rampflow
-implements are listed (jwst's picture_frame and clean_flicker_noise, skipped by default, are
-not; they would come between jump and persistence).
+implements are listed (jwst's picture_frame, skipped by default, is not; it would come between
+jump and clean_flicker_noise).
 
 Pure functions of step names and instrument names:
 
@@ -21,7 +21,7 @@ Pure functions of step names and instrument names:
 from __future__ import annotations
 
 #: the shared tail of calwebb_detector1 (both families), in order
-_TAIL = ("charge_migration", "jump", "persistence", "ramp_fit", "gain_scale")
+_TAIL = ("charge_migration", "jump", "clean_flicker_noise", "persistence", "ramp_fit", "gain_scale")
 
 #: jwst 3.0's calwebb_detector1 order of the official steps rampflow implements, by family
 DETECTOR1_ORDERS = {

@@ -48,11 +48,17 @@ MIRI: jwst's own MIRI algorithm (left/right reference columns per amplifier, aft
 subtracting each integration's first group), and MIRI subarrays SKIPPED, as jwst does: see
 :mod:`.refpix_miri`.
 
-Out of scope (clear errors): IRS2
-readouts (NRSIRS2 / NRSIRS2RAPID, 3200-pixel axis); ``refpix_algorithm="sirs"`` on
-full-frame data, which needs the SIRSKERNEL reference file (on subarrays jwst ignores
-SIRS and so do we); multistripe/superstripe subarrays (not described by our
-metadata). The ZEROFRAME extension, which jwst also corrects, is not carried by
+``refpix_algorithm="sirs"`` (jwst 3.0): on NIR full frames jwst asks CRDS for a SIRSKERNEL
+reference; when there is none (N/A) it warns and corrects the side pixels with the running
+median above (``side_smoothing_length``, ``side_gain``), i.e. exactly the "median"
+algorithm; on subarrays (and MIRI) it ignores SIRS. rampflow does the same: the runner
+resolves SIRSKERNEL only in that case (:meth:`RefPixStep.reftypes_for`), and without one the
+step runs the running-median path with jwst's warnings.
+
+Out of scope (clear errors): IRS2 readouts (NRSIRS2 / NRSIRS2RAPID, 3200-pixel axis); the
+SIRS convolution itself when a SIRSKERNEL reference exists (NotImplementedError naming the
+file); multistripe/superstripe subarrays (not described by our metadata). The ZEROFRAME
+extension, which jwst also corrects, is not carried by
 rampflow's ramp products. Deliberate difference: a one-output subarray whose
 reference pixels all share one column parity makes jwst raise IndexError; here that
 subarray is left uncorrected with a warning. ``odd_even_rows``, ``ovr_corr_mitigation_ftr``,
@@ -440,6 +446,18 @@ class RefPixStep(Step):
         siglimit = float(default=3.0)  # sigma clipping limit for outlier rejection
     """
     chunking = "integrations"
+    #: asked for only with refpix_algorithm='sirs' on NIR full frames (:meth:`reftypes_for`)
+    optional_reftypes = ("sirskernel",)
+
+    @staticmethod
+    def wants_sirs(meta, params) -> bool:
+        """jwst asks for the SIRSKERNEL reference: 'sirs' on a NIR full frame."""
+        return (params.get("refpix_algorithm") == "sirs" and meta.instrument != "MIRI"
+                and "FULL" in str(meta.subarray))
+
+    @classmethod
+    def reftypes_for(cls, meta, params):
+        return ("sirskernel",) if cls.wants_sirs(meta, params) else ()
 
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)
@@ -458,7 +476,10 @@ class RefPixStep(Step):
             raise ValueError(f"step 'refpix': refpix_algorithm must be 'median' or 'sirs', "
                              f"got {p['refpix_algorithm']!r}")
         self._miri = meta.instrument == "MIRI"
+        self.sirs_fallback = False
         if self._miri:
+            if p["refpix_algorithm"] == "sirs":
+                log.info("refpix: Simple Improved Reference Subtraction (SIRS) not applied for MIRI data.")
             if refpix_miri.is_miri_subarray(meta.subsize2, meta.subsize1):
                 self.skipped = "Refpix correction skipped for MIRI subarrays (as jwst)"
             self._plan = None
@@ -468,10 +489,18 @@ class RefPixStep(Step):
                 f"step 'refpix': {meta.instrument} {meta.detector} data with an axis of "
                 f"{max(meta.subsize1, meta.subsize2)} pixels is an IRS2 readout "
                 f"({meta.readpatt}); IRS2 reference-pixel correction is not implemented")
-        if p["refpix_algorithm"] == "sirs" and "FULL" in meta.subarray:
-            raise NotImplementedError(
-                "step 'refpix': refpix_algorithm='sirs' on full-frame data needs the SIRSKERNEL "
-                "reference file and is not implemented; use refpix_algorithm='median'")
+        if self.wants_sirs(meta, p):
+            kernel = refs.get("sirskernel")
+            if kernel is not None:
+                raise NotImplementedError(
+                    f"step 'refpix': refpix_algorithm='sirs' with the SIRSKERNEL reference {kernel.path}: the "
+                    "SIRS convolution is not implemented; use refpix_algorithm='median', or give "
+                    "references.overrides.sirskernel: N/A for jwst's running-median fallback")
+            log.warning("refpix: No reference file found for the optimized convolution kernel.")
+            log.warning("refpix: REFPIX step will use the running median algorithm for side pixels.")
+            self.sirs_fallback = True
+        elif p["refpix_algorithm"] == "sirs":
+            log.info("refpix: Simple Improved Reference Subtraction (SIRS) not applied for subarray data.")
         if meta.detector not in NIR_DETECTORS:
             log.warning("refpix: unrecognized detector %s, treated as a NIR detector (as jwst does)",
                         meta.detector)

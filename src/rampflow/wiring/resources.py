@@ -73,7 +73,8 @@ def job_mem_mb(steps, shape, chunk_mb: float, attempt: int = 1) -> int:
     """Memory (MB) of a job running ``steps`` (consecutive, as in :func:`rampflow.runner.run`) on
     a ramp of ``shape`` (nints, ngroups, ny, nx) with ``compute.chunk_mb`` = ``chunk_mb``:
     :data:`OVERHEAD_MB` + :data:`CHUNK_FACTOR` x the largest pass's chunk + whole-frame arrays
-    of each step + ramp_fit's rate products; times ``1 + RETRY_GROWTH * (attempt - 1)``."""
+    of each step + the rate products of ramp_fit and of clean_flicker_noise's draft rate;
+    times ``1 + RETRY_GROWTH * (attempt - 1)``."""
     steps = list(steps)
     nints, ngroups, ny, nx = (int(n) for n in shape)
     if min(nints, ngroups, ny, nx) < 1:
@@ -88,12 +89,17 @@ def job_mem_mb(steps, shape, chunk_mb: float, attempt: int = 1) -> int:
         halo = sum(getattr(c, "halo", 0) or 0 for c in classes if c.kind == "ramp")
         whole = any(c.chunking == "whole" for c in classes)
         largest = max(largest, chunk_bytes(shape, p.mode, chunk_mb, halo, whole))
+    # clean_flicker_noise's draft rate: a pass of row chunks through ramp_fit, whose rate
+    # products it holds while it makes the scene mask
+    drafts = sum(1 for s in steps if get_step_class(s).needs_input_ramp)
+    if drafts:
+        largest = max(largest, chunk_bytes(shape, "rows", chunk_mb))
     frames = len(steps) * ny * nx * FRAME_BYTES_PER_STEP
     if "dark_current" in steps:  # the DARK cut-out: one float32 frame per group
         frames += ngroups * ny * nx * 4
     if "jump" in steps:  # snowball / shower pre-pass (counted whether or not a pars file turns it on)
         frames += prepass_bytes(shape)
-    rate = nints * ny * nx * RATEINTS_BYTES if "ramp_fit" in steps else 0
+    rate = nints * ny * nx * RATEINTS_BYTES * (("ramp_fit" in steps) + drafts)
     return _grown(OVERHEAD_MB + (CHUNK_FACTOR * largest + frames + rate) / MB, attempt)
 
 
