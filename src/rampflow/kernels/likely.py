@@ -147,13 +147,8 @@ def _fit_block(d, use, n, crg, gain, rn, aph, arn, bph, brn, W, S, detect):
         th[1, p] = al[0, p]
         ph[n, p] = 1.0
         ph[n - 1, p] = al[n - 1, p]
-    for i in range(2, n + 1):
-        for p in range(P):
-            th[i, p] = al[i - 1, p] * th[i - 1, p] - be2[i - 2, p] * th[i - 2, p]
-    for i in range(n - 2, -1, -1):
-        for p in range(P):
-            ph[i, p] = al[i, p] * ph[i + 1, p] - be2[i, p] * ph[i + 2, p]
-    # Phi, PhiD, Theta, ThetaD (eqs. 46-48; paper II eq. 4); sgn_k = -1 for even k
+    # Phi, PhiD, Theta, ThetaD (eqs. 46-48; paper II eq. 4); sgn_k = -1 for even k. Each is
+    # computed in the pass of the recursion it feeds on (theta forward, phi backward).
     Phi, PhiD, Theta, ThetaD = W[_PHI], W[_PHID], W[_THE], W[_THED]
     for p in range(P):
         Phi[n - 1, p] = 0.0
@@ -161,20 +156,24 @@ def _fit_block(d, use, n, crg, gain, rn, aph, arn, bph, brn, W, S, detect):
         Theta[0, p] = -th[0, p]
         ThetaD[0, p] = 0.0
         ThetaD[1, p] = -dm[0, p] * th[0, p]
+    for i in range(1, n + 1):
+        s = -1.0 if i % 2 == 0 else 1.0
+        for p in range(P):
+            if i >= 2:
+                th[i, p] = al[i - 1, p] * th[i - 1, p] - be2[i - 2, p] * th[i - 2, p]
+            if i < n:
+                b = be[i - 1, p]
+                t = th[i, p]
+                Theta[i, p] = Theta[i - 1, p] * b + s * t
+                ThetaD[i + 1, p] = b * ThetaD[i, p] + s * dm[i, p] * t
     for i in range(n - 2, -1, -1):
         s1 = -1.0 if (i + 1) % 2 == 0 else 1.0
         for p in range(P):
+            ph[i, p] = al[i, p] * ph[i + 1, p] - be2[i, p] * ph[i + 2, p]
             b = be[i, p]
             q = ph[i + 2, p]
             Phi[i, p] = Phi[i + 1, p] * b + s1 * b * q
             PhiD[i, p] = (PhiD[i + 1, p] + s1 * dm[i + 1, p] * q) * b
-    for i in range(1, n):
-        s = -1.0 if i % 2 == 0 else 1.0
-        for p in range(P):
-            b = be[i - 1, p]
-            t = th[i, p]
-            Theta[i, p] = Theta[i - 1, p] * b + s * t
-            ThetaD[i + 1, p] = b * ThetaD[i, p] + s * dm[i, p] * t
     # C', B' and A, B, C (eqs. 61-63, 71, 75)
     dC, dB = W[_DC], W[_DB]
     A1, A2, B, C = S[_A1], S[_A2], S[_B], S[_C]
