@@ -17,6 +17,7 @@ from astropy.table import Table
 from ..meta import ExposureMeta
 from .blocks import DiskCube, _mem_available
 from .fitsfile import ProductError, _grown, _is_scaled, _open_fits, _scaled, _table
+from .headers import read_times_of
 
 
 def _int_starts(hdu) -> tuple | None:
@@ -102,6 +103,9 @@ class RampFile:
         starts = _int_starts(self.tables.get("INT_TIMES"))
         if starts is not None:  # integration start times (MJD UTC), for steps that need them (persistence)
             self.meta.extra["INT_START_MJD_UTC"] = starts
+        read_times = read_times_of(h, self.path)
+        if read_times is not None:  # jwst's meta.exposure.read_times (uneven groups), from the ASDF extension
+            self.meta.extra["READ_TIMES"] = read_times
         if (self.meta.subsize2, self.meta.subsize1) != self.shape[2:]:
             raise ProductError(
                 f"{self.path}: SUBSIZE2 x SUBSIZE1 = {self.meta.subsize2} x {self.meta.subsize1} "

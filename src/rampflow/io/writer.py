@@ -191,7 +191,7 @@ class RampWriter:
                 nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
                 padded = -(-nbytes // BLOCK) * BLOCK
                 f.seek(offsets[name] + padded)
-            for t in self._images + self._tables + [asdf_hdu()]:
+            for t in self._images + self._tables + [asdf_hdu(self._like.meta.extra.get("READ_TIMES"))]:
                 f.write(_table_bytes(t))
             f.truncate()
             try:  # reserve the blocks now: chunks then land in place instead of filling holes

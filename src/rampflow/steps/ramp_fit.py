@@ -74,9 +74,9 @@ Deliberate differences (documented, not silent):
 
 * ``algorithm``: 'OLS_C' (default) or 'LIKELY' (see :mod:`.ramp_fit_likely`); as in jwst 3.0,
   LIKELY with fewer than 4 groups falls back to OLS_C, and explicit read times (uneven
-  groups) switch OLS_C to LIKELY. jwst keeps read times only in a datamodel's ASDF tree,
-  which rampflow's ramp reader does not parse: pass them to :func:`prepare_ramp_fit`
-  (``read_times``) to fit an uneven pattern. ``weighting='optimal'`` only (jwst's only).
+  groups) switch OLS_C to LIKELY. The read times are jwst's ``meta.exposure.read_times``,
+  read from the ramp file's ASDF extension (and carried forward in our ramp products'
+  ASDF extensions). ``weighting='optimal'`` only (jwst's only).
 * ``maximum_cores`` is accepted and validated but threads come from numba (the runner sets
   them from the rule's ``threads:``); results do not depend on it.
 * Non-finite reference values: a pixel whose READNOISE is NaN or inf gets DO_NOT_USE |
@@ -535,7 +535,8 @@ class RampFit(Step):
         drop1 = primary.get("DRPFRMS1")
         self.setup = prepare_ramp_fit(self.meta, self.refs["readnoise"], self.refs["gain"],
                                       average_dark_current=images.get("AVDRKCUR"),
-                                      drop_frames1=None if drop1 is None else int(drop1), **self.params)
+                                      drop_frames1=None if drop1 is None else int(drop1),
+                                      read_times=self.meta.extra.get("READ_TIMES"), **self.params)
         self.setup.discard = self.discard if self.setup.likely is None else (0, 0)
         self.params = self.setup.params
         m = self.meta
