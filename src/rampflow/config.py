@@ -77,8 +77,18 @@ def prepare(config: dict) -> dict:
     qa = config.get("qa")
     if isinstance(qa, dict) and isinstance(qa.get("diagnostics"), bool):
         qa["diagnostics"] = {"enabled": qa["diagnostics"]}
-    if "steps" not in config and program_family(config) == "MIRI":
-        config["steps"] = rforder.default_steps("MIRI")
+    fam = program_family(config)
+    if "steps" not in config and fam:
+        # calwebb_detector1's default steps, plus those jwst skips by default that CRDS parameter
+        # files turn on per mode (clean_flicker_noise for NIRSpec BOTS), with skip: null -- jwst's
+        # rule: the mode's parameter file decides
+        config["steps"] = rforder.default_steps(fam, with_crds_enabled=True)
+        params = config.setdefault("step_params", {}) or {}
+        for step in rforder.crds_enabled_steps(fam):
+            params.setdefault(step, {})
+            if isinstance(params[step], dict):
+                params[step].setdefault("skip", None)
+        config["step_params"] = params
     return config
 
 
@@ -163,8 +173,15 @@ def _check_step_params(step_params: dict) -> None:
         if params is not None and not isinstance(params, dict):
             raise ConfigError(f"step_params.{name}: expected a mapping of parameter names to values, "
                               f"got {params!r}")
-        specs = rfsteps.get_step_class(name).param_specs
+        cls = rfsteps.get_step_class(name)
+        specs = cls.param_specs
         for key, value in (params or {}).items():
+            if key == "skip" and cls.official:
+                try:
+                    cls.check_params({"skip": value})
+                except ValueError as exc:
+                    raise ConfigError(str(exc)) from None
+                continue
             if key not in specs:
                 raise ConfigError(f"step_params.{name}.{key}: unknown parameter; {name} takes {sorted(specs)}")
             try:

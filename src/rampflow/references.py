@@ -234,6 +234,11 @@ def _not_found(value) -> bool:
 NOT_APPLICABLE = "N/A"
 
 
+#: optional reference types CRDS holds no files of for an instrument (MIRI has no superbias step):
+#: not applicable without asking CRDS, so a run with only ``references.overrides`` needs none
+NOT_FOR_INSTRUMENT = {"MIRI": frozenset({"superbias"})}
+
+
 def resolve(meta: ExposureMeta, reftypes, overrides: dict | None = None,
             context: str | None = None, optional=()) -> tuple[dict[str, str], str | None]:
     """Paths of the reference files of ``reftypes`` for this exposure.
@@ -246,8 +251,8 @@ def resolve(meta: ExposureMeta, reftypes, overrides: dict | None = None,
     Raises ReferenceError for an override that is not a file, and MissingReferenceError
     naming the exposure, every type CRDS cannot provide and how to supply them -- also
     when CRDS itself gives up (no cache, no server: its fatal exit is caught).
-    Types in ``optional`` that CRDS marks not applicable (or an override ``N/A``) get the
-    path :data:`NOT_APPLICABLE`.
+    Types in ``optional`` that CRDS marks not applicable (or an override ``N/A``, or that the
+    instrument never has: :data:`NOT_FOR_INSTRUMENT`) get the path :data:`NOT_APPLICABLE`.
     """
     overrides = {k.lower(): v for k, v in (overrides or {}).items() if v}
     paths: dict[str, str] = {}
@@ -256,6 +261,8 @@ def resolve(meta: ExposureMeta, reftypes, overrides: dict | None = None,
         rt = rt.lower()
         if rt in overrides and str(overrides[rt]).upper() == NOT_APPLICABLE and rt in optional:
             paths[rt] = NOT_APPLICABLE
+        elif rt in optional and rt not in overrides and rt in NOT_FOR_INSTRUMENT.get(meta.instrument, ()):
+            paths[rt] = NOT_APPLICABLE  # CRDS has no such files for the instrument: no need to ask
         elif rt in overrides:
             p = Path(overrides[rt])
             if not p.is_file():
@@ -439,7 +446,10 @@ class ResolvedParams:
               parameter file, then the config's ``step_params``)
     sources : name -> "default", the parameter file's name, or "config"
     pars_file : path of the parameter file used (None: none, or the layer turned off)
-    skip    : the parameter file's ``skip`` (None if it has none)
+    skip    : whether the step is skipped: ``step_params.<step>.skip`` (true / false; null =
+              jwst's rule: the parameter file's ``skip``, else jwst's own default), else the
+              parameter file's ``skip`` (None if neither says)
+    skip_source : who decided ``skip`` ("config", the parameter file's name, "jwst's default")
     notes   : what the parameter file holds that was not applied, and why (also logged)
     """
 
@@ -448,6 +458,7 @@ class ResolvedParams:
     sources: dict
     pars_file: str | None = None
     skip: bool | None = None
+    skip_source: str | None = None
     notes: list = field(default_factory=list)
 
     @property
@@ -497,15 +508,18 @@ def resolve_parameters(meta: ExposureMeta, step: str, config_params: dict | None
     values = dict(cls.defaults)
     sources = dict.fromkeys(values, "default")
     res = ResolvedParams(step, values, sources)
+    config_params = dict(config_params or {})
+    asked_skip = config_params.pop("skip", _UNSET)
     if use_crds_pars and cls.official and step in JWST_CLASSES:
         res.pars_file = find_pars_file(meta, step, overrides, context)
     if res.pars_file:
         name = os.path.basename(res.pars_file)
         for key, value in read_pars_file(res.pars_file).items():
             if key == "skip":
-                res.skip = bool(value)
-                if res.skip:
-                    res.notes.append(f"{name} sets skip=True: the step is skipped, as jwst would")
+                res.skip, res.skip_source = bool(value), name
+                if res.skip and asked_skip is _UNSET or asked_skip is None:
+                    res.notes.append(f"{name} sets skip={res.skip}: the step is {'skipped' if res.skip else 'run'}, "
+                                     "as jwst would")
             elif key in STPIPE_PARAMETERS or key in ("class", "name"):
                 continue
             elif key not in values:
@@ -523,10 +537,18 @@ def resolve_parameters(meta: ExposureMeta, step: str, config_params: dict | None
                     cls.param_specs[key].check(value, f"{res.pars_file}: {step}.{key}")
                 values[key] = value
                 sources[key] = name
-    for key, value in (config_params or {}).items():
+    for key, value in config_params.items():
         values[key] = value
         sources[key] = "config"
+    if asked_skip is None and res.skip_source is None:  # jwst's rule, and no file says: jwst's default
+        res.skip, res.skip_source = cls.skip_default, "jwst's default"
+    elif asked_skip is not _UNSET and asked_skip is not None:
+        res.skip, res.skip_source = bool(asked_skip), "config"
     return res
+
+
+#: ``step_params.<step>.skip`` not given (a listed step runs unless its parameter file says skip)
+_UNSET = object()
 
 
 def check_unimplemented_pars(meta: ExposureMeta, step: str, *, overrides: dict | None = None,

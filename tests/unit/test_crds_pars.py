@@ -216,3 +216,57 @@ def test_simulated_cache_selects_per_mode_pars(program, monkeypatch):
     assert cfn["notes"] == [] and cfn["changed"] == {k: v for k, v in crds_pars._BOTS_CFN.items() if k != "skip"}
     assert img["clean_flicker_noise"]["file"] == "N/A"
     assert "expand_large_events" not in proc.stderr and "NOT run" not in proc.stderr  # no warning
+
+
+def test_skip_as_jwst_decides_it(tmp_path, meta):
+    """``step_params.<step>.skip``: true / false win; null is jwst's rule (the parameter file's
+    skip, else jwst's default: clean_flicker_noise is skipped unless a file turns it on); not
+    given, a listed step runs unless its parameter file says skip."""
+    on = pars_file(tmp_path / "on.asdf", "jwst.clean_flicker_noise.clean_flicker_noise_step.CleanFlickerNoiseStep",
+                   {"skip": False, "n_sigma": 2.5})
+    off = pars_file(tmp_path / "off.asdf", "jwst.clean_flicker_noise.clean_flicker_noise_step.CleanFlickerNoiseStep",
+                    {"skip": True})
+    cases = [  # (config skip, parameter file) -> (skip, who decided)
+        ("unset", on, False, "on.asdf"), ("unset", off, True, "off.asdf"), ("unset", "N/A", None, None),
+        (None, on, False, "on.asdf"), (None, off, True, "off.asdf"), (None, "N/A", True, "jwst's default"),
+        (True, on, True, "config"), (False, off, False, "config"), (False, "N/A", False, "config"),
+    ]
+    for asked, pars, skip, source in cases:
+        given = {} if asked == "unset" else {"skip": asked}
+        res = references.resolve_parameters(meta, "clean_flicker_noise", given,
+                                            overrides={"pars-cleanflickernoisestep": pars})
+        assert (res.skip, res.skip_source) == (skip, source), (asked, pars)
+        assert "skip" not in res.values  # stpipe's parameter, not the algorithm's
+    res = references.resolve_parameters(meta, "clean_flicker_noise", {"skip": None},
+                                        overrides={"pars-cleanflickernoisestep": on})
+    assert res.values["n_sigma"] == 2.5
+
+
+def test_skip_is_checked_like_any_parameter():
+    from rampflow import config as rfconfig
+    from rampflow.steps import get_step_class
+    from rampflow.steps.params import ParamError
+
+    get_step_class("jump").check_params({"skip": None})
+    get_step_class("jump").check_params({"skip": True})
+    with pytest.raises(ParamError, match='step_params.jump.skip: "no" is not true, false or null'):
+        get_step_class("jump").check_params({"skip": "no"})
+    with pytest.raises(rfconfig.ConfigError, match="step_params.jump.skip"):
+        rfconfig._check_step_params({"jump": {"skip": 1}})
+    with pytest.raises(ValueError, match="unknown parameter"):  # a custom step has no stpipe skip
+        get_step_class("destripe").check_params({"skip": True})
+
+
+def test_default_near_infrared_steps_let_crds_turn_on_flicker_cleaning():
+    from rampflow import config as rfconfig
+
+    cfg = {"program": "x", "inputs": {"source": "simulate", "simulate": {"kind": "nirspec_tso"}}}
+    rfconfig.prepare(cfg)
+    steps = cfg["steps"]
+    assert steps[steps.index("jump") + 1] == "clean_flicker_noise"
+    assert "charge_migration" not in steps and "persistence" not in steps and "ipc" in steps
+    assert cfg["step_params"] == {"clean_flicker_noise": {"skip": None}}
+    # a list the user gives is theirs: nothing added
+    mine = {"program": "x", "steps": ["dq_init", "jump", "ramp_fit"]}
+    rfconfig.prepare(mine)
+    assert mine["steps"] == ["dq_init", "jump", "ramp_fit"] and "step_params" not in mine

@@ -78,7 +78,11 @@ def _cfg(**kw):
 def test_config_accepts_miri_order_and_rejects_contradictions():
     cfg = _cfg(inputs={"source": "simulate", "simulate": {"kind": "miri_lrs_tso"}})
     rfconfig.prepare(cfg)
-    assert cfg["steps"] == order.default_steps("MIRI")
+    # jwst's default steps, and clean_flicker_noise (which CRDS parameter files turn on per mode)
+    # with skip: null, jwst's rule
+    assert cfg["steps"] == order.default_steps("MIRI", with_crds_enabled=True)
+    assert [s for s in cfg["steps"] if s not in order.default_steps("MIRI")] == ["clean_flicker_noise"]
+    assert cfg["step_params"]["clean_flicker_noise"] == {"skip": None}
     rfconfig.check(cfg)
     cfg["steps"] = ["dq_init", "saturation", "refpix", "linearity", "jump", "ramp_fit"]
     with pytest.raises(rfconfig.ConfigError, match="linearity must come before refpix for MIRI"):

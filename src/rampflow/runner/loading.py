@@ -73,10 +73,12 @@ def load_step(name: str, meta, *, params: dict | None = None, overrides: dict | 
         log.info("%s: parameter file %s; not at jwst's default: %s", name, resolved.pars_name,
                  ", ".join(f"{k}={v!r} ({src})" for k, (v, src) in sorted(changed.items())) or "none")
     if resolved.skip:
+        who = {"config": f"step_params.{name}.skip", "jwst's default": "jwst's default (no CRDS parameter file "
+               "turns it on)"}.get(resolved.skip_source, f"CRDS parameter file {resolved.pars_name}")
         if cls.kind == "ramp":
-            step.skipped = f"CRDS parameter file {resolved.pars_name} sets skip=True"
+            step.skipped = f"{who} sets skip=True" if resolved.skip_source != "jwst's default" else f"skipped by {who}"
         else:
-            resolved.notes.append(f"{resolved.pars_name} sets skip=True; rampflow still runs {name} (it makes "
+            resolved.notes.append(f"{who} sets skip=True; rampflow still runs {name} (it makes "
                                   "the rate products)")
             log.warning("%s: %s: %s", meta.filename, name, resolved.notes[-1])
     return step, paths, ctx, recorded

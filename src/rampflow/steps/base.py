@@ -168,6 +168,15 @@ class Step:
         :class:`~rampflow.steps.params.ParamError` (a ValueError) naming the parameter
         (``where``, formatted with ``step`` and ``name``), its value and what its spec allows
         for a value of the wrong type or out of range."""
+        params = dict(params)
+        if "skip" in params and cls.official:  # stpipe's own parameter, which every jwst step takes
+            skip = params.pop("skip")
+            if skip is not None and not isinstance(skip, (bool, np.bool_)):
+                from .params import ParamError, format_value
+
+                raise ParamError(f"{where.format(step=cls.name, name='skip')}: {format_value(skip)} is not true, "
+                                 "false or null; expected true, false or null (null: as jwst, the CRDS parameter "
+                                 "file decides, else jwst's default)")
         unknown = set(params) - set(cls.defaults)
         if unknown:
             raise ValueError(

@@ -140,6 +140,8 @@ class CleanFlickerNoise(Step):
     reftypes = ("readnoise", "gain")
     spec = SPEC
     skip_default = True
+    #: CRDS parameter files turn it on per mode (NIRSpec BOTS): in the default steps with skip: null
+    crds_enables = True
     implemented_values = {"background_method": ("median", "model", "None", None), "apply_flat_field": (False,)}
     #: the scene mask comes from a first pass over the step's input ramp (:meth:`prepare`)
     needs_input_ramp = True

@@ -60,13 +60,23 @@ def detector1_order(instrument: str) -> tuple[str, ...]:
     return DETECTOR1_ORDERS[_family_of(instrument)]
 
 
-def default_steps(instrument: str) -> list[str]:
+def default_steps(instrument: str, with_crds_enabled: bool = False) -> list[str]:
     """What calwebb_detector1 runs by default for ``instrument``: its order without the steps
     jwst skips by default (``skip = True`` in their spec: emicorr, firstframe,
-    charge_migration, persistence)."""
+    charge_migration, persistence); ``with_crds_enabled``: with those that CRDS parameter files
+    turn on per mode (:func:`crds_enabled_steps`) kept in their place."""
     from . import get_step_class
 
-    return [s for s in detector1_order(instrument) if not get_step_class(s).skip_default]
+    extra = crds_enabled_steps(instrument) if with_crds_enabled else ()
+    return [s for s in detector1_order(instrument) if not get_step_class(s).skip_default or s in extra]
+
+
+def crds_enabled_steps(instrument: str) -> list[str]:
+    """The steps jwst skips by default that CRDS parameter files turn on for some modes
+    (``crds_enables``: clean_flicker_noise, on for NIRSpec BOTS)."""
+    from . import get_step_class
+
+    return [s for s in detector1_order(instrument) if getattr(get_step_class(s), "crds_enables", False)]
 
 
 def _is_official(step: str) -> bool:
