@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -86,3 +87,26 @@ def test_miri_lrs_white_light_recovers_injected_transit(miri_run):
     white = res.get("white", res)
     assert abs(white["depth"] - depth_true) < 3 * white["depth_err"], (white, depth_true)
     assert white["depth_err"] < 0.2 * depth_true
+
+
+@needs_miri_steps
+def test_miri_lrs_bright_pixel_rates_unbiased(miri_run):
+    """rampflow's MIRI rateints against the simulation's true rates, on the bright pixels
+    (above 30 % of the brightest; DO_NOT_USE excluded): the median ratio is 1 within 0.2 %."""
+    from astropy.io import fits
+
+    from rampflow.simulate import read_truth
+
+    for truth_path in sorted((miri_run / "uncal").glob("*_mirimage_truth.fits")):
+        truth = read_truth(truth_path)
+        stem = truth_path.name[: -len("_truth.fits")]
+        with fits.open(miri_run / "stage1" / f"{stem}_rateints.fits") as h:
+            sci, dq = h["SCI"].data, h["DQ"].data
+        ratios = []
+        for i in range(sci.shape[0]):
+            true = truth["rateints"][i]
+            good = (true > 0.3 * true.max()) & ((dq[i] & 1) == 0)
+            ratios.append(sci[i][good] / true[good])
+        ratios = np.concatenate(ratios)
+        assert ratios.size > 100
+        assert abs(np.median(ratios) - 1.0) < 2e-3, (stem, np.median(ratios))
