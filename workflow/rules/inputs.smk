@@ -16,8 +16,6 @@ if SOURCE == "simulate":
             steps=config["steps"],
             overrides=config["references"]["overrides"],
             context=config["references"]["crds_context"],
-            step_params={s: wiring.step_params(config, s) for s in config["steps"]},
-            use_crds_pars=config["references"]["use_crds_pars"],
             env=CRDS_ENV,
         script:
             "../scripts/simulate.py"
@@ -91,8 +89,6 @@ if SOURCE != "simulate":
             steps=config["steps"],
             overrides=config["references"]["overrides"],
             context=config["references"]["crds_context"],
-            step_params={s: wiring.step_params(config, s) for s in config["steps"]},
-            use_crds_pars=config["references"]["use_crds_pars"],
             env=CRDS_ENV,
         script:
             "../scripts/prefetch_references.py"

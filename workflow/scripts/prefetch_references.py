@@ -5,11 +5,14 @@ import sys
 
 os.environ.update(snakemake.params.env)  # CRDS settings before crds is imported
 
-from rampflow import logutil, prefetch  # noqa: E402
+from rampflow import logutil, prefetch, wiring  # noqa: E402
 
 log = logutil.setup(snakemake.log[0])
 sys.exit(prefetch.write_ready(
     snakemake.output.ready, list(snakemake.input.uncal), list(snakemake.params.steps),
     overrides=dict(snakemake.params.overrides), context=snakemake.params.context,
-    step_params=dict(snakemake.params.step_params), use_crds_pars=snakemake.params.use_crds_pars, logger=log,
+    # from the config, not params: a changed step parameter must not re-run this job (and all after it);
+    # the step jobs check the parameter files again with their own parameters
+    step_params={s: wiring.step_params(snakemake.config, s) for s in snakemake.params.steps},
+    use_crds_pars=snakemake.config["references"]["use_crds_pars"], logger=log,
 ))

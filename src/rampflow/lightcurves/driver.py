@@ -165,13 +165,15 @@ def _spectroscopic_table(cat, hours, scale, det, mode, bins, oot, axis="x", bin_
                        "bins": [list(b) for b in bins], "bin_axis": axis, "bin_orders": [int(o) for o in bin_orders],
                        "note": "" if bins else "imaging: no spectroscopic light curves"})
     unit = "detector rows" if axis == "y" else "columns"
+    multi = len(set(bin_orders)) > 1  # name the order only where bins come from several (SOSS)
     _time_columns(spec, cat, hours, scale)
     if bins:
         fnorm, enorm, bnorm = normalise(cat["spec_flux"], np.sqrt(cat["spec_var"]), oot)
         spec.meta["normalisation"] = [float(v) for v in np.atleast_1d(bnorm)]
         for j, (a, b) in enumerate(bins):
             spec[f"flux_{j:03d}"] = fnorm[:, j]
-            spec[f"flux_{j:03d}"].description = f"order {bin_orders[j]}, {unit} {a}..{b - 1}"
+            where = f"{unit} {a}..{b - 1}"
+            spec[f"flux_{j:03d}"].description = f"order {bin_orders[j]}, {where}" if multi else where
             spec[f"err_{j:03d}"] = enorm[:, j]
     return spec
 
