@@ -21,13 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_stage1 import CASES, PRE_STEPS, _anon_mb, _peak_rss_mb, _prepare_cache  # noqa: E402
+from bench_stage1 import CASES, PRE_STEPS, _peak_rss_mb, _prepare_cache, run_worker  # noqa: E402
 
 LIKELY = {"ramp_fit": {"algorithm": "LIKELY"}}
 
@@ -58,22 +57,10 @@ def worker(task: str, inp: str, out: str, refs: dict, threads: int, chunk_mb: fl
 def measure(task, inp, out, refs, threads, env, chunk_mb) -> dict | None:
     _prepare_cache(inp, "warm")
     print(f"  running {task} ...", flush=True)
-    cmd = [sys.executable, __file__, "--worker", task, inp, out, json.dumps(refs), str(threads), str(chunk_mb)]
-    peak = 0.0
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          env={**os.environ, **env}) as proc:
-        while proc.poll() is None:
-            peak = max(peak, _anon_mb(proc.pid))
-            time.sleep(0.1)
-        stdout, stderr = proc.communicate()
-    for line in stdout.splitlines():
-        if line.startswith("RESULT "):
-            res = json.loads(line[7:])
-            res["anon_mb"] = peak
-            print(f"    {task}: {res['wall']:.1f} s, anon {peak:.0f} MB", flush=True)
-            return res
-    print(f"  {task} failed:\n{stderr[-3000:]}", file=sys.stderr)
-    return None
+    res = run_worker(__file__, task, inp, out, refs, threads, env, chunk_mb)
+    if res is not None:
+        print(f"    {task}: {res['wall']:.1f} s, anon {res['anon_mb']:.0f} MB", flush=True)
+    return res
 
 
 def agreement(ours: str, theirs: str) -> str:
