@@ -9,7 +9,6 @@ it is skipped, with the reason, until they are registered.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import yaml
 
 from rampflow import lightcurves, steps
 from rampflow.simulate import program_stems
+from tests.workflow.test_workflow import _env
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config" / "demo_miri.yaml"
@@ -44,10 +44,7 @@ needs_miri_steps = pytest.mark.skipif(
 def miri_run(tmp_path_factory):
     wd = tmp_path_factory.mktemp("demo_miri")
     shutil.copytree(ROOT / "config", wd / "config")
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
-    for k in ("CRDS_PATH", "CRDS_SERVER_URL", "CRDS_CONTEXT", "CRDS_MODE"):
-        env.pop(k, None)
+    env = _env()  # this tree's package first, no CRDS settings from outside
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(wd),
            "--configfile", str(wd / "config" / "demo_miri.yaml"), "--cores", "2"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
