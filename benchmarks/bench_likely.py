@@ -21,13 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_stage1 import CASES, PRE_STEPS, _anon_mb, _peak_rss_mb, _prepare_cache  # noqa: E402
+from bench_stage1 import CASES, PRE_STEPS, _peak_rss_mb, _prepare_cache, run_worker  # noqa: E402
 
 LIKELY = {"ramp_fit": {"algorithm": "LIKELY"}}
 
@@ -58,22 +57,10 @@ def worker(task: str, inp: str, out: str, refs: dict, threads: int, chunk_mb: fl
 def measure(task, inp, out, refs, threads, env, chunk_mb) -> dict | None:
     _prepare_cache(inp, "warm")
     print(f"  running {task} ...", flush=True)
-    cmd = [sys.executable, __file__, "--worker", task, inp, out, json.dumps(refs), str(threads), str(chunk_mb)]
-    peak = 0.0
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          env={**os.environ, **env}) as proc:
-        while proc.poll() is None:
-            peak = max(peak, _anon_mb(proc.pid))
-            time.sleep(0.1)
-        stdout, stderr = proc.communicate()
-    for line in stdout.splitlines():
-        if line.startswith("RESULT "):
-            res = json.loads(line[7:])
-            res["anon_mb"] = peak
-            print(f"    {task}: {res['wall']:.1f} s, anon {peak:.0f} MB", flush=True)
-            return res
-    print(f"  {task} failed:\n{stderr[-3000:]}", file=sys.stderr)
-    return None
+    res = run_worker(__file__, task, inp, out, refs, threads, env, chunk_mb)
+    if res is not None:
+        print(f"    {task}: {res['wall']:.1f} s, anon {res['anon_mb']:.0f} MB", flush=True)
+    return res
 
 
 def agreement(ours: str, theirs: str) -> str:
@@ -85,6 +72,25 @@ def agreement(ours: str, theirs: str) -> str:
     fin = np.isfinite(a["SCI"]) & np.isfinite(b["SCI"])
     rel = np.abs(a["SCI"][fin] - b["SCI"][fin]) / np.maximum(np.abs(b["SCI"][fin]), 1e-30)
     return f"rateints SCI max rel diff {rel.max():.2e}, DQ equal: {bool(np.array_equal(a['DQ'], b['DQ']))}"
+
+
+def warm_jit(ngroups: int) -> None:
+    """Fit a tiny ramp with LIKELY in this process so that numba's on-disk cache holds the
+    kernels before the timed workers start (compilation is a one-off per installation, not a
+    cost of each run; jwst has none)."""
+    import numpy as np
+
+    from rampflow.meta import ExposureMeta
+    from rampflow.steps import ramp_fit as rf
+
+    shape = (2, ngroups, 2, 8)
+    meta = ExposureMeta.from_headers(
+        {"INSTRUME": "NIRSPEC", "DETECTOR": "NRS1", "NFRAMES": 1, "GROUPGAP": 0, "TFRAME": 1.0, "TGROUP": 1.0,
+         "NINTS": 2, "NGROUPS": ngroups, "SUBSIZE1": 8, "SUBSIZE2": 2}, {}, filename="warm", shape=shape)
+    one = np.ones((2, 8), np.float32)
+    setup = rf.prepare_ramp_fit(meta, one, one, algorithm="LIKELY")
+    sci = np.cumsum(np.ones(shape, np.float32), axis=1)
+    rf.fit_ramps(sci, np.zeros(shape, np.uint8), np.zeros((2, 8), np.uint32), setup, slice(0, 2))
 
 
 def run_case(name: str, workdir: Path, threads: int, with_jwst: bool, chunk_mb: float) -> list[tuple]:
@@ -110,6 +116,7 @@ def run_case(name: str, workdir: Path, threads: int, with_jwst: bool, chunk_mb: 
         runner.run(["jump"], {"ramp": dark}, {"jump": jump}, overrides=refs, threads=threads, chunk_mb=chunk_mb)
     print(f"[{name}] input ready: {spec}", flush=True)
     env = override_only_crds(workdir / "crds_offline")
+    warm_jit(spec["ngroups"])
     ours = measure("ours_likely", jump, str(wd / "ours_likely"), refs, threads, env, chunk_mb)
     fused = measure("ours_fused", dark, str(wd / "ours_likely_fused"), refs, threads, env, chunk_mb)
     theirs = None

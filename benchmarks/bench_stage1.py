@@ -150,8 +150,14 @@ def measure(task, inp, out, refs, threads, env, chunk_mb, cache="warm", repeat=1
 def _measure_once(task, inp, out, refs, threads, env, chunk_mb, cache) -> dict | None:
     _prepare_cache(inp, cache)
     print(f"  running {task} ({cache} cache) ...", flush=True)
-    cmd = [sys.executable, __file__, "--worker", task, inp, out, json.dumps({k: str(v) for k, v in refs.items()}),
-           str(threads), str(chunk_mb)]
+    return run_worker(__file__, task, inp, out, refs, threads, env, chunk_mb)
+
+
+def run_worker(script, task, inp, out, refs, threads, env, chunk_mb) -> dict | None:
+    """Run ``script --worker task ...`` in its own process, sampling its anonymous memory every
+    0.1 s; its RESULT line (wall, maxrss_mb) plus ``anon_mb``, or None (its stderr printed)."""
+    cmd = [sys.executable, str(script), "--worker", task, inp, out,
+           json.dumps({k: str(v) for k, v in refs.items()}), str(threads), str(chunk_mb)]
     peak = 0.0
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           env={**os.environ, **env}) as proc:

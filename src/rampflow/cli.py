@@ -32,7 +32,9 @@ def _add_simulate(sub) -> None:
     p.add_argument("--crds-path", type=Path, default=None,
                    help="CRDS cache to write the reference files and mappings into "
                         "(default: OUTDIR/crds)")
-    p.add_argument("--kind", choices=("nirspec_tso", "nircam_image"))
+    p.add_argument("--kind", help="a registered simulator kind (rampflow.simulate.KINDS): nirspec_tso, "
+                                   "nircam_image, miri_image, miri_lrs_tso, ...; an unknown one is an error "
+                                   "naming the known ones")
     p.add_argument("--detectors", nargs="+", metavar="DET", help="e.g. nrs1 nrs2")
     p.add_argument("--segments", type=int)
     p.add_argument("--nints", type=int, help="integrations of the whole exposure (all segments)")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from . import steps as rfsteps
 from .custom.saturation_thresholds import threshold_options
+from .steps import order as rforder
 
 __all__ = ["ConfigError", "prepare", "defaults_applied", "check", "check_custom", "step_defaults", "step_kind",
            "ramp_steps", "rate_steps", "crds_env", "results_dir"]
@@ -76,7 +77,34 @@ def prepare(config: dict) -> dict:
     qa = config.get("qa")
     if isinstance(qa, dict) and isinstance(qa.get("diagnostics"), bool):
         qa["diagnostics"] = {"enabled": qa["diagnostics"]}
+    fam = program_family(config)
+    if "steps" not in config and fam:
+        # calwebb_detector1's default steps, plus those jwst skips by default that CRDS parameter
+        # files turn on per mode (clean_flicker_noise for NIRSpec BOTS), with skip: null -- jwst's
+        # rule: the mode's parameter file decides
+        config["steps"] = rforder.default_steps(fam, with_crds_enabled=True)
+        params = config.setdefault("step_params", {}) or {}
+        for step in rforder.crds_enabled_steps(fam):
+            params.setdefault(step, {})
+            if isinstance(params[step], dict):
+                params[step].setdefault("skip", None)
+        config["step_params"] = params
     return config
+
+
+def program_family(config: dict) -> str | None:
+    """``"MIRI"`` or ``"NIR"`` when the config says which instrument its exposures come from
+    (a simulator kind ``miri_*``, or ``inputs.mast.instrument_name``), else None (a local
+    folder: each exposure's headers say)."""
+    inputs = config.get("inputs") or {}
+    source = inputs.get("source", "simulate")
+    if source == "simulate":
+        kind = str((inputs.get("simulate") or {}).get("kind") or "nirspec_tso")
+        return "MIRI" if kind.lower().startswith("miri") else "NIR"
+    if source == "mast":
+        name = str((inputs.get("mast") or {}).get("instrument_name") or "").split("/")[0]
+        return rforder.family(name) if name.strip() else None
+    return None
 
 
 def defaults_applied(given: dict, validated: dict, prefix: str = "") -> list[str]:
@@ -102,12 +130,15 @@ def defaults_applied(given: dict, validated: dict, prefix: str = "") -> list[str
 def check(config: dict) -> None:
     """Checks beyond the schema. Raises ConfigError naming the key."""
     steps = list(config.get("steps", []))
-    _check_steps(steps)
+    _check_steps(steps, program_family(config))
     _check_step_params(config.get("step_params") or {})
     check_custom(config, steps)
 
 
-def _check_steps(steps: list[str]) -> None:
+def _check_steps(steps: list[str], family: str | None = None) -> None:
+    """``family``: the program's instrument family when known ("MIRI" / "NIR"); the list's
+    official steps must then follow that family's calwebb_detector1 order, else the order of
+    the family the list is written for (:func:`rampflow.steps.order.list_family`)."""
     known = rfsteps.step_names()
     for i, s in enumerate(steps):
         if s not in known:
@@ -123,10 +154,10 @@ def _check_steps(steps: list[str]) -> None:
         raise ConfigError(f"steps: rate steps must keep calwebb_detector1 order {[s for s in order if s in rate]}")
     if rate and rate[0] != "ramp_fit":
         raise ConfigError(f"steps: {rate[0]} needs ramp_fit before it")
-    official = [s for s in ramp if rfsteps.get_step_class(s).official]
-    if official != [s for s in order if s in official]:
-        raise ConfigError(f"steps: jwst steps must keep calwebb_detector1 order "
-                          f"{[s for s in order if s in official]}, got {official}")
+    try:
+        rforder.check_order(steps, family or rforder.list_family(steps) or "NIR")
+    except rforder.StepOrderError as exc:
+        raise ConfigError(str(exc)) from None
     # custom steps work on reference-pixel-corrected ramps
     if "refpix" in ramp:
         for s in ramp[: ramp.index("refpix")]:
@@ -142,8 +173,15 @@ def _check_step_params(step_params: dict) -> None:
         if params is not None and not isinstance(params, dict):
             raise ConfigError(f"step_params.{name}: expected a mapping of parameter names to values, "
                               f"got {params!r}")
-        specs = rfsteps.get_step_class(name).param_specs
+        cls = rfsteps.get_step_class(name)
+        specs = cls.param_specs
         for key, value in (params or {}).items():
+            if key == "skip" and cls.official:
+                try:
+                    cls.check_params({"skip": value})
+                except ValueError as exc:
+                    raise ConfigError(str(exc)) from None
+                continue
             if key not in specs:
                 raise ConfigError(f"step_params.{name}.{key}: unknown parameter; {name} takes {sorted(specs)}")
             try:

@@ -146,7 +146,8 @@ class ExposureMeta:
         subsize2 = g("SUBSIZE2", shape[2] if shape else 2048)
         extra = {k: primary[k] for k in ("FILTER", "GRATING", "PUPIL", "CHANNEL", "TARGNAME",
                                          "PROGRAM", "OBS_ID", "EXPSTART", "EXPMID", "EXPEND", "EFFINTTM",
-                                         "TSOVISIT", "INTSTART", "INTEND", "EXSEGNUM", "EXSEGTOT")
+                                         "TSOVISIT", "INTSTART", "INTEND", "EXSEGNUM", "EXSEGTOT",
+                                         "NSAMPLES")
                  if k in primary}
         return cls(
             filename=str(filename),

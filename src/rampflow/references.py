@@ -20,7 +20,8 @@ from .steps import get_step_class
 log = logging.getLogger(__name__)
 
 #: reference types rampflow's steps read
-KNOWN_REFTYPES = ("mask", "saturation", "superbias", "linearity", "dark", "readnoise", "gain", "refpix", "ipc")
+KNOWN_REFTYPES = ("mask", "saturation", "superbias", "linearity", "dark", "readnoise", "gain", "refpix", "ipc",
+                  "reset", "rscd", "emicorr")
 #: header values that match any detector / subarray
 _WILDCARDS = {"ANY", "N/A", "MULTIPLE", "GENERIC", ""}
 
@@ -36,7 +37,10 @@ class Reference:
     arrays : EXTNAME -> ndarray; image extensions are cut on their last two axes
              (rows, columns) to the exposure's subarray. ``ref["SCI"]`` is a shortcut.
     tables : EXTNAME -> astropy Table (e.g. DQ_DEF)
-    header : primary header (astropy Header)
+    header : primary header (astropy Header; for an ASDF reference, a dict of the FITS-style
+             keywords INSTRUME, DETECTOR, REFTYPE read from its ``meta``)
+    tree   : an ASDF reference's tree (e.g. EMICORR's ``frequencies`` and ``subarray_cases``),
+             arrays as numpy arrays; empty for FITS references
     """
 
     reftype: str
@@ -45,6 +49,7 @@ class Reference:
     arrays: dict = field(default_factory=dict)
     tables: dict = field(default_factory=dict)
     ext_headers: dict = field(default_factory=dict)
+    tree: dict = field(default_factory=dict)
 
     def __getitem__(self, extname: str) -> np.ndarray:
         try:
@@ -98,16 +103,10 @@ def load_reference(reftype: str, path: str | os.PathLike, meta: ExposureMeta) ->
     from . import io
 
     path = str(path)
+    if path.lower().endswith(".asdf"):
+        return _load_asdf_reference(reftype, path, meta)
     primary, images, tables, ext_headers = io.read_reference_hdus(path)
-    inst = str(primary.get("INSTRUME", "")).strip().upper()
-    if inst and inst not in _WILDCARDS and inst != meta.instrument:
-        raise ReferenceError(f"{path}: {reftype} reference is for instrument {inst}, exposure is {meta.instrument}")
-    det = str(primary.get("DETECTOR", "")).strip().upper()
-    if det and det not in _WILDCARDS and det != meta.detector:
-        raise ReferenceError(f"{path}: {reftype} reference is for detector {det}, exposure is {meta.detector}")
-    rtype = str(primary.get("REFTYPE", reftype)).strip().lower()
-    if rtype and rtype != reftype.lower():
-        raise ReferenceError(f"{path}: file is a {rtype.upper()} reference, expected {reftype.upper()}")
+    _check_header(primary, reftype, path, meta)
     corner = (int(primary.get("SUBSTRT1", 1)), int(primary.get("SUBSTRT2", 1)))
     arrays = {}
     for extname, arr in images.items():
@@ -118,6 +117,47 @@ def load_reference(reftype: str, path: str | os.PathLike, meta: ExposureMeta) ->
         arrays[extname] = arr
     return Reference(reftype=reftype.lower(), path=path, header=primary, arrays=arrays,
                      tables=tables, ext_headers=ext_headers)
+
+
+def _check_header(primary, reftype: str, path: str, meta: ExposureMeta) -> None:
+    """ReferenceError naming the file unless its INSTRUME, DETECTOR and REFTYPE fit."""
+    inst = str(primary.get("INSTRUME", "")).strip().upper()
+    if inst and inst not in _WILDCARDS and inst != meta.instrument:
+        raise ReferenceError(f"{path}: {reftype} reference is for instrument {inst}, exposure is {meta.instrument}")
+    det = str(primary.get("DETECTOR", "")).strip().upper()
+    if det and det not in _WILDCARDS and det != meta.detector:
+        raise ReferenceError(f"{path}: {reftype} reference is for detector {det}, exposure is {meta.detector}")
+    rtype = str(primary.get("REFTYPE", reftype)).strip().lower()
+    if rtype and rtype != reftype.lower():
+        raise ReferenceError(f"{path}: file is a {rtype.upper()} reference, expected {reftype.upper()}")
+
+
+def _plain_tree(node):
+    """An ASDF tree as plain dicts, lists, numpy arrays and scalars (read fully)."""
+    if isinstance(node, dict):
+        return {str(k): _plain_tree(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [_plain_tree(v) for v in node]
+    if hasattr(node, "__array__") and not isinstance(node, (str, bytes)):
+        return np.array(node)
+    return node
+
+
+def _load_asdf_reference(reftype: str, path: str, meta: ExposureMeta) -> Reference:
+    """An ASDF reference file (EMICORR): its tree, checked like a FITS reference's header."""
+    import asdf
+
+    try:
+        with asdf.open(path, lazy_load=False, memmap=False) as af:
+            tree = _plain_tree({k: v for k, v in af.tree.items() if k not in ("asdf_library", "history")})
+    except Exception as exc:  # noqa: BLE001 -- any unreadable file is reported the same way
+        raise ReferenceError(f"{path}: cannot read the {reftype} reference as ASDF: {exc}") from None
+    m = tree.get("meta") or {}
+    header = {"INSTRUME": str((m.get("instrument") or {}).get("name", "")),
+              "DETECTOR": str((m.get("instrument") or {}).get("detector", "")),
+              "REFTYPE": str(m.get("reftype", reftype))}
+    _check_header(header, reftype, path, meta)
+    return Reference(reftype=reftype.lower(), path=path, header=header, tree=tree)
 
 
 def crds_context(pinned: str | None = None) -> str:
@@ -194,6 +234,11 @@ def _not_found(value) -> bool:
 NOT_APPLICABLE = "N/A"
 
 
+#: optional reference types CRDS holds no files of for an instrument (MIRI has no superbias step):
+#: not applicable without asking CRDS, so a run with only ``references.overrides`` needs none
+NOT_FOR_INSTRUMENT = {"MIRI": frozenset({"superbias"})}
+
+
 def resolve(meta: ExposureMeta, reftypes, overrides: dict | None = None,
             context: str | None = None, optional=()) -> tuple[dict[str, str], str | None]:
     """Paths of the reference files of ``reftypes`` for this exposure.
@@ -206,8 +251,8 @@ def resolve(meta: ExposureMeta, reftypes, overrides: dict | None = None,
     Raises ReferenceError for an override that is not a file, and MissingReferenceError
     naming the exposure, every type CRDS cannot provide and how to supply them -- also
     when CRDS itself gives up (no cache, no server: its fatal exit is caught).
-    Types in ``optional`` that CRDS marks not applicable (or an override ``N/A``) get the
-    path :data:`NOT_APPLICABLE`.
+    Types in ``optional`` that CRDS marks not applicable (or an override ``N/A``, or that the
+    instrument never has: :data:`NOT_FOR_INSTRUMENT`) get the path :data:`NOT_APPLICABLE`.
     """
     overrides = {k.lower(): v for k, v in (overrides or {}).items() if v}
     paths: dict[str, str] = {}
@@ -216,6 +261,8 @@ def resolve(meta: ExposureMeta, reftypes, overrides: dict | None = None,
         rt = rt.lower()
         if rt in overrides and str(overrides[rt]).upper() == NOT_APPLICABLE and rt in optional:
             paths[rt] = NOT_APPLICABLE
+        elif rt in optional and rt not in overrides and rt in NOT_FOR_INSTRUMENT.get(meta.instrument, ()):
+            paths[rt] = NOT_APPLICABLE  # CRDS has no such files for the instrument: no need to ask
         elif rt in overrides:
             p = Path(overrides[rt])
             if not p.is_file():
@@ -260,62 +307,6 @@ def reftypes_for_steps(steps) -> list[str]:
     for s in steps:
         out += [t for t in get_step_class(s).reftypes if t not in out]
     return out
-
-
-def prefetch(uncal_paths, steps, overrides=None, context=None) -> list[str]:
-    """Resolve (and so download into the CRDS cache) every reference each exposure needs.
-
-    Returns one line per exposure and type: ``<exposure> <reftype> <path>``. An uncal file
-    that cannot be read is logged as an ERROR and skipped: its own step job fails with the
-    error naming it, while the other exposures go on (with ``--keep-going``); if none can be
-    read, the first error is raised. Every readable exposure is tried; if CRDS cannot provide
-    some types, one MissingReferenceError lists each exposure with its missing types and the
-    steps that need them.
-    """
-    from . import io
-
-    uncal_paths = list(uncal_paths)
-    types = reftypes_for_steps(steps)
-    optional = [t for s in steps for t in get_step_class(s).optional_reftypes]
-    needed_by = {rt: [s for s in steps if rt in get_step_class(s).reftypes] for rt in types}
-    lines, failures, unreadable = [], [], []
-    for p in uncal_paths:
-        try:
-            rf = io.open_ramp(p)
-        except io.ProductError as exc:
-            log.error("%s: cannot be read, so its references are not resolved (its jobs will fail): %s",
-                      Path(p).name, exc)
-            unreadable.append(exc)
-            continue
-        with rf:
-            meta = rf.meta
-        try:
-            paths, ctx = resolve(meta, types, overrides, context, optional=optional)
-        except MissingReferenceError as exc:
-            failures.append(exc)
-            continue
-        for rt in types:
-            lines.append(f"{Path(p).name} {rt} {paths[rt]}")
-        log.info("%s: %d reference files resolved (context %s)", Path(p).name, len(types), ctx)
-    if unreadable and len(unreadable) == len(uncal_paths):
-        raise unreadable[0]
-    if len(failures) == 1:
-        exc = failures[0]
-        raise MissingReferenceError(exc.exposure, exc.reftypes,
-                                    f"{exc.reason}; needed by {_needs(exc.reftypes, needed_by)}")
-    if failures:
-        lines = [f"  {f.exposure}: {', '.join(t.upper() for t in f.reftypes)} "
-                 f"(needed by {_needs(f.reftypes, needed_by)}): {f.reason}" for f in failures]
-        missing = sorted({t for f in failures for t in f.reftypes})
-        raise MissingReferenceError(
-            f"{len(failures)} of {len(uncal_paths)} exposures", missing,
-            "CRDS cannot provide them for these exposures:\n" + "\n".join(lines) + "\n")
-    return lines
-
-
-def _needs(reftypes, needed_by: dict) -> str:
-    steps = [s for rt in reftypes for s in needed_by.get(rt, [])]
-    return ", ".join(dict.fromkeys(steps)) or "the steps"
 
 
 # --------------------------------------------------------------------------- CRDS parameter files
@@ -455,7 +446,10 @@ class ResolvedParams:
               parameter file, then the config's ``step_params``)
     sources : name -> "default", the parameter file's name, or "config"
     pars_file : path of the parameter file used (None: none, or the layer turned off)
-    skip    : the parameter file's ``skip`` (None if it has none)
+    skip    : whether the step is skipped: ``step_params.<step>.skip`` (true / false; null =
+              jwst's rule: the parameter file's ``skip``, else jwst's own default), else the
+              parameter file's ``skip`` (None if neither says)
+    skip_source : who decided ``skip`` ("config", the parameter file's name, "jwst's default")
     notes   : what the parameter file holds that was not applied, and why (also logged)
     """
 
@@ -464,6 +458,7 @@ class ResolvedParams:
     sources: dict
     pars_file: str | None = None
     skip: bool | None = None
+    skip_source: str | None = None
     notes: list = field(default_factory=list)
 
     @property
@@ -504,7 +499,7 @@ def resolve_parameters(meta: ExposureMeta, step: str, config_params: dict | None
     and for rampflow's custom steps), then ``config_params`` (the config's ``step_params``).
 
     From the parameter file, a parameter the step does not take is not applied (an INFO note),
-    and a value rampflow does not implement (e.g. jump's ``expand_large_events: true``) is not
+    and a value rampflow does not implement (e.g. ramp_fit's ``algorithm: OLS``) is not
     applied either: a WARNING names the step, parameter and file, and the note is recorded.
     Those in the config are applied as given (an unknown name or unimplemented value then
     fails when the step is built, naming it).
@@ -513,15 +508,18 @@ def resolve_parameters(meta: ExposureMeta, step: str, config_params: dict | None
     values = dict(cls.defaults)
     sources = dict.fromkeys(values, "default")
     res = ResolvedParams(step, values, sources)
+    config_params = dict(config_params or {})
+    asked_skip = config_params.pop("skip", _UNSET)
     if use_crds_pars and cls.official and step in JWST_CLASSES:
         res.pars_file = find_pars_file(meta, step, overrides, context)
     if res.pars_file:
         name = os.path.basename(res.pars_file)
         for key, value in read_pars_file(res.pars_file).items():
             if key == "skip":
-                res.skip = bool(value)
-                if res.skip:
-                    res.notes.append(f"{name} sets skip=True: the step is skipped, as jwst would")
+                res.skip, res.skip_source = bool(value), name
+                if res.skip and asked_skip is _UNSET or asked_skip is None:
+                    res.notes.append(f"{name} sets skip={res.skip}: the step is {'skipped' if res.skip else 'run'}, "
+                                     "as jwst would")
             elif key in STPIPE_PARAMETERS or key in ("class", "name"):
                 continue
             elif key not in values:
@@ -533,12 +531,24 @@ def resolve_parameters(meta: ExposureMeta, step: str, config_params: dict | None
                 log.warning("%s: %s: %s", meta.filename, step, res.notes[-1])
                 sources[key] = f"default; {name} asks {value!r}: not implemented"
             else:
+                # a value of the wrong type or out of range stops here, naming the file and key,
+                # not minutes later inside a kernel (unless the config's own value replaces it)
+                if key not in (config_params or {}):
+                    cls.param_specs[key].check(value, f"{res.pars_file}: {step}.{key}")
                 values[key] = value
                 sources[key] = name
-    for key, value in (config_params or {}).items():
+    for key, value in config_params.items():
         values[key] = value
         sources[key] = "config"
+    if asked_skip is None and res.skip_source is None:  # jwst's rule, and no file says: jwst's default
+        res.skip, res.skip_source = cls.skip_default, "jwst's default"
+    elif asked_skip is not _UNSET and asked_skip is not None:
+        res.skip, res.skip_source = bool(asked_skip), "config"
     return res
+
+
+#: ``step_params.<step>.skip`` not given (a listed step runs unless its parameter file says skip)
+_UNSET = object()
 
 
 def check_unimplemented_pars(meta: ExposureMeta, step: str, *, overrides: dict | None = None,

@@ -32,6 +32,11 @@ JWST_STEPS = {
     "persistence": "jwst.persistence.PersistenceStep",
     "ramp_fit": "jwst.ramp_fitting.RampFitStep",
     "gain_scale": "jwst.gain_scale.GainScaleStep",
+    "emicorr": "jwst.emicorr.EmiCorrStep",
+    "firstframe": "jwst.firstframe.FirstFrameStep",
+    "lastframe": "jwst.lastframe.LastFrameStep",
+    "reset": "jwst.reset.ResetStep",
+    "rscd": "jwst.rscd.RscdStep",
 }
 #: reference types each jwst step is given as overrides
 JWST_OVERRIDES = {
@@ -48,6 +53,11 @@ JWST_OVERRIDES = {
     "persistence": [],
     "ramp_fit": ["readnoise", "gain"],
     "gain_scale": ["gain"],
+    "emicorr": ["emicorr"],
+    "firstframe": [],
+    "lastframe": [],
+    "reset": ["reset"],
+    "rscd": ["rscd"],
 }
 FIXED_OVERRIDES = {"refpix": {"override_refpix": "N/A", "override_sirskernel": "N/A"}}
 

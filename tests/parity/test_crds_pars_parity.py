@@ -1,7 +1,8 @@
 """CRDS parameter files: jwst (stpipe's ``Step.get_config_from_reference``, without
 STPIPE_DISABLE_CRDS_STEPPARS) and rampflow select the same ``pars-<step>`` file from the same local
-CRDS cache and read the same parameters from it, for each Detector1 step, on simulated NIRSpec BOTS
-and NIRCam imaging. Both run in one subprocess (crds reads its configuration once per process)."""
+CRDS cache and read the same parameters from it, for each Detector1 step, on simulated NIRSpec
+BOTS, NIRCam imaging, NIRISS SOSS and NIRCam grism time series. Both run in one subprocess (crds
+reads its configuration once per process)."""
 
 from __future__ import annotations
 
@@ -50,11 +51,15 @@ def program(tmp_path_factory):
                                           "nints": 2, "ngroups": 3, "size": [16, 64], "seed": 2}, crds_path)
     nrc = simulate_program(root / "nrc", {"kind": "nircam_image", "detectors": ["nrcb1"], "segments": 1,
                                           "nints": 1, "ngroups": 3, "size": [32, 32], "seed": 2}, crds_path)
-    return crds_path, nrs[0], nrc[0]
+    soss = simulate_program(root / "soss", {"kind": "niriss_soss", "detectors": ["nis"], "segments": 1,
+                                            "nints": 1, "ngroups": 3, "size": [96, 64], "seed": 2}, crds_path)
+    grism = simulate_program(root / "grism", {"kind": "nircam_grism_tso", "detectors": ["nrcalong"], "segments": 1,
+                                              "nints": 1, "ngroups": 3, "size": [64, 64], "seed": 2}, crds_path)
+    return crds_path, nrs[0], nrc[0], soss[0], grism[0]
 
 
 def test_same_pars_files_and_values_as_jwst(program, monkeypatch):
-    crds_path, nrs, nrc = program
+    crds_path, nrs, nrc, soss, grism = program
     env = {"CRDS_PATH": str(crds_path), "CRDS_MODE": "local", "CRDS_IGNORE_MAPPING_CHECKSUM": "1",
            "CRDS_SERVER_URL": "https://127.0.0.1:9"}
     for k, v in env.items():
@@ -63,13 +68,14 @@ def test_same_pars_files_and_values_as_jwst(program, monkeypatch):
     monkeypatch.delenv("CRDS_CONTEXT", raising=False)
     monkeypatch.setenv("PYTHONPATH", SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
     steps = list(JWST_CLASSES)
-    proc = subprocess.run([sys.executable, "-c", _CLIENT, json.dumps([str(nrs), str(nrc)]), json.dumps(steps)],
+    uncals = json.dumps([str(u) for u in (nrs, nrc, soss, grism)])
+    proc = subprocess.run([sys.executable, "-c", _CLIENT, uncals, json.dumps(steps)],
                           capture_output=True, text=True, timeout=600)
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
     assert proc.returncode == 0 and line, proc.stderr[-3000:]
     res = json.loads(line[0][len("RESULT"):])
     found = {}
-    for uncal in (nrs, nrc):
+    for uncal in (nrs, nrc, soss, grism):
         for step in steps:
             r = res[str(uncal)][step]
             assert r["rampflow"] == r["jwst"], (uncal.name, step)
@@ -80,4 +86,7 @@ def test_same_pars_files_and_values_as_jwst(program, monkeypatch):
     assert res[str(nrc)]["jump"]["jwst"]["expand_large_events"] is True
     assert res[str(nrs)]["clean_flicker_noise"]["jwst"]["skip"] is False
     assert res[str(nrc)]["clean_flicker_noise"]["file"] is None
-    assert len(found) == 3, found
+    for uncal in (soss, grism):        # the time-series modes' snowball flagging, no 1/f cleaning file
+        assert res[str(uncal)]["jump"]["jwst"]["expand_large_events"] is True
+        assert res[str(uncal)]["clean_flicker_noise"]["file"] is None
+    assert len(found) == 5, found

@@ -85,3 +85,28 @@ def test_makes_products_by_algorithm():
     assert rf.RampFit.makes("likely_chisq", {"save_opt": True, "algorithm": "LIKELY"})
     assert not rf.RampFit.makes("fitopt", {"save_opt": True, "algorithm": "likely"})
     assert not rf.RampFit.makes("likely_chisq", {"algorithm": "LIKELY"})
+
+
+def test_uneven_read_times_switch_to_likely_as_jwst(jwst_offline, nirspec_case, tmp_path):
+    """A hand-built ramp whose ASDF extension holds explicit, uneven read times (groups of 1,
+    1, 2, 3, 1 and 2 frames): jwst 3.0's RampFitStep with its default OLS_C switches to LIKELY
+    with that read pattern; so does ours, reading the times from the same file."""
+    model = jwst_stage(nirspec_case, PREV).copy()
+    tf = float(model.meta.exposure.frame_time)
+    frames = [[1], [2], [3, 4], [5, 6, 7], [8], [9, 10]]
+    model.meta.exposure.read_times = [[f * tf for f in g] for g in frames]
+    path = tmp_path / "x_jump.fits"
+    model.save(str(path))
+    with io.open_ramp(path) as f:      # what jwst wrote is what we read
+        assert [list(g) for g in f.meta.extra["READ_TIMES"]] == model.meta.exposure.read_times
+    rate, rateints = run_jwst_step("ramp_fit", str(path), nirspec_case.refs)
+    refs = {k: str(v) for k, v in nirspec_case.refs.items()}
+    outs = {s: str(tmp_path / f"x_{s}.fits") for s in ("rate", "rateints")}
+    runner.run(["ramp_fit"], {"ramp": str(path)}, outs, overrides=refs, chunk_mb=0.05)
+    ours_ints, ours_rate = io.read_image_product(outs["rateints"]), io.read_image_product(outs["rate"])
+    assert_close(ours_ints, rateints, "uneven rateints")
+    assert_close(ours_rate, rate, "uneven rate")
+    # teeth: the read times matter (LIKELY on the even pattern gives other rates)
+    even, _, _ = our_fit(nirspec_case, algorithm="LIKELY")
+    fin = np.isfinite(even["SCI"]) & np.isfinite(ours_rate["SCI"])
+    assert np.median(np.abs(even["SCI"][fin] / ours_rate["SCI"][fin] - 1)) > 0.05

@@ -177,3 +177,17 @@ def test_refpix_hand_built_chunked(jwst_offline):
         step.process(part, gdq[i:i + 1], pdq, slice(i, i + 1), slice(0, sci.shape[2]))
         sci[i] = part[0]
     assert_ramp_parity((sci, gdq, pdq), theirs, rtol=0)
+
+
+@pytest.mark.parametrize("params", [
+    {"refpix_algorithm": "sirs"},
+    {"refpix_algorithm": "sirs", "side_smoothing_length": 7, "side_gain": 0.8, "odd_even_rows": False},
+    {"refpix_algorithm": "sirs", "use_side_ref_pixels": False},
+])
+def test_refpix_sirs_without_kernel_full_frame(jwst_offline, nircam_case, params):
+    """jwst 3.0 with refpix_algorithm='sirs' on a full frame and no SIRSKERNEL (N/A): its
+    running-median fallback; rampflow's matches bit for bit."""
+    model = _real_mask(jwst_stage(nircam_case, PREV))
+    ours, theirs = _check(model, nircam_case.meta, **params)
+    assert ours[3].sirs_fallback
+    assert not np.array_equal(ours[0], np.asarray(model.data))

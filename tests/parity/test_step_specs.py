@@ -32,6 +32,12 @@ JWST_CLASSES = {
     "ipc": "jwst.ipc.IPCStep",
     "charge_migration": "jwst.charge_migration.ChargeMigrationStep",
     "persistence": "jwst.persistence.PersistenceStep",
+    "emicorr": "jwst.emicorr.EmiCorrStep",
+    "firstframe": "jwst.firstframe.FirstFrameStep",
+    "lastframe": "jwst.lastframe.LastFrameStep",
+    "reset": "jwst.reset.ResetStep",
+    "rscd": "jwst.rscd.RscdStep",
+    "clean_flicker_noise": "jwst.clean_flicker_noise.CleanFlickerNoiseStep",
 }
 
 #: (step, parameter) -> what differs on purpose (documented in the step's spec comments)

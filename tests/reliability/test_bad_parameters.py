@@ -140,3 +140,40 @@ def test_workflow_stops_before_any_job(tmp_path):
     results = tmp_path / "results" / "badparams"
     assert not results.exists() or not any(p.is_file() for p in results.rglob("*.fits")), \
         sorted(str(p) for p in results.rglob("*"))
+
+
+def _pars_file(path, step_class, parameters) -> str:
+    """A CRDS parameter file as stpipe exports one (class, name, parameters)."""
+    import asdf
+
+    asdf.AsdfFile({"class": step_class, "name": "x", "parameters": parameters}).write_to(str(path))
+    return str(path)
+
+
+def test_a_bad_value_in_a_crds_parameter_file_stops_before_any_step_job(sim_exposure, tmp_path):
+    """A CRDS parameter file is checked against the step's spec too, by the references job that
+    runs before any step job: the error names the file, the step's key and the value; no marker
+    is written, so no step job starts."""
+    from rampflow import prefetch
+    from rampflow.steps.params import ParamError
+
+    refs = {rt: str(p) for rt, p in sim_exposure.refs.items()}
+    bad = _pars_file(tmp_path / "jwst_nirspec_pars-jumpstep_9999.asdf", "jwst.jump.jump_step.JumpStep",
+                     {"rejection_threshold": "five", "flag_4_neighbors": False})
+    overrides = {**refs, "pars-jumpstep": bad}
+    with pytest.raises(ParamError) as exc:
+        prefetch.prefetch([sim_exposure.uncal], ["dq_init", "jump"], overrides=overrides)
+    msg = str(exc.value)
+    assert bad in msg and "jump.rejection_threshold" in msg and '"five" is not a number' in msg, msg
+    ready = tmp_path / "crds" / ".ready"
+    assert prefetch.write_ready(ready, [sim_exposure.uncal], ["dq_init", "jump"], overrides=overrides) == 1
+    assert not ready.exists() and not list(tmp_path.rglob("*.part"))
+    # a config value replaces the file's bad one: then nothing uses it, and the run may go on
+    assert prefetch.write_ready(ready, [sim_exposure.uncal], ["dq_init", "jump"], overrides=overrides,
+                                step_params={"jump": {"rejection_threshold": 5.0}}) == 0
+    ready.unlink()
+    # a good file: the marker records it beside the reference files
+    good = _pars_file(tmp_path / "good.asdf", "jwst.jump.jump_step.JumpStep", {"rejection_threshold": 5.5})
+    assert prefetch.write_ready(ready, [sim_exposure.uncal], ["dq_init", "jump"],
+                                overrides={**refs, "pars-jumpstep": good}) == 0
+    assert f"pars-jump {good}" in ready.read_text()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 from astropy.table import Table
 
 from tests.workflow.test_workflow import _snakemake, _tiny, _workdir
@@ -36,9 +35,6 @@ def _program(folder: Path) -> tuple[list[Path], dict]:
     return paths, {k: str(v) for k, v in first.refs.items()}
 
 
-@pytest.mark.xfail(reason="regressed when the reliability, CRDS-parameter and new-step branches were merged: the "
-                   "good exposures lose their rate products; passes on its own branch; not yet diagnosed",
-                   strict=False)
 def test_one_corrupt_exposure_of_24_fails_alone(tmp_path):
     uncal_dir = tmp_path / "wd" / "data" / "uncal"
     paths, refs = _program(uncal_dir)

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from rampflow import recovery, references, wiring
+from rampflow import prefetch, recovery, wiring
 from tests.unit.test_wiring import _cfg
 
 GOOD = "jw01366003001_04101_00001-seg001_nrs1_uncal.fits"
@@ -24,12 +24,12 @@ def test_prefetch_skips_an_unreadable_uncal_and_names_it(uncal_factory, tmp_path
     mask = tmp_path / "mask.fits"
     mask.write_bytes(b"")
     with caplog.at_level(logging.ERROR):
-        lines = references.prefetch([good, bad], ["dq_init"], overrides={"mask": str(mask)})
+        lines = prefetch.prefetch([good, bad], ["dq_init"], overrides={"mask": str(mask)})
     assert lines == [f"{GOOD} mask {mask}"]
     assert any(BAD in r.getMessage() and r.levelno == logging.ERROR for r in caplog.records)
     # nothing readable at all: the error itself
     with pytest.raises(Exception, match=BAD):
-        references.prefetch([bad], ["dq_init"], overrides={"mask": str(mask)})
+        prefetch.prefetch([bad], ["dq_init"], overrides={"mask": str(mask)})
 
 
 def test_a_job_log_records_the_uncaught_error(tmp_path):

@@ -58,3 +58,15 @@ def test_flags_decode_encode(capsys):
     assert capsys.readouterr().out.strip() == "DO_NOT_USE, REFERENCE_PIXEL"
     assert main(["flags", "SATURATED", "JUMP_DET"]) == 0
     assert capsys.readouterr().out.strip() == "6"
+
+
+def test_simulate_command_takes_any_registered_kind(tmp_path, capsys, caplog):
+    from astropy.io import fits
+
+    rc = main(["simulate", "--kind", "miri_lrs_tso", "--detectors", "mirimage", "--nints", "2", "--ngroups", "3",
+               "--size", "16", "72", "--outdir", str(tmp_path / "sim"), "--set", "cr_rate=0"])
+    assert rc == 0
+    uncal = capsys.readouterr().out.split()[0]
+    assert fits.getheader(uncal)["EXP_TYPE"] == "MIR_LRS-SLITLESS"
+    assert main(["simulate", "--kind", "miri_lrs", "--outdir", str(tmp_path / "bad")]) == 2
+    assert "'miri_lrs' is not one of" in caplog.text and "miri_lrs_tso" in caplog.text

@@ -51,13 +51,11 @@ def test_reftype_names():
         references.pars_reftype("destripe")
 
 
-def test_three_layers_and_their_sources(tmp_path, meta, caplog):
+def test_three_layers_and_their_sources(tmp_path, meta):
     p = pars_file(tmp_path / "j.asdf", "jwst.jump.jump_step.JumpStep",
                   {"rejection_threshold": 8.0, "flag_4_neighbors": False, "min_sat_area": 15.0,
                    "expand_large_events": True, "no_such_parameter": 3, "save_results": True})
-    with caplog.at_level(logging.INFO, logger="rampflow.references"):
-        res = references.resolve_parameters(meta, "jump", {"rejection_threshold": 5.0},
-                                            overrides={"pars-jumpstep": p})
+    res = references.resolve_parameters(meta, "jump", {"rejection_threshold": 5.0}, overrides={"pars-jumpstep": p})
     assert res.pars_file == p and res.pars_name == "j.asdf"
     # config beats the file, the file beats the default
     assert res.values["rejection_threshold"] == 5.0 and res.sources["rejection_threshold"] == "config"
@@ -65,16 +63,26 @@ def test_three_layers_and_their_sources(tmp_path, meta, caplog):
     assert res.values["min_sat_area"] == 15.0 and res.sources["min_sat_area"] == "j.asdf"
     assert res.values["three_group_rejection_threshold"] == 6.0
     assert res.sources["three_group_rejection_threshold"] == "default"
-    # snowball flagging is not implemented: kept off, a WARNING names step, parameter and file
-    assert res.values["expand_large_events"] is False
-    assert "not implemented" in res.sources["expand_large_events"]
-    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warned) == 1 and "jump" in warned[0].getMessage()
-    assert "expand_large_events=True" in warned[0].getMessage() and "j.asdf" in warned[0].getMessage()
+    # snowball flagging is implemented: applied like any other value
+    assert res.values["expand_large_events"] is True and res.sources["expand_large_events"] == "j.asdf"
     # a parameter the step does not take is ignored with a note; stpipe's own are dropped
     assert "no_such_parameter" not in res.values and "save_results" not in res.values
     assert any("no_such_parameter" in n for n in res.notes)
-    assert any("expand_large_events" in n for n in res.notes)
+
+
+def test_unimplemented_value_not_applied(tmp_path, meta, caplog):
+    p = pars_file(tmp_path / "r.asdf", "jwst.ramp_fitting.ramp_fit_step.RampFitStep",
+                  {"algorithm": "OLS", "maximum_cores": "2"})
+    with caplog.at_level(logging.INFO, logger="rampflow.references"):
+        res = references.resolve_parameters(meta, "ramp_fit", None, overrides={"pars-rampfitstep": p})
+    # jwst's python OLS is not implemented: kept at the default, a WARNING names step, parameter and file
+    assert res.values["algorithm"] == "OLS_C" and "not implemented" in res.sources["algorithm"]
+    assert res.values["maximum_cores"] == "2" and res.sources["maximum_cores"] == "r.asdf"
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "ramp_fit" in warned[0].getMessage()
+    assert "algorithm='OLS'" in warned[0].getMessage() or "algorithm=OLS" in warned[0].getMessage()
+    assert "r.asdf" in warned[0].getMessage()
+    assert any("algorithm" in n for n in res.notes)
 
 
 def test_layer_off_and_no_file(tmp_path, meta):
@@ -116,8 +124,7 @@ def test_runner_records_sources_and_applies_values(sim, tmp_path):
     for text in ("rejection_threshold=8.0 (jump_pars.asdf)", "flag_4_neighbors=False (config)",
                  "four_group_rejection_threshold=5.0 (default)"):
         assert text.replace(" ", "") in line
-    for text in ("jump_pars.asdf sets expand_large_events=True, which rampflow does not implement: NOT applied",
-                 "n_pix_grow_sat=0 (sat_pars.asdf)"):
+    for text in ("expand_large_events=True (jump_pars.asdf)", "n_pix_grow_sat=0 (sat_pars.asdf)"):
         assert text.replace(" ", "") in hist
     # the file's n_pix_grow_sat=0 was applied: same flags as the parameter given by hand
     ref = tmp_path / "sat_hand.fits"
@@ -158,10 +165,10 @@ out = {}
 for uncal in json.loads(sys.argv[1]):
     meta = ExposureMeta.from_headers(fits.getheader(uncal), fits.getheader(uncal, "SCI"), uncal)
     r = {}
-    for step in ("jump", "ramp_fit", "saturation"):
+    for step in ("jump", "ramp_fit", "saturation", "clean_flicker_noise"):
         res = references.resolve_parameters(meta, step)
         r[step] = {"file": res.pars_name, "changed": {k: v for k, (v, s) in res.changed().items()},
-                   "notes": res.notes}
+                   "notes": res.notes, "skip": res.skip}
     r["unimplemented"] = references.check_unimplemented_pars(meta, "ramp_fit")
     r["off"] = references.resolve_parameters(meta, "jump", use_crds_pars=False).pars_name
     out[uncal] = r
@@ -195,14 +202,71 @@ def test_simulated_cache_selects_per_mode_pars(program, monkeypatch):
     bots, img = res[str(nrs)], res[str(nrc)]
     assert bots["jump"]["file"] == "jwst_nirspec_pars-jumpstep_0001.asdf"
     assert img["jump"]["file"] == "jwst_nircam_pars-jumpstep_0001.asdf"
-    expected = {**crds_pars._SNOWBALLS, "expand_large_events": False}  # asked for, not implemented: kept off
+    expected = dict(crds_pars._SNOWBALLS)
     assert bots["jump"]["changed"] == expected and img["jump"]["changed"] == expected
+    assert expected["expand_large_events"] is True  # snowball flagging on, and applied
     for r in (bots, img):
-        assert any("expand_large_events=True" in n for n in r["jump"]["notes"])
+        assert not any("expand_large_events" in n for n in r["jump"]["notes"])
         assert r["ramp_fit"]["file"] == r["saturation"]["file"] == "N/A"
         assert r["off"] == "N/A"
-    # clean_flicker_noise turned on for BOTS: a note (and a WARNING) that rampflow does not run it
-    assert len(bots["unimplemented"]) == 1 and "clean_flicker_noise" in bots["unimplemented"][0]
-    assert "NOT run" in bots["unimplemented"][0]
-    assert img["unimplemented"] == []
-    assert "expand_large_events=True" in proc.stderr and "clean_flicker_noise" in proc.stderr  # the warnings
+    # clean_flicker_noise turned on for BOTS with its settings (rampflow implements it: no note)
+    assert bots["unimplemented"] == [] and img["unimplemented"] == []
+    cfn = bots["clean_flicker_noise"]
+    assert cfn["file"] == "jwst_nirspec_pars-cleanflickernoisestep_0001.asdf" and cfn["skip"] is False
+    assert cfn["notes"] == [] and cfn["changed"] == {k: v for k, v in crds_pars._BOTS_CFN.items() if k != "skip"}
+    assert img["clean_flicker_noise"]["file"] == "N/A"
+    assert "expand_large_events" not in proc.stderr and "NOT run" not in proc.stderr  # no warning
+
+
+def test_skip_as_jwst_decides_it(tmp_path, meta):
+    """``step_params.<step>.skip``: true / false win; null is jwst's rule (the parameter file's
+    skip, else jwst's default: clean_flicker_noise is skipped unless a file turns it on); not
+    given, a listed step runs unless its parameter file says skip."""
+    on = pars_file(tmp_path / "on.asdf", "jwst.clean_flicker_noise.clean_flicker_noise_step.CleanFlickerNoiseStep",
+                   {"skip": False, "n_sigma": 2.5})
+    off = pars_file(tmp_path / "off.asdf", "jwst.clean_flicker_noise.clean_flicker_noise_step.CleanFlickerNoiseStep",
+                    {"skip": True})
+    cases = [  # (config skip, parameter file) -> (skip, who decided)
+        ("unset", on, False, "on.asdf"), ("unset", off, True, "off.asdf"), ("unset", "N/A", None, None),
+        (None, on, False, "on.asdf"), (None, off, True, "off.asdf"), (None, "N/A", True, "jwst's default"),
+        (True, on, True, "config"), (False, off, False, "config"), (False, "N/A", False, "config"),
+    ]
+    for asked, pars, skip, source in cases:
+        given = {} if asked == "unset" else {"skip": asked}
+        res = references.resolve_parameters(meta, "clean_flicker_noise", given,
+                                            overrides={"pars-cleanflickernoisestep": pars})
+        assert (res.skip, res.skip_source) == (skip, source), (asked, pars)
+        assert "skip" not in res.values  # stpipe's parameter, not the algorithm's
+    res = references.resolve_parameters(meta, "clean_flicker_noise", {"skip": None},
+                                        overrides={"pars-cleanflickernoisestep": on})
+    assert res.values["n_sigma"] == 2.5
+
+
+def test_skip_is_checked_like_any_parameter():
+    from rampflow import config as rfconfig
+    from rampflow.steps import get_step_class
+    from rampflow.steps.params import ParamError
+
+    get_step_class("jump").check_params({"skip": None})
+    get_step_class("jump").check_params({"skip": True})
+    with pytest.raises(ParamError, match='step_params.jump.skip: "no" is not true, false or null'):
+        get_step_class("jump").check_params({"skip": "no"})
+    with pytest.raises(rfconfig.ConfigError, match="step_params.jump.skip"):
+        rfconfig._check_step_params({"jump": {"skip": 1}})
+    with pytest.raises(ValueError, match="unknown parameter"):  # a custom step has no stpipe skip
+        get_step_class("destripe").check_params({"skip": True})
+
+
+def test_default_near_infrared_steps_let_crds_turn_on_flicker_cleaning():
+    from rampflow import config as rfconfig
+
+    cfg = {"program": "x", "inputs": {"source": "simulate", "simulate": {"kind": "nirspec_tso"}}}
+    rfconfig.prepare(cfg)
+    steps = cfg["steps"]
+    assert steps[steps.index("jump") + 1] == "clean_flicker_noise"
+    assert "charge_migration" not in steps and "persistence" not in steps and "ipc" in steps
+    assert cfg["step_params"] == {"clean_flicker_noise": {"skip": None}}
+    # a list the user gives is theirs: nothing added
+    mine = {"program": "x", "steps": ["dq_init", "jump", "ramp_fit"]}
+    rfconfig.prepare(mine)
+    assert mine["steps"] == ["dq_init", "jump", "ramp_fit"] and "step_params" not in mine

@@ -125,6 +125,29 @@ def test_refpix_means_exact(tmp_path):
     assert _png_shape(tmp_path / "refpix.png") == _expected((8, 4))
 
 
+def test_refpix_means_miri_interleaved_outputs(tmp_path):
+    # MIRI: the fast axis is x and the four outputs take the columns in turn (column mod 4);
+    # reference columns 0-3 and 20-23 of a 24-column frame hold 100 * (column mod 4) + group
+    data = np.full((1, 2, 4, 24), 900, np.uint16)
+    for gi in range(2):
+        for c in (*range(4), *range(20, 24)):
+            data[0, gi, :, c] = 100 * (c % 4) + gi
+    uncal = make_uncal(tmp_path / "m_uncal.fits", data, instrument="MIRI", detector="MIRIMAGE",
+                       exp_type="MIR_IMAGE", subarray="GENERIC", readpatt="FASTR1", fastaxis=1, slowaxis=2)
+    pdq = np.zeros((4, 24), np.uint32)
+    pdq[:, [0, 1, 2, 3, 20, 21, 22, 23]] = dqflags.REFERENCE_PIXEL
+    out = tmp_path / "m_dq_init.fits"
+    with io.open_ramp(uncal) as rf, io.RampWriter(out, rf) as w:
+        sci, gdq = rf.read()
+        w.write(slice(None), slice(None), sci, gdq)
+        w.write_pixeldq(pdq)
+    means, what = dg.refpix_means(out)
+    assert what == "reference pixels" and means.shape == (2, 4, 2)
+    for a in range(4):   # output a holds only columns of parity a % 2
+        np.testing.assert_allclose(means[:, a, a % 2], [100 * a, 100 * a + 1])
+        assert np.isnan(means[:, a, 1 - a % 2]).all()
+
+
 def test_every_plot_writes_png_of_expected_size(chain, tmp_path):
     uncal, paths, _ = chain
     out = tmp_path / "png"

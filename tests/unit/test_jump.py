@@ -385,12 +385,6 @@ def test_step_wrapper_defaults_and_registration():
         JumpStep(_meta((1, 5, 5, 5)), _refs(5, 5), rejection_thresh=3)
 
 
-@pytest.mark.parametrize("key", ["expand_large_events", "find_showers"])
-def test_step_snowballs_showers_not_implemented(key):
-    with pytest.raises(NotImplementedError, match=key):
-        JumpStep(_meta((1, 5, 5, 5)), _refs(5, 5), **{key: True})
-
-
 def test_step_skips_two_groups():
     step = JumpStep(_meta((1, 2, 5, 5)), _refs(5, 5))
     assert step.skipped and "NGROUPS" in step.skipped

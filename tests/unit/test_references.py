@@ -71,3 +71,23 @@ def test_overrides_win(tmp_path):
     p = _ref(tmp_path / "sat.fits")
     paths, ctx = resolve(_meta(), ["saturation"], {"saturation": str(p)})
     assert paths == {"saturation": str(p)} and ctx is None
+
+
+def test_miri_optional_superbias_needs_no_crds(tmp_path, monkeypatch):
+    """MIRI has no superbias (N/A in CRDS): saturation's optional SUPERBIAS is not applicable
+    without asking CRDS, so a MIRI run with references.overrides alone needs no cache; for a
+    near-infrared exposure the same request goes to CRDS (and fails without one, naming it)."""
+    from rampflow.references import NOT_APPLICABLE, MissingReferenceError
+
+    for k in ("CRDS_PATH", "CRDS_SERVER_URL", "CRDS_CONTEXT"):
+        monkeypatch.delenv(k, raising=False)
+    sat = tmp_path / "sat.fits"
+    sat.write_bytes(b"")
+    miri = _meta(INSTRUME="MIRI", DETECTOR="MIRIMAGE", SUBARRAY="FULL", SUBSTRT2=1, SUBSIZE1=1032, SUBSIZE2=1024)
+    paths, ctx = resolve(miri, ["saturation", "superbias"], {"saturation": str(sat)}, optional=("superbias",))
+    assert paths == {"saturation": str(sat), "superbias": NOT_APPLICABLE} and ctx is None
+    # a superbias given anyway wins
+    paths, _ = resolve(miri, ["superbias"], {"superbias": str(sat)}, optional=("superbias",))
+    assert paths == {"superbias": str(sat)}
+    with pytest.raises(MissingReferenceError, match="SUPERBIAS"):
+        resolve(_meta(), ["superbias"], {}, optional=("superbias",))

@@ -6,6 +6,8 @@ values are chosen exactly representable in float32 so the arithmetic is exact.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -451,15 +453,9 @@ def test_step_registration_and_defaults():
 
 
 def test_step_out_of_scope_errors():
-    with pytest.raises(NotImplementedError, match="MIRI"):
-        RefPixStep(make_meta(INSTRUME="MIRI", DETECTOR="MIRIMAGE", FASTAXIS=1, SLOWAXIS=2,
-                             SUBARRAY="FULL", SUBSIZE1=1032, SUBSIZE2=1024), {})
     with pytest.raises(NotImplementedError, match="IRS2"):
         RefPixStep(make_meta(SUBARRAY="FULL", SUBSIZE1=2048, SUBSIZE2=3200, NOUTPUTS=4,
                              READPATT="NRSIRS2"), {})
-    with pytest.raises(NotImplementedError, match="sirs"):
-        RefPixStep(make_meta(SUBARRAY="FULL", SUBSIZE1=2048, SUBSIZE2=2048, NOUTPUTS=4), {},
-                   refpix_algorithm="sirs")
     RefPixStep(make_meta(), {}, refpix_algorithm="sirs")        # subarray: jwst ignores SIRS
     with pytest.raises(ValueError, match="refpix_algorithm"):
         RefPixStep(make_meta(), {}, refpix_algorithm="mean")
@@ -559,3 +555,48 @@ def test_corrections_measured_on_whole_planes_apply_to_any_rows(fastaxis, slowax
     assert plan.path != "none"
     np.testing.assert_array_equal(rows, whole)
     assert not np.array_equal(whole, sci)
+
+
+def test_sirs_without_kernel_is_the_running_median(caplog):
+    """jwst 3.0: 'sirs' on a NIR full frame without a SIRSKERNEL reference warns and uses the
+    running-median side correction, with side_smoothing_length and side_gain: the 'median'
+    algorithm. The kernel is asked for only then (as jwst asks CRDS)."""
+    full = make_meta(INSTRUME="NIRCAM", DETECTOR="NRCA1", FASTAXIS=-1, SLOWAXIS=2, SUBARRAY="FULL",
+                     SUBSTRT1=1, SUBSTRT2=1, SUBSIZE1=2048, SUBSIZE2=2048, NOUTPUTS=4, READPATT="RAPID")
+    assert RefPixStep.reftypes_for(full, {"refpix_algorithm": "sirs"}) == ("sirskernel",)
+    assert RefPixStep.reftypes_for(full, {"refpix_algorithm": "median"}) == ()
+    assert RefPixStep.reftypes_for(make_meta(), {"refpix_algorithm": "sirs"}) == ()
+    rng = np.random.default_rng(4)
+    sci = rng.normal(0, 5, (1, 2, 2048, 2048)).astype(np.float32)
+    y = np.arange(2048, dtype=np.float32)
+    sci += (30 * np.sin(2 * np.pi * y / 400))[None, None, :, None]  # slow row drifts the side pixels see
+    pdq = np.zeros((2048, 2048), np.uint32)
+    pdq[:4] = pdq[-4:] = REFERENCE_PIXEL
+    pdq[:, :4] = pdq[:, -4:] = REFERENCE_PIXEL
+    out = {}
+    for algo in ("sirs", "median"):
+        with caplog.at_level(logging.WARNING):
+            step = RefPixStep(full, {}, refpix_algorithm=algo, side_smoothing_length=7, side_gain=0.8)
+        a = sci.copy()
+        step.process(a, np.zeros(a.shape, np.uint8), pdq, slice(0, 1), slice(0, 2048))
+        out[algo] = a
+        assert step.sirs_fallback == (algo == "sirs")
+    assert "No reference file found for the optimized convolution kernel" in caplog.text
+    np.testing.assert_array_equal(out["sirs"], out["median"])
+    assert np.std(out["sirs"][0, 1, 4:-4, 4:-4].mean(axis=1)) < 0.5 * np.std(sci[0, 1, 4:-4, 4:-4].mean(axis=1))
+
+
+def test_sirs_on_a_subarray_is_not_applied(caplog):
+    """jwst: 'SIRS not applied for subarray data'; the usual subarray correction runs."""
+    with caplog.at_level(logging.INFO):
+        step = RefPixStep(make_meta(), {}, refpix_algorithm="sirs")
+    assert "not applied for subarray" in caplog.text and not step.sirs_fallback
+
+
+def test_sirs_with_a_kernel_is_refused():
+    from types import SimpleNamespace
+
+    full = make_meta(SUBARRAY="FULL", SUBSIZE1=2048, SUBSIZE2=2048, NOUTPUTS=4)
+    with pytest.raises(NotImplementedError, match="jwst_nircam_sirskernel_0001.asdf"):
+        RefPixStep(full, {"sirskernel": SimpleNamespace(path="jwst_nircam_sirskernel_0001.asdf")},
+                   refpix_algorithm="sirs")

@@ -7,6 +7,7 @@ import errno
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import yaml
 from snakemake.utils import validate
@@ -50,8 +51,12 @@ def test_memory_follows_the_chunk_budget_not_the_exposure():
     # row passes (jump, ramp_fit) hold every integration of their rows: a row of the longer
     # ramp is 1.1 GB, so its chunk is the minimum, one row plus jump's halo row each side
     assert R.chunk_bytes(longer, "rows", 256, halo=1) == 3 * 1550 * 70 * 2048 * 5
+    # plus jump's snowball / shower pre-pass: a bit per group and pixel, the shower statistics
+    # and one integration's work arrays
+    prepass = 1550 * 70 * 32 * 2048 // 8 + 2 * 69 * 32 * 2048 * 4 + 8 * 70 * 32 * 2048 * 4
+    assert R.prepass_bytes(longer) == prepass
     assert job_mem_mb(["jump"], longer, 256) == pytest.approx(
-        750 + (3 * 3 * 1550 * 70 * 2048 * 5 + 32 * 2048 * 24) / MB, abs=1)
+        750 + (3 * 3 * 1550 * 70 * 2048 * 5 + 32 * 2048 * 24 + prepass) / MB, abs=1)
 
 
 def test_chunk_never_below_one_integration_or_one_row():
@@ -126,6 +131,22 @@ def test_resource_function_reads_the_input_ramp(sim, tmp_path):
     assert exc.value.errno == errno.ENOENT and exc.value.filename == missing.ramp
 
 
+def test_resource_function_does_not_raise_for_an_unreadable_ramp(sim, tmp_path):
+    """A truncated uncal must fail its own job (which names it), not the resource function:
+    Snakemake would stop scheduling every other exposure, even under --keep-going."""
+    cut = tmp_path / "cut_uncal.fits"
+    data = Path(sim.uncal).read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(io.ProductError, match="truncated"):
+        R.ramp_shape(cut)
+    fn = mem_mb(SimpleNamespace(kind="steps", steps=("group_scale", "dq_init")), {"compute": {"chunk_mb": 64}})
+    inp = SimpleNamespace(ramp=str(cut), keys=lambda: ["ramp"])
+    # the overhead plus twice the file's size
+    assert fn(None, inp, 1) == int(np.ceil(R.OVERHEAD_MB + 2 * cut.stat().st_size / R.MB))
+    cut.write_bytes(b"not a FITS file at all" * 10)
+    assert fn(None, inp, 1) == int(np.ceil(R.OVERHEAD_MB + 2 * cut.stat().st_size / R.MB))
+
+
 @pytest.mark.parametrize("fuse", [False, True])
 def test_every_step_job_of_the_demo_plans_its_memory(fuse):
     """Each step job of the demo (one per step, or fused) gets an estimate at least the
@@ -141,3 +162,15 @@ def test_every_step_job_of_the_demo_plans_its_memory(fuse):
         est = job_mem_mb(job.steps, TSO, cfg["compute"]["chunk_mb"])
         assert est >= R.OVERHEAD_MB + R.CHUNK_FACTOR * 200, (job.name, est)
         assert est < 4000, (job.name, est)
+
+
+def test_clean_flicker_noise_counts_its_draft_rate():
+    """clean_flicker_noise holds the draft rate's products (as ramp_fit does) and reads the ramp
+    in row chunks for it: its job needs more than the same job without it, by about the rate
+    products."""
+    from rampflow.wiring.resources import MB, RATEINTS_BYTES, job_mem_mb
+
+    shape = (155, 70, 32, 2048)
+    rate_mb = 155 * 32 * 2048 * RATEINTS_BYTES / MB  # 388 MB
+    alone = job_mem_mb(["persistence"], shape, 256)  # an integration-chunk step of the same size
+    assert job_mem_mb(["clean_flicker_noise"], shape, 256) - alone >= rate_mb - 1

@@ -226,3 +226,68 @@ def test_one_pass_from_the_uncal_equals_step_by_step(sim, tmp_path):
         ma, _, ia = io_custom.read_mask_product(tmp_path / "s_mask.fits")
         mb, _, ib = io_custom.read_mask_product(outs["destripe_mask"])
         assert np.array_equal(ma, mb) and np.array_equal(ia, ib, equal_nan=True)
+
+
+def test_plan_keeps_steps_out_of_the_one_pass_when_a_step_cannot_share_it():
+    """A step that cannot share the one pass for this exposure (jump with snowball flagging
+    reads its input ramp first; MIRI's refpix corrects whole frames) keeps itself, and the
+    steps before it, out of the row pass: they run as the fused layout does."""
+    from rampflow.runner.plan import plan_passes
+
+    chain = CHAIN + ["destripe", "jump", "ramp_fit", "gain_scale"]
+    one = plan_passes(chain, {"ramp": "x"})
+    assert [(p.mode, p.steps) for p in one] == [("rows", chain[:-1]), ("products", ["gain_scale"])]
+    split = plan_passes(chain, {"ramp": "x"}, no_join={"jump"})
+    assert [(p.mode, p.steps) for p in split] == [("integrations", CHAIN), ("integrations", ["destripe"]),
+                                                  ("rows", ["jump", "ramp_fit"]), ("products", ["gain_scale"])]
+    assert plan_passes(chain, {"ramp": "x"}, no_join={"ramp_fit"})[:3] == split[:3]
+    part = plan_passes(chain, {"ramp": "x"}, no_join={"refpix"})
+    assert [(p.mode, p.steps) for p in part][:2] == [("integrations", CHAIN[:5]), ("rows", chain[5:-1])]
+
+
+def test_one_pass_with_snowball_flagging_falls_back_and_equals_step_by_step(sim, tmp_path, caplog):
+    """jump with expand_large_events reads its whole input ramp before its row chunks, so it
+    cannot share the one pass: the runner runs the steps before it in passes of their own (the
+    fused layout, destripe's mask built from its input and written), says so in the log, and
+    every product equals the step-by-step run's, bit for bit."""
+    import logging
+
+    from astropy.io import fits
+
+    from rampflow.custom.destripe import write_mask
+    from rampflow.io import custom as io_custom
+
+    chain = CHAIN + ["destripe", "jump", "ramp_fit"]
+    params = {"jump": {"expand_large_events": True, "min_sat_area": 1.0, "min_jump_area": 1.0}}
+    refs = {k: str(v) for k, v in sim.refs.items()}
+    prev = str(sim.uncal)
+    for step in chain[:-1]:
+        inputs = {"ramp": prev}
+        if step == "destripe":
+            write_mask(prev, tmp_path / "s_mask.fits")
+            inputs["destripe_mask"] = str(tmp_path / "s_mask.fits")
+        runner.run([step], inputs, {step: tmp_path / f"s_{step}.fits"}, overrides=refs,
+                   params={k: v for k, v in params.items() if k == step})
+        prev = tmp_path / f"s_{step}.fits"
+    rates = ("rate", "rateints")
+    runner.run(["ramp_fit"], {"ramp": prev}, {k: tmp_path / f"s_{k}.fits" for k in rates}, overrides=refs)
+    out = tmp_path / "one"
+    outs = {k: out / f"{k}.fits" for k in rates + ("refpix", "jump", "destripe_mask")}
+    with caplog.at_level(logging.WARNING, logger="rampflow"):
+        runner.run(chain, {"ramp": sim.uncal}, outs, overrides=refs, params=params, chunk_mb=0.05)
+    assert "one pass: jump cannot share it (expand_large_events" in caplog.text
+    assert "group_scale, dq_init, saturation, superbias, refpix, linearity, dark_current, destripe run in passes" \
+        in caplog.text
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in outs.values())
+    for k in rates:
+        with fits.open(tmp_path / f"s_{k}.fits") as a, fits.open(outs[k]) as b:
+            for ext in ("SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE"):
+                assert np.array_equal(a[ext].data, b[ext].data, equal_nan=True), (k, ext)
+    for step in ("refpix", "jump"):
+        a, b = _arrays(tmp_path / f"s_{step}.fits"), _arrays(outs[step])
+        for x, y in zip(a[:3], b[:3]):
+            assert np.array_equal(x, y, equal_nan=True), step
+        assert a[3].get("EXTNCRS") == b[3].get("EXTNCRS")
+    ma, _, ia = io_custom.read_mask_product(tmp_path / "s_mask.fits")
+    mb, _, ib = io_custom.read_mask_product(outs["destripe_mask"])
+    assert np.array_equal(ma, mb) and np.array_equal(ia, ib, equal_nan=True)

@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rampflow.steps import DETECTOR1_ORDER, get_step_class, step_names
+from rampflow.steps import DETECTOR1_ORDER, OFFICIAL_STEPS, get_step_class, step_names
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
-CONFIGS = [ROOT / "config" / "config.yaml", *sorted((ROOT / "config" / "programs").glob("*.yaml"))]
+CONFIGS = [ROOT / "config" / "config.yaml", *sorted((ROOT / "config").glob("demo_*.yaml")),
+           *sorted((ROOT / "config" / "programs").glob("*.yaml"))]
 
 
 def _schema():
@@ -20,9 +21,11 @@ def _schema():
 
 def test_registry_has_every_step_with_the_contract_attributes():
     assert DETECTOR1_ORDER == ("group_scale", "dq_init", "saturation", "ipc", "superbias", "refpix", "linearity",
-                               "dark_current", "charge_migration", "jump", "persistence", "ramp_fit", "gain_scale")
+                               "dark_current", "charge_migration", "jump", "clean_flicker_noise", "persistence",
+                               "ramp_fit", "gain_scale")
+    assert OFFICIAL_STEPS == DETECTOR1_ORDER + ("emicorr", "firstframe", "lastframe", "reset", "rscd")
     names = step_names()
-    assert names[:len(DETECTOR1_ORDER)] == DETECTOR1_ORDER and "destripe" in names
+    assert names[:len(OFFICIAL_STEPS)] == OFFICIAL_STEPS and "destripe" in names
     for name in names:
         cls = get_step_class(name)
         assert cls.name == name
@@ -30,7 +33,7 @@ def test_registry_has_every_step_with_the_contract_attributes():
         assert all(rt == rt.lower() for rt in cls.reftypes)
         assert isinstance(cls.defaults, dict)
         assert cls.kind in ("ramp", "rate")
-        assert cls.official == (name in DETECTOR1_ORDER)
+        assert cls.official == (name in OFFICIAL_STEPS)
         assert cls.products and isinstance(cls.inputs, tuple)
         assert cls.chunking in ("integrations", "rows", "whole", "products")
     assert get_step_class("ramp_fit").products == ("rate", "rateints", "fitopt", "likely_chisq")

@@ -12,6 +12,7 @@ from snakemake.utils import validate
 
 from rampflow import config as rfconfig
 from rampflow import wiring
+from rampflow.steps import get_step_class
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
@@ -175,6 +176,21 @@ def test_likely_save_opt_writes_its_chisq_not_fitopt():
     rf = _by_name(wiring.jobs(cfg, "steps"))["ramp_fit"]
     assert rf.outputs == {"rate": p("rate"), "rateints": p("rateints"), "likely_chisq": p("likely_chisq")}
     rfconfig.check(cfg)   # the parameter value passes the config checks
+
+
+def test_fuse_runs_likely_with_jump_in_one_row_chunked_job():
+    """compute.fuse: LIKELY is a ramp_fit parameter like any other, so the chain (here every
+    step can share the one pass) and ramp_fit (LIKELY) share the ramp_fit job, whose runner
+    pass goes over row chunks (ramp_fit's chunking)."""
+    cfg = _cfg(steps=["dq_init", "saturation", "jump", "ramp_fit"], compute={"fuse": True, "keep": []},
+               step_params={"ramp_fit": {"algorithm": "LIKELY", "save_opt": True}})
+    rf = _by_name(wiring.jobs(cfg, "steps"))["ramp_fit"]
+    assert rf.steps == ("dq_init", "saturation", "jump", "ramp_fit")
+    assert rf.inputs == {"ramp": f"{OUT}/uncal/{{stem}}_uncal.fits"}
+    assert rf.params == {"dq_init": {}, "saturation": {}, "jump": {},
+                         "ramp_fit": {"algorithm": "LIKELY", "save_opt": True}}
+    assert rf.outputs == {"rate": p("rate"), "rateints": p("rateints"), "likely_chisq": p("likely_chisq")}
+    assert get_step_class("ramp_fit").chunking == get_step_class("jump").chunking == "rows"
 
 
 def test_fuse_with_keep_null_writes_everything():

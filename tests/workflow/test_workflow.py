@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -159,11 +160,15 @@ def test_bad_uncal_is_named_and_leaves_nothing(tmp_path):
     assert not list((wd / "results" / "bad").rglob("*.part"))
 
 
-def test_one_pass_run_equals_step_by_step(tmp_path):
+@pytest.mark.parametrize("snowballs", [False, True])
+def test_one_pass_run_equals_step_by_step(tmp_path, snowballs):
     """compute.fuse with every step able to stream row chunks: the whole chain, destripe
     included, runs in one job per exposure reading the uncal file once; kept intermediates
-    come from the same pass. Every array of rate / rateints / fitopt, of the kept ramps and of
-    destripe's mask equals the per-step DAG's, bit for bit."""
+    come from the same pass. With snowball flagging (simulated snowballs, jump's
+    expand_large_events), jump reads its whole input first and cannot share the pass: the job
+    runs the steps before it in passes of their own (the fused layout) and its log says so.
+    Either way every array of rate / rateints / fitopt, of the kept ramps and of destripe's
+    mask equals the per-step DAG's, bit for bit."""
     from astropy.io import fits
 
     from rampflow import io
@@ -174,6 +179,9 @@ def test_one_pass_run_equals_step_by_step(tmp_path):
     base = _tiny(steps=chain)
     base["inputs"]["simulate"].update({"segments": 1, "nints": 3})
     base["step_params"] = {"ramp_fit": {"save_opt": True}}
+    if snowballs:
+        base["inputs"]["simulate"].update({"snowball_rate": 2e-3, "ngroups": 8})
+        base["step_params"]["jump"] = {"expand_large_events": True}
     fused = yaml.safe_load(yaml.safe_dump(base))
     fused["compute"] = {"fuse": True, "keep": ["saturation", "destripe"], "chunk_mb": 16, "threads": 2}
     wd1 = _workdir(tmp_path / "steps", base)
@@ -190,6 +198,9 @@ def test_one_pass_run_equals_step_by_step(tmp_path):
             with fits.open(s1 / name) as a, fits.open(s2 / name) as b:
                 assert a[0].header["S_JUMP"] == b[0].header["S_JUMP"] == "COMPLETE"
                 assert a[0].header["S_DESTRI"] == b[0].header["S_DESTRI"] == "COMPLETE"
+                assert a[0].header.get("EXTNCRS") == b[0].header.get("EXTNCRS")
+                if snowballs:
+                    assert b[0].header["EXTNCRS"] > 0  # snowballs were found and flagged
                 exts = [h.name for h in a if h.is_image and h.data is not None]
                 assert len(exts) >= 4, exts
                 for ext in exts:
@@ -207,6 +218,8 @@ def test_one_pass_run_equals_step_by_step(tmp_path):
                   if "_nrs1_" in p.name)
     steps_logs = [n for n in logs if not n.startswith(("diag", "saturation_custom"))]
     assert steps_logs == ["ramp_fit.log"], logs  # one step job per exposure
+    text = next((wd2 / "results" / "tiny" / "logs").glob("*_nrs1_ramp_fit.log")).read_text()
+    assert ("one pass: jump cannot share it" in text) == snowballs, text[-3000:]
 
 
 def test_fused_default_program_plans_one_job_per_exposure(tmp_path):
@@ -308,3 +321,22 @@ def test_program_config_inherits_nothing_from_the_demo(tmp_path):
     page = (res / "qa" / "index.html").read_text()
     assert "Settings filled from defaults" in page and "lightcurves.transit" in page
     assert not (wd / "results" / "demo-tso").exists()
+
+
+def test_dry_run_of_a_program_mixing_miri_and_nirspec(tmp_path):
+    """A local folder with a MIRI and a NIRSpec exposure and no ``steps``: each runs its own
+    instrument's calwebb_detector1 order (the DAG's edges say which product each step reads)."""
+    folder = tmp_path / "uncal"
+    folder.mkdir()
+    miri, nrs = "jw01366002001_04103_00001-seg001_mirimage", "jw01366003001_04101_00001-seg001_nrs1"
+    for stem in (miri, nrs):
+        (folder / f"{stem}_uncal.fits").write_bytes(b"")
+    cfg = {"program": "mixed", "inputs": {"source": "local", "uncal_dir": str(folder)}}
+    proc = _snakemake(_workdir(tmp_path, cfg), "--dag")
+    labels = dict(re.findall(r'\t(\d+)\[label = "([^"\\]+)', proc.stdout))
+    edges = {(labels[a], labels[b]) for a, b in re.findall(r"\t(\d+) -> (\d+)", proc.stdout)}
+    assert ("step_dark_current_miri", "step_refpix_miri") in edges
+    assert ("step_reset_miri", "step_linearity_miri") in edges
+    assert ("step_superbias_nir", "step_refpix_nir") in edges
+    assert ("step_refpix_nir", "step_linearity_nir") in edges
+    assert not {"step_superbias_miri", "step_rscd_nir", "step_superbias"} & set(labels.values())

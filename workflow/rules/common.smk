@@ -23,9 +23,6 @@ CRDS_ENV = rfconfig.crds_env(config, os.getcwd())
 SOURCE = config["inputs"]["source"]
 CONDA_ENV = "../../envs/rampflow.yaml"
 MAST_MANIFEST = f"{OUT}/uncal/manifest.json"
-# the jobs of rampflow.wiring by name. The script directive is evaluated again when a job runs,
-# so jobs that differ in script are declared one by one, not in a loop
-JOBS = {job.name: job for job in wiring.jobs(config)}
 
 
 def exposure_stems():
@@ -47,6 +44,16 @@ def mast_stems():
     """Stems of the program's exposures in MAST (evaluated after the mast_query checkpoint)."""
     manifest = checkpoints.mast_query.get().output.manifest
     return manifest_stems(manifest, include_ta=bool(config["inputs"]["mast"]["include_ta"]))
+
+
+# the jobs of rampflow.wiring by name, for the instrument families of the program's exposures
+# (each exposure runs its own instrument's calwebb_detector1 order; a program mixing MIRI and
+# near-infrared exposures gets per-family jobs, see rampflow.wiring.families). MAST exposures
+# are known only after the query: their family is the one inputs.mast.instrument_name names.
+# The script directive is evaluated again when a job runs, so jobs that differ in script are
+# declared one by one (or in a loop over one job's per-family variants), not in one loop
+FAMILIES = wiring.program_families(config, exposure_stems() if SOURCE != "mast" else ())
+JOBS = {job.name: job for job in wiring.jobs(config, families=FAMILIES)}
 
 
 def carried_inputs(job):

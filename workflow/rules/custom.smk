@@ -3,46 +3,54 @@
 # ramp destripe reads. The step jobs take them as reference overrides and inputs (detector1.smk).
 
 
-if "custom_saturation_reference" in JOBS:
+for _job in wiring.variants(JOBS, "custom_saturation_reference"):
 
-    rule custom_saturation_reference:
+    rule:
         """SATURATION reference with scaled / fixed / mapped thresholds for one exposure."""
+        name:
+            _job.name
         input:
-            **JOBS["custom_saturation_reference"].inputs,
-            **JOBS["custom_saturation_reference"].needs,
+            **_job.inputs,
+            **_job.needs,
         output:
-            **JOBS["custom_saturation_reference"].outputs,
+            **_job.outputs,
         log:
-            JOBS["custom_saturation_reference"].log,
+            _job.log,
+        wildcard_constraints:
+            **_job.constraints,
         conda:
             CONDA_ENV
         params:
-            **JOBS["custom_saturation_reference"].settings,
-            overrides=JOBS["custom_saturation_reference"].overrides,
+            **_job.settings,
+            overrides=_job.overrides,
             env=CRDS_ENV,
         script:
             "../scripts/custom_saturation_reference.py"
 
 
-if "destripe_mask" in JOBS:
+for _job in wiring.variants(JOBS, "destripe_mask"):
 
-    rule destripe_mask:
+    rule:
         """Background mask for 1/f destriping, from the ramp the destripe step reads."""
+        name:
+            _job.name
         input:
-            **JOBS["destripe_mask"].inputs,
+            **_job.inputs,
         output:
-            **JOBS["destripe_mask"].outputs,
+            **_job.outputs,
         log:
-            JOBS["destripe_mask"].log,
+            _job.log,
         benchmark:
-            JOBS["destripe_mask"].benchmark
+            _job.benchmark
+        wildcard_constraints:
+            **_job.constraints,
         conda:
             CONDA_ENV
-        threads: JOBS["destripe_mask"].threads
+        threads: _job.threads
         resources:
-            mem_mb=wiring.mem_mb(JOBS["destripe_mask"], config),
+            mem_mb=wiring.mem_mb(_job, config),
         params:
-            **JOBS["destripe_mask"].settings,
-            step_params=JOBS["destripe_mask"].params["destripe"],
+            **_job.settings,
+            step_params=_job.params["destripe"],
         script:
             "../scripts/custom_destripe_mask.py"

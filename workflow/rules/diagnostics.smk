@@ -7,146 +7,170 @@
 # for MAST downloads with inputs.mast.include_ta.
 
 
-if "diag_linearity_ratio" in JOBS:
+for _job in wiring.variants(JOBS, "diag_linearity_ratio"):
 
-    rule diag_linearity_ratio:
+    rule:
         """Linearity ratio density, before / after the linearity step."""
+        name:
+            _job.name
         input:
-            **JOBS["diag_linearity_ratio"].inputs,
+            **_job.inputs,
         output:
             **reported(
-                JOBS["diag_linearity_ratio"].outputs,
-                JOBS["diag_linearity_ratio"].files.values(),
-                JOBS["diag_linearity_ratio"].subcategory,
+                _job.outputs,
+                _job.files.values(),
+                _job.subcategory,
             ),
         log:
-            JOBS["diag_linearity_ratio"].log,
+            _job.log,
+        wildcard_constraints:
+            **_job.constraints,
         conda:
             CONDA_ENV
         params:
-            **JOBS["diag_linearity_ratio"].settings,
+            **_job.settings,
         script:
             "../scripts/diag_linearity.py"
 
 
-if "diag_dq_tally" in JOBS:
+for _job in wiring.variants(JOBS, "diag_dq_tally"):
 
-    rule diag_dq_tally:
+    rule:
         """DQ flag tally over the chain of ramp products (CSV + bar chart)."""
+        name:
+            _job.name
         input:
-            **JOBS["diag_dq_tally"].inputs,
+            **_job.inputs,
         output:
-            **reported(
-                JOBS["diag_dq_tally"].outputs, JOBS["diag_dq_tally"].files.values(), JOBS["diag_dq_tally"].subcategory
-            ),
+            **reported(_job.outputs, _job.files.values(), _job.subcategory),
         log:
-            JOBS["diag_dq_tally"].log,
+            _job.log,
+        wildcard_constraints:
+            **_job.constraints,
         conda:
             CONDA_ENV
         params:
-            **JOBS["diag_dq_tally"].settings,
+            **_job.settings,
         script:
             "../scripts/diag_dq_tally.py"
 
 
-if "diag_saturation" in JOBS:
+for _job in wiring.variants(JOBS, "diag_saturation"):
 
-    rule diag_saturation:
+    rule:
         """Saturated fraction per integration and an example saturated ramp."""
+        name:
+            _job.name
         input:
-            **JOBS["diag_saturation"].inputs,
+            **_job.inputs,
         output:
             **reported(
-                JOBS["diag_saturation"].outputs,
-                JOBS["diag_saturation"].files.values(),
-                JOBS["diag_saturation"].subcategory,
+                _job.outputs,
+                _job.files.values(),
+                _job.subcategory,
             ),
         log:
-            JOBS["diag_saturation"].log,
+            _job.log,
+        wildcard_constraints:
+            **_job.constraints,
         conda:
             CONDA_ENV
         params:
-            **JOBS["diag_saturation"].settings,
+            **_job.settings,
             env=CRDS_ENV,
-            overrides=JOBS["diag_saturation"].overrides,
+            overrides=_job.overrides,
         script:
             "../scripts/diag_saturation.py"
 
 
-if "diag_jump" in JOBS:
+for _job in wiring.variants(JOBS, "diag_jump"):
 
-    rule diag_jump:
+    rule:
         """Jumps per integration and example ramps with jumps."""
+        name:
+            _job.name
         input:
-            **JOBS["diag_jump"].inputs,
+            **_job.inputs,
         output:
-            **reported(JOBS["diag_jump"].outputs, JOBS["diag_jump"].files.values(), JOBS["diag_jump"].subcategory),
+            **reported(_job.outputs, _job.files.values(), _job.subcategory),
         log:
-            JOBS["diag_jump"].log,
+            _job.log,
+        wildcard_constraints:
+            **_job.constraints,
         conda:
             CONDA_ENV
         params:
-            **JOBS["diag_jump"].settings,
+            **_job.settings,
         script:
             "../scripts/diag_jump.py"
 
 
-if "diag_destripe" in JOBS:
+for _job in wiring.variants(JOBS, "diag_destripe"):
 
-    rule diag_destripe:
+    rule:
         """Group differences and line medians before / after destriping."""
+        name:
+            _job.name
         input:
-            **JOBS["diag_destripe"].inputs,
+            **_job.inputs,
         output:
-            **reported(
-                JOBS["diag_destripe"].outputs, JOBS["diag_destripe"].files.values(), JOBS["diag_destripe"].subcategory
-            ),
+            **reported(_job.outputs, _job.files.values(), _job.subcategory),
         log:
-            JOBS["diag_destripe"].log,
+            _job.log,
+        wildcard_constraints:
+            **_job.constraints,
         conda:
             CONDA_ENV
         params:
-            **JOBS["diag_destripe"].settings,
+            **_job.settings,
         script:
             "../scripts/diag_destripe.py"
 
 
-if "diag_refpix" in JOBS:
+for _job in wiring.variants(JOBS, "diag_refpix"):
 
-    rule diag_refpix:
+    rule:
         """Odd / even column means of the reference pixels before / after refpix."""
+        name:
+            _job.name
         input:
-            **JOBS["diag_refpix"].inputs,
+            **_job.inputs,
         output:
-            **reported(JOBS["diag_refpix"].outputs, JOBS["diag_refpix"].files.values(), JOBS["diag_refpix"].subcategory),
+            **reported(_job.outputs, _job.files.values(), _job.subcategory),
         log:
-            JOBS["diag_refpix"].log,
+            _job.log,
+        wildcard_constraints:
+            **_job.constraints,
         conda:
             CONDA_ENV
         params:
-            **JOBS["diag_refpix"].settings,
+            **_job.settings,
         script:
             "../scripts/diag_refpix.py"
 
 
-if "diag_ta_quicklook" in JOBS:
+for _job in wiring.variants(JOBS, "diag_ta_quicklook"):
 
-    rule diag_ta_quicklook:
+    rule:
         """Quicklook of the target-acquisition exposures among the inputs."""
+        name:
+            _job.name
         input:
-            **JOBS["diag_ta_quicklook"].inputs,
+            **_job.inputs,
             uncal=all_uncal,
         output:
             **reported(
-                JOBS["diag_ta_quicklook"].outputs,
-                JOBS["diag_ta_quicklook"].files.values(),
-                JOBS["diag_ta_quicklook"].subcategory,
+                _job.outputs,
+                _job.files.values(),
+                _job.subcategory,
             ),
         log:
-            JOBS["diag_ta_quicklook"].log,
+            _job.log,
+        wildcard_constraints:
+            **_job.constraints,
         conda:
             CONDA_ENV
         params:
-            **JOBS["diag_ta_quicklook"].settings,
+            **_job.settings,
         script:
             "../scripts/diag_ta.py"

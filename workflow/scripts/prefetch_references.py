@@ -1,23 +1,18 @@
-"""Snakemake adapter: resolve every reference file of every exposure once, before the
-parallel step jobs start, so they never race on the CRDS cache. A type CRDS cannot provide
-stops here, before any step job, with one message naming each exposure, its missing types and
-how to supply them."""
+"""Snakemake adapter: resolve every reference file and CRDS parameter file of every exposure
+once, before the parallel step jobs start (see rampflow.prefetch)."""
 import os
 import sys
 
 os.environ.update(snakemake.params.env)  # CRDS settings before crds is imported
 
-from rampflow import logutil, references  # noqa: E402
-from rampflow.io import atomic_path  # noqa: E402
+from rampflow import logutil, prefetch, wiring  # noqa: E402
 
 log = logutil.setup(snakemake.log[0])
-try:
-    lines = references.prefetch(
-        list(snakemake.input.uncal), list(snakemake.params.steps),
-        overrides=dict(snakemake.params.overrides), context=snakemake.params.context,
-    )
-except references.ReferenceError as exc:
-    log.error("%s", exc)
-    sys.exit(1)
-with atomic_path(snakemake.output.ready) as tmp:
-    tmp.write_text("\n".join(lines) + "\n")
+sys.exit(prefetch.write_ready(
+    snakemake.output.ready, list(snakemake.input.uncal), list(snakemake.params.steps),
+    overrides=dict(snakemake.params.overrides), context=snakemake.params.context,
+    # from the config, not params: a changed step parameter must not re-run this job (and all after it);
+    # the step jobs check the parameter files again with their own parameters
+    step_params={s: wiring.step_params(snakemake.config, s) for s in snakemake.params.steps},
+    use_crds_pars=snakemake.config["references"]["use_crds_pars"], logger=log,
+))

@@ -8,8 +8,7 @@ os.environ.update(snakemake.params.env)  # CRDS settings before crds is imported
 
 from pathlib import Path  # noqa: E402
 
-from rampflow import logutil, references, simulate  # noqa: E402
-from rampflow.io import atomic_path  # noqa: E402
+from rampflow import logutil, prefetch, simulate, wiring  # noqa: E402
 
 log = logutil.setup(snakemake.log[0])
 outdir = Path(snakemake.output.uncal[0]).parent
@@ -19,13 +18,11 @@ made = {Path(p).name for p in paths}
 if expected - made:
     raise RuntimeError(f"simulator did not write {sorted(expected - made)}")
 log.info("simulated %d exposures into %s", len(made), outdir)
-try:
-    lines = references.prefetch(
-        sorted(snakemake.output.uncal), list(snakemake.params.steps),
-        overrides=dict(snakemake.params.overrides), context=snakemake.params.context,
-    )
-except references.ReferenceError as exc:
-    log.error("%s", exc)
-    sys.exit(1)
-with atomic_path(snakemake.output.ready) as tmp:
-    tmp.write_text("\n".join(lines) + "\n")
+sys.exit(prefetch.write_ready(
+    snakemake.output.ready, sorted(snakemake.output.uncal), list(snakemake.params.steps),
+    overrides=dict(snakemake.params.overrides), context=snakemake.params.context,
+    # from the config, not params: a changed step parameter must not re-run this job (and all after it);
+    # the step jobs check the parameter files again with their own parameters
+    step_params={s: wiring.step_params(snakemake.config, s) for s in snakemake.params.steps},
+    use_crds_pars=snakemake.config["references"]["use_crds_pars"], logger=log,
+))

@@ -7,9 +7,11 @@ per pixel) and line after line along the *slow* axis. 1/f ("flicker") noise of t
 electronics is a slowly wandering offset: it barely changes while one fast-read line is read
 (~5-20 ms) but differs from one line to the next. So in every group it appears as a constant
 offset per fast-read line -- stripes running along the fast axis. In DMS orientation the fast
-axis is FITS axis 2 (y) for NIRSpec (``FASTAXIS = +-2``: the stripes are *columns*) and axis 1
-(x) for NIRCam and NIRISS (``FASTAXIS = +-1``: the stripes are *rows*). The step reads the
-exposure's ``FASTAXIS`` / ``SLOWAXIS`` keywords instead of guessing from the instrument name.
+axis is FITS axis 2 (y) for NIRSpec and NIRISS (``FASTAXIS = +-2``: the stripes are *columns*;
+so NIRISS SOSS stripes cross its dispersion like NIRSpec's) and axis 1 (x) for NIRCam
+(``FASTAXIS = +-1``: the stripes are *rows*, along a grism time series' dispersion). The step
+reads the exposure's ``FASTAXIS`` / ``SLOWAXIS`` keywords (:mod:`rampflow.modes`) instead of
+guessing from the instrument name.
 
 Algorithm
 ---------
@@ -21,7 +23,9 @@ Algorithm
      by column (dispersion along x in DMS orientation) with a flux-weighted centroid within
      ``trace_radius`` of the column's peak, a polynomial of degree ``trace_order`` is fitted
      (weighted by the column flux, 3-sigma clipped), and pixels within ``trace_radius`` of it
-     are masked. A single trace is followed: for NIRISS SOSS (several orders) give a user mask;
+     are masked. A multi-order mode (NIRISS SOSS, :attr:`rampflow.modes.ModeGeometry.multi_order`)
+     also masks every source pixel as the imaging method finds them (orders 2 and 3 and the
+     wings of order 1), so no order's light enters a line median;
    * imaging (``mask_method: sources``): pixels above the sigma-clipped background by more
      than ``source_sigma`` standard deviations, grown by ``source_grow`` pixels, are masked;
    * ``mask_path``: a user mask (FITS, non-zero = background, as jwst's
@@ -48,12 +52,13 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
 
-from .. import io
+from .. import io, modes
 from ..io import custom as io_custom
 from ..references import cut_to_subarray
 from ..steps.base import Step, register_input
@@ -280,13 +285,15 @@ def resolve_method(mask_method: str, exp_type: str) -> str:
 
 def make_background_mask(image: np.ndarray, pdq: np.ndarray, *, method: str = "sources",
                          trace_radius: float = 8, trace_order: int = 2, filter_size: int = 3,
-                         source_sigma: float = 3.0, source_grow: int = 2, user_mask: np.ndarray | None = None):
+                         source_sigma: float = 3.0, source_grow: int = 2, user_mask: np.ndarray | None = None,
+                         multi_order: bool = False):
     """Background pixels for the line medians.
 
     image  : float (ny, nx), median over integrations of last-minus-first group (DN)
     pdq    : uint32 (ny, nx) PIXELDQ; any flag (REFERENCE_PIXEL included) excludes the pixel
     method : "trace" (spectra), "sources" (imaging), "none" (DQ only); ignored with user_mask
     user_mask : bool (ny, nx) True = background, or None
+    multi_order : with "trace", also mask the sources as "sources" finds them (several orders)
     Returns (use bool (ny, nx) True = background, info dict: method, trace coefficients,
     trace x / y centroids, number of source pixels).
     """
@@ -317,14 +324,15 @@ def make_background_mask(image: np.ndarray, pdq: np.ndarray, *, method: str = "s
             else:
                 yfit = np.polyval(coeffs, np.arange(nx, dtype=float))
                 source = np.abs(np.arange(ny, dtype=float)[:, None] - yfit[None, :]) <= float(trace_radius)
-        if method == "sources":
+        if method == "sources" or (method == "trace" and multi_order):
             from scipy.ndimage import binary_dilation
 
             med, std = _robust_stats(smooth[~bad])
-            source = (smooth > med + float(source_sigma) * std) & ~bad if std > 0 else np.zeros((ny, nx), bool)
+            found = (smooth > med + float(source_sigma) * std) & ~bad if std > 0 else np.zeros((ny, nx), bool)
             g = int(source_grow)
-            if g > 0 and source.any():
-                source = binary_dilation(source, structure=np.ones((2 * g + 1, 2 * g + 1), bool))
+            if g > 0 and found.any():
+                found = binary_dilation(found, structure=np.ones((2 * g + 1, 2 * g + 1), bool))
+            source = source | found
         elif method not in ("trace",):
             raise ValueError(f"destripe: unknown mask method {method!r}")
     use = ~source & ~bad
@@ -371,9 +379,10 @@ def mask_from_image(image, pdq, meta, *, mask_method="auto", trace_radius=8, tra
         user, _, _ = io_custom.read_mask_product(mask_path)
         user = _fit_user_mask(user, meta, mask_path)
     method = resolve_method(mask_method, meta.exp_type)
+    multi = modes.from_meta(meta).multi_order
     use, info = make_background_mask(image, pdq, method=method, trace_radius=trace_radius, trace_order=trace_order,
                                      filter_size=filter_size, source_sigma=source_sigma, source_grow=source_grow,
-                                     user_mask=user)
+                                     user_mask=user, multi_order=multi)
     return use, image, info
 
 
@@ -504,6 +513,9 @@ class Destripe(Step):
         if use is None:  # made in a pre-pass (prepass_inputs)
             self.use = None
             return
+        if isinstance(use, BuiltMask):  # built from the input ramp in the job: finish() can write it
+            self._built = (use.image, use.info)
+            use = use.use
         use = np.asarray(use)
         shape = (meta.subsize2, meta.subsize1)
         if use.shape != shape:
@@ -587,12 +599,21 @@ def read_mask(path, meta) -> np.ndarray:
     return _fit_user_mask(use, meta, path)
 
 
-def mask_from_ramp(ramp, params: dict | None = None) -> np.ndarray:
+@dataclass
+class BuiltMask:
+    """A background mask built from the step's input ramp in the job (``use``: bool (ny, nx),
+    True = background), with the image and information the mask product records."""
+
+    use: np.ndarray
+    image: np.ndarray
+    info: dict
+
+
+def mask_from_ramp(ramp, params: dict | None = None) -> BuiltMask:
     """The ``destripe_mask`` input built from an open ramp (RampFile) with the destripe
     parameters ``params`` (the mask ones are used): the mask :func:`write_mask` would write."""
     p = _checked_params(params)
-    use, _, _ = build_mask(ramp, **_mask_params(p))
-    return use
+    return BuiltMask(*build_mask(ramp, **_mask_params(p)))
 
 
 register_input("destripe_mask", read=read_mask, build=mask_from_ramp, built_name="built from input")

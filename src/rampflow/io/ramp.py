@@ -17,6 +17,7 @@ from astropy.table import Table
 from ..meta import ExposureMeta
 from .blocks import DiskCube, _mem_available
 from .fitsfile import ProductError, _grown, _is_scaled, _open_fits, _scaled, _table
+from .headers import read_times_of
 from .timing import timed_call
 
 
@@ -79,6 +80,15 @@ class RampFile:
             self._zf = zhdu
             self._zf_disk = DiskCube(self.path, zhdu.fileinfo()["datLoc"], zhdu.data.dtype,
                                      (zshape[0], 1) + zshape[1:])
+        self._refout = None
+        if "REFOUT" in h and h["REFOUT"].data is not None:
+            rhdu = h["REFOUT"]
+            rshape = tuple(int(n) for n in rhdu.data.shape)
+            if len(rshape) != 4 or rshape[:2] != self.shape[:2]:
+                raise ProductError(f"{self.path}: REFOUT shape {rshape} must be 4-D (nints, ngroups, ny, nx) "
+                                   f"with the SCI's nints, ngroups = {self.shape[:2]}")
+            self._refout = rhdu
+            self._refout_disk = DiskCube(self.path, rhdu.fileinfo()["datLoc"], rhdu.data.dtype, rshape)
         self.tables = {x.name: x for x in h[1:] if isinstance(x, fits.BinTableHDU) and x.name != "ASDF"}
         #: other 2-D image extensions (e.g. AVDRKCUR), carried forward by RampWriter
         self.extra_images = {x.name: x for x in h[1:] if isinstance(x, fits.ImageHDU)
@@ -94,6 +104,9 @@ class RampFile:
         starts = _int_starts(self.tables.get("INT_TIMES"))
         if starts is not None:  # integration start times (MJD UTC), for steps that need them (persistence)
             self.meta.extra["INT_START_MJD_UTC"] = starts
+        read_times = read_times_of(h, self.path)
+        if read_times is not None:  # jwst's meta.exposure.read_times (uneven groups), from the ASDF extension
+            self.meta.extra["READ_TIMES"] = read_times
         if (self.meta.subsize2, self.meta.subsize1) != self.shape[2:]:
             raise ProductError(
                 f"{self.path}: SUBSIZE2 x SUBSIZE1 = {self.meta.subsize2} x {self.meta.subsize1} "
@@ -156,6 +169,14 @@ class RampFile:
                 gdq = _scaled(gdq, self._gdq_header, np.uint8)
         return sci, gdq
 
+    def read_groupdq(self, ints: slice = slice(None), rows: slice = slice(None)) -> np.ndarray:
+        """GROUPDQ alone (uint8 (nints, ngroups, nrows, nx), a fresh array; zeros for an uncal
+        file), e.g. for a scan of the whole exposure's flags before the chunks are fitted."""
+        if self._gdq_disk is None:
+            return np.zeros(self._sci_disk.block_shape(ints, rows), dtype=np.uint8)
+        gdq = self._gdq_disk.read(self._fd, ints, rows)
+        return gdq if gdq.dtype == np.uint8 else _scaled(gdq, self._gdq_header, np.uint8)
+
     def reserve(self, nints: int, nrows: int) -> None:
         """Allocate the reusable read buffers for chunks of up to ``nints`` x ``nrows`` at once
         (a chunk loop whose first chunk is not its largest would otherwise grow them)."""
@@ -216,6 +237,18 @@ class RampFile:
             return None
         raw = self._zf_disk.read(self._fd, ints, rows)
         return np.ascontiguousarray(_scaled(raw, self._zf.header, np.float32)[:, 0])
+
+    @property
+    def refout_shape(self) -> tuple | None:
+        """Shape of the REFOUT extension (MIRI's reference output, 4-D), or None without one."""
+        return None if self._refout is None else self._refout_disk.shape
+
+    def refout(self, ints: slice = slice(None)) -> np.ndarray | None:
+        """REFOUT for integrations ``ints`` as float32 (stored uint16 in uncal files, float32 in
+        ramp products, as jwst's Level1bModel / RampModel), or None without one."""
+        if self._refout is None:
+            return None
+        return _scaled(self._refout_disk.read(self._fd, ints), self._refout.header, np.float32)
 
     def extra_image(self, name: str) -> np.ndarray | None:
         """A carried 2-D image extension (e.g. AVDRKCUR) as float32, or None if absent."""

@@ -61,6 +61,7 @@ _KEYWORD_ATTRS: dict[str, str] = {
     "CHANNEL": "meta.instrument.channel",
     "FILTER": "meta.instrument.filter",
     "PUPIL": "meta.instrument.pupil",
+    "PWCPOS": "meta.instrument.pupil_position",
     "GRATING": "meta.instrument.grating",
     "FXD_SLIT": "meta.instrument.fixed_slit",
     "APERNAME": "meta.aperture.name",
@@ -96,6 +97,7 @@ _KEYWORD_ATTRS: dict[str, str] = {
     "EXSEGTOT": "meta.exposure.segment_total",
     "ZEROFRAM": "meta.exposure.zero_frame",
     "GAINFACT": "meta.exposure.gain_factor",
+    "NSAMPLES": "meta.exposure.nsamples",
     # subarray
     "SUBARRAY": "meta.subarray.name",
     "SUBSTRT1": "meta.subarray.xstart",
@@ -127,6 +129,9 @@ _REFERENCE_MODELS = {
     "readnoise": ("ReadnoiseModel", {"SCI": "data"}),
     "gain": ("GainModel", {"SCI": "data"}),
     "ipc": ("IPCModel", {"SCI": "data"}),
+    "reset": ("ResetModel", {"SCI": "data", "DQ": "dq", "ERR": "err"}),
+    "rscd": ("RSCDModel", {"RSCD_GROUP_SKIP": "rscd_group_skip_table"}),
+    "bkg": ("SossBkgModel", {"SCI": "data"}),
 }
 
 
@@ -173,7 +178,7 @@ def group_dtype() -> np.dtype:
 
 def write_uncal(path: str | os.PathLike, data: np.ndarray, keywords: dict,
                 int_times: np.ndarray, group: np.ndarray | None = None,
-                zeroframe: np.ndarray | None = None) -> Path:
+                zeroframe: np.ndarray | None = None, refout: np.ndarray | None = None) -> Path:
     """Write a JWST level-1b (``_uncal``) file through ``Level1bModel``.
 
     data      : uint16 (nints, ngroups, ny, nx), DMS orientation; big-endian ('>u2') input
@@ -183,6 +188,8 @@ def write_uncal(path: str | os.PathLike, data: np.ndarray, keywords: dict,
     group     : optional structured array with :func:`group_dtype` fields
     zeroframe : optional uint16 (nints, ny, nx): the ZEROFRAME extension (set ZEROFRAM in
                 ``keywords`` to say it is there)
+    refout    : optional uint16 (nints, ngroups, ny / 4, nx): MIRI's REFOUT extension (the
+                reference output's ny x nx / 4 samples per group, stored as MIRI uncal files do)
     """
     # stdatamodels is heavy to import; only writers need it
     from stdatamodels.jwst import datamodels
@@ -201,6 +208,11 @@ def write_uncal(path: str | os.PathLike, data: np.ndarray, keywords: dict,
             raise ValueError(f"zeroframe must have shape (nints, ny, nx) = {(data.shape[0],) + data.shape[2:]}, "
                              f"got {zeroframe.shape}")
         model.zeroframe = np.asarray(zeroframe, dtype=np.uint16)
+    if refout is not None:
+        if refout.ndim != 4 or refout.shape[:2] != data.shape[:2]:
+            raise ValueError(f"refout must have shape (nints, ngroups, ., .) = {data.shape[:2]} + (., .), "
+                             f"got {refout.shape}")
+        model.refout = np.asarray(refout, dtype=np.uint16)
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(str(path))
     model.close()
@@ -217,8 +229,8 @@ def write_reference(path: str | os.PathLike, reftype: str, arrays: dict, keyword
                     dq_def=None, model: str | None = None) -> Path:
     """Write a CRDS-format reference file through its ``stdatamodels`` model class.
 
-    reftype  : mask | saturation | superbias | linearity | dark | readnoise | gain | ipc
-    arrays   : EXTNAME -> array (SCI, DQ, ERR, COEFFS as the type defines)
+    reftype  : mask | saturation | superbias | linearity | dark | readnoise | gain | ipc | reset | rscd
+    arrays   : EXTNAME -> array (SCI, DQ, ERR, COEFFS as the type defines; RSCD_GROUP_SKIP table)
     keywords : FITS keyword -> value; must include INSTRUME, DETECTOR, SUBARRAY and the
                subarray corner/size keywords, REFTYPE, AUTHOR, PEDIGREE, USEAFTER, DESCRIP
     dq_def   : rows (BIT, VALUE, NAME, DESCRIPTION) for the DQ_DEF table
@@ -252,10 +264,49 @@ def write_reference(path: str | os.PathLike, reftype: str, arrays: dict, keyword
     return path
 
 
+def write_emicorr(path: str | os.PathLike, frequencies: dict, subarray_cases: dict, keywords: dict) -> Path:
+    """Write a MIRI EMICORR reference file (ASDF) through ``EmiModel``.
+
+    frequencies    : name -> {"frequency": Hz, "phase_amplitudes": 1-D float array}
+    subarray_cases : subarray case ("FULL_FAST", "SLITLESSPRISM", ...) -> {"rowclocks",
+                     "frameclocks", "freqs": {"FAST": [names], "SLOW": {detector: [names]}}}
+    keywords       : FITS keyword -> value (INSTRUME, DETECTOR, REFTYPE, AUTHOR, PEDIGREE,
+                     USEAFTER, DESCRIP, ...)
+    """
+    from stdatamodels.jwst import datamodels
+
+    model = datamodels.EmiModel()
+    model.frequencies = {k: {"frequency": float(v["frequency"]),
+                             "phase_amplitudes": np.asarray(v["phase_amplitudes"], dtype=np.float32)}
+                         for k, v in frequencies.items()}
+    model.subarray_cases = subarray_cases
+    _apply_keywords(model, keywords)
+    path = Path(path)
+    model.meta.filename = path.name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(str(path))
+    model.close()
+    return path
+
+
 def read_reference_keywords(path: str | os.PathLike, keys=("INSTRUME", "DETECTOR", "REFTYPE", "SUBARRAY",
                                                             "USEAFTER", "SUBSTRT1", "SUBSTRT2",
                                                             "SUBSIZE1", "SUBSIZE2")) -> dict:
-    """Primary-header keywords of a reference file (missing ones are None)."""
+    """Primary-header keywords of a reference file (missing ones are None); for an ASDF
+    reference (``.asdf``) the same keywords from its ``meta`` tree."""
+    if str(path).endswith(".asdf"):
+        import asdf
+
+        with asdf.open(str(path), lazy_load=True) as af:
+            out = {}
+            for k in keys:
+                obj = af.tree
+                for part in _KEYWORD_ATTRS.get(k, "").split("."):
+                    obj = obj.get(part) if isinstance(obj, dict) else None
+                    if obj is None:
+                        break
+                out[k] = obj
+            return out
     hdr = fits.getheader(str(path), 0)
     return {k: hdr.get(k) for k in keys}
 

@@ -133,6 +133,10 @@ class RampWriter:
         self.has_zeroframe = like.has_zeroframe
         if self.has_zeroframe:
             self._layout.append(("ZEROFRAME", np.float32, (self.shape[0],) + tuple(self.shape[2:]), None))
+        # REFOUT (MIRI's reference output, 4-D): carried unchanged as float32, as jwst's RampModel
+        self.has_refout = like.refout_shape is not None and tuple(like.shape[:2]) == self.shape[:2]
+        if self.has_refout:
+            self._layout.append(("REFOUT", np.float32, like.refout_shape, None))
         self._tables = [like.tables[n] for n in ("INT_TIMES", "GROUP") if n in like.tables]
         # extra 2-D images: the input's, replaced or added to by ``extra`` (name -> array)
         images = {n: np.asarray(_scaled(np.asarray(h.data), h.header, np.float32))
@@ -190,7 +194,7 @@ class RampWriter:
                 nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
                 padded = -(-nbytes // BLOCK) * BLOCK
                 f.seek(offsets[name] + padded)
-            for t in self._images + self._tables + [asdf_hdu()]:
+            for t in self._images + self._tables + [asdf_hdu(self._like.meta.extra.get("READ_TIMES"))]:
                 f.write(_table_bytes(t))
             f.truncate()
             try:  # reserve the blocks now: chunks then land in place instead of filling holes
@@ -202,7 +206,19 @@ class RampWriter:
                 shape = (shape[0], 1) + tuple(shape[1:])
             self._cubes[name] = (DiskCube(self._tmp, offsets[name], _DISK[np.dtype(dtype)][0], shape), dtype)
         self._fd = os.open(self._tmp, os.O_RDWR)
+        if self.has_refout:
+            self._copy_refout()
         return self
+
+    def _copy_refout(self, chunk_bytes: int = 1 << 26) -> None:
+        """Copy the input's REFOUT into the product as float32, a few integrations at a time."""
+        cube, dtype = self._cubes["REFOUT"]
+        nints = cube.shape[0]
+        per_int = max(1, int(np.prod(cube.shape[1:])) * 4)
+        step = max(1, chunk_bytes // per_int)
+        for start in range(0, nints, step):
+            ints = slice(start, min(nints, start + step))
+            cube.write(self._fd, ints, slice(None), self._like.refout(ints), dtype)
 
     def can_copy_sci(self) -> bool:
         """Whether the input's SCI bytes can be copied as they are (float32, unscaled, same shape)."""

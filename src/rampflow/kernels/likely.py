@@ -16,9 +16,12 @@ exposure by the step. The inverse is never formed: the recursions ``theta`` / ``
 chi square with one difference, or two adjacent ones, left out (paper II).
 
 Layout: parallel over the chunk's rows (``prange``); for each row and integration the
-differences of the whole row are formed plane by plane (contiguous reads of the cube) into
-a pixel-major scratch array, then each pixel is fitted from it. Scratch is per row, of size
-(nx, ngroups); nothing the size of the cube is allocated.
+differences of the whole row are formed plane by plane (contiguous reads of the cube), then
+fitted in blocks of ``BLOCK`` pixels copied side by side into contiguous scratch (the pixel
+the last axis, so every step of the recursions is a SIMD loop over the block; 64 pixels
+amortise the loop overheads best on 19 to 69 differences). Scratch is per row, of size
+(nx, ngroups) and (NSCRATCH, ngroups, BLOCK); nothing the size of the cube is allocated.
+The median count-rate guess uses the shared quickselect (:mod:`.order_stats`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..dq import FLAGS
+from .order_stats import _median_any
 
 _DNU = np.uint8(FLAGS["DO_NOT_USE"])
 _SAT = np.uint8(FLAGS["SATURATED"])
@@ -37,20 +41,20 @@ _DNU32 = np.uint32(FLAGS["DO_NOT_USE"])
 _SAT32 = np.uint32(FLAGS["SATURATED"])
 _JUMP32 = np.uint32(FLAGS["JUMP_DET"])
 
-# planes of the block scratch array W (NSCRATCH, ndiffs + 2, pixels)
+# planes of the block scratch array W (NSCRATCH, ndiffs + 2, BLOCK)
 _AL, _BE, _APH, _BPH, _ARN, _BRN, _TH, _PH, _PHI, _PHID, _THE, _THED, _DC, _DB, _DM = range(15)
-_CR1, _CHI1, _CR2, _CHI2, _CD, _COFF = range(15, 21)
-NSCRATCH = 21
-# rows of the per-pixel scalars S (NS, pixels): results first
+_CR1, _CHI1, _CR2, _CHI2, _CD, _COFF, _UF, _BE2 = range(15, 23)
+NSCRATCH = 23
+# rows of the per-pixel scalars S (NS, BLOCK): results first
 _RC, _RX, _RU, _RP, _RR, _SCALE, _CG, _RN2, _A1, _A2, _AA, _B, _C, _VP2, _VR2 = range(15)
 NS = 15
-#: pixels fitted side by side
-BLOCK = 16
+#: pixels fitted side by side (the last, contiguous axis of every block array)
+BLOCK = 64
 
 
 @njit(cache=True, error_model="numpy")
 def _sort_into(x, n, buf):
-    """buf[:n] <- x[:n] sorted (insertion sort: ramps are short, and nothing is allocated)."""
+    """buf[:n] <- x[:n] sorted (insertion sort: for the few integrations of a pixel)."""
     for k in range(n):
         v = x[k]
         j = k - 1
@@ -61,23 +65,21 @@ def _sort_into(x, n, buf):
 
 
 @njit(cache=True, error_model="numpy")
-def _median(x, n, buf):
-    """numpy's median of x[:n] (NaN if any is NaN; mean of the two middle values)."""
+def _median(x, n, ta, tb):
+    """numpy's median of x[:n] (NaN if any is NaN; mean of the two middle values);
+    ``ta`` / ``tb`` scratch of size >= n."""
     for k in range(n):
         if math.isnan(x[k]):
             return np.nan
-    _sort_into(x, n, buf)
-    h = n // 2
-    if n % 2 == 1:
-        return buf[h]
-    return (buf[h - 1] + buf[h]) / 2.0
+    return _median_any(x, n, ta, tb)
 
 
 @njit(cache=True, error_model="numpy")
-def _fit_block(d, use, n, npx, crg, gain, rn, aph, arn, bph, brn, W, S, detect):
-    """stcal's ``fit_ramps`` for a block of ``npx`` pixels side by side (the pixel is the last,
-    contiguous axis, so each step of the recursions runs across pixels in SIMD; per pixel the
-    operations are stcal's, in its order).
+def _fit_block(d, use, n, crg, gain, rn, aph, arn, bph, brn, W, S, detect):
+    """stcal's ``fit_ramps`` for a block of pixels side by side (the pixel is the last,
+    contiguous axis of every array, so each step of the recursions runs across the block's
+    pixels in SIMD; per pixel the operations are stcal's, in its order, so that results and
+    jump decisions, ties included, are stcal's to the last bit).
 
     d float64 (n, P) differences (DN/s); use uint8 (n, P), 1 = use; crg / gain / rn (P,)
     count-rate guess (DN/s), gain (e-/DN), read noise per read (DN). W (NSCRATCH, n + 2, P)
@@ -85,33 +87,45 @@ def _fit_block(d, use, n, npx, crg, gain, rn, aph, arn, bph, brn, W, S, detect):
     S[_RP] var_poisson, S[_RR] var_rnoise. With ``detect`` also W[_CR1], W[_CHI1] (one
     difference left out) and W[_CR2], W[_CHI2] (two adjacent), as stcal's
     ``compute_jump_detects`` and ``fill_masked_reads``."""
-    al, be = W[_AL], W[_BE]
+    P = d.shape[1]
+    al, be, be2, uf = W[_AL], W[_BE], W[_BE2], W[_UF]
     a_ph, b_ph, a_rn, b_rn = W[_APH], W[_BPH], W[_ARN], W[_BRN]
     th, ph, dm = W[_TH], W[_PH], W[_DM]
     scale, cg, rn2 = S[_SCALE], S[_CG], S[_RN2]
-    for p in range(npx):
-        rn2[p] = rn[p] ** 2
+    for p in range(P):
+        rn2[p] = rn[p] * rn[p]
         cg[p] = crg[p] / gain[p]
     for k in range(n):
-        for p in range(npx):
-            a_ph[k, p] = cg[p] * aph[k]
-            a_rn[k, p] = rn2[p] * arn[k]
-            al[k, p] = a_ph[k, p] + a_rn[k, p]
+        ak = aph[k]
+        rk = arn[k]
+        for p in range(P):
+            x = cg[p] * ak
+            y = rn2[p] * rk
+            a_ph[k, p] = x
+            a_rn[k, p] = y
+            al[k, p] = x + y
+            uf[k, p] = use[k, p]
     for k in range(n - 1):
-        for p in range(npx):
-            b_ph[k, p] = cg[p] * bph[k]
-            b_rn[k, p] = rn2[p] * brn[k]
-            be[k, p] = b_ph[k, p] + b_rn[k, p]
+        bk = bph[k]
+        rk = brn[k]
+        for p in range(P):
+            x = cg[p] * bk
+            y = rn2[p] * rk
+            b_ph[k, p] = x
+            b_rn[k, p] = y
+            be[k, p] = x + y
+            be2[k, p] = (x + y) * (x + y)
     # rescale the covariance to determinant 1 (compute_alphas_betas, rescale=True, dn_scale=10)
-    for p in range(npx):
+    for p in range(P):
         th[0, p] = 1.0
         th[1, p] = al[0, p]
         scale[p] = 1.0
     for i in range(2, n + 1):
-        for p in range(npx):
-            th[i, p] = al[i - 1, p] / scale[p] * th[i - 1, p] - be[i - 2, p] ** 2 / scale[p] ** 2 * th[i - 2, p]
+        for p in range(P):
+            sc = scale[p]
+            th[i, p] = al[i - 1, p] / sc * th[i - 1, p] - be2[i - 2, p] / (sc * sc) * th[i - 2, p]
         if i % 10 == 0 or i == n:
-            for p in range(npx):
+            for p in range(P):
                 f = th[i, p] ** (1 / i)
                 scale[p] *= f
                 tmp = th[i, p] / f
@@ -119,144 +133,158 @@ def _fit_block(d, use, n, npx, crg, gain, rn, aph, arn, bph, brn, W, S, detect):
                 th[i - 2, p] /= tmp / f
                 th[i, p] = 1.0
     for k in range(n):
-        for p in range(npx):
+        for p in range(P):
             al[k, p] /= scale[p]
-            dm[k, p] = d[k, p] * use[k, p]
+            dm[k, p] = d[k, p] * uf[k, p]
     for k in range(n - 1):
-        for p in range(npx):
-            be[k, p] = be[k, p] / scale[p] * use[k + 1, p] * use[k, p]
+        for p in range(P):
+            b = be[k, p] / scale[p] * uf[k + 1, p] * uf[k, p]
+            be[k, p] = b
+            be2[k, p] = b * b
     # theta, phi (eqs. 38-43)
-    for p in range(npx):
+    for p in range(P):
         th[0, p] = 1.0
         th[1, p] = al[0, p]
         ph[n, p] = 1.0
         ph[n - 1, p] = al[n - 1, p]
-    for i in range(2, n + 1):
-        for p in range(npx):
-            th[i, p] = al[i - 1, p] * th[i - 1, p] - be[i - 2, p] ** 2 * th[i - 2, p]
-    for i in range(n - 2, -1, -1):
-        for p in range(npx):
-            ph[i, p] = al[i, p] * ph[i + 1, p] - be[i, p] ** 2 * ph[i + 2, p]
-    # Phi, PhiD, Theta, ThetaD (eqs. 46-48; paper II eq. 4); sgn_k = -1 for even k
+    # Phi, PhiD, Theta, ThetaD (eqs. 46-48; paper II eq. 4); sgn_k = -1 for even k. Each is
+    # computed in the pass of the recursion it feeds on (theta forward, phi backward).
     Phi, PhiD, Theta, ThetaD = W[_PHI], W[_PHID], W[_THE], W[_THED]
-    for p in range(npx):
+    for p in range(P):
         Phi[n - 1, p] = 0.0
         PhiD[n - 1, p] = 0.0
         Theta[0, p] = -th[0, p]
         ThetaD[0, p] = 0.0
         ThetaD[1, p] = -dm[0, p] * th[0, p]
+    for i in range(1, n + 1):
+        s = -1.0 if i % 2 == 0 else 1.0
+        for p in range(P):
+            if i >= 2:
+                th[i, p] = al[i - 1, p] * th[i - 1, p] - be2[i - 2, p] * th[i - 2, p]
+            if i < n:
+                b = be[i - 1, p]
+                t = th[i, p]
+                Theta[i, p] = Theta[i - 1, p] * b + s * t
+                ThetaD[i + 1, p] = b * ThetaD[i, p] + s * dm[i, p] * t
     for i in range(n - 2, -1, -1):
         s1 = -1.0 if (i + 1) % 2 == 0 else 1.0
-        for p in range(npx):
-            Phi[i, p] = Phi[i + 1, p] * be[i, p] + s1 * be[i, p] * ph[i + 2, p]
-            PhiD[i, p] = (PhiD[i + 1, p] + s1 * dm[i + 1, p] * ph[i + 2, p]) * be[i, p]
-    for i in range(1, n):
-        s = -1.0 if i % 2 == 0 else 1.0
-        for p in range(npx):
-            Theta[i, p] = Theta[i - 1, p] * be[i - 1, p] + s * th[i, p]
-            ThetaD[i + 1, p] = be[i - 1, p] * ThetaD[i, p] + s * dm[i, p] * th[i, p]
+        for p in range(P):
+            ph[i, p] = al[i, p] * ph[i + 1, p] - be2[i, p] * ph[i + 2, p]
+            b = be[i, p]
+            q = ph[i + 2, p]
+            Phi[i, p] = Phi[i + 1, p] * b + s1 * b * q
+            PhiD[i, p] = (PhiD[i + 1, p] + s1 * dm[i + 1, p] * q) * b
     # C', B' and A, B, C (eqs. 61-63, 71, 75)
     dC, dB = W[_DC], W[_DB]
     A1, A2, B, C = S[_A1], S[_A2], S[_B], S[_C]
-    for p in range(npx):
+    for p in range(P):
         A1[p] = 0.0
         A2[p] = 0.0
         B[p] = 0.0
         C[p] = 0.0
     for i in range(n):
         s = -1.0 if i % 2 == 0 else 1.0
-        for p in range(npx):
+        for p in range(P):
             thn = th[n, p]
-            dC[i, p] = s / thn * (ph[i + 1, p] * Theta[i, p] + th[i, p] * Phi[i, p])
-            dC[i, p] *= use[i, p]
-            dB[i, p] = s / thn * (ph[i + 1, p] * ThetaD[i + 1, p] + th[i, p] * PhiD[i, p])
+            q = ph[i + 1, p]
+            t = th[i, p]
+            x = dm[i, p]
+            c = s / thn * (q * Theta[i, p] + t * Phi[i, p]) * uf[i, p]
+            dC[i, p] = c
+            dB[i, p] = s / thn * (q * ThetaD[i + 1, p] + t * PhiD[i, p])
             bext = 1.0 if i == 0 else be[i - 1, p]
-            A1[p] += dm[i, p] * s / thn * bext * ph[i + 1, p] * ThetaD[i, p]
-            A2[p] += dm[i, p] ** 2 * th[i, p] * ph[i + 1, p] / thn
-            B[p] += dm[i, p] * dC[i, p]
-            C[p] += dC[i, p]
+            A1[p] += x * s / thn * bext * q * ThetaD[i, p]
+            A2[p] += x * x * t * q / thn
+            B[p] += x * c
+            C[p] += c
     # get_ramp_result (numpy semantics: C == 0, a ramp with no usable difference, gives NaN / inf)
     A = S[_AA]
     cr, chisq, unc, vp, vr = S[_RC], S[_RX], S[_RU], S[_RP], S[_RR]
     vp2, vr2 = S[_VP2], S[_VR2]
-    for p in range(npx):
-        A[p] = 2 * A1[p]
-        A[p] += A2[p]
+    for p in range(P):
+        A[p] = 2 * A1[p] + A2[p]
         cr[p] = B[p] * (1 / C[p])
-        chisq[p] = (A[p] - B[p] ** 2 / C[p]) / scale[p]
+        chisq[p] = (A[p] - B[p] * B[p] / C[p]) / scale[p]
         unc[p] = np.sqrt(scale[p] / C[p])
         vp[p] = 0.0
         vr[p] = 0.0
         vp2[p] = 0.0
         vr2[p] = 0.0
     for i in range(n):
-        for p in range(npx):
+        for p in range(P):
             w = dC[i, p] / C[p]
-            vp[p] += w ** 2 * a_ph[i, p]
-            vr[p] += w ** 2 * a_rn[i, p]
+            vp[p] += w * w * a_ph[i, p]
+            vr[p] += w * w * a_rn[i, p]
     for i in range(n - 1):
-        for p in range(npx):
+        for p in range(P):
             ww = dC[i + 1, p] / C[p] * (dC[i, p] / C[p])
             vp2[p] += ww * b_ph[i, p]
             vr2[p] += ww * b_rn[i, p]
-    for p in range(npx):
+    for p in range(P):
         vp[p] += 2 * vp2[p]
         vr[p] += 2 * vr2[p]
     if detect:
-        _jump_omits(n, npx, use, W, S)
+        _jump_omits(n, W, S)
 
 
 @njit(cache=True, error_model="numpy")
-def _jump_omits(n, npx, use, W, S):
+def _jump_omits(n, W, S):
     """stcal's ``compute_jump_detects`` + ``RampResult.fill_masked_reads`` for a block:
     best-fit rate and chi square leaving out each difference (W[_CR1], W[_CHI1]) and each
     pair of adjacent differences (W[_CR2], W[_CHI2])."""
-    Cd, Coff = W[_CD], W[_COFF]
+    Cd, Coff, uf = W[_CD], W[_COFF], W[_UF]
+    P = Cd.shape[1]
     cr1, chi1, cr2, chi2 = W[_CR1], W[_CHI1], W[_CR2], W[_CHI2]
     dC, dB, be, ph, th = W[_DC], W[_DB], W[_BE], W[_PH], W[_TH]
     A, B, C, scale, cr, chisq = S[_AA], S[_B], S[_C], S[_SCALE], S[_RC], S[_RX]
     for i in range(n):
-        for p in range(npx):
-            Cd[i, p] = th[i, p] * ph[i + 1, p] / th[n, p]
-            Cd[i, p] *= use[i, p]
+        for p in range(P):
+            Cd[i, p] = th[i, p] * ph[i + 1, p] / th[n, p] * uf[i, p]
     for i in range(n - 1):
-        for p in range(npx):
+        for p in range(P):
             Coff[i, p] = -be[i, p] * th[i, p] * ph[i + 2, p] / th[n, p]
     for i in range(n):
-        for p in range(npx):
-            a = (Cd[i, p] * B[p] - dB[i, p] * dC[i, p]) / (C[p] * Cd[i, p] - dC[i, p] ** 2)
-            b = (dB[i, p] - a * dC[i, p]) / Cd[i, p]
+        for p in range(P):
+            cd = Cd[i, p]
+            dc = dC[i, p]
+            db = dB[i, p]
+            a = (cd * B[p] - db * dc) / (C[p] * cd - dc * dc)
+            b = (db - a * dc) / cd
             cr1[i, p] = a
-            chi1[i, p] = (A[p] + a ** 2 * C[p] - 2 * a * B[p] + b ** 2 * Cd[i, p] - 2 * b * dB[i, p]
-                          + 2 * a * b * dC[i, p]) / scale[p]
+            chi1[i, p] = (A[p] + a * a * C[p] - 2 * a * B[p] + b * b * cd - 2 * b * db
+                          + 2 * a * b * dc) / scale[p]
     for i in range(n - 1):
-        for p in range(npx):
-            cpj = dC[i, p] ** 2 - C[p] * Cd[i, p]
-            cjck = dC[i, p] * dC[i + 1, p] - C[p] * Coff[i, p]
-            bcpj = B[p] * dC[i, p] - dB[i, p] * C[p]
-            c = bcpj / cpj - (B[p] * dC[i + 1, p] - dB[i + 1, p] * C[p]) / cjck
-            c /= cjck / cpj - (dC[i + 1, p] ** 2 - C[p] * Cd[i + 1, p]) / cjck
+        for p in range(P):
+            dc0 = dC[i, p]
+            dc1 = dC[i + 1, p]
+            db0 = dB[i, p]
+            db1 = dB[i + 1, p]
+            cpj = dc0 * dc0 - C[p] * Cd[i, p]
+            cjck = dc0 * dc1 - C[p] * Coff[i, p]
+            bcpj = B[p] * dc0 - db0 * C[p]
+            c = bcpj / cpj - (B[p] * dc1 - db1 * C[p]) / cjck
+            c /= cjck / cpj - (dc1 * dc1 - C[p] * Cd[i + 1, p]) / cjck
             b = (bcpj - c * cjck) / cpj
-            a = (B[p] - b * dC[i, p] - c * dC[i + 1, p]) / C[p]
+            a = (B[p] - b * dc0 - c * dc1) / C[p]
             cr2[i, p] = a
-            x = A[p] + a ** 2 * C[p] + b ** 2 * Cd[i, p] + c ** 2 * Cd[i + 1, p]
-            x -= 2 * a * B[p] + 2 * b * dB[i, p] + 2 * c * dB[i + 1, p]
-            x += 2 * a * b * dC[i, p] + 2 * a * c * dC[i + 1, p] + 2 * b * c * Coff[i, p]
+            x = A[p] + a * a * C[p] + b * b * Cd[i, p] + c * c * Cd[i + 1, p]
+            x -= 2 * a * B[p] + 2 * b * db0 + 2 * c * db1
+            x += 2 * a * b * dc0 + 2 * a * c * dc1 + 2 * b * c * Coff[i, p]
             chi2[i, p] = x / scale[p]
     # fill_masked_reads
     for i in range(n):
-        for p in range(npx):
-            if use[i, p] == 0:
+        for p in range(P):
+            if uf[i, p] == 0:
                 cr1[i, p] = cr[p]
                 chi1[i, p] = chisq[p]
     for i in range(n - 1):
-        for p in range(npx):
-            if use[i + 1, p] == 0:
+        for p in range(P):
+            if uf[i + 1, p] == 0:
                 cr2[i, p] = cr1[i, p]
                 chi2[i, p] = chi1[i, p]
     for i in range(n - 1):
-        for p in range(npx):
-            if use[i, p] == 0:
+        for p in range(P):
+            if uf[i, p] == 0:
                 cr2[i, p] = cr1[i + 1, p]
                 chi2[i, p] = chi1[i + 1, p]
 
@@ -327,20 +355,22 @@ def _nuse(use, n, p):
 
 
 @njit(cache=True, error_model="numpy")
-def _mask_jumps(d, use, n, npx, gain, rn, co, one_ok, two_ok, t1, t2, W, S, one, countrate, crg, dch1, dch2):
+def _mask_jumps(d, use, n, npx, gain, rn, co, one_ok, two_ok, t1, t2, W, S, one, countrate, crg, dch1, dch2,
+                dch3):
     """stcal's ``mask_jumps`` for a block: the count-rate guess is each pixel's median
     difference (clipped at 0); the block is fitted with jump detection and each pixel's best
     omission decided; a pixel that dropped something and keeps more than three differences
     is searched again on its own (at most ndiffs searches in all). ``use`` is updated in
     place, ``countrate`` (P,) receives the rate that seeds the final fit. ``one`` holds the
-    1-pixel scratch: (d1, u1, g1, r1, c1, W1, S1)."""
+    1-pixel scratch: (d1, u1, g1, r1, c1, W1, S1). Only the first ``npx`` pixels of the
+    block are real (the others are padding, fitted but never searched again)."""
     d1, u1, g1, r1, c1, W1, S1 = one
-    for p in range(npx):
+    for p in range(d.shape[1]):
         for k in range(n):
             dch1[k] = d[k, p]
-        crg[p] = _median(dch1, n, dch2)
-        crg[p] = crg[p] * (crg[p] > 0)
-    _fit_block(d, use, n, npx, crg, gain, rn, co[1], co[2], co[3], co[4], W, S, True)
+        m = _median(dch1, n, dch2, dch3)
+        crg[p] = m * (m > 0)
+    _fit_block(d, use, n, crg, gain, rn, co[1], co[2], co[3], co[4], W, S, True)
     for p in range(npx):
         countrate[p] = S[_RC, p] * 1.0
         drop, new = _decide(n, p, W, S, use, one_ok, two_ok, t1, t2, dch1, dch2)
@@ -354,7 +384,7 @@ def _mask_jumps(d, use, n, npx, gain, rn, co, one_ok, two_ok, t1, t2, W, S, one,
             u1[k, 0] = use[k, p]
         g1[0], r1[0], c1[0] = gain[p], rn[p], crg[p]
         for _ in range(1, n):
-            _fit_block(d1, u1, n, 1, c1, g1, r1, co[1], co[2], co[3], co[4], W1, S1, True)
+            _fit_block(d1, u1, n, c1, g1, r1, co[1], co[2], co[3], co[4], W1, S1, True)
             drop, new = _decide(n, 0, W1, S1, u1, one_ok, two_ok, t1, t2, dch1, dch2)
             if not drop:
                 break
@@ -388,12 +418,15 @@ def _likely_kernel(sci, gdq, pdq, gain, rnoise, dark, zf, use_zf, nframes, first
         U = np.empty((n, nx), np.uint8)
         U0 = np.empty((n, nx), np.uint8)
         Q = np.empty((npts, nx), np.uint8)
+        db = np.empty((n, P), np.float64)
+        ub = np.empty((n, P), np.uint8)
         W = np.zeros((NSCRATCH, n + 2, P), np.float64)
         S = np.zeros((NS, P), np.float64)
         one = (np.empty((n, 1), np.float64), np.empty((n, 1), np.uint8), np.empty(1), np.empty(1),
                np.empty(1), np.zeros((NSCRATCH, n + 2, 1), np.float64), np.zeros((NS, 1), np.float64))
         dch1 = np.empty(n, np.float64)
         dch2 = np.empty(n, np.float64)
+        dch3 = np.empty(n, np.float64)
         gb = np.empty(P)
         rb = np.empty(P)
         crg = np.empty(P)
@@ -427,15 +460,22 @@ def _likely_kernel(sci, gdq, pdq, gain, rnoise, dark, zf, use_zf, nframes, first
                     U0[k, c] = U[k, c]
             for c0 in range(0, nx, P):
                 npx = min(P, nx - c0)
-                d = D[:, c0:c0 + npx]
-                use = U[:, c0:c0 + npx]
-                for p in range(npx):
-                    gb[p] = np.float64(gain[r, c0 + p])
-                    rb[p] = rnoise[r, c0 + p]
-                _mask_jumps(d, use, n, npx, gb, rb, coef, one_ok, two_ok, t1, t2, W, S, one, cr, crg, dch1, dch2)
-                for p in range(npx):
-                    crg[p] = cr[p] * (cr[p] > 0) + np.float64(dark[r, c0 + p])
-                _fit_block(d, use, n, npx, crg, gb, rb, coef[1], coef[2], coef[3], coef[4], W, S, False)
+                # the block, contiguous; padding pixels (a partial last block) get a harmless ramp
+                for k in range(n):
+                    for p in range(npx):
+                        db[k, p] = D[k, c0 + p]
+                        ub[k, p] = U[k, c0 + p]
+                    for p in range(npx, P):
+                        db[k, p] = 0.0
+                        ub[k, p] = 1
+                for p in range(P):
+                    gb[p] = np.float64(gain[r, c0 + p]) if p < npx else 1.0
+                    rb[p] = rnoise[r, c0 + p] if p < npx else 1.0
+                _mask_jumps(db, ub, n, npx, gb, rb, coef, one_ok, two_ok, t1, t2, W, S, one, cr, crg, dch1, dch2,
+                            dch3)
+                for p in range(P):
+                    crg[p] = cr[p] * (cr[p] > 0) + np.float64(dark[r, c0 + p]) if p < npx else 0.0
+                _fit_block(db, ub, n, crg, gb, rb, coef[1], coef[2], coef[3], coef[4], W, S, False)
                 for p in range(npx):
                     c = c0 + p
                     o_sci[it, r, c] = np.float32(S[_RC, p])
@@ -443,6 +483,9 @@ def _likely_kernel(sci, gdq, pdq, gain, rnoise, dark, zf, use_zf, nframes, first
                     o_vp[it, r, c] = np.float32(S[_RP, p])
                     o_vr[it, r, c] = np.float32(S[_RR, p])
                     o_chi[it, r, c] = np.float32(S[_RX, p])
+                for k in range(n):
+                    for p in range(npx):
+                        U[k, c0 + p] = ub[k, p]
             # a difference dropped here flags the group that ends it; stcal's dq_compress_sect
             for k in range(n):
                 for c in range(nx):

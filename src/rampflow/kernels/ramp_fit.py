@@ -74,6 +74,7 @@ class FitSetup(NamedTuple):
     firstgroup: int
     lastgroup: int
     suppress_one_group: bool
+    clear_jump0: bool      # JUMP_DET off group 0 (it follows discarded MIRI groups)
     save_opt: bool
     has_zeroframe: bool
     group_time: float
@@ -121,6 +122,7 @@ def _fit_ramps_kernel(ramps, setup, wtab, rate, rateints, opt):
     firstgroup = setup.firstgroup
     lastgroup = setup.lastgroup
     suppress_one_group = setup.suppress_one_group
+    clear_jump0 = setup.clear_jump0
     save_opt = setup.save_opt
     has_zeroframe = setup.has_zeroframe
     group_time = setup.group_time
@@ -156,7 +158,7 @@ def _fit_ramps_kernel(ramps, setup, wtab, rate, rateints, opt):
             _copy_slab(sci, gdq, i, r, c0, nt, dslab, qslab)
             for j in range(nt):
                 c = c0 + j
-                _effective_dq(qslab[j], ngroups, firstgroup, lastgroup, suppress_one_group, dq)
+                _effective_dq(qslab[j], ngroups, firstgroup, lastgroup, suppress_one_group, clear_jump0, dq)
                 cnt_good, cnt_sat, cnt_dnu, cnt_dnu_sat, anyf = _load_data(dslab[j], ngroups, dq, data)
                 zf = np.float64(zframe[i, r, c]) if has_zeroframe else 0.0
                 is0, isz, cnt_good, cnt_sat, cnt_dnu_sat = _zeroframe_and_0th(
@@ -202,7 +204,7 @@ def _fit_ramps_kernel(ramps, setup, wtab, rate, rateints, opt):
                 rn = np.float64(rn2d[r, c])
                 dcur = np.float64(dc2d[r, c])
                 med = mrate[j]
-                _effective_dq(qslab[j], ngroups, firstgroup, lastgroup, suppress_one_group, dq)
+                _effective_dq(qslab[j], ngroups, firstgroup, lastgroup, suppress_one_group, clear_jump0, dq)
                 cnt_good, cnt_sat, cnt_dnu, cnt_dnu_sat, anyf = _load_data(dslab[j], ngroups, dq, data)
                 if save_opt and ncr_opt > 0:
                     k = 0

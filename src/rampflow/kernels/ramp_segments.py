@@ -60,9 +60,11 @@ def _weight_table_kernel(powers, ngroups, tab):
 
 
 @njit(cache=True)
-def _effective_dq(qpix, ngroups, firstgroup, lastgroup, suppress_one_group, dq):
+def _effective_dq(qpix, ngroups, firstgroup, lastgroup, suppress_one_group, clear_jump0, dq):
     """Fill ``dq`` (int64 (ngroups,)) with the effective group DQ of one ramp (``qpix``: its
-    GROUPDQ, (ngroups,))."""
+    GROUPDQ, (ngroups,)). ``clear_jump0``: JUMP_DET is then taken off group 0, after the
+    suppression (stcal's ``discard_miri_groups`` on the group that follows discarded
+    leading groups)."""
     ngood = 0
     for g in range(ngroups):
         d = np.int64(qpix[g])
@@ -74,6 +76,8 @@ def _effective_dq(qpix, ngroups, firstgroup, lastgroup, suppress_one_group, dq):
     if suppress_one_group and ngood == 1:
         for g in range(ngroups):
             dq[g] |= _DNU
+    if clear_jump0 and ngroups > 0 and (dq[0] & _JUMP):
+        dq[0] ^= _JUMP
 
 
 @njit(cache=True)
@@ -308,7 +312,7 @@ def _copy_slab(sci, gdq, i, r, c0, nt, dslab, qslab):
 
 
 @njit(cache=True, parallel=True)
-def _opt_sizes_kernel(gdq, zframe, has_zeroframe, firstgroup, lastgroup, suppress_one_group, out):
+def _opt_sizes_kernel(gdq, zframe, has_zeroframe, firstgroup, lastgroup, suppress_one_group, clear_jump0, out):
     """Per row: out[r, 0] = max segment-list size, out[r, 1] = max number of JUMP_DET groups
     (after group 0) over the row's pixels and integrations, as stcal sizes the fitopt arrays."""
     nints, ngroups, ny, nx = gdq.shape
@@ -320,7 +324,7 @@ def _opt_sizes_kernel(gdq, zframe, has_zeroframe, firstgroup, lastgroup, suppres
         mcr = 0
         for i in range(nints):
             for c in range(nx):
-                _effective_dq(gdq[i, :, r, c], ngroups, firstgroup, lastgroup, suppress_one_group, dq)
+                _effective_dq(gdq[i, :, r, c], ngroups, firstgroup, lastgroup, suppress_one_group, clear_jump0, dq)
                 ncr = 0
                 cnt_good = 0
                 for g in range(ngroups):
@@ -340,3 +344,20 @@ def _opt_sizes_kernel(gdq, zframe, has_zeroframe, firstgroup, lastgroup, suppres
                     mseg = size
         out[r, 0] = mseg
         out[r, 1] = mcr
+
+
+@njit(cache=True, parallel=True)
+def _all_dnu_groups_kernel(gdq, firstgroup, lastgroup, suppress_one_group, out):
+    """Per row: out[r, g] = True when group g is DO_NOT_USE (in the effective DQ: firstgroup /
+    lastgroup and one-group suppression applied) in every integration and column of row r."""
+    nints, ngroups, ny, nx = gdq.shape
+    for r in prange(ny):
+        dq = np.empty(ngroups, dtype=np.int64)
+        for g in range(ngroups):
+            out[r, g] = True
+        for i in range(nints):
+            for c in range(nx):
+                _effective_dq(gdq[i, :, r, c], ngroups, firstgroup, lastgroup, suppress_one_group, False, dq)
+                for g in range(ngroups):
+                    if (dq[g] & _DNU) == 0:
+                        out[r, g] = False

@@ -17,7 +17,10 @@ DEFAULTS: dict = {
     "bkg_gap": 2,               # rows between the box and the background region
     "bkg_width": None,          # rows of background beyond the gap (None: all the rest)
     "background": True,         # subtract the per-column background
-    "trace_order": 2,           # polynomial order of the trace centre
+    "trace_order": None,        # polynomial order of the trace centre (None: the mode's, 4 SOSS, else 2)
+    "orders": None,             # spectral orders to extract (None: the mode's: SOSS SUBSTRIP256 [1, 2], else [1])
+    "background_template": None,  # FITS background template scaled per integration (SOSS BKG reference)
+    "line_background": "auto",  # per-row term where readout lines run along the dispersion: auto | true | false
     "trace_window": None,       # rows each side of the peak for the centroid (None: box_halfwidth)
     "columns": None,            # [x0, x1): columns of the white light curve (None: all)
     "bin_width": 64,            # columns per spectroscopic bin
@@ -118,6 +121,13 @@ def check_config(config: dict | None) -> dict:
         check_transit(cfg["transit"])
     if cfg["oot"] is not None and cfg["oot_first"] is not None:
         raise LightCurveError("lightcurves.oot and lightcurves.oot_first: give one of them, not both")
+    if cfg["line_background"] not in ("auto", True, False):
+        raise LightCurveError(f"lightcurves.line_background: {cfg['line_background']!r} is not auto, true or false")
+    if cfg["orders"] is not None and (not list(cfg["orders"]) or list(cfg["orders"])[0] != 1
+                                      or not set(cfg["orders"]) <= {1, 2}):
+        raise LightCurveError(f"lightcurves.orders: {cfg['orders']} must be [1] or [1, 2]")
+    if cfg["trace_order"] is not None and int(cfg["trace_order"]) < 0:
+        raise LightCurveError(f"lightcurves.trace_order: must be >= 0, got {cfg['trace_order']}")
     if cfg["bins"] is None and int(cfg["bin_width"]) < 1:
         raise LightCurveError(f"lightcurves.bin_width: must be >= 1, got {cfg['bin_width']}")
     return cfg

@@ -17,6 +17,7 @@ import numpy as np
 from astropy.table import Table
 
 from .. import dq as dqflags
+from .. import modes
 from .config import LightCurveError, check_config, dq_mask, is_imaging
 from .extraction import BoxExtraction
 from .imaging import ApertureExtraction
@@ -155,17 +156,24 @@ def _white_table(cat, hours, scale, meta, nflux, nerr, err_raw) -> Table:
     return white
 
 
-def _spectroscopic_table(cat, hours, scale, det, mode, bins, oot) -> Table:
+def _spectroscopic_table(cat, hours, scale, det, mode, bins, oot, axis="x", bin_orders=None) -> Table:
+    """Per-bin light curves; ``axis`` the dispersion axis of the detector frame: bins (and
+    ``columns``) are detector columns for x, detector rows for y (MIRI LRS); ``bin_orders`` the
+    spectral order of each bin (SOSS)."""
+    bin_orders = list(bin_orders or [1] * len(bins))
     spec = Table(meta={"detector": det, "time_scale": scale, "time_format": "mjd", "mode": mode,
-                       "bins": [list(b) for b in bins],
+                       "bins": [list(b) for b in bins], "bin_axis": axis, "bin_orders": [int(o) for o in bin_orders],
                        "note": "" if bins else "imaging: no spectroscopic light curves"})
+    unit = "detector rows" if axis == "y" else "columns"
+    multi = len(set(bin_orders)) > 1  # name the order only where bins come from several (SOSS)
     _time_columns(spec, cat, hours, scale)
     if bins:
         fnorm, enorm, bnorm = normalise(cat["spec_flux"], np.sqrt(cat["spec_var"]), oot)
         spec.meta["normalisation"] = [float(v) for v in np.atleast_1d(bnorm)]
         for j, (a, b) in enumerate(bins):
             spec[f"flux_{j:03d}"] = fnorm[:, j]
-            spec[f"flux_{j:03d}"].description = f"columns {a}..{b - 1}"
+            where = f"{unit} {a}..{b - 1}"
+            spec[f"flux_{j:03d}"].description = f"order {bin_orders[j]}, {where}" if multi else where
             spec[f"err_{j:03d}"] = enorm[:, j]
     return spec
 
@@ -183,8 +191,9 @@ def extract_lightcurves(products, *, config: dict | None = None, jump_files=None
     and the union of flagged pixels, then the extraction. Metrics columns: integration,
     segment, int_number, time, time_hours, jump_groups, jump_pixels (NaN without jump files),
     saturated_frac (frame), saturated_frac_aperture (box / aperture), background
-    [DN/s/pixel], and trace_center, trace_offset, trace_width [pixels] (spectroscopy: mean
-    trace row, flux-weighted offset from the fitted trace, RMS spatial width) or centroid_x,
+    [DN/s/pixel], and trace_center, trace_offset, trace_width, trace_xshift [pixels]
+    (spectroscopy: mean trace row, flux-weighted offset from the fitted trace, RMS spatial
+    width, shift of order 1's spectrum along the dispersion against the median frame's) or centroid_x,
     centroid_y, width [pixels] (imaging).
     """
     cfg = check_config(config)
@@ -200,7 +209,13 @@ def extract_lightcurves(products, *, config: dict | None = None, jump_files=None
             "dispersion_axis": axis if mode == "spectroscopy" else None,
             "products": [Path(s.path).name for s in segs], "segments": [int(s.segment) for s in segs],
             "dq_flags": int(mask_bits), "n_flagged_pixels": int(bad.sum())}
-    ext = (BoxExtraction if mode == "spectroscopy" else ApertureExtraction)(cfg, med, bad, good_frac, info)
+    geom = modes.from_header(segs[0].primary, (med.shape[1], med.shape[0]) if transpose else med.shape,
+                             imaging=mode == "imaging", dispersion=cfg["dispersion_axis"])
+    info.update(fast_axis=geom.fast_axis, stripes=geom.stripes, noutputs=geom.noutputs)
+    if mode == "spectroscopy":
+        ext = BoxExtraction(cfg, med, bad, good_frac, info, geom=geom)
+    else:
+        ext = ApertureExtraction(cfg, med, bad, good_frac, info)
     cat = _measure_segments(store, segs, seg_times, transpose, sat, ext)
 
     oot = oot_mask(cat["time"].size, oot=cfg["oot"], oot_first=cfg["oot_first"], times=cat["time"],
@@ -220,8 +235,9 @@ def extract_lightcurves(products, *, config: dict | None = None, jump_files=None
                         det, meta["n_columns_dropped"])
 
     white = _white_table(cat, hours, scale, meta, nflux, nerr, err_raw)
-    spec = _spectroscopic_table(cat, hours, scale, det, mode, ext.bins, oot)
-    metrics = Table(meta={"detector": det, "time_scale": scale, "mode": mode})
+    spec = _spectroscopic_table(cat, hours, scale, det, mode, ext.bins, oot, axis, getattr(ext, "bin_orders", None))
+    metrics = Table(meta={"detector": det, "time_scale": scale, "mode": mode,
+                          "dispersion_axis": axis if mode == "spectroscopy" else None})
     _time_columns(metrics, cat, hours, scale)
     metrics.add_column(white["segment"], name="segment", index=1)
     metrics.add_column(white["int_number"], name="int_number", index=2)

@@ -1,7 +1,8 @@
 """Spectroscopic box extraction: per-column background, spatial profile, flagged-pixel replacement, column sums.
 
 :class:`BoxExtraction` sets up the trace, box, background region and profile of a detector from
-its median frame, then measures each segment's (nints, ny, nx) arrays (dispersion along x).
+its median frame (one order, or NIRISS SOSS's orders 1 and 2: :mod:`.orders`), then measures
+each segment's (nints, ny, nx) arrays (dispersion along x).
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import numpy as np
 
 from .. import dq as dqflags
 from .config import LightCurveError
+from .orders import find_orders, source_mask
 from .stats import interp_nans_along_x, median_var_factor, nanmedian, quiet
-from .trace import background_mask, box_indices, column_bins, fit_trace
+from .template import load_template, template_scale
+from .trace import background_mask, column_bins, order_bins
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +75,9 @@ def extract_box(sci, err, bad: np.ndarray, rows: np.ndarray, inside: np.ndarray,
 
     sci, err : (nints, ny, nx) float; bad : (ny, nx) bool, pixels to replace in every
     integration; rows, inside : from :func:`box_indices`; profile : (2h+1, nx) from
-    :func:`box_profile`; bkg, bkg_var : (nints, nx) background per pixel and the variance of
-    that estimate (None: no background).
+    :func:`box_profile`; bkg : (nints, nx) background per column, or (nints, 2h+1, nx) per box
+    pixel (a scaled template plus a column term); bkg_var : (nints, nx) the variance of the
+    column's background estimate (None: no background).
 
     Column flux = ``sum_good(sci - bkg) / f_good`` with ``f_good = sum_good(profile)`` (1
     where no box pixel is flagged), i.e. flagged pixels replaced by ``profile * flux``.
@@ -94,7 +98,8 @@ def extract_box(sci, err, bad: np.ndarray, rows: np.ndarray, inside: np.ndarray,
     s = np.asarray(sci[:, rows, cols], dtype=np.float64)                   # (nints, k, nx)
     e2 = np.asarray(err[:, rows, cols], dtype=np.float64) ** 2
     if bkg is not None:
-        s -= np.asarray(bkg, dtype=np.float64)[:, None, :]
+        b = np.asarray(bkg, dtype=np.float64)
+        s -= b[:, None, :] if b.ndim == 2 else b
     s = np.where(good[None], s, 0.0)
     e2 = np.where(good[None], e2, 0.0)
     ngood = good.sum(axis=0)
@@ -111,28 +116,53 @@ def extract_box(sci, err, bad: np.ndarray, rows: np.ndarray, inside: np.ndarray,
 
 
 class BoxExtraction:
-    """Spectroscopy: trace, box, background region and profile from the median frame; then
+    """Spectroscopy: traces, boxes, background region and profiles from the median frame; then
     :meth:`measure` on each segment's (nints, ny, nx) arrays.
 
     ``cfg`` the checked ``lightcurves`` config; ``med`` (ny, nx) median frame; ``bad`` (ny, nx)
     pixels flagged in any integration; ``good_frac`` (ny, nx) fraction of integrations in which
-    a pixel is good; ``info`` (dict) receives the trace and box parameters.
+    a pixel is good; ``info`` (dict) receives the trace and box parameters; ``geom`` the
+    exposure's :class:`rampflow.modes.ModeGeometry` (None: one order, NIRSpec-like), which
+    gives the orders (:mod:`.orders`), the trace degree when ``trace_order`` is not set, and
+    whether the background pixels exclude every order's light.
+
+    The white light curve is order 1's; spectroscopic bins are order 1's bins, then order 2's
+    (``bin_orders`` gives each bin's order).
     """
 
-    def __init__(self, cfg, med, bad, good_frac, info):
+    def __init__(self, cfg, med, bad, good_frac, info, geom=None):
         ny, nx = med.shape
         self.hw = hw = int(cfg["box_halfwidth"])
+        gap = int(cfg["bkg_gap"])
         window = int(cfg["trace_window"] if cfg["trace_window"] is not None else max(hw, 2))
-        tr = fit_trace(med, order=int(cfg["trace_order"]), window=window, columns=cfg["columns"])
-        self.center = tr["center"]
-        self.rows, self.inside = box_indices(self.center, ny, hw)
-        self.bkg_region = background_mask(self.center, ny, hw, int(cfg["bkg_gap"]), cfg["bkg_width"])
+        orders = tuple(cfg.get("orders") or (geom.orders if geom is not None else (1,)))
+        fit_order = cfg["trace_order"] if cfg["trace_order"] is not None else (
+            geom.trace_order if geom is not None else 2)
+        multi = bool(geom is not None and geom.multi_order)
+        self.traces = find_orders(med, orders, fit_order=int(fit_order), window=window, hw=hw, gap=gap,
+                                  columns=cfg["columns"])
+        first = self.traces[0]
+        self.center, self.rows, self.inside = first.center, first.rows, first.inside
+        self.bkg_region = background_mask(self.center, ny, hw, gap, cfg["bkg_width"])
+        if multi or len(self.traces) > 1:
+            self.bkg_region &= ~source_mask(med, self.traces, hw, gap, multi)
         if cfg["background"] and not self.bkg_region.any():
             log.warning("no background pixels outside the box (ny=%d, box_halfwidth=%d, bkg_gap=%d): "
-                        "no background subtraction", ny, hw, int(cfg["bkg_gap"]))
+                        "no background subtraction", ny, hw, gap)
         self.use_bkg = bool(cfg["background"]) and bool(self.bkg_region.any())
-        self.profile = box_profile(med, self.rows, self.inside, self.bkg_region if self.use_bkg else None, good_frac)
+        self.template = (load_template(cfg["background_template"], geom, (ny, nx))
+                         if (self.use_bkg and cfg.get("background_template")) else None)
+        self.line_pixels = None
+        lb = cfg.get("line_background", "auto")
+        rows_are_lines = geom is not None and geom.fast_axis == "x" and geom.dispersion_axis == "x"
+        if self.use_bkg and (lb is True or (lb == "auto" and rows_are_lines)):
+            self.line_pixels = self.bkg_region | ~lit_columns(med, self.rows, self.inside, self.bkg_region)[None, :]
+        region = self.bkg_region if self.use_bkg else None
+        self.profiles = [box_profile(med, tr.rows, tr.inside, region, good_frac) for tr in self.traces]
+        self.profile = self.profiles[0]
         self.bad = bad
+        self._med = med
+        self._ref_spec = None
         self.max_bad = float(cfg["max_bad_fraction"])
         cols = cfg["columns"]
         self.xr = (0, nx) if cols is None else (max(0, int(cols[0])), min(nx, int(cols[1])))
@@ -141,32 +171,106 @@ class BoxExtraction:
         self.inrange = np.zeros(nx, bool)
         self.inrange[self.xr[0]:self.xr[1]] = True
         self.bins = column_bins(nx, bin_width=cfg["bin_width"], bins=cfg["bins"], columns=cols)
+        self.bin_orders = [1] * len(self.bins)
+        for tr in self.traces[1:]:
+            extra = order_bins(tr.columns, int(cfg["bin_width"]))
+            self.bins += extra
+            self.bin_orders += [tr.order] * len(extra)
         self.valid = None
-        info.update(trace_coef=tr["coef"], trace_domain=tr["domain"], trace_order=tr["order"],
-                    trace_mean_row=float(np.mean(self.center)), box_halfwidth=hw, bkg_gap=int(cfg["bkg_gap"]),
-                    background=self.use_bkg)
+        info.update(line_background=self.line_pixels is not None)
+        info.update(trace_coef=first.coef, trace_domain=first.domain, trace_order=first.fit_order,
+                    trace_mean_row=float(np.mean(self.center)), box_halfwidth=hw, bkg_gap=gap,
+                    background=self.use_bkg, orders=[int(t.order) for t in self.traces],
+                    background_template=str(cfg.get("background_template")) if self.template is not None else None)
+        for tr in self.traces[1:]:
+            info[f"order{tr.order}_trace_coef"] = tr.coef
+            info[f"order{tr.order}_columns"] = int(tr.columns.sum())
+
+    def _background(self, sci, err):
+        """Per integration: a function giving the background at box pixels (rows, cols) as
+        (nints, 2h+1, nx), the variance (nints, nx) of its column term, and the variance
+        (nints, ny) of its row (readout-line) term or None.
+
+        background = [scale * template] + column median + [row median of the rest over the
+        row's light-free pixels, where the detector's lines are rows along the dispersion]."""
+        region = self.bkg_region & ~self.bad
+        scale = t = None
+        if self.template is not None:
+            scale = template_scale(sci, self.template, region)
+            t = self.template
+            sci = sci - scale[:, None, None] * t[None]
+        col, bvar, _ = column_background(sci, err, region)
+        row = rvar = None
+        if self.line_pixels is not None:
+            resid = sci - col[:, None, :].astype(np.float32)
+            row, rvar, _ = column_background(np.swapaxes(resid, 1, 2), np.swapaxes(err, 1, 2),
+                                             (self.line_pixels & ~self.bad).T)
+            del resid
+
+        def at(rows, cols):
+            b = col[:, None, :]
+            if row is not None:
+                b = b + row[:, rows]
+            if t is not None:
+                b = b + scale[:, None, None] * t[rows, cols][None]
+            return b
+        return at, bvar, rvar
 
     def measure(self, sci, err, dq) -> dict:
-        """Per integration: white ``flux``/``var``, per bin ``spec_flux``/``spec_var``, ``bkg``,
-        ``sat_ap`` (saturated fraction of the box) and the trace ``cen``, ``off``, ``width``."""
+        """Per integration: white ``flux``/``var`` (order 1), per bin ``spec_flux``/``spec_var``,
+        ``bkg``, ``sat_ap`` (saturated fraction of order 1's box) and order 1's trace ``cen``,
+        ``off``, ``width``."""
         n, _, nx = sci.shape
-        bkg, bvar = (column_background(sci, err, self.bkg_region & ~self.bad)[:2] if self.use_bkg
-                     else (None, None))
-        ex = extract_box(sci, err, self.bad, self.rows, self.inside, self.profile, bkg, bvar,
-                         max_bad_fraction=self.max_bad)
-        self.valid = valid = ex["valid"]
-        use = valid & self.inrange
-        out = {"flux": np.nansum(ex["flux"][:, use], axis=1), "var": np.nansum(ex["var"][:, use], axis=1)}
-        out["spec_flux"] = np.stack([np.nansum(ex["flux"][:, a:b][:, valid[a:b]], axis=1) for a, b in self.bins],
-                                    axis=1) if self.bins else np.zeros((n, 0))
-        out["spec_var"] = np.stack([np.nansum(ex["var"][:, a:b][:, valid[a:b]], axis=1) for a, b in self.bins],
-                                   axis=1) if self.bins else np.zeros((n, 0))
-        out["bkg"] = np.median(bkg[:, use], axis=1) if (bkg is not None and use.any()) else np.zeros(n)
+        bkg_at, bvar, rvar = self._background(sci, err) if self.use_bkg else (None, None, None)
+        spec_flux, spec_var = [], []
+        for k, (tr, prof) in enumerate(zip(self.traces, self.profiles)):
+            cols = np.broadcast_to(np.arange(nx)[None, :], tr.rows.shape)
+            bkg = bkg_at(tr.rows, cols) if bkg_at is not None else None
+            ex = extract_box(sci, err, self.bad, tr.rows, tr.inside, prof, bkg, bvar, max_bad_fraction=self.max_bad)
+            valid = ex["valid"] & tr.columns
+            if rvar is not None:
+                ex["rows_var"] = _row_term_var(rvar, tr.rows, tr.inside, valid, ex["f_good"])
+            if k == 0:
+                self.valid = valid
+                first = ex
+            for (a, b), o in zip(self.bins, self.bin_orders):
+                if o == tr.order:
+                    spec_flux.append(np.nansum(ex["flux"][:, a:b][:, valid[a:b]], axis=1))
+                    v = np.nansum(ex["var"][:, a:b][:, valid[a:b]], axis=1)
+                    if rvar is not None:
+                        v = v + ex["rows_var"](slice(a, b))
+                    spec_var.append(v)
+        use = self.valid & self.inrange
+        out = {"flux": np.nansum(first["flux"][:, use], axis=1), "var": np.nansum(first["var"][:, use], axis=1)}
+        if rvar is not None:
+            cut = np.zeros(nx, bool)
+            cut[self.xr[0]:self.xr[1]] = True
+            out["var"] = out["var"] + first["rows_var"](cut)
+        out["spec_flux"] = np.stack(spec_flux, axis=1) if spec_flux else np.zeros((n, 0))
+        out["spec_var"] = np.stack(spec_var, axis=1) if spec_var else np.zeros((n, 0))
+        if bkg_at is not None and use.any():
+            cols = np.broadcast_to(np.arange(nx)[None, :], self.rows.shape)
+            b = np.broadcast_to(bkg_at(self.rows, cols), (n,) + self.rows.shape)
+            out["bkg"] = np.median(b[:, self.hw, use], axis=1)
+        else:
+            out["bkg"] = np.zeros(n)
         cols = np.broadcast_to(np.arange(nx)[None, :], self.rows.shape)
         sat_box = ((dq[:, self.rows, cols] & np.uint32(dqflags.SATURATED)) != 0) & self.inside[None]
         out["sat_ap"] = sat_box[:, :, use].reshape(n, -1).mean(axis=1) if use.any() else np.zeros(n)
-        out.update(self._trace_metrics(ex["box"], use, n))
+        out.update(self._trace_metrics(first["box"], use, n))
+        out["xshift"] = dispersion_shift(first["flux"], self._reference_spectrum(), use)
         return out
+
+    def _reference_spectrum(self) -> np.ndarray:
+        """Order 1's spectrum (nx,) in the median frame: the box sum, background-subtracted."""
+        if getattr(self, "_ref_spec", None) is None:
+            nx = self.rows.shape[1]
+            cols = np.broadcast_to(np.arange(nx)[None, :], self.rows.shape)
+            with np.errstate(all="ignore"), quiet():
+                b = nanmedian(np.where(self.bkg_region, self._med, np.nan), axis=0) if self.use_bkg else None
+            m = self._med[self.rows, cols] - (np.where(np.isfinite(b), b, 0.0)[None, :] if b is not None else 0.0)
+            self._ref_spec = np.nansum(np.where(self.inside, m, 0.0), axis=0)
+        return self._ref_spec
 
     def _trace_metrics(self, box, use, n) -> dict:
         """Trace offset / width from the (replaced) box pixels of the used columns."""
@@ -181,3 +285,51 @@ class BoxExtraction:
         out["off"] = off
         out["cen"] = float(np.mean(c[use])) + off if use.any() else np.full(n, np.nan)
         return out
+
+
+def lit_columns(med, rows, inside, bkg_region, fraction: float = 0.01) -> np.ndarray:
+    """(nx,) bool: columns whose box holds light -- box sum of the median frame minus its
+    column background above ``fraction`` of the 95th percentile over columns."""
+    nx = med.shape[1]
+    with np.errstate(all="ignore"), quiet():
+        b = nanmedian(np.where(bkg_region, med, np.nan), axis=0)
+    cols = np.broadcast_to(np.arange(nx)[None, :], rows.shape)
+    box = np.where(inside, med[rows, cols] - np.where(np.isfinite(b), b, 0.0)[None, :], 0.0)
+    flux = np.nansum(box, axis=0)
+    ref = np.percentile(flux[np.isfinite(flux)], 95) if np.isfinite(flux).any() else 0.0
+    return flux > fraction * max(ref, 0.0)
+
+
+def _row_term_var(rvar, rows, inside, valid, f_good):
+    """A function of a column selection giving the (nints,) variance that the row term adds to
+    the sum of the selected valid columns: the same row median enters every column whose box
+    holds that row, so its variance counts with the square of that number (columns weighted
+    by 1 / f_good)."""
+    def var(sel):
+        use = np.zeros(valid.shape, bool)
+        use[sel] = True
+        use &= valid
+        w = np.where(use, 1.0 / np.where(np.isfinite(f_good), f_good, 1.0), 0.0)
+        counts = np.zeros(rvar.shape[1])
+        np.add.at(counts, rows[inside & use[None, :]], np.broadcast_to(w[None, :], rows.shape)[inside & use[None, :]])
+        return (rvar * counts[None, :] ** 2).sum(axis=1)
+    return var
+
+
+def dispersion_shift(flux: np.ndarray, reference: np.ndarray, use: np.ndarray) -> np.ndarray:
+    """Shift (nints,) [pixels] of each integration's spectrum along the dispersion relative to
+    ``reference`` (nx,): the least-squares fit ``flux = a * ref + b * dref/dx`` over the ``use``
+    columns gives ``shift = -b / a`` (first order in the shift; positive: towards higher x)."""
+    ref = np.asarray(reference, dtype=np.float64)
+    d = np.gradient(ref)
+    ok = use & np.isfinite(ref) & np.isfinite(d)
+    out = np.full(flux.shape[0], np.nan)
+    if ok.sum() < 3:
+        return out
+    a_mat = np.vstack([ref[ok], d[ok]]).T
+    f = np.asarray(flux, dtype=np.float64)[:, ok]
+    good = np.isfinite(f).all(axis=1)
+    if good.any():
+        coef, *_ = np.linalg.lstsq(a_mat, f[good].T, rcond=None)
+        out[good] = -coef[1] / coef[0]
+    return out

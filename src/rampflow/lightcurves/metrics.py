@@ -85,6 +85,8 @@ def metrics_table(table: Table, cat: dict, mode: str, jumps) -> Table:
     table["background"].unit = "DN/s"
     cols = (("trace_center", "cen"), ("trace_offset", "off"), ("trace_width", "width")) if mode == "spectroscopy" \
         else (("centroid_x", "off"), ("centroid_y", "cen"), ("width", "width"))
+    if mode == "spectroscopy" and "xshift" in cat:
+        cols = cols + (("trace_xshift", "xshift"),)
     for name, key in cols:
         table[name] = cat[key]
         table[name].unit = "pix"

@@ -87,22 +87,28 @@ def plot_spectroscopic(spec: Table, path, *, plot_bin=None, offset: float | None
         ax.text(x[-1], 1 - j * offset, f" {a}-{b - 1}", fontsize="x-small", va="center")
     ax.set_xlabel(f"time since first integration [h] ({spec.meta.get('time_scale', '')})")
     ax.set_ylabel(f"normalised flux, offset by {offset:.3g} per bin")
-    ax.set_title(f"{spec.meta.get('detector', '')}: spectroscopic light curves (column bins)")
+    along = "detector-row" if spec.meta.get("bin_axis") == "y" else "column"
+    ax.set_title(f"{spec.meta.get('detector', '')}: spectroscopic light curves ({along} bins)")
     ax.grid(alpha=0.3)
     return save(fig, path)
 
 
 def plot_metrics(metrics: Table, path) -> Path:
-    """Per-integration metrics (jumps, saturation, background, trace position/width) in panels."""
+    """Per-integration metrics (jumps, saturation, background, trace position/width, and the
+    spectrum's shift along the dispersion) in panels."""
     x = np.asarray(metrics["time_hours"])
     if metrics.meta.get("mode") == "imaging":
         panels = [("jump_pixels", "jump pixels [count]"), ("saturated_frac", "saturated fraction"),
                   ("background", "background [DN/s/pixel]"), ("centroid_x", "centroid x [pixel]"),
                   ("centroid_y", "centroid y [pixel]"), ("width", "RMS radius [pixel]")]
     else:
+        # the trace centre is a row for x-dispersed modes, a column for y-dispersed (MIRI LRS)
+        across = "column" if metrics.meta.get("dispersion_axis") == "y" else "row"
         panels = [("jump_pixels", "jump pixels [count]"), ("saturated_frac", "saturated fraction"),
-                  ("background", "background [DN/s/pixel]"), ("trace_center", "trace centre [row]"),
+                  ("background", "background [DN/s/pixel]"), ("trace_center", f"trace centre [{across}]"),
                   ("trace_width", "trace RMS width [pixel]")]
+        if "trace_xshift" in metrics.colnames:
+            panels.append(("trace_xshift", "shift along dispersion [pixel]"))
     fig = figure((8.0, 1.6 * len(panels) + 1))
     axes = fig.subplots(len(panels), 1, sharex=True)
     for ax, (col, label) in zip(np.atleast_1d(axes), panels):

@@ -18,7 +18,7 @@ from .stats import quiet
 
 log = logging.getLogger(__name__)
 
-__all__ = ["dispersion_axis", "fit_trace", "box_indices", "background_mask", "column_bins"]
+__all__ = ["dispersion_axis", "fit_trace", "box_indices", "background_mask", "column_bins", "order_bins"]
 
 
 def dispersion_axis(setting: str, exp_type: str) -> str:
@@ -137,3 +137,18 @@ def column_bins(nx: int, *, bin_width=64, bins=None, columns=None) -> list[tuple
     if w < 1:
         raise LightCurveError(f"lightcurves.bin_width: must be >= 1, got {bin_width}")
     return [(a, min(a + w, x1)) for a in range(x0, x1, w)]
+
+
+def order_bins(columns: np.ndarray, bin_width: int) -> list[tuple[int, int]]:
+    """Bins of ``bin_width`` columns over the run of True in ``columns`` (nx,) bool, each bin
+    kept when at least half of its columns are True (an order extracted on part of the frame)."""
+    idx = np.flatnonzero(np.asarray(columns, dtype=bool))
+    if idx.size == 0:
+        return []
+    w = max(1, int(bin_width))
+    out = []
+    for a in range(int(idx.min()), int(idx.max()) + 1, w):
+        b = min(a + w, int(idx.max()) + 1)
+        if columns[a:b].sum() * 2 >= (b - a):
+            out.append((a, b))
+    return out

@@ -197,4 +197,5 @@ def transit_check(white: Table, transit: dict, spectroscopic: Table | None = Non
     out.update(fit, depth_ppm=fit["depth"] * 1e6, depth_err_ppm=fit["depth_err"] * 1e6)
     if spectroscopic is not None and spectroscopic.meta.get("bins"):
         out["bins"] = _bin_depths(spectroscopic, p)
+        out["bin_axis"] = spectroscopic.meta.get("bin_axis", "x")   # y: bins are detector rows (MIRI LRS)
     return jsonable(out)

@@ -217,7 +217,8 @@ def transit_tables(items, base) -> str:
            + "<p class='muted'>From " + ", ".join(h.link(e["path"], base) for e, _ in items) + ".</p>")
     for _, r in items:
         if r.get("bins"):
-            out += h.table(["columns", "depth [ppm]", "error [ppm]", "reduced chi2"],
+            along = "detector rows" if r.get("bin_axis") == "y" else "columns"
+            out += h.table([along, "depth [ppm]", "error [ppm]", "reduced chi2"],
                            [[f"{b['x_start']}-{b['x_stop'] - 1}",
                              None if b["depth"] is None else b["depth"] * 1e6,
                              None if b["depth_err"] is None else b["depth_err"] * 1e6,

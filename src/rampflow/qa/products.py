@@ -23,7 +23,7 @@ STEP_KEYWORDS = OrderedDict([
     ("S_RSCD", "rscd"), ("S_FRSTFR", "firstframe"), ("S_LASTFR", "lastframe"), ("S_RESET", "reset"),
     ("S_LINEAR", "linearity"), ("S_DARK", "dark_current"), ("S_PERSIS", "persistence"),
     ("S_CHGMIG", "charge_migration"), ("S_DESTRI", "destripe"), ("S_JUMP", "jump"),
-    ("S_CLNFLK", "clean_flicker_noise"), ("S_RAMP", "ramp_fit"), ("S_GANSCL", "gain_scale"),
+    ("S_CLNFNS", "clean_flicker_noise"), ("S_RAMP", "ramp_fit"), ("S_GANSCL", "gain_scale"),
 ])
 
 

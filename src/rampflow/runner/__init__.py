@@ -18,7 +18,7 @@ import logging
 from .. import io, references
 from ..io.timing import timed_call
 from ..steps import get_step_class
-from .loading import load_step, set_threads
+from .loading import load_step, one_pass_conflicts, set_threads
 from .plan import Pass, chunk_ranges, plan_passes
 from .provenance import provenance, ref_keyword, ref_value
 from .ramp_pass import run_pass
@@ -76,6 +76,31 @@ def _check_references(steps: list[str], passes: list[Pass], inputs: dict, overri
     references.resolve(meta, types, overrides, crds_context)
 
 
+def _joined(passes: list[Pass]) -> list[str]:
+    """Integration steps the plan runs on row chunks (the one pass)."""
+    return [s for p in passes if p.mode == "rows" for s in p.steps if get_step_class(s).chunking == "integrations"]
+
+
+def _plan(steps: list[str], inputs: dict, params: dict, **common) -> list[Pass]:
+    """The job's passes; when steps join a row pass (the one pass), the exposure and the
+    steps' resolved parameters are checked first: a step that cannot share it
+    (``Step.one_pass_conflict``) makes the steps before it run in passes of their own, as in
+    the fused layout, and the log says why (products are the same either way)."""
+    passes = plan_passes(steps, inputs)
+    joined = _joined(passes)
+    if not joined or "ramp" not in inputs:
+        return passes
+    conflicts = one_pass_conflicts(steps, inputs["ramp"], params, **common)
+    if not conflicts:
+        return passes
+    passes = plan_passes(steps, inputs, no_join=set(conflicts))
+    alone = [s for s in joined if s not in _joined(passes)]
+    for name, why in conflicts.items():
+        log.warning("one pass: %s cannot share it (%s); %s run%s in passes of their own (the fused layout)",
+                    name, why, ", ".join(alone) or "no step", "s" if len(alone) == 1 else "")
+    return passes
+
+
 def run(steps: list[str], inputs: dict, outputs: dict, *, params: dict | None = None,
         overrides: dict | None = None, crds_context: str | None = None,
         chunk_mb: float = DEFAULT_CHUNK_MB, threads: int | None = None, use_crds_pars: bool = True) -> None:
@@ -104,7 +129,8 @@ def run(steps: list[str], inputs: dict, outputs: dict, *, params: dict | None = 
     inputs = {k: str(v) for k, v in (inputs or {}).items() if v}
     outputs = {k: str(v) for k, v in (outputs or {}).items()}
     params = {k: dict(v or {}) for k, v in (params or {}).items()}
-    passes = plan_passes(steps, inputs)
+    passes = _plan(steps, inputs, params, overrides=overrides, crds_context=crds_context,
+                   use_crds_pars=use_crds_pars)
     _check_job(steps, passes, outputs, params)
     _remove_stale_temporaries(outputs)
     for name in steps:  # an optional product asked for switches its parameter on (fitopt -> save_opt)

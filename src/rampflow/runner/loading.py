@@ -9,7 +9,7 @@ from pathlib import Path
 from .. import io, references
 from ..io.timing import timed_call
 from ..steps import get_step_class
-from ..steps.base import INPUTS
+from ..steps.base import INPUTS, Step
 
 log = logging.getLogger("rampflow")
 
@@ -50,7 +50,8 @@ def load_step(name: str, meta, *, params: dict | None = None, overrides: dict | 
         resolved.notes += references.check_unimplemented_pars(meta, name, overrides=overrides, context=crds_context,
                                                               use_crds_pars=use_crds_pars)
     params = {k: v for k, v in resolved.values.items() if resolved.sources[k] != "default"}
-    paths, ctx = references.resolve(meta, cls.reftypes, overrides, crds_context, optional=cls.optional_reftypes)
+    paths, ctx = references.resolve(meta, cls.reftypes_for(meta, {**cls.defaults, **resolved.values}), overrides,
+                                    crds_context, optional=cls.optional_reftypes)
     refs = {rt: references.load_reference(rt, p, meta) for rt, p in paths.items()
             if p != references.NOT_APPLICABLE}
     arrays, recorded = {}, {}
@@ -79,10 +80,33 @@ def load_step(name: str, meta, *, params: dict | None = None, overrides: dict | 
         log.info("%s: parameter file %s; not at jwst's default: %s", name, resolved.pars_name,
                  ", ".join(f"{k}={v!r} ({src})" for k, (v, src) in sorted(changed.items())) or "none")
     if resolved.skip:
+        who = {"config": f"step_params.{name}.skip", "jwst's default": "jwst's default (no CRDS parameter file "
+               "turns it on)"}.get(resolved.skip_source, f"CRDS parameter file {resolved.pars_name}")
         if cls.kind == "ramp":
-            step.skipped = f"CRDS parameter file {resolved.pars_name} sets skip=True"
+            step.skipped = f"{who} sets skip=True" if resolved.skip_source != "jwst's default" else f"skipped by {who}"
         else:
-            resolved.notes.append(f"{resolved.pars_name} sets skip=True; rampflow still runs {name} (it makes "
+            resolved.notes.append(f"{who} sets skip=True; rampflow still runs {name} (it makes "
                                   "the rate products)")
             log.warning("%s: %s: %s", meta.filename, name, resolved.notes[-1])
     return step, paths, ctx, recorded
+
+
+@timed_call("setup")
+def one_pass_conflicts(steps: list[str], ramp_path: str, params: dict, *, overrides: dict | None = None,
+                       crds_context: str | None = None, use_crds_pars: bool = True) -> dict:
+    """Steps of ``steps`` that cannot share the one pass for the exposure ``ramp_path`` with
+    their resolved parameters (config over CRDS parameter file over jwst's defaults):
+    step name -> reason (``Step.one_pass_conflict``). Empty when every step can."""
+    with io.open_ramp(ramp_path) as rf:
+        meta = rf.meta
+    found = {}
+    for name in steps:
+        cls = get_step_class(name)
+        if cls.one_pass_conflict.__func__ is Step.one_pass_conflict.__func__:
+            continue  # the default: no conflict, no parameters to resolve
+        resolved = references.resolve_parameters(meta, name, params.get(name), overrides=overrides,
+                                                 context=crds_context, use_crds_pars=use_crds_pars)
+        why = cls.one_pass_conflict(meta, resolved.values)
+        if why:
+            found[name] = why
+    return found

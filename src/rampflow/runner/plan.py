@@ -8,7 +8,8 @@ steps that also work on row chunks (``rows_ok``) and come before a row step join
 the whole chain from the uncal file to the rate products then reads the ramp once (steps
 needing exposure-wide statistics get them from pre-passes, :mod:`.prepass`). A step
 whose extra input must be built from its input ramp (destripe without a mask file) starts
-a pass, so that ramp is a file. Between passes the products are files: those asked for,
+a pass, so that ramp is a file; so does a step that reads its whole input ramp first
+(``needs_input_ramp``: clean_flicker_noise's draft rate). Between passes the products are files: those asked for,
 else temporary ones.
 """
 
@@ -43,22 +44,29 @@ def _mode(cls) -> str:
 
 
 def _builds_input(cls, inputs: dict, mode: str = "integrations") -> bool:
-    """Whether the step builds an input from its input ramp file (it then starts a pass); in
-    a row pass, inputs the step makes in a pre-pass (``prepass_inputs``) do not count."""
-    return any(not inputs.get(k) and INPUTS[k].needs_ramp and not (mode == "rows" and k in cls.prepass_inputs)
-               for k in cls.inputs)
+    """Whether the step builds an input from its input ramp file, or reads that whole file
+    first (``needs_input_ramp``): it then starts a pass. In a row pass, inputs the step makes
+    in a pre-pass (``prepass_inputs``) do not count."""
+    return cls.needs_input_ramp or any(
+        not inputs.get(k) and INPUTS[k].needs_ramp and not (mode == "rows" and k in cls.prepass_inputs)
+        for k in cls.inputs)
 
 
-def _modes(steps: list[str], inputs: dict) -> list[str]:
+def _modes(steps: list[str], inputs: dict, no_join=()) -> list[str]:
     """Each step's chunking in the job: a ``rows_ok`` integration step followed (through
-    other such steps) by a row step works on that step's row chunks."""
+    other such steps) by a row step works on that step's row chunks, unless the step, or a
+    row step after it, is one of ``no_join``."""
     modes = [_mode(get_step_class(n)) for n in steps]
-    joins = False
+    joins = blocked = False
     for i in range(len(steps) - 1, -1, -1):
         cls = get_step_class(steps[i])
         if modes[i] == "rows":
-            joins = not _builds_input(cls, inputs, "rows")
+            blocked = blocked or steps[i] in no_join
+            joins = not blocked and not _builds_input(cls, inputs, "rows")
         elif modes[i] == "integrations" and joins and cls.rows_ok and cls.kind == "ramp":
+            if steps[i] in no_join:
+                joins = False
+                continue
             modes[i] = "rows"
             if _builds_input(cls, inputs, "rows"):
                 joins = False
@@ -67,13 +75,15 @@ def _modes(steps: list[str], inputs: dict) -> list[str]:
     return modes
 
 
-def plan_passes(steps: list[str], inputs: dict) -> list[Pass]:
+def plan_passes(steps: list[str], inputs: dict, no_join: tuple | set = ()) -> list[Pass]:
     """Split ``steps`` (consecutive, in order) into passes; raises ValueError naming the
-    step that cannot follow the one before it."""
+    step that cannot follow the one before it. ``no_join``: steps that, for this exposure
+    and their parameters, cannot share the one pass (``Step.one_pass_conflict``): no step
+    before them (nor they) joins a row pass."""
     if not steps:
         raise ValueError("runner.run: no steps to run")
     passes: list[Pass] = []
-    for name, mode in zip(steps, _modes(steps, inputs)):
+    for name, mode in zip(steps, _modes(steps, inputs, no_join)):
         cls = get_step_class(name)
         builds_input = _builds_input(cls, inputs, mode)
         prev = passes[-1] if passes else None

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+#: reference types whose R_ keyword is not R_ + their first 6 letters (stdatamodels' schema)
+_REF_KEYWORDS = {"emicorr": "R_MIREMI", "sirskernel": "R_SIRSKL"}
+
 
 def ref_keyword(reftype: str) -> str:
-    """jwst's R_ keyword for a reference type (R_ + first 6 letters, upper case)."""
-    return "R_" + reftype.upper()[:6]
+    """jwst's R_ keyword for a reference type (R_ + first 6 letters, upper case, but for the
+    exceptions of :data:`_REF_KEYWORDS`: EMICORR's is R_MIREMI, SIRSKERNEL's R_SIRSKL)."""
+    return _REF_KEYWORDS.get(reftype.lower(), "R_" + reftype.upper()[:6])
 
 
 def pars_keyword(keyword: str) -> str:

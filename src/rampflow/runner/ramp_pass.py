@@ -113,9 +113,11 @@ def run_pass(in_path, names: list[str], mode: str, outputs: dict, *, params: dic
                                                    crds_context=crds_context, inputs=inputs,
                                                    ramp=rf if k == 0 else None, use_crds_pars=use_crds_pars,
                                                    prepass=mode == "rows")
-            step.start({**images, **extra}, rf.primary_header)
             if step.kind == "rate":
                 rate = (step, paths, ctx, recorded)
+                step.scan(rf)
+            step.start({**images, **extra}, rf.primary_header)
+            if step.kind == "rate":
                 continue
             steps.append(step)
             u, h = provenance(step, paths, ctx, overrides, recorded)
@@ -134,6 +136,9 @@ def run_pass(in_path, names: list[str], mode: str, outputs: dict, *, params: dic
         log.info("%s on %s (%s; %d ints x %d groups x %d x %d)", label, Path(in_path).name, meta.detector,
                  nints, ngroups, ny, nx)
         base_pdq = rf.pixeldq()
+        for k, step in enumerate(steps):  # a look at the whole input first (jump's snowballs/showers)
+            if not step.skipped:
+                step.prepare(rf if k == 0 else None, chunk_mb)
         if mode == "rows":  # exposure-wide statistics of steps in row chunks (refpix's levels)
             run_prepasses(rf, steps, base_pdq, chunk_mb, label)
         pdqs = [None] * len(steps)

@@ -10,14 +10,50 @@ The files are ASDF step configs as stpipe writes them (``class``, ``name``, ``pa
 (EXP_TYPE, DETECTOR, SUBARRAY, READPATT, TSOVISIT) -- ``N/A`` = any -- then USEAFTER.
 
 What they hold mirrors what STScI's CRDS selects for these modes as publicly documented:
-snowball flagging in jump (``expand_large_events``) for NIRCam and for NIRSpec bright-object
-time series, and group-level 1/f cleaning (``clean_flicker_noise`` run, not skipped) for
-NIRSpec BOTS. The operational files were not available here (no network; the crds package
-carries none), so the values beside the switches are ASSUMED, not copied: the snowball
+snowball flagging in jump (``expand_large_events``) for NIRCam (imaging, and the TSO imaging
+and grism modes) and for NIRSpec bright-object time series, and group-level 1/f cleaning
+(``clean_flicker_noise`` run, not skipped) for NIRSpec BOTS.
+
+What was found, and what is assumed. Found (public jwst / crds documentation, release notes
+and pull requests): jwst's snowball and shower flagging is off in the code and switched on
+per mode only by ``pars-jumpstep`` files in CRDS (crds PR 909 "initial spec implementations
+for pars-jumpstep for miri, nircam, and nirspec"; the Build 9.2 release notes: flagging
+"reactivated through parameter reference file updates in CRDS"); the near-infrared files turn
+on ``expand_large_events`` only (``find_showers`` is MIRI's). Not found: the operational files'
+contents (no network here; the crds package ships none, and the public pages searched do not
+list their values). So the values beside the switch are ASSUMED, not copied: the snowball
 settings ``min_sat_area = min_jump_area = 15`` and jwst's defaults for the rest;
 clean_flicker_noise's ``fit_method: median``, ``background_method: median``,
 ``mask_science_regions: false``, ``fit_by_channel: false``, ``n_sigma: 2``. Replace them with
 the real files (``references.overrides`` or a real CRDS cache) for exact per-mode parity.
+
+clean_flicker_noise for BOTS, what was found vs assumed. Found (public STScI material): jwst
+issue #8815 (JP-3759) tracks enabling the step "via parameter reference files for some
+instrument modes"; the NIRSpec BOTS pipeline notebook's Build 13.0 update
+(jwst-pipeline-notebooks PR #104) says the step is "on by default" for BOTS, so ``skip: false``
+is found. Not found: the parameter values of the operational
+``jwst_nirspec_pars-cleanflickernoisestep`` file. jwst PR #9981 gives the old spec2 NSClean
+equivalents (fft, no background, mask_science_regions, n_sigma 5) but for rate images in
+calwebb_spec2, not this file. So the values here are ASSUMED: jwst's code defaults (median fit,
+median background, one mask; ``mask_science_regions: false``, which BOTS needs without the
+instrument-model WCS), each written out so that the file visibly sets them.
+
+MIRI. FOUND (CRDS's release notes): CRDS has a ``miri_pars-jumpstep`` rmap (matching on
+filter and subarray among others) and a ``miri_pars-detector1pipeline`` rmap, and jwst's
+JumpStep documents ``find_showers`` as MIRI's shower flagging. ASSUMED: that the MIRI jump
+parameter files for imaging and LRS slitless switch ``find_showers`` on with jwst's default
+shower settings (``extend_snr_threshold 1.2``, ``extend_min_area 90``,
+``time_masked_after_shower 15``, ``max_extended_radius 200``), and that MIRI TSO files keep
+``mask_snowball_core_next_int``-style NIR options off (not listed). No
+detector1pipeline file is written (rampflow's step order comes from its own config).
+Time-series modes added with the NIRISS and NIRCam TSO kinds: the NIRCam entries for
+NRC_TSGRISM and NRC_TSIMAGE (snowball flagging) were already here, with the provenance above; the NIRISS
+SOSS entry (snowball flagging for
+NIS_SOSS, TSO) is ASSUMED -- NIRISS's detector shows snowballs like the others and the public
+SOSS reduction notes recommend flagging them, but the operational pars-jumpstep selection for
+NIS_SOSS could not be checked offline. No clean_flicker_noise file is shipped for SOSS or the
+NIRCam TSO modes (ASSUMED: the public calwebb_detector1 notes turn it on by parameter file
+only for NIRSpec BOTS); rampflow's ``destripe`` step is what their demo configs use.
 """
 
 from __future__ import annotations
@@ -32,6 +68,8 @@ _CLASSES = {"jump": "jwst.jump.jump_step.JumpStep",
 _SNOWBALLS = {"expand_large_events": True, "min_sat_area": 15.0, "min_jump_area": 15.0, "expand_factor": 2.0,
               "sat_required_snowball": True, "min_sat_radius_extend": 2.5, "sat_expand": 2, "edge_size": 25,
               "mask_snowball_core_next_int": True, "snowball_time_masked_next_int": 4000}
+_MIRI_SHOWERS = {"find_showers": True, "extend_snr_threshold": 1.2, "extend_min_area": 90,
+                 "time_masked_after_shower": 15.0, "max_extended_radius": 200}
 _BOTS_CFN = {"skip": False, "fit_method": "median", "background_method": "median", "mask_science_regions": False,
              "fit_by_channel": False, "n_sigma": 2.0}
 
@@ -41,10 +79,17 @@ PARS = {
         ("jump", ("NRS_BRIGHTOBJ", "N/A", "N/A", "N/A", "T"), _SNOWBALLS),
         ("clean_flicker_noise", ("NRS_BRIGHTOBJ", "N/A", "N/A", "N/A", "T"), _BOTS_CFN),
     ],
+    "NIRISS": [
+        ("jump", ("NIS_SOSS", "N/A", "N/A", "N/A", "T"), _SNOWBALLS),
+    ],
     "NIRCAM": [
         ("jump", ("NRC_IMAGE", "N/A", "N/A", "N/A", "N/A"), _SNOWBALLS),
         ("jump", ("NRC_TSIMAGE", "N/A", "N/A", "N/A", "T"), _SNOWBALLS),
         ("jump", ("NRC_TSGRISM", "N/A", "N/A", "N/A", "T"), _SNOWBALLS),
+    ],
+    "MIRI": [
+        ("jump", ("MIR_IMAGE", "N/A", "N/A", "N/A", "N/A"), _MIRI_SHOWERS),
+        ("jump", ("MIR_LRS-SLITLESS", "N/A", "N/A", "N/A", "T"), _MIRI_SHOWERS),
     ],
 }
 USEAFTER = "2022-01-01 00:00:00"

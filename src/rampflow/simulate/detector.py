@@ -40,7 +40,7 @@ import numpy as np
 
 from .. import dq as dqflags
 from . import kinds
-from .geometry import FULL, NREF, Geometry, cut, fast_coordinate, full_frame, readout_coords
+from .geometry import Geometry, cut, fast_coordinate, full_frame, readout_coords
 
 #: largest raw value of the 16-bit A/D converter
 ADC_MAX = 65535
@@ -157,19 +157,22 @@ def make_detector(kind: str, detector: str, phys: dict, seed: int) -> DetectorMo
     """Deterministic full-frame detector properties from (seed, detector)."""
     spec = kinds.get(kind)
     gen = rng(seed, spec.instrument.detectors[detector].code, STREAM_DETECTOR)
-    n = FULL
-    shape = (n, n)
+    instrument = spec.instrument
+    shape = tuple(int(n) for n in instrument.full_shape)
     f32 = np.float32
 
     refpix = np.zeros(shape, dtype=bool)
-    refpix[:NREF, :] = refpix[-NREF:, :] = True
-    refpix[:, :NREF] = refpix[:, -NREF:] = True
+    nr, nc = int(instrument.ref_rows), int(instrument.ref_cols)
+    if nr:
+        refpix[:nr, :] = refpix[-nr:, :] = True
+    if nc:
+        refpix[:, :nc] = refpix[:, -nc:] = True
 
     # superbias: level + per-output offsets + column (fast-line) pattern + pixel scatter
     full = full_frame(kind, detector)
     amp = readout_coords(full)[0]
     amp_level = gen.normal(0.0, 300.0, 4)
-    col_pattern = gen.normal(0.0, 40.0, n)
+    col_pattern = gen.normal(0.0, 40.0, max(shape))
     bias = float(phys["bias_level"]) + amp_level[amp]
     # columns of the detector frame (fast coordinate) carry the pattern
     bias += col_pattern[fast_coordinate(full)]
@@ -208,7 +211,7 @@ def make_detector(kind: str, detector: str, phys: dict, seed: int) -> DetectorMo
     return DetectorModel(name=detector, instrument=spec.instrument.name, superbias=bias32,
                          gain=gain.astype(f32), readnoise=rn.astype(f32), full_well=fw32, coeffs=coeffs,
                          saturation=sat.astype(f32), dark_rate=dark.astype(f32), refpix=refpix,
-                         dead=dead, hot=hot)
+                         dead=dead, hot=hot, extra={"seed": int(seed)})
 
 
 @dataclass
@@ -290,13 +293,18 @@ def _cosmic_rays(gen: np.random.Generator, geom: Geometry, sub: SubarrayProps, p
 
 
 def simulate_integration(gen: np.random.Generator, geom: Geometry, sub: SubarrayProps, rate: np.ndarray,
-                         phys: dict, out: np.ndarray, zero_out: np.ndarray | None = None):
+                         phys: dict, out: np.ndarray, zero_out: np.ndarray | None = None, effects=None,
+                         extra_jumps=()):
     """Fill ``out`` (ngroups, ny, nx) uint16 with one integration; return its jumps.
 
     rate : (ny, nx) total photo-current + dark [DN/s] for this integration
     zero_out : (ny, nx) uint16 to fill with the integration's first frame (the ZEROFRAME): the
         first group itself when groups are single frames without a gap, else the first frame
         read on its own (its own read noise, drawn after the groups' so the groups do not change)
+    effects : None, or the kind's ``add(grp, blk)`` (:meth:`.kinds.Kind.integration_effects`)
+        adding instrument-specific DN to each row block before read noise and rounding
+    extra_jumps : more deposits (group, frame, y, x, amplitude), e.g. large events
+        (:mod:`.large_events`), added like cosmic rays but not returned
     Returns a list of (group, frame, y, x, amplitude).
     """
     ny, nx = geom.ny, geom.nx
@@ -331,7 +339,7 @@ def simulate_integration(gen: np.random.Generator, geom: Geometry, sub: Subarray
             cum /= g_e
         else:
             cum = frame_t[:, None, None] * r[None]
-        for _, k, y, x, a in jumps:
+        for _, k, y, x, a in (jumps + list(extra_jumps)) if extra_jumps else jumps:
             if y0 <= y < y1:
                 cum[k:, y - y0, x] += a
         np.minimum(cum, sub.lfw[blk], out=cum)
@@ -347,6 +355,8 @@ def simulate_integration(gen: np.random.Generator, geom: Geometry, sub: Subarray
         grp += sub.superbias[blk] + amp_off[a_blk]
         grp += oe_g[:, a_blk, p_blk]
         grp += stripes_g[:, l_blk]
+        if effects is not None:
+            effects(grp, blk)
         if rn_scale > 0:
             noise = gen.standard_normal(grp.shape)
             noise *= sub.rn_read[blk] * rn_scale

@@ -17,8 +17,10 @@ Truth files (``{stem}_truth.fits``, read with :func:`read_truth`):
 * tables: LIGHTCURVE (integration_number, int_mid_MJD_UTC, int_mid_BJD_TDB, white_flux
   relative to out-of-transit, source_rate [DN/s summed over the subarray]); JUMPS
   (integration 0-based in the file, int_number 1-based in the exposure, group 0-based first
-  affected group, frame, y, x 0-based subarray pixel, amplitude linear DN); DEAD (y, x);
-  HOT (y, x, dark_rate).
+  affected group, frame, y, x 0-based subarray pixel, amplitude linear DN); EVENTS (the
+  snowballs and showers of :mod:`.large_events`: integration, int_number, kind, group, frame,
+  centre y, x (0-based, fractional), core_radius, radius [pixels], amplitude [linear DN]);
+  DEAD (y, x); HOT (y, x, dark_rate).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from astropy.time import Time
 
 from ..io import simfiles
 from ..meta import ExposureMeta
-from . import kinds
+from . import kinds, large_events
 from .detector import STREAM_INTEGRATION, DetectorModel, make_detector, rng, simulate_integration, subarray_props
 from .geometry import Geometry, cut, geometry
 from .references import write_references
@@ -111,7 +113,7 @@ def simulate_exposure(outdir, *, kind: str = "nirspec_tso", detector: str = "NRS
     spec = kinds.get(kind)
     detector = kinds.check_detector(kind, detector)
     phys = kinds.resolve_physics(kind, physics_overrides)
-    geom = geometry(kind, detector, size, ngroups, phys["readpatt"])
+    geom = geometry(kind, detector, size, ngroups, phys["readpatt"], phys)
     intstart, intend = segment_bounds(nints, segment, nsegments, ints_per_segment)
     nseg_ints = intend - intstart + 1
     outdir = Path(outdir)
@@ -127,7 +129,7 @@ def simulate_exposure(outdir, *, kind: str = "nirspec_tso", detector: str = "NRS
 
     sub = subarray_props(det, geom)
     src, depth = scene(kind, det, geom, phys, seed)
-    background = float(phys["background"]) * ~sub.insensitive
+    background = spec.background_rate(geom, phys) * ~sub.insensitive
     times = int_times(geom, phys, int(nints))
     sl = slice(intstart - 1, intend)
     transit = _transit(geom, phys, times, depth, sl)
@@ -135,6 +137,8 @@ def simulate_exposure(outdir, *, kind: str = "nirspec_tso", detector: str = "NRS
     # big-endian, as FITS stores it: writing then needs one copy (BZERO) instead of two
     data = np.empty((nseg_ints, geom.ngroups, geom.ny, geom.nx), dtype=">u2")
     jumps_rows = []
+    events_rows = []
+    full_well_dn = float(np.nanmax(sub.lfw))
     rateints = np.empty((nseg_ints, geom.ny, geom.nx), dtype=np.float32)
     zeroframe = np.empty((nseg_ints, geom.ny, geom.nx), dtype=np.uint16) if phys["zeroframe"] else None
     log.info("simulating %s: %d integrations x %d groups x %d x %d", stem, nseg_ints, geom.ngroups,
@@ -144,21 +148,33 @@ def simulate_exposure(outdir, *, kind: str = "nirspec_tso", detector: str = "NRS
         intnum = intstart + j
         photo = src * transit.speclc[j][None, :] + background
         rateints[j] = photo
+        rate = photo + sub.dark
+        extra = spec.extra_rate(det, geom, sub, phys, intnum)
+        if extra is not None:
+            rate = rate + extra
+        effects = spec.integration_effects(det, geom, sub, phys, seed, rate, intnum)
+        events = large_events.draw_events(rng(seed, code, large_events.STREAM_EVENTS, intnum), geom, phys)
+        deposits = [d for d in large_events.deposits(events, geom, full_well_dn) if not sub.insensitive[d[2], d[3]]]
         jumps = simulate_integration(rng(seed, code, STREAM_INTEGRATION, intnum), geom, sub,
-                                     photo + sub.dark, phys, data[j],
-                                     None if zeroframe is None else zeroframe[j])
+                                     rate, phys, data[j],
+                                     None if zeroframe is None else zeroframe[j], effects=effects,
+                                     extra_jumps=deposits)
         jumps_rows.extend((j, intnum, g, k, y, x, a) for g, k, y, x, a in jumps)
+        events_rows.extend((j, intnum) + tuple(e) for e in events)
         if nseg_ints >= 20 and (j + 1) % max(1, nseg_ints // 10) == 0:
             log.info("  %s: %d/%d integrations", stem, j + 1, nseg_ints)
 
     keywords = uncal_keywords(spec, geom, phys, program, int(nints), intstart, intend, segment,
                               nsegments, times)
     keywords["ZEROFRAM"] = zeroframe is not None
+    extensions = spec.extra_extensions(det, geom, phys, seed, nseg_ints, intstart)
     uncal = simfiles.write_uncal(outdir / f"{stem}_uncal.fits", data, keywords,
                                  int_times_table(times, intstart, intend),
-                                 group_table(geom, times, intstart, intend), zeroframe=zeroframe)
+                                 group_table(geom, times, intstart, intend), zeroframe=zeroframe,
+                                 **extensions)
     truth_path = write_truth(outdir / f"{stem}_truth.fits", kind, seed, phys, geom, det, sub, src,
-                             background, rateints, transit, times, intstart, intend, segment, jumps_rows)
+                             background, rateints, transit, times, intstart, intend, segment, jumps_rows,
+                             events_rows)
     meta = ExposureMeta.from_headers(dict(keywords), {}, filename=str(uncal), shape=data.shape)
     return SimulatedExposure(uncal=uncal, refs=refs, truth=truth_path, meta=meta)
 
@@ -210,11 +226,13 @@ def uncal_keywords(spec: kinds.Kind, geom: Geometry, phys, program, nints, intst
         kw["EXSEGNUM"] = int(segment)
         kw["EXSEGTOT"] = int(nsegments)
     kw.update(spec.keywords(geom))
+    kw.update(spec.physics_keywords(phys))
     return kw
 
 
 def write_truth(path, kind, seed, phys, geom: Geometry, det: DetectorModel, sub, src, background,
-                rateints, transit: _Transit, times, intstart, intend, segment, jumps_rows) -> Path:
+                rateints, transit: _Transit, times, intstart, intend, segment, jumps_rows,
+                events_rows=()) -> Path:
     """Write ``{stem}_truth.fits`` (see the module docstring for its content)."""
     sl = slice(intstart - 1, intend)
     speclc = transit.speclc
@@ -233,6 +251,8 @@ def write_truth(path, kind, seed, phys, geom: Geometry, det: DetectorModel, sub,
         "white_flux": white, "source_rate": source_rate,
     })
     jr = np.array(jumps_rows, dtype=_JUMP_DTYPE) if jumps_rows else np.zeros(0, dtype=_JUMP_DTYPE)
+    ev_dtype = large_events.EVENT_DTYPE
+    ev = np.array(list(events_rows), dtype=ev_dtype) if len(events_rows) else np.zeros(0, dtype=ev_dtype)
     header = {
         "KIND": kind, "DETECTOR": geom.detector, "SEED": int(seed), "EXSEGNUM": int(segment),
         "INTSTART": int(intstart), "INTEND": int(intend),
@@ -257,6 +277,7 @@ def write_truth(path, kind, seed, phys, geom: Geometry, det: DetectorModel, sub,
     tables = {
         "LIGHTCURVE": lc,
         "JUMPS": Table(jr),
+        "EVENTS": Table(ev),
         "DEAD": Table({"y": y_dead.astype(np.int32), "x": x_dead.astype(np.int32)}),
         "HOT": Table({"y": y_hot.astype(np.int32), "x": x_hot.astype(np.int32),
                       "dark_rate": sub.dark[hot].astype(np.float64)}),

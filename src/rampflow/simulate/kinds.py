@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..names import make_stem
+from .large_events import PHYSICS as LARGE_EVENT_PHYSICS
 
 #: the simulated exposures' JWST program number
 PROGRAM = 9999
@@ -50,6 +51,11 @@ class Instrument:
     readpatterns: dict                      # READPATT -> (NFRAMES, GROUPGAP)
     dark_readpatt: str                      # READPATT of DARK references (one frame per group)
     dark_model: str = "DarkModel"           # stdatamodels class of its DARK references
+    full_shape: tuple = (2048, 2048)        # full-frame (ny, nx), DMS orientation
+    ref_rows: int = 4                       # reference rows at the bottom and top of the full frame
+    ref_cols: int = 4                       # reference columns at the left and right
+    interleaved_outputs: bool = False       # outputs take detector columns in turn (MIRI: column mod 4)
+                                            # instead of contiguous strips (H2RG)
 
 
 class Kind:
@@ -77,6 +83,20 @@ class Kind:
         """NOUTPUTS of a (ny, nx) readout."""
         raise NotImplementedError
 
+    def outputs(self, ny: int, nx: int, phys: dict) -> int:
+        """NOUTPUTS of a (ny, nx) readout with the exposure's physics parameters (a kind whose
+        subarrays can be read through 1 or 4 outputs reads its choice there)."""
+        return self.noutputs(ny, nx)
+
+    def background_rate(self, geom, phys: dict) -> np.ndarray:
+        """(ny, nx) background [DN/s] out of transit: ``background`` everywhere by default; a
+        kind with a structured sky (NIRISS SOSS's zodiacal light) paints its own."""
+        return np.full((geom.ny, geom.nx), float(phys["background"]))
+
+    def extra_references(self, det, geom, phys: dict, refdir) -> dict:
+        """Reference files of this mode beyond the detector's eight (reftype -> path)."""
+        return {}
+
     def source(self, det, geom, phys: dict, rng: np.random.Generator, peak: float) -> np.ndarray:
         """Source rate (ny, nx) [DN/s] out of transit; ``peak`` is the brightest pixel's rate."""
         raise NotImplementedError
@@ -84,6 +104,36 @@ class Kind:
     def keywords(self, geom) -> dict:
         """Instrument-specific primary-header keywords of the uncal file (FILTER, APERNAME, ...)."""
         raise NotImplementedError
+
+    def frame_time(self, subarray: str, ny: int, nx: int, noutputs: int) -> float | None:
+        """TFRAME [s] of a readout when the instrument has a table of them; None: the
+        H2RG clocking formula of :func:`.geometry.geometry`."""
+        return None
+
+    def integration_effects(self, det, geom, sub, phys: dict, seed: int, rate, intnum: int):
+        """Instrument-specific signal of integration ``intnum`` (1-based, in the exposure) that
+        the shared ramp model lacks: None, or a function ``add(grp, blk)`` adding DN to the
+        (ngroups, rows, nx) float64 block ``grp`` of rows ``blk`` before read noise and
+        rounding (MIRI's frame anomalies, reset anomaly, RSCD, EMI)."""
+        return None
+
+    def extra_rate(self, det, geom, sub, phys: dict, intnum: int):
+        """Extra Poisson rate [DN/s] (ny, nx) of integration ``intnum`` (MIRI's excess dark of
+        the first integrations), or None."""
+        return None
+
+    def extra_extensions(self, det, geom, phys: dict, seed: int, nints: int, intstart: int) -> dict:
+        """Extra uncal extensions of a segment (MIRI: REFOUT), attribute name -> array."""
+        return {}
+
+    def write_references(self, det, geom, phys: dict, refdir):
+        """The kind's reference files (reftype -> path), or None for the NIR set of
+        :func:`.references.write_references`."""
+        return None
+
+    def physics_keywords(self, phys: dict) -> dict:
+        """Header keywords that follow the exposure's physics parameters (e.g. a chosen filter)."""
+        return {}
 
     def default_gain(self, detector: str) -> float:
         """GAIN [e-/DN] when the ``gain`` physics parameter is None."""
@@ -226,10 +276,11 @@ COMMON_PHYSICS: dict = {
     "target_ra": 217.3267,
     "target_dec": -3.4444,
     "useafter": "2022-01-01T00:00:00",     # USEAFTER of the reference files
+    **LARGE_EVENT_PHYSICS,         # snowballs and showers (rates 0: none; see .large_events)
 }
 
 _NON_NEGATIVE = ("cr_rate", "dead_fraction", "hot_fraction", "read_noise_scale", "odd_even_rms",
-                 "amp_offset_rms", "one_over_f_rms", "nonlinearity", "full_well", "bias_rms")
+                 "amp_offset_rms", "one_over_f_rms", "nonlinearity", "full_well", "bias_rms", *LARGE_EVENT_PHYSICS)
 
 
 def physics_defaults() -> dict:

@@ -62,9 +62,13 @@ def dark_tag(geom: Geometry) -> str:
 
 def write_references(det: DetectorModel, geom: Geometry, phys: dict, refdir: Path) -> dict:
     """Write the eight reference files of ``det`` (DARK cut to ``geom``'s subarray) into
-    ``refdir``; returns reftype -> path."""
+    ``refdir``; returns reftype -> path. A kind whose :meth:`~.kinds.Kind.write_references`
+    returns its own set (MIRI) writes that instead."""
     refdir = Path(refdir)
     spec = kinds.get(geom.kind)
+    own = spec.write_references(det, geom, phys, refdir)
+    if own is not None:
+        return own
     instrument = spec.instrument
     layout = instrument.detectors[det.name]
     exp_type = spec.exp_type
@@ -119,4 +123,5 @@ def write_references(det: DetectorModel, geom: Geometry, phys: dict, refdir: Pat
                "DESCRIP": f"Simulated dark for {det.name} {geom.subarray} ({nfr} frames)"}
     put("dark", {"SCI": dark, "DQ": np.zeros((geom.ny, geom.nx), np.uint32)}, dark_kw,
         ["UNRELIABLE_DARK"], subarray=dark_tag(geom), model=instrument.dark_model)
+    paths.update(spec.extra_references(det, geom, phys, refdir))
     return paths

@@ -68,7 +68,8 @@ class Step:
     #: reference types this step needs, lower case CRDS names, e.g. ("saturation",)
     reftypes: ClassVar[tuple[str, ...]] = ()
     #: those of ``reftypes`` that CRDS may mark not applicable (N/A): the step then gets no
-    #: such reference and marks itself SKIPPED, as jwst's does (e.g. ipc)
+    #: such reference and does what jwst's does (ipc marks itself SKIPPED; saturation runs
+    #: without a superbias, as for MIRI)
     optional_reftypes: ClassVar[tuple[str, ...]] = ()
     #: the step's parameters, stated once, in jwst's spec language (see rampflow.steps.params):
     #: for an official step, jwst's names, types, ranges, options and defaults (its class's
@@ -109,6 +110,9 @@ class Step:
     #: context (e.g. 1 for jump's neighbour flagging); the runner passes them in and keeps
     #: only the interior rows of the result.
     halo: ClassVar[int] = 0
+    #: True for a step whose :meth:`prepare` needs the open input ramp (clean_flicker_noise's scene
+    #: mask from a draft rate): the runner starts a pass at it, so it gets the ramp
+    needs_input_ramp: ClassVar[bool] = False
     #: False for steps that never change SCI (only DQ): the runner then copies the input's
     #: SCI bytes into the product instead of writing them back from each chunk
     modifies_sci: ClassVar[bool] = True
@@ -128,6 +132,23 @@ class Step:
             if "products" not in cls.__dict__:
                 cls.products = (cls.name,)
             REGISTRY[cls.name] = cls
+
+    @classmethod
+    def reftypes_for(cls, meta, params: dict) -> tuple[str, ...]:
+        """The reference types the runner resolves for this exposure and these parameters:
+        :attr:`reftypes`, plus any optional type the step asks for only in some cases (refpix's
+        SIRSKERNEL with ``refpix_algorithm='sirs'`` on full frames, as jwst asks for it)."""
+        return cls.reftypes
+
+    @classmethod
+    def one_pass_conflict(cls, meta, params: dict) -> str | None:
+        """Why the step, for the exposure ``meta`` and its resolved parameters ``params``,
+        cannot share the one pass (rampflow.runner.plan): a row step that reads its pass's input
+        ramp before the chunks (jump's snowballs and showers, ramp_fit's MIRI group
+        discarding), or a ``rows_ok`` step that cannot work on row chunks for this exposure
+        (MIRI's refpix). The runner then runs the steps before it in passes of their own (the
+        fused layout) and logs the reason. Default None (no conflict)."""
+        return None
 
     @classmethod
     def makes(cls, suffix: str, params: dict) -> bool:
@@ -163,6 +184,15 @@ class Step:
         :class:`~rampflow.steps.params.ParamError` (a ValueError) naming the parameter
         (``where``, formatted with ``step`` and ``name``), its value and what its spec allows
         for a value of the wrong type or out of range."""
+        params = dict(params)
+        if "skip" in params and cls.official:  # stpipe's own parameter, which every jwst step takes
+            skip = params.pop("skip")
+            if skip is not None and not isinstance(skip, (bool, np.bool_)):
+                from .params import ParamError, format_value
+
+                raise ParamError(f"{where.format(step=cls.name, name='skip')}: {format_value(skip)} is not true, "
+                                 "false or null; expected true, false or null (null: as jwst, the CRDS parameter "
+                                 "file decides, else jwst's default)")
         unknown = set(params) - set(cls.defaults)
         if unknown:
             raise ValueError(
@@ -223,10 +253,21 @@ class Step:
         superbias, refpix and linearity act on it (when ZEROFRAM is true), the others leave it.
         Default: nothing."""
 
+    def prepare(self, ramp, chunk_mb: float) -> None:
+        """Called once before the first chunk of a pass with the pass's open input ramp (a
+        rampflow.io.ramp.RampFile; None when the step is not the first of its pass) and the
+        pass's chunk budget in MB: a step that needs a look at the whole exposure first
+        (jump's snowballs and showers) reads it here, within that budget. Default: nothing."""
+
     def finish(self, outputs: dict) -> None:
         """Called after the last chunk with the job's outputs (suffix -> path): a ramp step
         with a product that is not a ramp (persistence's array) writes it here, atomically.
         Default: nothing."""
+
+    def scan(self, ramp) -> None:
+        """Rate steps: called once before :meth:`start` with the open input ramp (a RampFile,
+        read only), for what needs the whole exposure before the first chunk (ramp_fit's
+        MIRI group discarding). Default: nothing."""
 
     def start(self, images: dict, primary) -> None:
         """Called once before the first chunk (and any pre-pass) with the 2-D image extensions the input ramp

@@ -32,11 +32,22 @@ replaces NaN by 0 with no flag, lets inf through into SCI, and a NaN average dar
 makes ramp_fit's rateints ERR NaN on a pixel with DQ 0. Finite darks give jwst's result bit for
 bit.
 
+MIRI (jwst 3.0 with ``DarkMIRIModel``, stcal ``average_dark_frames_4d`` / ``subtract_dark``):
+the dark is 4-D (dark_nints, ngroups, ny, nx), one dark ramp per integration. Each dark
+integration is extrapolated, copied or frame-averaged as above (:func:`prepare_dark_4d`;
+averaging fills only the first ``min(dark_nints, nints)`` integrations, the others stay 0 as
+in stcal). Science integration i (0-based, in the whole file) subtracts dark integration i if
+``i < dark_nints`` and the file's INTSTART is 1 (or absent), else the last dark integration
+-- so every integration of a later segment gets the last one. PIXELDQ |= the OR over dark
+integrations of each one's first-group DQ plane. A MIRI exposure with a 3-D dark, or a NIR
+one with a 4-D dark, stops with an error naming the file and the shapes (jwst's datamodel
+fails to open such a file).
+
 Differences: jwst's dark step does not cut the dark to the subarray (a mismatched dark fails
 there); here the reference is already cut, so a full-frame dark also works, and the AVDRKCUR
-image, cut the same way, is used instead of being ignored with a warning. MIRI 4-D darks are
-not handled. ``dark_output`` (saving the averaged dark) is accepted but not implemented: it
-only controls an extra output file.
+image, cut the same way, is used instead of being ignored with a warning. ``dark_output``
+(saving the averaged dark) is accepted but not implemented: it only controls an extra output
+file.
 """
 
 from __future__ import annotations
@@ -112,6 +123,40 @@ def prepare_dark(dark: np.ndarray, dark_nframes: int, dark_groupgap: int, ngroup
     dark = np.array(dark[:sci_total], copy=True)
     dark[np.isnan(dark)] = 0.0
     return average_frames(dark, ngroups, nframes, groupgap)
+
+
+def prepare_dark_4d(dark: np.ndarray, dark_nframes: int, dark_groupgap: int, nints: int, ngroups: int,
+                    nframes: int, groupgap: int) -> np.ndarray | None:
+    """MIRI: the per-integration darks to subtract, (dark_nints, ngroups, ny, nx), as stcal makes
+    them (see the module docstring), or None when jwst skips the step.
+
+    dark : float (dark_nints, dark_ngroups, ny, nx), already cut to the subarray (not modified).
+    nints : the science file's integrations (only that many dark integrations are averaged).
+    """
+    dark = np.asarray(dark)
+    if dark.ndim != 4:
+        raise ValueError(f"dark must be 4-D (nints, ngroups, ny, nx); got shape {dark.shape}")
+    same = nframes == dark_nframes and groupgap == dark_groupgap
+    planes = []
+    for it in range(dark.shape[0]):
+        if not same and it >= min(dark.shape[0], nints):  # stcal leaves these integrations at 0
+            planes.append(None)
+            continue
+        d = prepare_dark(dark[it], dark_nframes, dark_groupgap, ngroups, nframes, groupgap)
+        if d is None:
+            return None
+        planes.append(d)
+    dtype = np.result_type(*[d.dtype for d in planes if d is not None])
+    out = np.zeros((dark.shape[0], ngroups) + dark.shape[2:], dtype=dtype)
+    for it, d in enumerate(planes):
+        if d is not None:
+            out[it] = d[:ngroups]
+    return out
+
+
+def dark_integration(i: int, dark_nints: int, int_start: int) -> int:
+    """The dark integration stcal subtracts from science integration ``i`` (0-based in the file)."""
+    return i if (i < dark_nints and int_start == 1) else dark_nints - 1
 
 
 def dark_groups_used(dark_ngroups: int, dark_nframes: int, dark_groupgap: int, ngroups: int, nframes: int,
@@ -191,9 +236,11 @@ class DarkCurrent(Step):
             log.warning("dark_current: dark_output=%r is not implemented; no averaged dark is saved",
                         self.params["dark_output"])
         data = np.asarray(ref["SCI"], dtype=np.float32)  # jwst's DarkModel holds float32
-        if data.ndim != 3:
-            raise NotImplementedError(f"{ref.path}: only 3-D (ngroups, ny, nx) darks are handled; "
-                                      f"got shape {data.shape}")
+        miri = meta.instrument == "MIRI"
+        if data.ndim != (4 if miri else 3):
+            want = "4-D (nints, ngroups, ny, nx), one dark per integration" if miri else "3-D (ngroups, ny, nx)"
+            raise ValueError(f"{ref.path}: a {meta.instrument} exposure needs a {want} DARK; "
+                             f"this one's SCI has shape {data.shape}")
         hdr = ref.header
         d_nframes = int(hdr.get("NFRAMES", 1) or 1)
         d_groupgap = int(hdr.get("GROUPGAP", 0) or 0)
@@ -202,24 +249,44 @@ class DarkCurrent(Step):
             shape, self.params["average_dark_current"],
             ref["AVDRKCUR"] if "AVDRKCUR" in ref else None, hdr.get("AVDRKCUR"))
         # +-inf take jwst's NaN path (0 subtracted); the groups used, if not finite, flag the pixel
-        self.dark = prepare_dark(inf_to_nan(data), d_nframes, d_groupgap, meta.ngroups, meta.nframes,
-                                 meta.groupgap)
+        if miri:
+            self.int_start = int(meta.extra.get("INTSTART", 1) or 1)
+            self.dark = prepare_dark_4d(inf_to_nan(data), d_nframes, d_groupgap, meta.nints, meta.ngroups,
+                                        meta.nframes, meta.groupgap)
+        else:
+            self.dark = prepare_dark(inf_to_nan(data), d_nframes, d_groupgap, meta.ngroups, meta.nframes,
+                                     meta.groupgap)
         if self.dark is None:
             self.skipped = (f"dark NFRAMES/GROUPGAP ({d_nframes}/{d_groupgap}) exceed the science's "
                             f"({meta.nframes}/{meta.groupgap})")
             self.dark_dq = None
         else:
-            self.dark_dq = ref.dq() if "DQ" in ref else np.zeros(shape, dtype=np.uint32)
-            used = dark_groups_used(data.shape[0], d_nframes, d_groupgap, meta.ngroups, meta.nframes,
+            self.dark_dq = np.zeros(shape, dtype=np.uint32)
+            if "DQ" in ref:  # MIRI: the OR of each dark integration's first-group plane
+                ddq = ref.dq()
+                self.dark_dq = np.bitwise_or.reduce(ddq[:, 0], axis=0) if miri else ddq
+            used = dark_groups_used(data.shape[-3], d_nframes, d_groupgap, meta.ngroups, meta.nframes,
                                     meta.groupgap)
-            self.dark_dq = self.dark_dq | nonfinite_flags(data[used], "UNRELIABLE_DARK", f"{ref.path} [SCI]")
+            if miri:  # the dark integrations some science integration subtracts
+                ints = sorted({dark_integration(i, data.shape[0], self.int_start) for i in range(meta.nints)})
+                used_data = data[ints][:, used]
+            else:
+                used_data = data[used]
+            self.dark_dq = self.dark_dq | nonfinite_flags(used_data, "UNRELIABLE_DARK", f"{ref.path} [SCI]")
         avg_bad = nonfinite_flags(self.average_dark_current, "UNRELIABLE_DARK", f"{ref.path} [AVDRKCUR]")
         if avg_bad.any():  # ramp_fit's Poisson variance adds it: 0 there, and the pixel flagged
             self.average_dark_current[avg_bad != 0] = 0.0
             self.dark_dq = avg_bad if self.dark_dq is None else self.dark_dq | avg_bad
 
     def process(self, sci, gdq, pdq, ints, rows):
-        subtract_dark(sci, pdq, self.dark[:, rows], self.dark_dq[rows])
+        if self.dark.ndim == 3:
+            subtract_dark(sci, pdq, self.dark[:, rows], self.dark_dq[rows])
+            return
+        pdq |= self.dark_dq[rows]
+        first = ints.start or 0
+        for k in range(sci.shape[0]):
+            d = self.dark[dark_integration(first + k, self.dark.shape[0], self.int_start)]
+            subtract_dark(sci[k:k + 1], pdq, d[:, rows])
 
     def extra_arrays(self) -> dict:
         """Image extensions jwst adds to the ramp product: AVDRKCUR (float32 (ny, nx), e-/s)."""

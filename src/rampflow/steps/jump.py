@@ -56,9 +56,14 @@ Deliberate differences (none change the flags for ordinary data):
   are identical.
 * Multiprocessing is numba threads (``NUMBA_NUM_THREADS`` / the rule's ``threads``), not
   ``maximum_cores`` processes; results do not depend on the number of threads.
-* Snowball (``expand_large_events``) and MIRI shower (``find_showers``) flagging are not
-  implemented: they fit ellipses to whole-frame contours, which the row-chunked,
-  bounded-memory Step cannot see. Switching them on raises NotImplementedError.
+* Snowballs (``expand_large_events``) and showers (``find_showers``) are stcal's
+  ``flag_large_events`` / ``find_faint_extended`` (:mod:`.jump_events`, identical flags),
+  but found in a pre-pass before the row chunks (:mod:`.jump_stream`,
+  :meth:`JumpStep.prepare`): the detection in row chunks keeping only the JUMP bits (1/8 of
+  GROUPDQ), then snowballs and showers one integration at a time on the whole frame, and
+  per-pixel shower statistics in row chunks. The row pass then applies the flags. Memory
+  stays that of one chunk plus the packed bits, and the flags do not depend on the chunk
+  size; the input ramp is read 3 times (5 with showers) instead of once.
 * PRIMECRS / EXTNCRS (``header_updates``) are known only after every chunk was processed.
 
 Speed and memory: stcal builds several float64 copies of the whole cube (differences,
@@ -412,21 +417,20 @@ class JumpStep(Step):
     keyword = "S_JUMP"
     reftypes = ("readnoise", "gain")
     spec = JUMP_SPEC
-    implemented_values = {"expand_large_events": (False,), "find_showers": (False,)}
     chunking = "rows"
     halo = 1
     modifies_sci = False  # jump only flags GROUPDQ / PIXELDQ, as jwst's
 
+    @classmethod
+    def one_pass_conflict(cls, meta, params):
+        if params.get("expand_large_events") or params.get("find_showers"):
+            return ("expand_large_events/find_showers: jump reads its whole input ramp first (snowballs, "
+                    "showers)")
+        return None
+
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)
         p = self.params
-        for key in ("expand_large_events", "find_showers"):
-            if p[key]:
-                raise NotImplementedError(
-                    f"step 'jump': {key}=True (snowball / shower flagging) is not implemented in "
-                    "rampflow; it needs whole-frame contour fitting. Run jwst's JumpStep for it, "
-                    f"or set {key}=False."
-                )
         shape = (meta.subsize2, meta.subsize1)
         self.gain = np.ascontiguousarray(refs["gain"]["SCI"], dtype=np.float32)
         self.readnoise = np.ascontiguousarray(refs["readnoise"]["SCI"], dtype=np.float32)
@@ -446,12 +450,22 @@ class JumpStep(Step):
         self._chunks = 0
         self._all_dnu = np.ones((meta.nints, meta.ngroups), dtype=np.bool_)
         self._cache = RowCache(meta.subsize2, keep=2 * self.halo)
+        self.events = None
+        if p["expand_large_events"] or p["find_showers"]:
+            from .jump_events import event_params
+            from .jump_stream import LargeEvents
 
-    def process(self, sci, gdq, pdq, ints, rows):
+            self.events = LargeEvents(self, event_params(self.jump_params, meta.tgroup, meta.nframes))
+            self.halo = 0  # the pre-pass (prepare) finds every flag; the row pass only applies them
+
+    def _check_ints(self, sci, ints):
         nints = self.meta.nints
         if (ints.start or 0) != 0 or (ints.stop if ints.stop is not None else nints) != nints \
                 or sci.shape[0] != nints:
             raise ValueError(f"step 'jump' needs all {nints} integrations of its rows, got {ints}")
+
+    def detect_chunk(self, sci, gdq, pdq, rows):
+        """The two-point detection of one row chunk (and its bookkeeping), in place."""
         res = run_detection(sci, gdq, pdq, self.readnoise[rows], self.gain[rows], self.jump_params,
                             group_time=self.meta.tgroup, nframes=self.meta.nframes, gain_median=self.gain_median,
                             nrows_exposure=self.meta.subsize2, row_cache=self._cache, row0=rows.start or 0)
@@ -463,16 +477,48 @@ class JumpStep(Step):
         else:
             self._nprimary_rows[start:start + sci.shape[2]] = res.primary_per_row
         self._all_dnu &= res.all_dnu
-        pdq |= self.ref_flags[rows]
         log.debug("jump rows %d-%d: %s", start, start + sci.shape[2] - 1, res.mode)
 
+    def prepare(self, ramp, chunk_mb: float) -> None:
+        """With snowball or shower flagging: the bounded-memory pre-pass over the input ramp
+        (:class:`~rampflow.steps.jump_stream.LargeEvents`), before the row chunks."""
+        if self.events is None or self.skipped:
+            return
+        if ramp is None:
+            raise ValueError("step 'jump' with expand_large_events or find_showers must be the first step of "
+                             "its pass (it reads its input ramp before the row chunks)")
+        self.events.run(ramp, ramp.pixeldq(), chunk_mb)
+
+    def process(self, sci, gdq, pdq, ints, rows):
+        self._check_ints(sci, ints)
+        if self.events is None:
+            self.detect_chunk(sci, gdq, pdq, rows)
+        else:
+            if not self.events.done:
+                if sci.shape[2] != self.meta.subsize2:
+                    raise ValueError("step 'jump': with expand_large_events or find_showers, row chunks need "
+                                     "the pre-pass (Step.prepare) over the input ramp first")
+                from .jump_stream import ArrayRamp
+
+                self.prepare(ArrayRamp(sci, gdq, pdq), float(2**40))
+            self.events.apply(gdq, rows)
+            bad_gain = (self.gain[rows] <= 0.0) | np.isnan(self.gain[rows])
+            pdq[bad_gain] |= np.uint32(dqflags.NO_GAIN_VALUE | dqflags.DO_NOT_USE)
+        pdq |= self.ref_flags[rows]
+
     def header_updates(self):
-        """PRIMECRS / EXTNCRS as jwst computes them (CRs per 1000 pixels per second)."""
+        """PRIMECRS / EXTNCRS as jwst computes them (CRs per 1000 pixels per second; snowballs,
+        or showers when find_showers, per million pixels per second)."""
         if self.skipped or not self._chunks:
             return {}
         m = self.meta
         ncrs = -99 if self._skipped_chunks == self._chunks else int(self._nprimary_rows.sum())
-        total_groups = m.nints * m.ngroups - int(self._all_dnu.sum()) - m.nints
+        ndnu = int(self._all_dnu.sum())
+        nevents = 0
+        if self.events is not None:  # planes of the final GROUPDQ; stcal reports showers if searched
+            ndnu = self.events.dnu_planes
+            nevents = self.events.showers if self.params["find_showers"] else self.events.snowballs
+        total_groups = m.nints * m.ngroups - ndnu - m.nints
         if total_groups < 1:
             return {}
         total_time = m.tgroup * total_groups
@@ -480,5 +526,6 @@ class JumpStep(Step):
         return {
             "PRIMECRS": (1000.0 * ncrs / (total_time * npix),
                          "Cosmic Ray rate per thousand pixels per second"),
-            "EXTNCRS": (0.0, "Snowballs/showers per million pixels per second"),
+            "EXTNCRS": (1e6 * nevents / (total_time * npix),
+                        "Snowballs/showers per million pixels per second"),
         }

@@ -74,7 +74,7 @@ class ParamSpec:
 
     kind    : one of :data:`KINDS` (jwst's check names)
     default : the default value (None: the parameter may be null)
-    min, max: inclusive bounds of a number (or of each number in a list), or None
+    min, max: inclusive bounds of a number (of a list's length, as configobj), or None
     options : the allowed values of an ``option``
     comment : the spec line's comment
     source  : who states the default, for messages ("jwst" for official steps)
@@ -107,10 +107,17 @@ class ParamSpec:
             text = "a string"
         else:
             item = _LIST_KINDS[self.kind]
-            text = "a list" + (f" of {item} values" if item else "") + self._range_text()
+            text = "a list" + (f" of {item} values" if item else "") + self._length_text()
         if self.allows_none:
             text += " or null"
         return text
+
+    def _length_text(self) -> str:
+        if self.min is not None and self.min == self.max:
+            return f" of length {self.min:g}"
+        if self.min is not None or self.max is not None:
+            return f" of length{self._range_text()}"
+        return ""
 
     def _range_text(self) -> str:
         if self.min is not None and self.max is not None:
@@ -132,16 +139,19 @@ class ParamSpec:
                              f"({source} {default})")
 
     def _problem(self, value) -> str | None:
-        if value is None:
-            return None if self.allows_none else "is not allowed"
+        if value is None:  # jwst's option(..., None, ...) takes None (its "None") whatever its default
+            return None if self.allows_none or "None" in self.options else "is not allowed"
         kind = self.kind
         if kind in _LIST_KINDS:
             if not isinstance(value, (list, tuple)):
                 return "is not a list"
+            # as configobj's list checks: min and max bound the list's length
+            if (self.min is not None and len(value) < self.min) or (self.max is not None and len(value) > self.max):
+                return "has the wrong length"
             item = _LIST_KINDS[kind]
             for v in value:
                 if item is not None:
-                    problem = ParamSpec(self.name, item, 0, self.min, self.max)._problem(v)
+                    problem = ParamSpec(self.name, item, 0)._problem(v)
                     if problem:
                         return f"has an item {format_value(v)} that {problem}"
             return None
@@ -215,7 +225,8 @@ def _parse_line(line: str, source: str) -> ParamSpec:
     options: tuple = ()
     lo, hi = kwargs.pop("min", None), kwargs.pop("max", None)
     if kind == "option":
-        options = tuple(args)
+        # configobj reads a bare None among an option's choices as the string "None"
+        options = tuple("None" if a is None else a for a in args)
         if not options:
             raise ValueError(f"parameter spec line {line!r}: option() needs its choices")
     elif args:  # integer(0, 9): min, max

@@ -56,6 +56,9 @@ Algorithm (``jwst.ramp_fitting.RampFitStep`` -> ``stcal.ramp_fitting.ramp_fit`` 
   ERR = VAR_POISSON = VAR_RNOISE = 0 -- jwst 3.0 / stcal 1.20 write 0, not NaN, there.
 * CHARGELOSS: for integrations with CHARGELOSS groups, VAR_RNOISE (and the exposure's) is
   recomputed from the segments obtained with those groups usable again (SCI/ERR unchanged).
+* MIRI (OLS_C): leading groups, and one trailing group, that are DO_NOT_USE in every pixel
+  of the exposure are cut off before the fit, as stcal does (:mod:`.ramp_fit_miri`;
+  ``setup.discard``, found by ``RampFit.scan`` before the first chunk).
 * ``save_opt``: the fitopt arrays (per segment slope, sigslope, var_poisson, var_rnoise,
   yint, sigyint, weights = 1/var_r; pedestal
   ``data[0] - slope ((NFRAMES + 1) / 2 + DRPFRMS1) / (NFRAMES + GROUPGAP)``; crmag = jump
@@ -71,20 +74,19 @@ Deliberate differences (documented, not silent):
 
 * ``algorithm``: 'OLS_C' (default) or 'LIKELY' (see :mod:`.ramp_fit_likely`); as in jwst 3.0,
   LIKELY with fewer than 4 groups falls back to OLS_C, and explicit read times (uneven
-  groups) switch OLS_C to LIKELY. jwst keeps read times only in a datamodel's ASDF tree,
-  which rampflow's ramp reader does not parse: pass them to :func:`prepare_ramp_fit`
-  (``read_times``) to fit an uneven pattern. ``weighting='optimal'`` only (jwst's only).
+  groups) switch OLS_C to LIKELY. The read times are jwst's ``meta.exposure.read_times``,
+  read from the ramp file's ASDF extension (and carried forward in our ramp products'
+  ASDF extensions). ``weighting='optimal'`` only (jwst's only).
 * ``maximum_cores`` is accepted and validated but threads come from numba (the runner sets
   them from the rule's ``threads:``); results do not depend on it.
-* MIRI's discarding of exposure-wide all-DO_NOT_USE leading/trailing groups
-  (``discard_miri_groups``) needs the whole exposure and is not reproduced; a warning is
-  logged for MIRI exposures.
 * Non-finite reference values: a pixel whose READNOISE is NaN or inf gets DO_NOT_USE |
   UNRELIABLE_SLOPE (so SCI = NaN, ERR = VAR_* = 0, as for any DO_NOT_USE pixel); jwst gives it
   NaN SCI, ERR and VAR_RNOISE with DQ 0, i.e. a NaN on a "good" pixel. jwst has no read-noise
   flag; UNRELIABLE_SLOPE ("slope variance large") is the nearest. An inf GAIN gets DO_NOT_USE
   | NO_GAIN_VALUE as jwst gives NaN and non-positive gains. Finite references give jwst's
   products bit for bit.
+* MIRI: when discarding leaves fewer than 2 groups, stcal returns nothing and jwst writes no
+  product; here the job stops with :class:`.ramp_fit_miri.NoUsableGroupsError` naming the file.
 * When every ramp of the exposure is saturated in group 0, jwst returns no product at all;
   a chunked fitter cannot know this, so it returns NaN slopes flagged DO_NOT_USE|SATURATED.
 """
@@ -99,9 +101,11 @@ import numpy as np
 from ..kernels import ramp_fit as K
 from ..kernels.ramp_fit import _fit_ramps_kernel, _opt_sizes_kernel, _weight_table_kernel
 from . import ramp_fit_likely as likely
+from . import ramp_fit_miri as miri
 from .base import Step
 from .nonfinite import nonfinite_flags
 from .params import parse_spec
+from .ramp_fit_chunks import _check_chunk, _tile_width, _zf_arg
 from .ramp_fit_opt import OPT_NAMES, assemble_opt  # noqa: F401  (assemble_opt: public here)
 
 log = logging.getLogger(__name__)
@@ -192,6 +196,8 @@ class RampFitSetup:
     #: uint32 (ny, nx) PIXELDQ flags for non-finite reference values (None: there are none)
     ref_flags: np.ndarray | None = None
     likely: likely.LikelySetup | None = None
+    #: (leading, trailing) groups cut off every ramp before the fit (MIRI; see .ramp_fit_miri)
+    discard: tuple[int, int] = (0, 0)
 
     def header_updates(self) -> dict:
         """Primary-header keywords jwst's ramp_fit adds besides S_RAMP / R_* (which the
@@ -356,9 +362,6 @@ def prepare_ramp_fit(meta, readnoise_ref, gain_ref, *, average_dark_current=None
             dark = np.full((ny, nx), dark, dtype=np.float32)
         if dark.shape != (ny, nx):
             raise ValueError(f"ramp_fit: average_dark_current has shape {dark.shape}, expected {(ny, nx)}")
-    if meta.instrument == "MIRI":
-        log.warning("ramp_fit: MIRI exposure: jwst's discarding of all-DO_NOT_USE first/last groups "
-                    "is not reproduced (those groups are simply not used)")
     if drop_frames1 is None:
         drop_frames1 = int(meta.extra.get("DRPFRMS1", 0) or 0) if hasattr(meta, "extra") else 0
     # the C extension reads the times through a C float
@@ -382,47 +385,6 @@ def prepare_ramp_fit(meta, readnoise_ref, gain_ref, *, average_dark_current=None
     )
 
 
-def _check_chunk(sci, gdq, pdq, setup, rows):
-    if not isinstance(sci, np.ndarray) or sci.dtype != np.dtype(np.float32) or sci.ndim != 4:
-        raise ValueError(f"ramp_fit: sci must be a native float32 (nints, ngroups, nrows, nx) array, "
-                         f"got {getattr(sci, 'dtype', type(sci))} {getattr(sci, 'shape', '')}")
-    if not isinstance(gdq, np.ndarray) or gdq.dtype != np.dtype(np.uint8) or gdq.shape != sci.shape:
-        raise ValueError(f"ramp_fit: gdq must be uint8 with shape {sci.shape}, got "
-                         f"{getattr(gdq, 'dtype', type(gdq))} {getattr(gdq, 'shape', '')}")
-    nints, ngroups, nrows, nx = sci.shape
-    if not isinstance(pdq, np.ndarray) or pdq.dtype != np.dtype(np.uint32) or pdq.shape != (nrows, nx):
-        raise ValueError(f"ramp_fit: pdq must be uint32 with shape {(nrows, nx)}, got "
-                         f"{getattr(pdq, 'dtype', type(pdq))} {getattr(pdq, 'shape', '')}")
-    if (nints, ngroups, nx) != (setup.nints, setup.ngroups, setup.nx):
-        raise ValueError(f"ramp_fit: sci shape {sci.shape} does not match the exposure "
-                         f"(nints={setup.nints}, ngroups={setup.ngroups}, nx={setup.nx})")
-    start, stop, step = rows.indices(setup.ny)
-    if step != 1 or stop - start != nrows:
-        raise ValueError(f"ramp_fit: rows {rows} (of {setup.ny}) does not hold the chunk's {nrows} rows")
-    return slice(start, stop)
-
-
-def _tile_width(ngroups: int, nx: int) -> int:
-    """Columns per parallel work item: a slab of ~200 kB (float32 + uint8 per group) stays in
-    a core's L2 cache while each group's run of the cube read into it is long (>= 64 pixels)."""
-    nx = max(int(nx), 1)
-    width = max(64, 200_000 // (5 * max(int(ngroups), 1)))
-    ntiles = -(-nx // width)                     # ceil
-    even = -(-nx // ntiles)                      # equal tiles ...
-    return min(nx, (even + 15) // 16 * 16)       # ... in whole cache lines
-
-
-def _zf_arg(zeroframe, shape):
-    nints, _, nrows, nx = shape
-    if zeroframe is None:
-        return np.zeros((1, 1, 1), dtype=np.float32), False
-    zf = np.asarray(zeroframe)
-    if zf.dtype != np.dtype(np.float32) or zf.shape != (nints, nrows, nx):
-        raise ValueError(f"ramp_fit: zeroframe must be float32 with shape {(nints, nrows, nx)}, "
-                         f"got {zf.dtype} {zf.shape}")
-    return np.ascontiguousarray(zf), True
-
-
 def count_opt_sizes(gdq, setup: RampFitSetup, zeroframe=None) -> tuple[int, int]:
     """(max number of segments, max number of jumps) over a chunk's ramps, as stcal sizes the
     fitopt arrays' second axis. Reads only GROUPDQ; combine chunks with ``max``.
@@ -432,8 +394,9 @@ def count_opt_sizes(gdq, setup: RampFitSetup, zeroframe=None) -> tuple[int, int]
     if gdq.dtype != np.dtype(np.uint8) or gdq.ndim != 4:
         raise ValueError(f"ramp_fit: gdq must be a uint8 4-D array, got {gdq.dtype} {gdq.shape}")
     zf, has_zf = _zf_arg(zeroframe, gdq.shape)
+    _, gdq, first, last, clear0 = miri.cut_groups(gdq, gdq, setup.discard, setup.firstgroup, setup.lastgroup)
     out = np.zeros((gdq.shape[2], 2), dtype=np.int64)
-    _opt_sizes_kernel(gdq, zf, has_zf, setup.firstgroup, setup.lastgroup, setup.suppress_one_group, out)
+    _opt_sizes_kernel(gdq, zf, has_zf, first, last, setup.suppress_one_group, clear0, out)
     if out.shape[0] == 0:
         return 0, 0
     return int(out[:, 0].max()), int(out[:, 1].max())
@@ -499,10 +462,11 @@ def fit_ramps(sci: np.ndarray, gdq: np.ndarray, pdq: np.ndarray, setup: RampFitS
         o4 = {k: dummy for k in ("slope", "sigslope", "var_poisson", "var_rnoise", "yint", "sigyint", "weights")}
         o_ped = np.zeros((1, 1, 1), np.float32)
         o_cr = dummy
+    sci, gdq, first, last, clear0 = miri.cut_groups(sci, gdq, setup.discard, setup.firstgroup, setup.lastgroup)
     _fit_ramps_kernel(
         K.Ramps(sci, gdq, pdq, gain, rn, dark, zf),
-        K.FitSetup(firstgroup=setup.firstgroup, lastgroup=setup.lastgroup,
-                   suppress_one_group=setup.suppress_one_group, save_opt=save_opt, has_zeroframe=has_zf,
+        K.FitSetup(firstgroup=first, lastgroup=last, suppress_one_group=setup.suppress_one_group,
+                   clear_jump0=clear0, save_opt=save_opt, has_zeroframe=has_zf,
                    group_time=setup.group_time, frame_time=setup.frame_time, one_group_time=setup.one_group_time,
                    ped_tmp=setup.ped_tmp, tile=_tile_width(ngroups, nx)),
         setup.weights,
@@ -553,16 +517,33 @@ class RampFit(Step):
         algo = str(params.get("algorithm", DEFAULTS["algorithm"])).upper()
         return {"fitopt": algo != "LIKELY", "likely_chisq": algo == "LIKELY"}.get(suffix, True)
 
+    @classmethod
+    def one_pass_conflict(cls, meta, params):
+        if meta.instrument == "MIRI" and meta.ngroups > 1:
+            return "MIRI: ramp_fit finds the groups to discard from its input ramp's GROUPDQ first"
+        return None
+
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)
         validate_params(self.params, int(meta.ngroups))  # fail before any chunk is read
         self.setup: RampFitSetup | None = None
+        self.discard = (0, 0)
+
+    def scan(self, ramp) -> None:
+        """MIRI, OLS_C, NGROUPS > 1: find the groups stcal discards (:mod:`.ramp_fit_miri`) from
+        the open input ramp's GROUPDQ, before the first chunk."""
+        m = self.meta
+        p, first, last = validate_params(self.params, int(m.ngroups))
+        if m.instrument == "MIRI" and m.ngroups > 1 and choose_algorithm(p["algorithm"], m.ngroups) == "OLS_C":
+            self.discard = miri.scan_ramp(ramp, first, last, p["suppress_one_group"])
 
     def start(self, images: dict, primary) -> None:
         drop1 = primary.get("DRPFRMS1")
         self.setup = prepare_ramp_fit(self.meta, self.refs["readnoise"], self.refs["gain"],
                                       average_dark_current=images.get("AVDRKCUR"),
-                                      drop_frames1=None if drop1 is None else int(drop1), **self.params)
+                                      drop_frames1=None if drop1 is None else int(drop1),
+                                      read_times=self.meta.extra.get("READ_TIMES"), **self.params)
+        self.setup.discard = self.discard if self.setup.likely is None else (0, 0)
         self.params = self.setup.params
         m = self.meta
         ny, nx = m.subsize2, m.subsize1

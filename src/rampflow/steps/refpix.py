@@ -44,11 +44,21 @@ float32/float64 pairwise summation and its float64 division by the count, and th
 zero-variance case returns a float64 mean as jwst does. This is a function of the
 absolute (integration, group) index only, so chunking by integrations is exact.
 
-Out of scope (clear errors): MIRI (NotImplementedError naming the instrument); IRS2
-readouts (NRSIRS2 / NRSIRS2RAPID, 3200-pixel axis); ``refpix_algorithm="sirs"`` on
-full-frame data, which needs the SIRSKERNEL reference file (on subarrays jwst ignores
-SIRS and so do we); multistripe/superstripe subarrays (not described by our
-metadata). The ZEROFRAME extension, which jwst also corrects, is not carried by
+MIRI: jwst's own MIRI algorithm (left/right reference columns per amplifier, after
+subtracting each integration's first group), and MIRI subarrays SKIPPED, as jwst does: see
+:mod:`.refpix_miri`.
+
+``refpix_algorithm="sirs"`` (jwst 3.0): on NIR full frames jwst asks CRDS for a SIRSKERNEL
+reference; when there is none (N/A) it warns and corrects the side pixels with the running
+median above (``side_smoothing_length``, ``side_gain``), i.e. exactly the "median"
+algorithm; on subarrays (and MIRI) it ignores SIRS. rampflow does the same: the runner
+resolves SIRSKERNEL only in that case (:meth:`RefPixStep.reftypes_for`), and without one the
+step runs the running-median path with jwst's warnings.
+
+Out of scope (clear errors): IRS2 readouts (NRSIRS2 / NRSIRS2RAPID, 3200-pixel axis); the
+SIRS convolution itself when a SIRSKERNEL reference exists (NotImplementedError naming the
+file); multistripe/superstripe subarrays (not described by our metadata). The ZEROFRAME
+extension, which jwst also corrects, is not carried by
 rampflow's ramp products. Deliberate difference: a one-output subarray whose
 reference pixels all share one column parity makes jwst raise IndexError; here that
 subarray is left uncorrected with a warning. ``odd_even_rows``, ``ovr_corr_mitigation_ftr``,
@@ -64,8 +74,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..dq import DO_NOT_USE, REFERENCE_PIXEL
-from ..kernels.refpix import _refpix_apply_kernel, _refpix_kernel, _refpix_stats_kernel
+from ..kernels.refpix import _refpix_kernel
+from . import refpix_miri
 from .base import Step
+from .refpix_planes import PlaneCorrections, apply_corrections, measure_planes  # noqa: F401 (public here)
 
 log = logging.getLogger(__name__)
 
@@ -379,52 +391,6 @@ def apply_plan(sci: np.ndarray, plan: RefpixPlan, *, side_gain: float = 1.0, sig
                    float(side_gain), float(siglimit), float(siglimit), plan.nbuf)
 
 
-@dataclass
-class PlaneCorrections:
-    """Each plane's correction, measured on whole planes (:func:`measure_planes`) and applied
-    later to any rows (:func:`apply_corrections`): per (integration, group) the working
-    precision, the reference level of each correction class and the side signal per row."""
-
-    f32: np.ndarray   # bool (nint, ngroups)
-    ref: np.ndarray   # float64 (nint, ngroups, nclass)
-    r32: np.ndarray   # bool (nint, ngroups, nclass)
-    rok: np.ndarray   # bool (nint, ngroups, nclass)
-    sig: np.ndarray   # float64 (nint, ngroups, detector rows), or (nint, ngroups, 1) without side pixels
-
-    @classmethod
-    def empty(cls, plan: RefpixPlan, nint: int, ngroups: int) -> PlaneCorrections:
-        nclass = plan.class_sets.shape[0]
-        nsig = plan.side_y.shape[1] if plan.do_side else 1
-        return cls(np.zeros((nint, ngroups), bool), np.zeros((nint, ngroups, nclass)),
-                   np.zeros((nint, ngroups, nclass), bool), np.zeros((nint, ngroups, nclass), bool),
-                   np.zeros((nint, ngroups, nsig)))
-
-
-def measure_planes(sci: np.ndarray, plan: RefpixPlan, out: PlaneCorrections, ints: slice, *,
-                   side_gain: float = 1.0, siglimit: float = 3.0) -> None:
-    """Measure the correction of every whole plane of ``sci`` (float32 (nint_chunk, ngroups,
-    ny, nx), integrations ``ints`` of the exposure; not changed) into ``out[ints]``: what
-    :func:`apply_plan` would subtract from it, to the bit."""
-    if plan.path == "none" or sci.size == 0:
-        return
-    first = ints.start or 0
-    f32_plane = 0 if (plan.do_side and first == 0) else -1
-    o = {k: getattr(out, k)[ints] for k in ("f32", "ref", "r32", "rok", "sig")}
-    _refpix_stats_kernel(sci, f32_plane, plan.ref_y, plan.ref_x, plan.set_start, plan.class_sets,
-                         plan.pair_parity, plan.side_y, plan.side_x, plan.side_cls, plan.do_side,
-                         plan.win_lo, plan.win_len, float(side_gain), float(siglimit), float(siglimit),
-                         plan.nbuf, o["f32"], o["ref"], o["r32"], o["rok"], o["sig"])
-
-
-def apply_corrections(sci: np.ndarray, plan: RefpixPlan, corr: PlaneCorrections, ints: slice, first_row: int) -> None:
-    """Subtract the measured corrections of integrations ``ints`` from ``sci`` (float32
-    (nint_chunk, ngroups, nrow, nx) holding DMS rows ``first_row ...``), in place."""
-    if plan.path == "none" or sci.size == 0:
-        return
-    _refpix_apply_kernel(sci, int(first_row), corr.f32[ints], corr.ref[ints], corr.r32[ints], corr.rok[ints],
-                         corr.sig[ints], plan.cls_axis, plan.r_axis, plan.transposed, plan.do_side)
-
-
 def correct_refpix(sci: np.ndarray, pixeldq: np.ndarray, *, xstart: int = 1, ystart: int = 1,
                    fastaxis: int = 1, slowaxis: int = 2, noutputs: int | None = 4,
                    subarray: str = "FULL", odd_even_columns: bool = True,
@@ -481,8 +447,26 @@ class RefPixStep(Step):
         siglimit = float(default=3.0)  # sigma clipping limit for outlier rejection
     """
     chunking = "integrations"
-    rows_ok = True  # after a pre-pass measuring each whole plane's correction
+    rows_ok = True  # after a pre-pass measuring each whole plane's correction (NIR; not MIRI's)
     prepass_needs_gdq = False
+    #: asked for only with refpix_algorithm='sirs' on NIR full frames (:meth:`reftypes_for`)
+    optional_reftypes = ("sirskernel",)
+
+    @staticmethod
+    def wants_sirs(meta, params) -> bool:
+        """jwst asks for the SIRSKERNEL reference: 'sirs' on a NIR full frame."""
+        return (params.get("refpix_algorithm") == "sirs" and meta.instrument != "MIRI"
+                and "FULL" in str(meta.subarray))
+
+    @classmethod
+    def reftypes_for(cls, meta, params):
+        return ("sirskernel",) if cls.wants_sirs(meta, params) else ()
+
+    @classmethod
+    def one_pass_conflict(cls, meta, params):
+        if meta.instrument == "MIRI":
+            return "MIRI's reference-pixel correction works on whole frames (no pre-pass measures it)"
+        return None
 
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)
@@ -500,19 +484,34 @@ class RefPixStep(Step):
         if p["refpix_algorithm"] not in ("median", "sirs"):
             raise ValueError(f"step 'refpix': refpix_algorithm must be 'median' or 'sirs', "
                              f"got {p['refpix_algorithm']!r}")
-        if meta.instrument == "MIRI" or meta.detector.startswith("MIR"):
-            raise NotImplementedError(
-                f"step 'refpix': instrument {meta.instrument} (detector {meta.detector}) is not "
-                "supported; rampflow's refpix implements the NIR detectors only")
+        self._miri = meta.instrument == "MIRI"
+        self.sirs_fallback = False
+        self._corr: PlaneCorrections | None = None  # measured in a pre-pass (row chunks)
+        self._zf_corr: PlaneCorrections | None = None
+        if self._miri:
+            if p["refpix_algorithm"] == "sirs":
+                log.info("refpix: Simple Improved Reference Subtraction (SIRS) not applied for MIRI data.")
+            if refpix_miri.is_miri_subarray(meta.subsize2, meta.subsize1):
+                self.skipped = "Refpix correction skipped for MIRI subarrays (as jwst)"
+            self._plan = None
+            return
         if max(meta.subsize1, meta.subsize2) > NFULL:
             raise NotImplementedError(
                 f"step 'refpix': {meta.instrument} {meta.detector} data with an axis of "
                 f"{max(meta.subsize1, meta.subsize2)} pixels is an IRS2 readout "
                 f"({meta.readpatt}); IRS2 reference-pixel correction is not implemented")
-        if p["refpix_algorithm"] == "sirs" and "FULL" in meta.subarray:
-            raise NotImplementedError(
-                "step 'refpix': refpix_algorithm='sirs' on full-frame data needs the SIRSKERNEL "
-                "reference file and is not implemented; use refpix_algorithm='median'")
+        if self.wants_sirs(meta, p):
+            kernel = refs.get("sirskernel")
+            if kernel is not None:
+                raise NotImplementedError(
+                    f"step 'refpix': refpix_algorithm='sirs' with the SIRSKERNEL reference {kernel.path}: the "
+                    "SIRS convolution is not implemented; use refpix_algorithm='median', or give "
+                    "references.overrides.sirskernel: N/A for jwst's running-median fallback")
+            log.warning("refpix: No reference file found for the optimized convolution kernel.")
+            log.warning("refpix: REFPIX step will use the running median algorithm for side pixels.")
+            self.sirs_fallback = True
+        elif p["refpix_algorithm"] == "sirs":
+            log.info("refpix: Simple Improved Reference Subtraction (SIRS) not applied for subarray data.")
         if meta.detector not in NIR_DETECTORS:
             log.warning("refpix: unrecognized detector %s, treated as a NIR detector (as jwst does)",
                         meta.detector)
@@ -528,8 +527,6 @@ class RefPixStep(Step):
                 raise ValueError(f"step 'refpix': side_smoothing_length={L}: jwst's running median "
                                  f"needs 2 <= length <= {2 * (NFULL - 2)}")
         self._plan: RefpixPlan | None = None
-        self._corr: PlaneCorrections | None = None  # measured in a pre-pass (row chunks)
-        self._zf_corr: PlaneCorrections | None = None
 
     def plan(self, pixeldq: np.ndarray) -> RefpixPlan:
         """The exposure's plan (built from PIXELDQ on first use; PIXELDQ is not changed by refpix)."""
@@ -548,8 +545,9 @@ class RefPixStep(Step):
         return self._plan
 
     def prepass_rounds(self) -> int:
-        """One pre-pass before row chunks: each plane's correction needs its whole plane."""
-        return 0 if self.skipped else 1
+        """One pre-pass before row chunks: each plane's correction needs its whole plane (NIR;
+        MIRI's frames are corrected whole, :meth:`one_pass_conflict`)."""
+        return 0 if self.skipped or self._miri else 1
 
     def collect(self, round, sci, gdq, pdq, ints, zf=None):
         plan = self.plan(pdq)
@@ -567,6 +565,13 @@ class RefPixStep(Step):
     def process(self, sci, gdq, pdq, ints, rows):
         if self.skipped:
             return
+        if self._miri:
+            if (rows.start or 0) != 0 or sci.shape[2] != self.meta.subsize2:
+                raise ValueError(f"step 'refpix' needs whole MIRI frames: got rows {rows} of {self.meta.subsize2}")
+            if not refpix_miri.correct_full_frame(sci, pdq, self.params["odd_even_rows"], self.params["siglimit"]):
+                log.warning("refpix %s: a MIRI reference-pixel set has no good pixel; no correction "
+                            "(as jwst)", self.meta.filename)
+            return
         ny = sci.shape[2]
         if self._corr is not None:  # measured in a pre-pass: any rows
             apply_corrections(sci, self.plan(pdq), self._corr, ints, rows.start or 0)
@@ -581,7 +586,7 @@ class RefPixStep(Step):
     def process_zeroframe(self, zf, ints, rows):
         """jwst (ZEROFRAM true): ZEROFRAME is corrected as a one-group ramp with the same
         geometry (``process_zeroframe_correction``); values that were 0 (unusable) stay 0."""
-        if self.skipped or not self.meta.zeroframe or self._plan is None:
+        if self.skipped or self._miri or not self.meta.zeroframe or self._plan is None:
             return
         zero = zf == 0.0
         z = np.ascontiguousarray(zf[:, None])

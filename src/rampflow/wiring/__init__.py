@@ -8,6 +8,9 @@ is unit-tested without Snakemake:
   one pass over the uncal file -- inside the ramp_fit job),
   ramp_fit and gain_scale, and the custom-step jobs (custom SATURATION reference, destripe's
   background mask); paths, parameters and reference overrides; the final products;
+* :mod:`rampflow.wiring.families` -- each exposure in its own instrument's calwebb_detector1
+  order: the plan of the config as each instrument family sees it, per-family jobs in a
+  program mixing MIRI and near-infrared exposures;
 * :mod:`rampflow.wiring.resources` -- the memory a job needs (``mem_mb`` for a scheduler), from
   its steps, the exposure's shape and ``compute.chunk_mb``;
 * :mod:`rampflow.wiring.targets` -- diagnostics, light curves, the QA page, every target of
@@ -16,6 +19,16 @@ is unit-tested without Snakemake:
 The config is the one ``snakemake.utils.validate`` filled with the schema's defaults.
 """
 
+from .families import (  # noqa: F401
+    exposure_chain,
+    family_config,
+    plan_by_family,
+    program_families,
+    stem_config,
+    stem_family,
+    stem_regex,
+    variants,
+)
 from .jobs import (  # noqa: F401
     CAPTIONS,
     SECTIONS,

@@ -22,6 +22,7 @@ from .. import config as rfconfig
 from .. import names
 from ..custom.saturation_thresholds import threshold_options
 from ..steps import get_step_class
+from .families import stem_config, stem_regex
 
 #: the QA page's sections, in page order: id -> title (``report()`` categories too)
 SECTIONS = {
@@ -89,6 +90,14 @@ class Job:
     #: inputs from the previous exposure of the same detector: input name -> product suffix
     #: (resolved per exposure by :func:`carried_path`)
     carried: dict = field(default_factory=dict)
+    #: the instrument family ("MIRI", "NIR") whose exposures the job is for, in a program
+    #: mixing families (rampflow.wiring.families); None: every exposure
+    family: str | None = None
+
+    @property
+    def constraints(self) -> dict:
+        """The rule's wildcard constraints: the family's exposures only (``{}`` for all)."""
+        return stem_regex(self.family)
 
     def for_stem(self, stem: str) -> Job:
         """This job for exposure ``stem``: ``{stem}`` filled in every path."""
@@ -316,8 +325,8 @@ def ints_product(config: dict) -> str:
 
 
 def final_products(config: dict, stems) -> list[str]:
-    """The last step's products of every exposure."""
-    return [product(config, n, s) for s in stems for n in final_suffixes(config)]
+    """The last step's products of every exposure (each as its instrument family plans it)."""
+    return [product(config, n, s) for s in stems for n in final_suffixes(stem_config(config, s))]
 
 
 # --------------------------------------------------------------------------- custom steps

@@ -6,7 +6,8 @@ times a small factor (the chunk's SCI + GROUPDQ, the uint16 read buffer of an un
 kernels' work arrays, the writer's) plus what does not shrink with the chunk: the process
 itself (Python, numpy, numba, astropy, stdatamodels, crds, and the Snakemake process that runs
 the job inside the allocation), whole-frame arrays (PIXELDQ per step, reference-file cut-outs;
-DARK has one frame per group) and, in the ramp_fit job, the rate and rateints products, which
+DARK has one frame per group; jump's snowball / shower pre-pass: packed flags and one
+integration's work arrays) and, in the ramp_fit job, the rate and rateints products, which
 are filled row chunk by row chunk and written at the end. It does not grow with the ramp.
 
 The chunk never holds less than the runner's unit: one integration (integration passes) or one
@@ -33,6 +34,7 @@ import os
 
 from ..runner.plan import ints_per_chunk, plan_passes, rows_per_chunk
 from ..steps import get_step_class
+from ..steps.jump_stream import prepass_bytes
 
 #: resident memory (MB) of the step process holding no data: Python with numpy, numba's cached
 #: kernels, astropy, stdatamodels and crds imported, and the reference cut-outs of a fused
@@ -71,7 +73,8 @@ def job_mem_mb(steps, shape, chunk_mb: float, attempt: int = 1) -> int:
     """Memory (MB) of a job running ``steps`` (consecutive, as in :func:`rampflow.runner.run`) on
     a ramp of ``shape`` (nints, ngroups, ny, nx) with ``compute.chunk_mb`` = ``chunk_mb``:
     :data:`OVERHEAD_MB` + :data:`CHUNK_FACTOR` x the largest pass's chunk + whole-frame arrays
-    of each step + ramp_fit's rate products; times ``1 + RETRY_GROWTH * (attempt - 1)``."""
+    of each step + the rate products of ramp_fit and of clean_flicker_noise's draft rate;
+    times ``1 + RETRY_GROWTH * (attempt - 1)``."""
     steps = list(steps)
     nints, ngroups, ny, nx = (int(n) for n in shape)
     if min(nints, ngroups, ny, nx) < 1:
@@ -86,13 +89,20 @@ def job_mem_mb(steps, shape, chunk_mb: float, attempt: int = 1) -> int:
         halo = sum(getattr(c, "halo", 0) or 0 for c in classes if c.kind == "ramp")
         whole = any(c.chunking == "whole" for c in classes)
         largest = max(largest, chunk_bytes(shape, p.mode, chunk_mb, halo, whole))
+    # clean_flicker_noise's draft rate: a pass of row chunks through ramp_fit, whose rate
+    # products it holds while it makes the scene mask
+    drafts = sum(1 for s in steps if get_step_class(s).needs_input_ramp)
+    if drafts:
+        largest = max(largest, chunk_bytes(shape, "rows", chunk_mb))
     frames = len(steps) * ny * nx * FRAME_BYTES_PER_STEP
     rows_steps = [s for p in plan_passes(steps, inputs) if p.mode == "rows" for s in p.steps]
     if "destripe" in rows_steps:  # one pass: its pre-passes keep last-first images and line medians
         frames += nints * ny * nx * 4 + nints * ngroups * max(ny, nx) * 4
     if "dark_current" in steps:  # the DARK cut-out: one float32 frame per group
         frames += ngroups * ny * nx * 4
-    rate = nints * ny * nx * RATEINTS_BYTES if "ramp_fit" in steps else 0
+    if "jump" in steps:  # snowball / shower pre-pass (counted whether or not a pars file turns it on)
+        frames += prepass_bytes(shape)
+    rate = nints * ny * nx * RATEINTS_BYTES * (("ramp_fit" in steps) + drafts)
     return _grown(OVERHEAD_MB + (CHUNK_FACTOR * largest + frames + rate) / MB, attempt)
 
 
@@ -108,6 +118,20 @@ def ramp_shape(path) -> tuple[int, int, int, int]:
         return rf.shape
 
 
+def _readable_shape(path):
+    """:func:`ramp_shape`, or None for a file that exists but cannot be read (truncated, not
+    FITS). A resource function must not raise for it: Snakemake would stop scheduling every
+    job, even under ``--keep-going``, instead of failing only the job that reads the file."""
+    from ..io import ProductError
+
+    try:
+        return ramp_shape(path)
+    except FileNotFoundError:
+        raise
+    except (ProductError, OSError, ValueError, KeyError):
+        return None
+
+
 def mem_mb(job, config: dict):
     """The ``mem_mb`` resource of a step job (kind ``steps``) or of a job reading a ramp in
     chunks (``step_input``: destripe's mask), as Snakemake's resource function of
@@ -118,10 +142,13 @@ def mem_mb(job, config: dict):
 
     def _mem(wildcards, input, attempt):
         names = input.keys()
-        if "ramp" in names and steps:
-            return job_mem_mb(steps, ramp_shape(input.ramp), chunk_mb, attempt)
         if "ramp" in names:
-            return _ramp_reader_mb(ramp_shape(input.ramp), chunk_mb, attempt)
+            shape = _readable_shape(input.ramp)
+            if shape is None:  # the job itself fails on this file, naming it; the others run on
+                return _grown(OVERHEAD_MB + 2 * os.path.getsize(input.ramp) / MB, attempt)
+            if steps:
+                return job_mem_mb(steps, shape, chunk_mb, attempt)
+            return _ramp_reader_mb(shape, chunk_mb, attempt)
         size = sum(os.path.getsize(f) for f in input if os.path.isfile(f))
         return _grown(OVERHEAD_MB + 2 * size / MB, attempt)
 

@@ -4,6 +4,7 @@ manifest of every product and plot the QA page shows, by report section."""
 from __future__ import annotations
 
 from .. import names
+from .families import plan_by_family, stem_config
 from .jobs import (
     CAPTIONS,
     SECTIONS,
@@ -140,11 +141,12 @@ def diagnostic_jobs(config: dict) -> list[Job]:
 
 
 def diagnostic_targets(config: dict, stems) -> list[str]:
-    """Every diagnostic file of the program (``stems``: the exposure names), by exposure, then
-    the program's own (the target-acquisition quicklook)."""
-    diags = diagnostic_jobs(config)
-    out = [p for s in stems for j in diags if j.subcategory == "{stem}" for p in j.for_stem(s).outputs.values()]
-    return out + [p for j in diags if j.subcategory != "{stem}" for p in j.outputs.values()]
+    """Every diagnostic file of the program (``stems``: the exposure names), by exposure (each
+    as its instrument family plans it), then the program's own (the target-acquisition
+    quicklook)."""
+    out = [p for s in stems for j in diagnostic_jobs(stem_config(config, s)) if j.subcategory == "{stem}"
+           for p in j.for_stem(s).outputs.values()]
+    return out + [p for j in diagnostic_jobs(config) if j.subcategory != "{stem}" for p in j.outputs.values()]
 
 
 # --------------------------------------------------------------------------- light curves and QA page
@@ -173,8 +175,8 @@ def lightcurve_inputs(config: dict, stems, detector: str) -> dict:
     """What the light curves of ``detector`` read: its per-integration products (all segments)
     and, when written, its jump products."""
     mine = names.stems_of_detector(stems, detector)
-    jumps = [product(config, "jump", s) for s in mine] if "jump" in produced_ramps(config) else []
-    return {"products": [product(config, ints_product(config), s) for s in mine], "jumps": jumps}
+    jumps = [product(config, "jump", s) for s in mine if "jump" in produced_ramps(stem_config(config, s))]
+    return {"products": [product(config, ints_product(stem_config(config, s)), s) for s in mine], "jumps": jumps}
 
 
 def lightcurve_targets(config: dict, stems) -> list[str]:
@@ -201,22 +203,26 @@ def qa_targets(config: dict) -> list[str]:
 
 def qa_products(config: dict, stems) -> list[str]:
     """The per-integration products the QA page reads (one per exposure)."""
-    return [product(config, ints_product(config), s) for s in stems]
+    return [product(config, ints_product(stem_config(config, s)), s) for s in stems]
 
 
 # --------------------------------------------------------------------------- everything
 
-def jobs(config: dict, kind: str | None = None) -> list[Job]:
+def jobs(config: dict, kind: str | None = None, families=None) -> list[Job]:
     """Every job of one exposure as ``{stem}`` patterns (the target-acquisition quicklook is
     the program's), or those of one ``kind``: steps, saturation_reference, step_input,
-    diagnostic."""
-    every = custom_jobs(config) + ramp_jobs(config) + rate_jobs(config) + diagnostic_jobs(config)
-    return [j for j in every if kind is None or j.kind == kind]
+    diagnostic. ``families``: the instrument families of the program's exposures
+    (:func:`rampflow.wiring.families.program_families`): the jobs of each family's view of the
+    config, per family when there are several (:func:`~rampflow.wiring.families.plan_by_family`)."""
+    def every(view):
+        return custom_jobs(view) + ramp_jobs(view) + rate_jobs(view) + diagnostic_jobs(view)
+
+    return [j for j in plan_by_family(config, families, every) if kind is None or j.kind == kind]
 
 
 def exposure_jobs(config: dict, stem: str, kind: str | None = None) -> list[Job]:
-    """:func:`jobs` for exposure ``stem`` (paths filled in)."""
-    return [j.for_stem(stem) for j in jobs(config, kind)]
+    """:func:`jobs` for exposure ``stem`` (as its instrument family plans it; paths filled in)."""
+    return [j.for_stem(stem) for j in jobs(stem_config(config, stem), kind)]
 
 
 def targets(config: dict, stems) -> list[str]:
@@ -247,11 +253,15 @@ def manifest(config: dict, stems) -> list[dict]:
         for d in names.detectors_of(stems):
             entries += [_entry(o.section, f"{out_dir(config)}/lightcurves/{d}_{o.name}", o.kind, o.caption, None, d)
                         for o in files]
+    for stem in stems:
+        for job in diagnostic_jobs(stem_config(config, stem)):
+            if job.subcategory == "{stem}":
+                paths = job.for_stem(stem).outputs
+                entries += [_entry(o.section, paths[k], o.kind, o.caption, stem, names.stem_detector(stem))
+                            for k, o in job.files.items()]
     for job in diagnostic_jobs(config):
-        for stem in (stems if job.subcategory == "{stem}" else [None]):
-            paths = job.for_stem(stem).outputs if stem else job.outputs
-            detector = names.stem_detector(stem) if stem else None
-            entries += [_entry(o.section, paths[k], o.kind, o.caption, stem, detector) for k, o in job.files.items()]
+        if job.subcategory != "{stem}":
+            entries += [_entry(o.section, job.outputs[k], o.kind, o.caption) for k, o in job.files.items()]
     order = list(SECTIONS)
     return sorted(entries, key=lambda e: (order.index(e["section"]), stems.index(e["stem"]) if e["stem"] else -1))
 

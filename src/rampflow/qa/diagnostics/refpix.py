@@ -28,12 +28,19 @@ def _reference_selection(pdq, fa):
 
 
 def _amp_parity_labels(meta, fa, shape):
-    """Per pixel: 2 * amplifier + parity of its detector column (along the fast axis)."""
+    """Per pixel: 2 * amplifier + parity of its detector column (along the fast axis).
+
+    H2RG outputs are strips of 2048 / NOUTPUTS columns; MIRI's four outputs take the
+    detector columns in turn (output = column mod 4)."""
     ny, nx = shape
     start = meta.substrt2 if fa == 0 else meta.substrt1
     n_fast = ny if fa == 0 else nx
-    edges = amplifier_edges(n_fast, start, meta.noutputs, True)
     pos = np.arange(n_fast)
+    if str(meta.instrument).upper() == "MIRI":
+        det = pos + start - 1
+        lab = (det % 4) * 2 + det % 2
+        return np.broadcast_to(lab[:, None] if fa == 0 else lab[None, :], (ny, nx)), 8
+    edges = amplifier_edges(n_fast, start, meta.noutputs, True)
     amp = np.searchsorted(edges, pos, side="right") - 1
     det = pos + start - 1  # detector column along the fast axis, in readout order
     if int(meta.fastaxis) < 0:

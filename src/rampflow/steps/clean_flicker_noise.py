@@ -1,0 +1,264 @@
+"""jwst 3.0's ``clean_flicker_noise`` step: fit and remove 1/f ("flicker") noise from every
+group difference of a ramp (``jwst/clean_flicker_noise/clean_flicker_noise.py``).
+
+In calwebb_detector1 it runs after jump (and picture_frame) and before persistence and
+ramp_fit; jwst's spec skips it by default (``skip = True``), CRDS parameter files turn it on
+per mode (e.g. NIRSpec BOTS).
+
+Algorithm (as jwst's ``do_correction`` on a ramp)
+-------------------------------------------------
+1. Scene mask, once per exposure (:mod:`.flicker_mask`): ``user_mask`` if given, else a draft
+   rate (``single_mask``) or rateints from ramp_fit with jwst's default parameters, where
+   pixels that are NaN or 0 or above ``n_sigma`` clipped sigmas (or below 3) are not
+   background. rampflow makes it in a first pass over the step's input ramp, in chunks of rows.
+2. For every integration and group j >= 1, the difference d = group j - group j-1 (of the
+   input) is cleaned (:func:`~.flicker_fit.clean_one_image`): the mask loses the pixels whose
+   GROUPDQ of group j is DO_NOT_USE or JUMP_DET and NaN pixels; a background (``median``: the
+   median of the 3-sigma clipped background pixels; ``model``: photutils' Background2D; None:
+   0) is subtracted, the mask clipped again at ``n_sigma`` from the lower half of the
+   distribution, the noise fitted and removed -- ``median``: the masked median of each line
+   along the detector's slow axis (SLOWAXIS; per 512-pixel channel with ``fit_by_channel``
+   on full frames), ``fft``: NSClean (:mod:`.flicker_fft`; NIRSpec only) -- and the
+   background restored. Then group j = cleaned group j-1 + cleaned d. Group 0 is unchanged;
+   a difference with no background pixel left is not cleaned (group j keeps its input value).
+
+Streaming: the mask needs the whole exposure (the draft rate), the correction of an image
+needs the whole frame (the background and clipping statistics are frame-wide, and the
+median lines run across the frame along the slow axis -- whole columns for NIRSpec), and the
+groups of an integration are chained. So after the mask pass the step works on chunks of
+whole integrations (``chunking = "integrations"``): memory is one chunk of integrations,
+bounded by ``compute.chunk_mb`` down to one integration, plus the mask.
+
+Status as jwst: SKIPPED by default; FAILED (data unchanged) for MIRI types other than
+MIR_IMAGE, ``fit_method='fft'`` on non-NIRSpec types, or a mask whose shape does not fit.
+
+Differences from jwst (on purpose or not implemented), each raising a clear error:
+``background_method='median_image'`` (the TSO median-image background), ``apply_flat_field``
+and ``autoparam`` on NRC_IMAGE / NIS_IMAGE (they need the FLAT reference) are not
+implemented; ``mask_science_regions`` is not implemented for the exposure types whose regions
+need a WCS, flat or PASTASOSS reference (see :mod:`.flicker_mask`). An FFT fit failing
+(singular matrix) part way raises RuntimeError instead of jwst's FAILED status with the input
+restored: earlier chunks of integrations are already written.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .. import dq, io
+from .base import Step
+from .flicker_fit import clean_one_image
+from .flicker_mask import check_science_regions, scene_mask
+
+log = logging.getLogger(__name__)
+
+SPEC = """
+    autoparam = boolean(default=False) # Automatically select some fit and background parameters for the input data.
+    fit_method = option('fft', 'median', default='median')  # Noise fitting algorithm.
+    fit_by_channel = boolean(default=False)  # Fit noise separately by amplifier (NIR only).
+    background_method = option('median', 'model', 'median_image', None, default='median') # Background fit.
+    background_box_size = int_list(min=2, max=2, default=None)  # Background box size.
+    mask_science_regions = boolean(default=False)  # Mask known science regions.
+    apply_flat_field = boolean(default=False)  # Apply a flat correction before fitting.
+    n_sigma = float(default=2.0)  # Clipping level for non-background signal.
+    fit_histogram = boolean(default=False)  # Fit a value histogram to derive sigma.
+    single_mask = boolean(default=True)  # Make a single mask for all integrations.
+    user_mask = string(default=None)  # Path to user-supplied mask
+    save_mask = boolean(default=False)  # Save the created mask
+    save_background = boolean(default=False)  # Save the fit background
+    save_noise = boolean(default=False)  # Save the fit noise
+"""
+
+#: exposure types jwst's fft fit accepts
+FFT_EXP_TYPES = ("NRS_MSASPEC", "NRS_IFU", "NRS_FIXEDSLIT", "NRS_BRIGHTOBJ")
+#: exposure types jwst's autoparam handles (from the FLAT reference and the draft rate)
+AUTOPARAM_EXP_TYPES = ("NIS_IMAGE", "NRC_IMAGE")
+
+
+def check_input(exp_type: str, fit_method: str) -> str | None:
+    """Why jwst would skip (status FAILED) the step for this exposure type and fit method, or None."""
+    exp = str(exp_type).upper()
+    if exp.startswith("MIR") and exp != "MIR_IMAGE":
+        return f"EXP_TYPE {exp} is not supported"
+    if fit_method == "fft" and exp not in FFT_EXP_TYPES:
+        return f"Fit method 'fft' cannot be applied to exp_type {exp}"
+    return None
+
+
+def standardize(params: dict, meta) -> dict:
+    """jwst's ``_standardize_parameters``: 'none' strings as None, the axis to correct (the slow
+    axis; 1 for MIRI), fit_by_channel only on full-frame near-IR data, single_mask off for
+    median_image, and the FFT cut-off frequencies (gentler for ALLSLITS)."""
+    p = dict(params)
+    exp = str(meta.exp_type).upper()
+    if str(p["user_mask"]).lower() == "none":
+        p["user_mask"] = None
+    if str(p["background_method"]).lower() == "none":
+        p["background_method"] = None
+    p["axis_to_correct"] = 1 if exp.startswith("MIR") else abs(int(meta.slowaxis))
+    if p["background_method"] == "median_image" and p["single_mask"]:
+        log.warning("The median_image background method requires draft rateints files; setting single_mask to False.")
+        p["single_mask"] = False
+    if p["fit_by_channel"] and (str(meta.subarray).upper() != "FULL" or exp.startswith("MIR")):
+        log.warning("Fit by channel can only be used for full-frame NIR data; setting fit_by_channel to False.")
+        p["fit_by_channel"] = False
+    p["fc"] = (150, 200, 49943, 49957) if str(meta.subarray).upper() == "ALLSLITS" else (1061, 1211, 49943, 49957)
+    return p
+
+
+class _Saved:
+    """A 4-D optional product (flicker_bkg, flicker_noise) kept on disk while the chunks are
+    processed (a temporary memory map), written as a RampModel at the end."""
+
+    def __init__(self, shape):
+        self._dir = tempfile.TemporaryDirectory(prefix="rampflow_flicker_")
+        self.data = np.lib.format.open_memmap(Path(self._dir.name) / "a.npy", mode="w+", dtype=np.float32,
+                                              shape=shape)
+
+    def write(self, path, like, updates, history):
+        nints, _, ny, nx = self.data.shape
+        with io.RampWriter(path, like, updates=updates, history=history) as w:
+            for i in range(nints):
+                zf = np.zeros((1, ny, nx), np.float32) if w.has_zeroframe else None
+                w.write(slice(i, i + 1), slice(None), np.asarray(self.data[i:i + 1]),
+                        np.zeros(self.data[i:i + 1].shape, np.uint8), zf)
+            w.write_pixeldq(np.zeros((ny, nx), np.uint32))
+        del self.data
+        self._dir.cleanup()
+
+
+class CleanFlickerNoise(Step):
+    """jwst ``CleanFlickerNoiseStep`` (class_alias "clean_flicker_noise") on ramps; see the
+    module docstring. The draft rate uses the READNOISE and GAIN references."""
+
+    name = "clean_flicker_noise"
+    keyword = "S_CLNFNS"
+    reftypes = ("readnoise", "gain")
+    spec = SPEC
+    skip_default = True
+    #: CRDS parameter files turn it on per mode (NIRSpec BOTS): in the default steps with skip: null
+    crds_enables = True
+    implemented_values = {"background_method": ("median", "model", "None", None), "apply_flat_field": (False,)}
+    #: the scene mask comes from a first pass over the step's input ramp (:meth:`prepare`)
+    needs_input_ramp = True
+    products = ("clean_flicker_noise", "mask", "flicker_bkg", "flicker_noise")
+    optional_products = {"mask": "save_mask", "flicker_bkg": "save_background", "flicker_noise": "save_noise"}
+
+    def __init__(self, meta, refs, inputs=None, **params):
+        super().__init__(meta, refs, inputs, **params)
+        p = self.params
+        if p["background_method"] == "median_image":
+            raise NotImplementedError("clean_flicker_noise: background_method='median_image' (jwst's TSO median "
+                                      "image) is not implemented in rampflow")
+        if p["apply_flat_field"]:
+            raise NotImplementedError("clean_flicker_noise: apply_flat_field=True (needs the FLAT reference) is "
+                                      "not implemented in rampflow")
+        if p["autoparam"]:
+            if str(meta.exp_type).upper() in AUTOPARAM_EXP_TYPES:
+                raise NotImplementedError(f"clean_flicker_noise: autoparam for {meta.exp_type} (needs the FLAT "
+                                          "reference) is not implemented in rampflow")
+            log.warning("Auto parameters are not available for exposure type %s; using input parameters as "
+                        "provided", meta.exp_type)
+        self.mask = None
+        self.mask_source = None
+        self.cleaned = self.left = 0
+        self._ramp = None
+        self._saved: dict[str, _Saved] = {}
+        reason = check_input(meta.exp_type, p["fit_method"])
+        if reason:
+            log.warning("%s; step will be skipped", reason)
+            self.skipped, self.failed = reason, True
+            return
+        self.std = standardize(p, meta)
+        if self.std["user_mask"] is None:
+            check_science_regions(meta.exp_type, p["mask_science_regions"])
+
+    def prepare(self, ramp, chunk_mb: float = 256) -> None:
+        """First pass: the scene mask from the step's input ramp (an open RampFile; the draft
+        rate is read in row chunks within ``chunk_mb``)."""
+        if self.skipped:
+            return
+        if ramp is None:
+            raise ValueError("clean_flicker_noise must be the first step of its pass (it reads its input ramp)")
+        self._ramp = ramp
+        mask, self.mask_source = scene_mask(ramp, self.refs, self.std, chunk_mb)
+        nints, _, ny, nx = ramp.shape
+        if mask.shape[-2:] != (ny, nx) or (mask.ndim == 3 and mask.shape[0] != nints) or mask.ndim not in (2, 3):
+            log.warning("Mask does not match data shape. Step will be skipped.")
+            self.skipped = f"the mask's shape {mask.shape} does not fit the data ({nints}, {ny}, {nx})"
+            self.failed = True
+            return
+        self.mask = mask
+        log.info("clean_flicker_noise: scene mask from %s, %d background pixels (%s)", self.mask_source,
+                 int(mask.sum()), "per integration" if mask.ndim == 3 else "all integrations")
+        for key, suffix in (("save_background", "flicker_bkg"), ("save_noise", "flicker_noise")):
+            if self.params[key]:
+                self._saved[suffix] = _Saved(ramp.shape)
+
+    def process(self, sci, gdq, pdq, ints, rows):
+        if rows.start != 0 or rows.stop != sci.shape[2] or sci.shape[2] != self.meta.subsize2:
+            raise ValueError("clean_flicker_noise works on whole frames (chunks of integrations)")
+        std = self.std
+        unusable = np.uint8(dq.GROUP_FLAGS["DO_NOT_USE"] | dq.GROUP_FLAGS["JUMP_DET"])
+        bkg = self._saved.get("flicker_bkg")
+        noise = self._saved.get("flicker_noise")
+        for i in range(sci.shape[0]):
+            gi = ints.start + i
+            scene = self.mask[gi] if self.mask.ndim == 3 else self.mask
+            before = sci[i].copy() if noise is not None else None
+            prev = sci[i, 0].copy()
+            for j in range(sci.shape[1] - 1):
+                nxt = sci[i, j + 1].copy()
+                mask = scene.copy()
+                mask[(gdq[i, j + 1] & unusable) > 0] = False
+                cleaned, background, ok = clean_one_image(
+                    nxt - prev, mask, background_method=std["background_method"],
+                    background_box_size=std["background_box_size"], n_sigma=std["n_sigma"],
+                    fit_method=std["fit_method"], detector=str(self.meta.detector).upper(), fc=std["fc"],
+                    axis_to_correct=std["axis_to_correct"], fit_by_channel=std["fit_by_channel"])
+                prev = nxt
+                if not ok:
+                    raise RuntimeError(f"clean_flicker_noise: cleaning failed for integration {gi + 1}, group "
+                                       f"{j + 2} (jwst marks the step FAILED and restores its input)")
+                if cleaned is None:
+                    log.warning("No usable data in integration %d, group %d. Skipping correction for this image.",
+                                gi + 1, j + 1)
+                    self.left += 1
+                    continue
+                sci[i, j + 1] = sci[i, j] + cleaned
+                self.cleaned += 1
+                if bkg is not None:
+                    bkg.data[gi, j + 1] = background
+            if noise is not None:
+                noise.data[gi] = sci[i] - before
+
+    def finish(self, outputs: dict) -> None:
+        """Write the optional products asked for: the scene mask (``mask``: ImageModel, or
+        CubeModel per integration, 1 = background) and the fitted background and noise
+        (``flicker_bkg``, ``flicker_noise``: RampModels), as jwst's save_mask /
+        save_background / save_noise do."""
+        if self._ramp is None:
+            return
+        history = [f"rampflow clean_flicker_noise {s} product" for s in ("mask", "flicker_bkg", "flicker_noise")]
+        path = outputs.get("mask")
+        if path and self.mask is not None:
+            model = "CubeModel" if self.mask.ndim == 3 else "ImageModel"
+            io.write_image_product(path, {"SCI": self.mask.astype(np.float32)}, self._ramp.primary_header,
+                                   updates={"CFNMASK": (self.mask_source, "clean_flicker_noise mask source")},
+                                   history=history[:1], datamodel=model)
+        for suffix, saved in self._saved.items():
+            if outputs.get(suffix):
+                saved.write(outputs[suffix], self._ramp, {}, [history[1 if suffix == "flicker_bkg" else 2]])
+        self._saved.clear()
+
+    def header_updates(self):
+        if self.failed:  # found in prepare, after the status was first recorded
+            return {self.keyword: ("FAILED", f"rampflow {self.name}")}
+        if self.mask is None:
+            return {}
+        return {"CFNMASK": (str(self.mask_source), "clean_flicker_noise scene mask from"),
+                "CFNNBKG": (int(self.mask.sum()), "clean_flicker_noise background pixels in the mask")}

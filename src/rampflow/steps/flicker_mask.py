@@ -1,0 +1,109 @@
+"""clean_flicker_noise's scene mask (jwst 3.0 ``create_mask`` / ``_make_scene_mask``), made in
+a first pass over the step's input ramp: a draft rate (or rateints with ``single_mask=False``)
+from rampflow's ramp_fit with jwst's default parameters -- what jwst's ``make_rate`` gets from
+``RampFitStep()`` -- read in chunks of rows, then the mask of background pixels.
+
+Science regions (``mask_science_regions``): jwst masks NIRSpec slits and IFU slices from the
+WCS (``assign_wcs``, which needs the instrument-model reference files), MIRI imaging's
+non-science areas from a draft flat field, and NIRISS SOSS traces from the PASTASOSS
+reference. rampflow has none of these: for such exposure types the option raises
+NotImplementedError naming it. For the other exposure types (NIRCam, NIRISS imaging, ...)
+jwst's option does nothing, and neither does rampflow's.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from .. import dq
+from .flicker_fit import clip_to_background
+
+log = logging.getLogger(__name__)
+
+#: exposure types whose science regions jwst masks from data rampflow does not have
+SCIENCE_REGION_TYPES = ("NRS_IFU", "NRS_FIXEDSLIT", "NRS_BRIGHTOBJ", "NRS_MSASPEC", "MIR_IMAGE", "NIS_SOSS")
+
+
+def check_science_regions(exp_type: str, mask_science_regions: bool) -> None:
+    """Raise NotImplementedError for ``mask_science_regions`` on an exposure type whose
+    science regions need a WCS, a flat or a PASTASOSS reference (see the module docstring)."""
+    if mask_science_regions and str(exp_type).upper() in SCIENCE_REGION_TYPES:
+        raise NotImplementedError(
+            f"clean_flicker_noise: mask_science_regions=True for EXP_TYPE {exp_type} needs jwst's WCS "
+            "(assign_wcs), flat or PASTASOSS reference data, which rampflow does not implement; set "
+            "mask_science_regions: false or give a user_mask")
+
+
+def draft_rate(ramp, refs: dict, return_cube: bool, chunk_mb: float = 256) -> tuple[np.ndarray, np.ndarray]:
+    """The draft rate of an open ramp (RampFile): rampflow's ramp_fit (OLS_C) with jwst's default
+    parameters and the READNOISE and GAIN references ``refs``, fitted in chunks of rows.
+
+    Returns (SCI, DQ): float32 / uint32 (ny, nx), or (nints, ny, nx) with ``return_cube``.
+    """
+    from ..runner.plan import chunk_ranges, rows_per_chunk
+    from .ramp_fit import RampFit
+
+    fit = RampFit(ramp.meta, {k: refs[k] for k in RampFit.reftypes})
+    fit.scan(ramp)  # MIRI: the leading / trailing groups stcal discards (nothing for near-IR data)
+    fit.start({n: ramp.extra_image(n) for n in ramp.extra_images}, ramp.primary_header)
+    pdq = ramp.pixeldq()
+    ny = ramp.shape[2]
+    for rows in chunk_ranges(ny, rows_per_chunk(ramp.shape, chunk_mb)):
+        sci, gdq = ramp.read(slice(None), rows)
+        fit.fit(sci, gdq, pdq[rows], rows, zeroframe=ramp.zeroframe(slice(None), rows))
+    prod = fit.product_arrays()["rateints" if return_cube else "rate"]
+    return prod["SCI"], prod["DQ"]
+
+
+def create_mask(data: np.ndarray, pixel_dq: np.ndarray, exp_type: str, *, mask_science_regions=False,
+                n_sigma=2.0, fit_histogram=False, single_mask=False) -> np.ndarray:
+    """Background pixels of a rate image or cube (jwst's ``create_mask``).
+
+    data     : float (ny, nx) or (nints, ny, nx) draft rate(s)
+    pixel_dq : its DQ (used for NIRSpec's MSA_FAILED_OPEN with ``mask_science_regions``)
+    Pixels that are NaN or exactly 0 are not background; with ``n_sigma > 0`` each plane is
+    clipped (:func:`~.flicker_fit.clip_to_background`, upper ``n_sigma``, lower 3). With
+    ``single_mask`` a cube's planes are AND-ed into one. Returns bool, True = background.
+    """
+    exp = str(exp_type).upper()
+    check_science_regions(exp, mask_science_regions)
+    mask = np.full(data.shape, True)
+    if mask_science_regions and exp.startswith("NRS"):
+        mask[(pixel_dq & dq.FLAGS["MSA_FAILED_OPEN"]) > 0] = False
+    mask[np.isnan(data) | (data == 0)] = False
+    if n_sigma > 0:
+        planes = range(data.shape[0]) if data.ndim == 3 else [None]
+        for i in planes:
+            img, msk = (data, mask) if i is None else (data[i], mask[i])
+            clip_to_background(img, msk, sigma_upper=n_sigma, fit_histogram=fit_histogram)
+    if single_mask and mask.ndim == 3:
+        mask = np.all(mask, axis=0)
+    return mask
+
+
+def read_user_mask(path) -> np.ndarray:
+    """A user mask (any jwst image model; its data cast to bool, True = background), as jwst
+    reads ``user_mask``. Raises ValueError naming a missing file."""
+    from stdatamodels.jwst import datamodels
+
+    if not Path(str(path)).is_file():
+        raise ValueError(f"clean_flicker_noise: user_mask {path} does not exist")
+    with datamodels.open(str(path)) as model:
+        return np.asarray(model.data).copy().astype(np.bool_)
+
+
+def scene_mask(ramp, refs: dict, params: dict, chunk_mb: float = 256) -> tuple[np.ndarray, str]:
+    """The scene mask for an open ramp and the step's (standardised) parameters: the user
+    mask if given, else from the draft rate(s). Returns (mask bool (ny, nx) or (nints, ny, nx),
+    what it was made from)."""
+    if params["user_mask"] is not None:
+        return read_user_mask(params["user_mask"]), Path(str(params["user_mask"])).name
+    single = bool(params["single_mask"])
+    log.info("clean_flicker_noise: creating a draft rate%s for scene masking", "" if single else "ints")
+    data, rate_dq = draft_rate(ramp, refs, return_cube=not single, chunk_mb=chunk_mb)
+    mask = create_mask(data, rate_dq, ramp.meta.exp_type, mask_science_regions=params["mask_science_regions"],
+                       n_sigma=params["n_sigma"], fit_histogram=params["fit_histogram"], single_mask=single)
+    return mask, "draft rateints" if mask.ndim == 3 else "draft rate"

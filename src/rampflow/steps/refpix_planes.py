@@ -1,0 +1,61 @@
+"""refpix on row chunks (the one pass): each plane's correction measured on whole planes in a
+pre-pass (:func:`measure_planes`, what :func:`rampflow.steps.refpix.apply_plan` would subtract,
+to the bit), then subtracted from any chunk of rows (:func:`apply_corrections`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..kernels.refpix import _refpix_apply_kernel, _refpix_stats_kernel
+
+if TYPE_CHECKING:
+    from .refpix import RefpixPlan
+
+
+@dataclass
+class PlaneCorrections:
+    """Each plane's correction, measured on whole planes (:func:`measure_planes`) and applied
+    later to any rows (:func:`apply_corrections`): per (integration, group) the working
+    precision, the reference level of each correction class and the side signal per row."""
+
+    f32: np.ndarray   # bool (nint, ngroups)
+    ref: np.ndarray   # float64 (nint, ngroups, nclass)
+    r32: np.ndarray   # bool (nint, ngroups, nclass)
+    rok: np.ndarray   # bool (nint, ngroups, nclass)
+    sig: np.ndarray   # float64 (nint, ngroups, detector rows), or (nint, ngroups, 1) without side pixels
+
+    @classmethod
+    def empty(cls, plan: RefpixPlan, nint: int, ngroups: int) -> PlaneCorrections:
+        nclass = plan.class_sets.shape[0]
+        nsig = plan.side_y.shape[1] if plan.do_side else 1
+        return cls(np.zeros((nint, ngroups), bool), np.zeros((nint, ngroups, nclass)),
+                   np.zeros((nint, ngroups, nclass), bool), np.zeros((nint, ngroups, nclass), bool),
+                   np.zeros((nint, ngroups, nsig)))
+
+
+def measure_planes(sci: np.ndarray, plan: RefpixPlan, out: PlaneCorrections, ints: slice, *,
+                   side_gain: float = 1.0, siglimit: float = 3.0) -> None:
+    """Measure the correction of every whole plane of ``sci`` (float32 (nint_chunk, ngroups,
+    ny, nx), integrations ``ints`` of the exposure; not changed) into ``out[ints]``: what
+    :func:`apply_plan` would subtract from it, to the bit."""
+    if plan.path == "none" or sci.size == 0:
+        return
+    first = ints.start or 0
+    f32_plane = 0 if (plan.do_side and first == 0) else -1
+    o = {k: getattr(out, k)[ints] for k in ("f32", "ref", "r32", "rok", "sig")}
+    _refpix_stats_kernel(sci, f32_plane, plan.ref_y, plan.ref_x, plan.set_start, plan.class_sets,
+                         plan.pair_parity, plan.side_y, plan.side_x, plan.side_cls, plan.do_side,
+                         plan.win_lo, plan.win_len, float(side_gain), float(siglimit), float(siglimit),
+                         plan.nbuf, o["f32"], o["ref"], o["r32"], o["rok"], o["sig"])
+
+
+def apply_corrections(sci: np.ndarray, plan: RefpixPlan, corr: PlaneCorrections, ints: slice, first_row: int) -> None:
+    """Subtract the measured corrections of integrations ``ints`` from ``sci`` (float32
+    (nint_chunk, ngroups, nrow, nx) holding DMS rows ``first_row ...``), in place."""
+    if plan.path == "none" or sci.size == 0:
+        return
+    _refpix_apply_kernel(sci, int(first_row), corr.f32[ints], corr.ref[ints], corr.r32[ints], corr.rok[ints],
+                         corr.sig[ints], plan.cls_axis, plan.r_axis, plan.transposed, plan.do_side)
