@@ -196,3 +196,26 @@ def test_checks():
         flag_saturated_groups(data, np.zeros(data.shape, np.uint8), np.ones((3, 4), np.float32), nsc)
     with pytest.raises(ValueError, match="n_pix_grow_sat"):
         flag_saturated_groups(data, np.zeros(data.shape, np.uint8), thresh, nsc, n_pix_grow_sat=-1)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_growth_of_every_group_in_one_call_is_a_square_dilation(n):
+    """The kernel that grows SATURATED in every group of an integration at once equals a binary
+    dilation with a (2n+1)-pixel square (scipy, truncated at the edges), group by group, and
+    leaves the other bits alone."""
+    from scipy.ndimage import binary_dilation
+
+    from rampflow.kernels.saturation import _dilate_groups_kernel
+
+    rng = np.random.default_rng(8)
+    gdq = np.where(rng.random((5, 7, 40)) < 0.03, dq.SATURATED, 0).astype(np.uint8)
+    gdq |= np.where(rng.random(gdq.shape) < 0.1, dq.JUMP_DET, 0).astype(np.uint8)
+    before = int(((gdq & dq.SATURATED) != 0).sum())
+    want = gdq.copy()
+    for g in range(gdq.shape[0]):
+        grown = binary_dilation(gdq[g] & dq.SATURATED != 0, structure=np.ones((2 * n + 1, 2 * n + 1), bool))
+        want[g] |= np.where(grown, dq.SATURATED, 0).astype(np.uint8)
+    _dilate_groups_kernel(gdq, int(dq.SATURATED), n)
+    np.testing.assert_array_equal(gdq, want)
+    assert int(((gdq & dq.SATURATED) != 0).sum()) > before > 0
+    assert np.array_equal(gdq & dq.JUMP_DET, want & dq.JUMP_DET)

@@ -65,6 +65,35 @@ def _dilate_or_kernel(src, srcbit, dst, setbit, n, tmp):
 
 
 @njit(cache=True, parallel=True)
+def _dilate_groups_kernel(gdq, bit, n):
+    """:func:`_dilate_or_kernel` of ``gdq`` onto itself (``src`` = ``dst``, ``srcbit`` = ``setbit``
+    = ``bit``) for every group of one integration (uint8 (ngroups, ny, nx)) in one call,
+    parallel over groups: one parallel region per integration, not per group (a chunk of a few
+    rows gives a group-plane too little work to share between threads)."""
+    ng, ny, nx = gdq.shape
+    for g in prange(ng):
+        tmp = np.empty((ny, nx), dtype=np.uint8)
+        for y in range(ny):
+            for x in range(nx):
+                lo = max(0, x - n)
+                hi = min(nx, x + n + 1)
+                hit = 0
+                for xx in range(lo, hi):
+                    if gdq[g, y, xx] & bit:
+                        hit = 1
+                        break
+                tmp[y, x] = hit
+        for y in range(ny):
+            lo = max(0, y - n)
+            hi = min(ny, y + n + 1)
+            for x in range(nx):
+                for yy in range(lo, hi):
+                    if tmp[yy, x]:
+                        gdq[g, y, x] |= bit
+                        break
+
+
+@njit(cache=True, parallel=True)
 def _partial_sat_kernel(plane, thisdq, nextdq, thresh, nsc, dilution, sat, dnu, out):
     """Second (backward) pass for one group: ``out = dnu`` where the group, diluted by frame
     averaging, already reaches the threshold, is not yet SATURATED/DO_NOT_USE, and the next

@@ -104,7 +104,13 @@ def flag_saturated_groups(data: np.ndarray, gdq: np.ndarray, thresh: np.ndarray,
                    to skip the read-pattern passes (jwst's ``use_readpatt=False``)
     bias         : float32 (ny, nx) superbias in DN (NaN allowed), or None (= 0)
     """
-    from ..kernels.saturation import _dilate_or_kernel, _forward_kernel, _group2_kernel, _partial_sat_kernel
+    from ..kernels.saturation import (
+        _dilate_groups_kernel,
+        _dilate_or_kernel,
+        _forward_kernel,
+        _group2_kernel,
+        _partial_sat_kernel,
+    )
 
     _check(data, gdq, thresh, no_sat_check, bias)
     n_pix_grow_sat = int(n_pix_grow_sat)
@@ -131,8 +137,7 @@ def flag_saturated_groups(data: np.ndarray, gdq: np.ndarray, thresh: np.ndarray,
         q = gdq[i]
         _forward_kernel(d, q, thresh, sat, low)
         if n_pix_grow_sat > 0:
-            for g in range(ngroups):
-                _dilate_or_kernel(q[g], sat, q[g], sat, n_pix_grow_sat, tmp)
+            _dilate_groups_kernel(q, sat, n_pix_grow_sat)
         if read_pattern is None:
             continue
         for g in range(ngroups - 2, -1, -1):
@@ -188,7 +193,8 @@ class Saturation(Step):
     """jwst ``SaturationStep`` (class_alias "saturation").
 
     References: SATURATION (thresholds, DQ) and SUPERBIAS (the bias for the second-group
-    check; jwst takes it as ``override_superbias``). Parameters as jwst's spec:
+    check; jwst takes it as ``override_superbias``; without one -- N/A in CRDS, as for MIRI --
+    the check uses no bias, as jwst's ``bias_model=None``). Parameters as jwst's spec:
     ``n_pix_grow_sat`` (default 1) and ``use_readpatt`` (default True).
 
     Difference from jwst: a NaN or inf threshold gets DO_NOT_USE as well as NO_SAT_CHECK
@@ -200,6 +206,8 @@ class Saturation(Step):
     name = "saturation"
     keyword = "S_SATURA"
     reftypes = ("saturation", "superbias")
+    #: jwst runs without a bias when CRDS has none (N/A), as for MIRI, which has no superbias
+    optional_reftypes = ("superbias",)
     # jwst's spec; n_pix_grow_sat >= 0 is rampflow's (jwst states no range, and a negative
     # box half-width has no meaning)
     spec = """
