@@ -179,9 +179,10 @@ def test_one_pass_run_equals_step_by_step(tmp_path, snowballs):
     base = _tiny(steps=chain)
     base["inputs"]["simulate"].update({"segments": 1, "nints": 3})
     base["step_params"] = {"ramp_fit": {"save_opt": True}}
+    # the simulated CRDS cache's jump parameter file switches snowball flagging on (as jwst's do)
+    base["step_params"]["jump"] = {"expand_large_events": snowballs}
     if snowballs:
         base["inputs"]["simulate"].update({"snowball_rate": 2e-3, "ngroups": 8})
-        base["step_params"]["jump"] = {"expand_large_events": True}
     fused = yaml.safe_load(yaml.safe_dump(base))
     fused["compute"] = {"fuse": True, "keep": ["saturation", "destripe"], "chunk_mb": 16, "threads": 2}
     wd1 = _workdir(tmp_path / "steps", base)
