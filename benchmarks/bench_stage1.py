@@ -220,8 +220,11 @@ def run_case(name: str, workdir: Path, threads: int, with_jwst: bool, chunk_mb: 
     return rows
 
 
-def run_stage1(name: str, workdir: Path, threads: int, chunk_mb: float, modes) -> None:
-    """The whole Stage 1 on case ``name``: jwst and rampflow's modes (stage1_modes.py)."""
+def run_stage1(name: str, workdir: Path, threads: int, chunk_mb: float, modes, snowballs: str = "crds") -> None:
+    """The whole Stage 1 on case ``name``: jwst and rampflow's modes (stage1_modes.py);
+    ``snowballs`` "off" turns jump's snowball flagging off in both pipelines (the simulated
+    CRDS cache's jump parameter file turns it on; the one pass then falls back to the fused
+    layout inside its job)."""
     import stage1_modes as sm
 
     from rampflow.simulate import simulate_exposure, write_crds_cache
@@ -241,12 +244,15 @@ def run_stage1(name: str, workdir: Path, threads: int, chunk_mb: float, modes) -
     context = write_crds_cache(wd / "crds", {spec["detector"]: refs})
     env = {"CRDS_PATH": str(wd / "crds"), "CRDS_MODE": "local", "CRDS_IGNORE_MAPPING_CHECKSUM": "1",
            "CRDS_SERVER_URL": "https://127.0.0.1:9", "CRDS_CONTEXT": context}
-    print(f"[{name}] load average before: {os.getloadavg()}", flush=True)
+    print(f"[{name}] load average before: {os.getloadavg()}; snowball flagging: "
+          f"{'off' if snowballs == 'off' else 'as the CRDS parameter file says'}", flush=True)
     results = {}
     for mode in modes:
         _prepare_cache(str(uncal), "warm")
         print(f"  running {mode} ...", flush=True)
-        results[mode] = sm.run_mode(mode, str(uncal), wd / f"stage1_{mode}", env, context, chunk_mb, threads)
+        params = {"jump": {"expand_large_events": False}} if snowballs == "off" else None
+        results[mode] = sm.run_mode(mode, str(uncal), wd / f"stage1_{mode}", env, context, chunk_mb, threads,
+                                    params)
     print(f"[{name}] load average after: {os.getloadavg()}", flush=True)
     sm.print_table(name, results)
     ours = [m for m in modes if m != "jwst" and results.get(m)]
@@ -278,6 +284,10 @@ def main(argv=None):
                     "rampflow's per-step DAG, fused jobs and one pass (default case tso40)")
     ap.add_argument("--modes", nargs="+", default=["jwst", "dag", "fused", "onepass"],
                     choices=["jwst", "dag", "fused", "onepass"], help="with --stage1: what to run")
+    ap.add_argument("--snowballs", choices=("crds", "off"), default="crds",
+                    help="with --stage1: jump's snowball flagging as the CRDS parameter file says (on for the "
+                         "simulated NIR exposures; the one pass then falls back to the fused layout in its job), "
+                         "or off in both pipelines")
     ap.add_argument("--stage1-worker", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--worker", nargs=6, metavar=("TASK", "IN", "OUT", "REFS", "THREADS", "CHUNK"),
                     help=argparse.SUPPRESS)
@@ -290,7 +300,7 @@ def main(argv=None):
         return
     if a.stage1:
         for c in a.case or ["tso40"]:
-            run_stage1(c, Path(a.workdir), a.threads, a.chunk_mb, a.modes)
+            run_stage1(c, Path(a.workdir), a.threads, a.chunk_mb, a.modes, a.snowballs)
         return
     if a.worker:
         task, inp, out, refs, threads, chunk = a.worker

@@ -9,7 +9,7 @@ the workflow runs it:
 * ``onepass`` -- ``compute.fuse`` with no intermediates kept: the whole chain from the uncal file
                  to the rate products and gain_scale in one job reading the ramp once.
 
-Every rampflow mode starts with the workflow's references job (``references.prefetch``) and
+Every rampflow mode starts with the workflow's references job (``rampflow.prefetch.prefetch``) and
 ends with gain_scale (its own job but in ``onepass``), as the workflow does; Snakemake's own
 start-up is not counted.
 Reference files come from the simulator's CRDS cache (local mode, no server) for both
@@ -75,16 +75,17 @@ def plan_jobs(mode: str, uncal: str, out: Path) -> list[dict]:
 
 def job_worker(spec: dict) -> None:
     """Run one job in this process; print RESULT {run, setup, read, write}."""
-    from rampflow import references, runner
+    from rampflow import prefetch, runner
     from rampflow.io import timing
 
     t = time.perf_counter()
     if spec["name"] == "references":
         with timing.timed("setup"):
-            references.prefetch([spec["inputs"]["uncal"]], spec["steps"], overrides={}, context=spec["context"])
+            prefetch.prefetch([spec["inputs"]["uncal"]], spec["steps"], overrides={}, context=spec["context"])
     else:
+        params = {k: v for k, v in (spec.get("params") or {}).items() if k in spec["steps"]}
         runner.run(spec["steps"], spec["inputs"], spec["outputs"], crds_context=spec["context"],
-                   chunk_mb=spec["chunk_mb"], threads=spec["threads"])
+                   chunk_mb=spec["chunk_mb"], threads=spec["threads"], params=params)
     res = {"run": time.perf_counter() - t, **timing.SECONDS}
     print("RESULT " + json.dumps(res), flush=True)
 
@@ -95,10 +96,10 @@ def jwst_worker(spec: dict) -> None:
 
     Detector1Pipeline._precache_references = lambda self, f: None  # see the module docstring
     t = time.perf_counter()
-    Detector1Pipeline.call(spec["uncal"], output_dir=spec["out"], save_results=True,
-                           steps={"ipc": {"skip": True}, "clean_flicker_noise": {"skip": True},
-                                  "jump": {"maximum_cores": str(spec["threads"])},
-                                  "ramp_fit": {"maximum_cores": str(spec["threads"])}})
+    steps = {"ipc": {"skip": True}, "clean_flicker_noise": {"skip": True},
+             "jump": {"maximum_cores": str(spec["threads"]), **(spec.get("params") or {}).get("jump", {})},
+             "ramp_fit": {"maximum_cores": str(spec["threads"])}}
+    Detector1Pipeline.call(spec["uncal"], output_dir=spec["out"], save_results=True, steps=steps)
     print("RESULT " + json.dumps({"run": time.perf_counter() - t}), flush=True)
 
 
@@ -138,11 +139,14 @@ def run_process(kind: str, spec: dict, env: dict) -> dict | None:
     return None
 
 
-def run_mode(mode: str, uncal: str, out: Path, env: dict, context: str, chunk_mb: float, threads: int) -> dict | None:
-    """Run every job of ``mode``; totals (wall, cpu, summed parts; peak = the largest job's)."""
+def run_mode(mode: str, uncal: str, out: Path, env: dict, context: str, chunk_mb: float, threads: int,
+             params: dict | None = None) -> dict | None:
+    """Run every job of ``mode``; totals (wall, cpu, summed parts; peak = the largest job's).
+    ``params``: step parameters over the CRDS parameter files, for both pipelines (e.g.
+    ``{"jump": {"expand_large_events": False}}``)."""
     if mode == "jwst":
         out.mkdir(parents=True, exist_ok=True)
-        r = run_process("jwst", {"uncal": uncal, "out": str(out), "threads": threads}, env)
+        r = run_process("jwst", {"uncal": uncal, "out": str(out), "threads": threads, "params": params}, env)
         if r is None:
             return None
         return {"wall": r["wall"], "cpu": r["cpu"], "anon_mb": r["anon_mb"], "startup": r["wall"] - r["run"],
@@ -150,7 +154,7 @@ def run_mode(mode: str, uncal: str, out: Path, env: dict, context: str, chunk_mb
     tot = {"wall": 0.0, "cpu": 0.0, "anon_mb": 0.0, "startup": 0.0, "read": 0.0, "write": 0.0, "compute": 0.0,
            "jobs": []}
     for job in plan_jobs(mode, uncal, out):
-        spec = {**job, "context": context, "chunk_mb": chunk_mb, "threads": threads}
+        spec = {**job, "context": context, "chunk_mb": chunk_mb, "threads": threads, "params": params}
         r = run_process("job", spec, env)
         if r is None:
             return None
