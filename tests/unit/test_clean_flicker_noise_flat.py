@@ -394,3 +394,51 @@ def test_simulated_flats_open_in_flatmodel(tmp_path):
             assert 0.85 < np.median(f.data[good]) < 1.15
             non_science = (f.dq & dq.FLAGS["NON_SCIENCE"]) > 0
             assert non_science[:, MIRI_NON_SCIENCE_COLUMNS].all() == (case is mir)
+
+
+_PREFETCH = r"""
+import json, sys
+from rampflow.prefetch import prefetch
+out = {}
+for name, params in json.loads(sys.argv[2]).items():
+    lines = prefetch([sys.argv[1]], ["clean_flicker_noise"], step_params={"clean_flicker_noise": params},
+                     use_crds_pars=False)
+    out[name] = {ln.split()[1]: ln.split()[2] for ln in lines}
+print("RESULT" + json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("kind,detector,size,case", [
+    ("nircam_image", "NRCA1", [64, 64], {"apply_flat_field": True}),
+    ("miri_image", "MIRIMAGE", [16, 400], {"mask_science_regions": True}),
+])
+def test_prefetch_asks_crds_for_the_flat_only_when_needed(tmp_path, monkeypatch, kind, detector, size, case):
+    """The simulated CRDS cache resolves the FLAT; prefetch (and so the step's job) asks for it
+    only with the parameters that need it."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("crds")
+    from rampflow.simulate import simulate_program
+
+    crds_path = tmp_path / "crds"
+    uncals = simulate_program(tmp_path / "uncal", {"kind": kind, "detectors": [detector], "nints": 1,
+                                                   "ngroups": 2, "size": size, "seed": 1}, crds_path)
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    for k, v in {"CRDS_PATH": str(crds_path), "CRDS_MODE": "local", "CRDS_IGNORE_MAPPING_CHECKSUM": "0",
+                 "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("CRDS_SERVER_URL", raising=False)
+    monkeypatch.delenv("CRDS_CONTEXT", raising=False)
+    proc = subprocess.run([sys.executable, "-c", _PREFETCH, str(uncals[0]), json.dumps({"plain": {}, "flat": case})],
+                          capture_output=True, text=True, timeout=300)
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
+    assert proc.returncode == 0 and line, proc.stderr[-3000:]
+    got = json.loads(line[0][len("RESULT"):])
+    assert set(got["plain"]) == {"readnoise", "gain"}
+    instr = "nircam" if kind == "nircam_image" else "miri"
+    assert got["flat"]["flat"] == str(crds_path / "references" / "jwst" / instr
+                                      / f"jwst_{instr}_flat_{detector.lower()}.fits")
