@@ -133,3 +133,25 @@ def test_miri_mask_science_regions(jwst_offline, miri_case, jwst_flicker, tmp_pa
         np.testing.assert_array_equal(mine[3].mask, np.asarray(m.data).astype(bool))
     assert not mine[3].mask[..., MIRI_NON_SCIENCE_COLUMNS].any()
     assert mine[3].mask[..., 400:].any()
+
+
+def test_autoparam_through_the_runner(jwst_offline, nircam_sub_case, jwst_flicker, tmp_path):
+    """rampflow.runner.run resolves the FLAT because autoparam asks for it (an override here),
+    records it in R_FLAT as jwst does, and writes jwst's ramp."""
+    from stdatamodels.jwst import datamodels
+
+    from rampflow.runner import run
+
+    model = jwst_stage(nircam_sub_case, PREV)
+    src = tmp_path / "in_jump.fits"
+    model.save(str(src))
+    theirs = jwst_flicker(nircam_sub_case, str(src), autoparam=True)
+    out = tmp_path / "ours_clean_flicker_noise.fits"
+    overrides = {rt: str(nircam_sub_case.refs[rt]) for rt in ("gain", "readnoise", "flat")}
+    run(["clean_flicker_noise"], {"ramp": src}, {"clean_flicker_noise": out},
+        params={"clean_flicker_noise": {"autoparam": True}}, overrides=overrides, use_crds_pars=False,
+        chunk_mb=0.5)
+    with datamodels.open(str(out)) as m:
+        assert m.meta.cal_step.clean_flicker_noise == "COMPLETE"
+        assert m.meta.ref_file.flat.name == theirs.meta.ref_file.flat.name == overrides["flat"]
+        assert_ramp_parity((m.data, m.groupdq, m.pixeldq), theirs, rtol=1e-6)

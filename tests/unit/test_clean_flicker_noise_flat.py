@@ -154,6 +154,15 @@ def test_flat_not_available_goes_on_without(monkeypatch, caplog):
     np.testing.assert_allclose(sci, _constant_ramp())
 
 
+def test_crds_parameter_files_may_turn_the_flat_options_on():
+    """A pars-cleanflickernoisestep asking for the flat options is applied (not refused as an
+    unimplemented value)."""
+    from rampflow.references import _implemented_value
+
+    for name in ("apply_flat_field", "autoparam", "mask_science_regions"):
+        assert _implemented_value(CleanFlickerNoise, name, True)
+
+
 # --------------------------------------------------------------------------- MIRI science regions
 
 def test_flat_field_dq_by_hand():

@@ -201,8 +201,9 @@ class CleanFlickerNoise(Step):
     def reftypes_for(cls, meta, params):
         return cls.reftypes + (("flat",) if wants_flat(meta, params) else ())
 
-    def _read_flat(self) -> None:
-        """The flat to divide by with ``apply_flat_field`` (:func:`~.flicker_flat.flat_image`)."""
+    def _read_flat(self, flat: np.ndarray | None = None) -> None:
+        """The flat to divide by with ``apply_flat_field`` (:func:`~.flicker_flat.flat_image`, or
+        ``flat`` when autoparam has read it already)."""
         if not self.params["apply_flat_field"]:
             return
         from .flicker_flat import flat_image
@@ -213,7 +214,7 @@ class CleanFlickerNoise(Step):
                         self.meta.exp_type)
             return
         log.info("Using FLAT reference file: %s", ref.name)
-        self.flat = flat_image(ref)
+        self.flat = flat if flat is not None else flat_image(ref)
         if self.flat.shape != (self.meta.subsize2, self.meta.subsize1):
             raise ValueError(f"{ref.path}: FLAT cut to the subarray has shape {self.flat.shape}, the exposure "
                              f"{(self.meta.subsize2, self.meta.subsize1)}")
@@ -229,7 +230,8 @@ class CleanFlickerNoise(Step):
         log.info("clean_flicker_noise: creating a draft rate for auto parameters")
         rate, _ = draft_rate(ramp, self.refs, return_cube=False, chunk_mb=chunk_mb)
         axis = abs(int(self.meta.slowaxis))
-        override = image_parameters(self.meta.exp_type, rate, flat_image(self.refs.get("flat")), axis)
+        flat = flat_image(self.refs.get("flat"))
+        override = image_parameters(self.meta.exp_type, rate, flat, axis)
         if override is None:
             log.warning("Auto parameter setting failed.")
             log.info("Using input parameters as provided; no overrides applied.")
@@ -239,7 +241,7 @@ class CleanFlickerNoise(Step):
                 log.info("  %s: %s", name, value)
             self.params.update(override)
             self.std = standardize(self.params, self.meta)
-        self._read_flat()
+        self._read_flat(flat)
 
     def prepare(self, ramp, chunk_mb: float = 256) -> None:
         """First pass: the scene mask from the step's input ramp (an open RampFile; the draft
