@@ -107,7 +107,7 @@ def test_autoparam_nircam(jwst_offline, nircam_sub_case, jwst_flicker, tmp_path,
     with caplog.at_level(logging.INFO):
         theirs = jwst_flicker(nircam_sub_case, model, autoparam=True)
     chosen = {k: v for k, v in ((line.split(":")[0].strip(), line.split(":", 1)[1].strip())
-                                for line in caplog.messages if line.startswith("  ") and ":" in line)
+                                for line in list(caplog.messages) if line.startswith("  ") and ":" in line)
               if k in ("apply_flat_field", "background_method", "fit_by_channel")}
     assert chosen["apply_flat_field"] == "True"
     mine = ours(nircam_sub_case, model, tmp_path, autoparam=True)
@@ -155,3 +155,16 @@ def test_autoparam_through_the_runner(jwst_offline, nircam_sub_case, jwst_flicke
         assert m.meta.cal_step.clean_flicker_noise == "COMPLETE"
         assert m.meta.ref_file.flat.name == theirs.meta.ref_file.flat.name == overrides["flat"]
         assert_ramp_parity((m.data, m.groupdq, m.pixeldq), theirs, rtol=1e-6)
+
+
+def test_autoparam_nircam_full_frame(jwst_offline, nircam_case, jwst_flicker, tmp_path, caplog):
+    """On a full frame the channel offsets of the cleaned draft rate enter the decision."""
+    model = jwst_stage(nircam_case, PREV)
+    with caplog.at_level(logging.INFO):
+        theirs = jwst_flicker(nircam_case, model, autoparam=True)
+    assert "Auto parameters set for NRC_IMAGE" in caplog.text
+    jwst_messages = list(caplog.messages)
+    mine = ours(nircam_case, model, tmp_path, autoparam=True)
+    for name in ("apply_flat_field", "background_method", "fit_by_channel"):
+        assert f"  {name}: {mine[3].params[name]}" in jwst_messages
+    assert_ramp_parity(mine, theirs, rtol=1e-6)
