@@ -44,7 +44,9 @@ from the DQ jwst's flat_field step would give the draft rate.
 Differences from jwst (on purpose or not implemented), each raising a clear error:
 ``background_method='median_image'`` (the TSO median-image background) is not implemented;
 ``mask_science_regions`` is not implemented for the exposure types whose regions need a WCS
-or PASTASOSS reference (see :mod:`.flicker_mask`). An FFT fit failing
+or PASTASOSS reference (see :mod:`.flicker_mask`). MIRI imaging's non-science DQ comes from
+the FLAT the step resolved (``references.overrides.flat`` included), where jwst's inner
+FlatFieldStep asks CRDS and ignores the step's ``override_flat``. An FFT fit failing
 (singular matrix) part way raises RuntimeError instead of jwst's FAILED status with the input
 restored: earlier chunks of integrations are already written.
 """
