@@ -103,19 +103,11 @@ def jwst_worker(spec: dict) -> None:
     print("RESULT " + json.dumps({"run": time.perf_counter() - t}), flush=True)
 
 
-def _anon_mb(pid: int) -> float:
-    try:
-        for line in open(f"/proc/{pid}/status"):
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return 0.0
-
-
 def run_process(kind: str, spec: dict, env: dict) -> dict | None:
     """Run a worker process; its wall, CPU (user + system) and peak private memory (MB), and
     what it reported."""
+    from bench_stage1 import _anon_mb
+
     cmd = [sys.executable, str(Path(__file__).with_name("bench_stage1.py")), "--stage1-worker", kind,
            json.dumps(spec)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
