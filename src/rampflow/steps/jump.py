@@ -63,7 +63,9 @@ Deliberate differences (none change the flags for ordinary data):
   GROUPDQ), then snowballs and showers one integration at a time on the whole frame, and
   per-pixel shower statistics in row chunks. The row pass then applies the flags. Memory
   stays that of one chunk plus the packed bits, and the flags do not depend on the chunk
-  size; the input ramp is read 3 times (5 with showers) instead of once.
+  size; the input ramp is read 3 times (5 with showers) instead of once. The pre-pass reads
+  the step's input ramp file, so jump cannot then share the one pass from the uncal file
+  (:meth:`JumpStep.one_pass_conflict`): the steps before it run as the fused layout.
 * PRIMECRS / EXTNCRS (``header_updates``) are known only after every chunk was processed.
 
 Speed and memory: stcal builds several float64 copies of the whole cube (differences,
