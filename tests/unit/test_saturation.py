@@ -210,12 +210,14 @@ def test_growth_of_every_group_in_one_call_is_a_square_dilation(n):
     rng = np.random.default_rng(8)
     gdq = np.where(rng.random((5, 7, 40)) < 0.03, dq.SATURATED, 0).astype(np.uint8)
     gdq |= np.where(rng.random(gdq.shape) < 0.1, dq.JUMP_DET, 0).astype(np.uint8)
+    gdq[1] &= np.uint8(~dq.SATURATED & 0xFF)  # a group without any, rows without any (skipped)
+    gdq[:, 2:5] &= np.uint8(~dq.SATURATED & 0xFF)
     before = int(((gdq & dq.SATURATED) != 0).sum())
     want = gdq.copy()
     for g in range(gdq.shape[0]):
         grown = binary_dilation(gdq[g] & dq.SATURATED != 0, structure=np.ones((2 * n + 1, 2 * n + 1), bool))
         want[g] |= np.where(grown, dq.SATURATED, 0).astype(np.uint8)
-    _dilate_groups_kernel(gdq, int(dq.SATURATED), n)
+    _dilate_groups_kernel(gdq[None], int(dq.SATURATED), n)  # one integration
     np.testing.assert_array_equal(gdq, want)
     assert int(((gdq & dq.SATURATED) != 0).sum()) > before > 0
     assert np.array_equal(gdq & dq.JUMP_DET, want & dq.JUMP_DET)

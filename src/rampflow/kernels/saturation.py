@@ -15,23 +15,27 @@ from numba import njit, prange
 @njit(cache=True, parallel=True)
 def _forward_kernel(data, gdq, thresh, sat, low):
     """First pass: SATURATED from the first group at or above ``thresh`` on; ``low`` where <= 0.
+    Every integration of the chunk (``data`` / ``gdq`` (nints, ngroups, ny, nx)) in one call,
+    parallel over (integration, row).
 
     float32 comparisons (``plane >= sat_thresh``, ``plane <= 0``).
     """
-    ng, ny, nx = data.shape
-    for y in prange(ny):
+    ni, ng, ny, nx = data.shape
+    for k in prange(ni * ny):
+        i = k // ny
+        y = k % ny
         prev = np.zeros(nx, dtype=np.bool_)
         for g in range(ng):
             for x in range(nx):
-                d = data[g, y, x]
+                d = data[i, g, y, x]
                 if d >= thresh[y, x]:
                     prev[x] = True
-                f = gdq[g, y, x]
+                f = gdq[i, g, y, x]
                 if prev[x]:
                     f |= sat
                 if d <= 0:
                     f |= low
-                gdq[g, y, x] = f
+                gdq[i, g, y, x] = f
 
 
 @njit(cache=True, parallel=True)
@@ -67,29 +71,46 @@ def _dilate_or_kernel(src, srcbit, dst, setbit, n, tmp):
 @njit(cache=True, parallel=True)
 def _dilate_groups_kernel(gdq, bit, n):
     """:func:`_dilate_or_kernel` of ``gdq`` onto itself (``src`` = ``dst``, ``srcbit`` = ``setbit``
-    = ``bit``) for every group of one integration (uint8 (ngroups, ny, nx)) in one call,
-    parallel over groups: one parallel region per integration, not per group (a chunk of a few
-    rows gives a group-plane too little work to share between threads)."""
-    ng, ny, nx = gdq.shape
-    for g in prange(ng):
+    = ``bit``) for every group plane of a chunk (uint8 (nints, ngroups, ny, nx)) in one call,
+    parallel over planes: one parallel region per chunk, not per group (a chunk of a few rows
+    gives a group plane too little work to share between threads). Rows without the bit (most
+    of them) are skipped in both passes."""
+    ni, ng, ny, nx = gdq.shape
+    for k in prange(ni * ng):
+        i = k // ng
+        g = k % ng
         tmp = np.empty((ny, nx), dtype=np.uint8)
+        rowany = np.zeros(ny, dtype=np.bool_)
         for y in range(ny):
+            for x in range(nx):
+                if gdq[i, g, y, x] & bit:
+                    rowany[y] = True
+                    break
+            if not rowany[y]:
+                continue
             for x in range(nx):
                 lo = max(0, x - n)
                 hi = min(nx, x + n + 1)
                 hit = 0
                 for xx in range(lo, hi):
-                    if gdq[g, y, xx] & bit:
+                    if gdq[i, g, y, xx] & bit:
                         hit = 1
                         break
                 tmp[y, x] = hit
         for y in range(ny):
             lo = max(0, y - n)
             hi = min(ny, y + n + 1)
+            near = False
+            for yy in range(lo, hi):
+                if rowany[yy]:
+                    near = True
+                    break
+            if not near:
+                continue
             for x in range(nx):
                 for yy in range(lo, hi):
-                    if tmp[yy, x]:
-                        gdq[g, y, x] |= bit
+                    if rowany[yy] and tmp[yy, x]:
+                        gdq[i, g, y, x] |= bit
                         break
 
 
@@ -115,17 +136,20 @@ def _partial_sat_kernel(plane, thisdq, nextdq, thresh, nsc, dilution, sat, dnu, 
 def _group2_kernel(data, gdq, thresh, bias, mean0, last2, nframes1, sat, dnu):
     """Third pass: flag group index 1 DO_NOT_USE where it holds a jump big enough to be a
     saturating event in its last frame, the first group did not predict saturation by the
-    third group, and the third group is SATURATED while the second is not.
+    third group, and the third group is SATURATED while the second is not. Every integration
+    of the chunk (nints, ngroups, ny, nx) in one call, parallel over (integration, row).
 
     Precision as in numpy: ``scigp1 = d0 - b`` float32; ``scigp1 / mean0 * last2 + b <
     thresh`` float64; ``d1 - d0 > (thresh - d0) / nframes1`` float32.
     """
-    ng, ny, nx = data.shape
+    ni, ng, ny, nx = data.shape
     nf = np.float32(nframes1)
-    for y in prange(ny):
+    for k in prange(ni * ny):
+        i = k // ny
+        y = k % ny
         for x in range(nx):
-            d0 = data[0, y, x]
-            d1 = data[1, y, x]
+            d0 = data[i, 0, y, x]
+            d1 = data[i, 1, y, x]
             t = thresh[y, x]
             b = bias[y, x]
             scigp1 = np.float32(d0 - b)
@@ -135,5 +159,5 @@ def _group2_kernel(data, gdq, thresh, bias, mean0, last2, nframes1, sat, dnu):
             scigp2 = np.float32(d1 - d0)
             if not (scigp2 > np.float32(np.float32(t - d0) / nf)):
                 continue
-            if (gdq[2, y, x] & sat) != 0 and (gdq[1, y, x] & sat) == 0:
-                gdq[1, y, x] |= dnu
+            if (gdq[i, 2, y, x] & sat) != 0 and (gdq[i, 1, y, x] & sat) == 0:
+                gdq[i, 1, y, x] |= dnu

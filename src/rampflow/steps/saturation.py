@@ -132,14 +132,16 @@ def flag_saturated_groups(data: np.ndarray, gdq: np.ndarray, thresh: np.ndarray,
             last2 = float(read_pattern[2][-1])
             nframes1 = len(read_pattern[1])
             b = bias if bias is not None else np.zeros((ny, nx), dtype=np.float32)
+    # each integration goes forward -> growth -> backward -> group 2, as stcal's; the kernels
+    # take every integration of the chunk at once (one parallel region per pass)
+    _forward_kernel(data, gdq, thresh, sat, low)
+    if n_pix_grow_sat > 0:
+        _dilate_groups_kernel(gdq, sat, n_pix_grow_sat)
+    if read_pattern is None:
+        return
     for i in range(nints):
         d = data[i]
         q = gdq[i]
-        _forward_kernel(d, q, thresh, sat, low)
-        if n_pix_grow_sat > 0:
-            _dilate_groups_kernel(q, sat, n_pix_grow_sat)
-        if read_pattern is None:
-            continue
         for g in range(ngroups - 2, -1, -1):
             if dilution[g] == 1:
                 continue
@@ -148,8 +150,8 @@ def flag_saturated_groups(data: np.ndarray, gdq: np.ndarray, thresh: np.ndarray,
                 _dilate_or_kernel(part, dnu, q[g], dnu, n_pix_grow_sat, tmp)
             else:
                 q[g] |= part
-        if ngroups > 2:
-            _group2_kernel(d, q, thresh, b, mean0, last2, nframes1, sat, dnu)
+    if ngroups > 2:
+        _group2_kernel(data, gdq, thresh, b, mean0, last2, nframes1, sat, dnu)
 
 
 def flag_zeroframe(zframe: np.ndarray, thresh: np.ndarray, n_pix_grow_sat: int = 1) -> None:
