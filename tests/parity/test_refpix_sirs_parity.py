@@ -99,3 +99,36 @@ def test_niriss_without_side_pixels(jwst_offline, niriss_full_case):
     model = _real_mask(jwst_stage(niriss_full_case, PREV))
     ours, _ = _check(niriss_full_case, model, use_side_ref_pixels=False)
     assert ours[3]._sirs is None
+
+
+@pytest.fixture(scope="module")
+def nircam_zeroframe_case(tmp_path_factory):
+    """A NIRCam NRCB1 full frame with a ZEROFRAME extension, 2 integrations of 2 groups."""
+    from rampflow.simulate import simulate_exposure
+
+    out = tmp_path_factory.mktemp("sim_nrc_zf")
+    return simulate_exposure(out, kind="nircam_image", detector="NRCB1", nints=2, ngroups=2, size=[2048, 2048],
+                             seed=14, zeroframe=True)
+
+
+@pytest.mark.parametrize("algorithm", ["median", "sirs"])
+def test_zeroframe_of_a_full_frame(jwst_offline, nircam_zeroframe_case, algorithm):
+    """jwst corrects ZEROFRAME after the groups, in its re-used group buffer, which the side
+    correction has made float64: no ZEROFRAME plane is worked in float32, for either
+    side-pixel algorithm."""
+    case = nircam_zeroframe_case
+    assert case.meta.zeroframe
+    model = _real_mask(jwst_stage(case, PREV))
+    kw = {"override_sirskernel": str(case.refs["sirskernel"])} if algorithm == "sirs" else {}
+    theirs = run_jwst_step("refpix", model.copy(), {}, refpix_algorithm=algorithm, **kw)
+    refs = {}
+    if algorithm == "sirs":
+        refs["sirskernel"] = load_reference("sirskernel", case.refs["sirskernel"], case.meta)
+    step = get_step_class("refpix")(case.meta, refs, refpix_algorithm=algorithm)
+    sci = np.array(model.data, dtype=np.float32, copy=True)
+    zf = np.array(model.zeroframe, dtype=np.float32, copy=True)
+    step.process(sci, None, np.array(model.pixeldq, dtype=np.uint32), slice(0, 2), slice(0, 2048))
+    step.process_zeroframe(zf, slice(0, 2), slice(0, 2048))
+    np.testing.assert_array_equal(sci, np.asarray(theirs.data, np.float32))
+    np.testing.assert_array_equal(zf, np.asarray(theirs.zeroframe, np.float32))
+    assert not np.array_equal(zf, np.asarray(model.zeroframe, np.float32))

@@ -586,7 +586,9 @@ class RefPixStep(Step):
             return
         zero = zf == 0.0
         z = np.ascontiguousarray(zf[:, None])
-        self._apply(z, self._zf_plan, ints.start or 0)
+        # jwst corrects ZEROFRAME after every group, in its re-used group buffer: float64 by
+        # then when side pixels are used, so no ZEROFRAME plane is the float32 "first group"
+        self._apply(z, self._zf_plan, 1)
         zf[...] = z[:, 0]
         zf[zero] = 0.0
 
