@@ -62,25 +62,43 @@ def _sirs_apply_kernel(sci, f32_plane, refs, r32s, roks, cls_axis, r_axis, chan_
     template (float64 (nplanes, nchan, 2048)) of its channel and detector row; the
     difference is taken in float64 and stored as float32, as jwst does."""
     nint, ngr = sci.shape[0], sci.shape[1]
-    ny, nx = sci.shape[2], sci.shape[3]
     for q in prange(nint * ngr):
         i = q // ngr
         g = q - i * ngr
         plane = sci[i, g]
-        f32 = q == f32_plane
-        ref = refs[q]
-        r32 = r32s[q]
-        rok = roks[q]
         tmpl = template[q]
-        for y in range(ny):
-            for x in range(nx):
-                if transposed:
-                    k = cls_axis[y]
-                    ch = chan_axis[y]
-                    r = r_axis[x]
-                else:
-                    k = cls_axis[x]
-                    ch = chan_axis[x]
-                    r = r_axis[y]
-                t = _top_bottom_value(plane[y, x], k, ref, r32, rok, f32)
-                plane[y, x] = np.float32(t - tmpl[ch, r])
+        if q == f32_plane:
+            _apply_plane_f32(plane, refs[q], r32s[q], roks[q], cls_axis, r_axis, chan_axis, transposed, tmpl)
+            continue
+        # float64 plane: (g - ref_k) - template, ref_k = 0 for a class left uncorrected (exact)
+        refv = np.where(roks[q], refs[q], 0.0)
+        ny, nx = plane.shape
+        if transposed:
+            for y in range(ny):
+                rv = refv[cls_axis[y]]
+                ch = chan_axis[y]
+                for x in range(nx):
+                    plane[y, x] = np.float32((np.float64(plane[y, x]) - rv) - tmpl[ch, r_axis[x]])
+        else:
+            for y in range(ny):
+                r = r_axis[y]
+                for x in range(nx):
+                    plane[y, x] = np.float32((np.float64(plane[y, x]) - refv[cls_axis[x]]) - tmpl[chan_axis[x], r])
+
+
+@njit(cache=True)
+def _apply_plane_f32(plane, ref, r32, rok, cls_axis, r_axis, chan_axis, transposed, tmpl):
+    """The exposure's first group: the top/bottom subtraction in float32, as jwst's buffer is."""
+    ny, nx = plane.shape
+    for y in range(ny):
+        for x in range(nx):
+            if transposed:
+                k = cls_axis[y]
+                ch = chan_axis[y]
+                r = r_axis[x]
+            else:
+                k = cls_axis[x]
+                ch = chan_axis[x]
+                r = r_axis[y]
+            t = _top_bottom_value(plane[y, x], k, ref, r32, rok, True)
+            plane[y, x] = np.float32(t - tmpl[ch, r])
