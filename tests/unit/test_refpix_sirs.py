@@ -232,3 +232,26 @@ def test_integration_chunks_equal_the_whole_exposure():
         step.process(chunk, np.zeros(chunk.shape, np.uint8), refpix_pdq(), slice(i, i + 1), slice(0, N))
         parts[i] = chunk[0]
     np.testing.assert_array_equal(parts, whole)
+
+
+def test_sirs_is_not_applied_to_miri(caplog):
+    """jwst's test_skip_sirs_miri: 'sirs' on MIRI logs that SIRS is not applied, asks for no
+    SIRSKERNEL, and corrects as the MIRI algorithm always does."""
+    prim = {"INSTRUME": "MIRI", "DETECTOR": "MIRIMAGE", "SUBARRAY": "FULL", "SUBSTRT1": 1, "SUBSTRT2": 1,
+            "SUBSIZE1": 1032, "SUBSIZE2": 1024, "NGROUPS": 3, "NFRAMES": 1, "TFRAME": 2.775, "TGROUP": 2.775,
+            "READPATT": "FASTR1"}
+    meta = ExposureMeta.from_headers(prim, {}, filename="miri", shape=(1, 3, 1024, 1032))
+    assert RefPixStep.reftypes_for(meta, {"refpix_algorithm": "sirs"}) == ()
+    rng = np.random.default_rng(8)
+    sci = rng.normal(100, 2, (1, 3, 1024, 1032)).astype(np.float32)
+    pdq = np.zeros((1024, 1032), np.uint32)
+    pdq[:, :4] = pdq[:, 1028:] = REFERENCE_PIXEL
+    out = {}
+    for algo in ("sirs", "median"):
+        with caplog.at_level(logging.INFO):
+            step = RefPixStep(meta, {}, refpix_algorithm=algo)
+        out[algo] = sci.copy()
+        step.process(out[algo], np.zeros(sci.shape, np.uint8), pdq, slice(0, 1), slice(0, 1024))
+    assert "(SIRS) not applied for MIRI data" in caplog.text
+    np.testing.assert_array_equal(out["sirs"], out["median"])
+    assert not np.array_equal(out["sirs"], sci)
