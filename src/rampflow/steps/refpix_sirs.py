@@ -34,7 +34,10 @@ its whole side columns, which the step has: refpix works on whole planes, a chun
 integrations at a time, and keeps only (2, 2048, 4) float64 per plane of the chunk beside it.
 
 Deliberate difference: ``gaussmooth <= 0`` or ``halfwidth < 0`` is refused with an error
-(jwst would fill the data with NaN or fail inside numpy).
+(jwst would fill the data with NaN or fail inside numpy). As in jwst, a kernel whose taps
+cancel (a channel with all-zero coefficients), or rows with no kept side pixel within a
+kernel's reach, give a 0 / 0 template and NaN pixels; the step logs a warning when that
+happens (it cannot with the CRDS kernels, whose taps all have one sign near the centre).
 """
 
 from __future__ import annotations
