@@ -37,7 +37,8 @@ Deliberate difference: ``gaussmooth <= 0`` or ``halfwidth < 0`` is refused with 
 (jwst would fill the data with NaN or fail inside numpy). As in jwst, a kernel whose taps
 cancel (a channel with all-zero coefficients), or rows with no kept side pixel within a
 kernel's reach, give a 0 / 0 template and NaN pixels; the step logs a warning when that
-happens (it cannot with the CRDS kernels, whose taps all have one sign near the centre).
+happens (not expected with kernels whose taps add up to a clearly non-zero weight, as the
+simulated ones do).
 """
 
 from __future__ import annotations
