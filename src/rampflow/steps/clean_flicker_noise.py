@@ -32,11 +32,21 @@ bounded by ``compute.chunk_mb`` down to one integration, plus the mask.
 Status as jwst: SKIPPED by default; FAILED (data unchanged) for MIRI types other than
 MIR_IMAGE, ``fit_method='fft'`` on non-NIRSpec types, or a mask whose shape does not fit.
 
+FLAT reference (:mod:`.flicker_flat`), asked for only when needed (:meth:`CleanFlickerNoise.reftypes_for`,
+optional: CRDS may say N/A): ``apply_flat_field`` divides the draft rate and every image by the
+flat (zeros / NaNs replaced by its smoothed level) before fitting and restores the flat
+structure after; ``autoparam`` on NRC_IMAGE / NIS_IMAGE (:mod:`.flicker_autoparam`) makes its
+own draft rate in :meth:`~CleanFlickerNoise.prepare`, sets ``background_method``,
+``fit_by_channel`` and ``apply_flat_field`` (on when a FLAT exists) as jwst's does, then the
+step proceeds with them; MIRI imaging's ``mask_science_regions`` takes the non-science areas
+from the DQ jwst's flat_field step would give the draft rate.
+
 Differences from jwst (on purpose or not implemented), each raising a clear error:
-``background_method='median_image'`` (the TSO median-image background), ``apply_flat_field``
-and ``autoparam`` on NRC_IMAGE / NIS_IMAGE (they need the FLAT reference) are not
-implemented; ``mask_science_regions`` is not implemented for the exposure types whose regions
-need a WCS, flat or PASTASOSS reference (see :mod:`.flicker_mask`). An FFT fit failing
+``background_method='median_image'`` (the TSO median-image background) is not implemented;
+``mask_science_regions`` is not implemented for the exposure types whose regions need a WCS
+or PASTASOSS reference (see :mod:`.flicker_mask`). MIRI imaging's non-science DQ comes from
+the FLAT the step resolved (``references.overrides.flat`` included), where jwst's inner
+FlatFieldStep asks CRDS and ignores the step's ``override_flat``. An FFT fit failing
 (singular matrix) part way raises RuntimeError instead of jwst's FAILED status with the input
 restored: earlier chunks of integrations are already written.
 """
@@ -51,6 +61,7 @@ import numpy as np
 
 from .. import dq, io
 from .base import Step
+from .flicker_autoparam import AUTOPARAM_EXP_TYPES
 from .flicker_fit import clean_one_image
 from .flicker_mask import check_science_regions, scene_mask
 
@@ -75,8 +86,18 @@ SPEC = """
 
 #: exposure types jwst's fft fit accepts
 FFT_EXP_TYPES = ("NRS_MSASPEC", "NRS_IFU", "NRS_FIXEDSLIT", "NRS_BRIGHTOBJ")
-#: exposure types jwst's autoparam handles (from the FLAT reference and the draft rate)
-AUTOPARAM_EXP_TYPES = ("NIS_IMAGE", "NRC_IMAGE")
+
+
+def wants_flat(meta, params: dict) -> bool:
+    """Whether the step reads the FLAT reference: jwst asks CRDS for it with ``apply_flat_field``
+    and with ``autoparam`` on NRC_IMAGE / NIS_IMAGE, and (through its flat_field step on the
+    draft rate) with ``mask_science_regions`` on MIR_IMAGE when it makes the scene mask."""
+    exp = str(meta.exp_type).upper()
+    user_mask = params.get("user_mask")
+    return bool(params.get("apply_flat_field")
+                or (params.get("autoparam") and exp in AUTOPARAM_EXP_TYPES)
+                or (params.get("mask_science_regions") and exp == "MIR_IMAGE"
+                    and (user_mask is None or str(user_mask).lower() == "none")))
 
 
 def check_input(exp_type: str, fit_method: str) -> str | None:
@@ -138,11 +159,13 @@ class CleanFlickerNoise(Step):
     name = "clean_flicker_noise"
     keyword = "S_CLNFNS"
     reftypes = ("readnoise", "gain")
+    #: the FLAT, asked for only when :func:`wants_flat` (N/A: the step goes on without it, as jwst's)
+    optional_reftypes = ("flat",)
     spec = SPEC
     skip_default = True
     #: CRDS parameter files turn it on per mode (NIRSpec BOTS): in the default steps with skip: null
     crds_enables = True
-    implemented_values = {"background_method": ("median", "model", "None", None), "apply_flat_field": (False,)}
+    implemented_values = {"background_method": ("median", "model", "None", None)}
     #: the scene mask comes from a first pass over the step's input ramp (:meth:`prepare`)
     needs_input_ramp = True
     products = ("clean_flicker_noise", "mask", "flicker_bkg", "flicker_noise")
@@ -154,15 +177,12 @@ class CleanFlickerNoise(Step):
         if p["background_method"] == "median_image":
             raise NotImplementedError("clean_flicker_noise: background_method='median_image' (jwst's TSO median "
                                       "image) is not implemented in rampflow")
-        if p["apply_flat_field"]:
-            raise NotImplementedError("clean_flicker_noise: apply_flat_field=True (needs the FLAT reference) is "
-                                      "not implemented in rampflow")
-        if p["autoparam"]:
-            if str(meta.exp_type).upper() in AUTOPARAM_EXP_TYPES:
-                raise NotImplementedError(f"clean_flicker_noise: autoparam for {meta.exp_type} (needs the FLAT "
-                                          "reference) is not implemented in rampflow")
+        #: autoparam waits for the ramp (its draft rate) in :meth:`prepare`
+        self.autoparam = bool(p["autoparam"]) and str(meta.exp_type).upper() in AUTOPARAM_EXP_TYPES
+        if p["autoparam"] and not self.autoparam:
             log.warning("Auto parameters are not available for exposure type %s; using input parameters as "
                         "provided", meta.exp_type)
+        self.flat = None
         self.mask = None
         self.mask_source = None
         self.cleaned = self.left = 0
@@ -176,6 +196,54 @@ class CleanFlickerNoise(Step):
         self.std = standardize(p, meta)
         if self.std["user_mask"] is None:
             check_science_regions(meta.exp_type, p["mask_science_regions"])
+        if not self.autoparam:
+            self._read_flat()
+
+    @classmethod
+    def reftypes_for(cls, meta, params):
+        return cls.reftypes + (("flat",) if wants_flat(meta, params) else ())
+
+    def _read_flat(self, flat: np.ndarray | None = None) -> None:
+        """The flat to divide by with ``apply_flat_field`` (:func:`~.flicker_flat.flat_image`, or
+        ``flat`` when autoparam has read it already)."""
+        if not self.params["apply_flat_field"]:
+            return
+        from .flicker_flat import flat_image
+
+        ref = self.refs.get("flat")
+        if ref is None:
+            log.warning("Flat correction is not available for exposure type %s without a user-supplied flat.",
+                        self.meta.exp_type)
+            return
+        log.info("Using FLAT reference file: %s", ref.name)
+        self.flat = flat if flat is not None else flat_image(ref)
+        if self.flat.shape != (self.meta.subsize2, self.meta.subsize1):
+            raise ValueError(f"{ref.path}: FLAT cut to the subarray has shape {self.flat.shape}, the exposure "
+                             f"{(self.meta.subsize2, self.meta.subsize1)}")
+
+    def _set_auto_parameters(self, ramp, chunk_mb: float) -> None:
+        """jwst's ``_set_auto_parameters`` for NRC_IMAGE / NIS_IMAGE: a draft rate of the ramp,
+        the FLAT if CRDS has one, and :func:`~.flicker_autoparam.image_parameters`; the
+        parameters it returns replace the configured ones."""
+        from .flicker_autoparam import image_parameters
+        from .flicker_flat import flat_image
+        from .flicker_mask import draft_rate
+
+        log.info("clean_flicker_noise: creating a draft rate for auto parameters")
+        rate, _ = draft_rate(ramp, self.refs, return_cube=False, chunk_mb=chunk_mb)
+        axis = abs(int(self.meta.slowaxis))
+        flat = flat_image(self.refs.get("flat"))
+        override = image_parameters(self.meta.exp_type, rate, flat, axis)
+        if override is None:
+            log.warning("Auto parameter setting failed.")
+            log.info("Using input parameters as provided; no overrides applied.")
+        else:
+            log.info("Auto parameters set for %s:", self.meta.exp_type)
+            for name, value in override.items():
+                log.info("  %s: %s", name, value)
+            self.params.update(override)
+            self.std = standardize(self.params, self.meta)
+        self._read_flat(flat)
 
     def prepare(self, ramp, chunk_mb: float = 256) -> None:
         """First pass: the scene mask from the step's input ramp (an open RampFile; the draft
@@ -185,7 +253,9 @@ class CleanFlickerNoise(Step):
         if ramp is None:
             raise ValueError("clean_flicker_noise must be the first step of its pass (it reads its input ramp)")
         self._ramp = ramp
-        mask, self.mask_source = scene_mask(ramp, self.refs, self.std, chunk_mb)
+        if self.autoparam:
+            self._set_auto_parameters(ramp, chunk_mb)
+        mask, self.mask_source = scene_mask(ramp, self.refs, self.std, chunk_mb, flat=self.flat)
         nints, _, ny, nx = ramp.shape
         if mask.shape[-2:] != (ny, nx) or (mask.ndim == 3 and mask.shape[0] != nints) or mask.ndim not in (2, 3):
             log.warning("Mask does not match data shape. Step will be skipped.")
@@ -219,7 +289,7 @@ class CleanFlickerNoise(Step):
                     nxt - prev, mask, background_method=std["background_method"],
                     background_box_size=std["background_box_size"], n_sigma=std["n_sigma"],
                     fit_method=std["fit_method"], detector=str(self.meta.detector).upper(), fc=std["fc"],
-                    axis_to_correct=std["axis_to_correct"], fit_by_channel=std["fit_by_channel"])
+                    axis_to_correct=std["axis_to_correct"], fit_by_channel=std["fit_by_channel"], flat=self.flat)
                 prev = nxt
                 if not ok:
                     raise RuntimeError(f"clean_flicker_noise: cleaning failed for integration {gi + 1}, group "
