@@ -195,6 +195,183 @@ def _combine(a, a32, aok, b, b32, bok):
 
 
 @njit(cache=True)
+def _plane_refs(plane, buf, w, scratch, ref_y, ref_x, set_start, class_sets, pair_parity, low, high):
+    """The top/bottom reference signal of one plane per correction class: (ref float64,
+    r32 bool: jwst's value is a float32 scalar, rok bool: the class is corrected)."""
+    nclass = class_sets.shape[0]
+    ref = np.empty(nclass, np.float64)
+    r32 = np.zeros(nclass, np.bool_)
+    rok = np.zeros(nclass, np.bool_)
+    # --- clipped means of each reference set, combined per correction class ---------
+    for k in range(nclass):
+        vals = np.empty(2, np.float64)
+        v32 = np.zeros(2, np.bool_)
+        vok = np.zeros(2, np.bool_)
+        for e in range(2):
+            s = class_sets[k, e]
+            if s < 0:
+                continue
+            a = set_start[s]
+            n = set_start[s + 1] - a
+            for j in range(n):
+                buf[j] = plane[ref_y[a + j], ref_x[a + j]]
+            val, is32, ok = _clipped_mean(buf, n, low, high, w, scratch)
+            vals[e] = val
+            v32[e] = is32
+            vok[e] = ok
+        val, is32, ok = _combine(vals[0], v32[0], vok[0], vals[1], v32[1], vok[1])
+        ref[k] = val
+        r32[k] = is32
+        rok[k] = ok
+    if pair_parity:
+        # jwst subtracts neither parity of an amplifier unless both signals exist
+        for k in range(0, nclass - 1, 2):
+            if not (rok[k] and rok[k + 1]):
+                rok[k] = False
+                rok[k + 1] = False
+    return ref, r32, rok
+
+
+@njit(cache=True)
+def _top_bottom_value(g, k, ref, r32, rok, f32):
+    """A pixel's value after jwst's top/bottom subtraction, in the plane's working precision
+    (returned as float64; exact for float32)."""
+    if rok[k]:
+        if r32[k]:
+            return np.float64(np.float32(g) - np.float32(ref[k]))
+        if f32:
+            return np.float64(np.float32(np.float64(g) - ref[k]))
+        return np.float64(g) - ref[k]
+    return np.float64(g)
+
+
+@njit(cache=True)
+def _correct_plane(plane, buf, w, scratch, ref_y, ref_x, set_start, class_sets, pair_parity,
+                   cls_axis, r_axis, transposed, side_y, side_x, side_cls, do_side,
+                   win_lo, win_len, side_gain, low, high):
+    """Correct one DMS plane (float32, ny x nx) in place; buf/w/scratch set the precision."""
+    f32 = buf.itemsize == 4
+    ref, r32, rok = _plane_refs(plane, buf, w, scratch, ref_y, ref_x, set_start, class_sets, pair_parity,
+                                low, high)
+    # --- side reference signal (running median of the corrected side columns) -------
+    nrow_det = side_y.shape[1]
+    sig = np.zeros(nrow_det, np.float64)
+    if do_side:
+        nside = side_y.shape[2]
+        tcol = np.empty((2, nrow_det, nside), buf.dtype)
+        for sd in range(2):
+            for r in range(nrow_det):
+                for c in range(nside):
+                    y = side_y[sd, r, c]
+                    if y < 0:
+                        continue
+                    tcol[sd, r, c] = _top_bottom_value(plane[y, side_x[sd, r, c]], side_cls[sd, c], ref, r32,
+                                                       rok, f32)
+        med = np.empty((2, nrow_det), np.float64)
+        for sd in range(2):
+            for r in range(nrow_det):
+                m = 0
+                for jj in range(win_len):
+                    rr = r + win_lo + jj
+                    if rr < 0:
+                        rr = -rr
+                    elif rr > nrow_det - 1:
+                        rr = 2 * (nrow_det - 1) - rr
+                    for c in range(nside):
+                        if side_y[sd, rr, c] >= 0:
+                            buf[m] = tcol[sd, rr, c]
+                            m += 1
+                if m == 0:
+                    med[sd, r] = np.nan
+                else:
+                    med[sd, r] = _median_of(buf, m)
+        for r in range(nrow_det):
+            a = med[0, r]
+            b = med[1, r]
+            if a != a and b != b:
+                sig[r] = 0.0
+            elif a != a:
+                sig[r] = b
+            elif b != b:
+                sig[r] = a
+            else:
+                sig[r] = 0.5 * (a + b)
+            sig[r] = side_gain * sig[r]
+    # --- apply ------------------------------------------------------------------------
+    ny, nx = plane.shape
+    for y in range(ny):
+        for x in range(nx):
+            if transposed:
+                k = cls_axis[y]
+                r = r_axis[x]
+            else:
+                k = cls_axis[x]
+                r = r_axis[y]
+            g = plane[y, x]
+            if f32:
+                if rok[k]:
+                    if r32[k]:
+                        t32 = np.float32(g) - np.float32(ref[k])
+                    else:
+                        t32 = np.float32(np.float64(g) - ref[k])
+                else:
+                    t32 = np.float32(g)
+                if do_side:
+                    plane[y, x] = np.float32(np.float64(t32) - sig[r])
+                else:
+                    plane[y, x] = t32
+            else:
+                if rok[k]:
+                    t64 = np.float64(g) - ref[k]
+                else:
+                    t64 = np.float64(g)
+                plane[y, x] = np.float32(t64 - sig[r])
+
+
+@njit(cache=True, parallel=True)
+def _refpix_kernel(sci, f32_plane, ref_y, ref_x, set_start, class_sets, pair_parity, cls_axis,
+                   r_axis, transposed, side_y, side_x, side_cls, do_side, win_lo, win_len,
+                   side_gain, low, high, nbuf):
+    """Correct every (integration, group) plane of sci in place, planes in parallel.
+
+    f32_plane : index (i * ngroups + g) of the plane worked in float32 when do_side is
+    set (jwst's first group of the exposure), -1 for none; without do_side every plane
+    is float32.
+    """
+    nint, ngr = sci.shape[0], sci.shape[1]
+    for q in prange(nint * ngr):
+        i = q // ngr
+        g = q - i * ngr
+        plane = sci[i, g]
+        if (not do_side) or q == f32_plane:
+            _correct_plane(plane, np.empty(nbuf, np.float32), np.empty(nbuf, np.float32),
+                           np.empty(4, np.float32), ref_y, ref_x, set_start, class_sets,
+                           pair_parity, cls_axis, r_axis, transposed, side_y, side_x, side_cls,
+                           do_side, win_lo, win_len, side_gain, low, high)
+        else:
+            _correct_plane(plane, np.empty(nbuf, np.float64), np.empty(nbuf, np.float64),
+                           np.empty(4, np.float64), ref_y, ref_x, set_start, class_sets,
+                           pair_parity, cls_axis, r_axis, transposed, side_y, side_x, side_cls,
+                           do_side, win_lo, win_len, side_gain, low, high)
+
+
+@njit(cache=True)
+def _clipped_mean_kernel(values, low, high):
+    """Test hook: (value, is_f32, valid) of jwst's sigma_clip on a 1-D array of good values."""
+    c = values.copy()
+    w = np.empty_like(c)
+    scratch = np.empty(4, c.dtype)
+    return _clipped_mean(c, c.shape[0], low, high, w, scratch)
+
+
+@njit(cache=True)
+def _median_kernel(values):
+    """Test hook: np.median of a 1-D array as the side-pixel filter computes it."""
+    v = values.copy()
+    return _median_of(v, v.shape[0])
+
+
+@njit(cache=True)
 def _plane_stats(plane, buf, w, scratch, ref_y, ref_x, set_start, class_sets, pair_parity,
                  side_y, side_x, side_cls, do_side, win_lo, win_len, side_gain, low, high,
                  ref, r32, rok, sig):
@@ -324,49 +501,6 @@ def _apply_plane_rows(plane, y0, f32, ref, r32, rok, sig, cls_axis, r_axis, tran
                 plane[yy, x] = np.float32(t64 - sig[r])
 
 
-@njit(cache=True)
-def _correct_plane(plane, buf, w, scratch, ref_y, ref_x, set_start, class_sets, pair_parity,
-                   cls_axis, r_axis, transposed, side_y, side_x, side_cls, do_side,
-                   win_lo, win_len, side_gain, low, high):
-    """Correct one DMS plane (float32, ny x nx) in place; buf/w/scratch set the precision."""
-    nclass = class_sets.shape[0]
-    ref = np.empty(nclass, np.float64)
-    r32 = np.zeros(nclass, np.bool_)
-    rok = np.zeros(nclass, np.bool_)
-    sig = np.zeros(side_y.shape[1], np.float64)
-    _plane_stats(plane, buf, w, scratch, ref_y, ref_x, set_start, class_sets, pair_parity,
-                 side_y, side_x, side_cls, do_side, win_lo, win_len, side_gain, low, high,
-                 ref, r32, rok, sig)
-    _apply_plane_rows(plane, 0, buf.itemsize == 4, ref, r32, rok, sig, cls_axis, r_axis, transposed, do_side)
-
-
-@njit(cache=True, parallel=True)
-def _refpix_kernel(sci, f32_plane, ref_y, ref_x, set_start, class_sets, pair_parity, cls_axis,
-                   r_axis, transposed, side_y, side_x, side_cls, do_side, win_lo, win_len,
-                   side_gain, low, high, nbuf):
-    """Correct every (integration, group) plane of sci in place, planes in parallel.
-
-    f32_plane : index (i * ngroups + g) of the plane worked in float32 when do_side is
-    set (jwst's first group of the exposure), -1 for none; without do_side every plane
-    is float32.
-    """
-    nint, ngr = sci.shape[0], sci.shape[1]
-    for q in prange(nint * ngr):
-        i = q // ngr
-        g = q - i * ngr
-        plane = sci[i, g]
-        if (not do_side) or q == f32_plane:
-            _correct_plane(plane, np.empty(nbuf, np.float32), np.empty(nbuf, np.float32),
-                           np.empty(4, np.float32), ref_y, ref_x, set_start, class_sets,
-                           pair_parity, cls_axis, r_axis, transposed, side_y, side_x, side_cls,
-                           do_side, win_lo, win_len, side_gain, low, high)
-        else:
-            _correct_plane(plane, np.empty(nbuf, np.float64), np.empty(nbuf, np.float64),
-                           np.empty(4, np.float64), ref_y, ref_x, set_start, class_sets,
-                           pair_parity, cls_axis, r_axis, transposed, side_y, side_x, side_cls,
-                           do_side, win_lo, win_len, side_gain, low, high)
-
-
 @njit(cache=True, parallel=True)
 def _refpix_stats_kernel(sci, f32_plane, ref_y, ref_x, set_start, class_sets, pair_parity,
                          side_y, side_x, side_cls, do_side, win_lo, win_len, side_gain, low, high,
@@ -407,19 +541,3 @@ def _refpix_apply_kernel(sci, y0, f32, ref, r32, rok, sig, cls_axis, r_axis, tra
         g = q - i * ngr
         _apply_plane_rows(sci[i, g], y0, f32[i, g], ref[i, g], r32[i, g], rok[i, g], sig[i, g], cls_axis,
                           r_axis, transposed, do_side)
-
-
-@njit(cache=True)
-def _clipped_mean_kernel(values, low, high):
-    """Test hook: (value, is_f32, valid) of jwst's sigma_clip on a 1-D array of good values."""
-    c = values.copy()
-    w = np.empty_like(c)
-    scratch = np.empty(4, c.dtype)
-    return _clipped_mean(c, c.shape[0], low, high, w, scratch)
-
-
-@njit(cache=True)
-def _median_kernel(values):
-    """Test hook: np.median of a 1-D array as the side-pixel filter computes it."""
-    v = values.copy()
-    return _median_of(v, v.shape[0])

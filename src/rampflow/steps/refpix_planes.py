@@ -37,14 +37,16 @@ class PlaneCorrections:
 
 
 def measure_planes(sci: np.ndarray, plan: RefpixPlan, out: PlaneCorrections, ints: slice, *,
-                   side_gain: float = 1.0, siglimit: float = 3.0) -> None:
+                   side_gain: float = 1.0, siglimit: float = 3.0, float32_first: bool = True) -> None:
     """Measure the correction of every whole plane of ``sci`` (float32 (nint_chunk, ngroups,
     ny, nx), integrations ``ints`` of the exposure; not changed) into ``out[ints]``: what
-    :func:`apply_plan` would subtract from it, to the bit."""
+    :func:`apply_plan` would subtract from it, to the bit. ``float32_first=False``: the first
+    plane of the exposure is not worked in float32 either (ZEROFRAME, as
+    ``RefPixStep.process_zeroframe`` corrects it)."""
     if plan.path == "none" or sci.size == 0:
         return
     first = ints.start or 0
-    f32_plane = 0 if (plan.do_side and first == 0) else -1
+    f32_plane = 0 if (plan.do_side and first == 0 and float32_first) else -1
     o = {k: getattr(out, k)[ints] for k in ("f32", "ref", "r32", "rok", "sig")}
     _refpix_stats_kernel(sci, f32_plane, plan.ref_y, plan.ref_x, plan.set_start, plan.class_sets,
                          plan.pair_parity, plan.side_y, plan.side_x, plan.side_cls, plan.do_side,
