@@ -591,3 +591,13 @@ def test_sirs_on_a_subarray_is_not_applied(caplog):
     with caplog.at_level(logging.INFO):
         step = RefPixStep(make_meta(), {}, refpix_algorithm="sirs")
     assert "not applied for subarray" in caplog.text and not step.sirs_fallback
+
+
+def test_sirs_on_a_full_frame_cannot_share_the_one_pass():
+    """SIRS convolves whole side columns, which no pre-pass measures: with 'sirs' on a NIR full
+    frame refpix keeps the steps before it out of the one pass; 'median', or a subarray, joins."""
+    full = make_meta(INSTRUME="NIRCAM", DETECTOR="NRCA1", FASTAXIS=-1, SLOWAXIS=2, SUBARRAY="FULL",
+                     SUBSTRT1=1, SUBSTRT2=1, SUBSIZE1=2048, SUBSIZE2=2048, NOUTPUTS=4, READPATT="RAPID")
+    assert "sirs" in RefPixStep.one_pass_conflict(full, {"refpix_algorithm": "sirs"})
+    assert RefPixStep.one_pass_conflict(full, {"refpix_algorithm": "median"}) is None
+    assert RefPixStep.one_pass_conflict(make_meta(), {"refpix_algorithm": "sirs"}) is None

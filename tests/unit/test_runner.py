@@ -291,3 +291,18 @@ def test_one_pass_with_snowball_flagging_falls_back_and_equals_step_by_step(sim,
     ma, _, ia = io_custom.read_mask_product(tmp_path / "s_mask.fits")
     mb, _, ib = io_custom.read_mask_product(outs["destripe_mask"])
     assert np.array_equal(ma, mb) and np.array_equal(ia, ib, equal_nan=True)
+
+
+def test_steps_that_read_their_input_first_cannot_share_the_one_pass():
+    """jump with snowballs or showers, and ramp_fit on a MIRI ramp of several groups, say why."""
+    from types import SimpleNamespace
+
+    from rampflow.steps import get_step_class
+
+    jump, fit = get_step_class("jump"), get_step_class("ramp_fit")
+    nir = SimpleNamespace(instrument="NIRSPEC", ngroups=5)
+    assert "expand_large_events" in jump.one_pass_conflict(nir, {"expand_large_events": True})
+    assert jump.one_pass_conflict(nir, {"find_showers": True})
+    assert jump.one_pass_conflict(nir, {"expand_large_events": False, "find_showers": False}) is None
+    assert "MIRI" in fit.one_pass_conflict(SimpleNamespace(instrument="MIRI", ngroups=5), {})
+    assert fit.one_pass_conflict(nir, {}) is None
