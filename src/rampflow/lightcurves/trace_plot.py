@@ -28,7 +28,8 @@ def _trace_lines(ax, info: dict, nx: int):
     x = np.arange(nx)
     hw = float(info.get("box_halfwidth") or 0)
     c1 = Polynomial(info["trace_coef"], domain=info["trace_domain"])(x)
-    ax.plot(x, c1, "-", color="C3", lw=0.9, label="order 1 trace" if info.get("orders") else "fitted trace")
+    several = len(info.get("orders") or [1]) > 1
+    ax.plot(x, c1, "-", color="C3", lw=0.9, label="order 1 trace" if several else "fitted trace")
     for s in (-1, 1):
         ax.plot(x, np.rint(c1) + s * (hw + 0.5), "--", color="C3", lw=0.6,
                 label=f"box (±{hw:g} rows)" if s < 0 else None)
