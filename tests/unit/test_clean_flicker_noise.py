@@ -187,9 +187,10 @@ def test_create_mask_no_data_and_no_clipping():
 
 
 def test_science_regions_need_reference_data_rampflow_lacks():
-    for exp in ("NRS_BRIGHTOBJ", "NRS_IFU", "MIR_IMAGE", "NIS_SOSS"):
+    for exp in ("NRS_BRIGHTOBJ", "NRS_IFU", "MIR_IMAGE"):
         with pytest.raises(NotImplementedError, match="mask_science_regions"):
             check_science_regions(exp, True)
+    check_science_regions("NIS_SOSS", True)  # masked from the PASTASOSS reference
     check_science_regions("NRC_IMAGE", True)  # jwst masks nothing there either
     check_science_regions("NRS_BRIGHTOBJ", False)
 
@@ -219,8 +220,8 @@ def test_standardize_parameters():
 
 
 def test_not_implemented_options_are_refused():
-    with pytest.raises(NotImplementedError, match="median_image"):
-        CleanFlickerNoise(_meta(), NO_REFS, background_method="median_image")
+    with pytest.raises(NotImplementedError, match="median_image"):  # jwst scales it by a WCS-based extraction
+        CleanFlickerNoise(_meta("NRC_TSGRISM"), NO_REFS, background_method="median_image")
     with pytest.raises(NotImplementedError, match="apply_flat_field"):
         CleanFlickerNoise(_meta(), NO_REFS, apply_flat_field=True)
     with pytest.raises(NotImplementedError, match="autoparam"):
