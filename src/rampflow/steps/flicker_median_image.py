@@ -240,7 +240,7 @@ def median_ramp(ramp, background_rate, times, chunk_mb: float = 256) -> np.ndarr
     out = np.empty((ngroups, ny, nx), dtype=np.float32)
     for rows in chunk_ranges(ny, rows_per_chunk(ramp.shape, chunk_mb)):
         sci, _ = ramp.read(slice(None), rows)
-        data = np.asarray(sci, dtype=np.float32)
+        data = np.array(sci, dtype=np.float32)  # a copy: the median overwrites it
         if background_rate is not None:
             data = data - background_ramp(background_rate[:, rows], times)
         with warnings.catch_warnings():
