@@ -41,10 +41,10 @@ the first included, minus it is cleaned with no further background, and it is ad
 Differences from jwst (on purpose or not implemented), each raising a clear error:
 ``apply_flat_field`` and ``autoparam`` on NRC_IMAGE / NIS_IMAGE (they need the FLAT reference)
 are not implemented; ``mask_science_regions`` is not implemented for the exposure types whose
-regions need a WCS or a flat (see :mod:`.flicker_mask`); ``median_image`` on the TSO types whose
-jwst scaling needs a WCS (NRS_BRIGHTOBJ, NRC_TSGRISM, NRC_TSIMAGE, MIR_IMAGE TSO) is not
-implemented, and on NIS_SOSS a WAVELENGTHRANGE reference is not applied (see
-:mod:`.flicker_median_image`). An FFT fit failing
+regions need a WCS or a flat (see :mod:`.flicker_mask`). On purpose: ``median_image`` on the TSO
+types whose jwst scaling needs a WCS (NRS_BRIGHTOBJ, NRC_TSGRISM, NRC_TSIMAGE, MIR_IMAGE TSO)
+takes the per-integration scaling from rampflow's own trace / aperture, and on NIS_SOSS a
+WAVELENGTHRANGE reference is not applied (see :mod:`.flicker_median_image`). An FFT fit failing
 (singular matrix) part way raises RuntimeError instead of jwst's FAILED status with the input
 restored: earlier chunks of integrations are already written.
 """
@@ -61,7 +61,7 @@ from .. import dq, io
 from .base import Step
 from .flicker_fit import clean_one_image
 from .flicker_mask import check_science_regions, draft_rate, scene_mask
-from .flicker_median_image import make_median_image, needs_wcs, soss_template_for
+from .flicker_median_image import make_median_image, soss_template_for
 
 log = logging.getLogger(__name__)
 
@@ -117,15 +117,6 @@ def standardize(params: dict, meta) -> dict:
         p["fit_by_channel"] = False
     p["fc"] = (150, 200, 49943, 49957) if str(meta.subarray).upper() == "ALLSLITS" else (1061, 1211, 49943, 49957)
     return p
-
-
-def _is_tso(meta) -> bool:
-    """jwst's ``is_tso``: TSOVISIT, or a TSO exposure type; never with fewer than 2 integrations."""
-    from .flicker_median_image import TSO_EXP_TYPES
-
-    tso = str(meta.extra.get("TSOVISIT", "F")).upper() in ("T", "TRUE", "1") or \
-        str(meta.exp_type).upper() in TSO_EXP_TYPES
-    return bool(tso and meta.nints >= 2)
 
 
 def _soss_median_image_check(meta, std, refs) -> str | None:
@@ -187,9 +178,6 @@ class CleanFlickerNoise(Step):
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)
         p = self.params
-        if p["background_method"] == "median_image" and needs_wcs(meta.exp_type, _is_tso(meta)):
-            raise NotImplementedError(f"clean_flicker_noise: background_method='median_image' on {meta.exp_type} "
-                                      "(jwst scales it with a WCS-based extraction) is not implemented in rampflow")
         if p["apply_flat_field"]:
             raise NotImplementedError("clean_flicker_noise: apply_flat_field=True (needs the FLAT reference) is "
                                       "not implemented in rampflow")

@@ -24,12 +24,18 @@ For a ramp of several integrations (the draft rateints made for the scene mask a
    float64 as jwst's (:meth:`MedianImage.integration`).
 
 The arithmetic follows jwst's (the same numpy calls, dtypes and order), so the results agree
-with jwst's bit for bit. Differences: jwst's white_light step restricts the SOSS sum to the
+with jwst's bit for bit for NIS_SOSS and the non-TSO types.
+
+Differences (on purpose): jwst's white_light step restricts the SOSS sum to the
 WAVELENGTHRANGE reference's range for order 1 when CRDS has one; rampflow sums every column
-the box covers (what jwst does when the reference is N/A, as in the simulator's cache). The
-TSO spectroscopic and imaging types (NRS_BRIGHTOBJ, NRC_TSGRISM, NRC_TSIMAGE, MIR_IMAGE TSO),
-whose jwst scaling runs assign_wcs, extract_2d / extract_1d / white_light or tso_photometry
-with instrument-model references, are not implemented (:data:`WCS_TSO_TYPES`).
+the box covers (what jwst does when the reference is N/A, as in the simulator's cache). For
+the TSO spectroscopic and imaging types (NRS_BRIGHTOBJ, NRC_TSGRISM, NRC_TSIMAGE, MIR_IMAGE
+TSO) jwst's scaling flux runs assign_wcs, extract_2d / extract_1d / white_light or
+tso_photometry, which need instrument-model WCS references (and EXTRACT1D / TSOPHOT)
+rampflow does not have; rampflow takes the flux from its own trace / aperture
+(:func:`tso_flux`). jwst only uses that flux divided by its median across integrations, so
+any aperture that holds a fixed share of the source gives the same scaling up to noise; the
+median ramp and the cleaning are jwst's.
 """
 
 from __future__ import annotations
@@ -54,6 +60,13 @@ SOSS_BKG_PERCENTILE = (25.0, 50.0)
 TSO_EXP_TYPES = ("NRC_TSIMAGE", "NRC_TSGRISM", "NRS_BRIGHTOBJ")
 #: exposure types whose jwst scaling flux needs a WCS (extract_1d / tso_photometry)
 WCS_TSO_TYPES = ("NRS_BRIGHTOBJ", "NRC_TSGRISM", "NRC_TSIMAGE")
+
+
+def is_tso(meta) -> bool:
+    """jwst's ``is_tso``: TSOVISIT, or a TSO exposure type; never with fewer than 2 integrations."""
+    tso = str(meta.extra.get("TSOVISIT", "F")).upper() in ("T", "TRUE", "1") or str(meta.exp_type).upper() in \
+        TSO_EXP_TYPES
+    return bool(tso and meta.nints >= 2)
 
 
 def needs_wcs(exp_type: str, tso: bool) -> bool:
@@ -212,6 +225,41 @@ def image_median_flux(rateints) -> np.ndarray:
         return np.nanmedian(rateints, axis=(1, 2))
 
 
+def tso_flux(rateints, meta) -> np.ndarray:
+    """Per integration (float64 (nints,)): rampflow's own scaling flux for the TSO types whose
+    jwst scaling needs a WCS (:data:`WCS_TSO_TYPES`, MIR_IMAGE TSO), from the exposure's
+    geometry (:mod:`rampflow.modes`) and the light-curve extraction's tools:
+
+    * spectroscopy (NRS_BRIGHTOBJ, NRC_TSGRISM): the trace fitted to the median rate
+      (:func:`rampflow.lightcurves.trace.fit_trace`, dispersion along x), every column summed
+      in a box of ``box_halfwidth`` (4) rows either side of it -- jwst sums the extract_1d box
+      spectrum over all wavelengths (white_light);
+    * imaging (NRC_TSIMAGE, MIR_IMAGE TSO): the brightest source of the median rate
+      (:func:`rampflow.lightcurves.imaging.find_source`) summed in an ``aperture_radius`` (6)
+      pixel aperture, with no background subtracted -- as jwst's tso_photometry
+      ``aperture_sum``, whose aperture comes from the TSOPHOT reference and the WCS.
+
+    NaN pixels count as 0 (jwst's nansums). Only the ratios between integrations are used.
+    """
+    from ..lightcurves.config import DEFAULTS, is_imaging
+    from ..lightcurves.imaging import aperture_weights, find_source
+    from ..lightcurves.trace import box_indices, fit_trace
+
+    rate = np.asarray(rateints, dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = np.nanmedian(rate, axis=0)
+    _, ny, nx = rate.shape
+    if is_imaging(meta.exp_type):
+        weights = aperture_weights((ny, nx), find_source(med), float(DEFAULTS["aperture_radius"]))
+    else:
+        rows, inside = box_indices(fit_trace(med)["center"], ny, int(DEFAULTS["box_halfwidth"]))
+        weights = np.zeros((ny, nx))
+        cols = np.broadcast_to(np.arange(nx)[None, :], rows.shape)
+        weights[rows[inside], cols[inside]] = 1.0
+    return np.array([np.nansum(frame * weights) for frame in rate])
+
+
 # --------------------------------------------------------------------------- median ramp
 
 def group_times(nframes: int, groupgap: int, frame_time: float, ngroups: int) -> list[float]:
@@ -288,6 +336,9 @@ def make_median_image(ramp, rateints, rate_dq, *, bkg_templates=None, pastasoss_
         if pastasoss_tree is None:
             raise ValueError("median_image for NIS_SOSS needs a PASTASOSS reference")
         flux = soss_white_light(bgsub, pastasoss_tree, float(meta.extra.get("PWCPOS", np.nan)))
+    elif needs_wcs(exp, is_tso(meta)):
+        background = None
+        flux = tso_flux(rateints, meta)
     else:
         background = None
         flux = image_median_flux(rateints)
