@@ -111,3 +111,30 @@ def test_soss_trace_mask_matches_jwst(jwst_offline, soss_case, tmp_path):
                            model.data.shape[-2:])
     np.testing.assert_array_equal(mine, theirs)
     assert 0.3 < mine.mean() < 0.9  # every row of SUBSTRIP96 near order 1, order 2 at the red end
+
+
+def test_soss_median_image_through_the_runner(jwst_offline, soss_case, jwst_soss_flicker, tmp_path):
+    """Through rampflow.runner.run (draft rateints pass, then chunks of one integration, the
+    PASTASOSS and BKG references resolved for NIS_SOSS): the ramp and the saved background (the
+    median image), as jwst writes them."""
+    from stdatamodels.jwst import datamodels
+
+    from rampflow.runner import run
+
+    model = jwst_stage(soss_case, PREV)
+    src = tmp_path / "in_jump.fits"
+    model.save(str(src))
+    theirs_dir = tmp_path / "jwst"
+    theirs_dir.mkdir()
+    params = {"background_method": "median_image", "save_background": True}
+    theirs = jwst_soss_flicker(soss_case, str(src), output_dir=str(theirs_dir), **params)
+    outs = {s: tmp_path / f"ours_{s}.fits" for s in ("clean_flicker_noise", "flicker_bkg")}
+    overrides = {rt: str(soss_case.refs[rt]) for rt in ("gain", "readnoise", "pastasoss", "bkg")}
+    run(["clean_flicker_noise"], {"ramp": src}, outs, params={"clean_flicker_noise": params}, overrides=overrides,
+        use_crds_pars=False, chunk_mb=0.5)
+    with datamodels.open(str(outs["clean_flicker_noise"])) as m:
+        assert m.meta.cal_step.clean_flicker_noise == "COMPLETE"
+        assert_ramp_parity((m.data, m.groupdq, m.pixeldq), theirs, rtol=0)
+    with datamodels.open(str(outs["flicker_bkg"])) as m, \
+            datamodels.open(str(theirs_dir / "in_flicker_bkg.fits")) as t:
+        np.testing.assert_array_equal(np.asarray(m.data, np.float32), np.asarray(t.data, np.float32))
