@@ -251,3 +251,39 @@ def test_median_image_forces_per_integration_masks(caplog):
         step = CleanFlickerNoise(_meta("NRC_IMAGE", subarray="SUB64"), {"readnoise": None, "gain": None},
                                  background_method="median_image")
     assert step.std["single_mask"] is False and "requires draft rateints" in caplog.text
+
+
+def test_a_crds_parameter_file_asking_for_median_image_is_applied(tmp_path):
+    """median_image is implemented: a pars-cleanflickernoisestep asking for it (and for the trace
+    mask) is applied, not refused as an unimplemented value."""
+    import asdf
+
+    from rampflow import references
+
+    path = tmp_path / "cfn.asdf"
+    asdf.AsdfFile({"class": "jwst.clean_flicker_noise.clean_flicker_noise_step.CleanFlickerNoiseStep", "name": "x",
+                   "parameters": {"background_method": "median_image", "mask_science_regions": True}}).write_to(path)
+    res = references.resolve_parameters(_meta(), "clean_flicker_noise", None,
+                                        overrides={"pars-cleanflickernoisestep": str(path)})
+    assert res.values["background_method"] == "median_image" and res.sources["background_method"] == "cfn.asdf"
+    assert res.values["mask_science_regions"] is True
+
+
+@pytest.mark.parametrize("exp_type", ["NRS_BRIGHTOBJ", "NRC_TSIMAGE"])
+def test_tso_scaling_flux_is_the_source_scale(exp_type):
+    """rampflow's own box / aperture on a hand-built scene (a curved trace, or a star, over a flat
+    background) multiplied per integration: the normalised flux is the source's scale when the
+    background is 0, and the pixels far from the source do not enter it."""
+    y, x = np.mgrid[:32, :200].astype(np.float64)
+    if exp_type == "NRC_TSIMAGE":
+        scene = 1000.0 * np.exp(-0.5 * ((y - 15.3) ** 2 + (x - 90.6) ** 2) / 1.5 ** 2)
+    else:
+        scene = 500.0 * np.exp(-0.5 * ((y - 14.0 - 3e-4 * (x - 100) ** 2) / 1.0) ** 2)
+    scale = np.array([1.0, 1.01, 0.97, 0.96, 1.0, 1.02])
+    rate = scale[:, None, None] * scene[None]
+    rate[:, 0:2, :] = 50.0  # far from the source: outside the box / aperture
+    rate[2, 5, 7] = np.nan  # NaN counts as 0, as jwst's nansums
+    meta = _meta(exp_type, subarray="SUBX", ny=32, nx=200, nints=6)
+    assert fmi.needs_wcs(exp_type, fmi.is_tso(meta))
+    norm = fmi.normalise_flux(fmi.tso_flux(rate, meta))
+    np.testing.assert_allclose(norm, scale / np.median(scale), rtol=1e-6)
