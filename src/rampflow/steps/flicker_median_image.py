@@ -24,7 +24,10 @@ For a ramp of several integrations (the draft rateints made for the scene mask a
    float64 as jwst's (:meth:`MedianImage.integration`).
 
 The arithmetic follows jwst's (the same numpy calls, dtypes and order), so the results agree
-with jwst's bit for bit for NIS_SOSS and the non-TSO types.
+with jwst's bit for bit for NIS_SOSS and the non-TSO types. Memory: the draft rateints, the
+SOSS background and the median ramp are held whole (nints x ny x nx, as in jwst); the ramp is
+read in chunks of rows for the median, and the scaled image is made one integration at a time
+(jwst holds it for the whole exposure).
 
 Differences (on purpose): jwst's white_light step restricts the SOSS sum to the
 WAVELENGTHRANGE reference's range for order 1 when CRDS has one; rampflow sums every column
@@ -130,7 +133,7 @@ def soss_subtract_background(data, dq, templates, source_percentile=SOSS_SOURCE_
     best_rmse, best_idx, best_scales = np.inf, -1, np.array([np.nan, np.nan])
     for t_idx, template in enumerate(templates):
         masks = _background_masks(template, nints, for_fitting=True)
-        template = np.repeat(template[np.newaxis], nints, axis=0)
+        template = np.broadcast_to(template, data.shape)  # jwst repeats it; the same values, no copy
         scales = np.array([np.nan, np.nan])
         rmse = np.array([np.inf, np.inf])
         for i, mask in enumerate(masks):
@@ -152,10 +155,10 @@ def soss_subtract_background(data, dq, templates, source_percentile=SOSS_SOURCE_
     if best_idx < 0:
         log.warning("Template matching failed for background subtraction. Skipping bkg_subtract.")
         return None
-    masks = _background_masks(templates[best_idx], nints, for_fitting=False)
-    template = np.repeat(templates[best_idx][np.newaxis], nints, axis=0)
+    # the same split for every integration: applied as one plane (jwst repeats it per integration)
+    masks = _background_masks(templates[best_idx], 1, for_fitting=False)
     for i, mask in enumerate(masks):
-        data -= template * mask * best_scales[i]
+        data -= templates[best_idx] * mask[0] * best_scales[i]
     return data
 
 
