@@ -54,11 +54,23 @@ def prefetch(uncal_paths, steps, overrides=None, context=None, *, step_params=No
             continue
         for rt in types:
             lines.append(f"{Path(p).name} {rt} {paths[rt]}")
+        extra: list[str] = []
         for s in steps:
             res = resolve_parameters(meta, s, (step_params or {}).get(s), overrides=overrides, context=context,
                                      use_crds_pars=use_crds_pars)
             if res.pars_file:
                 lines.append(f"{Path(p).name} pars-{s} {res.pars_file}")
+            cls = get_step_class(s)
+            extra += [t for t in cls.reftypes_for(meta, {**cls.defaults, **res.values})
+                      if t not in types and t not in extra]
+        if extra:  # types a step asks for only with some parameters (clean_flicker_noise's FLAT)
+            opt = [t for t in extra if any(t in get_step_class(s).optional_reftypes for s in steps)]
+            try:
+                xpaths, _ = resolve(meta, extra, overrides, context, optional=opt)
+            except MissingReferenceError as exc:
+                failures.append(exc)
+                continue
+            lines += [f"{Path(p).name} {rt} {xpaths[rt]}" for rt in extra]
         log.info("%s: %d reference files resolved (context %s)", Path(p).name, len(types), ctx)
     if unreadable and len(unreadable) == len(uncal_paths):
         raise unreadable[0]

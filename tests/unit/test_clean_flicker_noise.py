@@ -187,7 +187,7 @@ def test_create_mask_no_data_and_no_clipping():
 
 
 def test_science_regions_need_reference_data_rampflow_lacks():
-    for exp in ("NRS_BRIGHTOBJ", "NRS_IFU", "MIR_IMAGE"):
+    for exp in ("NRS_BRIGHTOBJ", "NRS_IFU"):
         with pytest.raises(NotImplementedError, match="mask_science_regions"):
             check_science_regions(exp, True)
     check_science_regions("NIS_SOSS", True)  # masked from the PASTASOSS reference
@@ -220,10 +220,6 @@ def test_standardize_parameters():
 
 
 def test_not_implemented_options_are_refused():
-    with pytest.raises(NotImplementedError, match="apply_flat_field"):
-        CleanFlickerNoise(_meta(), NO_REFS, apply_flat_field=True)
-    with pytest.raises(NotImplementedError, match="autoparam"):
-        CleanFlickerNoise(_meta("NRC_IMAGE"), NO_REFS, autoparam=True)
     CleanFlickerNoise(_meta("NRS_BRIGHTOBJ", slowaxis=1, detector="NRS1"), NO_REFS, autoparam=True)  # no-op, as jwst
     with pytest.raises(ValueError, match="background_box_size"):
         CleanFlickerNoise.check_params({"background_box_size": [32]})

@@ -132,6 +132,7 @@ _REFERENCE_MODELS = {
     "reset": ("ResetModel", {"SCI": "data", "DQ": "dq", "ERR": "err"}),
     "rscd": ("RSCDModel", {"RSCD_GROUP_SKIP": "rscd_group_skip_table"}),
     "bkg": ("SossBkgModel", {"SCI": "data"}),
+    "flat": ("FlatModel", {"SCI": "data", "DQ": "dq", "ERR": "err"}),
 }
 
 
@@ -229,7 +230,7 @@ def write_reference(path: str | os.PathLike, reftype: str, arrays: dict, keyword
                     dq_def=None, model: str | None = None) -> Path:
     """Write a CRDS-format reference file through its ``stdatamodels`` model class.
 
-    reftype  : mask | saturation | superbias | linearity | dark | readnoise | gain | ipc | reset | rscd
+    reftype  : mask | saturation | superbias | linearity | dark | readnoise | gain | ipc | reset | rscd | flat
     arrays   : EXTNAME -> array (SCI, DQ, ERR, COEFFS as the type defines; RSCD_GROUP_SKIP table)
     keywords : FITS keyword -> value; must include INSTRUME, DETECTOR, SUBARRAY and the
                subarray corner/size keywords, REFTYPE, AUTHOR, PEDIGREE, USEAFTER, DESCRIP

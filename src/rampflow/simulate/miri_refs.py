@@ -10,6 +10,8 @@ jwst's steps open them:
   NFRAMES = 1, GROUPGAP = 0; plane 0 is the first integration's dark with its excess, plane 1
   the second and later integrations'), RESET (``ResetModel``: 2 integrations x NGROUPS, the
   injected reset anomaly, :func:`.miri.reset_anomaly`);
+* imaging only: FLAT (``FlatModel``, full frame; the area left of the imager's field flagged
+  NON_SCIENCE | DO_NOT_USE; :mod:`.flats`);
 * tables: RSCD (``RSCDModel``: groups to flag per SUBARRAY and READPATT, :data:`.miri.RSCD_SKIP`),
   EMICORR (``EmiModel``, ASDF: the EMI frequencies with a one-period sine as phase
   amplitudes, and the subarray cases -- rowclocks, frameclocks, frequencies -- of the
@@ -152,4 +154,9 @@ def write_miri_references(det: DetectorModel, geom: Geometry, phys: dict, refdir
     emi_kw.update(REFTYPE="EMICORR", DESCRIP="Simulated MIRI EMI frequencies and cases")
     path = refdir / ref_name(instrument.name, "emicorr", det.name).replace(".fits", ".asdf")
     paths["emicorr"] = simfiles.write_emicorr(path, freqs, _emi_cases(), emi_kw)
+    if geom.kind == miri.IMAGE.name:
+        from .flats import MIRI_NON_SCIENCE_COLUMNS, write_flat
+
+        paths["flat"] = write_flat(det, instrument, phys, refdir, filt="F770W",
+                                   non_science_columns=MIRI_NON_SCIENCE_COLUMNS)
     return paths

@@ -4,7 +4,8 @@
     NIRCam imaging, full frame (2048 x 2048, 4 outputs of 512 columns) by default, Gaussian
     point sources; smaller sizes are corner subarrays (SUB64P/SUB160P/SUB400P for those
     sizes, ``GENERIC`` otherwise) with SUBSTRT1 = SUBSTRT2 = 1 and one output (four when
-    they span the full width).
+    they span the full width). Besides the detector's eight references it writes an imaging
+    FLAT (:mod:`.flats`).
 """
 
 from __future__ import annotations
@@ -69,6 +70,12 @@ class NircamImage(kinds.Kind):
 
     def default_gain(self, detector):
         return 1.82 if detector.endswith("LONG") else 2.05
+
+    def extra_references(self, det, geom, phys, refdir):
+        """The imaging FLAT (:mod:`.flats`), for the filter of :meth:`keywords`."""
+        from .flats import write_flat
+
+        return {"flat": write_flat(det, NIRCAM, phys, refdir, filt=self.keywords(geom)["FILTER"])}
 
     def source(self, det, geom, phys, rng, peak):
         ny, nx = geom.ny, geom.nx

@@ -32,6 +32,15 @@ bounded by ``compute.chunk_mb`` down to one integration, plus the mask.
 Status as jwst: SKIPPED by default; FAILED (data unchanged) for MIRI types other than
 MIR_IMAGE, ``fit_method='fft'`` on non-NIRSpec types, or a mask whose shape does not fit.
 
+FLAT reference (:mod:`.flicker_flat`), asked for only when needed (:meth:`CleanFlickerNoise.reftypes_for`,
+optional: CRDS may say N/A): ``apply_flat_field`` divides the draft rate and every image by the
+flat (zeros / NaNs replaced by its smoothed level) before fitting and restores the flat
+structure after; ``autoparam`` on NRC_IMAGE / NIS_IMAGE (:mod:`.flicker_autoparam`) makes its
+own draft rate in :meth:`~CleanFlickerNoise.prepare`, sets ``background_method``,
+``fit_by_channel`` and ``apply_flat_field`` (on when a FLAT exists) as jwst's does, then the
+step proceeds with them; MIRI imaging's ``mask_science_regions`` takes the non-science areas
+from the DQ jwst's flat_field step would give the draft rate.
+
 ``background_method='median_image'`` (:mod:`.flicker_median_image`): the draft rateints give
 the scene mask (per integration) and a scaled median ramp across integrations (on NIS_SOSS
 with the BKG reference's background and the PASTASOSS trace's box flux); every group,
@@ -39,12 +48,13 @@ the first included, minus it is cleaned with no further background, and it is ad
 ``mask_science_regions`` on NIS_SOSS masks the PASTASOSS traces (:mod:`.flicker_mask`).
 
 Differences from jwst (on purpose or not implemented), each raising a clear error:
-``apply_flat_field`` and ``autoparam`` on NRC_IMAGE / NIS_IMAGE (they need the FLAT reference)
-are not implemented; ``mask_science_regions`` is not implemented for the exposure types whose
-regions need a WCS or a flat (see :mod:`.flicker_mask`). On purpose: ``median_image`` on the TSO
-types whose jwst scaling needs a WCS (NRS_BRIGHTOBJ, NRC_TSGRISM, NRC_TSIMAGE, MIR_IMAGE TSO)
-takes the per-integration scaling from rampflow's own trace / aperture, and on NIS_SOSS a
-WAVELENGTHRANGE reference is not applied (see :mod:`.flicker_median_image`). An FFT fit failing
+``mask_science_regions`` is not implemented for the exposure types whose regions need a WCS
+(see :mod:`.flicker_mask`). On purpose: ``median_image`` on the TSO types whose jwst scaling
+needs a WCS (NRS_BRIGHTOBJ, NRC_TSGRISM, NRC_TSIMAGE, MIR_IMAGE TSO) takes the per-integration
+scaling from rampflow's own trace / aperture, and on NIS_SOSS a WAVELENGTHRANGE reference is
+not applied (see :mod:`.flicker_median_image`). MIRI imaging's non-science DQ comes from
+the FLAT the step resolved (``references.overrides.flat`` included), where jwst's inner
+FlatFieldStep asks CRDS and ignores the step's ``override_flat``. An FFT fit failing
 (singular matrix) part way raises RuntimeError instead of jwst's FAILED status with the input
 restored: earlier chunks of integrations are already written.
 """
@@ -59,6 +69,7 @@ import numpy as np
 
 from .. import dq, io
 from .base import Step
+from .flicker_autoparam import AUTOPARAM_EXP_TYPES
 from .flicker_fit import clean_one_image
 from .flicker_mask import check_science_regions, draft_rate, scene_mask
 from .flicker_median_image import make_median_image, soss_template_for
@@ -84,8 +95,18 @@ SPEC = """
 
 #: exposure types jwst's fft fit accepts
 FFT_EXP_TYPES = ("NRS_MSASPEC", "NRS_IFU", "NRS_FIXEDSLIT", "NRS_BRIGHTOBJ")
-#: exposure types jwst's autoparam handles (from the FLAT reference and the draft rate)
-AUTOPARAM_EXP_TYPES = ("NIS_IMAGE", "NRC_IMAGE")
+
+
+def wants_flat(meta, params: dict) -> bool:
+    """Whether the step reads the FLAT reference: jwst asks CRDS for it with ``apply_flat_field``
+    and with ``autoparam`` on NRC_IMAGE / NIS_IMAGE, and (through its flat_field step on the
+    draft rate) with ``mask_science_regions`` on MIR_IMAGE when it makes the scene mask."""
+    exp = str(meta.exp_type).upper()
+    user_mask = params.get("user_mask")
+    return bool(params.get("apply_flat_field")
+                or (params.get("autoparam") and exp in AUTOPARAM_EXP_TYPES)
+                or (params.get("mask_science_regions") and exp == "MIR_IMAGE"
+                    and (user_mask is None or str(user_mask).lower() == "none")))
 
 
 def check_input(exp_type: str, fit_method: str) -> str | None:
@@ -162,14 +183,14 @@ class CleanFlickerNoise(Step):
     name = "clean_flicker_noise"
     keyword = "S_CLNFNS"
     reftypes = ("readnoise", "gain")
+    #: the FLAT, asked for only when :func:`wants_flat` (N/A: the step goes on without it, as jwst's);
+    #: NIS_SOSS only: the traces (mask_science_regions, median_image) and the background templates (median_image)
+    optional_reftypes = ("flat", "pastasoss", "bkg")
     spec = SPEC
     skip_default = True
     #: CRDS parameter files turn it on per mode (NIRSpec BOTS): in the default steps with skip: null
     crds_enables = True
-    implemented_values = {"background_method": ("median", "model", "median_image", "None", None),
-                          "apply_flat_field": (False,)}
-    #: NIS_SOSS only: the traces (mask_science_regions, median_image) and the background templates (median_image)
-    optional_reftypes = ("pastasoss", "bkg")
+    implemented_values = {"background_method": ("median", "model", "median_image", "None", None)}
     #: the scene mask comes from a first pass over the step's input ramp (:meth:`prepare`)
     needs_input_ramp = True
     products = ("clean_flicker_noise", "mask", "flicker_bkg", "flicker_noise")
@@ -178,15 +199,12 @@ class CleanFlickerNoise(Step):
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)
         p = self.params
-        if p["apply_flat_field"]:
-            raise NotImplementedError("clean_flicker_noise: apply_flat_field=True (needs the FLAT reference) is "
-                                      "not implemented in rampflow")
-        if p["autoparam"]:
-            if str(meta.exp_type).upper() in AUTOPARAM_EXP_TYPES:
-                raise NotImplementedError(f"clean_flicker_noise: autoparam for {meta.exp_type} (needs the FLAT "
-                                          "reference) is not implemented in rampflow")
+        #: autoparam waits for the ramp (its draft rate) in :meth:`prepare`
+        self.autoparam = bool(p["autoparam"]) and str(meta.exp_type).upper() in AUTOPARAM_EXP_TYPES
+        if p["autoparam"] and not self.autoparam:
             log.warning("Auto parameters are not available for exposure type %s; using input parameters as "
                         "provided", meta.exp_type)
+        self.flat = None
         self.mask = None
         self.mask_source = None
         self.median = None
@@ -205,15 +223,61 @@ class CleanFlickerNoise(Step):
         if reason:
             log.warning("Skipping: %s", reason)
             self.skipped, self.failed = reason, True
+            return
+        if not self.autoparam:
+            self._read_flat()
 
     @classmethod
     def reftypes_for(cls, meta, params):
-        """READNOISE and GAIN; on NIS_SOSS also PASTASOSS (as jwst asks for it) and, for
-        ``median_image``, the BKG templates jwst's background step uses."""
-        if str(meta.exp_type).upper() != "NIS_SOSS":
-            return cls.reftypes
-        extra = ("pastasoss", "bkg") if str(params.get("background_method")) == "median_image" else ("pastasoss",)
+        """READNOISE and GAIN; the FLAT when :func:`wants_flat`; on NIS_SOSS also PASTASOSS (as
+        jwst asks for it) and, for ``median_image``, the BKG templates jwst's background step uses."""
+        extra = ("flat",) if wants_flat(meta, params) else ()
+        if str(meta.exp_type).upper() == "NIS_SOSS":
+            extra += ("pastasoss", "bkg") if str(params.get("background_method")) == "median_image" \
+                else ("pastasoss",)
         return cls.reftypes + extra
+
+    def _read_flat(self, flat: np.ndarray | None = None) -> None:
+        """The flat to divide by with ``apply_flat_field`` (:func:`~.flicker_flat.flat_image`, or
+        ``flat`` when autoparam has read it already)."""
+        if not self.params["apply_flat_field"]:
+            return
+        from .flicker_flat import flat_image
+
+        ref = self.refs.get("flat")
+        if ref is None:
+            log.warning("Flat correction is not available for exposure type %s without a user-supplied flat.",
+                        self.meta.exp_type)
+            return
+        log.info("Using FLAT reference file: %s", ref.name)
+        self.flat = flat if flat is not None else flat_image(ref)
+        if self.flat.shape != (self.meta.subsize2, self.meta.subsize1):
+            raise ValueError(f"{ref.path}: FLAT cut to the subarray has shape {self.flat.shape}, the exposure "
+                             f"{(self.meta.subsize2, self.meta.subsize1)}")
+
+    def _set_auto_parameters(self, ramp, chunk_mb: float) -> None:
+        """jwst's ``_set_auto_parameters`` for NRC_IMAGE / NIS_IMAGE: a draft rate of the ramp,
+        the FLAT if CRDS has one, and :func:`~.flicker_autoparam.image_parameters`; the
+        parameters it returns replace the configured ones."""
+        from .flicker_autoparam import image_parameters
+        from .flicker_flat import flat_image
+        from .flicker_mask import draft_rate
+
+        log.info("clean_flicker_noise: creating a draft rate for auto parameters")
+        rate, _ = draft_rate(ramp, self.refs, return_cube=False, chunk_mb=chunk_mb)
+        axis = abs(int(self.meta.slowaxis))
+        flat = flat_image(self.refs.get("flat"))
+        override = image_parameters(self.meta.exp_type, rate, flat, axis)
+        if override is None:
+            log.warning("Auto parameter setting failed.")
+            log.info("Using input parameters as provided; no overrides applied.")
+        else:
+            log.info("Auto parameters set for %s:", self.meta.exp_type)
+            for name, value in override.items():
+                log.info("  %s: %s", name, value)
+            self.params.update(override)
+            self.std = standardize(self.params, self.meta)
+        self._read_flat(flat)
 
     def prepare(self, ramp, chunk_mb: float = 256) -> None:
         """First pass: the scene mask from the step's input ramp (an open RampFile; the draft
@@ -223,11 +287,13 @@ class CleanFlickerNoise(Step):
         if ramp is None:
             raise ValueError("clean_flicker_noise must be the first step of its pass (it reads its input ramp)")
         self._ramp = ramp
+        if self.autoparam:
+            self._set_auto_parameters(ramp, chunk_mb)
         draft = None
         if self.std["background_method"] == "median_image":
             log.info("clean_flicker_noise: creating draft rateints for the median image")
             draft = draft_rate(ramp, self.refs, return_cube=True, chunk_mb=chunk_mb)
-        mask, self.mask_source = scene_mask(ramp, self.refs, self.std, chunk_mb, draft=draft)
+        mask, self.mask_source = scene_mask(ramp, self.refs, self.std, chunk_mb, flat=self.flat, draft=draft)
         nints, _, ny, nx = ramp.shape
         if mask.shape[-2:] != (ny, nx) or (mask.ndim == 3 and mask.shape[0] != nints) or mask.ndim not in (2, 3):
             log.warning("Mask does not match data shape. Step will be skipped.")
@@ -254,7 +320,9 @@ class CleanFlickerNoise(Step):
             templates = soss_template_for(cut[None] if cut.ndim == 2 else cut, ramp.shape[2], ref_rows)
         pasta = self.refs.get("pastasoss")
         try:
-            self.median = make_median_image(ramp, draft[0], draft[1], bkg_templates=templates,
+            # jwst divides the draft rateints by the flat (apply_flat_field) before the median image
+            rate = draft[0] if self.flat is None else draft[0] / self.flat
+            self.median = make_median_image(ramp, rate, draft[1], bkg_templates=templates,
                                             pastasoss_tree=None if pasta is None else pasta.tree, chunk_mb=chunk_mb)
         except ValueError as err:
             log.warning("A median image could not be created: %s. The step will be skipped.", err)
@@ -279,7 +347,7 @@ class CleanFlickerNoise(Step):
                     sci[i, j] - med[j], scene.copy(), background_method=None,
                     background_box_size=std["background_box_size"], n_sigma=std["n_sigma"],
                     fit_method=std["fit_method"], detector=str(self.meta.detector).upper(), fc=std["fc"],
-                    axis_to_correct=std["axis_to_correct"], fit_by_channel=std["fit_by_channel"])
+                    axis_to_correct=std["axis_to_correct"], fit_by_channel=std["fit_by_channel"], flat=self.flat)
                 if not ok:
                     raise RuntimeError(f"clean_flicker_noise: cleaning failed for integration {gi + 1}, group "
                                        f"{j + 1} (jwst marks the step FAILED and restores its input)")
@@ -318,7 +386,7 @@ class CleanFlickerNoise(Step):
                     nxt - prev, mask, background_method=std["background_method"],
                     background_box_size=std["background_box_size"], n_sigma=std["n_sigma"],
                     fit_method=std["fit_method"], detector=str(self.meta.detector).upper(), fc=std["fc"],
-                    axis_to_correct=std["axis_to_correct"], fit_by_channel=std["fit_by_channel"])
+                    axis_to_correct=std["axis_to_correct"], fit_by_channel=std["fit_by_channel"], flat=self.flat)
                 prev = nxt
                 if not ok:
                     raise RuntimeError(f"clean_flicker_noise: cleaning failed for integration {gi + 1}, group "

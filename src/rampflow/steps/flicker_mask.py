@@ -4,12 +4,18 @@ from rampflow's ramp_fit with jwst's default parameters -- what jwst's ``make_ra
 ``RampFitStep()`` -- read in chunks of rows, then the mask of background pixels.
 
 Science regions (``mask_science_regions``): jwst masks NIRSpec slits and IFU slices from the
-WCS (``assign_wcs``, which needs the instrument-model reference files) and MIRI imaging's
-non-science areas from a draft flat field; rampflow has neither, and for those exposure types
-the option raises NotImplementedError naming it. NIRISS SOSS traces are masked as jwst's
+WCS (``assign_wcs``, which needs the instrument-model reference files), MIRI imaging's
+non-science areas from a draft flat field, and NIRISS SOSS traces from the PASTASOSS
+reference. rampflow does MIRI imaging's: the DQ jwst's flat_field step gives the draft rate
+(:func:`~.flicker_flat.flat_field_dq`, from the FLAT reference) is OR-ed into the rate's DQ, and
+DO_NOT_USE or NON_SCIENCE pixels are not background. NIRISS SOSS traces are masked as jwst's
 ``mask_soss_traces`` does, from the PASTASOSS reference (:func:`soss_trace_mask`: every order's
-trace at the exposure's PWCPOS, +-16 rows). For the other exposure types (NIRCam, NIRISS
-imaging, ...) jwst's option does nothing, and neither does rampflow's.
+trace at the exposure's PWCPOS, +-16 rows). For the WCS types the option raises
+NotImplementedError naming it. For the other exposure types (NIRCam, NIRISS imaging, ...)
+jwst's option does nothing, and neither does rampflow's.
+
+With a flat (``apply_flat_field``), the draft rate is divided by it before the mask is made,
+as jwst does.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from .flicker_fit import clip_to_background
 log = logging.getLogger(__name__)
 
 #: exposure types whose science regions jwst masks from data rampflow does not have
-SCIENCE_REGION_TYPES = ("NRS_IFU", "NRS_FIXEDSLIT", "NRS_BRIGHTOBJ", "NRS_MSASPEC", "MIR_IMAGE")
+SCIENCE_REGION_TYPES = ("NRS_IFU", "NRS_FIXEDSLIT", "NRS_BRIGHTOBJ", "NRS_MSASPEC")
 #: rows either side of a SOSS trace that jwst's mask_soss_traces masks
 SOSS_HALFWIDTH = 16
 
@@ -82,7 +88,8 @@ def create_mask(data: np.ndarray, pixel_dq: np.ndarray, exp_type: str, *, mask_s
     """Background pixels of a rate image or cube (jwst's ``create_mask``).
 
     data     : float (ny, nx) or (nints, ny, nx) draft rate(s)
-    pixel_dq : its DQ (used for NIRSpec's MSA_FAILED_OPEN with ``mask_science_regions``)
+    pixel_dq : its DQ (with ``mask_science_regions``: NIRSpec's MSA_FAILED_OPEN, MIRI imaging's
+               DO_NOT_USE and NON_SCIENCE are not background)
     Pixels that are NaN or exactly 0 are not background; with ``n_sigma > 0`` each plane is
     clipped (:func:`~.flicker_fit.clip_to_background`, upper ``n_sigma``, lower 3). With
     ``single_mask`` a cube's planes are AND-ed into one. Returns bool, True = background.
@@ -92,6 +99,8 @@ def create_mask(data: np.ndarray, pixel_dq: np.ndarray, exp_type: str, *, mask_s
     mask = np.full(data.shape, True)
     if mask_science_regions and exp.startswith("NRS"):
         mask[(pixel_dq & dq.FLAGS["MSA_FAILED_OPEN"]) > 0] = False
+    if mask_science_regions and exp == "MIR_IMAGE":
+        mask[(pixel_dq & (dq.DO_NOT_USE | dq.FLAGS["NON_SCIENCE"])) > 0] = False
     if mask_science_regions and exp == "NIS_SOSS":
         if soss_traces is None:
             raise ValueError("clean_flicker_noise: mask_science_regions on NIS_SOSS needs the SOSS trace mask")
@@ -118,15 +127,25 @@ def read_user_mask(path) -> np.ndarray:
         return np.asarray(model.data).copy().astype(np.bool_)
 
 
-def scene_mask(ramp, refs: dict, params: dict, chunk_mb: float = 256, draft=None) -> tuple[np.ndarray, str]:
+def scene_mask(ramp, refs: dict, params: dict, chunk_mb: float = 256, flat=None,
+               draft=None) -> tuple[np.ndarray, str]:
     """The scene mask for an open ramp and the step's (standardised) parameters: the user
-    mask if given, else from the draft rate(s) (``draft``: (SCI, DQ) when already made).
-    Returns (mask bool (ny, nx) or (nints, ny, nx), what it was made from)."""
+    mask if given, else from the draft rate(s) (``draft``: (SCI, DQ) when already made),
+    divided by ``flat`` (float32 (ny, nx)) if given. ``refs["flat"]`` (if there) gives MIRI
+    imaging's non-science DQ, ``refs["pastasoss"]`` NIRISS SOSS's traces. Returns (mask bool
+    (ny, nx) or (nints, ny, nx), what it was made from)."""
     if params["user_mask"] is not None:
         return read_user_mask(params["user_mask"]), Path(str(params["user_mask"])).name
     single = bool(params["single_mask"])
     log.info("clean_flicker_noise: creating a draft rate%s for scene masking", "" if single else "ints")
     data, rate_dq = draft if draft is not None else draft_rate(ramp, refs, return_cube=not single, chunk_mb=chunk_mb)
+    if params["mask_science_regions"] and str(ramp.meta.exp_type).upper() == "MIR_IMAGE":
+        from .flicker_flat import flat_field_dq
+
+        log.info("clean_flicker_noise: retrieving flat DQ values for scene masking")
+        rate_dq = rate_dq | flat_field_dq(refs.get("flat"), data)
+    if flat is not None:
+        data = data / flat
     traces = None
     if params["mask_science_regions"] and str(ramp.meta.exp_type).upper() == "NIS_SOSS":
         traces = soss_trace_mask(ramp.meta, refs, data.shape[-2:])
