@@ -73,7 +73,8 @@ def is_tso(meta) -> bool:
 
 
 def needs_wcs(exp_type: str, tso: bool) -> bool:
-    """Whether jwst's scaling flux for this exposure type needs a WCS (not implemented here)."""
+    """Whether jwst's scaling flux for this exposure type needs a WCS (rampflow then uses
+    :func:`tso_flux`, its own trace / aperture)."""
     exp = str(exp_type).upper()
     return exp in WCS_TSO_TYPES or (exp == "MIR_IMAGE" and tso)
 
