@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-#: SOSS subarrays jwst supports for traces (jwst.lib.exposure_types.NIS_SOSS_SUPPORTED_SUBARRAYS)
-SUPPORTED_SUBARRAYS = ("SUBSTRIP96", "SUBSTRIP256", "FULL")
+#: SOSS subarrays jwst supports (jwst.lib.exposure_types.NIS_SOSS_SUPPORTED_SUBARRAYS; not FULL)
+SUPPORTED_SUBARRAYS = ("SUBSTRIP256", "SUB17STRIPE_SOSS", "SUB60STRIPE_SOSS", "SUB204STRIPE_SOSS",
+                       "SUB680STRIPE_SOSS", "SUBSTRIP96")
 
 
 def read_tree(path) -> dict:

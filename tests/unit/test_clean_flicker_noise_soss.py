@@ -287,3 +287,36 @@ def test_tso_scaling_flux_is_the_source_scale(exp_type):
     assert fmi.needs_wcs(exp_type, fmi.is_tso(meta))
     norm = fmi.normalise_flux(fmi.tso_flux(rate, meta))
     np.testing.assert_allclose(norm, scale / np.median(scale), rtol=1e-6)
+
+
+def test_soss_full_frame_median_image_fails_as_jwst():
+    """jwst's test_soss_full_frame: median_image is not available for SOSS on FULL."""
+    step = CleanFlickerNoise(_meta(subarray="FULL", ny=2048), {"readnoise": None, "gain": None},
+                             background_method="median_image")
+    assert step.failed and "subarray FULL" in step.skipped
+
+
+def test_flat_soss_ramp_is_its_own_median_image(pasta):
+    """jwst's test_tso_median_image: a SOSS ramp of constant rate (group j = j everywhere), traces
+    masked, median image saved: the background is the input and cleaning leaves it unchanged."""
+    from rampflow.references import Reference
+
+    meta = _meta(ny=256, nx=2048, nints=5, ngroups=3)
+    sci = np.zeros((5, 3, 256, 2048), np.float32)
+    sci[:, :] = np.arange(3, dtype=np.float32)[:, None, None]
+    refs = {"readnoise": None, "gain": None,
+            "pastasoss": Reference(reftype="pastasoss", path=str(pasta[0]), header={}, tree=pasta[1])}
+    step = CleanFlickerNoise(meta, refs, background_method="median_image", mask_science_regions=True)
+    assert step.std["single_mask"] is False and not step.skipped
+    rate = np.ones((5, 256, 2048), np.float32)
+    step.median = fmi.make_median_image(_Ramp(sci, meta), rate, np.zeros(rate.shape, np.uint32),
+                                        pastasoss_tree=pasta[1])
+    traces = soss_trace_mask(meta, refs, (256, 2048))
+    step.mask = create_mask(rate, np.zeros(rate.shape, np.uint32), "NIS_SOSS", mask_science_regions=True,
+                            soss_traces=traces)
+    for i in range(5):
+        np.testing.assert_array_equal(step.median.integration(i), sci[i])
+    out = sci.copy()
+    step.process(out, np.zeros(out.shape, np.uint8), np.zeros((256, 2048), np.uint32), slice(0, 5), slice(0, 256))
+    np.testing.assert_array_equal(out, sci)
+    assert step.cleaned == 15  # every group, the first included
