@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 #: reference types rampflow's steps read
 KNOWN_REFTYPES = ("mask", "saturation", "superbias", "linearity", "dark", "readnoise", "gain", "refpix", "ipc",
-                  "reset", "rscd", "emicorr")
+                  "reset", "rscd", "emicorr", "sirskernel")
 #: header values that match any detector / subarray
 _WILDCARDS = {"ANY", "N/A", "MULTIPLE", "GENERIC", ""}
 
@@ -144,7 +144,7 @@ def _plain_tree(node):
 
 
 def _load_asdf_reference(reftype: str, path: str, meta: ExposureMeta) -> Reference:
-    """An ASDF reference file (EMICORR): its tree, checked like a FITS reference's header."""
+    """An ASDF reference file (EMICORR, SIRSKERNEL): its tree, checked like a FITS reference's header."""
     import asdf
 
     try:

@@ -58,6 +58,42 @@ def program(tmp_path_factory):
     return crds_path, nrs[0], nrc[0], soss[0], grism[0]
 
 
+def _full_frame_copy(uncal, dest, **cards):
+    """``uncal`` with a full-frame primary header (parameter files are selected from header
+    keywords only, so the small data array does not matter)."""
+    from astropy.io import fits
+
+    with fits.open(uncal) as hdul:
+        hdul[0].header.update({"SUBARRAY": "FULL", "SUBSTRT1": 1, "SUBSTRT2": 1, "SUBSIZE1": 2048,
+                               "SUBSIZE2": 2048, **cards})
+        hdul.writeto(dest)
+    return dest
+
+
+def test_full_frames_select_the_same_refpix_file_as_jwst(program, tmp_path, monkeypatch):
+    """pars-refpixstep: NIRSpec FULL read NRSRAPID and NIRCam FULL get refpix_algorithm='sirs'
+    from the cache, for jwst and rampflow alike."""
+    crds_path, nrs, nrc = program[:3]
+    uncals = [_full_frame_copy(nrs, tmp_path / "nrs_full_uncal.fits", READPATT="NRSRAPID"),
+              _full_frame_copy(nrc, tmp_path / "nrc_full_uncal.fits")]
+    env = {"CRDS_PATH": str(crds_path), "CRDS_MODE": "local", "CRDS_IGNORE_MAPPING_CHECKSUM": "1",
+           "CRDS_SERVER_URL": "https://127.0.0.1:9"}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("STPIPE_DISABLE_CRDS_STEPPARS", raising=False)
+    monkeypatch.delenv("CRDS_CONTEXT", raising=False)
+    monkeypatch.setenv("PYTHONPATH", SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-c", _CLIENT, json.dumps([str(u) for u in uncals]),
+                           json.dumps(["refpix"])], capture_output=True, text=True, timeout=600)
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
+    assert proc.returncode == 0 and line, proc.stderr[-3000:]
+    res = json.loads(line[0][len("RESULT"):])
+    for uncal in uncals:
+        r = res[str(uncal)]["refpix"]
+        assert r["rampflow"] == r["jwst"]
+        assert r["jwst"]["refpix_algorithm"] == "sirs" and "pars-refpixstep" in r["file"]
+
+
 def test_same_pars_files_and_values_as_jwst(program, monkeypatch):
     crds_path, nrs, nrc, soss, grism = program
     env = {"CRDS_PATH": str(crds_path), "CRDS_MODE": "local", "CRDS_IGNORE_MAPPING_CHECKSUM": "1",

@@ -41,14 +41,14 @@ print("RESULT" + json.dumps(out))
 """
 
 
-def _run_client(monkeypatch, crds_path, uncals, ignore_checksum="0"):
+def _run_client(monkeypatch, crds_path, uncals, ignore_checksum="0", reftypes=REFTYPES):
     monkeypatch.setenv("CRDS_PATH", str(crds_path))
     monkeypatch.setenv("CRDS_MODE", "local")
     monkeypatch.setenv("CRDS_IGNORE_MAPPING_CHECKSUM", ignore_checksum)
     monkeypatch.delenv("CRDS_SERVER_URL", raising=False)
     monkeypatch.delenv("CRDS_CONTEXT", raising=False)
     monkeypatch.setenv("PYTHONPATH", SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run([sys.executable, "-c", _CLIENT, json.dumps(list(REFTYPES)),
+    proc = subprocess.run([sys.executable, "-c", _CLIENT, json.dumps(list(reftypes)),
                            json.dumps([str(u) for u in uncals])],
                           capture_output=True, text=True, timeout=300)
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
@@ -118,6 +118,24 @@ def test_crds_client_resolves_every_type(program, monkeypatch):
         assert got == expected, uncal
         assert {k: os.path.realpath(v) for k, v in r["resolve"].items()} == expected
         assert r["context"] == "jwst_0001.pmap"
+
+
+def test_sirskernel_is_one_file_per_instrument_for_any_detector(program, monkeypatch):
+    """SIRSKERNEL: one ASDF file per instrument (no DETECTOR), which CRDS selects for every
+    detector and subarray of the instrument, as its sirskernel rmaps do."""
+    crds_path, uncals = program
+    maps = crds_path / "mappings" / "jwst"
+    for instr in ("nirspec", "nircam"):
+        text = (maps / f"jwst_{instr}_sirskernel_0001.rmap").read_text()
+        assert "('N/A', 'N/A') : UseAfter({" in text
+        assert f"'jwst_{instr}_sirskernel_0001.asdf'" in text
+        assert f"'sirskernel' : 'jwst_{instr}_sirskernel_0001.rmap'" in (maps / f"jwst_{instr}_0001.imap").read_text()
+    res = _run_client(monkeypatch, crds_path, uncals, reftypes=["sirskernel"])
+    for uncal in uncals:
+        instr = fits.getheader(uncal)["INSTRUME"].lower()
+        got = res[str(uncal)]["crds"]["sirskernel"]
+        assert os.path.realpath(got) == os.path.realpath(
+            crds_path / "references" / "jwst" / instr / f"jwst_{instr}_sirskernel_0001.asdf")
 
 
 def test_write_crds_cache_copies_foreign_files(tmp_path, monkeypatch):

@@ -165,7 +165,7 @@ out = {}
 for uncal in json.loads(sys.argv[1]):
     meta = ExposureMeta.from_headers(fits.getheader(uncal), fits.getheader(uncal, "SCI"), uncal)
     r = {}
-    for step in ("jump", "ramp_fit", "saturation", "clean_flicker_noise"):
+    for step in ("jump", "ramp_fit", "saturation", "clean_flicker_noise", "refpix"):
         res = references.resolve_parameters(meta, step)
         r[step] = {"file": res.pars_name, "changed": {k: v for k, (v, s) in res.changed().items()},
                    "notes": res.notes, "skip": res.skip}
@@ -216,6 +216,44 @@ def test_simulated_cache_selects_per_mode_pars(program, monkeypatch):
     assert cfn["notes"] == [] and cfn["changed"] == {k: v for k, v in crds_pars._BOTS_CFN.items() if k != "skip"}
     assert img["clean_flicker_noise"]["file"] == "N/A"
     assert "expand_large_events" not in proc.stderr and "NOT run" not in proc.stderr  # no warning
+    assert bots["refpix"]["file"] == img["refpix"]["file"] == "N/A"   # subarrays: no SIRS file
+
+
+def _full_frame_header_copy(uncal, dest, **cards):
+    """``uncal`` with its primary header changed to a full-frame mode (the parameter files are
+    selected from header keywords only)."""
+    with fits.open(uncal) as hdul:
+        hdul[0].header.update(cards)
+        hdul.writeto(dest)
+    return dest
+
+
+def test_simulated_cache_turns_sirs_on_for_full_frames(program, tmp_path, monkeypatch):
+    """pars-refpixstep: NIRSpec FULL with a traditional readout (found in CRDS) and NIRCam FULL
+    (assumed) select refpix_algorithm='sirs'; NIRSpec IRS2 and subarrays get no file."""
+    crds_path, nrs, nrc = program
+    full = {"SUBARRAY": "FULL", "SUBSTRT1": 1, "SUBSTRT2": 1, "SUBSIZE1": 2048, "SUBSIZE2": 2048}
+    cases = {
+        "nrs_rapid": _full_frame_header_copy(nrs, tmp_path / "a_uncal.fits", READPATT="NRSRAPID", TSOVISIT=False,
+                                             EXP_TYPE="NRS_FIXEDSLIT", **full),
+        "nrs_nrs": _full_frame_header_copy(nrs, tmp_path / "b_uncal.fits", READPATT="NRS", **full),
+        "nrs_irs2": _full_frame_header_copy(nrs, tmp_path / "c_uncal.fits", READPATT="NRSIRS2", **full),
+        "nrc_full": _full_frame_header_copy(nrc, tmp_path / "d_uncal.fits", **full),
+    }
+    for k, v in {"CRDS_PATH": str(crds_path), "CRDS_MODE": "local", "CRDS_IGNORE_MAPPING_CHECKSUM": "0"}.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("CRDS_SERVER_URL", raising=False)
+    monkeypatch.delenv("CRDS_CONTEXT", raising=False)
+    monkeypatch.setenv("PYTHONPATH", SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-c", _CLIENT, json.dumps([str(p) for p in cases.values()])],
+                          capture_output=True, text=True, timeout=300)
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
+    assert proc.returncode == 0 and line, proc.stderr[-3000:]
+    res = {name: json.loads(line[0][len("RESULT"):])[str(p)]["refpix"] for name, p in cases.items()}
+    for name in ("nrs_rapid", "nrs_nrs", "nrc_full"):
+        assert res[name]["file"].startswith(f"jwst_{'nircam' if name == 'nrc_full' else 'nirspec'}_pars-refpixstep_")
+        assert res[name]["changed"] == {"refpix_algorithm": "sirs"}
+    assert res["nrs_irs2"]["file"] == "N/A"
 
 
 def test_skip_as_jwst_decides_it(tmp_path, meta):

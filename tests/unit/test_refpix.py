@@ -560,12 +560,3 @@ def test_sirs_on_a_subarray_is_not_applied(caplog):
     with caplog.at_level(logging.INFO):
         step = RefPixStep(make_meta(), {}, refpix_algorithm="sirs")
     assert "not applied for subarray" in caplog.text and not step.sirs_fallback
-
-
-def test_sirs_with_a_kernel_is_refused():
-    from types import SimpleNamespace
-
-    full = make_meta(SUBARRAY="FULL", SUBSIZE1=2048, SUBSIZE2=2048, NOUTPUTS=4)
-    with pytest.raises(NotImplementedError, match="jwst_nircam_sirskernel_0001.asdf"):
-        RefPixStep(full, {"sirskernel": SimpleNamespace(path="jwst_nircam_sirskernel_0001.asdf")},
-                   refpix_algorithm="sirs")

@@ -195,11 +195,9 @@ def _combine(a, a32, aok, b, b32, bok):
 
 
 @njit(cache=True)
-def _correct_plane(plane, buf, w, scratch, ref_y, ref_x, set_start, class_sets, pair_parity,
-                   cls_axis, r_axis, transposed, side_y, side_x, side_cls, do_side,
-                   win_lo, win_len, side_gain, low, high):
-    """Correct one DMS plane (float32, ny x nx) in place; buf/w/scratch set the precision."""
-    f32 = buf.itemsize == 4
+def _plane_refs(plane, buf, w, scratch, ref_y, ref_x, set_start, class_sets, pair_parity, low, high):
+    """The top/bottom reference signal of one plane per correction class: (ref float64,
+    r32 bool: jwst's value is a float32 scalar, rok bool: the class is corrected)."""
     nclass = class_sets.shape[0]
     ref = np.empty(nclass, np.float64)
     r32 = np.zeros(nclass, np.bool_)
@@ -231,6 +229,30 @@ def _correct_plane(plane, buf, w, scratch, ref_y, ref_x, set_start, class_sets, 
             if not (rok[k] and rok[k + 1]):
                 rok[k] = False
                 rok[k + 1] = False
+    return ref, r32, rok
+
+
+@njit(cache=True)
+def _top_bottom_value(g, k, ref, r32, rok, f32):
+    """A pixel's value after jwst's top/bottom subtraction, in the plane's working precision
+    (returned as float64; exact for float32)."""
+    if rok[k]:
+        if r32[k]:
+            return np.float64(np.float32(g) - np.float32(ref[k]))
+        if f32:
+            return np.float64(np.float32(np.float64(g) - ref[k]))
+        return np.float64(g) - ref[k]
+    return np.float64(g)
+
+
+@njit(cache=True)
+def _correct_plane(plane, buf, w, scratch, ref_y, ref_x, set_start, class_sets, pair_parity,
+                   cls_axis, r_axis, transposed, side_y, side_x, side_cls, do_side,
+                   win_lo, win_len, side_gain, low, high):
+    """Correct one DMS plane (float32, ny x nx) in place; buf/w/scratch set the precision."""
+    f32 = buf.itemsize == 4
+    ref, r32, rok = _plane_refs(plane, buf, w, scratch, ref_y, ref_x, set_start, class_sets, pair_parity,
+                                low, high)
     # --- side reference signal (running median of the corrected side columns) -------
     nrow_det = side_y.shape[1]
     sig = np.zeros(nrow_det, np.float64)
@@ -243,17 +265,8 @@ def _correct_plane(plane, buf, w, scratch, ref_y, ref_x, set_start, class_sets, 
                     y = side_y[sd, r, c]
                     if y < 0:
                         continue
-                    g = plane[y, side_x[sd, r, c]]
-                    k = side_cls[sd, c]
-                    if rok[k]:
-                        if r32[k]:
-                            tcol[sd, r, c] = np.float32(g) - np.float32(ref[k])
-                        elif f32:
-                            tcol[sd, r, c] = np.float32(np.float64(g) - ref[k])
-                        else:
-                            tcol[sd, r, c] = np.float64(g) - ref[k]
-                    else:
-                        tcol[sd, r, c] = g
+                    tcol[sd, r, c] = _top_bottom_value(plane[y, side_x[sd, r, c]], side_cls[sd, c], ref, r32,
+                                                       rok, f32)
         med = np.empty((2, nrow_det), np.float64)
         for sd in range(2):
             for r in range(nrow_det):

@@ -37,6 +37,8 @@ NOT_APPLICABLE = ("emicorr", "flat", "ipc", "pastasoss", "persat", "pictureframe
                   "sirskernel", "superbias", "trapdensity", "trappars", "wavelengthrange")
 #: reference types cut to the exposure's subarray (matched on SUBARRAY even when full frame)
 PER_SUBARRAY = ("dark", "reset")
+#: reference types with one file per instrument (no DETECTOR): matched on any detector
+PER_INSTRUMENT = ("sirskernel",)
 
 
 def check_cache_is_ours(crds_path: Path) -> None:
@@ -165,7 +167,7 @@ def _rmap_entries(refroot: Path) -> dict:
         kw = simfiles.read_reference_keywords(f)
         instr = str(kw["INSTRUME"] or "").upper()
         reftype = str(kw["REFTYPE"] or "").lower()
-        det = str(kw["DETECTOR"] or "").upper()
+        det = str(kw["DETECTOR"] or ("N/A" if reftype in PER_INSTRUMENT else "")).upper()
         if not (instr and reftype and det):
             log.warning("%s: not a usable reference file (INSTRUME/REFTYPE/DETECTOR missing); skipped", f)
             continue

@@ -54,6 +54,22 @@ SOSS reduction notes recommend flagging them, but the operational pars-jumpstep 
 NIS_SOSS could not be checked offline. No clean_flicker_noise file is shipped for SOSS or the
 NIRCam TSO modes (ASSUMED: the public calwebb_detector1 notes turn it on by parameter file
 only for NIRSpec BOTS); rampflow's ``destripe`` step is what their demo configs use.
+
+refpix (``pars-refpixstep``): SIRS side-pixel correction on full frames. FOUND for NIRSpec:
+CRDS's ``nirspec_pars-refpixstep`` rmap ("NIRSpec NRS FULL reference pixel correction step
+parameters", matching on READPATT and SUBARRAY; crds repository, jwst/specs), whose READPATT
+values are NRS, NRSRAPID, NRSRAPIDD1, NRSRAPIDD2 and NRSRAPIDD6 (the CRDS message quoted in
+jwst issue #9761), and the NIRSpec pipeline notebooks' Build 13.0 update
+(jwst-pipeline-notebooks PR #104): "For FULL frame data using traditional readout modes (NRS,
+NRSRAPID) the default is 'sirs'". So NIRSpec FULL with those readouts gets
+``refpix_algorithm: sirs`` (other parameters jwst's defaults, ASSUMED). NIRCam: CRDS has a
+``pars-refpixstep`` rmap for NIRCam too (crds PR 1134, "New pars-refpixstep rmap for
+nircam"), and jwst's NIRCam full-frame imaging regression test pins
+``--steps.refpix.refpix_algorithm=median`` for its default run, which it would not need if
+CRDS left the default; the file's content was not found, so NIRCam FULL ->
+``refpix_algorithm: sirs`` is ASSUMED (inferred). NIRISS: no ``pars-refpixstep`` was found, so
+none is shipped (jwst's default, the running median). SIRS acts on full frames only, so
+the subarray TSO modes are unaffected either way.
 """
 
 from __future__ import annotations
@@ -62,7 +78,7 @@ import datetime as _dt
 from pathlib import Path
 
 #: jwst step class per step name (the pars reftype is ``pars-`` + its lower-case name)
-_CLASSES = {"jump": "jwst.jump.jump_step.JumpStep",
+_CLASSES = {"jump": "jwst.jump.jump_step.JumpStep", "refpix": "jwst.refpix.refpix_step.RefPixStep",
             "clean_flicker_noise": "jwst.clean_flicker_noise.clean_flicker_noise_step.CleanFlickerNoiseStep"}
 
 _SNOWBALLS = {"expand_large_events": True, "min_sat_area": 15.0, "min_jump_area": 15.0, "expand_factor": 2.0,
@@ -73,11 +89,16 @@ _MIRI_SHOWERS = {"find_showers": True, "extend_snr_threshold": 1.2, "extend_min_
 _BOTS_CFN = {"skip": False, "fit_method": "median", "background_method": "median", "mask_science_regions": False,
              "fit_by_channel": False, "n_sigma": 2.0}
 
+_SIRS = {"refpix_algorithm": "sirs"}
+#: NIRSpec's traditional (non-IRS2) readout patterns, as its pars-refpixstep rmap lists them
+NRS_TRADITIONAL = ("NRS", "NRSRAPID", "NRSRAPIDD1", "NRSRAPIDD2", "NRSRAPIDD6")
+
 #: instrument -> list of (step, match (EXP_TYPE, DETECTOR, SUBARRAY, READPATT, TSOVISIT), parameters)
 PARS = {
     "NIRSPEC": [
         ("jump", ("NRS_BRIGHTOBJ", "N/A", "N/A", "N/A", "T"), _SNOWBALLS),
         ("clean_flicker_noise", ("NRS_BRIGHTOBJ", "N/A", "N/A", "N/A", "T"), _BOTS_CFN),
+        *[("refpix", ("N/A", "N/A", "FULL", rp, "N/A"), _SIRS) for rp in NRS_TRADITIONAL],
     ],
     "NIRISS": [
         ("jump", ("NIS_SOSS", "N/A", "N/A", "N/A", "T"), _SNOWBALLS),
@@ -86,6 +107,7 @@ PARS = {
         ("jump", ("NRC_IMAGE", "N/A", "N/A", "N/A", "N/A"), _SNOWBALLS),
         ("jump", ("NRC_TSIMAGE", "N/A", "N/A", "N/A", "T"), _SNOWBALLS),
         ("jump", ("NRC_TSGRISM", "N/A", "N/A", "N/A", "T"), _SNOWBALLS),
+        ("refpix", ("N/A", "N/A", "FULL", "N/A", "N/A"), _SIRS),
     ],
     "MIRI": [
         ("jump", ("MIR_IMAGE", "N/A", "N/A", "N/A", "N/A"), _MIRI_SHOWERS),

@@ -7,7 +7,9 @@ NGROUPS * (NFRAMES + GROUPGAP) frames, and holds ``dark_rate * t_k``: exactly th
 of the injected dark signal. IPC is a 3 x 3 deconvolution kernel (centre ``1 + 4a``,
 nearest neighbours ``-a`` with ``a`` = :data:`IPC_ALPHA`, corners 0), as the NIR IPC
 references are; the simulated ramps carry no IPC, so the ipc step only exercises the
-correction. The files are written by :mod:`rampflow.io.simfiles`.
+correction. The files are written by :mod:`rampflow.io.simfiles`. Beside these, an
+instrument that CRDS has SIRS kernels for gets its SIRSKERNEL file (one per instrument, ASDF:
+:mod:`.sirskernel`), under the reftype ``sirskernel``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ..io import simfiles
 from . import kinds
 from .detector import DetectorModel
 from .geometry import FULL, Geometry, cut
+from .sirskernel import write_sirskernel
 
 #: reference types written for every detector
 REFTYPES = ("mask", "saturation", "superbias", "linearity", "dark", "readnoise", "gain", "ipc")
@@ -123,5 +126,8 @@ def write_references(det: DetectorModel, geom: Geometry, phys: dict, refdir: Pat
                "DESCRIP": f"Simulated dark for {det.name} {geom.subarray} ({nfr} frames)"}
     put("dark", {"SCI": dark, "DQ": np.zeros((geom.ny, geom.nx), np.uint32)}, dark_kw,
         ["UNRELIABLE_DARK"], subarray=dark_tag(geom), model=instrument.dark_model)
+    sirs = write_sirskernel(refdir, instrument.name)
+    if sirs is not None:
+        paths["sirskernel"] = sirs
     paths.update(spec.extra_references(det, geom, phys, refdir))
     return paths

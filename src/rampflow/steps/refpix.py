@@ -48,22 +48,23 @@ MIRI: jwst's own MIRI algorithm (left/right reference columns per amplifier, aft
 subtracting each integration's first group), and MIRI subarrays SKIPPED, as jwst does: see
 :mod:`.refpix_miri`.
 
-``refpix_algorithm="sirs"`` (jwst 3.0): on NIR full frames jwst asks CRDS for a SIRSKERNEL
-reference; when there is none (N/A) it warns and corrects the side pixels with the running
-median above (``side_smoothing_length``, ``side_gain``), i.e. exactly the "median"
-algorithm; on subarrays (and MIRI) it ignores SIRS. rampflow does the same: the runner
-resolves SIRSKERNEL only in that case (:meth:`RefPixStep.reftypes_for`), and without one the
-step runs the running-median path with jwst's warnings.
+``refpix_algorithm="sirs"`` (jwst 3.0): on NIR full frames (SUBARRAY containing "FULL") jwst
+asks CRDS for a SIRSKERNEL reference. With one that has kernels for the detector, the side
+correction is the SIRS convolution of :mod:`.refpix_sirs` instead of the running median
+(only when ``use_side_ref_pixels``); without one (N/A), or without the detector in it, it warns
+and uses the running median above (``side_smoothing_length``, ``side_gain``); on subarrays
+(and MIRI) it ignores SIRS. rampflow does the same: the runner resolves SIRSKERNEL only in
+that case (:meth:`RefPixStep.reftypes_for`).
 
-Out of scope (clear errors): IRS2 readouts (NRSIRS2 / NRSIRS2RAPID, 3200-pixel axis); the
-SIRS convolution itself when a SIRSKERNEL reference exists (NotImplementedError naming the
-file); multistripe/superstripe subarrays (not described by our metadata). The ZEROFRAME
+Out of scope (clear errors): IRS2 readouts (NRSIRS2 / NRSIRS2RAPID, 3200-pixel axis); SIRS
+on a 4-output subarray whose SUBARRAY name contains "FULL" (not a real mode); multistripe/
+superstripe subarrays (not described by our metadata). The ZEROFRAME
 extension, which jwst also corrects, is not carried by
 rampflow's ramp products. Deliberate difference: a one-output subarray whose
 reference pixels all share one column parity makes jwst raise IndexError; here that
 subarray is left uncorrected with a warning. ``odd_even_rows``, ``ovr_corr_mitigation_ftr``,
-``preserve_irs2_refpix``, ``irs2_mean_subtraction``, ``sigreject``, ``gaussmooth`` and
-``halfwidth`` only act on MIRI, IRS2 or SIRS data and are accepted and ignored.
+``preserve_irs2_refpix`` and ``irs2_mean_subtraction`` only act on MIRI or IRS2 data and are
+accepted and ignored; ``sigreject``, ``gaussmooth`` and ``halfwidth`` act with SIRS only.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ import numpy as np
 
 from ..dq import DO_NOT_USE, REFERENCE_PIXEL
 from ..kernels.refpix import _refpix_kernel
-from . import refpix_miri
+from . import refpix_miri, refpix_sirs
 from .base import Step
 
 log = logging.getLogger(__name__)
@@ -156,6 +157,9 @@ class RefpixPlan:
     win_lo: int = -5
     win_len: int = 11
     notes: list = field(default_factory=list)
+    chan_axis: np.ndarray | None = None   # int32: amplifier (detector column // 512) per DMS column/row
+    sirs_y: np.ndarray | None = None      # int32 (2, 2048, 4): DMS row of every side pixel (full frame)
+    sirs_x: np.ndarray | None = None      # int32 (2, 2048, 4)
 
     @property
     def nbuf(self) -> int:
@@ -345,6 +349,13 @@ def plan_geometry(pixeldq: np.ndarray, *, xstart: int = 1, ystart: int = 1, fast
         do_side = False
         pair_parity = bool(odd_even_columns)
         path, cls_of_col, class_sets = _subarray_sets(det, good, odd_even_columns, to_sub, sets_y, sets_x, notes)
+    sirs_y = sirs_x = None
+    if do_side and not sub:          # every side pixel, for SIRS (jwst ignores the DQ there)
+        sirs_y = np.empty((2, NFULL, 4), np.int32)
+        sirs_x = np.empty((2, NFULL, 4), np.int32)
+        for sd, first in enumerate((0, NFULL - 4)):
+            for j in range(4):
+                sirs_y[sd, :, j], sirs_x[sd, :, j] = to_sub(np.arange(NFULL), np.full(NFULL, first + j))
     sizes = [len(s) for s in sets_y]
     set_start = np.zeros(len(sizes) + 1, np.int64)
     set_start[1:] = np.cumsum(sizes)
@@ -357,6 +368,7 @@ def plan_geometry(pixeldq: np.ndarray, *, xstart: int = 1, ystart: int = 1, fast
         ref_y=ref_y, ref_x=ref_x, set_start=set_start, class_sets=class_sets,
         pair_parity=pair_parity, do_side=do_side, side_y=side_y, side_x=side_x,
         side_cls=side_cls, win_lo=int(win_lo), win_len=int(win_len), notes=notes,
+        chan_axis=np.ascontiguousarray(c_axis // AMP_WIDTH, dtype=np.int32), sirs_y=sirs_y, sirs_x=sirs_x,
     )
 
 
@@ -477,6 +489,7 @@ class RefPixStep(Step):
                              f"got {p['refpix_algorithm']!r}")
         self._miri = meta.instrument == "MIRI"
         self.sirs_fallback = False
+        self._sirs = None
         if self._miri:
             if p["refpix_algorithm"] == "sirs":
                 log.info("refpix: Simple Improved Reference Subtraction (SIRS) not applied for MIRI data.")
@@ -491,14 +504,22 @@ class RefPixStep(Step):
                 f"({meta.readpatt}); IRS2 reference-pixel correction is not implemented")
         if self.wants_sirs(meta, p):
             kernel = refs.get("sirskernel")
-            if kernel is not None:
-                raise NotImplementedError(
-                    f"step 'refpix': refpix_algorithm='sirs' with the SIRSKERNEL reference {kernel.path}: the "
-                    "SIRS convolution is not implemented; use refpix_algorithm='median', or give "
-                    "references.overrides.sirskernel: N/A for jwst's running-median fallback")
-            log.warning("refpix: No reference file found for the optimized convolution kernel.")
-            log.warning("refpix: REFPIX step will use the running median algorithm for side pixels.")
-            self.sirs_fallback = True
+            if kernel is None:
+                log.warning("refpix: No reference file found for the optimized convolution kernel.")
+                log.warning("refpix: REFPIX step will use the running median algorithm for side pixels.")
+                self.sirs_fallback = True
+            else:
+                log.info("refpix: Using SIRS reference file: %s", kernel.path)
+                if p["use_side_ref_pixels"]:   # jwst builds the kernels in its side correction only
+                    self._sirs = refpix_sirs.make_kernels(kernel.tree, meta.detector, p["gaussmooth"],
+                                                          p["halfwidth"])
+                    if self._sirs is None:
+                        log.info("refpix: The REFPIX step will use the running median")
+                        self.sirs_fallback = True
+                    elif is_subarray((meta.subsize2, meta.subsize1)):
+                        raise NotImplementedError(
+                            f"step 'refpix': SIRS on the {meta.subsize1} x {meta.subsize2} subarray "
+                            f"{meta.subarray!r} (a 'FULL' name on a subarray) is not implemented")
         elif p["refpix_algorithm"] == "sirs":
             log.info("refpix: Simple Improved Reference Subtraction (SIRS) not applied for subarray data.")
         if meta.detector not in NIR_DETECTORS:
@@ -547,8 +568,16 @@ class RefPixStep(Step):
                              f"{self.meta.subsize2} (chunking='integrations')")
         plan = self.plan(pdq)
         self._zf_plan = plan
-        apply_plan(sci, plan, side_gain=self.params["side_gain"], siglimit=self.params["siglimit"],
-                   first_integration=ints.start or 0)
+        self._apply(sci, plan, ints.start or 0)
+
+    def _apply(self, sci, plan, first_integration):
+        p = self.params
+        if self._sirs is not None and plan.do_side:
+            refpix_sirs.apply_sirs(sci, plan, self._sirs, sigreject=p["sigreject"], siglimit=p["siglimit"],
+                                   first_integration=first_integration)
+        else:
+            apply_plan(sci, plan, side_gain=p["side_gain"], siglimit=p["siglimit"],
+                       first_integration=first_integration)
 
     def process_zeroframe(self, zf, ints, rows):
         """jwst (ZEROFRAM true): ZEROFRAME is corrected as a one-group ramp with the same
@@ -557,8 +586,9 @@ class RefPixStep(Step):
             return
         zero = zf == 0.0
         z = np.ascontiguousarray(zf[:, None])
-        apply_plan(z, self._zf_plan, side_gain=self.params["side_gain"], siglimit=self.params["siglimit"],
-                   first_integration=ints.start or 0)
+        # jwst corrects ZEROFRAME after every group, in its re-used group buffer: float64 by
+        # then when side pixels are used, so no ZEROFRAME plane is the float32 "first group"
+        self._apply(z, self._zf_plan, 1)
         zf[...] = z[:, 0]
         zf[zero] = 0.0
 
