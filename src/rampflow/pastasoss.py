@@ -154,6 +154,46 @@ def spectraces(tree: dict, pwcpos: float, subarray: str = "SUBSTRIP256", orders=
     return out
 
 
+def _calc_2d_wave_map(wave_grid, x_dms, y_dms, tilt, oversample=2, maxiter=5, dtol=1e-2, dimx=2048, dimy=300):
+    """The wavelength of every pixel of the SOSS area (jwst's ``_calc_2d_wave_map``): iterated
+    along x from the trace's (x, y, wavelength), NaN outside the trace's wavelengths, on a
+    (os * dimx, os * dimx) frame whose last os * dimy rows hold the area."""
+    os = np.copy(oversample)
+    y_dms = y_dms + (dimy - dimx)
+    x_vec = np.arange(dimx * os) / os - (os - 1) / (2 * os)
+    y_vec = np.arange(dimy * os) / os - (os - 1) / (2 * os)
+    x_grid, y_grid = np.meshgrid(x_vec, y_vec)
+    delta_x = 0.0
+    for _ in range(maxiter):
+        wave_iterated = np.interp(x_grid - delta_x, x_dms[::-1], wave_grid[::-1])
+        tilt_tmp = np.interp(wave_iterated, wave_grid, tilt)
+        x_estimate = np.interp(wave_iterated, wave_grid, x_dms)
+        y_estimate = np.interp(wave_iterated, wave_grid, y_dms)
+        x_iterated = x_estimate + (y_grid - y_estimate) * np.tan(np.deg2rad(tilt_tmp))
+        delta_x = delta_x + (x_iterated - x_grid)
+        if np.all(np.abs(x_iterated - x_grid) < dtol):
+            break
+    wave_map_2d = np.interp(x_grid - delta_x, x_dms[::-1], wave_grid[::-1], left=np.nan, right=np.nan)
+    tmp = np.full((os * dimx, os * dimx), fill_value=np.nan)
+    tmp[(-os * dimy):] = wave_map_2d
+    return tmp
+
+
+def wavemap(tree: dict, pwcpos: float, subarray: str, order: int) -> np.ndarray:
+    """The wavelength (um) of every pixel of the subarray for ``order`` (jwst's
+    ``get_soss_wavemaps`` for one order): float64 (rows of the subarray, 2048)."""
+    x, y, grid = spectraces(tree, pwcpos, subarray, orders=[order])[0]
+    ymin, xdim = int(_meta(tree, "subarray_ymin")), int(_meta(tree, "soss_xdim"))
+    wmap = _calc_2d_wave_map(grid, x, y, np.zeros_like(x), oversample=1, dimx=xdim,
+                             dimy=int(_meta(tree, "soss_ydim")))
+    wmap[:ymin, :] = wmap[ymin]
+    if str(subarray).upper() == "SUBSTRIP96":
+        return wmap[ymin:ymin + 96, :]
+    if str(subarray).upper() in SUPPORTED_SUBARRAYS:
+        return wmap[ymin:xdim, :]
+    return wmap
+
+
 def trace_mask(tree: dict, pwcpos: float, subarray: str, shape, halfwidth: int = 16) -> np.ndarray:
     """bool (ny, nx): True on the pixels within ``halfwidth`` rows (floor / ceil of the
     trace +- halfwidth, inclusive) of any order's trace, the trace interpolated on every

@@ -34,7 +34,7 @@ def jwst_soss_flicker(monkeypatch):
     from jwst.ramp_fitting import RampFitStep
     from jwst.white_light import WhiteLightStep
 
-    def run(case, model, **params):
+    def run(case, model, wavelengthrange="N/A", **params):
         refs = case.refs
 
         class DraftRampFit(RampFitStep):
@@ -50,7 +50,7 @@ def jwst_soss_flicker(monkeypatch):
         class WhiteLight(WhiteLightStep):
             def __init__(self, *a, **k):
                 super().__init__(*a, **k)
-                self.override_wavelengthrange = "N/A"
+                self.override_wavelengthrange = str(wavelengthrange)
 
         monkeypatch.setattr(cfn, "RampFitStep", DraftRampFit)
         monkeypatch.setattr(tmi, "BackgroundStep", Bkg)
@@ -60,7 +60,7 @@ def jwst_soss_flicker(monkeypatch):
     return run
 
 
-def ours(case, model, tmp_path, **params):
+def ours(case, model, tmp_path, extra_refs=None, **params):
     from rampflow import io
     from rampflow.references import load_reference
     from rampflow.steps import get_step_class
@@ -69,8 +69,9 @@ def ours(case, model, tmp_path, **params):
     model.save(str(path))
     cls = get_step_class("clean_flicker_noise")
     with io.open_ramp(path) as rf:
-        types = cls.reftypes_for(rf.meta, {**cls.defaults, **params})
-        step = cls(rf.meta, {rt: load_reference(rt, case.refs[rt], rf.meta) for rt in types}, **params)
+        paths = {**case.refs, **(extra_refs or {})}
+        types = [rt for rt in cls.reftypes_for(rf.meta, {**cls.defaults, **params}) if rt in paths]
+        step = cls(rf.meta, {rt: load_reference(rt, paths[rt], rf.meta) for rt in types}, **params)
         step.prepare(rf)
         sci, gdq = (np.array(a) for a in rf.read())
         pdq = rf.pixeldq()
@@ -91,6 +92,32 @@ def test_soss_parity(jwst_offline, soss_case, jwst_soss_flicker, tmp_path, param
     mine = ours(soss_case, model, tmp_path, **params)
     assert not np.array_equal(mine[0], np.asarray(model.data))  # something was cleaned
     assert_ramp_parity(mine, theirs, rtol=0)
+
+
+def test_soss_median_image_with_a_wavelength_range(jwst_offline, soss_case, jwst_soss_flicker, tmp_path):
+    """With a WAVELENGTHRANGE reference (as CRDS has for NIRISS) the white light keeps the
+    columns of order 1 whose box wavelength is in its range: jwst and rampflow agree bit for bit,
+    and the scaling differs from the all-wavelength one."""
+    from stdatamodels.jwst import datamodels
+
+    wr = datamodels.WavelengthrangeModel()
+    wr.meta.instrument.name, wr.meta.instrument.detector = "NIRISS", "NIS"
+    wr.meta.exposure.type, wr.meta.reftype = "NIS_SOSS", "WAVELENGTHRANGE"
+    wr.meta.author, wr.meta.pedigree, wr.meta.useafter = "test", "DUMMY", "2022-01-01T00:00:00"
+    wr.meta.description = "order 1 and 2 ranges for the test"
+    wr.wavelengthrange = [[1, "CLEAR", 1.2, 2.0], [2, "CLEAR", 0.6, 1.0]]
+    wr.waverange_selector = ["CLEAR"]
+    wr.order = [1, 2]
+    path = tmp_path / "jwst_niriss_wavelengthrange_test.asdf"
+    wr.save(str(path))
+    model = jwst_stage(soss_case, PREV)
+    params = {"background_method": "median_image"}
+    theirs = jwst_soss_flicker(soss_case, model, wavelengthrange=str(path), **params)
+    assert theirs.meta.cal_step.clean_flicker_noise == "COMPLETE"
+    mine = ours(soss_case, model, tmp_path, extra_refs={"wavelengthrange": path}, **params)
+    assert_ramp_parity(mine, theirs, rtol=0)
+    full = ours(soss_case, model, tmp_path, **params)
+    assert not np.array_equal(mine[3].median.norm, full[3].median.norm)
 
 
 def test_soss_trace_mask_matches_jwst(jwst_offline, soss_case, tmp_path):
@@ -130,6 +157,7 @@ def test_soss_median_image_through_the_runner(jwst_offline, soss_case, jwst_soss
     theirs = jwst_soss_flicker(soss_case, str(src), output_dir=str(theirs_dir), **params)
     outs = {s: tmp_path / f"ours_{s}.fits" for s in ("clean_flicker_noise", "flicker_bkg")}
     overrides = {rt: str(soss_case.refs[rt]) for rt in ("gain", "readnoise", "pastasoss", "bkg")}
+    overrides["wavelengthrange"] = "N/A"
     run(["clean_flicker_noise"], {"ramp": src}, outs, params={"clean_flicker_noise": params}, overrides=overrides,
         use_crds_pars=False, chunk_mb=0.5)
     with datamodels.open(str(outs["clean_flicker_noise"])) as m:

@@ -242,7 +242,7 @@ def test_step_fails_without_pastasoss_or_on_other_subarrays(caplog, pasta):
                              background_method="median_image")
     assert step.failed and "subarray GENERIC" in step.skipped
     types = CleanFlickerNoise.reftypes_for(_meta(), {**CleanFlickerNoise.defaults, "background_method": "median_image"})
-    assert set(types) == {"readnoise", "gain", "pastasoss", "bkg"}
+    assert set(types) == {"readnoise", "gain", "pastasoss", "bkg", "wavelengthrange"}
     assert CleanFlickerNoise.reftypes_for(_meta("NRC_IMAGE"), CleanFlickerNoise.defaults) == ("readnoise", "gain")
 
 
@@ -320,3 +320,19 @@ def test_flat_soss_ramp_is_its_own_median_image(pasta):
     step.process(out, np.zeros(out.shape, np.uint8), np.zeros((256, 2048), np.uint32), slice(0, 5), slice(0, 256))
     np.testing.assert_array_equal(out, sci)
     assert step.cleaned == 15  # every group, the first included
+
+
+def test_wavelength_range_of_order_1_as_jwst(pasta):
+    tree = {"wavelengthrange": [[1, "CLEAR", 0.9, 2.8], [2, "CLEAR", 0.6, 1.4], [1, "F277W", 2.4, 2.8]]}
+    assert fmi.soss_waverange(tree, "CLEAR") == (0.9, 2.8)
+    assert fmi.soss_waverange(None, "CLEAR") is None
+    with pytest.raises(ValueError, match="No reference wavelength range"):
+        fmi.soss_waverange(tree, "F150W")
+    with pytest.raises(ValueError, match="Multiple"):
+        fmi.soss_waverange({"wavelengthrange": tree["wavelengthrange"] * 2}, "CLEAR")
+    # ones: columns whose box wavelength is in 1.2-2.0 um (x = 2047 (2.8 - w) / 1.95), 15 each
+    ones = np.ones((2, 256, 2048), np.float32)
+    flux = fmi.soss_white_light(ones, pasta[1], PWCPOS, "SUBSTRIP256", (1.2, 2.0))
+    ncols = flux[0] / 15
+    assert abs(ncols - 2047 * 0.8 / 1.95) < 3
+    np.testing.assert_allclose(fmi.soss_white_light(ones, pasta[1], PWCPOS, "SUBSTRIP256", (0.0, 10.0)), 15 * 2048)

@@ -51,10 +51,10 @@ Differences from jwst (on purpose or not implemented), each raising a clear erro
 ``mask_science_regions`` is not implemented for the exposure types whose regions need a WCS
 (see :mod:`.flicker_mask`). On purpose: ``median_image`` on the TSO types whose jwst scaling
 needs a WCS (NRS_BRIGHTOBJ, NRC_TSGRISM, NRC_TSIMAGE, MIR_IMAGE TSO) takes the per-integration
-scaling from rampflow's own trace / aperture, and on NIS_SOSS a WAVELENGTHRANGE reference is
-not applied (see :mod:`.flicker_median_image`). MIRI imaging's non-science DQ comes from
-the FLAT the step resolved (``references.overrides.flat`` included), where jwst's inner
-FlatFieldStep asks CRDS and ignores the step's ``override_flat``. An FFT fit failing
+scaling from rampflow's own trace / aperture (see :mod:`.flicker_median_image`). MIRI
+imaging's non-science DQ comes from the FLAT the step resolved (``references.overrides.flat``
+included), where jwst's inner FlatFieldStep asks CRDS and ignores the step's
+``override_flat``. An FFT fit failing
 (singular matrix) part way raises RuntimeError instead of jwst's FAILED status with the input
 restored: earlier chunks of integrations are already written.
 """
@@ -185,7 +185,7 @@ class CleanFlickerNoise(Step):
     reftypes = ("readnoise", "gain")
     #: the FLAT, asked for only when :func:`wants_flat` (N/A: the step goes on without it, as jwst's);
     #: NIS_SOSS only: the traces (mask_science_regions, median_image) and the background templates (median_image)
-    optional_reftypes = ("flat", "pastasoss", "bkg")
+    optional_reftypes = ("flat", "pastasoss", "bkg", "wavelengthrange")
     spec = SPEC
     skip_default = True
     #: CRDS parameter files turn it on per mode (NIRSpec BOTS): in the default steps with skip: null
@@ -230,11 +230,12 @@ class CleanFlickerNoise(Step):
     @classmethod
     def reftypes_for(cls, meta, params):
         """READNOISE and GAIN; the FLAT when :func:`wants_flat`; on NIS_SOSS also PASTASOSS (as
-        jwst asks for it) and, for ``median_image``, the BKG templates jwst's background step uses."""
+        jwst asks for it) and, for ``median_image``, the BKG templates jwst's background step uses
+        and the WAVELENGTHRANGE its white_light step uses."""
         extra = ("flat",) if wants_flat(meta, params) else ()
         if str(meta.exp_type).upper() == "NIS_SOSS":
-            extra += ("pastasoss", "bkg") if str(params.get("background_method")) == "median_image" \
-                else ("pastasoss",)
+            extra += ("pastasoss", "bkg", "wavelengthrange") if str(params.get("background_method")) == \
+                "median_image" else ("pastasoss",)
         return cls.reftypes + extra
 
     def _read_flat(self, flat: np.ndarray | None = None) -> None:
@@ -318,12 +319,13 @@ class CleanFlickerNoise(Step):
             ref_rows = int(bkg.header.get("SUBSIZE2") or bkg["SCI"].shape[-2])
             cut = np.asarray(bkg["SCI"], dtype=np.float32)
             templates = soss_template_for(cut[None] if cut.ndim == 2 else cut, ramp.shape[2], ref_rows)
-        pasta = self.refs.get("pastasoss")
+        pasta, wrange = self.refs.get("pastasoss"), self.refs.get("wavelengthrange")
         try:
             # jwst divides the draft rateints by the flat (apply_flat_field) before the median image
             rate = draft[0] if self.flat is None else draft[0] / self.flat
             self.median = make_median_image(ramp, rate, draft[1], bkg_templates=templates,
-                                            pastasoss_tree=None if pasta is None else pasta.tree, chunk_mb=chunk_mb)
+                                            pastasoss_tree=None if pasta is None else pasta.tree,
+                                            waverange_tree=None if wrange is None else wrange.tree, chunk_mb=chunk_mb)
         except ValueError as err:
             log.warning("A median image could not be created: %s. The step will be skipped.", err)
             self.skipped, self.failed = f"a median image could not be created: {err}", True

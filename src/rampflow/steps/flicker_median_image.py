@@ -29,11 +29,12 @@ SOSS background and the median ramp are held whole (nints x ny x nx, as in jwst)
 read in chunks of rows for the median, and the scaled image is made one integration at a time
 (jwst holds it for the whole exposure).
 
-Differences (on purpose): jwst's white_light step restricts the SOSS sum to the
-WAVELENGTHRANGE reference's range for order 1 when CRDS has one; rampflow sums every column
-the box covers (what jwst does when the reference is N/A, as in the simulator's cache). For
-the TSO spectroscopic and imaging types (NRS_BRIGHTOBJ, NRC_TSGRISM, NRC_TSIMAGE, MIR_IMAGE
-TSO) jwst's scaling flux runs assign_wcs, extract_2d / extract_1d / white_light or
+SOSS's white light keeps the columns whose mean wavelength (PASTASOSS wavelength map) is
+within the WAVELENGTHRANGE reference's range for order 1, as jwst's white_light step, or
+every column without one (the simulator's cache has none).
+
+Differences (on purpose): for the TSO spectroscopic and imaging types (NRS_BRIGHTOBJ,
+NRC_TSGRISM, NRC_TSIMAGE, MIR_IMAGE TSO) jwst's scaling flux runs assign_wcs, extract_2d / extract_1d / white_light or
 tso_photometry, which need instrument-model WCS references (and EXTRACT1D / TSOPHOT)
 rampflow does not have; rampflow takes the flux from its own trace / aperture
 (:func:`tso_flux`). jwst only uses that flux divided by its median across integrations, so
@@ -185,11 +186,12 @@ def soss_background_rate(rateints, dq, templates):
 
 # --------------------------------------------------------------------------- scaling flux
 
-def soss_white_light(bgsub, pastasoss_tree, pwcpos) -> np.ndarray:
+def soss_white_light(bgsub, pastasoss_tree, pwcpos, subarray: str = "SUBSTRIP256", waverange=None) -> np.ndarray:
     """Per integration (float64 (nints,)): order 1 of ``bgsub`` (float32 (nints, ny, nx))
     summed in a 15-pixel box around the PASTASOSS trace (in SUBSTRIP256 rows, as jwst's), then
-    over the columns the box covers (jwst's ``_soss_box_extract`` and white_light without a
-    WAVELENGTHRANGE reference)."""
+    over the columns the box covers whose mean wavelength is within ``waverange`` ((min, max)
+    um, the WAVELENGTHRANGE reference's for order 1; None: all) -- jwst's
+    ``_soss_box_extract`` and white_light. ``subarray`` places the wavelength map."""
     from .. import pastasoss
 
     _, ny, nx = bgsub.shape
@@ -198,11 +200,33 @@ def soss_white_light(bgsub, pastasoss_tree, pwcpos) -> np.ndarray:
     xtrace, ytrace, _ = pastasoss.trace(pastasoss_tree, pwcpos, SOSS_ORDER)
     weights = pastasoss.box_weights(ytrace, SOSS_BOX_WIDTH, (ny, nx), xtrace.astype(int))
     npix = np.sum(weights, axis=0)
-    valid = npix != 0  # jwst: a finite mean wavelength of the box
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
+        if waverange is None:
+            valid = npix != 0  # jwst: a finite mean wavelength of the box (a NaN-sum over it is always finite)
+            keep = np.ones(int(valid.sum()), dtype=bool)
+        else:
+            wave = pastasoss.wavemap(pastasoss_tree, pwcpos, subarray, SOSS_ORDER)
+            wavelength = np.nansum(wave * weights, axis=0) / npix
+            valid = np.isfinite(wavelength)
+            keep = (wavelength[valid] >= waverange[0]) & (wavelength[valid] <= waverange[1])
         flux = np.array([np.nansum(bgsub[i] * weights, axis=0)[valid] for i in range(bgsub.shape[0])])
+    flux[:, ~keep] = np.nan
     return np.nansum(flux, axis=1)
+
+
+def soss_waverange(ref_tree: dict | None, filt: str):
+    """(min, max) um of order 1 for filter ``filt`` from a WAVELENGTHRANGE reference's tree
+    (rows order, filter, min, max), or None without one. ValueError (jwst's) when no row or
+    several rows match."""
+    if ref_tree is None:
+        return None
+    rows = [r for r in ref_tree.get("wavelengthrange", []) if int(r[0]) == SOSS_ORDER and str(r[1]) == str(filt)]
+    if not rows:
+        raise ValueError(f"No reference wavelength range found for order {SOSS_ORDER} and filter {filt}.")
+    if len(rows) > 1:
+        raise ValueError(f"Multiple reference wavelength ranges found for order {SOSS_ORDER} and filter {filt}.")
+    return float(rows[0][2]), float(rows[0][3])
 
 
 def normalise_flux(flux) -> np.ndarray:
@@ -322,12 +346,13 @@ class MedianImage:
         return scaled
 
 
-def make_median_image(ramp, rateints, rate_dq, *, bkg_templates=None, pastasoss_tree=None,
+def make_median_image(ramp, rateints, rate_dq, *, bkg_templates=None, pastasoss_tree=None, waverange_tree=None,
                       chunk_mb: float = 256) -> MedianImage:
     """The median image of an open ramp (RampFile) from its draft ``rateints`` (float32 (nints,
     ny, nx)) and their DQ (see the module docstring). ``bkg_templates``: the BKG reference's
     templates cut to the exposure's rows (SOSS; None: no background); ``pastasoss_tree``: the
-    PASTASOSS reference (SOSS). ValueError when a median image cannot be made (jwst then marks
+    PASTASOSS reference (SOSS); ``waverange_tree``: the WAVELENGTHRANGE reference (SOSS; None:
+    every wavelength). ValueError when a median image cannot be made (jwst then marks
     the step FAILED and leaves the data alone)."""
     meta = ramp.meta
     nints = ramp.shape[0]
@@ -339,7 +364,8 @@ def make_median_image(ramp, rateints, rate_dq, *, bkg_templates=None, pastasoss_
         background, bgsub = soss_background_rate(rateints, rate_dq, bkg_templates)
         if pastasoss_tree is None:
             raise ValueError("median_image for NIS_SOSS needs a PASTASOSS reference")
-        flux = soss_white_light(bgsub, pastasoss_tree, float(meta.extra.get("PWCPOS", np.nan)))
+        flux = soss_white_light(bgsub, pastasoss_tree, float(meta.extra.get("PWCPOS", np.nan)), meta.subarray,
+                                soss_waverange(waverange_tree, meta.extra.get("FILTER", "CLEAR")))
     elif needs_wcs(exp, is_tso(meta)):
         background = None
         flux = tso_flux(rateints, meta)
