@@ -11,7 +11,7 @@ WAVELENGTHRANGE, as in the simulator's CRDS cache).
 
 import numpy as np
 import pytest
-from conftest import assert_ramp_parity, jwst_stage
+from parity_helpers import assert_ramp_parity, jwst_stage
 
 PREV = ["group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity", "dark_current", "jump"]
 
