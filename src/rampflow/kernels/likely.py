@@ -74,9 +74,10 @@ def _fit_block(d, use, n, crg, gain, rn, aph, arn, bph, brn, W, S, detect):
     d float64 (n, P) differences (DN/s); use uint8 (n, P), 1 = use; crg / gain / rn (P,)
     count-rate guess (DN/s), gain (e-/DN), read noise per read (DN). W (NSCRATCH, n + 2, P)
     scratch; S (NS, P) per-pixel scalars: S[_RC] rate, S[_RX] chisq, S[_RU] uncert,
-    S[_RP] var_poisson, S[_RR] var_rnoise. With ``detect`` also W[_CR1], W[_CHI1] (one
-    difference left out) and W[_CR2], W[_CHI2] (two adjacent), as stcal's
-    ``compute_jump_detects`` and ``fill_masked_reads``."""
+    S[_RP] var_poisson, S[_RR] var_rnoise. With ``detect`` (the jump search) instead of the
+    variances, which only the final fit reports: W[_CR1], W[_CHI1] (one difference left out)
+    and W[_CR2], W[_CHI2] (two adjacent), as stcal's ``compute_jump_detects`` and
+    ``fill_masked_reads``; B' (W[_DB]) is only formed for them."""
     P = d.shape[1]
     al, be, be2, uf = W[_AL], W[_BE], W[_BE2], W[_UF]
     a_ph, b_ph, a_rn, b_rn = W[_APH], W[_BPH], W[_ARN], W[_BRN]
@@ -163,7 +164,9 @@ def _fit_block(d, use, n, crg, gain, rn, aph, arn, bph, brn, W, S, detect):
             b = be[i, p]
             q = ph[i + 2, p]
             Phi[i, p] = Phi[i + 1, p] * b + s1 * b * q
-            PhiD[i, p] = (PhiD[i + 1, p] + s1 * dm[i + 1, p] * q) * b
+        if detect:  # PhiD only feeds B' (dB), which only the leave-out chi squares use
+            for p in range(P):
+                PhiD[i, p] = (PhiD[i + 1, p] + s1 * dm[i + 1, p] * ph[i + 2, p]) * be[i, p]
     # C', B' and A, B, C (eqs. 61-63, 71, 75)
     dC, dB = W[_DC], W[_DB]
     A1, A2, B, C = S[_A1], S[_A2], S[_B], S[_C]
@@ -181,12 +184,14 @@ def _fit_block(d, use, n, crg, gain, rn, aph, arn, bph, brn, W, S, detect):
             x = dm[i, p]
             c = s / thn * (q * Theta[i, p] + t * Phi[i, p]) * uf[i, p]
             dC[i, p] = c
-            dB[i, p] = s / thn * (q * ThetaD[i + 1, p] + t * PhiD[i, p])
             bext = 1.0 if i == 0 else be[i - 1, p]
             A1[p] += x * s / thn * bext * q * ThetaD[i, p]
             A2[p] += x * x * t * q / thn
             B[p] += x * c
             C[p] += c
+        if detect:
+            for p in range(P):
+                dB[i, p] = s / th[n, p] * (ph[i + 1, p] * ThetaD[i + 1, p] + th[i, p] * PhiD[i, p])
     # get_ramp_result (numpy semantics: C == 0, a ramp with no usable difference, gives NaN / inf)
     A = S[_AA]
     cr, chisq, unc, vp, vr = S[_RC], S[_RX], S[_RU], S[_RP], S[_RR]
@@ -196,6 +201,10 @@ def _fit_block(d, use, n, crg, gain, rn, aph, arn, bph, brn, W, S, detect):
         cr[p] = B[p] * (1 / C[p])
         chisq[p] = (A[p] - B[p] * B[p] / C[p]) / scale[p]
         unc[p] = np.sqrt(scale[p] / C[p])
+    if detect:  # the jump search needs the rate and chi squares, not the variances
+        _jump_omits(n, W, S)
+        return
+    for p in range(P):
         vp[p] = 0.0
         vr[p] = 0.0
         vp2[p] = 0.0
@@ -213,8 +222,6 @@ def _fit_block(d, use, n, crg, gain, rn, aph, arn, bph, brn, W, S, detect):
     for p in range(P):
         vp[p] += 2 * vp2[p]
         vr[p] += 2 * vr2[p]
-    if detect:
-        _jump_omits(n, W, S)
 
 
 @njit(cache=True, error_model="numpy")
