@@ -155,20 +155,33 @@ def _measure_once(task, inp, out, refs, threads, env, chunk_mb, cache) -> dict |
 
 def run_worker(script, task, inp, out, refs, threads, env, chunk_mb) -> dict | None:
     """Run ``script --worker task ...`` in its own process, sampling its anonymous memory every
-    0.1 s; its RESULT line (wall, maxrss_mb) plus ``anon_mb``, or None (its stderr printed)."""
+    0.1 s; its RESULT line (wall, maxrss_mb) plus ``anon_mb``, ``job_wall`` (s, from launching
+    the process to its exit: interpreter start-up included), ``cpu`` (s, the process's user +
+    system time, all threads) and ``load`` (the 1-minute load average, mean over the run), or
+    None (its stderr printed)."""
     cmd = [sys.executable, str(script), "--worker", task, inp, out,
            json.dumps({k: str(v) for k, v in refs.items()}), str(threads), str(chunk_mb)]
     peak = 0.0
+    loads = []
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           env={**os.environ, **env}) as proc:
         while proc.poll() is None:
             peak = max(peak, _anon_mb(proc.pid))
+            if len(loads) < time.perf_counter() - t0:  # one sample a second
+                loads.append(os.getloadavg()[0])
             time.sleep(0.1)
         stdout, stderr = proc.communicate()
+    job_wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     for line in stdout.splitlines():
         if line.startswith("RESULT "):
             res = json.loads(line[7:])
             res["anon_mb"] = peak
+            res["job_wall"] = job_wall
+            res["cpu"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            res["load"] = sum(loads) / len(loads) if loads else os.getloadavg()[0]
             return res
     print(f"  {task} failed:\n{stderr[-3000:]}", file=sys.stderr)
     return None

@@ -147,7 +147,7 @@ class ExposureMeta:
         extra = {k: primary[k] for k in ("FILTER", "GRATING", "PUPIL", "CHANNEL", "TARGNAME",
                                          "PROGRAM", "OBS_ID", "EXPSTART", "EXPMID", "EXPEND", "EFFINTTM",
                                          "TSOVISIT", "INTSTART", "INTEND", "EXSEGNUM", "EXSEGTOT",
-                                         "NSAMPLES")
+                                         "NSAMPLES", "PWCPOS")
                  if k in primary}
         return cls(
             filename=str(filename),

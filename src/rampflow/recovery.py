@@ -103,7 +103,7 @@ def _lightcurves(config: dict, detector: str, good: list[str], failed: list[dict
         lightcurves.write_lightcurves(
             lc, white_ecsv=out["white_ecsv"], white_csv=out["white_csv"], white_png=out["white_png"],
             spec_ecsv=out["spec_ecsv"], spec_png=out["spec_png"], metrics_csv=out["metrics_csv"],
-            metrics_png=out["metrics_png"], plot_bin=cfg.get("plot_bin"))
+            metrics_png=out["metrics_png"], trace_png=out["trace_png"], plot_bin=cfg.get("plot_bin"))
         log.info("%s: light curves from %d of %d exposures (%d left out)", detector, len(good),
                  len(good) + len(failed), len(failed))
     if wiring.transit_enabled(config):

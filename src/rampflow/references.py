@@ -19,9 +19,10 @@ from .steps import get_step_class
 
 log = logging.getLogger(__name__)
 
-#: reference types rampflow's steps read
+#: reference types rampflow's steps read (the config schema's ``references.overrides`` keys; a test
+#: checks that every step's reftypes are here)
 KNOWN_REFTYPES = ("mask", "saturation", "superbias", "linearity", "dark", "readnoise", "gain", "refpix", "ipc",
-                  "reset", "rscd", "emicorr", "sirskernel")
+                  "reset", "rscd", "emicorr", "sirskernel", "flat", "pastasoss", "bkg", "wavelengthrange")
 #: header values that match any detector / subarray
 _WILDCARDS = {"ANY", "N/A", "MULTIPLE", "GENERIC", ""}
 

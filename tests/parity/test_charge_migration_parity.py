@@ -3,7 +3,7 @@ cases (after jwst's own steps up to dark_current), and ramp_fit's handling of th
 groups: our fit of jwst's flagged ramp against jwst's RampFitStep on it."""
 
 import numpy as np
-from conftest import assert_ramp_parity, jwst_stage, run_jwst_step, run_our_step
+from parity_helpers import assert_ramp_parity, jwst_stage, run_jwst_step, run_our_step
 from test_ramp_fit_parity import assert_image_parity, our_fit
 
 from rampflow import dq

@@ -13,7 +13,7 @@ import logging
 
 import numpy as np
 import pytest
-from conftest import assert_ramp_parity, jwst_stage
+from parity_helpers import assert_ramp_parity, jwst_stage
 
 PREV = ["group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity", "dark_current", "jump"]
 #: MIRI: a ramp after dq_init is enough input (both sides clean the same groups)

@@ -10,7 +10,7 @@ GAIN and READNOISE; here that class is given the simulation's references as over
 
 import numpy as np
 import pytest
-from conftest import assert_ramp_parity, jwst_stage, run_our_step
+from parity_helpers import assert_ramp_parity, jwst_stage, run_our_step
 
 PREV = ["group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity", "dark_current", "jump"]
 

@@ -4,7 +4,7 @@ the average_dark_current parameter."""
 
 import numpy as np
 import pytest
-from conftest import assert_ramp_parity, jwst_stage, run_jwst_step, run_our_step
+from parity_helpers import assert_ramp_parity, jwst_stage, run_jwst_step, run_our_step
 
 PREV = ["group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity"]
 

@@ -1,7 +1,7 @@
 """dq_init parity with jwst on the simulated NIRSpec subarray and NIRCam full-frame cases."""
 
 import numpy as np
-from conftest import assert_ramp_parity, jwst_stage, run_jwst_step, run_our_step
+from parity_helpers import assert_ramp_parity, jwst_stage, run_jwst_step, run_our_step
 
 from rampflow import dq
 

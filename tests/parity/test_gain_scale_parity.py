@@ -3,7 +3,7 @@ reference with GAINFACT (scaled, COMPLETE) and the simulator's, which has none (
 
 import numpy as np
 import pytest
-from conftest import run_jwst_step
+from parity_helpers import run_jwst_step
 from test_ramp_fit_parity import jwst_fit
 
 from rampflow.references import load_reference

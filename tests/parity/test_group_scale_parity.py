@@ -4,7 +4,7 @@ real rescaling when the metadata say NFRAMES=5, FRMDIVSR=4."""
 import dataclasses
 
 import numpy as np
-from conftest import assert_ramp_parity, run_jwst_step, run_our_step
+from parity_helpers import assert_ramp_parity, run_jwst_step, run_our_step
 
 
 def test_skipped_like_jwst(jwst_offline, sim_case):

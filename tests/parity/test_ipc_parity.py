@@ -4,7 +4,7 @@ random weights on the NIRSpec subarray. SCI bit for bit (the same float32 sums i
 order), DQ unchanged."""
 
 import numpy as np
-from conftest import assert_ramp_parity, jwst_stage, run_jwst_step, run_our_step
+from parity_helpers import assert_ramp_parity, jwst_stage, run_jwst_step, run_our_step
 
 from rampflow.io import simfiles
 

@@ -10,7 +10,7 @@ three must equal jwst's (so chunked == unchunked too).
 import numpy as np
 import pytest
 from astropy.io import fits
-from conftest import jwst_stage, run_jwst_step, run_our_step
+from parity_helpers import jwst_stage, run_jwst_step, run_our_step
 
 from rampflow import dq, io, runner
 from rampflow.simulate import read_truth

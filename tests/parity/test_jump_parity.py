@@ -16,7 +16,7 @@ and PRIMECRS equal to jwst's primary_cosmic_rays.
 
 import numpy as np
 import pytest
-from conftest import jwst_stage, run_jwst_step, run_our_step
+from parity_helpers import jwst_stage, run_jwst_step, run_our_step
 
 from rampflow import dq
 

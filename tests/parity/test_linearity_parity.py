@@ -3,7 +3,7 @@ full-frame cases, and jwst 3.0's read-level correction (INV_COEFFS, NFRAMES > 1)
 frame-averaged NIRCam case."""
 
 import numpy as np
-from conftest import assert_ramp_parity, jwst_stage, run_jwst_step, run_our_step
+from parity_helpers import assert_ramp_parity, jwst_stage, run_jwst_step, run_our_step
 
 from rampflow import dq
 

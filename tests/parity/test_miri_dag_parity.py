@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from astropy.io import fits
+from parity_helpers import JWST_OVERRIDES, run_jwst_step
 
-from tests.parity.conftest import JWST_OVERRIDES, run_jwst_step
 from tests.workflow.test_workflow import _snakemake, _tiny, _workdir
 
 STEPS = ["group_scale", "dq_init", "emicorr", "saturation", "firstframe", "lastframe", "reset", "linearity",

@@ -5,7 +5,7 @@ bit-identical to jwst's."""
 
 import numpy as np
 import pytest
-from conftest import assert_ramp_parity, jwst_stage, run_jwst_step, run_our_step
+from parity_helpers import assert_ramp_parity, jwst_stage, run_jwst_step, run_our_step
 from test_ramp_fit_parity import ARRAYS
 
 from rampflow import dq

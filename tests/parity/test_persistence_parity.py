@@ -6,7 +6,7 @@ SCI untouched, and the saved arrays hold the same windows."""
 import asdf
 import numpy as np
 import pytest
-from conftest import jwst_stage, run_jwst_step
+from parity_helpers import jwst_stage, run_jwst_step
 
 from rampflow import dq, io
 from rampflow.steps import get_step_class

@@ -3,7 +3,7 @@ file-to-file chain (runner + io) agrees with jwst's chain on rate and rateints."
 
 import numpy as np
 import pytest
-from conftest import jwst_chain, run_jwst_step
+from parity_helpers import jwst_chain, run_jwst_step
 
 from rampflow import io, runner
 

@@ -5,7 +5,7 @@ product with save_opt; the file-to-file runner (jump and ramp_fit fused in one r
 
 import numpy as np
 import pytest
-from conftest import jwst_stage, run_jwst_step
+from parity_helpers import jwst_stage, run_jwst_step
 from test_ramp_fit_parity import PREV, our_fit
 
 from rampflow import dq, io, runner

@@ -5,7 +5,7 @@ product with save_opt; and non-default parameters (firstgroup/lastgroup, suppres
 
 import numpy as np
 import pytest
-from conftest import jwst_stage, run_jwst_step
+from parity_helpers import jwst_stage, run_jwst_step
 
 from rampflow import dq
 from rampflow.references import load_reference

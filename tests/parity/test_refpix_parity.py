@@ -19,7 +19,7 @@ tested too).
 
 import numpy as np
 import pytest
-from conftest import assert_ramp_parity, jwst_stage, run_jwst_step, run_our_step
+from parity_helpers import assert_ramp_parity, jwst_stage, run_jwst_step, run_our_step
 
 from rampflow.dq import DO_NOT_USE, REFERENCE_PIXEL
 from rampflow.meta import ExposureMeta

@@ -11,7 +11,7 @@ arithmetic in jwst's per-group precision); PIXELDQ and GROUPDQ exactly.
 
 import numpy as np
 import pytest
-from conftest import assert_ramp_parity, jwst_stage, run_jwst_step
+from parity_helpers import assert_ramp_parity, jwst_stage, run_jwst_step
 
 from rampflow.dq import DO_NOT_USE, REFERENCE_PIXEL
 from rampflow.references import load_reference

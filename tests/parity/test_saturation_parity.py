@@ -3,7 +3,7 @@ subarray (SHALLOW4) where the read-pattern passes flag groups, and non-default p
 
 import numpy as np
 import pytest
-from conftest import assert_ramp_parity, jwst_stage, run_jwst_step, run_our_step
+from parity_helpers import assert_ramp_parity, jwst_stage, run_jwst_step, run_our_step
 
 from rampflow import dq
 

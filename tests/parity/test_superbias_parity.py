@@ -1,7 +1,7 @@
 """superbias parity with jwst on the simulated NIRSpec subarray and NIRCam full-frame cases."""
 
 import numpy as np
-from conftest import assert_ramp_parity, jwst_stage, run_our_step
+from parity_helpers import assert_ramp_parity, jwst_stage, run_our_step
 
 PREV = ["group_scale", "dq_init", "saturation"]
 

@@ -11,7 +11,7 @@ and gain_scale's products exactly.
 
 import numpy as np
 import pytest
-from conftest import assert_ramp_parity, jwst_stage, run_jwst_step, run_our_step
+from parity_helpers import assert_ramp_parity, jwst_stage, run_jwst_step, run_our_step
 from test_ramp_fit_parity import assert_image_parity
 
 from rampflow import dq

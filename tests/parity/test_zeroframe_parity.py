@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import run_jwst_step
+from parity_helpers import run_jwst_step
 
 from rampflow import dq, io, runner
 from rampflow.simulate import simulate_exposure

@@ -88,6 +88,22 @@ def test_schema_step_names_are_the_registry_s():
     assert set(schema["steps"]["default"]) == runs
 
 
+def test_schema_override_types_are_every_reference_a_step_reads():
+    """Every reference type a step asks for (always or for some parameters) may be overridden in
+    the config; a type missing from the schema made a run with the simulator's overrides fail."""
+    from rampflow.references import KNOWN_REFTYPES
+    from rampflow.steps import get_step_class, step_names
+
+    read = set()
+    for name in step_names():
+        cls = get_step_class(name)
+        read |= set(cls.reftypes) | set(getattr(cls, "optional_reftypes", ()))
+    schema = yaml.safe_load(SCHEMA.read_text())["properties"]
+    enum = schema["references"]["properties"]["overrides"]["propertyNames"]["anyOf"][0]["enum"]
+    assert read <= set(enum), sorted(read - set(enum))
+    assert set(enum) == set(KNOWN_REFTYPES)
+
+
 def test_registry_kinds_drive_the_order_checks():
     cfg = _validate(_default())
     cfg["steps"] = ["dq_init", "gain_scale"]

@@ -166,6 +166,31 @@ def test_trace_mask_follows_the_spectrum():
     assert info["method"] == "trace"
 
 
+def test_trace_mask_stops_where_the_spectrum_does():
+    """A spectrum lighting columns 20..79 of 120 (a NIRCam grism's light stops before the
+    detector's edge): the trace's rows stay background beyond its ends (widened by
+    trace_radius), so a row-read detector's lines under the trace keep background pixels and
+    are destriped; a row-constant stripe is then removed from the trace's rows exactly."""
+    ny, nx, yc = 16, 120, 8
+    img = np.zeros((ny, nx), np.float32)
+    img[yc - 1:yc + 2, 20:80] = [[30.0], [100.0], [30.0]]
+    pdq = np.zeros(img.shape, np.uint32)
+    use, info = ds.make_background_mask(img, pdq, method="trace", trace_radius=2.5, trace_order=1, filter_size=1)
+    assert info["trace_x"].min() == 20 and info["trace_x"].max() == 79
+    lit = np.zeros(nx, bool)
+    lit[17:83] = True                             # 20 - 3 .. 79 + 3 (margin rounded up)
+    np.testing.assert_array_equal(ds.trace_columns(info["trace_x"], nx, 2.5), lit)
+    rows = np.abs(np.arange(ny) - yc) <= 2.5
+    np.testing.assert_array_equal(use, ~(rows[:, None] & lit[None, :]))
+    # one group, stripes constant along each row (NIRCam: lines are rows)
+    stripes = np.arange(ny, dtype=np.float32)[:, None] * 1.5 - 4.0
+    data = (img + stripes)[None, None].copy()
+    gdq = np.zeros(data.shape, np.uint8)
+    ds.destripe_groups(data, gdq, use, fast_axis=1, min_pixels=5)
+    np.testing.assert_allclose(data[0, 0], img, atol=1e-5)
+    assert ds.trace_columns(np.zeros(0), nx, 3).sum() == 0
+
+
 def test_trace_not_found_falls_back_to_sources(caplog):
     img = np.zeros((10, 20), np.float32)
     use, info = ds.make_background_mask(img, np.zeros(img.shape, np.uint32), method="trace")

@@ -534,8 +534,11 @@ def test_write_outputs_roundtrip(tmp_path):
     files = lcm.write_lightcurves(lc, white_ecsv=out / "nrs1_whitelight.ecsv", white_csv=out / "nrs1_whitelight.csv",
                                   white_png=out / "nrs1_whitelight.png", spec_ecsv=out / "nrs1_spectroscopic.ecsv",
                                   spec_png=out / "nrs1_spectroscopic.png", metrics_csv=out / "nrs1_metrics.csv",
-                                  metrics_png=out / "nrs1_metrics.png", plot_bin=3)
+                                  metrics_png=out / "nrs1_metrics.png", trace_png=out / "nrs1_trace.png", plot_bin=3)
     assert all(f.exists() and f.stat().st_size > 0 for f in files)
+    assert len(files) == 8 and (out / "nrs1_trace.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the trace image shows the frame the light curves were measured on
+    assert lc.median.shape == (9, 3) and lc.info["trace_coef"]
     t = Table.read(out / "nrs1_whitelight.ecsv", format="ascii.ecsv")
     assert t.meta["time_scale"] == "BJD_TDB" and str(t["time"].unit) == "d"
     np.testing.assert_allclose(t["flux"], lc.white["flux"])

@@ -316,3 +316,46 @@ def test_read_times_switch_to_likely(caplog):
     np.testing.assert_allclose(res.rate["SCI"][0, 0], 3.0, rtol=1e-6)
     with pytest.raises(ValueError, match="read_times has 2 groups"):
         rf.prepare_ramp_fit(meta, one, one, read_times=rt[:2])
+
+
+def test_work_split_does_not_change_results():
+    """The kernel deals (row, integration) tasks to the threads and fits 64-pixel blocks: a
+    3 x 8 x 3 x 70 exposure (a partial second block) with jumps and saturation gives the same
+    arrays, bit for bit, on one thread and on two, fitted whole or one row at a time, as each
+    pixel's ramp fitted on its own (a 1 x 1 frame: one block, one task)."""
+    import numba
+
+    rng = np.random.default_rng(5)
+    nints, ngroups, ny, nx = 3, 8, 3, 70
+    rate = rng.uniform(0.5, 40, (ny, nx))
+    data = (rate[None, None] * GROUP_TIME * (np.arange(ngroups)[None, :, None, None] + 1)
+            + rng.normal(0, 8, (nints, ngroups, ny, nx))).astype(np.float32)
+    hit = rng.random((nints, ny, nx)) < 0.1
+    data[:, 4:] += np.where(hit, 800.0, 0.0)[:, None].astype(np.float32)
+    gdq = np.zeros(data.shape, np.uint8)
+    gdq[1, 6:, 2, 60:] = SAT
+    meta = make_meta(nints, ngroups, ny, nx, 4, 1)
+    rn, gain = np.full((ny, nx), 10.0, np.float32), np.full((ny, nx), 5.0, np.float32)
+    setup = rf.prepare_ramp_fit(meta, rn, gain, algorithm="LIKELY")
+    pdq = np.zeros((ny, nx), np.uint32)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = rf.fit_ramps(data, gdq, pdq, setup, slice(0, ny))
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        two = [rf.fit_ramps(data[:, :, [r]], gdq[:, :, [r]], pdq[[r]], setup, slice(r, r + 1)) for r in range(ny)]
+    finally:
+        numba.set_num_threads(before)
+    m1 = make_meta(nints, ngroups, 1, 1, 4, 1)
+    for key in ("SCI", "ERR", "VAR_POISSON", "VAR_RNOISE", "DQ"):
+        rows = np.concatenate([t.rateints[key] for t in two], axis=1)
+        np.testing.assert_array_equal(rows, one.rateints[key], err_msg=key)
+    for r, c in [(0, 0), (1, 63), (1, 64), (2, 69), (2, 61)]:
+        s1 = rf.prepare_ramp_fit(m1, rn[:1, :1], gain[:1, :1], algorithm="LIKELY")
+        alone = rf.fit_ramps(data[:, :, r:r + 1, c:c + 1].copy(), gdq[:, :, r:r + 1, c:c + 1].copy(),
+                             np.zeros((1, 1), np.uint32), s1, slice(0, 1))
+        for key in ("SCI", "ERR", "DQ"):
+            np.testing.assert_array_equal(alone.rateints[key][:, 0, 0], one.rateints[key][:, r, c], err_msg=key)
+    # teeth: jumps were found and the saturated pixels are flagged
+    assert (one.rateints["DQ"] & JMP).sum() >= hit.sum() // 2
+    assert (one.rateints["DQ"][1, 2, 60:] & SAT).all()

@@ -96,6 +96,58 @@ def test_find_orders_follows_both_and_extracts_order_2_where_clear():
     assert src[np.rint(c2).astype(int)[clear], np.arange(200)[clear]].all()
 
 
+def _soss_frame(nx=512, seed=3):
+    """A SOSS-like median frame on SUBSTRIP256 rows: the simulator's order 1 and order 2 centres
+    (order 2 starts 3 rows from order 1 and separates to ~40 rows by column 511), both with the
+    simulator's two-horned profile (Gaussians of sigma 2.5 at +-4 rows), order 2 at 0.35x,
+    a flat background and Gaussian noise."""
+    from rampflow.simulate.niriss import order_center
+
+    x = np.arange(nx)
+    y = np.arange(256)[:, None]
+    c1, c2 = order_center(1, x), order_center(2, x)
+
+    def prof(d):
+        return np.exp(-0.5 * ((d - 4.0) / 2.5) ** 2) + np.exp(-0.5 * ((d + 4.0) / 2.5) ** 2)
+    f = 1000.0 * prof(y - c1) + 350.0 * prof(y - c2) + 5.0
+    f += np.random.default_rng(seed).normal(0.0, 1.0, f.shape) * np.sqrt(f / 50 + 1)
+    return f, c1, c2
+
+
+def test_soss_order_1_trace_is_not_pulled_by_order_2():
+    """Where order 2 overlaps order 1's centroid window a flux-weighted centroid is pulled by
+    up to ~2.6 rows towards order 2; with the two-order profile fit order 1's trace follows the
+    truth to 0.2 rows on every column, overlap included."""
+    from rampflow.lightcurves.deblend import deblend_order1
+
+    f, c1, c2 = _soss_frame()
+    plain = lightcurves.fit_trace(f, order=4, window=12)
+    assert np.max(np.abs(plain["center"] - c1)) > 1.5           # the pull the fit removes
+    tr = find_orders(f, (1, 2), fit_order=4, window=12, hw=12, gap=3)
+    assert [t.order for t in tr] == [1, 2]
+    assert np.max(np.abs(tr[0].center - c1)) < 0.2
+    # the deblended columns are the overlapped ones, and their centroids are the truth's
+    res = deblend_order1(f, plain, c2, window=12, fit_order=4)
+    near = np.abs(c2 - c1) <= 24                                # (the first fit is pulled by up to 3 rows)
+    assert res["deblended"].sum() > 0.8 * near.sum() and not (res["deblended"] & (np.abs(c2 - c1) > 27)).any()
+    d = res["deblended"]
+    assert np.max(np.abs(res["centroids"][d] - c1[d])) < 0.2
+    # order 2 is extracted only where its box is clear of order 1's
+    sep = np.abs(np.rint(tr[1].center) - np.rint(tr[0].center))
+    assert not (tr[1].columns & (sep <= 2 * 12 + 3)).any() and tr[1].columns.sum() > 100
+
+
+def test_deblending_leaves_a_clear_order_alone():
+    from rampflow.lightcurves.deblend import deblend_order1
+
+    f, c1, c2 = _two_orders()
+    plain = lightcurves.fit_trace(f, order=2, window=3)
+    far = c1 + 40.0                                              # no column within 2 windows
+    res = deblend_order1(f, plain, far, window=3, fit_order=2)
+    assert not res["deblended"].any()
+    np.testing.assert_array_equal(res["center"], plain["center"])
+
+
 def test_single_order_is_unchanged_by_orders():
     f, c1, _ = _two_orders()
     one = find_orders(f, (1,), fit_order=2, window=3, hw=3, gap=2)

@@ -288,11 +288,11 @@ def test_diagnostics_only_for_written_products_and_switched_off():
 def test_lightcurve_targets_and_inputs():
     cfg = _cfg()
     names = ["whitelight.ecsv", "whitelight.csv", "whitelight.png", "spectroscopic.ecsv", "spectroscopic.png",
-             "metrics.csv", "metrics.png", "transit.json", "transit.png"]
+             "metrics.csv", "metrics.png", "trace.png", "transit.json", "transit.png"]
     assert wiring.lightcurve_targets(cfg, [S2, S1]) == ([f"{OUT}/lightcurves/nrs1_{n}" for n in names]
                                                         + [f"{OUT}/lightcurves/nrs2_{n}" for n in names])
     no_transit = _cfg(lightcurves={"transit": None})
-    assert len(wiring.lightcurve_targets(no_transit, [S1])) == 7
+    assert len(wiring.lightcurve_targets(no_transit, [S1])) == 8
     seg2 = S1.replace("seg001", "seg002")
     assert wiring.lightcurve_inputs(cfg, [S1, S2, seg2], "nrs1") == {
         "products": [p("gain_scaleints", S1), p("gain_scaleints", seg2)], "jumps": [p("jump", S1), p("jump", seg2)]}
@@ -316,7 +316,7 @@ def test_manifest_of_the_demo():
     lc = f"{OUT}/lightcurves"
     assert by["lightcurves"][:3] == [f"{lc}/nrs1_whitelight.ecsv", f"{lc}/nrs1_whitelight.csv",
                                      f"{lc}/nrs1_whitelight.png"]
-    assert len(by["lightcurves"]) == 18 and by["lightcurves"][-1] == f"{lc}/nrs2_transit.png"
+    assert len(by["lightcurves"]) == 20 and by["lightcurves"][-1] == f"{lc}/nrs2_transit.png"
     dg = f"{OUT}/diagnostics"
     assert by["onef"] == [f"{dg}/{S1}_destripe.png", f"{dg}/{S2}_destripe.png"]
     assert by["saturation"] == [f"{dg}/{S1}_saturation.png", f"{dg}/{S2}_saturation.png"]
@@ -332,7 +332,7 @@ def test_manifest_of_the_demo():
     kinds = {Path(e["path"]).name.split("_", 1)[-1]: e["kind"] for e in m if e["section"] == "lightcurves"}
     assert kinds == {"whitelight.ecsv": "lightcurve", "whitelight.csv": "lightcurve", "whitelight.png": "plot",
                      "spectroscopic.ecsv": "lightcurve", "spectroscopic.png": "plot", "metrics.csv": "table",
-                     "metrics.png": "plot", "transit.json": "json", "transit.png": "plot"}
+                     "metrics.png": "plot", "trace.png": "plot", "transit.json": "json", "transit.png": "plot"}
     assert {e["detector"] for e in m if e["section"] == "lightcurves"} == {"nrs1", "nrs2"}
     # the manifest holds exactly what rule all builds besides the Stage 1 products
     built = set(wiring.targets(cfg, [S1, S2])) - set(wiring.final_products(cfg, [S1, S2]))

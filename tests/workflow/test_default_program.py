@@ -77,3 +77,10 @@ def test_white_light_recovers_injected_transit(default_run, detector):
     ratio = np.std(flux, ddof=1) / pred
     assert oot.sum() >= 15
     assert abs(ratio - 1) < 0.2, ratio
+    # no worse than 1.3x the photon-and-read-noise floor of the box (tests/tso_noise_floor.py:
+    # unweighted least-squares slope variance of every box pixel from the truth's rate, GAIN
+    # and READNOISE, relative to the box's true source rate)
+    from tests.tso_noise_floor import workflow_floor
+
+    floor = workflow_floor(default_run, detector, truth, dict(lc.meta))
+    assert 0.7 * floor <= np.std(flux, ddof=1) <= 1.3 * floor, (np.std(flux, ddof=1), floor)

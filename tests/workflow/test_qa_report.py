@@ -341,7 +341,8 @@ def test_lightcurve_and_qa_rules_and_snakemake_report(tmp_path):
     lc = out / "lightcurves"
     for det in ("nrs1", "nrs2"):
         for name in ("whitelight.ecsv", "whitelight.csv", "whitelight.png", "spectroscopic.ecsv",
-                     "spectroscopic.png", "metrics.csv", "metrics.png", "transit.json", "transit.png"):
+                     "spectroscopic.png", "metrics.csv", "metrics.png", "trace.png", "transit.json",
+                     "transit.png"):
             assert (lc / f"{det}_{name}").stat().st_size > 0, f"{det}_{name}"
         res = json.loads((lc / f"{det}_transit.json").read_text())
         assert abs(res["depth"] - 0.01) < 3 * res["depth_err"], res

@@ -23,9 +23,12 @@ Algorithm
      by column (dispersion along x in DMS orientation) with a flux-weighted centroid within
      ``trace_radius`` of the column's peak, a polynomial of degree ``trace_order`` is fitted
      (weighted by the column flux, 3-sigma clipped), and pixels within ``trace_radius`` of it
-     are masked. A multi-order mode (NIRISS SOSS, :attr:`rampflow.modes.ModeGeometry.multi_order`)
-     also masks every source pixel as the imaging method finds them (orders 2 and 3 and the
-     wings of order 1), so no order's light enters a line median;
+     are masked in the columns the spectrum lights (first to last column where the trace was
+     found, widened by ``trace_radius``): beyond the spectrum's ends the trace's rows stay
+     background, which a NIRCam grism needs (its lines are rows). A multi-order mode (NIRISS
+     SOSS, :attr:`rampflow.modes.ModeGeometry.multi_order`) also masks every source pixel as
+     the imaging method finds them (orders 2 and 3 and the wings of order 1), so no order's
+     light enters a line median;
    * imaging (``mask_method: sources``): pixels above the sigma-clipped background by more
      than ``source_sigma`` standard deviations, grown by ``source_grow`` pixels, are masked;
    * ``mask_path``: a user mask (FITS, non-zero = background, as jwst's
@@ -283,6 +286,23 @@ def resolve_method(mask_method: str, exp_type: str) -> str:
     return m
 
 
+def trace_columns(trace_x: np.ndarray, nx: int, margin: float) -> np.ndarray:
+    """(nx,) bool: the columns the spectrum lights -- from the first to the last column in
+    which :func:`fit_trace` found the trace, widened by ``margin`` columns on each side.
+
+    The trace mask covers only these columns: beyond the spectrum's ends (a NIRCam grism's
+    F322W2 light stops ~300 columns before the detector's edge) the trace's rows are
+    background, and where the readout lines are rows (NIRCam) they are the only background
+    pixels those lines have -- masking the trace's rows from edge to edge would leave the
+    rows under the spectrum with no pixel to destripe them.
+    """
+    cols = np.zeros(int(nx), bool)
+    if len(trace_x):
+        m = int(np.ceil(float(margin)))
+        cols[max(0, int(np.min(trace_x)) - m):min(int(nx), int(np.max(trace_x)) + m + 1)] = True
+    return cols
+
+
 def make_background_mask(image: np.ndarray, pdq: np.ndarray, *, method: str = "sources",
                          trace_radius: float = 8, trace_order: int = 2, filter_size: int = 3,
                          source_sigma: float = 3.0, source_grow: int = 2, user_mask: np.ndarray | None = None,
@@ -324,6 +344,7 @@ def make_background_mask(image: np.ndarray, pdq: np.ndarray, *, method: str = "s
             else:
                 yfit = np.polyval(coeffs, np.arange(nx, dtype=float))
                 source = np.abs(np.arange(ny, dtype=float)[:, None] - yfit[None, :]) <= float(trace_radius)
+                source &= trace_columns(tx, nx, trace_radius)[None, :]
         if method == "sources" or (method == "trace" and multi_order):
             from scipy.ndimage import binary_dilation
 

@@ -15,13 +15,15 @@ exposure by the step. The inverse is never formed: the recursions ``theta`` / ``
 ``A - B**2 / C`` and weights ``C'_k / C`` (eqs. 61-63, 71, 75), and for jump detection the
 chi square with one difference, or two adjacent ones, left out (paper II).
 
-Layout: parallel over the chunk's rows (``prange``); for each row and integration the
-differences of the whole row are formed plane by plane (contiguous reads of the cube), then
-fitted in blocks of ``BLOCK`` pixels copied side by side into contiguous scratch (the pixel
-the last axis, so every step of the recursions is a SIMD loop over the block; 64 pixels
-amortise the loop overheads best on 19 to 69 differences). Scratch is per row, of size
-(nx, ngroups) and (NSCRATCH, ngroups, BLOCK); nothing the size of the cube is allocated.
-The median count-rate guess uses the shared quickselect (:mod:`.order_stats`).
+Layout: parallel over (row, integration) tasks of the chunk, dealt round-robin to the
+threads (``prange`` over workers), so that small row chunks (the memory budget) still keep
+every thread busy. Each task fits its row in blocks of ``BLOCK`` pixels: the block's
+differences and flags are formed straight from the cube into contiguous scratch with the
+pixel the last axis, so every step of the recursions is a SIMD loop over the block (64
+pixels amortise the loop overheads best on 19 to 69 differences). Scratch is per thread,
+allocated once, of size (NSCRATCH, ngroups, BLOCK); nothing the size of a row or of the cube
+is allocated. The median count-rate guess uses the shared quickselect (:mod:`.order_stats`);
+the exposure combination is in :mod:`.likely_combine`.
 """
 
 from __future__ import annotations
@@ -46,22 +48,10 @@ _AL, _BE, _APH, _BPH, _ARN, _BRN, _TH, _PH, _PHI, _PHID, _THE, _THED, _DC, _DB, 
 _CR1, _CHI1, _CR2, _CHI2, _CD, _COFF, _UF, _BE2 = range(15, 23)
 NSCRATCH = 23
 # rows of the per-pixel scalars S (NS, BLOCK): results first
-_RC, _RX, _RU, _RP, _RR, _SCALE, _CG, _RN2, _A1, _A2, _AA, _B, _C, _VP2, _VR2 = range(15)
-NS = 15
+_RC, _RX, _RU, _RP, _RR, _SCALE, _CG, _RN2, _A1, _A2, _AA, _B, _C, _VP2, _VR2, _BEST1, _BEST2 = range(17)
+NS = 17
 #: pixels fitted side by side (the last, contiguous axis of every block array)
 BLOCK = 64
-
-
-@njit(cache=True, error_model="numpy")
-def _sort_into(x, n, buf):
-    """buf[:n] <- x[:n] sorted (insertion sort: for the few integrations of a pixel)."""
-    for k in range(n):
-        v = x[k]
-        j = k - 1
-        while j >= 0 and buf[j] > v:
-            buf[j + 1] = buf[j]
-            j -= 1
-        buf[j + 1] = v
 
 
 @njit(cache=True, error_model="numpy")
@@ -84,9 +74,10 @@ def _fit_block(d, use, n, crg, gain, rn, aph, arn, bph, brn, W, S, detect):
     d float64 (n, P) differences (DN/s); use uint8 (n, P), 1 = use; crg / gain / rn (P,)
     count-rate guess (DN/s), gain (e-/DN), read noise per read (DN). W (NSCRATCH, n + 2, P)
     scratch; S (NS, P) per-pixel scalars: S[_RC] rate, S[_RX] chisq, S[_RU] uncert,
-    S[_RP] var_poisson, S[_RR] var_rnoise. With ``detect`` also W[_CR1], W[_CHI1] (one
-    difference left out) and W[_CR2], W[_CHI2] (two adjacent), as stcal's
-    ``compute_jump_detects`` and ``fill_masked_reads``."""
+    S[_RP] var_poisson, S[_RR] var_rnoise. With ``detect`` (the jump search) instead of the
+    variances, which only the final fit reports: W[_CR1], W[_CHI1] (one difference left out)
+    and W[_CR2], W[_CHI2] (two adjacent), as stcal's ``compute_jump_detects`` and
+    ``fill_masked_reads``; B' (W[_DB]) is only formed for them."""
     P = d.shape[1]
     al, be, be2, uf = W[_AL], W[_BE], W[_BE2], W[_UF]
     a_ph, b_ph, a_rn, b_rn = W[_APH], W[_BPH], W[_ARN], W[_BRN]
@@ -173,7 +164,9 @@ def _fit_block(d, use, n, crg, gain, rn, aph, arn, bph, brn, W, S, detect):
             b = be[i, p]
             q = ph[i + 2, p]
             Phi[i, p] = Phi[i + 1, p] * b + s1 * b * q
-            PhiD[i, p] = (PhiD[i + 1, p] + s1 * dm[i + 1, p] * q) * b
+        if detect:  # PhiD only feeds B' (dB), which only the leave-out chi squares use
+            for p in range(P):
+                PhiD[i, p] = (PhiD[i + 1, p] + s1 * dm[i + 1, p] * ph[i + 2, p]) * be[i, p]
     # C', B' and A, B, C (eqs. 61-63, 71, 75)
     dC, dB = W[_DC], W[_DB]
     A1, A2, B, C = S[_A1], S[_A2], S[_B], S[_C]
@@ -191,12 +184,14 @@ def _fit_block(d, use, n, crg, gain, rn, aph, arn, bph, brn, W, S, detect):
             x = dm[i, p]
             c = s / thn * (q * Theta[i, p] + t * Phi[i, p]) * uf[i, p]
             dC[i, p] = c
-            dB[i, p] = s / thn * (q * ThetaD[i + 1, p] + t * PhiD[i, p])
             bext = 1.0 if i == 0 else be[i - 1, p]
             A1[p] += x * s / thn * bext * q * ThetaD[i, p]
             A2[p] += x * x * t * q / thn
             B[p] += x * c
             C[p] += c
+        if detect:
+            for p in range(P):
+                dB[i, p] = s / th[n, p] * (ph[i + 1, p] * ThetaD[i + 1, p] + th[i, p] * PhiD[i, p])
     # get_ramp_result (numpy semantics: C == 0, a ramp with no usable difference, gives NaN / inf)
     A = S[_AA]
     cr, chisq, unc, vp, vr = S[_RC], S[_RX], S[_RU], S[_RP], S[_RR]
@@ -206,6 +201,10 @@ def _fit_block(d, use, n, crg, gain, rn, aph, arn, bph, brn, W, S, detect):
         cr[p] = B[p] * (1 / C[p])
         chisq[p] = (A[p] - B[p] * B[p] / C[p]) / scale[p]
         unc[p] = np.sqrt(scale[p] / C[p])
+    if detect:  # the jump search needs the rate and chi squares, not the variances
+        _jump_omits(n, W, S)
+        return
+    for p in range(P):
         vp[p] = 0.0
         vr[p] = 0.0
         vp2[p] = 0.0
@@ -223,8 +222,6 @@ def _fit_block(d, use, n, crg, gain, rn, aph, arn, bph, brn, W, S, detect):
     for p in range(P):
         vp[p] += 2 * vp2[p]
         vr[p] += 2 * vr2[p]
-    if detect:
-        _jump_omits(n, W, S)
 
 
 @njit(cache=True, error_model="numpy")
@@ -303,6 +300,31 @@ def _nanmax_prop(x, ok, n):
 
 
 @njit(cache=True, error_model="numpy")
+def _best_omits(n, W, S, one_ok, two_ok):
+    """For every pixel of a block fitted with ``detect``, the largest chi-square improvement
+    from leaving out one difference (S[_BEST1]) or two adjacent ones (S[_BEST2]), each where
+    allowed: ``_decide``'s ``best1`` / ``best2`` (np.amax, NaN propagating), computed across
+    the block so that ``_decide`` runs only for the few pixels where one passes its threshold."""
+    chisq, chi1, chi2, b1, b2 = S[_RX], W[_CHI1], W[_CHI2], S[_BEST1], S[_BEST2]
+    P = chisq.shape[0]
+    for p in range(P):
+        b1[p] = -np.inf
+        b2[p] = -np.inf
+    for i in range(n):
+        o = one_ok[i]
+        for p in range(P):
+            v = (chisq[p] - chi1[i, p]) * o
+            if v > b1[p] or v != v:
+                b1[p] = v
+    for i in range(n - 1):
+        o = two_ok[i]
+        for p in range(P):
+            v = (chisq[p] - chi2[i, p]) * o
+            if v > b2[p] or v != v:
+                b2[p] = v
+
+
+@njit(cache=True, error_model="numpy")
 def _decide(n, p, W, S, use, one_ok, two_ok, t1, t2, dch1, dch2):
     """One step of stcal's ``mask_jumps`` for pixel p of a block fitted with ``detect``:
     leave out the difference (or two adjacent ones) whose omission improves chi square most,
@@ -371,8 +393,16 @@ def _mask_jumps(d, use, n, npx, gain, rn, co, one_ok, two_ok, t1, t2, W, S, one,
         m = _median(dch1, n, dch2, dch3)
         crg[p] = m * (m > 0)
     _fit_block(d, use, n, crg, gain, rn, co[1], co[2], co[3], co[4], W, S, True)
+    _best_omits(n, W, S, one_ok, two_ok)
     for p in range(npx):
         countrate[p] = S[_RC, p] * 1.0
+        b1 = S[_BEST1, p]
+        b2 = S[_BEST2, p]
+        onebetter = b1 - t1 > b2 - t2
+        best = b1 * (b1 > t1) * onebetter
+        best += b2 * (b2 > t2) * (not onebetter)
+        if best == 0 or math.isnan(best):
+            continue  # nothing passes its threshold: _decide would leave every difference in
         drop, new = _decide(n, p, W, S, use, one_ok, two_ok, t1, t2, dch1, dch2)
         if not drop:
             continue
@@ -395,9 +425,79 @@ def _mask_jumps(d, use, n, npx, gain, rn, co, one_ok, two_ok, t1, t2, W, S, one,
             use[k, p] = u1[k, 0]
 
 
+@njit(cache=True, error_model="numpy")
+def _block_inputs(sci, gdq, zf, use_zf, nframes, first, last, dt, it, r, c0, npx, db, qb, ub, u0):
+    """The block's differences db (n, P) in DN/s (stcal: float32 subtraction, float64
+    division), its group flags qb (npts, P) (groups outside [first, last] DO_NOT_USE) and
+    use masks ub / u0 (n, P) (1 where both groups of a difference are unflagged). Padding
+    pixels (a partial last block) get a harmless flat, usable ramp."""
+    n, P = db.shape
+    npts = n + 1
+    for k in range(n):
+        for p in range(npx):
+            c = c0 + p
+            if use_zf:
+                if k == 0:
+                    hi = (sci[it, 0, r, c] * np.float32(nframes) - zf[it, r, c]) / np.float32(nframes - 1)
+                    lo = zf[it, r, c]
+                elif k == 1:
+                    hi = sci[it, 1, r, c]
+                    lo = (sci[it, 0, r, c] * np.float32(nframes) - zf[it, r, c]) / np.float32(nframes - 1)
+                else:
+                    hi = sci[it, k, r, c]
+                    lo = sci[it, k - 1, r, c]
+            else:
+                hi = sci[it, k + 1, r, c]
+                lo = sci[it, k, r, c]
+            db[k, p] = np.float32(hi - lo) / dt[k]
+        for p in range(npx, P):
+            db[k, p] = 0.0
+    for k in range(npts):
+        g = k - 1 if (use_zf and k > 0) else k
+        extra = _DNU if (g < first or g > last) else np.uint8(0)
+        for p in range(npx):
+            qb[k, p] = gdq[it, g, r, c0 + p] | extra
+    for k in range(n):
+        for p in range(npx):
+            u = np.uint8(1) if (qb[k, p] == 0 and qb[k + 1, p] == 0) else np.uint8(0)
+            ub[k, p] = u
+            u0[k, p] = u
+        for p in range(npx, P):
+            ub[k, p] = 1
+
+
+@njit(cache=True, error_model="numpy")
+def _block_dq(pdq, r, c0, npx, qb, ub, u0, it, o_dq):
+    """Integration DQ of a fitted block: a difference dropped flags JUMP_DET on the group
+    that ends it; then stcal's ``dq_compress_sect``."""
+    n = ub.shape[0]
+    for k in range(n):
+        for p in range(npx):
+            if u0[k, p] != ub[k, p]:
+                qb[k + 1, p] |= _JUMP
+    for p in range(npx):
+        all_bad = True
+        anysat = np.uint8(0)
+        anyjump = np.uint8(0)
+        for k in range(n + 1):
+            q = qb[k, p]
+            if q & (_SAT | _DNU) == 0:
+                all_bad = False
+            anysat |= q & _SAT
+            anyjump |= q & _JUMP
+        v = pdq[r, c0 + p]
+        if all_bad:
+            v |= _DNU32
+        if anysat:
+            v |= _SAT32
+        if anyjump:
+            v |= _JUMP32
+        o_dq[it, r, c0 + p] = v
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _likely_kernel(sci, gdq, pdq, gain, rnoise, dark, zf, use_zf, nframes, first, last, coef, one_ok,
-                   two_ok, t1, t2, o_sci, o_err, o_vp, o_vr, o_chi, o_dq):
+                   two_ok, t1, t2, nworkers, o_sci, o_err, o_vp, o_vr, o_chi, o_dq):
     """Fit every integration of a row chunk.
 
     sci float32 / gdq uint8 (nints, ngroups, nrows, nx); pdq uint32, gain float32, rnoise
@@ -407,19 +507,23 @@ def _likely_kernel(sci, gdq, pdq, gain, rnoise, dark, zf, use_zf, nframes, first
     alpha_ph, alpha_rn, beta_ph, beta_rn (n = number of differences); one_ok / two_ok
     float64 (n) (where a one / two-difference omission may be tried). Outputs float32 /
     uint32 (nints, nrows, nx).
+
+    Work is split into (row, integration) tasks dealt round-robin to ``nworkers`` workers
+    (the threads), each with its own scratch allocated once: the load stays balanced when a
+    chunk has fewer rows than threads, and memory is a few block-sized arrays per thread.
     """
     nints, ng, nrows, nx = sci.shape
     npts = ng + 1 if use_zf else ng
     n = npts - 1
     dt = coef[0]
     P = BLOCK
-    for r in prange(nrows):
-        D = np.empty((n, nx), np.float64)
-        U = np.empty((n, nx), np.uint8)
-        U0 = np.empty((n, nx), np.uint8)
-        Q = np.empty((npts, nx), np.uint8)
+    ntask = nrows * nints
+    nw = max(1, min(nworkers, ntask))
+    for w in prange(nw):
         db = np.empty((n, P), np.float64)
         ub = np.empty((n, P), np.uint8)
+        u0 = np.empty((n, P), np.uint8)
+        qb = np.empty((npts, P), np.uint8)
         W = np.zeros((NSCRATCH, n + 2, P), np.float64)
         S = np.zeros((NS, P), np.float64)
         one = (np.empty((n, 1), np.float64), np.empty((n, 1), np.uint8), np.empty(1), np.empty(1),
@@ -431,48 +535,18 @@ def _likely_kernel(sci, gdq, pdq, gain, rnoise, dark, zf, use_zf, nframes, first
         rb = np.empty(P)
         crg = np.empty(P)
         cr = np.empty(P)
-        for it in range(nints):
-            # differences of the row, plane by plane (stcal: float32 subtraction, float64 division)
-            for k in range(n):
-                for c in range(nx):
-                    if use_zf:
-                        if k == 0:
-                            hi = (sci[it, 0, r, c] * np.float32(nframes) - zf[it, r, c]) / np.float32(nframes - 1)
-                            lo = zf[it, r, c]
-                        elif k == 1:
-                            hi = sci[it, 1, r, c]
-                            lo = (sci[it, 0, r, c] * np.float32(nframes) - zf[it, r, c]) / np.float32(nframes - 1)
-                        else:
-                            hi = sci[it, k, r, c]
-                            lo = sci[it, k - 1, r, c]
-                    else:
-                        hi = sci[it, k + 1, r, c]
-                        lo = sci[it, k, r, c]
-                    D[k, c] = np.float32(hi - lo) / dt[k]
-            for k in range(npts):
-                g = k - 1 if (use_zf and k > 0) else k
-                extra = _DNU if (g < first or g > last) else np.uint8(0)
-                for c in range(nx):
-                    Q[k, c] = gdq[it, g, r, c] | extra
-            for k in range(n):
-                for c in range(nx):
-                    U[k, c] = 1 if (Q[k, c] == 0 and Q[k + 1, c] == 0) else 0
-                    U0[k, c] = U[k, c]
+        for task in range(w, ntask, nw):
+            r = task // nints
+            it = task - r * nints
             for c0 in range(0, nx, P):
                 npx = min(P, nx - c0)
-                # the block, contiguous; padding pixels (a partial last block) get a harmless ramp
-                for k in range(n):
-                    for p in range(npx):
-                        db[k, p] = D[k, c0 + p]
-                        ub[k, p] = U[k, c0 + p]
-                    for p in range(npx, P):
-                        db[k, p] = 0.0
-                        ub[k, p] = 1
+                _block_inputs(sci, gdq, zf, use_zf, nframes, first, last, dt, it, r, c0, npx, db, qb, ub, u0)
                 for p in range(P):
                     gb[p] = np.float64(gain[r, c0 + p]) if p < npx else 1.0
                     rb[p] = rnoise[r, c0 + p] if p < npx else 1.0
                 _mask_jumps(db, ub, n, npx, gb, rb, coef, one_ok, two_ok, t1, t2, W, S, one, cr, crg, dch1, dch2,
                             dch3)
+                # the final fit ("debiasing"): covariance from the jump search's rate plus the dark
                 for p in range(P):
                     crg[p] = cr[p] * (cr[p] > 0) + np.float64(dark[r, c0 + p]) if p < npx else 0.0
                 _fit_block(db, ub, n, crg, gb, rb, coef[1], coef[2], coef[3], coef[4], W, S, False)
@@ -483,109 +557,4 @@ def _likely_kernel(sci, gdq, pdq, gain, rnoise, dark, zf, use_zf, nframes, first
                     o_vp[it, r, c] = np.float32(S[_RP, p])
                     o_vr[it, r, c] = np.float32(S[_RR, p])
                     o_chi[it, r, c] = np.float32(S[_RX, p])
-                for k in range(n):
-                    for p in range(npx):
-                        U[k, c0 + p] = ub[k, p]
-            # a difference dropped here flags the group that ends it; stcal's dq_compress_sect
-            for k in range(n):
-                for c in range(nx):
-                    if U0[k, c] != U[k, c]:
-                        Q[k + 1, c] |= _JUMP
-            for c in range(nx):
-                all_bad = True
-                anysat = np.uint8(0)
-                anyjump = np.uint8(0)
-                for k in range(npts):
-                    q = Q[k, c]
-                    if q & (_SAT | _DNU) == 0:
-                        all_bad = False
-                    anysat |= q & _SAT
-                    anyjump |= q & _JUMP
-                v = pdq[r, c]
-                if all_bad:
-                    v |= _DNU32
-                if anysat:
-                    v |= _SAT32
-                if anyjump:
-                    v |= _JUMP32
-                o_dq[it, r, c] = v
-
-
-@njit(parallel=True, cache=True, error_model="numpy")
-def _combine_kernel(sci, err, vp, vr, chi, dq, r_sci, r_err, r_vp, r_vr, r_chi, r_dq):
-    """stcal's ``compute_image_info`` for nints > 1, per pixel, in float32 as numpy does it:
-    the NaN-median of the integrations' rates, then twice: weights
-    ``1 / (var_poisson * median / rate + var_rnoise)`` (the Poisson part rescaled to the
-    median rate; the ratio set to 0 where negative or not finite), normalised, and the
-    weighted mean. Variances are the weighted sums; chi square the plain sum."""
-    nints, nrows, nx = sci.shape
-    for r in prange(nrows):
-        tmp = np.empty(nints, np.float32)
-        srt = np.empty(nints, np.float32)
-        wt = np.empty(nints, np.float32)
-        avp = np.empty(nints, np.float32)
-        for c in range(nx):
-            acc = dq[0, r, c]
-            alldnu = True
-            for i in range(nints):
-                acc |= dq[i, r, c]
-                if dq[i, r, c] & _DNU32 == 0:
-                    alldnu = False
-            acc &= ~_DNU32
-            if alldnu:
-                acc |= _DNU32
-            r_dq[r, c] = acc
-            m = 0
-            for i in range(nints):
-                if not math.isnan(sci[i, r, c]):
-                    tmp[m] = sci[i, r, c]
-                    m += 1
-            if m == 0:
-                slope = np.float32(np.nan)
-            else:
-                _sort_into(tmp, m, srt)
-                h = m // 2
-                slope = srt[h] if m % 2 == 1 else np.float32((srt[h - 1] + srt[h]) / np.float32(2))
-            for _ in range(2):
-                wsum = np.float32(0)
-                for i in range(nints):
-                    rs = np.float32(slope / sci[i, r, c])
-                    if not math.isfinite(rs) or rs < 0:
-                        rs = np.float32(0)
-                    avp[i] = np.float32(vp[i, r, c] * rs)
-                    wt[i] = np.float32(np.float32(1) / np.float32(avp[i] + vr[i, r, c]))
-                    if not math.isnan(wt[i]):
-                        wsum = np.float32(wsum + wt[i])
-                allnan = True
-                acc_s = np.float32(0)
-                for i in range(nints):
-                    wt[i] = np.float32(wt[i] / wsum)
-                    t = np.float32(sci[i, r, c] * wt[i])
-                    if not math.isnan(t):
-                        allnan = False
-                        acc_s = np.float32(acc_s + t)
-                slope = np.float32(np.nan) if allnan else acc_s
-            out_p = np.float32(0)
-            out_r = np.float32(0)
-            nan_p = True
-            nan_r = True
-            csum = np.float32(0)
-            for i in range(nints):
-                t = np.float32(avp[i] * np.float32(wt[i] * wt[i]))
-                if not math.isnan(t):
-                    nan_p = False
-                    out_p = np.float32(out_p + t)
-                t = np.float32(vr[i, r, c] * np.float32(wt[i] * wt[i]))
-                if not math.isnan(t):
-                    nan_r = False
-                    out_r = np.float32(out_r + t)
-                csum = np.float32(csum + chi[i, r, c])
-            if nan_p:
-                out_p = np.float32(np.nan)
-            if nan_r:
-                out_r = np.float32(np.nan)
-            r_sci[r, c] = slope
-            r_vp[r, c] = out_p
-            r_vr[r, c] = out_r
-            r_err[r, c] = np.sqrt(np.float32(out_p + out_r))
-            r_chi[r, c] = csum
+                _block_dq(pdq, r, c0, npx, qb, ub, u0, it, o_dq)

@@ -51,6 +51,7 @@ class LightCurves:
     spectroscopic: Table
     metrics: Table
     info: dict = field(default_factory=dict)
+    median: np.ndarray | None = None      # the median frame measured on (dispersion along x)
 
 
 def median_frame(products: Products, segs, transpose, mask_bits, max_mb):
@@ -244,4 +245,4 @@ def extract_lightcurves(products, *, config: dict | None = None, jump_files=None
     jumps = jump_columns(jump_files, segs, cat["segment"], cat["int_number"], chunk_mb, det, cat["jump_dq"])
     metrics_table(metrics, cat, mode, jumps)
     return LightCurves(detector=det, mode=mode, white=white, spectroscopic=spec, metrics=metrics,
-                       info=jsonable(meta))
+                       info=jsonable(meta), median=med)

@@ -177,7 +177,16 @@ class BoxExtraction:
             self.bins += extra
             self.bin_orders += [tr.order] * len(extra)
         self.valid = None
-        info.update(line_background=self.line_pixels is not None)
+        # the trace metrics (position, width) come from the columns whose box no other
+        # order's light reaches (SOSS: order 2 within 2 boxes and a gap of order 1)
+        self.metric_cols = np.ones(nx, bool)
+        for tr in self.traces[1:]:
+            self.metric_cols &= np.abs(np.rint(tr.center) - np.rint(self.center)) > 2 * hw + gap
+        if not self.metric_cols.any():
+            self.metric_cols[:] = True
+        mc = np.flatnonzero(self.metric_cols)
+        info.update(line_background=self.line_pixels is not None,
+                    trace_metric_columns=[int(mc.min()), int(mc.max()) + 1, int(mc.size)])
         info.update(trace_coef=first.coef, trace_domain=first.domain, trace_order=first.fit_order,
                     trace_mean_row=float(np.mean(self.center)), box_halfwidth=hw, bkg_gap=gap,
                     background=self.use_bkg, orders=[int(t.order) for t in self.traces],
@@ -257,7 +266,8 @@ class BoxExtraction:
         cols = np.broadcast_to(np.arange(nx)[None, :], self.rows.shape)
         sat_box = ((dq[:, self.rows, cols] & np.uint32(dqflags.SATURATED)) != 0) & self.inside[None]
         out["sat_ap"] = sat_box[:, :, use].reshape(n, -1).mean(axis=1) if use.any() else np.zeros(n)
-        out.update(self._trace_metrics(first["box"], use, n))
+        clear = use & self.metric_cols
+        out.update(self._trace_metrics(first["box"], clear if clear.any() else use, n))
         out["xshift"] = dispersion_shift(first["flux"], self._reference_spectrum(), use)
         return out
 

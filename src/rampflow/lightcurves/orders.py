@@ -4,7 +4,10 @@ A single-trace mode (NIRSpec BOTS, NIRCam grism, MIRI LRS after transposing) has
 found exactly as before (:func:`rampflow.lightcurves.trace.fit_trace` on the median frame).
 NIRISS SOSS on SUBSTRIP256 holds three curved orders; :func:`find_orders` finds order 1 (the
 brightest trace of every column), then order 2 as the brightest trace once order 1's box and
-gap are blanked out. Order 2 is extracted only on the columns where it is lit (its fitted
+gap are blanked out. Where order 2 comes within two centroid windows of order 1, order 1's
+centroids are pulled towards it (up to ~2.6 pixels); there order 1's trace is refitted from a
+two-order profile fit of each column (:mod:`.deblend`), and order 2 is found again around it.
+Order 2 is extracted only on the columns where it is lit (its fitted
 columns, first to last) and where its box stays clear of order 1's box and gap
 (``|c2 - c1| > 2 * box_halfwidth + bkg_gap``): the overlapping columns are left to order 1.
 
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .deblend import deblend_order1
 from .stats import quiet
 from .trace import box_indices, fit_trace
 
@@ -44,12 +48,29 @@ class OrderTrace:
     fit_order: int
 
 
-def _trace(med, order_number, fit_order, window, hw, columns=None) -> tuple[OrderTrace, np.ndarray]:
+def _trace(med, order_number, fit_order, window, hw, columns=None, tr=None) -> tuple[OrderTrace, np.ndarray]:
     ny, nx = med.shape
-    tr = fit_trace(med, order=fit_order, window=window, columns=columns)
+    if tr is None:
+        tr = fit_trace(med, order=fit_order, window=window, columns=columns)
     rows, inside = box_indices(tr["center"], ny, hw)
     cols = np.ones(nx, bool)
     return OrderTrace(order_number, tr["center"], rows, inside, cols, tr["coef"], tr["domain"], tr["order"]), tr["used"]
+
+
+def _order2(med, first, fit_order, window, hw, gap):
+    """Order 2 as the brightest trace once order 1's box and gap are blanked out:
+    ``(OrderTrace or None, used columns, lit columns (first to last used))``."""
+    ny, nx = med.shape
+    blank = np.array(med, dtype=np.float64)
+    rc = np.rint(first.center).astype(int)
+    blank[np.abs(np.arange(ny)[:, None] - rc[None, :]) <= hw + gap] = np.nan
+    second, used = _trace(blank, 2, fit_order, window, hw)
+    if used.sum() < fit_order + 2:
+        return None, used, None
+    lit = np.zeros(nx, bool)
+    idx = np.flatnonzero(used)
+    lit[idx.min():idx.max() + 1] = True
+    return second, used, lit
 
 
 def find_orders(med: np.ndarray, orders, *, fit_order: int, window: int, hw: int, gap: int,
@@ -61,20 +82,26 @@ def find_orders(med: np.ndarray, orders, *, fit_order: int, window: int, hw: int
     columns show it).
     """
     ny, nx = med.shape
-    first, _ = _trace(med, 1, fit_order, window, hw, columns)
+    fit1 = fit_trace(med, order=fit_order, window=window, columns=columns)
+    first, _ = _trace(med, 1, fit_order, window, hw, tr=fit1)
     out = [first]
     if 2 in tuple(orders):
-        blank = np.array(med, dtype=np.float64)
-        rc = np.rint(first.center).astype(int)
-        near1 = np.abs(np.arange(ny)[:, None] - rc[None, :]) <= hw + gap
-        blank[near1] = np.nan
-        second, used = _trace(blank, 2, fit_order, window, hw)
-        if used.sum() < fit_order + 2:
+        second, used, lit = _order2(med, first, fit_order, window, hw, gap)
+        if second is None:
             log.warning("order 2: not found (%d columns with light); extracting order 1 only", int(used.sum()))
             return out
-        lit = np.zeros(nx, bool)
+        fit1 = deblend_order1(med, fit1, second.center, window=window, fit_order=fit_order)
+        if fit1["deblended"].any():
+            log.info("order 1: trace refitted with %d columns deblended from order 2", int(fit1["deblended"].sum()))
+            first, _ = _trace(med, 1, fit_order, window, hw, tr=fit1)
+            out = [first]
+            second, used, lit = _order2(med, first, fit_order, window, hw, gap)
+            if second is None:
+                log.warning("order 2: not found (%d columns with light); extracting order 1 only",
+                            int(used.sum()))
+                return out
+        rc = np.rint(first.center).astype(int)
         idx = np.flatnonzero(used)
-        lit[idx.min():idx.max() + 1] = True
         clear = np.abs(np.rint(second.center) - rc) > 2 * hw + gap
         second.columns = lit & clear
         log.info("order 2: lit on columns %d..%d, extracted on %d columns clear of order 1",

@@ -29,16 +29,23 @@ def dispersion_axis(setting: str, exp_type: str) -> str:
     return "y" if str(exp_type).startswith("MIR_LRS") else "x"
 
 
-def _column_centroids(f: np.ndarray, window: int, smooth: int):
-    """Per-column flux-weighted centroid (nx,) and flux (nx,) of a (ny, nx) frame, see :func:`fit_trace`."""
-    ny, nx = f.shape
+def trace_signal(f: np.ndarray, smooth: int) -> np.ndarray:
+    """(ny, nx) signal above each column's median, NaN as 0, smoothed along x with a
+    ``smooth``-column running median, clipped at 0 (what :func:`fit_trace` centroids)."""
+    nx = f.shape[1]
     with np.errstate(all="ignore"), quiet():
         bkg = np.nanmedian(np.where(np.isfinite(f), f, np.nan), axis=0)
     d = f - np.where(np.isfinite(bkg), bkg, 0.0)[None, :]
     d = np.where(np.isfinite(d), d, 0.0)
     if smooth and smooth > 1 and nx >= smooth:
         d = median_filter(d, size=(1, int(smooth)), mode="nearest")
-    d = np.clip(d, 0.0, None)
+    return np.clip(d, 0.0, None)
+
+
+def _column_centroids(f: np.ndarray, window: int, smooth: int):
+    """Per-column flux-weighted centroid (nx,) and flux (nx,) of a (ny, nx) frame, see :func:`fit_trace`."""
+    ny, nx = f.shape
+    d = trace_signal(f, smooth)
     peak = np.argmax(d, axis=0)
     y = np.arange(ny)[:, None]
     w = np.where(np.abs(y - peak[None, :]) <= max(1, int(window)), d, 0.0)
@@ -64,7 +71,6 @@ def fit_trace(frame: np.ndarray, *, order: int = 2, window: int = 4, columns=Non
     if f.ndim != 2:
         raise ValueError(f"frame: need a (ny, nx) array, got shape {f.shape}")
     ny, nx = f.shape
-    x = np.arange(nx)
     cen, tot = _column_centroids(f, window, smooth)
     used = np.isfinite(cen) & (tot > 0)
     if columns is not None:
@@ -73,8 +79,18 @@ def fit_trace(frame: np.ndarray, *, order: int = 2, window: int = 4, columns=Non
         used &= sel
     if used.any():
         used &= tot >= 0.02 * np.percentile(tot[used], 95)
+    return fit_centroids(cen, tot, used, order=order, ny=ny, nsigma=nsigma)
+
+
+def fit_centroids(cen: np.ndarray, tot: np.ndarray, used: np.ndarray, *, order: int, ny: int,
+                  nsigma: float = 4.0) -> dict:
+    """The polynomial trace of :func:`fit_trace` through per-column centroids ``cen`` (nx,)
+    weighted by the column fluxes ``tot`` over the ``used`` columns (3 rounds of ``nsigma``
+    MAD clipping); the same result dict."""
+    nx = cen.size
+    x = np.arange(nx)
     order = int(order)
-    result = {"centroids": cen, "used": used, "order": order}
+    result = {"centroids": cen, "used": used, "order": order, "flux": tot}
     if used.sum() <= order + 1:
         c = float(np.median(cen[used])) if used.any() else (ny - 1) / 2.0
         log.warning("trace: only %d usable columns; using a constant trace centre at row %.2f",

@@ -31,9 +31,10 @@ CONTEXT = "jwst_0001.pmap"
 #: reference types the pipeline may ask for: N/A in the mappings unless the cache holds files of the type
 #: (every type a jwst 3.0 Detector1 step asks for, since calwebb_detector1 prefetches them all for
 #: the steps it does not skip, MIRI's and clean_flicker_noise's flat included; superbias for a
-#: MIRI-only cache, whose saturation step asks for it)
+#: MIRI-only cache, whose saturation step asks for it; wavelengthrange, which the white_light step
+#: inside clean_flicker_noise's SOSS median image asks for: N/A, all wavelengths are summed)
 NOT_APPLICABLE = ("emicorr", "flat", "ipc", "pastasoss", "persat", "pictureframe", "refpix", "reset", "rscd",
-                  "sirskernel", "superbias", "trapdensity", "trappars")
+                  "sirskernel", "superbias", "trapdensity", "trappars", "wavelengthrange")
 #: reference types cut to the exposure's subarray (matched on SUBARRAY even when full frame)
 PER_SUBARRAY = ("dark", "reset")
 #: reference types with one file per instrument (no DETECTOR): matched on any detector

@@ -13,9 +13,10 @@ makes column stripes; TFRAME of SUBSTRIP256 is (256 + 12) x 2049 x 10 us = 5.491
 (5.49132 s in real headers), of SUBSTRIP96 2.213 s.
 
 Scene (positions in SUBSTRIP256 rows; ASSUMED shapes that follow the published SOSS
-layout to within ~10 pixels, not the PASTASOSS reference traces, which are not available
-offline): three curved orders with the GR700XD's broad, two-horned spatial profile (two
-Gaussians of sigma ``soss_sigma`` at +-``soss_horn`` pixels)
+layout to within ~10 pixels, not CRDS's PASTASOSS reference traces, which are not available
+offline; the simulator ships its own PASTASOSS reference describing these traces at the
+exposure's PWCPOS, :mod:`.niriss_pastasoss`): three curved orders with the GR700XD's broad,
+two-horned spatial profile (two Gaussians of sigma ``soss_sigma`` at +-``soss_horn`` pixels)
 
 * order 1, every column, ``y1 = 85 - 55 s + 20 s**2`` with ``s = X / 2047`` (X the detector
   column): a ~35-pixel bend, entirely inside SUBSTRIP96's rows;
@@ -53,6 +54,8 @@ NIRISS = kinds.Instrument(
 STRIP_YSTART = {256: 1793, 96: 1803}
 #: detector column of the zodiacal template's step (the real template's discontinuity is near here)
 ZODI_STEP_X = 700
+#: pupil-wheel position (deg) written as PWCPOS (a real one, 0.03 deg off the commanded 245.76)
+PWCPOS = 245.79
 #: (first column, last column, relative brightness) of orders 1, 2, 3
 ORDERS = {1: (0, 2047, 1.0), 2: (0, 1750, 0.35), 3: (700, 1750, 0.05)}
 
@@ -140,11 +143,14 @@ class NirissSoss(kinds.Kind):
         return src * (peak / src.max())
 
     def keywords(self, geom):
-        return {"FILTER": "CLEAR", "PUPIL": "GR700XD", "PWCPOS": 245.79,
+        return {"FILTER": "CLEAR", "PUPIL": "GR700XD", "PWCPOS": PWCPOS,
                 "APERNAME": f"NIS_{geom.subarray}" if geom.subarray != "GENERIC" else "NIS_SUBSTRIP256"}
 
     def extra_references(self, det, geom, phys, refdir):
-        """The BKG reference: the zodiacal template on SUBSTRIP256, (1, 256, 2048), median 1."""
+        """The BKG reference (the zodiacal template on SUBSTRIP256, (1, 256, 2048), median 1) and
+        the PASTASOSS reference of the simulated traces (:mod:`.niriss_pastasoss`)."""
+        from .niriss_pastasoss import write_pastasoss
+
         strip = _strip_geometry(geom)
         tmpl = zodi_template(strip).astype(np.float32)[None]
         kw = {"TELESCOP": "JWST", "INSTRUME": "NIRISS", "DETECTOR": det.name, "EXP_TYPE": "NIS_SOSS",
@@ -156,7 +162,8 @@ class NirissSoss(kinds.Kind):
               "DESCRIP": "Simulated SOSS zodiacal background template (median 1)"}
         path = Path(refdir) / "jwst_niriss_bkg_nis-substrip256.fits"
         simfiles.write_reference(path, "bkg", {"SCI": tmpl}, kw)
-        return {"bkg": path}
+        pasta = write_pastasoss(Path(refdir) / "jwst_niriss_pastasoss_nis.asdf", PWCPOS, str(phys["useafter"]))
+        return {"bkg": path, "pastasoss": pasta}
 
 
 def _strip_geometry(geom):

@@ -41,12 +41,20 @@ own draft rate in :meth:`~CleanFlickerNoise.prepare`, sets ``background_method``
 step proceeds with them; MIRI imaging's ``mask_science_regions`` takes the non-science areas
 from the DQ jwst's flat_field step would give the draft rate.
 
+``background_method='median_image'`` (:mod:`.flicker_median_image`): the draft rateints give
+the scene mask (per integration) and a scaled median ramp across integrations (on NIS_SOSS
+with the BKG reference's background and the PASTASOSS trace's box flux); every group,
+the first included, minus it is cleaned with no further background, and it is added back.
+``mask_science_regions`` on NIS_SOSS masks the PASTASOSS traces (:mod:`.flicker_mask`).
+
 Differences from jwst (on purpose or not implemented), each raising a clear error:
-``background_method='median_image'`` (the TSO median-image background) is not implemented;
 ``mask_science_regions`` is not implemented for the exposure types whose regions need a WCS
-or PASTASOSS reference (see :mod:`.flicker_mask`). MIRI imaging's non-science DQ comes from
-the FLAT the step resolved (``references.overrides.flat`` included), where jwst's inner
-FlatFieldStep asks CRDS and ignores the step's ``override_flat``. An FFT fit failing
+(see :mod:`.flicker_mask`). On purpose: ``median_image`` on the TSO types whose jwst scaling
+needs a WCS (NRS_BRIGHTOBJ, NRC_TSGRISM, NRC_TSIMAGE, MIR_IMAGE TSO) takes the per-integration
+scaling from rampflow's own trace / aperture (see :mod:`.flicker_median_image`). MIRI
+imaging's non-science DQ comes from the FLAT the step resolved (``references.overrides.flat``
+included), where jwst's inner FlatFieldStep asks CRDS and ignores the step's
+``override_flat``. An FFT fit failing
 (singular matrix) part way raises RuntimeError instead of jwst's FAILED status with the input
 restored: earlier chunks of integrations are already written.
 """
@@ -63,7 +71,8 @@ from .. import dq, io
 from .base import Step
 from .flicker_autoparam import AUTOPARAM_EXP_TYPES
 from .flicker_fit import clean_one_image
-from .flicker_mask import check_science_regions, scene_mask
+from .flicker_mask import check_science_regions, draft_rate, scene_mask
+from .flicker_median_image import make_median_image, soss_template_for
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +140,21 @@ def standardize(params: dict, meta) -> dict:
     return p
 
 
+def _soss_median_image_check(meta, std, refs) -> str | None:
+    """Why jwst's step would be FAILED before starting for NIS_SOSS with ``median_image``: a
+    subarray without traces, or no PASTASOSS reference; else None."""
+    from ..pastasoss import SUPPORTED_SUBARRAYS
+
+    if str(meta.exp_type).upper() != "NIS_SOSS" or std["background_method"] != "median_image":
+        return None
+    if str(meta.subarray).upper() not in SUPPORTED_SUBARRAYS:
+        return f"median_image processing is not available for SOSS subarray {meta.subarray}."
+    if refs.get("pastasoss") is None:
+        log.warning("No PASTASOSS reference file found")
+        return "median_image processing is not available for SOSS without a pastasoss file."
+    return None
+
+
 class _Saved:
     """A 4-D optional product (flicker_bkg, flicker_noise) kept on disk while the chunks are
     processed (a temporary memory map), written as a RampModel at the end."""
@@ -159,13 +183,14 @@ class CleanFlickerNoise(Step):
     name = "clean_flicker_noise"
     keyword = "S_CLNFNS"
     reftypes = ("readnoise", "gain")
-    #: the FLAT, asked for only when :func:`wants_flat` (N/A: the step goes on without it, as jwst's)
-    optional_reftypes = ("flat",)
+    #: the FLAT, asked for only when :func:`wants_flat` (N/A: the step goes on without it, as jwst's);
+    #: NIS_SOSS only: the traces (mask_science_regions, median_image) and the background templates (median_image)
+    optional_reftypes = ("flat", "pastasoss", "bkg", "wavelengthrange")
     spec = SPEC
     skip_default = True
     #: CRDS parameter files turn it on per mode (NIRSpec BOTS): in the default steps with skip: null
     crds_enables = True
-    implemented_values = {"background_method": ("median", "model", "None", None)}
+    implemented_values = {"background_method": ("median", "model", "median_image", "None", None)}
     #: the scene mask comes from a first pass over the step's input ramp (:meth:`prepare`)
     needs_input_ramp = True
     products = ("clean_flicker_noise", "mask", "flicker_bkg", "flicker_noise")
@@ -174,9 +199,6 @@ class CleanFlickerNoise(Step):
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)
         p = self.params
-        if p["background_method"] == "median_image":
-            raise NotImplementedError("clean_flicker_noise: background_method='median_image' (jwst's TSO median "
-                                      "image) is not implemented in rampflow")
         #: autoparam waits for the ramp (its draft rate) in :meth:`prepare`
         self.autoparam = bool(p["autoparam"]) and str(meta.exp_type).upper() in AUTOPARAM_EXP_TYPES
         if p["autoparam"] and not self.autoparam:
@@ -185,6 +207,7 @@ class CleanFlickerNoise(Step):
         self.flat = None
         self.mask = None
         self.mask_source = None
+        self.median = None
         self.cleaned = self.left = 0
         self._ramp = None
         self._saved: dict[str, _Saved] = {}
@@ -196,12 +219,24 @@ class CleanFlickerNoise(Step):
         self.std = standardize(p, meta)
         if self.std["user_mask"] is None:
             check_science_regions(meta.exp_type, p["mask_science_regions"])
+        reason = _soss_median_image_check(meta, self.std, refs)
+        if reason:
+            log.warning("Skipping: %s", reason)
+            self.skipped, self.failed = reason, True
+            return
         if not self.autoparam:
             self._read_flat()
 
     @classmethod
     def reftypes_for(cls, meta, params):
-        return cls.reftypes + (("flat",) if wants_flat(meta, params) else ())
+        """READNOISE and GAIN; the FLAT when :func:`wants_flat`; on NIS_SOSS also PASTASOSS (as
+        jwst asks for it) and, for ``median_image``, the BKG templates jwst's background step uses
+        and the WAVELENGTHRANGE its white_light step uses."""
+        extra = ("flat",) if wants_flat(meta, params) else ()
+        if str(meta.exp_type).upper() == "NIS_SOSS":
+            extra += ("pastasoss", "bkg", "wavelengthrange") if str(params.get("background_method")) == \
+                "median_image" else ("pastasoss",)
+        return cls.reftypes + extra
 
     def _read_flat(self, flat: np.ndarray | None = None) -> None:
         """The flat to divide by with ``apply_flat_field`` (:func:`~.flicker_flat.flat_image`, or
@@ -255,12 +290,18 @@ class CleanFlickerNoise(Step):
         self._ramp = ramp
         if self.autoparam:
             self._set_auto_parameters(ramp, chunk_mb)
-        mask, self.mask_source = scene_mask(ramp, self.refs, self.std, chunk_mb, flat=self.flat)
+        draft = None
+        if self.std["background_method"] == "median_image":
+            log.info("clean_flicker_noise: creating draft rateints for the median image")
+            draft = draft_rate(ramp, self.refs, return_cube=True, chunk_mb=chunk_mb)
+        mask, self.mask_source = scene_mask(ramp, self.refs, self.std, chunk_mb, flat=self.flat, draft=draft)
         nints, _, ny, nx = ramp.shape
         if mask.shape[-2:] != (ny, nx) or (mask.ndim == 3 and mask.shape[0] != nints) or mask.ndim not in (2, 3):
             log.warning("Mask does not match data shape. Step will be skipped.")
             self.skipped = f"the mask's shape {mask.shape} does not fit the data ({nints}, {ny}, {nx})"
             self.failed = True
+            return
+        if draft is not None and not self._prepare_median_image(ramp, draft, chunk_mb):
             return
         self.mask = mask
         log.info("clean_flicker_noise: scene mask from %s, %d background pixels (%s)", self.mask_source,
@@ -269,9 +310,67 @@ class CleanFlickerNoise(Step):
             if self.params[key]:
                 self._saved[suffix] = _Saved(ramp.shape)
 
+    def _prepare_median_image(self, ramp, draft, chunk_mb) -> bool:
+        """Make the scaled median image (:mod:`.flicker_median_image`); False (step FAILED, data
+        unchanged, as jwst) when it cannot be made."""
+        templates = None
+        bkg = self.refs.get("bkg")
+        if bkg is not None:
+            ref_rows = int(bkg.header.get("SUBSIZE2") or bkg["SCI"].shape[-2])
+            cut = np.asarray(bkg["SCI"], dtype=np.float32)
+            templates = soss_template_for(cut[None] if cut.ndim == 2 else cut, ramp.shape[2], ref_rows)
+        pasta, wrange = self.refs.get("pastasoss"), self.refs.get("wavelengthrange")
+        try:
+            # jwst divides the draft rateints by the flat (apply_flat_field) before the median image
+            rate = draft[0] if self.flat is None else draft[0] / self.flat
+            self.median = make_median_image(ramp, rate, draft[1], bkg_templates=templates,
+                                            pastasoss_tree=None if pasta is None else pasta.tree,
+                                            waverange_tree=None if wrange is None else wrange.tree, chunk_mb=chunk_mb)
+        except ValueError as err:
+            log.warning("A median image could not be created: %s. The step will be skipped.", err)
+            self.skipped, self.failed = f"a median image could not be created: {err}", True
+            return False
+        return True
+
+    def _process_median_image(self, sci, ints):
+        """Each group of each integration minus its scaled median image, cleaned with no further
+        background, plus the median image (jwst's loop with ``median_image``: groups are
+        independent, the first included, and the scene mask is not cut by GROUPDQ)."""
+        std = self.std
+        bkg = self._saved.get("flicker_bkg")
+        noise = self._saved.get("flicker_noise")
+        for i in range(sci.shape[0]):
+            gi = ints.start + i
+            scene = self.mask[gi] if self.mask.ndim == 3 else self.mask
+            med = self.median.integration(gi)
+            before = sci[i].copy() if noise is not None else None
+            for j in range(sci.shape[1]):
+                cleaned, _, ok = clean_one_image(
+                    sci[i, j] - med[j], scene.copy(), background_method=None,
+                    background_box_size=std["background_box_size"], n_sigma=std["n_sigma"],
+                    fit_method=std["fit_method"], detector=str(self.meta.detector).upper(), fc=std["fc"],
+                    axis_to_correct=std["axis_to_correct"], fit_by_channel=std["fit_by_channel"], flat=self.flat)
+                if not ok:
+                    raise RuntimeError(f"clean_flicker_noise: cleaning failed for integration {gi + 1}, group "
+                                       f"{j + 1} (jwst marks the step FAILED and restores its input)")
+                if cleaned is None:
+                    log.warning("No usable data in integration %d, group %d. Skipping correction for this image.",
+                                gi + 1, j + 1)
+                    self.left += 1
+                    continue
+                sci[i, j] = med[j] + cleaned
+                self.cleaned += 1
+                if bkg is not None:
+                    bkg.data[gi, j] = med[j]
+            if noise is not None:
+                noise.data[gi] = sci[i] - before
+
     def process(self, sci, gdq, pdq, ints, rows):
         if rows.start != 0 or rows.stop != sci.shape[2] or sci.shape[2] != self.meta.subsize2:
             raise ValueError("clean_flicker_noise works on whole frames (chunks of integrations)")
+        if self.median is not None:
+            self._process_median_image(sci, ints)
+            return
         std = self.std
         unusable = np.uint8(dq.GROUP_FLAGS["DO_NOT_USE"] | dq.GROUP_FLAGS["JUMP_DET"])
         bkg = self._saved.get("flicker_bkg")

@@ -8,9 +8,11 @@ WCS (``assign_wcs``, which needs the instrument-model reference files), MIRI ima
 non-science areas from a draft flat field, and NIRISS SOSS traces from the PASTASOSS
 reference. rampflow does MIRI imaging's: the DQ jwst's flat_field step gives the draft rate
 (:func:`~.flicker_flat.flat_field_dq`, from the FLAT reference) is OR-ed into the rate's DQ, and
-DO_NOT_USE or NON_SCIENCE pixels are not background. For the WCS and PASTASOSS types the
-option raises NotImplementedError naming it. For the other exposure types (NIRCam, NIRISS
-imaging, ...) jwst's option does nothing, and neither does rampflow's.
+DO_NOT_USE or NON_SCIENCE pixels are not background. NIRISS SOSS traces are masked as jwst's
+``mask_soss_traces`` does, from the PASTASOSS reference (:func:`soss_trace_mask`: every order's
+trace at the exposure's PWCPOS, +-16 rows). For the WCS types the option raises
+NotImplementedError naming it. For the other exposure types (NIRCam, NIRISS imaging, ...)
+jwst's option does nothing, and neither does rampflow's.
 
 With a flat (``apply_flat_field``), the draft rate is divided by it before the mask is made,
 as jwst does.
@@ -29,16 +31,18 @@ from .flicker_fit import clip_to_background
 log = logging.getLogger(__name__)
 
 #: exposure types whose science regions jwst masks from data rampflow does not have
-SCIENCE_REGION_TYPES = ("NRS_IFU", "NRS_FIXEDSLIT", "NRS_BRIGHTOBJ", "NRS_MSASPEC", "NIS_SOSS")
+SCIENCE_REGION_TYPES = ("NRS_IFU", "NRS_FIXEDSLIT", "NRS_BRIGHTOBJ", "NRS_MSASPEC")
+#: rows either side of a SOSS trace that jwst's mask_soss_traces masks
+SOSS_HALFWIDTH = 16
 
 
 def check_science_regions(exp_type: str, mask_science_regions: bool) -> None:
     """Raise NotImplementedError for ``mask_science_regions`` on an exposure type whose
-    science regions need a WCS, a flat or a PASTASOSS reference (see the module docstring)."""
+    science regions need a WCS or a flat (see the module docstring)."""
     if mask_science_regions and str(exp_type).upper() in SCIENCE_REGION_TYPES:
         raise NotImplementedError(
             f"clean_flicker_noise: mask_science_regions=True for EXP_TYPE {exp_type} needs jwst's WCS "
-            "(assign_wcs), flat or PASTASOSS reference data, which rampflow does not implement; set "
+            "(assign_wcs) or flat reference data, which rampflow does not implement; set "
             "mask_science_regions: false or give a user_mask")
 
 
@@ -63,8 +67,24 @@ def draft_rate(ramp, refs: dict, return_cube: bool, chunk_mb: float = 256) -> tu
     return prod["SCI"], prod["DQ"]
 
 
+def soss_trace_mask(meta, refs: dict, shape) -> np.ndarray:
+    """bool (ny, nx), True on the NIRISS SOSS traces (every order of the PASTASOSS reference in
+    ``refs`` at the exposure's PWCPOS, +-:data:`SOSS_HALFWIDTH` rows; jwst's mask_soss_traces).
+    ValueError naming what is missing without a PASTASOSS reference or PWCPOS."""
+    from .. import pastasoss
+
+    ref = refs.get("pastasoss")
+    if ref is None:
+        raise ValueError(f"{meta.filename}: clean_flicker_noise mask_science_regions on NIS_SOSS needs a PASTASOSS "
+                         "reference (CRDS gave none; set references.overrides.pastasoss)")
+    pwcpos = meta.extra.get("PWCPOS")
+    if pwcpos is None:
+        raise ValueError(f"{meta.filename}: PWCPOS (pupil wheel position) is missing from the header")
+    return pastasoss.trace_mask(ref.tree, float(pwcpos), meta.subarray, shape, halfwidth=SOSS_HALFWIDTH)
+
+
 def create_mask(data: np.ndarray, pixel_dq: np.ndarray, exp_type: str, *, mask_science_regions=False,
-                n_sigma=2.0, fit_histogram=False, single_mask=False) -> np.ndarray:
+                n_sigma=2.0, fit_histogram=False, single_mask=False, soss_traces=None) -> np.ndarray:
     """Background pixels of a rate image or cube (jwst's ``create_mask``).
 
     data     : float (ny, nx) or (nints, ny, nx) draft rate(s)
@@ -81,6 +101,10 @@ def create_mask(data: np.ndarray, pixel_dq: np.ndarray, exp_type: str, *, mask_s
         mask[(pixel_dq & dq.FLAGS["MSA_FAILED_OPEN"]) > 0] = False
     if mask_science_regions and exp == "MIR_IMAGE":
         mask[(pixel_dq & (dq.DO_NOT_USE | dq.FLAGS["NON_SCIENCE"])) > 0] = False
+    if mask_science_regions and exp == "NIS_SOSS":
+        if soss_traces is None:
+            raise ValueError("clean_flicker_noise: mask_science_regions on NIS_SOSS needs the SOSS trace mask")
+        mask[..., soss_traces] = False
     mask[np.isnan(data) | (data == 0)] = False
     if n_sigma > 0:
         planes = range(data.shape[0]) if data.ndim == 3 else [None]
@@ -103,16 +127,18 @@ def read_user_mask(path) -> np.ndarray:
         return np.asarray(model.data).copy().astype(np.bool_)
 
 
-def scene_mask(ramp, refs: dict, params: dict, chunk_mb: float = 256, flat=None) -> tuple[np.ndarray, str]:
+def scene_mask(ramp, refs: dict, params: dict, chunk_mb: float = 256, flat=None,
+               draft=None) -> tuple[np.ndarray, str]:
     """The scene mask for an open ramp and the step's (standardised) parameters: the user
-    mask if given, else from the draft rate(s), divided by ``flat`` (float32 (ny, nx)) if
-    given. ``refs["flat"]`` (if there) gives MIRI imaging's non-science DQ. Returns (mask bool
+    mask if given, else from the draft rate(s) (``draft``: (SCI, DQ) when already made),
+    divided by ``flat`` (float32 (ny, nx)) if given. ``refs["flat"]`` (if there) gives MIRI
+    imaging's non-science DQ, ``refs["pastasoss"]`` NIRISS SOSS's traces. Returns (mask bool
     (ny, nx) or (nints, ny, nx), what it was made from)."""
     if params["user_mask"] is not None:
         return read_user_mask(params["user_mask"]), Path(str(params["user_mask"])).name
     single = bool(params["single_mask"])
     log.info("clean_flicker_noise: creating a draft rate%s for scene masking", "" if single else "ints")
-    data, rate_dq = draft_rate(ramp, refs, return_cube=not single, chunk_mb=chunk_mb)
+    data, rate_dq = draft if draft is not None else draft_rate(ramp, refs, return_cube=not single, chunk_mb=chunk_mb)
     if params["mask_science_regions"] and str(ramp.meta.exp_type).upper() == "MIR_IMAGE":
         from .flicker_flat import flat_field_dq
 
@@ -120,6 +146,10 @@ def scene_mask(ramp, refs: dict, params: dict, chunk_mb: float = 256, flat=None)
         rate_dq = rate_dq | flat_field_dq(refs.get("flat"), data)
     if flat is not None:
         data = data / flat
+    traces = None
+    if params["mask_science_regions"] and str(ramp.meta.exp_type).upper() == "NIS_SOSS":
+        traces = soss_trace_mask(ramp.meta, refs, data.shape[-2:])
     mask = create_mask(data, rate_dq, ramp.meta.exp_type, mask_science_regions=params["mask_science_regions"],
-                       n_sigma=params["n_sigma"], fit_histogram=params["fit_histogram"], single_mask=single)
+                       n_sigma=params["n_sigma"], fit_histogram=params["fit_histogram"], single_mask=single,
+                       soss_traces=traces)
     return mask, "draft rateints" if mask.ndim == 3 else "draft rate"

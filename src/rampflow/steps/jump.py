@@ -45,6 +45,13 @@ Algorithm (per pixel, all integrations together):
 ``minimum_groups``: as in jwst, it only takes effect when ``maximum_cores`` resolves to
 more than one process (stcal forces it to 3 in its single-process path, the default).
 
+Explicit read times (jwst's ``meta.exposure.read_times``, uneven groups) do not change the
+search, as in jwst 3.0: its JumpStep sets them on stcal 1.20's ``JumpData`` after the
+constructor has derived the group time differences and reads per group (from a
+``meta.exposure.read_pattern`` that jwst models lack), so stcal differences evenly spaced
+groups with ``2 NFRAMES`` reads each (``tests/parity/test_read_times_parity.py``). The runner
+carries the read times into the jump product.
+
 Deliberate differences (none change the flags for ordinary data):
 
 * The frame-level tests (groups that are DO_NOT_USE in every pixel, the

@@ -167,7 +167,8 @@ class RampFitSetup:
     parameters, validated: 0-based ints, jwst's defaults and corrections applied).
     suppress_one_group : the parameter, and NGROUPS > 1.
     weights : float64 (6, ngroups + 1, ngroups), unit Fixsen weights by (power index,
-    segment length, group), computed once (they depend only on the readout pattern).
+    segment length, group), computed once (they depend only on the readout pattern); empty
+    with LIKELY, which does not use them.
     opt_sizes : (max segments, max jumps) over the whole exposure, to size the fitopt
     arrays; None -> each chunk is sized by its own maxima (see :func:`assemble_opt`).
     likely : the LIKELY setup when ``params['algorithm']`` is 'LIKELY' (after jwst's
@@ -379,7 +380,7 @@ def prepare_ramp_fit(meta, readnoise_ref, gain_ref, *, average_dark_current=None
         average_dark_current=dark, firstgroup=first, lastgroup=last,
         suppress_one_group=bool(p["suppress_one_group"] and ngroups > 1),
         group_time=group_time, frame_time=frame_time, one_group_time=one_group_time,
-        ped_tmp=float(ped_tmp), weights=weight_table(ngroups),
+        ped_tmp=float(ped_tmp), weights=weight_table(ngroups) if lk is None else np.zeros((0, 0, 0)),
         gain_factor=None if gf is None else float(gf), reference_names=names, likely=lk,
         ref_flags=ref_flags if ref_flags.any() else None,
     )

@@ -58,9 +58,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
-from ..kernels.likely import _combine_kernel, _likely_kernel
+from ..kernels.likely import _likely_kernel
+from ..kernels.likely_combine import _combine_kernel
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +249,7 @@ def fit_ramps_likely(sci: np.ndarray, gdq: np.ndarray, pdq: np.ndarray, setup: L
     _likely_kernel(sci, gdq, np.ascontiguousarray(pdq), np.ascontiguousarray(setup.gain[rows]),
                    np.ascontiguousarray(setup.readnoise[rows]), np.ascontiguousarray(dark), zf, use_zf,
                    setup.nframes, setup.firstgroup, setup.lastgroup, coef, one_ok, two_ok,
-                   setup.threshold_one, setup.threshold_two,
+                   setup.threshold_one, setup.threshold_two, numba.get_num_threads(),
                    f32["SCI"], f32["ERR"], f32["VAR_POISSON"], f32["VAR_RNOISE"], chi, dq)
     ints = {"SCI": f32["SCI"], "ERR": f32["ERR"], "DQ": dq, "VAR_POISSON": f32["VAR_POISSON"],
             "VAR_RNOISE": f32["VAR_RNOISE"]}

@@ -38,6 +38,7 @@ LIGHTCURVE_FILES = (
     Output("metrics_csv", "metrics.csv", "lightcurves", "table", f"{CAPTIONS}/lc_metrics_table.rst", True,
            "metrics table"),
     Output("metrics_png", "metrics.png", "lightcurves", "plot", f"{CAPTIONS}/lc_metrics.rst", True, "metrics"),
+    Output("trace_png", "trace.png", "lightcurves", "plot", f"{CAPTIONS}/lc_trace.rst", True, "trace"),
 )
 #: files of the lightcurve_transit rule, per detector, when a transit window is configured
 TRANSIT_FILES = (
