@@ -102,20 +102,24 @@ def sim(tmp_path_factory):
 
 JOBS = {
     # one step: its product's .part is left
-    "dq_init": (["dq_init"], ["dq_init"]),
-    # two passes, the first's product not asked for: a scratch folder and the jump .part are left
-    "dq_init+jump": (["dq_init", "jump"], ["jump"]),
+    "dq_init": (["dq_init"], ["dq_init"], {}, False),
+    # one row pass through both steps: only the jump .part is left
+    "dq_init+jump": (["dq_init", "jump"], ["jump"], {}, False),
+    # snowball flagging keeps jump out of the one pass, so two passes: the first's product, not
+    # asked for, goes to a scratch folder, which is left with the jump .part
+    "dq_init+jump-snowballs": (["dq_init", "jump"], ["jump"], {"jump": {"expand_large_events": True}}, True),
 }
 
 
 @pytest.mark.parametrize("job", sorted(JOBS))
 def test_rerun_after_sigkill_leaves_no_temporary(sim, tmp_path, job):
-    steps, products = JOBS[job]
+    steps, products, params, scratch = JOBS[job]
     refs = {k: str(v) for k, v in sim.refs.items()}
     stem = sim.uncal.name.replace("_uncal.fits", "")
     stage1 = tmp_path / "stage1"
     outputs = {p: str(stage1 / f"{stem}_{p}.fits") for p in products}
-    call = dict(steps=steps, inputs={"ramp": str(sim.uncal)}, outputs=outputs, overrides=refs, chunk_mb=0.02)
+    call = dict(steps=steps, inputs={"ramp": str(sim.uncal)}, outputs=outputs, overrides=refs, chunk_mb=0.02,
+                params=params)
     script = f"from rampflow import runner\nrunner.run(**{call!r})\n"
     paused = Path(outputs[products[-1]]).name
     proc = subprocess.Popen([sys.executable, "-c", script], env=_env(tmp_path, paused), start_new_session=True,
@@ -124,8 +128,7 @@ def test_rerun_after_sigkill_leaves_no_temporary(sim, tmp_path, job):
 
     left = _leftovers(stage1)
     assert any(name.endswith(".part") for name in left), left   # killed mid-write: the temporary is there
-    if len(steps) > 1:
-        assert any(name.endswith(".tmpdir") or ".rampflow-" in name for name in left), left
+    assert any(name.endswith(".tmpdir") or ".rampflow-" in name for name in left) == scratch, left
     assert not any(Path(p).exists() for p in outputs.values())   # and nothing under a final name
 
     runner.run(**call)                                            # the rerun
