@@ -113,11 +113,11 @@ def test_false_flag_rate_is_small(sim, ours):
 
 # --- comparison with jwst's JumpStep on the same input ----------------------------------
 
-def _parity_conftest():
-    path = Path(__file__).resolve().parents[1] / "parity" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("_rampflow_parity_conftest", path)
+def _parity_helpers():
+    path = Path(__file__).resolve().parents[1] / "parity" / "parity_helpers.py"
+    spec = importlib.util.spec_from_file_location("_rampflow_parity_helpers", path)
     mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)        # skips (importorskip) where jwst is not installed
+    spec.loader.exec_module(mod)
     return mod
 
 
@@ -125,7 +125,7 @@ def _parity_conftest():
 def jwst_offline(tmp_path_factory):
     """jwst steps with no network (the parity suite's environment), restored afterwards."""
     pytest.importorskip("jwst", reason="the official jwst pipeline is not installed")
-    conf = _parity_conftest()
+    conf = _parity_helpers()
     with conf.offline_env(tmp_path_factory.mktemp("crds_offline_jump_stats")):
         yield conf
 
