@@ -94,8 +94,9 @@ def test_every_job_went_through_sbatch_to_the_partition_from_the_environment(run
     submitted = dict(SUBMITTED.findall(runs["log"]))
     stats = re.search(r"Job stats:\n(.*?)\ntotal\s+(\d+)", runs["log"], re.S)
     assert stats, runs["log"][-3000:]
-    # every job but the target rule `all` (which runs nothing) is a SLURM job
-    assert len(submitted) == int(stats.group(2)) - 1 >= 10, runs["log"][-3000:]
+    # every job but the target rule `all` (which runs nothing) is a SLURM job: at least the
+    # simulation, each exposure's Stage 1 job(s), the light curves, the transit fit and the QA page
+    assert len(submitted) == int(stats.group(2)) - 1 >= 4 + 2 * len(_step_jobs()), runs["log"][-3000:]
     queue = _queue(runs)
     for job, slurm_id in submitted.items():
         state, partition, _, _ = queue[slurm_id]
@@ -103,13 +104,31 @@ def test_every_job_went_through_sbatch_to_the_partition_from_the_environment(run
         assert partition == "rampflow", (job, slurm_id, queue[slurm_id])
 
 
-#: step jobs of the reduced demo (compute.fuse): rule -> (steps, the ramp it reads)
-STEP_JOBS = {
-    "fused_group_scale_to_dark_current": (["group_scale", "dq_init", "saturation", "superbias", "refpix",
-                                           "linearity", "dark_current"], "uncal/{stem}_uncal.fits"),
-    "step_destripe": (["destripe"], "stage1/{stem}_dark_current.fits"),
-    "ramp_fit": (["jump", "ramp_fit"], "stage1/{stem}_destripe.fits"),  # jump runs inside ramp_fit
-}
+def _step_jobs() -> dict:
+    """The reduced demo's step jobs as rampflow.wiring plans them (with compute.fuse the whole
+    chain, uncal to gain_scale, is one ramp_fit job per exposure): rule -> (steps, the ramp it
+    reads, relative to the program's results folder)."""
+    import yaml
+    from snakemake.utils import validate
+
+    from rampflow import config as rfconfig
+    from rampflow import wiring
+
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    for key, value in yaml.safe_load(REDUCED.read_text()).items():
+        if isinstance(value, dict) and isinstance(cfg.get(key), dict):
+            cfg[key].update(value)
+        else:
+            cfg[key] = value
+    rfconfig.prepare(cfg)
+    validate(cfg, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
+    rfconfig.check(cfg)
+    out = wiring.out_dir(cfg).rstrip("/") + "/"
+    jobs = {}
+    for job in wiring.jobs(cfg, families=wiring.program_families(cfg, ())):
+        if job.kind == "steps" and "ramp" in job.inputs:
+            jobs[job.name] = (list(job.steps), str(job.inputs["ramp"]).removeprefix(out))
+    return jobs
 
 
 def test_step_jobs_ask_for_the_memory_of_their_chunks(runs):
@@ -121,16 +140,18 @@ def test_step_jobs_ask_for_the_memory_of_their_chunks(runs):
     from rampflow.wiring.resources import ramp_shape
 
     chunk_mb = float(yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["compute"]["chunk_mb"])
+    step_jobs = _step_jobs()
+    assert step_jobs, "no step job in the reduced demo's plan"
     checked = 0
     for _, _, mem, comment in _queue(runs).values():
         m = re.match(r"rule_(\w+?)_wildcards_(.+)$", comment)
-        if not m or m.group(1) not in STEP_JOBS:
+        if not m or m.group(1) not in step_jobs:
             continue
-        steps, ramp = STEP_JOBS[m.group(1)]
+        steps, ramp = step_jobs[m.group(1)]
         expected = job_mem_mb(steps, ramp_shape(runs["slurm"] / ramp.format(stem=m.group(2))), chunk_mb)
         assert mem == f"{expected}M", (comment, mem, expected)
         checked += 1
-    assert checked == 2 * len(STEP_JOBS), runs["queue"]
+    assert checked == 2 * len(step_jobs), runs["queue"]
 
 
 def _stems(results: Path) -> list[str]:
