@@ -349,7 +349,7 @@ def test_lightcurve_and_qa_rules_and_snakemake_report(tmp_path):
         log = (out / "logs" / f"lightcurves_{det}.log").read_text()
         assert "pass 2 (extraction): segment 2/2" in log
     page = (out / "qa" / "index.html").read_text()
-    assert page.count("<img ") == 2 * 4         # white, spectroscopic, metrics, transit per detector
+    assert page.count("<img ") == 2 * 5         # trace, white, spectroscopic, metrics, transit per detector
     assert "nrs2_transit.png" in page and "rules test" in page
     assert "destripe.png" not in page           # the stale plot is not in the manifest
     # snakemake --report
