@@ -246,86 +246,64 @@ def _top_bottom_value(g, k, ref, r32, rok, f32):
 
 
 @njit(cache=True)
+def _side_signal(plane, buf, side_y, side_x, side_cls, win_lo, win_len, side_gain, ref, r32, rok, sig):
+    """The side reference signal ``sig`` (float64, per detector row, filled): the running
+    median over ``win_len`` rows of the side columns after the top/bottom subtraction
+    (``ref``, ``r32``, ``rok``), times ``side_gain``; buf sets the working precision."""
+    f32 = buf.itemsize == 4
+    nrow_det = side_y.shape[1]
+    nside = side_y.shape[2]
+    tcol = np.empty((2, nrow_det, nside), buf.dtype)
+    for sd in range(2):
+        for r in range(nrow_det):
+            for c in range(nside):
+                y = side_y[sd, r, c]
+                if y < 0:
+                    continue
+                tcol[sd, r, c] = _top_bottom_value(plane[y, side_x[sd, r, c]], side_cls[sd, c], ref, r32, rok, f32)
+    med = np.empty((2, nrow_det), np.float64)
+    for sd in range(2):
+        for r in range(nrow_det):
+            m = 0
+            for jj in range(win_len):
+                rr = r + win_lo + jj
+                if rr < 0:
+                    rr = -rr
+                elif rr > nrow_det - 1:
+                    rr = 2 * (nrow_det - 1) - rr
+                for c in range(nside):
+                    if side_y[sd, rr, c] >= 0:
+                        buf[m] = tcol[sd, rr, c]
+                        m += 1
+            if m == 0:
+                med[sd, r] = np.nan
+            else:
+                med[sd, r] = _median_of(buf, m)
+    for r in range(nrow_det):
+        a = med[0, r]
+        b = med[1, r]
+        if a != a and b != b:
+            sig[r] = 0.0
+        elif a != a:
+            sig[r] = b
+        elif b != b:
+            sig[r] = a
+        else:
+            sig[r] = 0.5 * (a + b)
+        sig[r] = side_gain * sig[r]
+
+
+@njit(cache=True)
 def _correct_plane(plane, buf, w, scratch, ref_y, ref_x, set_start, class_sets, pair_parity,
                    cls_axis, r_axis, transposed, side_y, side_x, side_cls, do_side,
                    win_lo, win_len, side_gain, low, high):
     """Correct one DMS plane (float32, ny x nx) in place; buf/w/scratch set the precision."""
-    f32 = buf.itemsize == 4
     ref, r32, rok = _plane_refs(plane, buf, w, scratch, ref_y, ref_x, set_start, class_sets, pair_parity,
                                 low, high)
-    # --- side reference signal (running median of the corrected side columns) -------
-    nrow_det = side_y.shape[1]
-    sig = np.zeros(nrow_det, np.float64)
+    sig = np.zeros(side_y.shape[1], np.float64)
     if do_side:
-        nside = side_y.shape[2]
-        tcol = np.empty((2, nrow_det, nside), buf.dtype)
-        for sd in range(2):
-            for r in range(nrow_det):
-                for c in range(nside):
-                    y = side_y[sd, r, c]
-                    if y < 0:
-                        continue
-                    tcol[sd, r, c] = _top_bottom_value(plane[y, side_x[sd, r, c]], side_cls[sd, c], ref, r32,
-                                                       rok, f32)
-        med = np.empty((2, nrow_det), np.float64)
-        for sd in range(2):
-            for r in range(nrow_det):
-                m = 0
-                for jj in range(win_len):
-                    rr = r + win_lo + jj
-                    if rr < 0:
-                        rr = -rr
-                    elif rr > nrow_det - 1:
-                        rr = 2 * (nrow_det - 1) - rr
-                    for c in range(nside):
-                        if side_y[sd, rr, c] >= 0:
-                            buf[m] = tcol[sd, rr, c]
-                            m += 1
-                if m == 0:
-                    med[sd, r] = np.nan
-                else:
-                    med[sd, r] = _median_of(buf, m)
-        for r in range(nrow_det):
-            a = med[0, r]
-            b = med[1, r]
-            if a != a and b != b:
-                sig[r] = 0.0
-            elif a != a:
-                sig[r] = b
-            elif b != b:
-                sig[r] = a
-            else:
-                sig[r] = 0.5 * (a + b)
-            sig[r] = side_gain * sig[r]
-    # --- apply ------------------------------------------------------------------------
-    ny, nx = plane.shape
-    for y in range(ny):
-        for x in range(nx):
-            if transposed:
-                k = cls_axis[y]
-                r = r_axis[x]
-            else:
-                k = cls_axis[x]
-                r = r_axis[y]
-            g = plane[y, x]
-            if f32:
-                if rok[k]:
-                    if r32[k]:
-                        t32 = np.float32(g) - np.float32(ref[k])
-                    else:
-                        t32 = np.float32(np.float64(g) - ref[k])
-                else:
-                    t32 = np.float32(g)
-                if do_side:
-                    plane[y, x] = np.float32(np.float64(t32) - sig[r])
-                else:
-                    plane[y, x] = t32
-            else:
-                if rok[k]:
-                    t64 = np.float64(g) - ref[k]
-                else:
-                    t64 = np.float64(g)
-                plane[y, x] = np.float32(t64 - sig[r])
+        _side_signal(plane, buf, side_y, side_x, side_cls, win_lo, win_len, side_gain, ref, r32, rok, sig)
+    _apply_plane_rows(plane, 0, buf.itemsize == 4, ref, r32, rok, sig, cls_axis, r_axis, transposed, do_side)
 
 
 @njit(cache=True, parallel=True)
@@ -379,90 +357,12 @@ def _plane_stats(plane, buf, w, scratch, ref_y, ref_x, set_start, class_sets, pa
     only: per correction class the reference level ``ref`` (float64; ``r32`` True when jwst
     holds it as a float32 scalar, ``rok`` False when there is none) and per detector row the
     side signal ``sig`` (float64, with do_side). buf/w/scratch set the working precision."""
-    f32 = buf.itemsize == 4
-    nclass = class_sets.shape[0]
-    for k in range(nclass):
-        r32[k] = False
-        rok[k] = False
-    # --- clipped means of each reference set, combined per correction class ---------
-    for k in range(nclass):
-        vals = np.empty(2, np.float64)
-        v32 = np.zeros(2, np.bool_)
-        vok = np.zeros(2, np.bool_)
-        for e in range(2):
-            s = class_sets[k, e]
-            if s < 0:
-                continue
-            a = set_start[s]
-            n = set_start[s + 1] - a
-            for j in range(n):
-                buf[j] = plane[ref_y[a + j], ref_x[a + j]]
-            val, is32, ok = _clipped_mean(buf, n, low, high, w, scratch)
-            vals[e] = val
-            v32[e] = is32
-            vok[e] = ok
-        val, is32, ok = _combine(vals[0], v32[0], vok[0], vals[1], v32[1], vok[1])
-        ref[k] = val
-        r32[k] = is32
-        rok[k] = ok
-    if pair_parity:
-        # jwst subtracts neither parity of an amplifier unless both signals exist
-        for k in range(0, nclass - 1, 2):
-            if not (rok[k] and rok[k + 1]):
-                rok[k] = False
-                rok[k + 1] = False
-    # --- side reference signal (running median of the corrected side columns) -------
-    nrow_det = side_y.shape[1]
+    a, b, c = _plane_refs(plane, buf, w, scratch, ref_y, ref_x, set_start, class_sets, pair_parity, low, high)
+    ref[:] = a
+    r32[:] = b
+    rok[:] = c
     if do_side:
-        nside = side_y.shape[2]
-        tcol = np.empty((2, nrow_det, nside), buf.dtype)
-        for sd in range(2):
-            for r in range(nrow_det):
-                for c in range(nside):
-                    y = side_y[sd, r, c]
-                    if y < 0:
-                        continue
-                    g = plane[y, side_x[sd, r, c]]
-                    k = side_cls[sd, c]
-                    if rok[k]:
-                        if r32[k]:
-                            tcol[sd, r, c] = np.float32(g) - np.float32(ref[k])
-                        elif f32:
-                            tcol[sd, r, c] = np.float32(np.float64(g) - ref[k])
-                        else:
-                            tcol[sd, r, c] = np.float64(g) - ref[k]
-                    else:
-                        tcol[sd, r, c] = g
-        med = np.empty((2, nrow_det), np.float64)
-        for sd in range(2):
-            for r in range(nrow_det):
-                m = 0
-                for jj in range(win_len):
-                    rr = r + win_lo + jj
-                    if rr < 0:
-                        rr = -rr
-                    elif rr > nrow_det - 1:
-                        rr = 2 * (nrow_det - 1) - rr
-                    for c in range(nside):
-                        if side_y[sd, rr, c] >= 0:
-                            buf[m] = tcol[sd, rr, c]
-                            m += 1
-                if m == 0:
-                    med[sd, r] = np.nan
-                else:
-                    med[sd, r] = _median_of(buf, m)
-        for r in range(nrow_det):
-            a = med[0, r]
-            b = med[1, r]
-            if a != a and b != b:
-                sig[r] = 0.0
-            elif a != a:
-                sig[r] = b
-            elif b != b:
-                sig[r] = a
-            else:
-                sig[r] = 0.5 * (a + b)
-            sig[r] = side_gain * sig[r]
+        _side_signal(plane, buf, side_y, side_x, side_cls, win_lo, win_len, side_gain, ref, r32, rok, sig)
 
 
 @njit(cache=True)
