@@ -13,7 +13,7 @@ import logging
 
 import numpy as np
 import pytest
-from parity_helpers import assert_ramp_parity, jwst_stage
+from parity_helpers import assert_ramp_parity, draft_ramp_fit, jwst_stage, run_our_flicker, with_overrides
 
 PREV = ["group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity", "dark_current", "jump"]
 #: MIRI: a ramp after dq_init is enough input (both sides clean the same groups)
@@ -27,45 +27,20 @@ def jwst_flicker(monkeypatch):
     import jwst.clean_flicker_noise.clean_flicker_noise as cfn
     from jwst.clean_flicker_noise import CleanFlickerNoiseStep
     from jwst.flatfield import FlatFieldStep
-    from jwst.ramp_fitting import RampFitStep
 
     def run(case, model, **params):
-        class DraftRampFit(RampFitStep):
-            def __init__(self, *a, **k):
-                super().__init__(*a, **k)
-                self.override_gain = str(case.refs["gain"])
-                self.override_readnoise = str(case.refs["readnoise"])
-
-        class DraftFlat(FlatFieldStep):
-            def __init__(self, *a, **k):
-                super().__init__(*a, **k)
-                self.override_flat = str(case.refs["flat"])
-                self.override_fflat = self.override_sflat = self.override_dflat = "N/A"
-
-        monkeypatch.setattr(cfn, "RampFitStep", DraftRampFit)
-        monkeypatch.setattr(cfn, "FlatFieldStep", DraftFlat)
-        return CleanFlickerNoiseStep.call(model, skip=False, override_flat=str(case.refs["flat"]), **params)
+        flat = str(case.refs["flat"])
+        monkeypatch.setattr(cfn, "RampFitStep", draft_ramp_fit(case.refs))
+        no_parts = dict(override_fflat="N/A", override_sflat="N/A", override_dflat="N/A")
+        monkeypatch.setattr(cfn, "FlatFieldStep", with_overrides(FlatFieldStep, override_flat=flat, **no_parts))
+        return CleanFlickerNoiseStep.call(model, skip=False, override_flat=flat, **params)
 
     return run
 
 
 def ours(case, model, tmp_path, **params):
     """Our step on jwst's ramp, with the references the runner would resolve for it."""
-    from rampflow import io
-    from rampflow.references import load_reference
-    from rampflow.steps import get_step_class
-
-    path = tmp_path / "in.fits"
-    model.save(str(path))
-    cls = get_step_class("clean_flicker_noise")
-    with io.open_ramp(path) as rf:
-        types = cls.reftypes_for(rf.meta, {**cls.defaults, **params})
-        step = cls(rf.meta, {rt: load_reference(rt, case.refs[rt], rf.meta) for rt in types}, **params)
-        step.prepare(rf)
-        sci, gdq = (np.array(a) for a in rf.read())
-        pdq = rf.pixeldq()
-        step.process(sci, gdq, pdq, slice(0, sci.shape[0]), slice(0, sci.shape[2]))
-    return sci, gdq, pdq, step
+    return run_our_flicker(case.refs, model, tmp_path, **params)
 
 
 @pytest.fixture(scope="session")

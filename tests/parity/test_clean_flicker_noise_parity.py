@@ -10,7 +10,7 @@ GAIN and READNOISE; here that class is given the simulation's references as over
 
 import numpy as np
 import pytest
-from parity_helpers import assert_ramp_parity, jwst_stage, run_our_step
+from parity_helpers import assert_ramp_parity, draft_ramp_fit, jwst_stage, run_our_flicker, run_our_step
 
 PREV = ["group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity", "dark_current", "jump"]
 
@@ -20,16 +20,9 @@ def jwst_flicker(monkeypatch):
     """Run jwst's CleanFlickerNoiseStep (skip=False) with the case's references for its draft rate."""
     import jwst.clean_flicker_noise.clean_flicker_noise as cfn
     from jwst.clean_flicker_noise import CleanFlickerNoiseStep
-    from jwst.ramp_fitting import RampFitStep
 
     def run(case, model, **params):
-        class DraftRampFit(RampFitStep):
-            def __init__(self, *a, **k):
-                super().__init__(*a, **k)
-                self.override_gain = str(case.refs["gain"])
-                self.override_readnoise = str(case.refs["readnoise"])
-
-        monkeypatch.setattr(cfn, "RampFitStep", DraftRampFit)
+        monkeypatch.setattr(cfn, "RampFitStep", draft_ramp_fit(case.refs))
         return CleanFlickerNoiseStep.call(model, skip=False, **params)
 
     return run
@@ -37,20 +30,7 @@ def jwst_flicker(monkeypatch):
 
 def ours(case, model, tmp_path, **params):
     """Our step on jwst's ramp (saved to a file: the draft rate is a pass over a file)."""
-    from rampflow import io
-    from rampflow.references import load_reference
-    from rampflow.steps import get_step_class
-
-    path = tmp_path / "jump.fits"
-    model.save(str(path))
-    cls = get_step_class("clean_flicker_noise")
-    with io.open_ramp(path) as rf:
-        step = cls(rf.meta, {rt: load_reference(rt, case.refs[rt], rf.meta) for rt in cls.reftypes}, **params)
-        step.prepare(rf)
-        sci, gdq = (np.array(a) for a in rf.read())
-        pdq = rf.pixeldq()
-        step.process(sci, gdq, pdq, slice(0, sci.shape[0]), slice(0, sci.shape[2]))
-    return sci, gdq, pdq, step
+    return run_our_flicker(case.refs, model, tmp_path, **params)
 
 
 @pytest.fixture(scope="session")

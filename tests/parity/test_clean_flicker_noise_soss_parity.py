@@ -11,7 +11,7 @@ WAVELENGTHRANGE, as in the simulator's CRDS cache).
 
 import numpy as np
 import pytest
-from parity_helpers import assert_ramp_parity, jwst_stage
+from parity_helpers import assert_ramp_parity, draft_ramp_fit, jwst_stage, run_our_flicker, with_overrides
 
 PREV = ["group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity", "dark_current", "jump"]
 
@@ -31,53 +31,22 @@ def jwst_soss_flicker(monkeypatch):
     import jwst.clean_flicker_noise.tso_median_image as tmi
     from jwst.background import BackgroundStep
     from jwst.clean_flicker_noise import CleanFlickerNoiseStep
-    from jwst.ramp_fitting import RampFitStep
     from jwst.white_light import WhiteLightStep
 
     def run(case, model, wavelengthrange="N/A", **params):
         refs = case.refs
-
-        class DraftRampFit(RampFitStep):
-            def __init__(self, *a, **k):
-                super().__init__(*a, **k)
-                self.override_gain, self.override_readnoise = str(refs["gain"]), str(refs["readnoise"])
-
-        class Bkg(BackgroundStep):
-            def __init__(self, *a, **k):
-                super().__init__(*a, **k)
-                self.override_bkg, self.override_wavelengthrange = str(refs["bkg"]), "N/A"
-
-        class WhiteLight(WhiteLightStep):
-            def __init__(self, *a, **k):
-                super().__init__(*a, **k)
-                self.override_wavelengthrange = str(wavelengthrange)
-
-        monkeypatch.setattr(cfn, "RampFitStep", DraftRampFit)
-        monkeypatch.setattr(tmi, "BackgroundStep", Bkg)
-        monkeypatch.setattr(tmi, "WhiteLightStep", WhiteLight)
+        monkeypatch.setattr(cfn, "RampFitStep", draft_ramp_fit(refs))
+        monkeypatch.setattr(tmi, "BackgroundStep", with_overrides(BackgroundStep, override_bkg=str(refs["bkg"]),
+                                                                  override_wavelengthrange="N/A"))
+        monkeypatch.setattr(tmi, "WhiteLightStep", with_overrides(WhiteLightStep,
+                                                                  override_wavelengthrange=str(wavelengthrange)))
         return CleanFlickerNoiseStep.call(model, skip=False, override_pastasoss=str(refs["pastasoss"]), **params)
 
     return run
 
 
 def ours(case, model, tmp_path, extra_refs=None, **params):
-    from rampflow import io
-    from rampflow.references import load_reference
-    from rampflow.steps import get_step_class
-
-    path = tmp_path / "jump.fits"
-    model.save(str(path))
-    cls = get_step_class("clean_flicker_noise")
-    with io.open_ramp(path) as rf:
-        paths = {**case.refs, **(extra_refs or {})}
-        types = [rt for rt in cls.reftypes_for(rf.meta, {**cls.defaults, **params}) if rt in paths]
-        step = cls(rf.meta, {rt: load_reference(rt, paths[rt], rf.meta) for rt in types}, **params)
-        step.prepare(rf)
-        sci, gdq = (np.array(a) for a in rf.read())
-        pdq = rf.pixeldq()
-        if not step.skipped:
-            step.process(sci, gdq, pdq, slice(0, sci.shape[0]), slice(0, sci.shape[2]))
-    return sci, gdq, pdq, step
+    return run_our_flicker({**case.refs, **(extra_refs or {})}, model, tmp_path, **params)
 
 
 @pytest.mark.parametrize("params", [
