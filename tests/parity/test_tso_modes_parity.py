@@ -26,9 +26,9 @@ RAMP_STEPS = ["group_scale", "dq_init", "saturation", "ipc", "superbias", "refpi
 CAL_STEP = {"dark_current": "dark_sub"}
 CASES = {
     "soss_substrip96": dict(kind="niriss_soss", detector="NIS", size=[96, 2048]),
-    "soss_substrip256": dict(kind="niriss_soss", detector="NIS", size=[256, 2048], ngroups=4),
+    "soss_substrip256": dict(kind="niriss_soss", detector="NIS", size=[256, 2048], ngroups=3),
     "grism_subgrism64_4out": dict(kind="nircam_grism_tso", detector="NRCALONG", size=[64, 2048]),
-    "grism_subgrism64_1out": dict(kind="nircam_grism_tso", detector="NRCALONG", size=[64, 2048], noutputs=1),
+    "grism_subgrism64_1out": dict(kind="nircam_grism_tso", detector="NRCALONG", size=[64, 2048], noutputs=1, ngroups=3),
     "tsimage_sub64p": dict(kind="nircam_imaging_tso", detector="NRCA3", size=[64, 64]),
 }
 #: (SUBARRAY, NOUTPUTS, SUBSTRT1, SUBSTRT2, SUBSIZE1, SUBSIZE2) in the simulated headers
