@@ -104,6 +104,18 @@ def prepare(config: dict) -> dict:
     return config
 
 
+def mode_steps_note(config: dict) -> str:
+    """What rampflow's default added to jwst's list for the program's exposure types (for the
+    log), e.g. ``"; destripe added for NRC_TSGRISM (trace_radius=6, per_amplifier=False)"``,
+    or ``""``."""
+    exp_types = program_exp_types(config)
+    params = config.get("step_params") or {}
+    notes = [f"{step} added for {', '.join(exp_types)} ("
+             + ", ".join(f"{k}={v}" for k, v in (params.get(step) or {}).items()) + ")"
+             for step in rforder.default_step_params(exp_types) if step in config.get("steps", ())]
+    return "".join(f"; {n}" for n in notes)
+
+
 def program_exp_types(config: dict) -> tuple[str, ...]:
     """The EXP_TYPEs of the program's exposures when the config says (a simulator kind), else
     () -- exposures from MAST or a local folder are known only once fetched; the default

@@ -143,5 +143,8 @@ def test_config_default_steps_follow_the_simulated_mode_and_an_explicit_list_is_
     mine = _cfg(inputs={"source": "simulate", "simulate": {"kind": "nircam_grism_tso"}}, steps=list(JWST_NIR))
     rfconfig.prepare(mine)
     assert mine["steps"] == JWST_NIR and "destripe" not in mine["step_params"]
+    # the workflow logs what the default added, with the parameters the step will get
+    assert rfconfig.mode_steps_note(grism) == "; destripe added for NRC_TSGRISM (trace_radius=8, per_amplifier=False)"
+    assert rfconfig.mode_steps_note(mine) == ""
     # exposures from MAST or a folder: their EXP_TYPE is not known when the workflow is planned
     assert rfconfig.program_exp_types({"inputs": {"source": "mast", "mast": {"instrument_name": "NIRCAM*"}}}) == ()
