@@ -25,11 +25,18 @@ report: "workflow/report/workflow.rst"
 
 
 # the keys the schema's defaults fill are logged and listed on the QA page (config["_defaults_applied"])
+_steps_listed = "steps" in config
 rfconfig.prepare(config)
 _given = copy.deepcopy(config)
 validate(config, "workflow/schemas/config.schema.yaml")
 config["_defaults_applied"] = rfconfig.defaults_applied(_given, config)
 logger.info(f"rampflow: settings from the schema defaults: {', '.join(config['_defaults_applied']) or 'none'}")
+if not _steps_listed:
+    # jwst's default list for the program's instrument, plus rampflow's additions for its
+    # exposure types when the config tells them (destripe for NIRCam grism time series)
+    logger.info(
+        f"rampflow: steps not listed, the default: {', '.join(config['steps'])}" + rfconfig.mode_steps_note(config)
+    )
 
 
 include: "workflow/rules/common.smk"

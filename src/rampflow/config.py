@@ -16,12 +16,15 @@ job runs, and the schema's defaults fill every key the config leaves out. This m
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 from . import steps as rfsteps
 from .custom.saturation_thresholds import threshold_options
 from .steps import order as rforder
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ConfigError", "prepare", "defaults_applied", "check", "check_custom", "step_defaults", "step_kind",
            "ramp_steps", "rate_steps", "crds_env", "results_dir"]
@@ -81,15 +84,52 @@ def prepare(config: dict) -> dict:
     if "steps" not in config and fam:
         # calwebb_detector1's default steps, plus those jwst skips by default that CRDS parameter
         # files turn on per mode (clean_flicker_noise for NIRSpec BOTS), with skip: null -- jwst's
-        # rule: the mode's parameter file decides
-        config["steps"] = rforder.default_steps(fam, with_crds_enabled=True)
+        # rule: the mode's parameter file decides; plus rampflow's additions for the program's
+        # exposure types (destripe before jump for NIRCam grism time series), with their
+        # parameters under those the config gives
+        exp_types = program_exp_types(config)
+        config["steps"] = rforder.default_steps(fam, with_crds_enabled=True, exp_types=exp_types)
         params = config.setdefault("step_params", {}) or {}
         for step in rforder.crds_enabled_steps(fam):
             params.setdefault(step, {})
             if isinstance(params[step], dict):
                 params[step].setdefault("skip", None)
+        for step, mode_params in rforder.default_step_params(exp_types).items():
+            if step in config["steps"] and isinstance(params.get(step, {}), dict):
+                params[step] = {**mode_params, **(params.get(step) or {})}
+                log.info("steps: default for %s: jwst's calwebb_detector1 list plus %s before %s (parameters %s); "
+                         "list steps in the config for jwst's list as it is", ", ".join(exp_types), step,
+                         rforder.mode_additions(fam, exp_types)[step], params[step])
         config["step_params"] = params
     return config
+
+
+def mode_steps_note(config: dict) -> str:
+    """What rampflow's default added to jwst's list for the program's exposure types (for the
+    log), e.g. ``"; destripe added for NRC_TSGRISM (trace_radius=6, per_amplifier=False)"``,
+    or ``""``."""
+    exp_types = program_exp_types(config)
+    params = config.get("step_params") or {}
+    notes = [f"{step} added for {', '.join(exp_types)} ("
+             + ", ".join(f"{k}={v}" for k, v in (params.get(step) or {}).items()) + ")"
+             for step in rforder.default_step_params(exp_types) if step in config.get("steps", ())]
+    return "".join(f"; {n}" for n in notes)
+
+
+def program_exp_types(config: dict) -> tuple[str, ...]:
+    """The EXP_TYPEs of the program's exposures when the config says (a simulator kind), else
+    () -- exposures from MAST or a local folder are known only once fetched; the default
+    steps then add nothing for their exposure types."""
+    inputs = config.get("inputs") or {}
+    if inputs.get("source", "simulate") != "simulate":
+        return ()
+    from .simulate import kinds
+
+    kind = str((inputs.get("simulate") or {}).get("kind") or "nirspec_tso")
+    try:
+        return (str(kinds.get(kind).exp_type).upper(),)
+    except (KeyError, ValueError):
+        return ()  # an unknown kind: the schema names it
 
 
 def program_family(config: dict) -> str | None:

@@ -1,8 +1,10 @@
 """Every default Stage 1 step against jwst 3.0 on the near-infrared time-series modes.
 
-Simulated exposures in their genuine subarrays: NIRISS SOSS on SUBSTRIP96 (NIS, read along
-y, one output), NIRCam grism time series on SUBGRISM64 through 4 outputs (NRCALONG, read
-along x, side and bottom reference pixels) and NIRCam weak-lens imaging time series on SUB64P
+Simulated exposures in their genuine subarrays: NIRISS SOSS on SUBSTRIP96 and on the
+full-size SUBSTRIP256 (NIS, 256 x 2048, read along y, one output), NIRCam grism time series on
+SUBGRISM64 through 4 outputs and through 1 (NRCALONG, read along x, side and bottom reference
+pixels; real 1-output grism exposures keep the SUBGRISM name, with NOUTPUTS = 1 and the whole
+2048-pixel row read by one amplifier) and NIRCam weak-lens imaging time series on SUB64P
 (NRCA3). Each step of calwebb_detector1's default near-infrared list gets jwst's own output of
 the steps before it; SCI must agree to float32 rounding (refpix bit for bit), GROUPDQ and
 PIXELDQ exactly, jump's GROUPDQ in every group; ramp_fit's rate and rateints array by array
@@ -24,20 +26,27 @@ RAMP_STEPS = ["group_scale", "dq_init", "saturation", "ipc", "superbias", "refpi
 CAL_STEP = {"dark_current": "dark_sub"}
 CASES = {
     "soss_substrip96": dict(kind="niriss_soss", detector="NIS", size=[96, 2048]),
+    "soss_substrip256": dict(kind="niriss_soss", detector="NIS", size=[256, 2048], ngroups=3),
     "grism_subgrism64_4out": dict(kind="nircam_grism_tso", detector="NRCALONG", size=[64, 2048]),
+    "grism_subgrism64_1out": dict(kind="nircam_grism_tso", detector="NRCALONG", size=[64, 2048], noutputs=1, ngroups=3),
     "tsimage_sub64p": dict(kind="nircam_imaging_tso", detector="NRCA3", size=[64, 64]),
 }
-SUBARRAYS = {"soss_substrip96": ("SUBSTRIP96", 1), "grism_subgrism64_4out": ("SUBGRISM64", 4),
-             "tsimage_sub64p": ("SUB64P", 1)}
+#: (SUBARRAY, NOUTPUTS, SUBSTRT1, SUBSTRT2, SUBSIZE1, SUBSIZE2) in the simulated headers
+SUBARRAYS = {"soss_substrip96": ("SUBSTRIP96", 1, 1, 1803, 2048, 96),
+             "soss_substrip256": ("SUBSTRIP256", 1, 1, 1793, 2048, 256),
+             "grism_subgrism64_4out": ("SUBGRISM64", 4, 1, 1, 2048, 64),
+             "grism_subgrism64_1out": ("SUBGRISM64", 1, 1, 1, 2048, 64),
+             "tsimage_sub64p": ("SUB64P", 1, 1, 1, 64, 64)}
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
 def tso_case(request, tmp_path_factory):
     from rampflow.simulate import simulate_exposure
 
-    case = simulate_exposure(tmp_path_factory.mktemp(request.param), nints=2, ngroups=5, seed=31,
-                             **CASES[request.param])
-    assert (case.meta.subarray, case.meta.noutputs) == SUBARRAYS[request.param]
+    kw = {"ngroups": 5, **CASES[request.param]}
+    case = simulate_exposure(tmp_path_factory.mktemp(request.param), nints=2, seed=31, **kw)
+    m = case.meta
+    assert (m.subarray, m.noutputs, m.substrt1, m.substrt2, m.subsize1, m.subsize2) == SUBARRAYS[request.param]
     return case
 
 

@@ -100,3 +100,51 @@ def test_config_accepts_miri_order_and_rejects_contradictions():
         rfconfig.check(nir)
     assert rfconfig.program_family(_cfg(inputs={"source": "mast", "mast": {"instrument_name": "MIRI/SLITLESS"}})) \
         == "MIRI"
+
+
+JWST_NIR = ["group_scale", "dq_init", "saturation", "ipc", "superbias", "refpix", "linearity", "dark_current", "jump",
+            "ramp_fit", "gain_scale"]
+
+
+@pytest.mark.parametrize("instrument, exp_type", [("NIRSPEC", "NRS_BRIGHTOBJ"), ("NIRISS", "NIS_SOSS"),
+                                                  ("NIRCAM", "NRC_TSIMAGE"), ("NIRCAM", "NRC_IMAGE")])
+def test_default_steps_are_jwsts_for_modes_it_serves(instrument, exp_type):
+    # jwst 3.0's calwebb_detector1 default for the near-infrared family, written out by hand
+    assert order.default_steps(instrument, exp_types=[exp_type]) == JWST_NIR == order.default_steps(instrument)
+    assert order.default_step_params([exp_type]) == {}
+
+
+def test_default_steps_add_destripe_before_jump_for_nircam_grism_time_series():
+    grism = order.default_steps("NIRCAM", exp_types=["nrc_tsgrism"])
+    assert grism == JWST_NIR[:8] + ["destripe"] + JWST_NIR[8:]
+    assert order.default_step_params(["NRC_TSGRISM"]) == {"destripe": {"trace_radius": 6, "per_amplifier": False}}
+    # a program of grism and imaging exposures: the grism ones' addition; a MIRI list takes none
+    assert order.default_steps("NIRCAM", exp_types=["NRC_TSIMAGE", "NRC_TSGRISM"]) == grism
+    assert "destripe" not in order.default_steps("MIRI", exp_types=["NRC_TSGRISM"])
+
+
+def test_config_default_steps_follow_the_simulated_mode_and_an_explicit_list_is_kept():
+    grism = _cfg(inputs={"source": "simulate", "simulate": {"kind": "nircam_grism_tso"}},
+                 step_params={"destripe": {"trace_radius": 8}})
+    rfconfig.prepare(grism)
+    assert grism["steps"] == order.default_steps("NIRCAM", with_crds_enabled=True, exp_types=["NRC_TSGRISM"])
+    assert grism["steps"].index("destripe") == grism["steps"].index("jump") - 1
+    # the mode's parameters under the config's own
+    assert grism["step_params"]["destripe"] == {"trace_radius": 8, "per_amplifier": False}
+    rfconfig.check(grism)
+    chain = exposure_chain(grism, "jw01366004001_03103_00001-seg001_nrcalong")
+    assert chain[chain.index("dark_current"):chain.index("jump") + 1] == ["dark_current", "destripe", "jump"]
+    for kind in ("niriss_soss", "nircam_imaging_tso", "nirspec_tso"):
+        cfg = _cfg(inputs={"source": "simulate", "simulate": {"kind": kind}})
+        rfconfig.prepare(cfg)
+        assert cfg["steps"] == order.default_steps("NIR", with_crds_enabled=True)
+        assert "destripe" not in cfg["step_params"]
+    # an explicit list is obeyed as written, jwst's exactly
+    mine = _cfg(inputs={"source": "simulate", "simulate": {"kind": "nircam_grism_tso"}}, steps=list(JWST_NIR))
+    rfconfig.prepare(mine)
+    assert mine["steps"] == JWST_NIR and "destripe" not in mine["step_params"]
+    # the workflow logs what the default added, with the parameters the step will get
+    assert rfconfig.mode_steps_note(grism) == "; destripe added for NRC_TSGRISM (trace_radius=8, per_amplifier=False)"
+    assert rfconfig.mode_steps_note(mine) == ""
+    # exposures from MAST or a folder: their EXP_TYPE is not known when the workflow is planned
+    assert rfconfig.program_exp_types({"inputs": {"source": "mast", "mast": {"instrument_name": "NIRCAM*"}}}) == ()

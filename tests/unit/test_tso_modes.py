@@ -137,6 +137,26 @@ def test_soss_order_1_trace_is_not_pulled_by_order_2():
     assert not (tr[1].columns & (sep <= 2 * 12 + 3)).any() and tr[1].columns.sum() > 100
 
 
+def test_soss_order_2_trace_follows_the_truth_next_to_order_1():
+    """Next to the overlap order 1's blanked box hides order 2's light: the blanked frame's
+    centroids there are truncated, pushed away from order 1 (the trace was off by up to ~7
+    rows). Order 2's trace takes the two-order fit's centres there and leaves the truncated
+    columns out: within 0.15 row of the simulator's order 2 on every column it lights."""
+    from rampflow.lightcurves.deblend import deblend_order1
+
+    f, c1, c2 = _soss_frame()
+    tr = find_orders(f, (1, 2), fit_order=4, window=12, hw=12, gap=3)
+    assert [t.order for t in tr] == [1, 2]
+    assert np.max(np.abs(tr[1].center - c2)) < 0.15, np.max(np.abs(tr[1].center - c2))
+    # the two-order fit gives order 2's centre on the overlapped columns it separates
+    plain = lightcurves.fit_trace(f, order=4, window=12)
+    res = deblend_order1(f, plain, c2, window=12, fit_order=4)
+    got = np.isfinite(res["order2_centroids"])
+    assert got.sum() > 100 and not (got & (np.abs(c2 - c1) > 27)).any()
+    assert np.max(np.abs(res["order2_centroids"][got] - c2[got])) < 0.3
+    assert np.all(res["order2_flux"][got] > 0)
+
+
 def test_deblending_leaves_a_clear_order_alone():
     from rampflow.lightcurves.deblend import deblend_order1
 

@@ -104,7 +104,8 @@ def _fit_column(template, data, rows, c1, side, window):
     hi = np.array([c1 + 3.5, max(c1, c1 + side * 2 * window)])
     start = np.clip([y1s[i], y2s[j]], lo + 1e-6, hi - 1e-6)
     fit = least_squares(_residual, start, bounds=(lo, hi), args=(template, rows, data))
-    return float(fit.x[0]), float(fit.x[1])
+    coef, *_ = np.linalg.lstsq(_two_profiles(template, rows, fit.x[0], fit.x[1]), data, rcond=None)
+    return float(fit.x[0]), float(fit.x[1]), float(coef[1])
 
 
 def deblend_order1(med: np.ndarray, first: dict, second_center: np.ndarray, *,
@@ -115,7 +116,10 @@ def deblend_order1(med: np.ndarray, first: dict, second_center: np.ndarray, *,
     second_center : (nx,) order 2's trace (its polynomial over every column).
     Returns a :func:`.trace.fit_centroids` result (``first`` unchanged when there is no
     overlapped column or no clean column to take the profile from), plus ``deblended``
-    (nx,) bool: the columns whose centroid came from the two-order fit.
+    (nx,) bool: the columns whose centroid came from the two-order fit, and, when it ran,
+    ``order2_centroids`` (nx,) (order 2's centre from the same fit, NaN elsewhere) and
+    ``order2_flux`` (nx,) (its amplitude; order 2's trace takes them there, where order 1's
+    blanked box hides its light, :func:`.orders.find_orders`).
     """
     f = np.array(med, dtype=np.float64)
     ny, nx = f.shape
@@ -137,6 +141,7 @@ def deblend_order1(med: np.ndarray, first: dict, second_center: np.ndarray, *,
     tot = np.array(first["flux"], dtype=np.float64)
     ok = used & ~near
     done = np.zeros(nx, bool)
+    cen2, flux2 = np.full(nx, np.nan), np.zeros(nx)
     for x in np.flatnonzero(near):
         lo = int(max(0, np.floor(min(c1[x], c1[x] + side * 2 * window) - window)))
         hi = int(min(ny, np.ceil(max(c1[x], c1[x] + side * 2 * window) + window) + 1))
@@ -144,10 +149,13 @@ def deblend_order1(med: np.ndarray, first: dict, second_center: np.ndarray, *,
         data = d[lo:hi, x]
         if not np.any(data > 0):
             continue
-        y1, y2 = _fit_column(template, data, rows, c1[x], side, window)
+        y1, y2, a2 = _fit_column(template, data, rows, c1[x], side, window)
         if abs(y2 - y1) >= min_separation:
             cen[x] = y1
             ok[x] = done[x] = True
+            if a2 > 0:
+                cen2[x], flux2[x] = y2, a2
     res = fit_centroids(cen, tot, ok, order=int(first["order"]), ny=ny)
     res["deblended"] = done & res["used"]
+    res["order2_centroids"], res["order2_flux"] = cen2, flux2
     return res

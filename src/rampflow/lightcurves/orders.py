@@ -26,7 +26,7 @@ import numpy as np
 
 from .deblend import deblend_order1
 from .stats import quiet
-from .trace import box_indices, fit_trace
+from .trace import box_indices, fit_centroids, fit_trace
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +57,38 @@ def _trace(med, order_number, fit_order, window, hw, columns=None, tr=None) -> t
     return OrderTrace(order_number, tr["center"], rows, inside, cols, tr["coef"], tr["domain"], tr["order"]), tr["used"]
 
 
-def _order2(med, first, fit_order, window, hw, gap):
+def _order2(med, first, fit_order, window, hw, gap, deblended=None):
     """Order 2 as the brightest trace once order 1's box and gap are blanked out:
-    ``(OrderTrace or None, used columns, lit columns (first to last used))``."""
+    ``(OrderTrace or None, used columns, lit columns (first to last used))``.
+
+    deblended : order 1's :func:`.deblend.deblend_order1` result, or None. With it, the
+        columns whose centroid window reaches the blanked band (their centroid is truncated,
+        pulled away from order 1 by up to ~7 rows) are left out, and order 2's centre from the
+        two-order fit is used where that fit ran."""
     ny, nx = med.shape
     blank = np.array(med, dtype=np.float64)
     rc = np.rint(first.center).astype(int)
     blank[np.abs(np.arange(ny)[:, None] - rc[None, :]) <= hw + gap] = np.nan
-    second, used = _trace(blank, 2, fit_order, window, hw)
+    tr = None
+    if deblended is not None and "order2_centroids" in deblended:
+        tr = fit_trace(blank, order=fit_order, window=window)
+        cen, tot = np.array(tr["centroids"], np.float64), np.array(tr["flux"], np.float64)
+        tr_blank_used = np.asarray(tr["used"], bool)
+        ok = tr_blank_used & (np.abs(cen - first.center) > hw + gap + window)
+        c2 = np.asarray(deblended["order2_centroids"], np.float64)
+        fit2 = np.isfinite(c2)
+        cen[fit2], tot[fit2] = c2[fit2], np.asarray(deblended["order2_flux"], np.float64)[fit2]
+        ok |= fit2
+        if ok.sum() >= fit_order + 2:
+            # the blanked frame's centroids were clipped by fit_trace already; the two-order
+            # fit's are ~5x more precise, so clipping them together would drop the former
+            tr = fit_centroids(cen, tot, ok, order=fit_order, ny=ny, nsigma=np.inf)
+            truncated = np.asarray(tr_blank_used) & ~ok
+            log.info("order 2: %d columns centred by the two-order fit; %d of the blanked frame's, next to "
+                     "order 1's box, left out", int(fit2.sum()), int(truncated.sum()))
+        else:
+            tr = None
+    second, used = _trace(blank, 2, fit_order, window, hw, tr=tr)
     if used.sum() < fit_order + 2:
         return None, used, None
     lit = np.zeros(nx, bool)
@@ -95,7 +119,7 @@ def find_orders(med: np.ndarray, orders, *, fit_order: int, window: int, hw: int
             log.info("order 1: trace refitted with %d columns deblended from order 2", int(fit1["deblended"].sum()))
             first, _ = _trace(med, 1, fit_order, window, hw, tr=fit1)
             out = [first]
-            second, used, lit = _order2(med, first, fit_order, window, hw, gap)
+            second, used, lit = _order2(med, first, fit_order, window, hw, gap, deblended=fit1)
             if second is None:
                 log.warning("order 2: not found (%d columns with light); extracting order 1 only",
                             int(used.sum()))

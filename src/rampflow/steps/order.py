@@ -11,7 +11,9 @@ Pure functions of step names and instrument names:
 
 * :func:`family` -- ``"MIRI"`` or ``"NIR"`` for an instrument (or a detector name);
 * :func:`detector1_order` -- the official steps in jwst's order for that family;
-* :func:`default_steps` -- the steps jwst runs by default (its ``skip = True`` steps left out);
+* :func:`default_steps` -- the steps jwst runs by default (its ``skip = True`` steps left out),
+  plus rampflow's additions for the exposure types that need them (:data:`MODE_STEPS`);
+* :func:`mode_step_params` -- the parameters of those additions for one exposure type;
 * :func:`check_order` -- an explicit ``steps`` list against one family's order, naming the
   step out of place;
 * :func:`steps_for` -- a ``steps`` list cut to what one family runs (custom steps kept);
@@ -35,6 +37,16 @@ ONLY = {f: tuple(s for s in order if s not in DETECTOR1_ORDERS["MIRI" if f == "N
         for f, order in DETECTOR1_ORDERS.items()}
 FAMILIES = tuple(DETECTOR1_ORDERS)
 
+#: rampflow's additions to jwst's default list, by EXP_TYPE: step -> (the official step it
+#: comes right before, its parameters for that exposure type). NIRCam grism time series read
+#: along rows, the direction the spectrum disperses: their 1/f stripes are row offsets of every
+#: group, which the ramp fit weights differently in bright (trace) and faint (background)
+#: pixels once there are 4 or more groups, so no per-row term after the fit removes them; they
+#: must go before the fit (group-level destriping, before jump). Whole-row medians outside 6
+#: rows of the trace: F322W2 light covers outputs 1-3 of the trace's rows from side to side.
+MODE_STEPS = {
+    "NRC_TSGRISM": {"destripe": ("jump", {"trace_radius": 6, "per_amplifier": False})},
+}
 
 class StepOrderError(ValueError):
     """A ``steps`` list contradicts calwebb_detector1's order; the message names the step."""
@@ -60,15 +72,48 @@ def detector1_order(instrument: str) -> tuple[str, ...]:
     return DETECTOR1_ORDERS[_family_of(instrument)]
 
 
-def default_steps(instrument: str, with_crds_enabled: bool = False) -> list[str]:
+def default_steps(instrument: str, with_crds_enabled: bool = False, exp_types=()) -> list[str]:
     """What calwebb_detector1 runs by default for ``instrument``: its order without the steps
     jwst skips by default (``skip = True`` in their spec: emicorr, firstframe,
     charge_migration, persistence); ``with_crds_enabled``: with those that CRDS parameter files
-    turn on per mode (:func:`crds_enabled_steps`) kept in their place."""
+    turn on per mode (:func:`crds_enabled_steps`) kept in their place.
+
+    exp_types : the EXP_TYPEs the list is for; rampflow's additions for them
+        (:data:`MODE_STEPS`, e.g. destripe before jump for NRC_TSGRISM, with the parameters
+        :func:`default_step_params` gives) are inserted; none for an exposure type jwst's list
+        serves as it is, or when the exposure types are not known (``()``)."""
     from . import get_step_class
 
     extra = crds_enabled_steps(instrument) if with_crds_enabled else ()
-    return [s for s in detector1_order(instrument) if not get_step_class(s).skip_default or s in extra]
+    steps = [s for s in detector1_order(instrument) if not get_step_class(s).skip_default or s in extra]
+    for step, before in mode_additions(instrument, exp_types).items():
+        if step not in steps:
+            steps.insert(steps.index(before) if before in steps else len(steps), step)
+    return steps
+
+
+def mode_additions(instrument: str, exp_types=()) -> dict:
+    """step -> the official step it goes before, of rampflow's additions (:data:`MODE_STEPS`)
+    for those of ``exp_types`` that ``instrument``'s family runs."""
+    fam = _family_of(instrument)
+    out = {}
+    for exp in sorted({str(e).upper() for e in exp_types or ()} & set(MODE_STEPS)):
+        if family(exp) != fam:
+            continue
+        for step, (before, _) in MODE_STEPS[exp].items():
+            out.setdefault(step, before)
+    return out
+
+
+def default_step_params(exp_types=()) -> dict:
+    """step -> parameters of rampflow's default additions (:data:`MODE_STEPS`) for
+    ``exp_types``, e.g. ``{"destripe": {"trace_radius": 6, "per_amplifier": False}}`` for
+    NRC_TSGRISM; ``{}`` for exposure types jwst's list serves as it is."""
+    out = {}
+    for exp in sorted({str(e).upper() for e in exp_types or ()} & set(MODE_STEPS)):
+        for step, (_, params) in MODE_STEPS[exp].items():
+            out.setdefault(step, dict(params))
+    return out
 
 
 def crds_enabled_steps(instrument: str) -> list[str]:
