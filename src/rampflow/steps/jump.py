@@ -67,12 +67,14 @@ Deliberate differences (none change the flags for ordinary data):
   ``flag_large_events`` / ``find_faint_extended`` (:mod:`.jump_events`, identical flags),
   but found in a pre-pass before the row chunks (:mod:`.jump_stream`,
   :meth:`JumpStep.prepare`): the detection in row chunks keeping only the JUMP bits (1/8 of
-  GROUPDQ), then snowballs and showers one integration at a time on the whole frame, and
-  per-pixel shower statistics in row chunks. The row pass then applies the flags. Memory
-  stays that of one chunk plus the packed bits, and the flags do not depend on the chunk
-  size; the input ramp is read 3 times (5 with showers) instead of once. The pre-pass reads
-  the step's input ramp file, so jump cannot then share the one pass from the uncal file
-  (:meth:`JumpStep.one_pass_conflict`): the steps before it run as the fused layout.
+  GROUPDQ) and the SATURATED ones (sparse), then snowballs one integration at a time on the
+  whole frame from those bits alone; with showers, per-pixel shower statistics in row chunks
+  and the shower search on chunks of whole integrations. The row pass then applies the
+  flags. Memory stays that of one chunk plus the packed bits, and the flags do not depend
+  on the chunk size. The pre-pass reads the step's input in chunks from the runner
+  (:class:`rampflow.runner.prepass.StepInput`): in the one pass from the uncal file, where
+  the steps before jump are recomputed on each chunk instead of being written as a 4-D
+  ramp; the input is read twice in all with snowballs (4 times with showers).
 * PRIMECRS / EXTNCRS (``header_updates``) are known only after every chunk was processed.
 
 Speed and memory: stcal builds several float64 copies of the whole cube (differences,
@@ -430,13 +432,6 @@ class JumpStep(Step):
     halo = 1
     modifies_sci = False  # jump only flags GROUPDQ / PIXELDQ, as jwst's
 
-    @classmethod
-    def one_pass_conflict(cls, meta, params):
-        if params.get("expand_large_events") or params.get("find_showers"):
-            return ("expand_large_events/find_showers: jump reads its whole input ramp first (snowballs, "
-                    "showers)")
-        return None
-
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)
         p = self.params
@@ -489,14 +484,21 @@ class JumpStep(Step):
         log.debug("jump rows %d-%d: %s", start, start + sci.shape[2] - 1, res.mode)
 
     def prepare(self, ramp, chunk_mb: float) -> None:
-        """With snowball or shower flagging: the bounded-memory pre-pass over the input ramp
-        (:class:`~rampflow.steps.jump_stream.LargeEvents`), before the row chunks."""
+        """With snowball or shower flagging: the bounded-memory pre-pass over the step's input
+        (:class:`~rampflow.steps.jump_stream.LargeEvents`), before the row chunks. ``ramp``:
+        the runner's :class:`~rampflow.runner.prepass.StepInput` (in the one pass, the steps
+        before jump recomputed on chunks of the uncal file), or a ramp read directly (an open
+        RampFile or :class:`~rampflow.steps.jump_stream.ArrayRamp`)."""
         if self.events is None or self.skipped:
             return
         if ramp is None:
-            raise ValueError("step 'jump' with expand_large_events or find_showers must be the first step of "
-                             "its pass (it reads its input ramp before the row chunks)")
-        self.events.run(ramp, ramp.pixeldq(), chunk_mb)
+            raise ValueError("step 'jump' with expand_large_events or find_showers needs its input ramp before "
+                             "its row chunks (got none)")
+        if not hasattr(ramp, "integrations"):  # a ramp file: the source with no step before jump
+            from ..runner.prepass import StepInput
+
+            ramp = StepInput(ramp, [], ramp.pixeldq(), chunk_mb, "jump")
+        self.events.run(ramp)
 
     def process(self, sci, gdq, pdq, ints, rows):
         self._check_ints(sci, ints)
