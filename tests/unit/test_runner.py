@@ -274,7 +274,7 @@ def test_one_pass_with_snowball_flagging_equals_step_by_step(sim, tmp_path, capl
     out = tmp_path / "one"
     outs = {k: out / f"{k}.fits" for k in rates + ("refpix", "jump", "destripe_mask")}
     with caplog.at_level(logging.INFO, logger="rampflow"):
-        runner.run(chain, {"ramp": sim.uncal}, outs, overrides=refs, params=params, chunk_mb=0.05)
+        runner.run(chain, {"ramp": sim.uncal}, outs, overrides=refs, params=params, chunk_mb=0.3)  # 2 chunks
     assert "cannot share" not in caplog.text
     assert " + ".join(chain) + " on " in caplog.text  # one pass over the uncal file
     assert "input of a pre-pass" in caplog.text
@@ -302,9 +302,19 @@ def test_steps_that_read_their_input_first_cannot_share_the_one_pass():
 
     jump, fit = get_step_class("jump"), get_step_class("ramp_fit")
     nir = SimpleNamespace(instrument="NIRSPEC", ngroups=5)
-    # jump's snowballs and showers recompute its input in a pre-pass: they share it
+    # jump's snowballs and showers recompute its input in a pre-pass: they share it, unless its
+    # row chunks would hold more halo rows than half their interior rows (the temporary ramp
+    # is cheaper then)
     assert jump.one_pass_conflict(nir, {"expand_large_events": True}) is None
     assert jump.one_pass_conflict(nir, {"find_showers": True}) is None
+    tso40 = SimpleNamespace(nints=40, ngroups=70, subsize2=32, subsize1=2048)
+    # 40 x 70 x 2048 x 5 B = 28.7 MB per row: 256 MB read 9 rows, 2 for saturation and 1 for jump
+    # on each side (at most): 3 interior rows, 3x
+    why = jump.one_pass_conflict(tso40, {"expand_large_events": True}, chunk_mb=256, halo_before=2)
+    assert "row chunks of 3 rows read with up to 6 halo rows (up to 3.0x" in why
+    assert jump.one_pass_conflict(tso40, {"expand_large_events": False}, chunk_mb=256, halo_before=2) is None
+    # 1024 MB: 35 rows, the 32 of the frame in one chunk
+    assert jump.one_pass_conflict(tso40, {"expand_large_events": True}, chunk_mb=1024, halo_before=2) is None
     assert jump.one_pass_conflict(nir, {"expand_large_events": False, "find_showers": False}) is None
     assert "MIRI" in fit.one_pass_conflict(SimpleNamespace(instrument="MIRI", ngroups=5), {})
     assert fit.one_pass_conflict(nir, {}) is None
