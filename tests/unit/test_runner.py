@@ -248,8 +248,10 @@ def test_plan_keeps_steps_out_of_the_one_pass_when_a_step_cannot_share_it():
 def test_one_pass_with_snowball_flagging_equals_step_by_step(sim, tmp_path, caplog):
     """jump with expand_large_events looks at its whole input before its row chunks; in the
     one pass that input is recomputed from the uncal file in a pre-pass (no ramp between the
-    steps is written): one row pass, and every product equals the step-by-step run's, bit for
-    bit. (min_jump_area 1 on a 16-row frame, all within edge_size: every jump is a snowball.)"""
+    steps is written): one row pass. With chunks mostly of halo rows the job keeps jump out of
+    the pass instead (a temporary ramp) and says why. Either way every product equals the
+    step-by-step run's, bit for bit. (min_jump_area 1 on a 16-row frame, all within
+    edge_size: every jump is a snowball.)"""
     import logging
 
     from astropy.io import fits
@@ -271,26 +273,34 @@ def test_one_pass_with_snowball_flagging_equals_step_by_step(sim, tmp_path, capl
         prev = tmp_path / f"s_{step}.fits"
     rates = ("rate", "rateints")
     runner.run(["ramp_fit"], {"ramp": prev}, {k: tmp_path / f"s_{k}.fits" for k in rates}, overrides=refs)
-    out = tmp_path / "one"
-    outs = {k: out / f"{k}.fits" for k in rates + ("refpix", "jump", "destripe_mask")}
-    with caplog.at_level(logging.INFO, logger="rampflow"):
-        runner.run(chain, {"ramp": sim.uncal}, outs, overrides=refs, params=params, chunk_mb=0.3)  # 2 chunks
-    assert "cannot share" not in caplog.text
-    assert " + ".join(chain) + " on " in caplog.text  # one pass over the uncal file
-    assert "input of a pre-pass" in caplog.text
-    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in outs.values())
-    for k in rates:
-        with fits.open(tmp_path / f"s_{k}.fits") as a, fits.open(outs[k]) as b:
-            for ext in ("SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE"):
-                assert np.array_equal(a[ext].data, b[ext].data, equal_nan=True), (k, ext)
-    for step in ("refpix", "jump"):
-        a, b = _arrays(tmp_path / f"s_{step}.fits"), _arrays(outs[step])
-        for x, y in zip(a[:3], b[:3]):
-            assert np.array_equal(x, y, equal_nan=True), step
-        assert a[3].get("EXTNCRS") == b[3].get("EXTNCRS")
-    ma, _, ia = io_custom.read_mask_product(tmp_path / "s_mask.fits")
-    mb, _, ib = io_custom.read_mask_product(outs["destripe_mask"])
-    assert np.array_equal(ma, mb) and np.array_equal(ia, ib, equal_nan=True)
+    # 0.3 MB: row chunks of 13 rows and 3 (16 rows, halos of 3 at most): one pass, jump's input
+    # recomputed; 0.05 MB: chunks of 1 row read with up to 6 halo rows: jump kept out of the
+    # pass (a temporary ramp), and the log says why
+    for chunk_mb, one_pass in ((0.3, True), (0.05, False)):
+        caplog.clear()
+        out = tmp_path / f"one_{chunk_mb}"
+        outs = {k: out / f"{k}.fits" for k in rates + ("refpix", "jump", "destripe_mask")}
+        with caplog.at_level(logging.INFO, logger="rampflow"):
+            runner.run(chain, {"ramp": sim.uncal}, outs, overrides=refs, params=params, chunk_mb=chunk_mb)
+        assert ("cannot share" not in caplog.text) == one_pass
+        assert (" + ".join(chain) + " on " in caplog.text) == one_pass  # one pass over the uncal file
+        assert "input of a pre-pass" in caplog.text  # jump's, over the uncal file or the temporary ramp
+        if not one_pass:
+            assert "one pass: jump cannot share it (expand_large_events/find_showers: its pre-pass would " \
+                "recompute the steps before it on row chunks of 1 rows read with up to 6 halo rows" in caplog.text
+        assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in outs.values())
+        for k in rates:
+            with fits.open(tmp_path / f"s_{k}.fits") as a, fits.open(outs[k]) as b:
+                for ext in ("SCI", "ERR", "DQ", "VAR_POISSON", "VAR_RNOISE"):
+                    assert np.array_equal(a[ext].data, b[ext].data, equal_nan=True), (chunk_mb, k, ext)
+        for step in ("refpix", "jump"):
+            a, b = _arrays(tmp_path / f"s_{step}.fits"), _arrays(outs[step])
+            for x, y in zip(a[:3], b[:3]):
+                assert np.array_equal(x, y, equal_nan=True), (chunk_mb, step)
+            assert a[3].get("EXTNCRS") == b[3].get("EXTNCRS")
+        ma, _, ia = io_custom.read_mask_product(tmp_path / "s_mask.fits")
+        mb, _, ib = io_custom.read_mask_product(outs["destripe_mask"])
+        assert np.array_equal(ma, mb) and np.array_equal(ia, ib, equal_nan=True)
 
 
 def test_steps_that_read_their_input_first_cannot_share_the_one_pass():
