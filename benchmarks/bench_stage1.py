@@ -236,8 +236,8 @@ def run_case(name: str, workdir: Path, threads: int, with_jwst: bool, chunk_mb: 
 def run_stage1(name: str, workdir: Path, threads: int, chunk_mb: float, modes, snowballs: str = "crds") -> None:
     """The whole Stage 1 on case ``name``: jwst and rampflow's modes (stage1_modes.py);
     ``snowballs`` "off" turns jump's snowball flagging off in both pipelines (the simulated
-    CRDS cache's jump parameter file turns it on; the one pass then falls back to the fused
-    layout inside its job)."""
+    CRDS cache's jump parameter file turns it on; the one pass then recomputes the steps
+    before jump in jump's pre-pass)."""
     import stage1_modes as sm
 
     from rampflow.simulate import simulate_exposure, write_crds_cache
@@ -296,10 +296,11 @@ def main(argv=None):
     ap.add_argument("--stage1", action="store_true", help="the whole Stage 1: jwst's calwebb_detector1 against "
                     "rampflow's per-step DAG, fused jobs and one pass (default case tso40)")
     ap.add_argument("--modes", nargs="+", default=["jwst", "dag", "fused", "onepass"],
-                    choices=["jwst", "dag", "fused", "onepass"], help="with --stage1: what to run")
+                    choices=["jwst", "dag", "fused", "onepass", "fallback"], help="with --stage1: what to run "
+                    "(fallback: the one-pass job with jump kept out of the pass, a temporary dark_current ramp)")
     ap.add_argument("--snowballs", choices=("crds", "off"), default="crds",
                     help="with --stage1: jump's snowball flagging as the CRDS parameter file says (on for the "
-                         "simulated NIR exposures; the one pass then falls back to the fused layout in its job), "
+                         "simulated NIR exposures; the one pass then recomputes jump's input in its pre-pass), "
                          "or off in both pipelines")
     ap.add_argument("--stage1-worker", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--worker", nargs=6, metavar=("TASK", "IN", "OUT", "REFS", "THREADS", "CHUNK"),

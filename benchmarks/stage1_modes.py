@@ -7,7 +7,12 @@ the workflow runs it:
 * ``fused``   -- the two-job fused layout (integration-chunk steps group_scale ... dark_current
                  in one job writing the dark_current ramp, then jump + ramp_fit in the next);
 * ``onepass`` -- ``compute.fuse`` with no intermediates kept: the whole chain from the uncal file
-                 to the rate products and gain_scale in one job reading the ramp once.
+                 to the rate products and gain_scale in one job reading the ramp once (with
+                 snowball flagging, jump's pre-pass recomputes the steps before it from the
+                 uncal file);
+* ``fallback`` -- the same job with jump kept out of the one pass (as for a step that cannot
+                 share it): the steps before jump in a pass of their own writing a temporary
+                 dark_current ramp that jump (and its snowball pre-pass) then reads.
 
 Every rampflow mode starts with the workflow's references job (``rampflow.prefetch.prefetch``) and
 ends with gain_scale (its own job but in ``onepass``), as the workflow does; Snakemake's own
@@ -36,7 +41,7 @@ import time
 from pathlib import Path
 
 CHAIN = ["group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity", "dark_current", "jump"]
-MODES = ("dag", "fused", "onepass")
+MODES = ("dag", "fused", "onepass", "fallback")
 
 
 def _rate(d: Path, tag: str) -> dict:
@@ -63,7 +68,7 @@ def plan_jobs(mode: str, uncal: str, out: Path) -> list[dict]:
         jobs.append({"name": "jump+ramp_fit", "steps": ["jump", "ramp_fit"], "inputs": {"ramp": dark},
                      "outputs": _rate(out, "x")})
     gain = {"gain_scale": str(out / "x_gain_scale.fits"), "gain_scaleints": str(out / "x_gain_scaleints.fits")}
-    if mode == "onepass":  # gain_scale inside the job too: one job per exposure
+    if mode in ("onepass", "fallback"):  # gain_scale inside the job too: one job per exposure
         jobs.append({"name": "uncal..gain_scale", "steps": CHAIN + ["ramp_fit", "gain_scale"],
                      "inputs": {"ramp": uncal}, "outputs": {**_rate(out, "x"), **gain}})
     elif mode not in MODES:
@@ -83,6 +88,10 @@ def job_worker(spec: dict) -> None:
         with timing.timed("setup"):
             prefetch.prefetch([spec["inputs"]["uncal"]], spec["steps"], overrides={}, context=spec["context"])
     else:
+        if spec.get("mode") == "fallback":  # jump kept out of the one pass, whatever its parameters
+            from rampflow.steps.jump import JumpStep
+
+            JumpStep.one_pass_conflict = classmethod(lambda cls, meta, params: "kept out by the benchmark")
         params = {k: v for k, v in (spec.get("params") or {}).items() if k in spec["steps"]}
         runner.run(spec["steps"], spec["inputs"], spec["outputs"], crds_context=spec["context"],
                    chunk_mb=spec["chunk_mb"], threads=spec["threads"], params=params)
@@ -146,7 +155,7 @@ def run_mode(mode: str, uncal: str, out: Path, env: dict, context: str, chunk_mb
     tot = {"wall": 0.0, "cpu": 0.0, "anon_mb": 0.0, "startup": 0.0, "read": 0.0, "write": 0.0, "compute": 0.0,
            "jobs": []}
     for job in plan_jobs(mode, uncal, out):
-        spec = {**job, "context": context, "chunk_mb": chunk_mb, "threads": threads, "params": params}
+        spec = {**job, "context": context, "chunk_mb": chunk_mb, "threads": threads, "params": params, "mode": mode}
         r = run_process("job", spec, env)
         if r is None:
             return None

@@ -105,8 +105,9 @@ JOBS = {
     "dq_init": (["dq_init"], ["dq_init"], {}, False),
     # one row pass through both steps: only the jump .part is left
     "dq_init+jump": (["dq_init", "jump"], ["jump"], {}, False),
-    # snowball flagging keeps jump out of the one pass, so two passes: the first's product, not
-    # asked for, goes to a scratch folder, which is left with the jump .part
+    # snowball flagging with row chunks of 1 row (and up to 6 halo rows) keeps jump out of the
+    # one pass (recomputing its input would cost more than a temporary ramp), so two passes: the
+    # first's product, not asked for, goes to a scratch folder, which is left with the jump .part
     "dq_init+jump-snowballs": (["dq_init", "jump"], ["jump"], {"jump": {"expand_large_events": True}}, True),
 }
 

@@ -361,5 +361,5 @@ def test_chunks_need_the_prepass():
     with pytest.raises(ValueError, match="pre-pass"):
         step.process(sci[:, :, :5].copy(), gdq[:, :, :5].copy(), np.zeros((5, 20), np.uint32), slice(0, 1),
                      slice(0, 5))
-    with pytest.raises(ValueError, match="first step of its pass"):
+    with pytest.raises(ValueError, match="needs its input ramp"):
         step.prepare(None, 100.0)

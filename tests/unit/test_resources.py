@@ -51,9 +51,9 @@ def test_memory_follows_the_chunk_budget_not_the_exposure():
     # row passes (jump, ramp_fit) hold every integration of their rows: a row of the longer
     # ramp is 1.1 GB, so its chunk is the minimum, one row plus jump's halo row each side
     assert R.chunk_bytes(longer, "rows", 256, halo=1) == 3 * 1550 * 70 * 2048 * 5
-    # plus jump's snowball / shower pre-pass: a bit per group and pixel, the shower statistics
-    # and one integration's work arrays
-    prepass = 1550 * 70 * 32 * 2048 // 8 + 2 * 69 * 32 * 2048 * 4 + 8 * 70 * 32 * 2048 * 4
+    # plus jump's snowball / shower pre-pass: a bit per group and pixel (JUMP) and at most as
+    # much for the SATURATED bits, the shower statistics and one integration's work arrays
+    prepass = 2 * 1550 * 70 * 32 * 2048 // 8 + 2 * 69 * 32 * 2048 * 4 + 8 * 70 * 32 * 2048 * 4
     assert R.prepass_bytes(longer) == prepass
     assert job_mem_mb(["jump"], longer, 256) == pytest.approx(
         750 + (3 * 3 * 1550 * 70 * 2048 * 5 + 32 * 2048 * 24 + prepass) / MB, abs=1)

@@ -165,10 +165,10 @@ def test_one_pass_run_equals_step_by_step(tmp_path, snowballs):
     """compute.fuse with every step able to stream row chunks: the whole chain, destripe
     included, runs in one job per exposure reading the uncal file once; kept intermediates
     come from the same pass. With snowball flagging (simulated snowballs, jump's
-    expand_large_events), jump reads its whole input first and cannot share the pass: the job
-    runs the steps before it in passes of their own (the fused layout) and its log says so.
-    Either way every array of rate / rateints / fitopt, of the kept ramps and of destripe's
-    mask equals the per-step DAG's, bit for bit."""
+    expand_large_events), jump looks at its whole input first: its pre-pass recomputes the
+    steps before it from the uncal file, so the job is still one pass (its log says so, and
+    no step "cannot share it"). Either way every array of rate / rateints / fitopt, of the
+    kept ramps and of destripe's mask equals the per-step DAG's, bit for bit."""
     from astropy.io import fits
 
     from rampflow import io
@@ -220,7 +220,10 @@ def test_one_pass_run_equals_step_by_step(tmp_path, snowballs):
     steps_logs = [n for n in logs if not n.startswith(("diag", "saturation_custom"))]
     assert steps_logs == ["ramp_fit.log"], logs  # one step job per exposure
     text = next((wd2 / "results" / "tiny" / "logs").glob("*_nrs1_ramp_fit.log")).read_text()
-    assert ("one pass: jump cannot share it" in text) == snowballs, text[-3000:]
+    assert "cannot share it" not in text, text[-3000:]
+    one_pass = "group_scale + dq_init + saturation + superbias + refpix + linearity + dark_current + destripe + jump"
+    assert one_pass + " + ramp_fit on " in text, text[-3000:]  # one pass over the uncal file
+    assert ("input of a pre-pass" in text) == snowballs, text[-3000:]  # jump's input recomputed
 
 
 def test_fused_default_program_plans_one_job_per_exposure(tmp_path):

@@ -15,12 +15,19 @@ A step before the collecting one that is itself a collector has finished its rou
 so it processes integration chunks from what it collected. Steps that need every integration
 of a pixel (jump) cannot come before a collector: their state (flag counts, header keywords)
 would be counted twice; that raises ValueError naming both steps.
+
+A step that looks at its whole input before its own chunks (jump's snowballs and showers,
+``Step.prepare``) gets it as a :class:`StepInput`: chunks of the ramp the step receives, made
+on the fly from the pass's input file by the steps before it (``_row_chunks`` of the main
+pass, or chunks of integrations), so no intermediate ramp is written (:func:`prepare_steps`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+
+import numpy as np
 
 from .plan import chunk_ranges, ints_per_chunk
 
@@ -64,3 +71,62 @@ def run_prepasses(rf, steps, base_pdq, chunk_mb: float, label: str) -> float:
             log.info("%s: %s pre-pass %d/%d over %d integrations in %.1f s", label, step.name, r + 1, rounds,
                      nints, time.perf_counter() - t)
     return time.perf_counter() - t0
+
+
+class StepInput:
+    """The input ramp of one step of a pass, read in chunks: the pass's input ``rf`` (an open
+    RampFile, or anything with its chunk-reading interface) through the steps ``before`` it,
+    recomputed on each chunk (none: the file itself). ``base_pdq``: PIXELDQ as read.
+
+    ``rows(step=None)`` yields (rows, sci, gdq) for the interior rows of each row chunk of
+    every integration (the main pass's own chunk loop, ``ramp_pass._row_chunks``, with the
+    steps' halos), after the steps before and ``step`` (a step-like object run last, e.g.
+    jump's detection); the arrays are reused from chunk to chunk. After it, ``pdq`` holds the
+    whole PIXELDQ the last of them made. ``integrations()`` yields (ints, sci, gdq) of chunks
+    of whole integrations (at most ``chunk_mb``) after the steps before.
+    """
+
+    def __init__(self, rf, before, base_pdq, chunk_mb: float, label: str):
+        self.rf = rf
+        self.before = [s for s in before if not s.skipped]
+        self.base_pdq = base_pdq
+        self.chunk_mb = chunk_mb
+        self.label = label
+        self.shape = tuple(rf.shape)
+        self.pdq = base_pdq.copy()
+        self.passes = 0
+
+    def rows(self, step=None):
+        from .ramp_pass import _row_chunks  # the main pass's loop (ramp_pass imports this module)
+
+        steps = self.before + ([step] if step is not None else [])
+        pdqs = [None] * len(steps)
+        self.passes += 1
+        for _, rows, sci, gdq, _, _ in _row_chunks(self.rf, steps, pdqs, self.base_pdq, {}, self.chunk_mb,
+                                                   f"{self.label} (input of a pre-pass)"):
+            yield rows, sci, gdq
+        self.pdq = pdqs[-1] if steps else self.base_pdq.copy()
+
+    def integrations(self):
+        nints, _, ny, _ = self.shape
+        nper = ints_per_chunk(self.rf.nbytes_per_int, nints, self.chunk_mb)
+        self.passes += 1
+        for ints in chunk_ranges(nints, nper):
+            sci, gdq = self.rf.read(ints, reuse=True)
+            pdq = self.base_pdq.copy()
+            for s in self.before:
+                s.process(sci, gdq, pdq, ints, slice(0, ny))
+            yield ints, sci, gdq
+
+
+def prepare_steps(rf, steps, mode: str, base_pdq: np.ndarray, chunk_mb: float, label: str) -> None:
+    """Call every step's ``Step.prepare`` before the chunks: in a row pass with its input as a
+    :class:`StepInput` (after any pre-pass the steps before it need); in a pass of integration
+    chunks with the open input ramp for the first step (None for the others)."""
+    for k, step in enumerate(steps):
+        if step.skipped:
+            continue
+        if mode == "rows":
+            step.prepare(StepInput(rf, steps[:k], base_pdq, chunk_mb, label), chunk_mb)
+        else:
+            step.prepare(rf if k == 0 else None, chunk_mb)

@@ -25,7 +25,7 @@ from .. import io
 from . import rate_products
 from .loading import load_step
 from .plan import chunk_ranges, ints_per_chunk, rows_per_chunk
-from .prepass import run_prepasses
+from .prepass import prepare_steps, run_prepasses
 from .provenance import late_updates, provenance
 
 log = logging.getLogger("rampflow")
@@ -136,11 +136,10 @@ def run_pass(in_path, names: list[str], mode: str, outputs: dict, *, params: dic
         log.info("%s on %s (%s; %d ints x %d groups x %d x %d)", label, Path(in_path).name, meta.detector,
                  nints, ngroups, ny, nx)
         base_pdq = rf.pixeldq()
-        for k, step in enumerate(steps):  # a look at the whole input first (jump's snowballs/showers)
-            if not step.skipped:
-                step.prepare(rf if k == 0 else None, chunk_mb)
         if mode == "rows":  # exposure-wide statistics of steps in row chunks (refpix's levels)
             run_prepasses(rf, steps, base_pdq, chunk_mb, label)
+        # a look at the whole input first (jump's snowballs/showers), after those statistics
+        prepare_steps(rf, steps, mode, base_pdq, chunk_mb, label)
         pdqs = [None] * len(steps)
         chunks = _row_chunks if mode == "rows" else _integration_chunks
         for _, rows, sci, gdq, pdq, zf in chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label):

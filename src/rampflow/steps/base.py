@@ -254,10 +254,14 @@ class Step:
         Default: nothing."""
 
     def prepare(self, ramp, chunk_mb: float) -> None:
-        """Called once before the first chunk of a pass with the pass's open input ramp (a
-        rampflow.io.ramp.RampFile; None when the step is not the first of its pass) and the
-        pass's chunk budget in MB: a step that needs a look at the whole exposure first
-        (jump's snowballs and showers) reads it here, within that budget. Default: nothing."""
+        """Called once before the first chunk of a pass (after any pre-pass,
+        :meth:`prepass_rounds`) with the step's input and the pass's chunk budget in MB: a step
+        that needs a look at the whole exposure first (jump's snowballs and showers) reads it
+        here, within that budget. In a pass of integration chunks the input is the pass's open
+        ramp (a rampflow.io.ramp.RampFile; None when the step is not the first of its pass); in
+        a row pass it is a rampflow.runner.prepass.StepInput: chunks of the ramp the step
+        receives, the steps before it recomputed on chunks of the pass's input file. Default:
+        nothing."""
 
     def finish(self, outputs: dict) -> None:
         """Called after the last chunk with the job's outputs (suffix -> path): a ramp step

@@ -67,12 +67,14 @@ Deliberate differences (none change the flags for ordinary data):
   ``flag_large_events`` / ``find_faint_extended`` (:mod:`.jump_events`, identical flags),
   but found in a pre-pass before the row chunks (:mod:`.jump_stream`,
   :meth:`JumpStep.prepare`): the detection in row chunks keeping only the JUMP bits (1/8 of
-  GROUPDQ), then snowballs and showers one integration at a time on the whole frame, and
-  per-pixel shower statistics in row chunks. The row pass then applies the flags. Memory
-  stays that of one chunk plus the packed bits, and the flags do not depend on the chunk
-  size; the input ramp is read 3 times (5 with showers) instead of once. The pre-pass reads
-  the step's input ramp file, so jump cannot then share the one pass from the uncal file
-  (:meth:`JumpStep.one_pass_conflict`): the steps before it run as the fused layout.
+  GROUPDQ) and the SATURATED ones (sparse), then snowballs one integration at a time on the
+  whole frame from those bits alone; with showers, per-pixel shower statistics in row chunks
+  and the shower search on chunks of whole integrations. The row pass then applies the
+  flags. Memory stays that of one chunk plus the packed bits, and the flags do not depend
+  on the chunk size. The pre-pass reads the step's input in chunks from the runner
+  (:class:`rampflow.runner.prepass.StepInput`): in the one pass from the uncal file, where
+  the steps before jump are recomputed on each chunk instead of being written as a 4-D
+  ramp; the input is read twice in all with snowballs (4 times with showers).
 * PRIMECRS / EXTNCRS (``header_updates``) are known only after every chunk was processed.
 
 Speed and memory: stcal builds several float64 copies of the whole cube (differences,
@@ -430,12 +432,34 @@ class JumpStep(Step):
     halo = 1
     modifies_sci = False  # jump only flags GROUPDQ / PIXELDQ, as jwst's
 
+    #: in the one pass, with snowballs or showers: the largest ratio of rows read to interior
+    #: rows in the pre-pass's row chunks for which recomputing the steps before jump there is
+    #: chosen over writing them as a temporary ramp (README, "Speed and memory": at 2 the
+    #: recomputation cost more than the temporary ramp on the 40-integration case; with whole
+    #: frames in one chunk, about the same)
+    MAX_RECOMPUTE_ROWS = 1.5
+
     @classmethod
-    def one_pass_conflict(cls, meta, params):
-        if params.get("expand_large_events") or params.get("find_showers"):
-            return ("expand_large_events/find_showers: jump reads its whole input ramp first (snowballs, "
-                    "showers)")
-        return None
+    def one_pass_conflict(cls, meta, params, chunk_mb=None, halo_before=0):
+        """With snowballs or showers jump looks at its whole input first; in the one pass its
+        pre-pass recomputes the steps before it from the uncal file, in the main pass's row
+        chunks of ``chunk_mb`` with their halo rows (``halo_before`` for the steps before jump,
+        plus jump's own). When those chunks would read more than :attr:`MAX_RECOMPUTE_ROWS`
+        rows per interior row, the recomputation costs more than a temporary ramp: returns why
+        (the runner then runs the steps before jump in passes of their own)."""
+        if not (params.get("expand_large_events") or params.get("find_showers")) or not chunk_mb:
+            return None
+        from ..runner.plan import rows_per_chunk  # the runner imports the steps
+
+        ny = int(meta.subsize2)
+        halo = int(halo_before) + cls.halo
+        n = min(ny, rows_per_chunk((meta.nints, meta.ngroups, ny, meta.subsize1), chunk_mb, halo))
+        read = min(ny, n + 2 * halo)
+        if read / n <= cls.MAX_RECOMPUTE_ROWS:
+            return None
+        return (f"expand_large_events/find_showers: its pre-pass would recompute the steps before it on row chunks "
+                f"of {n} rows read with up to {read - n} halo rows (up to {read / n:.1f}x their work; chunk_mb "
+                f"{chunk_mb:g}), more than a temporary ramp costs (above {cls.MAX_RECOMPUTE_ROWS}x)")
 
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)
@@ -489,14 +513,21 @@ class JumpStep(Step):
         log.debug("jump rows %d-%d: %s", start, start + sci.shape[2] - 1, res.mode)
 
     def prepare(self, ramp, chunk_mb: float) -> None:
-        """With snowball or shower flagging: the bounded-memory pre-pass over the input ramp
-        (:class:`~rampflow.steps.jump_stream.LargeEvents`), before the row chunks."""
+        """With snowball or shower flagging: the bounded-memory pre-pass over the step's input
+        (:class:`~rampflow.steps.jump_stream.LargeEvents`), before the row chunks. ``ramp``:
+        the runner's :class:`~rampflow.runner.prepass.StepInput` (in the one pass, the steps
+        before jump recomputed on chunks of the uncal file), or a ramp read directly (an open
+        RampFile or :class:`~rampflow.steps.jump_stream.ArrayRamp`)."""
         if self.events is None or self.skipped:
             return
         if ramp is None:
-            raise ValueError("step 'jump' with expand_large_events or find_showers must be the first step of "
-                             "its pass (it reads its input ramp before the row chunks)")
-        self.events.run(ramp, ramp.pixeldq(), chunk_mb)
+            raise ValueError("step 'jump' with expand_large_events or find_showers needs its input ramp before "
+                             "its row chunks (got none)")
+        if not hasattr(ramp, "integrations"):  # a ramp file: the source with no step before jump
+            from ..runner.prepass import StepInput
+
+            ramp = StepInput(ramp, [], ramp.pixeldq(), chunk_mb, "jump")
+        self.events.run(ramp)
 
     def process(self, sci, gdq, pdq, ints, rows):
         self._check_ints(sci, ints)

@@ -3,22 +3,31 @@
 stcal flags snowballs and showers on the whole 4-D GROUPDQ after the two-point detection.
 Their contours can reach hundreds of pixels, so a row chunk would need a halo of the whole
 (TSO subarray) frame: as much memory as the full cube. Instead, :class:`LargeEvents` runs
-before the runner's row chunks, over the step's input ramp:
+before the runner's row chunks, over the step's *input*, given as a source (the runner's
+:class:`rampflow.runner.prepass.StepInput`): chunks of rows of every integration, or chunks
+of whole integrations, of the ramp jump receives. In the one-pass Stage 1 that ramp is not a
+file: the source reads the uncal file and recomputes the steps before jump on each chunk.
 
 A. the two-point detection, row chunk by row chunk (exactly what the step does without
-   large events: same chunks, halo and :class:`~rampflow.steps.jump.RowCache`); only the
-   resulting JUMP bits are kept, packed 8 pixels to a byte (1/8 of GROUPDQ);
-B. snowballs, one integration at a time (the whole frame of one integration is a few MB of
-   GROUPDQ), in time order, carrying the saturated cores into the next integration;
-C. showers: the per-pixel statistics over all integrations (row chunks, in column blocks),
-   then the detection, one integration at a time.
+   large events: the source runs the detection as the last step of its row chunks, with
+   its 1-row halo and :class:`~rampflow.steps.jump.RowCache`); what stays is, per group
+   and pixel, the JUMP bit (packed, 1/8 of GROUPDQ) and the SATURATED bit (sparse: the
+   indices of the saturated groups of each integration, or packed bits where denser), and
+   per group plane whether it is DO_NOT_USE in every pixel;
+B. snowballs, one integration at a time, from what A kept only (the search reads only the
+   JUMP and SATURATED bits; the groups it sets to SATURATED are marked with a spare bit, so
+   their final values are known without the other bits of the input), in time order,
+   carrying the saturated cores into the next integration;
+C. showers (when on): the per-pixel statistics over all integrations (a second pass of row
+   chunks of the input, in column blocks), then the detection on chunks of whole
+   integrations (a third pass).
 
 What stays is the JUMP bit of every group (packed) and, per integration, the few groups
-whose other bits changed (snowball cores set to SATURATED), as flat indices and values.
-Every step of B and C sees exactly the arrays stcal sees (the whole frame of an integration,
-or per-pixel statistics that do not depend on the other pixels), so the flags equal stcal's
-on the whole exposure, whatever the chunk size. The runner's row pass then only applies
-them (:meth:`LargeEvents.apply`).
+whose other bits changed (snowball cores set to SATURATED), as flat indices and final
+values. Every step of B and C sees exactly the arrays stcal sees (the whole frame of an
+integration, or per-pixel statistics that do not depend on the other pixels), so the flags
+equal stcal's on the whole exposure, whatever the chunk size. The runner's row pass then only
+applies them (:meth:`LargeEvents.apply`).
 """
 
 from __future__ import annotations
@@ -34,12 +43,17 @@ log = logging.getLogger(__name__)
 
 JUMP = np.uint8(dqflags.JUMP_DET)
 NOT_JUMP = np.uint8(0xFF ^ dqflags.JUMP_DET)
+SAT = np.uint8(dqflags.SATURATED)
+DNU = np.uint8(dqflags.DO_NOT_USE)
+#: a GROUPDQ bit the snowball search never reads (CHARGELOSS): set on every group of the
+#: reduced cube B searches, it is cleared exactly where the search SETS a group to SATURATED
+MARK = np.uint8(dqflags.CHARGELOSS)
 #: float32 values per column block of the shower statistics (about 16 MB)
 STATS_BLOCK_VALUES = 4 << 20
 
 
 class ArrayRamp:
-    """The read interface of :class:`rampflow.io.ramp.RampFile` over in-memory arrays
+    """The chunk-reading interface of :class:`rampflow.io.ramp.RampFile` over in-memory arrays
     (sci float32, gdq uint8 (nints, ngroups, ny, nx); pdq uint32 (ny, nx)), for a step given
     the whole cube (and for tests)."""
 
@@ -49,11 +63,89 @@ class ArrayRamp:
         self.pdq = np.zeros(sci.shape[2:], np.uint32) if pdq is None else pdq
         self.shape = sci.shape
 
+    @property
+    def nbytes_per_int(self) -> int:
+        return int(np.prod(self.shape[1:])) * 5
+
     def pixeldq(self):
         return np.array(self.pdq, dtype=np.uint32, copy=True)
 
     def read(self, ints=slice(None), rows=slice(None), reuse=False):
         return (np.ascontiguousarray(self.sci[ints, :, rows]), np.array(self.gdq[ints, :, rows], copy=True))
+
+    def zeroframe(self, ints=slice(None), rows=slice(None)):
+        return None
+
+    def prefetch(self) -> bool:
+        return False
+
+    def reserve(self, nints: int, nrows: int) -> None:
+        pass
+
+
+class SatStore:
+    """The SATURATED bit of every group and pixel, per integration: the flat indices
+    (uint32, into (ngroups, ny, nx)) of the saturated groups, or, once they would take more
+    than packed bits, the packed bits (8 pixels to a byte)."""
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+        nints, ngroups, ny, nx = self.shape
+        self.packed_bytes = ngroups * ny * ((nx + 7) // 8)
+        self.sparse = [[] for _ in range(nints)]
+        self.count = np.zeros(nints, np.int64)
+        self.packed: dict = {}
+
+    def add(self, i: int, rows: slice, sat) -> None:
+        """Integration ``i``'s saturated groups (bool (ngroups, nrow, nx)) in exposure rows ``rows``."""
+        _, ngroups, ny, nx = self.shape
+        if i in self.packed:
+            self.packed[i][:, rows] = np.packbits(sat, axis=-1)
+            return
+        g, y, x = np.nonzero(sat)
+        if not len(g):
+            return
+        self.sparse[i].append(((g.astype(np.int64) * ny + y + rows.start) * nx + x).astype(np.uint32))
+        self.count[i] += len(g)
+        if 4 * self.count[i] > self.packed_bytes:  # denser than bits: pack what came so far
+            plane = self.plane(i)
+            self.packed[i] = np.packbits(plane, axis=-1)
+            self.sparse[i] = []
+
+    def plane(self, i: int) -> np.ndarray:
+        """Integration ``i``'s SATURATED bits, bool (ngroups, ny, nx)."""
+        _, ngroups, ny, nx = self.shape
+        if i in self.packed:
+            return np.unpackbits(self.packed[i], axis=-1, count=nx).astype(bool)
+        out = np.zeros(ngroups * ny * nx, bool)
+        for idx in self.sparse[i]:
+            out[idx] = True
+        return out.reshape(ngroups, ny, nx)
+
+    def nbytes(self) -> int:
+        return sum(a.nbytes for s in self.sparse for a in s) + sum(a.nbytes for a in self.packed.values())
+
+
+class _Detection:
+    """jump's two-point detection as a step of the source's row chunks (A): the JumpStep's
+    ``detect_chunk`` with its neighbour halo; everything else is the JumpStep's."""
+
+    def __init__(self, step):
+        self._step = step
+
+    def __getattr__(self, name):
+        return getattr(self._step, name)
+
+    skipped = None
+
+    def row_halo(self) -> int:
+        return 1
+
+    def process(self, sci, gdq, pdq, ints, rows):
+        self._step.detect_chunk(sci, gdq, pdq, rows)
+
+    def process_zeroframe(self, zf, ints, rows):
+        pass
 
 
 class LargeEvents:
@@ -69,10 +161,11 @@ class LargeEvents:
         m = step.meta
         self.shape = (m.nints, m.ngroups, m.subsize2, m.subsize1)
         self.bits = None            # (nints, ngroups, ny, ceil(nx / 8)) packed JUMP bits
-        self.delta: dict = {}       # integration -> (flat indices int64, values uint8)
+        self.delta: dict = {}       # integration -> (flat indices int64, final values uint8)
         self.dnu_planes = 0         # planes DO_NOT_USE in every pixel, final GROUPDQ
         self.snowballs = 0
         self.showers = 0
+        self.sat_bytes = 0          # what the SATURATED bits took (SatStore)
         self.done = False
 
     # ---------------------------------------------------------------- bookkeeping
@@ -112,61 +205,73 @@ class LargeEvents:
                 gdq[i, k // (ny * nx), y[sel] - r0, k % nx] = val[sel]
 
     # ---------------------------------------------------------------- the passes
-    def run(self, ramp, pdq, chunk_mb: float) -> None:
-        """Everything, from the step's input ``ramp`` (a RampFile or :class:`ArrayRamp`) and
-        its PIXELDQ ``pdq`` (ny, nx) as jwst's jump receives it."""
+    def run(self, source) -> None:
+        """Everything, from the step's input ``source`` (a
+        :class:`rampflow.runner.prepass.StepInput`: ``shape``, ``rows(step)`` yielding
+        (rows, sci, gdq) of the interior rows of row chunks of every integration, after the
+        steps before jump and ``step``; ``pdq`` after such a pass; ``integrations()`` yielding
+        (ints, sci, gdq) of chunks of whole integrations)."""
         nints, ngroups, ny, nx = self.shape
-        if tuple(ramp.shape) != self.shape:
-            raise ValueError(f"step 'jump': input ramp has shape {tuple(ramp.shape)}, exposure is {self.shape}")
+        if tuple(source.shape) != self.shape:
+            raise ValueError(f"step 'jump': input ramp has shape {tuple(source.shape)}, exposure is {self.shape}")
         self.bits = np.zeros((nints, ngroups, ny, (nx + 7) // 8), dtype=np.uint8)
-        self._detect(ramp, pdq, chunk_mb)
-        # stcal's PIXELDQ: NO_GAIN_VALUE | DO_NOT_USE where the gain is NaN or <= 0
-        gain = self.step.gain
-        bad_gain = (gain <= 0.0) | np.isnan(gain)
-        pdq_j = pdq | np.where(bad_gain, np.uint32(dqflags.NO_GAIN_VALUE | dqflags.DO_NOT_USE), np.uint32(0))
-        dnu = self._snowballs(ramp)
+        sat, all_dnu = self._detect(source)
+        # stcal's PIXELDQ: the input's, with NO_GAIN_VALUE | DO_NOT_USE where the gain is NaN or <= 0
+        pdq_j = source.pdq
+        dnu = self._snowballs(sat, all_dnu)
+        self.sat_bytes = sat.nbytes()
+        del sat
         if self.ep.find_showers:
             total_diffs = nints * (ngroups - 1) - dnu
             if total_diffs < E.MIN_DIFFS_FOR_SHOWER:
                 log.warning("jump: not enough differences for shower detection")
             else:
-                stats = self._shower_stats(ramp, chunk_mb)
-                dnu = self._showers(ramp, pdq_j, stats)
+                stats = self._shower_stats(source)
+                dnu = self._showers(source, pdq_j, stats)
         self.dnu_planes = dnu
         self.done = True
         log.info("jump: %d snowballs, %d showers", self.snowballs, self.showers)
 
-    def _detect(self, ramp, pdq, chunk_mb):
-        """A: two-point detection in row chunks with the step's 1-row halo; JUMP bits kept."""
-        step = self.step
+    def _detect(self, source):
+        """A: two-point detection in the source's row chunks; JUMP bits packed, SATURATED
+        bits (SatStore) and the all-DO_NOT_USE planes (nints, ngroups) kept."""
         nints, ngroups, ny, nx = self.shape
-        halo = 1
-        for rows in _chunks(self.shape, chunk_mb, halo):
-            ext = slice(max(0, rows.start - halo), min(ny, rows.stop + halo))
-            sci, gdq = ramp.read(slice(None), ext, reuse=True)
-            sub = np.array(pdq[ext], copy=True)
-            step.detect_chunk(sci, gdq, sub, ext)
-            inner = slice(rows.start - ext.start, rows.stop - ext.start)
-            self.bits[:, :, rows] = np.packbits((gdq[:, :, inner] & JUMP) != 0, axis=-1)
+        sat = SatStore(self.shape)
+        all_dnu = np.ones((nints, ngroups), bool)
+        for rows, _, gdq in source.rows(_Detection(self.step)):
+            self.bits[:, :, rows] = np.packbits((gdq & JUMP) != 0, axis=-1)
+            s = (gdq & SAT) != 0
+            for i in range(nints):
+                sat.add(i, rows, s[i])
+            all_dnu &= ((gdq & DNU) != 0).all(axis=(2, 3))
+        return sat, all_dnu
 
-    def _snowballs(self, ramp):
-        """B: snowballs per integration (when on); returns the all-DO_NOT_USE plane count."""
+    def _snowballs(self, sat, all_dnu):
+        """B: snowballs per integration (when on), on the reduced cube (JUMP and SATURATED
+        bits); returns the count of planes DO_NOT_USE in every pixel after them."""
         nints, ngroups, ny, nx = self.shape
+        if not self.ep.expand_large_events:
+            return int(all_dnu.sum())
         dnu = 0
         persist_prev = None
         for i in range(nints):
-            _, gdq_in = ramp.read(slice(i, i + 1))
-            gdq_in = gdq_in[0]
-            cube = self._reconstruct_int(i, gdq_in)
-            if self.ep.expand_large_events:
-                n, persist = E.flag_snowballs_int(cube, self.ep, persist_prev, ny)
-                self.snowballs += n
-                persist_prev = persist
-                self._store_int(i, gdq_in, cube)
-            dnu += E.count_dnu_planes(cube)
+            cube = (self._unpack(i, slice(None)) * JUMP) | MARK
+            cube[sat.plane(i)] |= SAT
+            n, persist = E.flag_snowballs_int(cube, self.ep, persist_prev, ny)
+            self.snowballs += n
+            persist_prev = persist
+            self.bits[i] = np.packbits((cube & JUMP) != 0, axis=-1)
+            idx = np.flatnonzero((cube & MARK) == 0)  # set to SATURATED: the other bits dropped
+            if len(idx):
+                self.delta[i] = (idx, cube.reshape(-1)[idx] & (SAT | JUMP))
+            else:
+                self.delta.pop(i, None)
+            set_planes = np.zeros(ngroups, bool)
+            set_planes[np.unique(idx // (ny * nx))] = True
+            dnu += int((all_dnu[i] & ~set_planes).sum())
         return dnu
 
-    def _shower_stats(self, ramp, chunk_mb):
+    def _shower_stats(self, source):
         """C1: stcal's per-pixel statistics of the first differences over all integrations."""
         nints, ngroups, ny, nx = self.shape
         gain = self.step.gain
@@ -176,8 +281,7 @@ class LargeEvents:
         shape = (nd, ny, nx) if sigclip else (ny, nx)
         med = spread = None
         width = max(1, min(nx, STATS_BLOCK_VALUES // max(1, nints * ngroups)))
-        for rows in _chunks(self.shape, chunk_mb, 1):
-            sci, gdq = ramp.read(slice(None), rows, reuse=True)
+        for rows, sci, gdq in source.rows():
             self.apply(gdq, rows)
             for r in range(rows.stop - rows.start):
                 y = rows.start + r
@@ -193,35 +297,26 @@ class LargeEvents:
                     spread[..., y:y + 1, xs] = s
         return ("sigclip" if sigclip else "median"), med, spread
 
-    def _showers(self, ramp, pdq_j, stats):
+    def _showers(self, source, pdq_j, stats):
         """C2: showers per integration; returns the all-DO_NOT_USE plane count after them."""
-        nints, ngroups, ny, nx = self.shape
         gain = self.step.gain
         kernel = E.ring_kernel(self.ep)
         dnu = 0
-        for i in range(nints):
-            sci, gdq_in = ramp.read(slice(i, i + 1))
-            gdq_in = gdq_in[0]
-            cube = self._reconstruct_int(i, gdq_in)
-            sci_e = sci[0] * gain
-            new, n = E.find_showers_int(sci_e, cube, pdq_j, stats, i, self.ep, kernel)
-            self.showers += n
-            self._store_int(i, gdq_in, new)
-            dnu += E.count_dnu_planes(new)
+        for ints, sci, gdq in source.integrations():
+            for k in range(sci.shape[0]):
+                i = (ints.start or 0) + k
+                gdq_in = gdq[k]
+                cube = self._reconstruct_int(i, gdq_in)
+                new, n = E.find_showers_int(sci[k] * gain, cube, pdq_j, stats, i, self.ep, kernel)
+                self.showers += n
+                self._store_int(i, gdq_in, new)
+                dnu += E.count_dnu_planes(new)
         return dnu
 
     def memory_bytes(self) -> int:
         """Bytes held between the passes (packed bits and the changed groups)."""
         n = 0 if self.bits is None else self.bits.nbytes
         return n + sum(a.nbytes + b.nbytes for a, b in self.delta.values())
-
-
-def _chunks(shape, chunk_mb: float, halo: int):
-    """The runner's row chunks for ``chunk_mb`` (its planning rule, imported late: the runner
-    imports the steps)."""
-    from ..runner.plan import chunk_ranges, rows_per_chunk
-
-    return chunk_ranges(shape[2], rows_per_chunk(shape, chunk_mb, halo))
 
 
 #: float32 arrays of one integration's size the per-integration passes hold at once (the
@@ -232,9 +327,10 @@ INT_WORK_ARRAYS = 8
 
 def prepass_bytes(shape) -> int:
     """Upper bound of the memory :class:`LargeEvents` adds to jump's pass over a ramp of
-    ``shape`` (nints, ngroups, ny, nx): packed JUMP bits, shower statistics, one integration's
+    ``shape`` (nints, ngroups, ny, nx): packed JUMP bits, the SATURATED bits while the
+    snowballs are searched (at most as many again), shower statistics, one integration's
     work arrays (the changed groups of snowball cores are not counted: a few per event)."""
     nints, ngroups, ny, nx = (int(n) for n in shape)
     bits = nints * ngroups * ny * ((nx + 7) // 8)
     stats = 2 * max(ngroups - 1, 1) * ny * nx * 4
-    return bits + stats + INT_WORK_ARRAYS * ngroups * ny * nx * 4
+    return 2 * bits + stats + INT_WORK_ARRAYS * ngroups * ny * nx * 4

@@ -1,0 +1,105 @@
+"""jump's large-event pre-pass in the one pass: from the uncal file, with the steps before jump
+recomputed on row chunks (no dark_current ramp written), the flags equal those of stcal's
+whole-exposure functions on the whole dark_current ramp in memory, on a simulated exposure
+with snowballs and showers."""
+
+import logging
+
+import numpy as np
+import pytest
+
+from rampflow import dq, io, runner
+from rampflow.simulate import read_truth
+from rampflow.steps import jump_events as E
+from rampflow.steps.jump import JumpParams, run_detection
+from rampflow.steps.jump_stream import SatStore
+
+CHAIN = ["group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity", "dark_current"]
+SNOW = {"expand_large_events": True}
+BOTH = {"expand_large_events": True, "find_showers": True}
+
+
+@pytest.fixture(scope="module")
+def events(tmp_path_factory):
+    """NIRSpec TSO, 3 integrations x 8 groups of a 32 x 128 piece of SUB2048 with snowballs and
+    showers, and its dark_current ramp (the steps before jump, per step)."""
+    from rampflow.simulate import simulate_exposure
+
+    out = tmp_path_factory.mktemp("jump_prepass")
+    sim = simulate_exposure(out, kind="nirspec_tso", detector="NRS1", nints=3, ngroups=8, size=[32, 128], seed=11,
+                            snowball_rate=4e-4, shower_rate=2e-4, shower_dn=30.0)
+    refs = {k: str(v) for k, v in sim.refs.items()}
+    prev = str(sim.uncal)
+    for step in CHAIN:
+        runner.run([step], {"ramp": prev}, {step: out / f"{step}.fits"}, overrides=refs, use_crds_pars=False)
+        prev = out / f"{step}.fits"
+    return sim, refs, prev
+
+
+def _whole_ramp(dark, refs, params):
+    """stcal's way: detection on the whole cube, then flag_large_events and find_faint_extended
+    on the whole GROUPDQ (rampflow.steps.jump_events' whole-exposure forms)."""
+    with io.open_ramp(dark) as rf:
+        sci, gdq = (np.array(a) for a in rf.read())
+        pdq, meta = rf.pixeldq(), rf.meta
+    step = runner.load_step("jump", meta, params=params, overrides=refs, use_crds_pars=False)[0]
+    p = JumpParams(**step.params)
+    run_detection(sci, gdq, pdq, step.readnoise, step.gain, p, group_time=meta.tgroup, nframes=meta.nframes)
+    detected = gdq.copy()
+    ep = E.event_params(p, meta.tgroup, meta.nframes)
+    nsnow = E.flag_large_events(gdq, ep) if ep.expand_large_events else 0
+    nshower = 0
+    if ep.find_showers:
+        gdq, nshower = E.find_faint_extended(sci * step.gain, gdq, pdq, step.readnoise * step.gain, ep)
+    return detected, gdq, pdq, nsnow, nshower
+
+
+@pytest.mark.parametrize("params", [SNOW, BOTH], ids=["snowballs", "snowballs+showers"])
+def test_one_pass_prepass_equals_whole_ramp(events, params, tmp_path, caplog):
+    sim, refs, dark = events
+    detected, expected, pdq, nsnow, nshower = _whole_ramp(dark, refs, params)
+    # the test has teeth: the simulator put snowballs in, and flagging them changed GROUPDQ
+    # beyond the two-point detection (grown saturated cores, expanded jump discs)
+    truth = read_truth(sim.truth)["events"]
+    assert (np.asarray(truth["kind"]) == "snowball").sum() >= 2
+    assert nsnow >= 2
+    grown = (expected & dq.SATURATED) & ~(detected & dq.SATURATED)
+    assert grown.any()
+    assert ((expected & dq.JUMP_DET) & ~(detected & dq.JUMP_DET)).any()
+    if params.get("find_showers"):
+        assert nshower >= 1
+    out = tmp_path / "jump.fits"
+    with caplog.at_level(logging.INFO, logger="rampflow"):
+        runner.run(CHAIN + ["jump"], {"ramp": sim.uncal}, {"jump": out}, overrides=refs, params={"jump": params},
+                   chunk_mb=0.3, use_crds_pars=False)  # 3 row chunks
+    assert " + ".join(CHAIN + ["jump"]) + " on " in caplog.text  # one pass over the uncal file
+    assert "cannot share" not in caplog.text
+    with io.open_ramp(out) as rf:
+        _, gdq = rf.read()
+        np.testing.assert_array_equal(gdq, expected)
+        np.testing.assert_array_equal(rf.pixeldq(), pdq)
+        h = rf.primary_header
+    nevents = nshower if params.get("find_showers") else nsnow
+    with io.open_ramp(dark) as rf:
+        m = rf.meta
+    total_time = m.tgroup * (m.nints * m.ngroups - m.nints - sum(E.count_dnu_planes(g) for g in expected))
+    assert h["EXTNCRS"] == pytest.approx(1e6 * nevents / (total_time * m.subsize1 * m.subsize2))
+
+
+def test_saturated_bits_kept_sparse_or_packed():
+    """The pre-pass keeps each integration's SATURATED bits as indices while they are few and
+    as packed bits once denser; either way they come back as given, from row chunks."""
+    rng = np.random.default_rng(3)
+    shape = (3, 6, 20, 37)
+    sat = np.zeros(shape, bool)
+    sat[0] = rng.random(shape[1:]) < 0.01    # sparse
+    sat[1] = rng.random(shape[1:]) < 0.6     # dense: packed
+    store = SatStore(shape)
+    for r0 in range(0, 20, 7):
+        rows = slice(r0, min(20, r0 + 7))
+        for i in range(3):
+            store.add(i, rows, sat[i, :, rows])
+    for i in range(3):
+        np.testing.assert_array_equal(store.plane(i), sat[i])
+    assert 1 in store.packed and 0 not in store.packed and 2 not in store.packed
+    assert store.nbytes() <= 2 * store.packed_bytes
