@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 from astropy.table import Table
-from lightcurve_files import CFG, DAY, _times, _trace_cube, write_rateints
+from lightcurve_files import CFG, _times, _trace_cube, write_rateints
 
 from rampflow import dq as dqflags
 from rampflow import io, names
