@@ -140,15 +140,16 @@ class RampFile:
 
     @timed_call("read")
     def read(self, ints: slice = slice(None), rows: slice = slice(None),
-             reuse: bool = False) -> tuple[np.ndarray, np.ndarray]:
+             reuse: bool = False, slot: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """SCI (float32) and GROUPDQ (uint8) for integrations ``ints`` and rows ``rows``.
 
         Native-endian, C-contiguous arrays of just the chunk (uncal: GROUPDQ zeros). They
         are fresh arrays unless ``reuse``: then they live in buffers this RampFile keeps and
-        the next ``read(reuse=True)`` overwrites them (the runner's chunk loops use this, so
-        a run allocates its chunk memory once).
+        the next ``read(reuse=True)`` of the same ``slot`` overwrites them (the runner's
+        chunk loops use this, so a run allocates its chunk memory once; a loop that reads
+        the next chunk while the current one is processed alternates two slots).
         """
-        bufs = self._buffers if reuse else {}
+        bufs = self._buffers.setdefault(slot, {}) if reuse else {}
         shape = self._sci_disk.block_shape(ints, rows)
         n = int(np.prod(shape))
         if self._sci_disk.disk == np.dtype(">f4") and not _is_scaled(self.sci_header):
@@ -181,8 +182,9 @@ class RampFile:
         """Allocate the reusable read buffers for chunks of up to ``nints`` x ``nrows`` at once
         (a chunk loop whose first chunk is not its largest would otherwise grow them)."""
         n = int(nints) * self.shape[1] * int(nrows) * self.shape[3]
-        self._buffer(self._buffers, "sci", 4 * n)
-        self._buffer(self._buffers, "gdq", n)
+        bufs = self._buffers.setdefault(0, {})
+        self._buffer(bufs, "sci", 4 * n)
+        self._buffer(bufs, "gdq", n)
 
     def _buffer(self, bufs: dict, name: str, nbytes: int) -> np.ndarray:
         bufs[name] = _grown(bufs.get(name), nbytes)

@@ -3,8 +3,19 @@
 A per-pixel port of stcal 1.20's LIKELY ramp fitter (``stcal/ramp_fitting/likely_fit.py``,
 Brandt 2024, PASP 136, 045004 ("paper I") and its jump-detection companion ("paper II")).
 stcal evaluates every formula on whole rows of pixels with numpy; here each pixel's ramp is
-handled on its own, with the same formulas in the same order of operations, in float64
-from the float32 inputs (as numpy promotes them), and rounded to float32 on output.
+handled on its own, in float64 from the float32 inputs (as numpy promotes them), and rounded
+to float32 on output. Two codings of the same fit:
+
+* the exact port (:func:`_fit_block`, :func:`_mask_jumps`): stcal's formulas in stcal's order
+  of operations, so that its jump decisions, ties and NaN included, are stcal's to the last
+  bit;
+* the fast fit (:mod:`.likely_fast`): the same quantities with reciprocals and fewer passes
+  (a few units in the last place apart). It screens the jump search -- a pixel it finds
+  clear of every threshold by a wide margin keeps all its differences, as stcal decides;
+  the few others are searched with the exact port -- and does the final fit.
+
+So the jump flags (DQ) are stcal's exactly; SCI, ERR and the variances agree with stcal's to
+rounding (about 1e-15 relative in float64, below one float32 unit in the last place).
 
 The covariance of the resultant differences is tridiagonal: diagonal
 ``alpha_k = rate / gain * alpha_ph_k + rn**2 * alpha_rn_k`` and off-diagonal
@@ -22,8 +33,9 @@ differences and flags are formed straight from the cube into contiguous scratch 
 pixel the last axis, so every step of the recursions is a SIMD loop over the block (64
 pixels amortise the loop overheads best on 19 to 69 differences). Scratch is per thread,
 allocated once, of size (NSCRATCH, ngroups, BLOCK); nothing the size of a row or of the cube
-is allocated. The median count-rate guess uses the shared quickselect (:mod:`.order_stats`);
-the exposure combination is in :mod:`.likely_combine`.
+is allocated. The kernel releases the GIL (the runner reads the next chunk meanwhile). The
+median count-rate guess uses the shared quickselect (:mod:`.order_stats`); the block's
+inputs and DQ are in :mod:`.likely_blocks`, the exposure combination in :mod:`.likely_combine`.
 """
 
 from __future__ import annotations
@@ -33,15 +45,15 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ..dq import FLAGS
+from .likely_blocks import _block_dq, _block_inputs
+from .likely_fast import _CLEAR as _F_CLEAR
+from .likely_fast import _RC as _F_RC
+from .likely_fast import _RP as _F_RP
+from .likely_fast import _RR as _F_RR
+from .likely_fast import _RU as _F_RU
+from .likely_fast import _RX as _F_RX
+from .likely_fast import NFAST, NFS, _fast_fit
 from .order_stats import _median_any
-
-_DNU = np.uint8(FLAGS["DO_NOT_USE"])
-_SAT = np.uint8(FLAGS["SATURATED"])
-_JUMP = np.uint8(FLAGS["JUMP_DET"])
-_DNU32 = np.uint32(FLAGS["DO_NOT_USE"])
-_SAT32 = np.uint32(FLAGS["SATURATED"])
-_JUMP32 = np.uint32(FLAGS["JUMP_DET"])
 
 # planes of the block scratch array W (NSCRATCH, ndiffs + 2, BLOCK)
 _AL, _BE, _APH, _BPH, _ARN, _BRN, _TH, _PH, _PHI, _PHID, _THE, _THED, _DC, _DB, _DM = range(15)
@@ -58,10 +70,12 @@ BLOCK = 64
 def _median(x, n, ta, tb):
     """numpy's median of x[:n] (NaN if any is NaN; mean of the two middle values);
     ``ta`` / ``tb`` scratch of size >= n."""
+    nan = False
     for k in range(n):
-        if math.isnan(x[k]):
-            return np.nan
-    return _median_any(x, n, ta, tb)
+        nan |= math.isnan(x[k])
+    if nan:
+        return np.nan
+    return _median_any(x, n, ta, tb, 12)  # selection down to 12 values: fastest on 19 to 69
 
 
 @njit(cache=True, error_model="numpy")
@@ -377,21 +391,26 @@ def _nuse(use, n, p):
 
 
 @njit(cache=True, error_model="numpy")
-def _mask_jumps(d, use, n, npx, gain, rn, co, one_ok, two_ok, t1, t2, W, S, one, countrate, crg, dch1, dch2,
-                dch3):
-    """stcal's ``mask_jumps`` for a block: the count-rate guess is each pixel's median
-    difference (clipped at 0); the block is fitted with jump detection and each pixel's best
-    omission decided; a pixel that dropped something and keeps more than three differences
-    is searched again on its own (at most ndiffs searches in all). ``use`` is updated in
-    place, ``countrate`` (P,) receives the rate that seeds the final fit. ``one`` holds the
-    1-pixel scratch: (d1, u1, g1, r1, c1, W1, S1). Only the first ``npx`` pixels of the
-    block are real (the others are padding, fitted but never searched again)."""
-    d1, u1, g1, r1, c1, W1, S1 = one
+def _median_guess(d, n, crg, t0, ta, tb):
+    """stcal's count-rate guess for every pixel of a block: the median of all its
+    differences (NaN if any is NaN), clipped at 0. ``t0``, ``ta``, ``tb`` scratch (n,)."""
     for p in range(d.shape[1]):
         for k in range(n):
-            dch1[k] = d[k, p]
-        m = _median(dch1, n, dch2, dch3)
+            t0[k] = d[k, p]
+        m = _median(t0, n, ta, tb)
         crg[p] = m * (m > 0)
+
+
+@njit(cache=True, error_model="numpy")
+def _mask_jumps(d, use, n, npx, gain, rn, crg, co, one_ok, two_ok, t1, t2, W, S, one, countrate, dch1, dch2):
+    """stcal's ``mask_jumps`` for a block, from the count-rate guess ``crg``: the block is
+    fitted with jump detection and each pixel's best omission decided; a pixel that dropped
+    something and keeps more than three differences is searched again on its own (at most
+    ndiffs searches in all). ``use`` is updated in place, ``countrate`` (P,) receives the
+    rate that seeds the final fit. ``one`` holds the 1-pixel scratch: (d1, u1, g1, r1, c1,
+    W1, S1). Only the first ``npx`` pixels of the block are real (the others are padding,
+    fitted but never searched again)."""
+    d1, u1, g1, r1, c1, W1, S1 = one
     _fit_block(d, use, n, crg, gain, rn, co[1], co[2], co[3], co[4], W, S, True)
     _best_omits(n, W, S, one_ok, two_ok)
     for p in range(npx):
@@ -426,76 +445,45 @@ def _mask_jumps(d, use, n, npx, gain, rn, co, one_ok, two_ok, t1, t2, W, S, one,
 
 
 @njit(cache=True, error_model="numpy")
-def _block_inputs(sci, gdq, zf, use_zf, nframes, first, last, dt, it, r, c0, npx, db, qb, ub, u0):
-    """The block's differences db (n, P) in DN/s (stcal: float32 subtraction, float64
-    division), its group flags qb (npts, P) (groups outside [first, last] DO_NOT_USE) and
-    use masks ub / u0 (n, P) (1 where both groups of a difference are unflagged). Padding
-    pixels (a partial last block) get a harmless flat, usable ramp."""
-    n, P = db.shape
-    npts = n + 1
-    for k in range(n):
-        for p in range(npx):
-            c = c0 + p
-            if use_zf:
-                if k == 0:
-                    hi = (sci[it, 0, r, c] * np.float32(nframes) - zf[it, r, c]) / np.float32(nframes - 1)
-                    lo = zf[it, r, c]
-                elif k == 1:
-                    hi = sci[it, 1, r, c]
-                    lo = (sci[it, 0, r, c] * np.float32(nframes) - zf[it, r, c]) / np.float32(nframes - 1)
-                else:
-                    hi = sci[it, k, r, c]
-                    lo = sci[it, k - 1, r, c]
-            else:
-                hi = sci[it, k + 1, r, c]
-                lo = sci[it, k, r, c]
-            db[k, p] = np.float32(hi - lo) / dt[k]
-        for p in range(npx, P):
-            db[k, p] = 0.0
-    for k in range(npts):
-        g = k - 1 if (use_zf and k > 0) else k
-        extra = _DNU if (g < first or g > last) else np.uint8(0)
-        for p in range(npx):
-            qb[k, p] = gdq[it, g, r, c0 + p] | extra
-    for k in range(n):
-        for p in range(npx):
-            u = np.uint8(1) if (qb[k, p] == 0 and qb[k + 1, p] == 0) else np.uint8(0)
-            ub[k, p] = u
-            u0[k, p] = u
-        for p in range(npx, P):
-            ub[k, p] = 1
-
-
-@njit(cache=True, error_model="numpy")
-def _block_dq(pdq, r, c0, npx, qb, ub, u0, it, o_dq):
-    """Integration DQ of a fitted block: a difference dropped flags JUMP_DET on the group
-    that ends it; then stcal's ``dq_compress_sect``."""
-    n = ub.shape[0]
-    for k in range(n):
-        for p in range(npx):
-            if u0[k, p] != ub[k, p]:
-                qb[k + 1, p] |= _JUMP
+def _search_jumps(d, use, n, npx, gain, rn, crg, co, one_ok, two_ok, t1, t2, FW, FS, exact, countrate, dch1,
+                  dch2):
+    """The jump search of a block: the fast fit screens every pixel (:mod:`.likely_fast`);
+    a clear pixel keeps all its differences and the fit's rate; the others (a few per cent:
+    the ramps with a jump, or near a threshold, or with too few differences) are gathered
+    into blocks and searched with the exact port, :func:`_mask_jumps`. ``exact`` holds that
+    path's scratch: (ds, us, gs, rs, cs, crs, idx, W, S, one)."""
+    ds, us, gs, rs, cs, crs, idx, W, S, one = exact
+    P = d.shape[1]
+    _fast_fit(d, use, n, crg, gain, rn, co[1], co[2], co[3], co[4], FW, FS, True, one_ok, two_ok, t1, t2)
+    m = 0
     for p in range(npx):
-        all_bad = True
-        anysat = np.uint8(0)
-        anyjump = np.uint8(0)
-        for k in range(n + 1):
-            q = qb[k, p]
-            if q & (_SAT | _DNU) == 0:
-                all_bad = False
-            anysat |= q & _SAT
-            anyjump |= q & _JUMP
-        v = pdq[r, c0 + p]
-        if all_bad:
-            v |= _DNU32
-        if anysat:
-            v |= _SAT32
-        if anyjump:
-            v |= _JUMP32
-        o_dq[it, r, c0 + p] = v
+        countrate[p] = FS[_F_RC, p]
+        if FS[_F_CLEAR, p] == 0.0:
+            idx[m] = p
+            m += 1
+    for j0 in range(0, m, P):
+        nsub = min(P, m - j0)
+        for q in range(P):
+            if q < nsub:
+                p = idx[j0 + q]
+                for k in range(n):
+                    ds[k, q] = d[k, p]
+                    us[k, q] = use[k, p]
+                gs[q], rs[q], cs[q] = gain[p], rn[p], crg[p]
+            else:  # padding: a flat, usable ramp
+                for k in range(n):
+                    ds[k, q] = 0.0
+                    us[k, q] = 1
+                gs[q], rs[q], cs[q] = 1.0, 1.0, 0.0
+        _mask_jumps(ds, us, n, nsub, gs, rs, cs, co, one_ok, two_ok, t1, t2, W, S, one, crs, dch1, dch2)
+        for q in range(nsub):
+            p = idx[j0 + q]
+            for k in range(n):
+                use[k, p] = us[k, q]
+            countrate[p] = crs[q]
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
+@njit(parallel=True, nogil=True, cache=True, error_model="numpy")
 def _likely_kernel(sci, gdq, pdq, gain, rnoise, dark, zf, use_zf, nframes, first, last, coef, one_ok,
                    two_ok, t1, t2, nworkers, o_sci, o_err, o_vp, o_vr, o_chi, o_dq):
     """Fit every integration of a row chunk.
@@ -524,10 +512,13 @@ def _likely_kernel(sci, gdq, pdq, gain, rnoise, dark, zf, use_zf, nframes, first
         ub = np.empty((n, P), np.uint8)
         u0 = np.empty((n, P), np.uint8)
         qb = np.empty((npts, P), np.uint8)
-        W = np.zeros((NSCRATCH, n + 2, P), np.float64)
-        S = np.zeros((NS, P), np.float64)
+        FW = np.zeros((NFAST, n + 2, P), np.float64)
+        FS = np.zeros((NFS, P), np.float64)
         one = (np.empty((n, 1), np.float64), np.empty((n, 1), np.uint8), np.empty(1), np.empty(1),
                np.empty(1), np.zeros((NSCRATCH, n + 2, 1), np.float64), np.zeros((NS, 1), np.float64))
+        exact = (np.empty((n, P), np.float64), np.empty((n, P), np.uint8), np.empty(P), np.empty(P), np.empty(P),
+                 np.empty(P), np.empty(P, np.int64), np.zeros((NSCRATCH, n + 2, P), np.float64),
+                 np.zeros((NS, P), np.float64), one)
         dch1 = np.empty(n, np.float64)
         dch2 = np.empty(n, np.float64)
         dch3 = np.empty(n, np.float64)
@@ -544,17 +535,19 @@ def _likely_kernel(sci, gdq, pdq, gain, rnoise, dark, zf, use_zf, nframes, first
                 for p in range(P):
                     gb[p] = np.float64(gain[r, c0 + p]) if p < npx else 1.0
                     rb[p] = rnoise[r, c0 + p] if p < npx else 1.0
-                _mask_jumps(db, ub, n, npx, gb, rb, coef, one_ok, two_ok, t1, t2, W, S, one, cr, crg, dch1, dch2,
-                            dch3)
+                _median_guess(db, n, crg, dch1, dch2, dch3)
+                _search_jumps(db, ub, n, npx, gb, rb, crg, coef, one_ok, two_ok, t1, t2, FW, FS, exact, cr, dch1,
+                              dch2)
                 # the final fit ("debiasing"): covariance from the jump search's rate plus the dark
                 for p in range(P):
                     crg[p] = cr[p] * (cr[p] > 0) + np.float64(dark[r, c0 + p]) if p < npx else 0.0
-                _fit_block(db, ub, n, crg, gb, rb, coef[1], coef[2], coef[3], coef[4], W, S, False)
+                _fast_fit(db, ub, n, crg, gb, rb, coef[1], coef[2], coef[3], coef[4], FW, FS, False, one_ok, two_ok,
+                          t1, t2)
                 for p in range(npx):
                     c = c0 + p
-                    o_sci[it, r, c] = np.float32(S[_RC, p])
-                    o_err[it, r, c] = np.float32(S[_RU, p])
-                    o_vp[it, r, c] = np.float32(S[_RP, p])
-                    o_vr[it, r, c] = np.float32(S[_RR, p])
-                    o_chi[it, r, c] = np.float32(S[_RX, p])
+                    o_sci[it, r, c] = np.float32(FS[_F_RC, p])
+                    o_err[it, r, c] = np.float32(FS[_F_RU, p])
+                    o_vp[it, r, c] = np.float32(FS[_F_RP, p])
+                    o_vr[it, r, c] = np.float32(FS[_F_RR, p])
+                    o_chi[it, r, c] = np.float32(FS[_F_RX, p])
                 _block_dq(pdq, r, c0, npx, qb, ub, u0, it, o_dq)

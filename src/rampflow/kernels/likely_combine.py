@@ -26,7 +26,7 @@ def _sort_into(x, n, buf):
 
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
+@njit(parallel=True, nogil=True, cache=True, error_model="numpy")
 def _combine_kernel(sci, err, vp, vr, chi, dq, r_sci, r_err, r_vp, r_vr, r_chi, r_dq):
     """stcal's ``compute_image_info`` for nints > 1, per pixel, in float32 as numpy does it:
     the NaN-median of the integrations' rates, then twice: weights

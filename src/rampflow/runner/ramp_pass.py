@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -67,33 +68,52 @@ def _row_chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label):
     """Process chunks of rows, read with the steps' halo rows; step i's product gets each
     chunk's interior rows after step i. Yields (ints, rows, sci, gdq, pdq) of the interior
     rows after every step (views into reused buffers, valid until the next chunk is read), and
-    their ZEROFRAME (None without one)."""
+    their ZEROFRAME (None without one).
+
+    A pass with no ramp step to run (a rate step alone: ramp_fit's own job) reads the next
+    chunk in a background thread while the current one is fitted (the fit kernels release
+    the GIL), into a second buffer: chunks of half the budget each, so memory stays at
+    ``chunk_mb``."""
     nints, _, ny, _ = rf.shape
     halo = sum(0 if s.skipped else s.row_halo() for s in steps)
-    nrow = rows_per_chunk(rf.shape, chunk_mb, halo)
+    ahead = all(s.skipped for s in steps)
+    nrow = rows_per_chunk(rf.shape, chunk_mb / 2 if ahead else chunk_mb, halo)
     chunks = list(chunk_ranges(ny, nrow))
+    ahead = ahead and len(chunks) > 1
     _prefetch(rf, label)
     rf.reserve(nints, min(ny, nrow + 2 * halo))
     for i in range(len(steps)):
         pdqs[i] = base_pdq.copy()
-    for k, rows in enumerate(chunks):
+
+    def load(k):
+        rows = chunks[k]
         ext = slice(max(0, rows.start - halo), min(ny, rows.stop + halo))
-        inner = slice(rows.start - ext.start, rows.stop - ext.start)
-        sci, gdq = rf.read(slice(None), ext, reuse=True)
-        zf = rf.zeroframe(slice(None), ext)
-        zin = None if zf is None else zf[:, inner]
-        sub = base_pdq[ext].copy()
-        for i, step in enumerate(steps):
-            if not step.skipped:
-                step.process(sci, gdq, sub, slice(0, nints), ext)
-                if zf is not None:
-                    step.process_zeroframe(zf, slice(0, nints), ext)
-            pdqs[i][rows] = sub[inner]
-            if i in writers:
-                writers[i].write(slice(None), rows, sci[:, :, inner], gdq[:, :, inner], zin)
-        yield (slice(None), rows, sci[:, :, inner], gdq[:, :, inner], (pdqs[-1] if steps else base_pdq)[rows],
-               None if zin is None else np.ascontiguousarray(zin))
-        log.info("%s: rows %d-%d done (%d/%d chunks)", label, rows.start, rows.stop - 1, k + 1, len(chunks))
+        sci, gdq = rf.read(slice(None), ext, reuse=True, slot=k % 2 if ahead else 0)
+        return ext, sci, gdq, rf.zeroframe(slice(None), ext)
+
+    pool = ThreadPoolExecutor(1) if ahead else None
+    try:
+        nxt = None
+        for k, rows in enumerate(chunks):
+            ext, sci, gdq, zf = nxt.result() if nxt is not None else load(k)
+            nxt = pool.submit(load, k + 1) if ahead and k + 1 < len(chunks) else None
+            inner = slice(rows.start - ext.start, rows.stop - ext.start)
+            zin = None if zf is None else zf[:, inner]
+            sub = base_pdq[ext].copy()
+            for i, step in enumerate(steps):
+                if not step.skipped:
+                    step.process(sci, gdq, sub, slice(0, nints), ext)
+                    if zf is not None:
+                        step.process_zeroframe(zf, slice(0, nints), ext)
+                pdqs[i][rows] = sub[inner]
+                if i in writers:
+                    writers[i].write(slice(None), rows, sci[:, :, inner], gdq[:, :, inner], zin)
+            yield (slice(None), rows, sci[:, :, inner], gdq[:, :, inner], (pdqs[-1] if steps else base_pdq)[rows],
+                   None if zin is None else np.ascontiguousarray(zin))
+            log.info("%s: rows %d-%d done (%d/%d chunks)", label, rows.start, rows.stop - 1, k + 1, len(chunks))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
 
 
 def run_pass(in_path, names: list[str], mode: str, outputs: dict, *, params: dict, inputs: dict,

@@ -44,8 +44,11 @@ Algorithm, per pixel and integration (stcal 1.20):
   the exposure arrays are the integration's.
 
 Fewer than 4 groups: jwst switches to OLS_C (the caller, :class:`RampFit`, does).
-Numerics: float64 as numpy promotes stcal's arrays, the same formulas in the same order,
-float32 on output; the exposure combination in float32 as numpy does it.
+Numerics: float64 as numpy promotes stcal's arrays, float32 on output; the exposure
+combination in float32 as numpy does it. The jump search decides with stcal's formulas in
+stcal's order wherever a decision is close (the jump flags are stcal's exactly); the fits
+themselves are computed with reciprocals and fewer passes (see :mod:`rampflow.kernels.likely`),
+so SCI, ERR and the variances agree with stcal's to rounding, not always bit for bit.
 
 As jwst writes them (deliberately not "fixed"): a ramp with no usable difference (e.g. a
 pixel saturated from group 1 on) gets SCI = VAR_* = NaN and ERR = inf, flagged DO_NOT_USE
