@@ -70,7 +70,8 @@ class ArrayRamp:
     def pixeldq(self):
         return np.array(self.pdq, dtype=np.uint32, copy=True)
 
-    def read(self, ints=slice(None), rows=slice(None), reuse=False):
+    def read(self, ints=slice(None), rows=slice(None), reuse=False, slot=0):
+        """Copies of the arrays' chunk (fresh every call, so any read-ahead ``slot`` is safe)."""
         return (np.ascontiguousarray(self.sci[ints, :, rows]), np.array(self.gdq[ints, :, rows], copy=True))
 
     def zeroframe(self, ints=slice(None), rows=slice(None)):
