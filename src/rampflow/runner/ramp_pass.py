@@ -22,11 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from .. import io
+from ..io import timing
 from . import rate_products
 from .loading import load_step
-from .plan import chunk_ranges, ints_per_chunk, rows_per_chunk
+from .plan import chunk_ranges, ints_per_chunk
 from .prepass import run_prepasses
 from .provenance import late_updates, provenance
+from .row_stream import RowStream
 
 log = logging.getLogger("rampflow")
 
@@ -64,36 +66,28 @@ def _integration_chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label):
 
 
 def _row_chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label):
-    """Process chunks of rows, read with the steps' halo rows; step i's product gets each
-    chunk's interior rows after step i. Yields (ints, rows, sci, gdq, pdq) of the interior
-    rows after every step (views into reused buffers, valid until the next chunk is read), and
-    their ZEROFRAME (None without one)."""
-    nints, _, ny, _ = rf.shape
-    halo = sum(0 if s.skipped else s.row_halo() for s in steps)
-    nrow = rows_per_chunk(rf.shape, chunk_mb, halo)
-    chunks = list(chunk_ranges(ny, nrow))
+    """Process chunks of rows through the staggered row stream (:mod:`.row_stream`: halo rows
+    are carried from chunk to chunk, not recomputed); step i's product gets each row range
+    as soon as step i finalised it. Yields (ints, rows, sci, gdq, pdq, zf) of the rows the
+    last step finalised (views into the stream's window, valid until the next chunk is
+    read; zf None without a ZEROFRAME)."""
+    ny = rf.shape[2]
+    stream = RowStream(rf, steps, base_pdq, chunk_mb)
     _prefetch(rf, label)
-    rf.reserve(nints, min(ny, nrow + 2 * halo))
     for i in range(len(steps)):
         pdqs[i] = base_pdq.copy()
-    for k, rows in enumerate(chunks):
-        ext = slice(max(0, rows.start - halo), min(ny, rows.stop + halo))
-        inner = slice(rows.start - ext.start, rows.stop - ext.start)
-        sci, gdq = rf.read(slice(None), ext, reuse=True)
-        zf = rf.zeroframe(slice(None), ext)
-        zin = None if zf is None else zf[:, inner]
-        sub = base_pdq[ext].copy()
-        for i, step in enumerate(steps):
-            if not step.skipped:
-                step.process(sci, gdq, sub, slice(0, nints), ext)
-                if zf is not None:
-                    step.process_zeroframe(zf, slice(0, nints), ext)
-            pdqs[i][rows] = sub[inner]
-            if i in writers:
-                writers[i].write(slice(None), rows, sci[:, :, inner], gdq[:, :, inner], zin)
-        yield (slice(None), rows, sci[:, :, inner], gdq[:, :, inner], (pdqs[-1] if steps else base_pdq)[rows],
-               None if zin is None else np.ascontiguousarray(zin))
-        log.info("%s: rows %d-%d done (%d/%d chunks)", label, rows.start, rows.stop - 1, k + 1, len(chunks))
+    log.info("%s: %d new rows per chunk, %d rows waiting at most (row halos %s), buffers %.0f MB", label,
+             stream.nnew, stream.keep, stream.halos, stream.nbytes() / 2**20)
+
+    def after(i, rows, sci, gdq, pdq, zf):
+        pdqs[i][rows] = pdq
+        if i in writers:
+            writers[i].write(slice(None), rows, sci, gdq, zf)
+
+    for rows, (sci, gdq, pdq, zf) in stream.chunks(label, after):
+        yield (slice(None), rows, sci, gdq, pdq if steps else base_pdq[rows],
+               None if zf is None else np.ascontiguousarray(zf))
+        log.info("%s: rows %d-%d done (of %d)", label, rows.start, rows.stop - 1, ny)
 
 
 def run_pass(in_path, names: list[str], mode: str, outputs: dict, *, params: dict, inputs: dict,
@@ -145,7 +139,8 @@ def run_pass(in_path, names: list[str], mode: str, outputs: dict, *, params: dic
         chunks = _row_chunks if mode == "rows" else _integration_chunks
         for _, rows, sci, gdq, pdq, zf in chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label):
             if rate is not None:
-                rate[0].fit(sci, gdq, pdq, rows, zeroframe=zf)
+                with timing.step_timer(rate[0].name):
+                    rate[0].fit(sci, gdq, pdq, rows, zeroframe=zf)
         for step in steps:  # non-ramp products of ramp steps (persistence's array)
             step.finish(outputs)
         for i, w in writers.items():

@@ -1,0 +1,188 @@
+"""Row chunks without recomputed halo rows: a staggered stream of rows through the steps.
+
+A row pass reads the ramp once in chunks of rows holding every integration. A step with a
+row halo ``h`` (``Step.row_halo``: saturation's growth, jump's neighbour flagging) makes
+row ``r`` of its output from rows ``r - h .. r + h`` of its input, so when its input is
+known up to row ``A`` its output is final up to ``A - h`` only: the last ``h`` rows wait
+for the next chunk. Each step therefore runs behind the one before it, and a window of
+rows in memory holds rows at different stages: new rows, read straight into the window,
+go through the steps before the first halo step at once; a halo step finalises the rows
+whose context has arrived, and the steps after it get those rows.
+
+A halo step needs its *input* for ``h`` rows on each side of the rows it finalises: the
+rows above were finalised in the previous chunk (and since changed in place by the steps
+after it), the rows below are not final yet. The stream keeps, per halo step, a copy of
+its input for the last ``h`` rows it finalised (``context``: GROUPDQ, PIXELDQ and ZEROFRAME,
+and SCI when a later step changes SCI); for the call it swaps that context into the window
+and saves the window's state of those rows and the input of the rows it leaves pending,
+runs the step over the rows [finalised - h, input end), and puts both back. Every step thus
+sees exactly the input it would see on one chunk holding all rows, each row is processed
+once by every step without a halo, and a halo step redoes only its ``2 h`` context rows
+(jump's detection not even those: its RowCache keeps them). The steps get views of the
+window (rows of a larger array); products stay identical for any chunk size.
+
+Memory: the window (new rows plus the rows waiting), each halo step's context and, during
+a halo step's call, its swap buffers, all counted in the chunk budget.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ..io import timing
+from .plan import chunk_ranges
+
+log = logging.getLogger("rampflow")
+
+
+class _Rows:
+    """SCI / GROUPDQ / PIXELDQ / ZEROFRAME of some rows (any field may be None)."""
+
+    def __init__(self, nints, ngroups, nrows, nx, sci=True, zf=False):
+        self.sci = np.empty((nints, ngroups, nrows, nx), dtype=np.float32) if sci else None
+        self.gdq = np.empty((nints, ngroups, nrows, nx), dtype=np.uint8)
+        self.pdq = np.empty((nrows, nx), dtype=np.uint32)
+        self.zf = np.empty((nints, nrows, nx), dtype=np.float32) if zf else None
+
+    def view(self, a: int, b: int) -> tuple:
+        return (None if self.sci is None else self.sci[:, :, a:b], self.gdq[:, :, a:b], self.pdq[a:b],
+                None if self.zf is None else self.zf[:, a:b])
+
+
+def _copy(dst: tuple, src: tuple) -> None:
+    """Copy the fields of ``src`` into those of ``dst`` (where both have them)."""
+    for d, s in zip(dst, src):
+        if d is not None and s is not None:
+            np.copyto(d, s)
+
+
+class RowStream:
+    """The staggered stream of rows of the ramp ``rf`` through ``steps`` (see the module doc).
+
+    ``base_pdq``: PIXELDQ as read. :meth:`chunks` yields, after each chunk read, the rows
+    each step finalised.
+    """
+
+    def __init__(self, rf, steps, base_pdq, chunk_mb: float):
+        self.rf, self.steps, self.base_pdq = rf, steps, base_pdq
+        nints, ngroups, ny, nx = rf.shape
+        self.shape = rf.shape
+        self.halos = [0 if s.skipped else int(s.row_halo()) for s in steps]
+        has_zf = rf.has_zeroframe
+        # what a halo step's context needs: SCI only when the step or a later one changes it
+        self.ctx_sci = [any(t.modifies_sci and not t.skipped for t in steps[i:]) for i in range(len(steps))]
+        self.keep = sum(self.halos) + max(self.halos, default=0)  # rows waiting, at most
+        row = nints * ngroups * nx
+        per_row = row * 5 + nx * 4 + (nints * nx * 4 if has_zf else 0)
+        small = row + nx * 4 + (nints * nx * 4 if has_zf else 0)  # GROUPDQ, PIXELDQ, ZEROFRAME
+
+        def sized(i, with_sci):
+            return self.halos[i] * (per_row if with_sci else small)
+
+        contexts = sum(sized(i, self.ctx_sci[i]) for i in range(len(steps)))
+        swaps = max((sized(i, self.ctx_sci[i]) + sized(i, steps[i].modifies_sci) for i in range(len(steps))),
+                    default=0)
+        budget = chunk_mb * 2**20 - contexts - swaps
+        self.nnew = max(1, int(budget // per_row) - self.keep)
+        self.cap = min(ny, self.nnew + self.keep)
+        self.win = _Rows(nints, ngroups, self.cap, nx, zf=has_zf)
+        self.w0 = 0  # exposure row of the window's first row
+        self.nwin = 0  # rows held
+        self.ctx = [None if h == 0 else _Rows(nints, ngroups, h, nx, sci=self.ctx_sci[i], zf=has_zf)
+                    for i, h in enumerate(self.halos)]
+        self.tmp = [None if h == 0 else _Rows(nints, ngroups, h, nx, sci=self.ctx_sci[i], zf=has_zf)
+                    for i, h in enumerate(self.halos)]
+        self.pend = [None if h == 0 else _Rows(nints, ngroups, h, nx, sci=steps[i].modifies_sci, zf=has_zf)
+                     for i, h in enumerate(self.halos)]
+        self.done = [0] * len(steps)  # rows each step has finalised
+
+    def nbytes(self) -> int:
+        """Bytes of the stream's buffers (the window, contexts and swap buffers)."""
+        bufs = [self.win] + [b for b in self.ctx + self.tmp + self.pend if b is not None]
+        return sum(a.nbytes for b in bufs for a in (b.sci, b.gdq, b.pdq, b.zf) if a is not None)
+
+    def _w(self, a: int, b: int) -> tuple:
+        """The window's fields for exposure rows [a, b)."""
+        return self.win.view(a - self.w0, b - self.w0)
+
+    def _read(self, rows: slice) -> None:
+        """Drop the rows no step needs any more, then read ``rows`` into the window."""
+        low = min([self.done[-1] if self.steps else rows.start]
+                  + [max(0, d - h) for d, h in zip(self.done, self.halos) if h])
+        low = min(low, rows.start)
+        held = self.w0 + self.nwin - low
+        if low > self.w0 and held:
+            _copy(self.win.view(0, held), self._w(low, self.w0 + self.nwin))
+        self.w0, self.nwin = low, held
+        n = rows.stop - rows.start
+        if self.nwin + n > self.cap:
+            raise AssertionError(f"row window overflow: {self.nwin} + {n} > {self.cap}")
+        sci, gdq, pdq, zf = self.win.view(self.nwin, self.nwin + n)
+        self.rf.read_into(rows, sci, gdq, zf)
+        pdq[...] = self.base_pdq[rows]
+        self.nwin += n
+
+    def _run(self, i: int, a: int, b: int) -> None:
+        """Step ``i`` on exposure rows [a, b) of the window."""
+        step = self.steps[i]
+        sci, gdq, pdq, zf = self._w(a, b)
+        nints = self.shape[0]
+        with timing.step_timer(step.name):
+            step.process(sci, gdq, pdq, slice(0, nints), slice(a, b))
+            if zf is not None:
+                step.process_zeroframe(zf, slice(0, nints), slice(a, b))
+
+    def _advance(self, i: int, avail: int) -> tuple[int, int]:
+        """Let step ``i`` finalise what its input (final up to row ``avail``) allows; returns
+        the rows it finalised now."""
+        ny = self.shape[2]
+        h, f = self.halos[i], self.done[i]
+        new = avail if avail >= ny else avail - h
+        if new <= f:
+            return f, f
+        if self.steps[i].skipped:
+            pass
+        elif h == 0:
+            self._run(i, f, new)
+        else:
+            lo = max(0, f - h)
+            ctx, tmp, pend = self.ctx[i], self.tmp[i], self.pend[i]
+            nc = f - lo
+            if nc:  # the context rows: their input back in, their current state aside
+                _copy(tmp.view(0, nc), self._w(lo, f))
+                _copy(self._w(lo, f), ctx.view(0, nc))
+            if new < ny:  # the input of the rows the next call needs as context
+                nlo = max(0, new - h)
+                _copy(ctx.view(0, new - nlo), self._w(nlo, new))
+            npend = avail - new
+            if npend:  # the rows left pending keep their input
+                _copy(pend.view(0, npend), self._w(new, avail))
+            self._run(i, lo, avail)
+            if nc:
+                _copy(self._w(lo, f), tmp.view(0, nc))
+            if npend:
+                _copy(self._w(new, avail), pend.view(0, npend))
+        self.done[i] = new
+        return f, new
+
+    def chunks(self, label: str, after=None):
+        """Read the ramp chunk by chunk; ``after(i, rows, sci, gdq, pdq, zf)`` is called as soon
+        as step ``i`` finalised ``rows`` (views of the window, valid until the next step runs).
+        Yields, after each chunk, the rows the last step finalised and their (sci, gdq, pdq,
+        zf), valid until the next chunk is read."""
+        ny = self.shape[2]
+        chunks = list(chunk_ranges(ny, self.nnew))
+        for k, rows in enumerate(chunks):
+            self._read(rows)
+            a, b = rows.start, rows.stop
+            for i in range(len(self.steps)):
+                a, b = self._advance(i, b)
+                if after is not None and b > a:
+                    after(i, slice(a, b), *self._w(a, b))
+            if not self.steps:
+                a, b = rows.start, rows.stop
+            if b > a:
+                yield slice(a, b), self._w(a, b)
+            log.debug("%s: rows up to %d read (%d/%d chunks)", label, rows.stop, k + 1, len(chunks))
