@@ -1,10 +1,12 @@
 """The one chunk loop: a pass of steps over one ramp file.
 
 The ramp is read once, a chunk at a time -- chunks of integrations (all rows) or chunks of
-rows (all integrations, with the steps' halo rows) -- and each chunk goes through the pass's
-steps in memory. A ramp step changes the chunk in place; its product, if asked for, is
-written chunk by chunk. A rate step (ramp_fit) last in a row pass fits each chunk's interior
-rows into its products, written at the end (:mod:`.rate_products`).
+rows (all integrations; the steps' halo rows carried from chunk to chunk by the staggered
+row stream of :mod:`.row_stream`, consecutive elementwise steps fused into one kernel,
+:mod:`.fusion`) -- and each chunk goes through the pass's steps in memory. A ramp step
+changes the chunk in place; its product, if asked for, is written chunk by chunk. A rate
+step (ramp_fit) last in a row pass fits the rows the steps before it finalised into its
+products, written at the end (:mod:`.rate_products`).
 
 PIXELDQ is kept per step, so a product written after step k holds what step k would have
 written on its own: with integration chunks a step's PIXELDQ starts as its predecessor's
@@ -72,12 +74,13 @@ def _row_chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label):
     last step finalised (views into the stream's window, valid until the next chunk is
     read; zf None without a ZEROFRAME)."""
     ny = rf.shape[2]
-    stream = RowStream(rf, steps, base_pdq, chunk_mb)
+    stream = RowStream(rf, steps, base_pdq, chunk_mb, kept=writers)
     _prefetch(rf, label)
     for i in range(len(steps)):
         pdqs[i] = base_pdq.copy()
-    log.info("%s: %d new rows per chunk, %d rows waiting at most (row halos %s), buffers %.0f MB", label,
-             stream.nnew, stream.keep, stream.halos, stream.nbytes() / 2**20)
+    log.info("%s: %d new rows per chunk, %d rows waiting at most (row halos %s), buffers %.0f MB; fused: %s",
+             label, stream.nnew, stream.keep, stream.halos, stream.nbytes() / 2**20,
+             ", ".join("+".join(s.name for s in steps[i:j]) for i, j in stream.fused.items()) or "none")
 
     def after(i, rows, sci, gdq, pdq, zf):
         pdqs[i][rows] = pdq

@@ -32,6 +32,7 @@ import logging
 import numpy as np
 
 from ..io import timing
+from .fusion import fusable_runs, run_fused
 from .plan import chunk_ranges
 
 log = logging.getLogger("rampflow")
@@ -65,8 +66,10 @@ class RowStream:
     each step finalised.
     """
 
-    def __init__(self, rf, steps, base_pdq, chunk_mb: float):
+    def __init__(self, rf, steps, base_pdq, chunk_mb: float, kept=()):
         self.rf, self.steps, self.base_pdq = rf, steps, base_pdq
+        #: runs [i, j) of elementwise steps applied in one kernel (none of them kept but the last)
+        self.fused = {i: j for i, j in fusable_runs(steps, set(kept))}
         nints, ngroups, ny, nx = rf.shape
         self.shape = rf.shape
         self.halos = [0 if s.skipped else int(s.row_halo()) for s in steps]
@@ -167,6 +170,21 @@ class RowStream:
         self.done[i] = new
         return f, new
 
+    def _advance_fused(self, i: int, j: int, avail: int) -> tuple[int, int]:
+        """Steps i..j-1 (a fused run: no halos) on the rows their input finalised, in one kernel."""
+        f = self.done[i]
+        if avail > f:
+            sci, gdq, pdq, zf = self._w(f, avail)
+            run = self.steps[i:j]
+            with timing.step_timer("+".join(s.name for s in run if not s.skipped)):
+                run_fused(run, sci, gdq, pdq, slice(f, avail))
+                for s in run:
+                    if zf is not None and not s.skipped:
+                        s.process_zeroframe(zf, slice(0, self.shape[0]), slice(f, avail))
+            for k in range(i, j):
+                self.done[k] = avail
+        return f, max(f, avail)
+
     def chunks(self, label: str, after=None):
         """Read the ramp chunk by chunk; ``after(i, rows, sci, gdq, pdq, zf)`` is called as soon
         as step ``i`` finalised ``rows`` (views of the window, valid until the next step runs).
@@ -177,10 +195,14 @@ class RowStream:
         for k, rows in enumerate(chunks):
             self._read(rows)
             a, b = rows.start, rows.stop
-            for i in range(len(self.steps)):
-                a, b = self._advance(i, b)
+            i = 0
+            while i < len(self.steps):
+                j = self.fused.get(i, i + 1)
+                a, b = self._advance_fused(i, j, b) if j > i + 1 else self._advance(i, b)
                 if after is not None and b > a:
-                    after(i, slice(a, b), *self._w(a, b))
+                    for k in range(i, j):
+                        after(k, slice(a, b), *self._w(a, b))
+                i = j
             if not self.steps:
                 a, b = rows.start, rows.stop
             if b > a:
