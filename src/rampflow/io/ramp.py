@@ -207,6 +207,11 @@ class RampFile:
         self._buffer(self._buffers, "sci", 4 * n)
         self._buffer(self._buffers, "gdq", n)
 
+    def release(self) -> None:
+        """Drop the reusable read buffers (e.g. a pre-pass's chunks of integrations before a
+        row stream that brings its own window)."""
+        self._buffers.clear()
+
     def _buffer(self, bufs: dict, name: str, nbytes: int) -> np.ndarray:
         bufs[name] = _grown(bufs.get(name), nbytes)
         return bufs[name]

@@ -74,6 +74,7 @@ def _row_chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label):
     last step finalised (views into the stream's window, valid until the next chunk is
     read; zf None without a ZEROFRAME)."""
     ny = rf.shape[2]
+    rf.release()  # a pre-pass's chunk buffers: the stream reads into its own window
     stream = RowStream(rf, steps, base_pdq, chunk_mb, kept=writers)
     _prefetch(rf, label)
     for i in range(len(steps)):
