@@ -38,6 +38,28 @@ from .plan import chunk_ranges
 log = logging.getLogger("rampflow")
 
 
+def stream_size(shape, halos, modifies, chunk_mb: float, has_zf: bool = False) -> tuple[int, int, int]:
+    """(new rows per chunk, bytes of the window, bytes of the other buffers) of a row stream over a ramp of ``shape``
+    (nints, ngroups, ny, nx) through steps with row halos ``halos`` that change SCI or not
+    (``modifies``), for a budget of ``chunk_mb``: the window (new rows plus at most
+    ``sum(halos) + max(halos)`` waiting rows), each halo step's context rows (SCI included when
+    it or a later step changes SCI) and the largest halo step's swap buffers. At least one
+    new row a chunk, so the buffers exceed a budget smaller than that."""
+    nints, ngroups, ny, nx = (int(n) for n in shape)
+    row = nints * ngroups * nx
+    small = row + nx * 4 + (nints * nx * 4 if has_zf else 0)  # GROUPDQ, PIXELDQ, ZEROFRAME
+    per_row = small + row * 4  # and SCI
+    ctx_sci = [any(modifies[i:]) for i in range(len(halos))]
+    contexts = sum(h * (per_row if c else small) for h, c in zip(halos, ctx_sci))
+    # the swap of a step's context rows keeps their current state aside only while a later halo
+    # step still needs them
+    swaps = max((h * ((per_row if c else small) * any(halos[i + 1:]) + (per_row if m else small))
+                 for i, (h, c, m) in enumerate(zip(halos, ctx_sci, modifies))), default=0)
+    keep = sum(halos) + max(halos, default=0)
+    nnew = max(1, int((chunk_mb * 2**20 - contexts - swaps) // per_row) - keep)
+    return nnew, min(ny, nnew + keep) * per_row, contexts + swaps
+
+
 class _Rows:
     """SCI / GROUPDQ / PIXELDQ / ZEROFRAME of some rows (any field may be None)."""
 
@@ -74,29 +96,19 @@ class RowStream:
         self.shape = rf.shape
         self.halos = [0 if s.skipped else int(s.row_halo()) for s in steps]
         has_zf = rf.has_zeroframe
+        modifies = [bool(s.modifies_sci) and not s.skipped for s in steps]
         # what a halo step's context needs: SCI only when the step or a later one changes it
-        self.ctx_sci = [any(t.modifies_sci and not t.skipped for t in steps[i:]) for i in range(len(steps))]
+        self.ctx_sci = [any(modifies[i:]) for i in range(len(steps))]
         self.keep = sum(self.halos) + max(self.halos, default=0)  # rows waiting, at most
-        row = nints * ngroups * nx
-        per_row = row * 5 + nx * 4 + (nints * nx * 4 if has_zf else 0)
-        small = row + nx * 4 + (nints * nx * 4 if has_zf else 0)  # GROUPDQ, PIXELDQ, ZEROFRAME
-
-        def sized(i, with_sci):
-            return self.halos[i] * (per_row if with_sci else small)
-
-        contexts = sum(sized(i, self.ctx_sci[i]) for i in range(len(steps)))
-        swaps = max((sized(i, self.ctx_sci[i]) + sized(i, steps[i].modifies_sci) for i in range(len(steps))),
-                    default=0)
-        budget = chunk_mb * 2**20 - contexts - swaps
-        self.nnew = max(1, int(budget // per_row) - self.keep)
+        self.nnew, _, _ = stream_size(rf.shape, self.halos, modifies, chunk_mb, has_zf)
         self.cap = min(ny, self.nnew + self.keep)
         self.win = _Rows(nints, ngroups, self.cap, nx, zf=has_zf)
         self.w0 = 0  # exposure row of the window's first row
         self.nwin = 0  # rows held
         self.ctx = [None if h == 0 else _Rows(nints, ngroups, h, nx, sci=self.ctx_sci[i], zf=has_zf)
                     for i, h in enumerate(self.halos)]
-        self.tmp = [None if h == 0 else _Rows(nints, ngroups, h, nx, sci=self.ctx_sci[i], zf=has_zf)
-                    for i, h in enumerate(self.halos)]
+        self.tmp = [None if h == 0 or not any(self.halos[i + 1:])
+                    else _Rows(nints, ngroups, h, nx, sci=self.ctx_sci[i], zf=has_zf) for i, h in enumerate(self.halos)]
         self.pend = [None if h == 0 else _Rows(nints, ngroups, h, nx, sci=steps[i].modifies_sci, zf=has_zf)
                      for i, h in enumerate(self.halos)]
         self.done = [0] * len(steps)  # rows each step has finalised
@@ -153,8 +165,12 @@ class RowStream:
             lo = max(0, f - h)
             ctx, tmp, pend = self.ctx[i], self.tmp[i], self.pend[i]
             nc = f - lo
-            if nc:  # the context rows: their input back in, their current state aside
-                _copy(tmp.view(0, nc), self._w(lo, f))
+            # rows the last step has not finalised yet keep their current state aside (with no
+            # halo step after this one, the last step is level with it: no row to keep)
+            nt = f - max(lo, self.done[-1]) if tmp is not None else 0
+            if nt > 0:
+                _copy(tmp.view(0, nt), self._w(f - nt, f))
+            if nc:  # the context rows: their input back in
                 _copy(self._w(lo, f), ctx.view(0, nc))
             if new < ny:  # the input of the rows the next call needs as context
                 nlo = max(0, new - h)
@@ -163,8 +179,8 @@ class RowStream:
             if npend:  # the rows left pending keep their input
                 _copy(pend.view(0, npend), self._w(new, avail))
             self._run(i, lo, avail)
-            if nc:
-                _copy(self._w(lo, f), tmp.view(0, nc))
+            if nt > 0:
+                _copy(self._w(f - nt, f), tmp.view(0, nt))
             if npend:
                 _copy(self._w(new, avail), pend.view(0, npend))
         self.done[i] = new
