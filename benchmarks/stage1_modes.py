@@ -95,7 +95,7 @@ def job_worker(spec: dict) -> None:
         params = {k: v for k, v in (spec.get("params") or {}).items() if k in spec["steps"]}
         runner.run(spec["steps"], spec["inputs"], spec["outputs"], crds_context=spec["context"],
                    chunk_mb=spec["chunk_mb"], threads=spec["threads"], params=params)
-    res = {"run": time.perf_counter() - t, **timing.SECONDS}
+    res = {"run": time.perf_counter() - t, **timing.SECONDS, "steps": dict(timing.STEPS)}
     print("RESULT " + json.dumps(res), flush=True)
 
 
@@ -169,6 +169,9 @@ def run_mode(mode: str, uncal: str, out: Path, env: dict, context: str, chunk_mb
         print(f"    {mode:8s} {job['name']:26s} wall {r['wall']:6.1f} s  cpu {r['cpu']:6.1f} s  "
               f"peak {r['anon_mb']:6.0f} MB  start-up {startup:5.1f}  read {r['read']:5.1f}  "
               f"write {r['write']:5.1f}  compute {compute:5.1f}", flush=True)
+        if r.get("steps"):  # a row pass's time per step (fused runs joined by +)
+            print("      row pass per step (s): " + ", ".join(f"{k} {v:.1f}" for k, v in r["steps"].items()),
+                  flush=True)
     return tot
 
 

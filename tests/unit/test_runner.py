@@ -248,9 +248,8 @@ def test_plan_keeps_steps_out_of_the_one_pass_when_a_step_cannot_share_it():
 def test_one_pass_with_snowball_flagging_equals_step_by_step(sim, tmp_path, caplog):
     """jump with expand_large_events looks at its whole input before its row chunks; in the
     one pass that input is recomputed from the uncal file in a pre-pass (no ramp between the
-    steps is written): one row pass. With chunks mostly of halo rows the job keeps jump out of
-    the pass instead (a temporary ramp) and says why. Either way every product equals the
-    step-by-step run's, bit for bit. (min_jump_area 1 on a 16-row frame, all within
+    steps is written): one row pass, at any chunk size (the row stream carries halo rows).
+    Every product equals the step-by-step run's, bit for bit. (min_jump_area 1 on a 16-row frame, all within
     edge_size: every jump is a snowball.)"""
     import logging
 
@@ -273,21 +272,17 @@ def test_one_pass_with_snowball_flagging_equals_step_by_step(sim, tmp_path, capl
         prev = tmp_path / f"s_{step}.fits"
     rates = ("rate", "rateints")
     runner.run(["ramp_fit"], {"ramp": prev}, {k: tmp_path / f"s_{k}.fits" for k in rates}, overrides=refs)
-    # 0.3 MB: row chunks of 13 rows and 3 (16 rows, halos of 3 at most): one pass, jump's input
-    # recomputed; 0.05 MB: chunks of 1 row read with up to 6 halo rows: jump kept out of the
-    # pass (a temporary ramp), and the log says why
-    for chunk_mb, one_pass in ((0.3, True), (0.05, False)):
+    # 0.3 MB: row chunks of several rows; 0.05 MB: one new row a chunk, the halo rows carried
+    # by the row stream: one pass either way, jump's input recomputed in its pre-pass
+    for chunk_mb in (0.3, 0.05):
         caplog.clear()
         out = tmp_path / f"one_{chunk_mb}"
         outs = {k: out / f"{k}.fits" for k in rates + ("refpix", "jump", "destripe_mask")}
         with caplog.at_level(logging.INFO, logger="rampflow"):
             runner.run(chain, {"ramp": sim.uncal}, outs, overrides=refs, params=params, chunk_mb=chunk_mb)
-        assert ("cannot share" not in caplog.text) == one_pass
-        assert (" + ".join(chain) + " on " in caplog.text) == one_pass  # one pass over the uncal file
-        assert "input of a pre-pass" in caplog.text  # jump's, over the uncal file or the temporary ramp
-        if not one_pass:
-            assert "one pass: jump cannot share it (expand_large_events/find_showers: its pre-pass would " \
-                "recompute the steps before it on row chunks of 1 rows read with up to 6 halo rows" in caplog.text
+        assert "cannot share" not in caplog.text
+        assert " + ".join(chain) + " on " in caplog.text  # one pass over the uncal file
+        assert "input of a pre-pass" in caplog.text  # jump's, over the uncal file
         assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in outs.values())
         for k in rates:
             with fits.open(tmp_path / f"s_{k}.fits") as a, fits.open(outs[k]) as b:
@@ -312,19 +307,10 @@ def test_steps_that_read_their_input_first_cannot_share_the_one_pass():
 
     jump, fit = get_step_class("jump"), get_step_class("ramp_fit")
     nir = SimpleNamespace(instrument="NIRSPEC", ngroups=5)
-    # jump's snowballs and showers recompute its input in a pre-pass: they share it, unless its
-    # row chunks would hold more halo rows than half their interior rows (the temporary ramp
-    # is cheaper then)
+    # jump's snowballs and showers recompute its input in a pre-pass: they share it, whatever
+    # the chunk size (the row stream carries halo rows)
     assert jump.one_pass_conflict(nir, {"expand_large_events": True}) is None
     assert jump.one_pass_conflict(nir, {"find_showers": True}) is None
-    tso40 = SimpleNamespace(nints=40, ngroups=70, subsize2=32, subsize1=2048)
-    # 40 x 70 x 2048 x 5 B = 28.7 MB per row: 256 MB read 9 rows, 2 for saturation and 1 for jump
-    # on each side (at most): 3 interior rows, 3x
-    why = jump.one_pass_conflict(tso40, {"expand_large_events": True}, chunk_mb=256, halo_before=2)
-    assert "row chunks of 3 rows read with up to 6 halo rows (up to 3.0x" in why
-    assert jump.one_pass_conflict(tso40, {"expand_large_events": False}, chunk_mb=256, halo_before=2) is None
-    # 1024 MB: 35 rows, the 32 of the frame in one chunk
-    assert jump.one_pass_conflict(tso40, {"expand_large_events": True}, chunk_mb=1024, halo_before=2) is None
     assert jump.one_pass_conflict(nir, {"expand_large_events": False, "find_showers": False}) is None
     assert "MIRI" in fit.one_pass_conflict(SimpleNamespace(instrument="MIRI", ngroups=5), {})
     assert fit.one_pass_conflict(nir, {}) is None

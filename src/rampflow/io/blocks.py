@@ -97,8 +97,9 @@ class DiskCube:
         self.disk = np.dtype(disk_dtype)
         self.shape = tuple(int(n) for n in shape)
 
-    def _slabs(self, ints: slice, rows: slice):
-        """(index into the block, file offset, byte count) of each contiguous slab."""
+    def _slabs(self, ints: slice, rows: slice, per_plane: bool = False):
+        """(index into the block, file offset, byte count) of each contiguous slab (one per
+        group plane with ``per_plane``, else one per integration for whole frames)."""
         shape, item = self.shape, self.disk.itemsize
         if len(shape) == 2:
             r0, r1, _ = rows.indices(shape[0])
@@ -108,7 +109,7 @@ class DiskCube:
         i0, i1, _ = ints.indices(nints)
         r0, r1, _ = rows.indices(ny)
         plane = ny * nx * item
-        if r0 == 0 and r1 == ny:  # whole frames: one slab per integration
+        if r0 == 0 and r1 == ny and not per_plane:  # whole frames: one slab per integration
             for k, i in enumerate(range(i0, i1)):
                 yield (k,), self.offset + i * ngroups * plane, ngroups * plane
             return
@@ -127,35 +128,42 @@ class DiskCube:
         return int(np.prod(self.shape)) * self.disk.itemsize
 
     def read(self, fd: int, ints: slice = slice(None), rows: slice = slice(None),
-             buffer: np.ndarray | None = None) -> np.ndarray:
+             buffer: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
         """The block in native byte order (the on-disk type, BZERO not yet applied).
 
         With ``buffer`` (a flat uint8 array at least as large as the block) the block is
         read into its start and a view of it is returned: reusing one buffer for every
-        chunk saves allocating (and page-faulting) fresh memory each time.
+        chunk saves allocating (and page-faulting) fresh memory each time. With ``out`` (an
+        array of the block's shape and the on-disk type in native byte order, e.g. a window
+        of rows of a larger array, each slab of which is contiguous) it is read into ``out``.
         """
         for s in (ints, rows):
             if s.step not in (None, 1):
                 raise ValueError(f"{self.path}: only contiguous slices can be read, got {s}")
         shape = self.block_shape(ints, rows)
         n = int(np.prod(shape)) * self.disk.itemsize
-        if buffer is None:
-            out = np.empty(shape, dtype=self.disk)
+        if out is not None:
+            native = self.disk.newbyteorder("=")
+            if tuple(out.shape) != shape or out.dtype != native:
+                raise ValueError(f"{self.path}: read target must be {native} {shape}; got {out.dtype} {out.shape}")
+            target = out.view(self.disk)
+        elif buffer is None:
+            target = np.empty(shape, dtype=self.disk)
         else:
             if buffer.dtype != np.uint8 or buffer.ndim != 1 or buffer.nbytes < n:
                 raise ValueError(f"{self.path}: read buffer must be flat uint8 of >= {n} bytes")
-            out = buffer[:n].view(self.disk).reshape(shape)
+            target = buffer[:n].view(self.disk).reshape(shape)
 
         def one(slab):
             idx, off, n = slab
-            view = out[idx]
-            assert view.nbytes == n
+            view = target[idx]
+            assert view.nbytes == n and view.flags.c_contiguous
             _pread_into(fd, memoryview(view.reshape(-1).view(np.uint8)), off, self.path)
 
-        _run_slabs(one, list(self._slabs(ints, rows)))
+        _run_slabs(one, list(self._slabs(ints, rows, per_plane=out is not None)))
         if self.disk.byteorder not in ("=", "|") and self.disk.itemsize > 1:
-            out = out.byteswap(inplace=True).view(self.disk.newbyteorder("="))
-        return out
+            target = target.byteswap(inplace=True).view(self.disk.newbyteorder("="))
+        return target
 
     def write(self, fd: int, ints: slice, rows: slice, arr: np.ndarray, dtype,
               scratch: np.ndarray | None = None) -> None:

@@ -170,6 +170,29 @@ class RampFile:
                 gdq = _scaled(gdq, self._gdq_header, np.uint8)
         return sci, gdq
 
+    @timed_call("read")
+    def read_into(self, rows: slice, sci: np.ndarray, gdq: np.ndarray, zf: np.ndarray | None = None) -> None:
+        """Rows ``rows`` of every integration into ``sci`` (float32) and ``gdq`` (uint8), arrays
+        of shape (nints, ngroups, nrows, nx) whose group planes are each contiguous (e.g. rows
+        of a larger window of rows), and their ZEROFRAME into ``zf`` (float32 (nints, nrows,
+        nx)) when given. As :meth:`read`, without a temporary of the block's size for float32
+        or uint8 data (an uint16 uncal's SCI goes through one reused buffer)."""
+        ints = slice(None)
+        if self._sci_disk.disk == np.dtype(">f4") and not _is_scaled(self.sci_header):
+            self._sci_disk.read(self._fd, ints, rows, out=sci)
+        else:
+            n = int(np.prod(sci.shape)) * self._sci_disk.disk.itemsize
+            raw = self._sci_disk.read(self._fd, ints, rows, buffer=self._buffer(self._buffers, "raw", n))
+            _scaled(raw, self.sci_header, np.float32, out=sci)
+        if self._gdq_disk is None:
+            gdq[...] = 0
+        elif self._gdq_disk.disk == np.dtype(np.uint8):
+            self._gdq_disk.read(self._fd, ints, rows, out=gdq)
+        else:
+            np.copyto(gdq, _scaled(self._gdq_disk.read(self._fd, ints, rows), self._gdq_header, np.uint8))
+        if zf is not None:
+            zf[...] = self.zeroframe(ints, rows)
+
     def read_groupdq(self, ints: slice = slice(None), rows: slice = slice(None)) -> np.ndarray:
         """GROUPDQ alone (uint8 (nints, ngroups, nrows, nx), a fresh array; zeros for an uncal
         file), e.g. for a scan of the whole exposure's flags before the chunks are fitted."""
@@ -185,6 +208,11 @@ class RampFile:
         bufs = self._buffers.setdefault(0, {})
         self._buffer(bufs, "sci", 4 * n)
         self._buffer(bufs, "gdq", n)
+
+    def release(self) -> None:
+        """Drop the reusable read buffers (e.g. a pre-pass's chunks of integrations before a
+        row stream that brings its own window)."""
+        self._buffers.clear()
 
     def _buffer(self, bufs: dict, name: str, nbytes: int) -> np.ndarray:
         bufs[name] = _grown(bufs.get(name), nbytes)

@@ -13,6 +13,8 @@ import functools
 import time
 
 SECONDS = {"read": 0.0, "write": 0.0, "setup": 0.0}
+#: seconds each step spent processing chunks in a row pass (step name -> s), for profiles
+STEPS: dict[str, float] = {}
 _depth = [0]
 
 
@@ -38,3 +40,13 @@ def timed_call(kind: str):
                 return fn(*args, **kwargs)
         return inner
     return wrap
+
+
+@contextlib.contextmanager
+def step_timer(name: str):
+    """Add the time spent in the block to ``STEPS[name]``."""
+    t = time.perf_counter()
+    try:
+        yield
+    finally:
+        STEPS[name] = STEPS.get(name, 0.0) + time.perf_counter() - t

@@ -81,7 +81,7 @@ def _joined(passes: list[Pass]) -> list[str]:
     return [s for p in passes if p.mode == "rows" for s in p.steps if get_step_class(s).chunking == "integrations"]
 
 
-def _plan(steps: list[str], inputs: dict, params: dict, chunk_mb: float | None = None, **common) -> list[Pass]:
+def _plan(steps: list[str], inputs: dict, params: dict, **common) -> list[Pass]:
     """The job's passes; when steps join a row pass (the one pass), the exposure and the
     steps' resolved parameters are checked first: a step that cannot share it
     (``Step.one_pass_conflict``) makes the steps before it run in passes of their own, as in
@@ -90,7 +90,7 @@ def _plan(steps: list[str], inputs: dict, params: dict, chunk_mb: float | None =
     joined = _joined(passes)
     if not joined or "ramp" not in inputs:
         return passes
-    conflicts = one_pass_conflicts(steps, inputs["ramp"], params, chunk_mb=chunk_mb, **common)
+    conflicts = one_pass_conflicts(steps, inputs["ramp"], params, **common)
     if not conflicts:
         return passes
     passes = plan_passes(steps, inputs, no_join=set(conflicts))
@@ -129,7 +129,7 @@ def run(steps: list[str], inputs: dict, outputs: dict, *, params: dict | None = 
     inputs = {k: str(v) for k, v in (inputs or {}).items() if v}
     outputs = {k: str(v) for k, v in (outputs or {}).items()}
     params = {k: dict(v or {}) for k, v in (params or {}).items()}
-    passes = _plan(steps, inputs, params, chunk_mb=chunk_mb, overrides=overrides, crds_context=crds_context,
+    passes = _plan(steps, inputs, params, overrides=overrides, crds_context=crds_context,
                    use_crds_pars=use_crds_pars)
     _check_job(steps, passes, outputs, params)
     _remove_stale_temporaries(outputs)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 from pathlib import Path
 
@@ -94,13 +93,10 @@ def load_step(name: str, meta, *, params: dict | None = None, overrides: dict | 
 
 @timed_call("setup")
 def one_pass_conflicts(steps: list[str], ramp_path: str, params: dict, *, overrides: dict | None = None,
-                       crds_context: str | None = None, use_crds_pars: bool = True,
-                       chunk_mb: float | None = None) -> dict:
+                       crds_context: str | None = None, use_crds_pars: bool = True) -> dict:
     """Steps of ``steps`` that cannot share the one pass for the exposure ``ramp_path`` with
     their resolved parameters (config over CRDS parameter file over jwst's defaults):
-    step name -> reason (``Step.one_pass_conflict``). Empty when every step can. A step
-    whose ``one_pass_conflict`` takes ``chunk_mb`` (jump, which may recompute the steps
-    before it) also gets the job's chunk budget and the halo rows of the steps before it."""
+    step name -> reason (``Step.one_pass_conflict``). Empty when every step can."""
     with io.open_ramp(ramp_path) as rf:
         meta = rf.meta
     found = {}
@@ -110,11 +106,7 @@ def one_pass_conflicts(steps: list[str], ramp_path: str, params: dict, *, overri
             continue  # the default: no conflict, no parameters to resolve
         resolved = references.resolve_parameters(meta, name, params.get(name), overrides=overrides,
                                                  context=crds_context, use_crds_pars=use_crds_pars)
-        kw = {}
-        if chunk_mb and "chunk_mb" in inspect.signature(cls.one_pass_conflict).parameters:
-            before = [get_step_class(s) for s in steps[:steps.index(name)]]
-            kw = {"chunk_mb": chunk_mb, "halo_before": sum(c.halo for c in before if c.kind == "ramp")}
-        why = cls.one_pass_conflict(meta, resolved.values, **kw)
+        why = cls.one_pass_conflict(meta, resolved.values)
         if why:
             found[name] = why
     return found

@@ -2,8 +2,9 @@
 
 A pass reads one file once. Consecutive steps share a pass when they share a chunking:
 integration-chunk ramp steps are fused on chunks of integrations (all rows); row-chunk
-steps (jump, then ramp_fit) on chunks of rows holding every integration, read with the
-steps' halo rows; a step on rate products (gain_scale) gets a pass of its own. Integration
+steps (jump, then ramp_fit) on chunks of rows holding every integration (the steps' halo
+rows carried from chunk to chunk, :mod:`.row_stream`); a step on rate products
+(gain_scale) gets a pass of its own. Integration
 steps that also work on row chunks (``rows_ok``) and come before a row step join its pass:
 the whole chain from the uncal file to the rate products then reads the ramp once (steps
 needing exposure-wide statistics get them from pre-passes, :mod:`.prepass`). A step

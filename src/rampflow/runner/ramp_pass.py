@@ -1,10 +1,12 @@
 """The one chunk loop: a pass of steps over one ramp file.
 
 The ramp is read once, a chunk at a time -- chunks of integrations (all rows) or chunks of
-rows (all integrations, with the steps' halo rows) -- and each chunk goes through the pass's
-steps in memory. A ramp step changes the chunk in place; its product, if asked for, is
-written chunk by chunk. A rate step (ramp_fit) last in a row pass fits each chunk's interior
-rows into its products, written at the end (:mod:`.rate_products`).
+rows (all integrations; the steps' halo rows carried from chunk to chunk by the staggered
+row stream of :mod:`.row_stream`, consecutive elementwise steps fused into one kernel,
+:mod:`.fusion`) -- and each chunk goes through the pass's steps in memory. A ramp step
+changes the chunk in place; its product, if asked for, is written chunk by chunk. A rate
+step (ramp_fit) last in a row pass fits the rows the steps before it finalised into its
+products, written at the end (:mod:`.rate_products`).
 
 PIXELDQ is kept per step, so a product written after step k holds what step k would have
 written on its own: with integration chunks a step's PIXELDQ starts as its predecessor's
@@ -23,11 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from .. import io
+from ..io import timing
 from . import rate_products
 from .loading import load_step
 from .plan import chunk_ranges, ints_per_chunk, rows_per_chunk
 from .prepass import prepare_steps, run_prepasses
 from .provenance import late_updates, provenance
+from .row_stream import RowStream
 
 log = logging.getLogger("rampflow")
 
@@ -65,51 +69,63 @@ def _integration_chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label):
 
 
 def _row_chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label):
-    """Process chunks of rows, read with the steps' halo rows; step i's product gets each
-    chunk's interior rows after step i. Yields (ints, rows, sci, gdq, pdq) of the interior
-    rows after every step (views into reused buffers, valid until the next chunk is read), and
-    their ZEROFRAME (None without one).
-
-    A pass with no ramp step to run (a rate step alone: ramp_fit's own job) reads the next
-    chunk in a background thread while the current one is fitted (the fit kernels release
-    the GIL), into a second buffer: chunks of half the budget each, so memory stays at
-    ``chunk_mb``."""
-    nints, _, ny, _ = rf.shape
-    halo = sum(0 if s.skipped else s.row_halo() for s in steps)
-    ahead = all(s.skipped for s in steps)
-    nrow = rows_per_chunk(rf.shape, chunk_mb / 2 if ahead else chunk_mb, halo)
-    chunks = list(chunk_ranges(ny, nrow))
-    ahead = ahead and len(chunks) > 1
+    """Process chunks of rows through the staggered row stream (:mod:`.row_stream`: halo rows
+    are carried from chunk to chunk, not recomputed); step i's product gets each row range
+    as soon as step i finalised it. Yields (ints, rows, sci, gdq, pdq, zf) of the rows the
+    last step finalised (views into the stream's window, valid until the next chunk is
+    read; zf None without a ZEROFRAME). A pass with no ramp step to run goes to
+    :func:`_read_ahead_chunks`."""
+    if all(s.skipped for s in steps):
+        yield from _read_ahead_chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label)
+        return
+    ny = rf.shape[2]
+    rf.release()  # a pre-pass's chunk buffers: the stream reads into its own window
+    stream = RowStream(rf, steps, base_pdq, chunk_mb, kept=writers)
     _prefetch(rf, label)
-    rf.reserve(nints, min(ny, nrow + 2 * halo))
+    for i in range(len(steps)):
+        pdqs[i] = base_pdq.copy()
+    log.info("%s: %d new rows per chunk, %d rows waiting at most (row halos %s), buffers %.0f MB; fused: %s",
+             label, stream.nnew, stream.keep, stream.halos, stream.nbytes() / 2**20,
+             ", ".join("+".join(s.name for s in steps[i:j]) for i, j in stream.fused.items()) or "none")
+
+    def after(i, rows, sci, gdq, pdq, zf):
+        pdqs[i][rows] = pdq
+        if i in writers:
+            writers[i].write(slice(None), rows, sci, gdq, zf)
+
+    for rows, (sci, gdq, pdq, zf) in stream.chunks(label, after):
+        yield (slice(None), rows, sci, gdq, pdq if steps else base_pdq[rows],
+               None if zf is None else np.ascontiguousarray(zf))
+        log.info("%s: rows %d-%d done (of %d)", label, rows.start, rows.stop - 1, ny)
+
+
+def _read_ahead_chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label):
+    """Row chunks of a pass with no ramp step to run (a rate step alone: ramp_fit's own job;
+    its steps, if any, are skipped): the next chunk is read in a background thread while the
+    current one is fitted (the fit kernels release the GIL), into a second buffer: chunks of
+    half the budget each, so memory stays at ``chunk_mb``. Yields as :func:`_row_chunks`."""
+    nints, _, ny, _ = rf.shape
+    chunks = list(chunk_ranges(ny, rows_per_chunk(rf.shape, chunk_mb / 2, 0)))
+    ahead = len(chunks) > 1
+    _prefetch(rf, label)
+    rf.reserve(nints, min(ny, chunks[0].stop))
     for i in range(len(steps)):
         pdqs[i] = base_pdq.copy()
 
     def load(k):
         rows = chunks[k]
-        ext = slice(max(0, rows.start - halo), min(ny, rows.stop + halo))
-        sci, gdq = rf.read(slice(None), ext, reuse=True, slot=k % 2 if ahead else 0)
-        return ext, sci, gdq, rf.zeroframe(slice(None), ext)
+        sci, gdq = rf.read(slice(None), rows, reuse=True, slot=k % 2 if ahead else 0)
+        return sci, gdq, rf.zeroframe(slice(None), rows)
 
     pool = ThreadPoolExecutor(1) if ahead else None
     try:
         nxt = None
         for k, rows in enumerate(chunks):
-            ext, sci, gdq, zf = nxt.result() if nxt is not None else load(k)
+            sci, gdq, zf = nxt.result() if nxt is not None else load(k)
             nxt = pool.submit(load, k + 1) if ahead and k + 1 < len(chunks) else None
-            inner = slice(rows.start - ext.start, rows.stop - ext.start)
-            zin = None if zf is None else zf[:, inner]
-            sub = base_pdq[ext].copy()
-            for i, step in enumerate(steps):
-                if not step.skipped:
-                    step.process(sci, gdq, sub, slice(0, nints), ext)
-                    if zf is not None:
-                        step.process_zeroframe(zf, slice(0, nints), ext)
-                pdqs[i][rows] = sub[inner]
-                if i in writers:
-                    writers[i].write(slice(None), rows, sci[:, :, inner], gdq[:, :, inner], zin)
-            yield (slice(None), rows, sci[:, :, inner], gdq[:, :, inner], (pdqs[-1] if steps else base_pdq)[rows],
-                   None if zin is None else np.ascontiguousarray(zin))
+            for i in writers:
+                writers[i].write(slice(None), rows, sci, gdq, zf)
+            yield (slice(None), rows, sci, gdq, base_pdq[rows], None if zf is None else np.ascontiguousarray(zf))
             log.info("%s: rows %d-%d done (%d/%d chunks)", label, rows.start, rows.stop - 1, k + 1, len(chunks))
     finally:
         if pool is not None:
@@ -164,7 +180,8 @@ def run_pass(in_path, names: list[str], mode: str, outputs: dict, *, params: dic
         chunks = _row_chunks if mode == "rows" else _integration_chunks
         for _, rows, sci, gdq, pdq, zf in chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label):
             if rate is not None:
-                rate[0].fit(sci, gdq, pdq, rows, zeroframe=zf)
+                with timing.step_timer(rate[0].name):
+                    rate[0].fit(sci, gdq, pdq, rows, zeroframe=zf)
         for step in steps:  # non-ramp products of ramp steps (persistence's array)
             step.finish(outputs)
         for i, w in writers.items():

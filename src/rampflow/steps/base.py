@@ -213,6 +213,17 @@ class Step:
         """
         raise NotImplementedError
 
+    def elementwise(self, rows: slice) -> tuple | None:
+        """For a step whose :meth:`process` changes each SCI sample on its own, in one
+        operation the runner can fuse with its neighbours' into one pass over a chunk
+        (rampflow.kernels.elementwise): ``(op, operand, flags)`` for rows ``rows``, with op
+        "scale" (float32 scalar: ``sci *= operand``), "bias" (float32 (nrow, nx): ``sci -=
+        operand``), "poly" (float32 (ncoeffs, nrow, nx): groups not SATURATED become the
+        polynomial of themselves) or "dark" (float32 or float64 (>= ngroups, nrow, nx): ``sci[:,
+        g] -= operand[g]``), and ``flags`` (uint32 (nrow, nx) OR-ed into PIXELDQ, or None).
+        :meth:`process` must do exactly that. None (default): not fusable (for this exposure)."""
+        return None
+
     def row_halo(self) -> int:
         """Rows of context above and below a row chunk that :meth:`process` needs (its
         parameters may set it, e.g. saturation's ``n_pix_grow_sat``); default :attr:`halo`."""

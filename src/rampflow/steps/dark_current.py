@@ -288,6 +288,12 @@ class DarkCurrent(Step):
             d = self.dark[dark_integration(first + k, self.dark.shape[0], self.int_start)]
             subtract_dark(sci[k:k + 1], pdq, d[:, rows])
 
+    def elementwise(self, rows):
+        """One dark for every integration (not MIRI's dark per integration)."""
+        if self.dark is None or self.dark.ndim != 3:
+            return None
+        return "dark", self.dark[:, rows], None if self.dark_dq is None else self.dark_dq[rows]
+
     def extra_arrays(self) -> dict:
         """Image extensions jwst adds to the ramp product: AVDRKCUR (float32 (ny, nx), e-/s)."""
         return {"AVDRKCUR": self.average_dark_current}

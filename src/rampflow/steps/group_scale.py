@@ -53,3 +53,6 @@ class GroupScale(Step):
 
     def process(self, sci, gdq, pdq, ints, rows):
         scale_groups(sci, self.factor)
+
+    def elementwise(self, rows):
+        return "scale", np.float32(self.factor), None

@@ -432,34 +432,12 @@ class JumpStep(Step):
     halo = 1
     modifies_sci = False  # jump only flags GROUPDQ / PIXELDQ, as jwst's
 
-    #: in the one pass, with snowballs or showers: the largest ratio of rows read to interior
-    #: rows in the pre-pass's row chunks for which recomputing the steps before jump there is
-    #: chosen over writing them as a temporary ramp (README, "Speed and memory": at 2 the
-    #: recomputation cost more than the temporary ramp on the 40-integration case; with whole
-    #: frames in one chunk, about the same)
-    MAX_RECOMPUTE_ROWS = 1.5
-
-    @classmethod
-    def one_pass_conflict(cls, meta, params, chunk_mb=None, halo_before=0):
-        """With snowballs or showers jump looks at its whole input first; in the one pass its
-        pre-pass recomputes the steps before it from the uncal file, in the main pass's row
-        chunks of ``chunk_mb`` with their halo rows (``halo_before`` for the steps before jump,
-        plus jump's own). When those chunks would read more than :attr:`MAX_RECOMPUTE_ROWS`
-        rows per interior row, the recomputation costs more than a temporary ramp: returns why
-        (the runner then runs the steps before jump in passes of their own)."""
-        if not (params.get("expand_large_events") or params.get("find_showers")) or not chunk_mb:
-            return None
-        from ..runner.plan import rows_per_chunk  # the runner imports the steps
-
-        ny = int(meta.subsize2)
-        halo = int(halo_before) + cls.halo
-        n = min(ny, rows_per_chunk((meta.nints, meta.ngroups, ny, meta.subsize1), chunk_mb, halo))
-        read = min(ny, n + 2 * halo)
-        if read / n <= cls.MAX_RECOMPUTE_ROWS:
-            return None
-        return (f"expand_large_events/find_showers: its pre-pass would recompute the steps before it on row chunks "
-                f"of {n} rows read with up to {read - n} halo rows (up to {read / n:.1f}x their work; chunk_mb "
-                f"{chunk_mb:g}), more than a temporary ramp costs (above {cls.MAX_RECOMPUTE_ROWS}x)")
+    # One pass: with snowballs or showers jump looks at its whole input first; its pre-pass
+    # (Step.prepare, rampflow.runner.prepass) recomputes the steps before it from the uncal
+    # file in the row stream (halo rows carried, not recomputed), so it always shares the pass
+    # (no one_pass_conflict): the extra run of the steps before jump costs about what writing
+    # and reading back a temporary ramp does, without the temporary file (README, "Speed and
+    # memory").
 
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)

@@ -74,6 +74,15 @@ class ArrayRamp:
         """Copies of the arrays' chunk (fresh every call, so any read-ahead ``slot`` is safe)."""
         return (np.ascontiguousarray(self.sci[ints, :, rows]), np.array(self.gdq[ints, :, rows], copy=True))
 
+    def read_into(self, rows: slice, sci: np.ndarray, gdq: np.ndarray, zf=None) -> None:
+        """Rows ``rows`` of every integration into ``sci`` and ``gdq`` (the row stream's window)."""
+        sci[...] = self.sci[:, :, rows]
+        gdq[...] = self.gdq[:, :, rows]
+
+    @property
+    def has_zeroframe(self) -> bool:
+        return False
+
     def zeroframe(self, ints=slice(None), rows=slice(None)):
         return None
 
@@ -81,6 +90,9 @@ class ArrayRamp:
         return False
 
     def reserve(self, nints: int, nrows: int) -> None:
+        pass
+
+    def release(self) -> None:
         pass
 
 

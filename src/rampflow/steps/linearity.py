@@ -215,6 +215,12 @@ class Linearity(Step):
             correct_groups(sci, gdq, self.coeffs[:, rows])
         pdq |= self.flags[rows]
 
+    def elementwise(self, rows):
+        """The classic correction (not the read-level one of frame-averaged groups)."""
+        if self.inv_coeffs is not None:
+            return None
+        return "poly", self.coeffs[:, rows], self.flags[rows]
+
     def process_zeroframe(self, zf, ints, rows):
         """jwst (ZEROFRAM true): ZEROFRAME is corrected as a one-group ramp with the (forward)
         coefficients; zeros (unusable values) stay zero."""

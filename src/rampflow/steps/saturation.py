@@ -237,6 +237,7 @@ class Saturation(Step):
             raise ValueError(f"saturation: n_pix_grow_sat must be >= 0; got {self.params['n_pix_grow_sat']}")
 
     rows_ok = True
+    modifies_sci = False  # only GROUPDQ / PIXELDQ (and ZEROFRAME values), as jwst's
     #: the most :meth:`row_halo` gives with the default n_pix_grow_sat (memory estimates)
     halo = 2
 

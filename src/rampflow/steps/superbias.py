@@ -73,6 +73,9 @@ class SuperBias(Step):
     def process(self, sci, gdq, pdq, ints, rows):
         subtract_superbias(sci, pdq, self.bias[rows], self.bias_dq[rows])
 
+    def elementwise(self, rows):
+        return "bias", self.bias[rows], self.bias_dq[rows]
+
     def process_zeroframe(self, zf, ints, rows):
         """jwst (ZEROFRAM true): the bias is subtracted from ZEROFRAME too; zeros stay zero."""
         if self.meta.zeroframe:

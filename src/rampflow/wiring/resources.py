@@ -11,7 +11,8 @@ integration's work arrays) and, in the ramp_fit job, the rate and rateints produ
 are filled row chunk by row chunk and written at the end. It does not grow with the ramp.
 
 The chunk never holds less than the runner's unit: one integration (integration passes) or one
-row of every integration plus the steps' halo rows (row passes), so an exposure with huge
+new row of every integration plus the rows waiting in the row stream and the halo steps'
+context rows (row passes, rampflow.runner.row_stream.stream_size), so an exposure with huge
 integrations needs more than ``chunk_mb``; :func:`chunk_bytes` mirrors the runner's choice.
 
 :func:`job_mem_mb` is the pure estimate from the exposure's shape; :func:`mem_mb` makes the
@@ -33,6 +34,7 @@ import math
 import os
 
 from ..runner.plan import ints_per_chunk, plan_passes, rows_per_chunk
+from ..runner.row_stream import stream_size
 from ..steps import get_step_class
 from ..steps.jump_stream import prepass_bytes
 
@@ -80,21 +82,27 @@ def job_mem_mb(steps, shape, chunk_mb: float, attempt: int = 1) -> int:
     if min(nints, ngroups, ny, nx) < 1:
         raise ValueError(f"job_mem_mb: ramp shape must be positive (nints, ngroups, ny, nx), got {tuple(shape)}")
     inputs = {"ramp": "ramp", **{k: k for s in steps for k in get_step_class(s).reads if k != "ramp"}}
-    largest = 0
+    largest = stream_side = 0
     for p in plan_passes(steps, inputs):
         if p.mode == "products":
             largest = max(largest, nints * ny * nx * RATEINTS_BYTES)
             continue
         classes = [get_step_class(s) for s in p.steps]
-        halo = sum(getattr(c, "halo", 0) or 0 for c in classes if c.kind == "ramp")
         whole = any(c.chunking == "whole" for c in classes)
-        largest = max(largest, chunk_bytes(shape, p.mode, chunk_mb, halo, whole))
+        if p.mode == "rows":  # the row stream's window, context and swap rows (runner.row_stream)
+            ramp = [c for c in classes if c.kind == "ramp"]
+            _, window, side = stream_size(shape, [int(getattr(c, "halo", 0) or 0) for c in ramp],
+                                          [bool(c.modifies_sci) for c in ramp], chunk_mb)
+            largest = max(largest, window)
+            stream_side = max(stream_side, side)  # context rows: no kernel works on them as a chunk
+            continue
+        largest = max(largest, chunk_bytes(shape, p.mode, chunk_mb, 0, whole))
     # clean_flicker_noise's draft rate: a pass of row chunks through ramp_fit, whose rate
     # products it holds while it makes the scene mask
     drafts = sum(1 for s in steps if get_step_class(s).needs_input_ramp)
     if drafts:
         largest = max(largest, chunk_bytes(shape, "rows", chunk_mb))
-    frames = len(steps) * ny * nx * FRAME_BYTES_PER_STEP
+    frames = len(steps) * ny * nx * FRAME_BYTES_PER_STEP + stream_side
     rows_steps = [s for p in plan_passes(steps, inputs) if p.mode == "rows" for s in p.steps]
     if "destripe" in rows_steps:  # one pass: its pre-passes keep last-first images and line medians
         frames += nints * ny * nx * 4 + nints * ngroups * max(ny, nx) * 4

@@ -1,0 +1,139 @@
+"""The staggered row stream of a row pass (runner.row_stream): for any chunk budget, steps
+with row halos get exactly the input a single chunk of all rows would give them, and steps
+without a halo process every row once (no recomputed halo rows)."""
+
+import numpy as np
+import pytest
+
+from rampflow.runner.row_stream import RowStream
+
+NINTS, NGROUPS, NY, NX = 2, 3, 23, 8
+
+
+class FakeRamp:
+    shape = (NINTS, NGROUPS, NY, NX)
+    has_zeroframe = True
+
+    def __init__(self):
+        rng = np.random.default_rng(3)
+        self.sci = rng.normal(100, 30, self.shape).astype(np.float32)
+        self.zf = rng.normal(50, 10, (NINTS, NY, NX)).astype(np.float32)
+
+    def read_into(self, rows, sci, gdq, zf=None):
+        sci[...] = self.sci[:, :, rows]
+        gdq[...] = 0
+        if zf is not None:
+            zf[...] = self.zf[:, rows]
+
+
+class Step:
+    skipped = None
+    modifies_sci = True
+    halo = 0
+
+    def __init__(self, name):
+        self.name = name
+        self.rows_seen = []
+
+    def row_halo(self):
+        return self.halo
+
+    def elementwise(self, rows):
+        return None
+
+    def process_zeroframe(self, zf, ints, rows):
+        pass
+
+
+class AddRowIndex(Step):
+    """No halo: SCI += exposure row, PIXELDQ |= 1 << (row % 3), ZEROFRAME += 1."""
+
+    def process(self, sci, gdq, pdq, ints, rows):
+        self.rows_seen += list(range(rows.start, rows.stop))
+        sci += np.arange(rows.start, rows.stop, dtype=np.float32)[:, None]
+        pdq |= (np.uint32(1) << (np.arange(rows.start, rows.stop) % 3).astype(np.uint32))[:, None]
+
+    def process_zeroframe(self, zf, ints, rows):
+        zf += 1
+
+
+class Smooth(Step):
+    """Halo 1, changes SCI: each row becomes the sum of itself and its neighbours (edges truncated)."""
+
+    halo = 1
+
+    def process(self, sci, gdq, pdq, ints, rows):
+        src = sci.copy()
+        sci[:, :, 1:] += src[:, :, :-1]
+        sci[:, :, :-1] += src[:, :, 1:]
+
+
+class FlagNeighbours(Step):
+    """Halo 2, DQ only: GROUPDQ |= 4 within 2 rows of a sample above 200 (SCI untouched);
+    ZEROFRAME zeroed next to a large value, as saturation's growth."""
+
+    halo = 2
+    modifies_sci = False
+
+    def process(self, sci, gdq, pdq, ints, rows):
+        hot = sci > 200
+        grown = hot.copy()
+        for d in (1, 2):
+            grown[:, :, d:] |= hot[:, :, :-d]
+            grown[:, :, :-d] |= hot[:, :, d:]
+        gdq[grown] |= 4
+
+    def process_zeroframe(self, zf, ints, rows):
+        big = zf > 60
+        grown = big.copy()
+        grown[:, 1:] |= big[:, :-1]
+        grown[:, :-1] |= big[:, 1:]
+        zf[grown] = 0
+
+
+def _chain():
+    return [AddRowIndex("a"), FlagNeighbours("b"), AddRowIndex("c"), Smooth("d"), AddRowIndex("e"),
+            FlagNeighbours("f")]
+
+
+def _whole(rf):
+    sci, gdq = rf.sci.copy(), np.zeros(rf.shape, np.uint8)
+    pdq, zf = np.zeros((NY, NX), np.uint32), rf.zf.copy()
+    for s in _chain():
+        s.process(sci, gdq, pdq, slice(0, NINTS), slice(0, NY))
+        s.process_zeroframe(zf, slice(0, NINTS), slice(0, NY))
+    return sci, gdq, pdq, zf
+
+
+@pytest.mark.parametrize("rows_budget", [1, 2, 5, 9, 40])
+def test_stream_equals_one_chunk_and_processes_rows_once(rows_budget):
+    rf = FakeRamp()
+    want = _whole(rf)
+    steps = _chain()
+    row = NINTS * NGROUPS * NX * 5
+    stream = RowStream(rf, steps, np.zeros((NY, NX), np.uint32), chunk_mb=rows_budget * row / 2**20)
+    got = [np.zeros_like(w) for w in want]
+    finals = {i: [] for i in range(len(steps))}
+
+    def after(i, rows, sci, gdq, pdq, zf):
+        finals[i].append((rows.start, rows.stop))
+
+    for rows, (sci, gdq, pdq, zf) in stream.chunks("test", after):
+        for g, part in zip(got, (sci, gdq, pdq, zf)):
+            if g.ndim == 4:
+                g[:, :, rows] = part
+            elif g.ndim == 3:
+                g[:, rows] = part
+            else:
+                g[rows] = part
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+    for i, s in enumerate(steps):  # each step finalised every row once, in order
+        spans = finals[i]
+        assert spans[0][0] == 0 and spans[-1][1] == NY
+        assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
+        if s.halo == 0:  # and a step without a halo processed each row exactly once
+            assert s.rows_seen == list(range(NY)), s.name
+    # the buffers stay within the budget (at least one new row a chunk)
+    if rows_budget >= 9:
+        assert stream.nbytes() <= rows_budget * row + NY * NX * 4 * 8
