@@ -34,9 +34,8 @@ logger.info(f"rampflow: settings from the schema defaults: {', '.join(config['_d
 if not _steps_listed:
     # jwst's default list for the program's instrument, plus rampflow's additions for its
     # exposure types when the config tells them (destripe for NIRCam grism time series)
-    logger.info(
-        f"rampflow: steps not listed, the default: {', '.join(config['steps'])}" + rfconfig.mode_steps_note(config)
-    )
+    _note = rfconfig.mode_steps_note(config)
+    logger.info(f"rampflow: steps not listed, the default: {', '.join(config['steps'])}{_note}")
 
 
 include: "workflow/rules/common.smk"

@@ -105,10 +105,12 @@ JOBS = {
     "dq_init": (["dq_init"], ["dq_init"], {}, False),
     # one row pass through both steps: only the jump .part is left
     "dq_init+jump": (["dq_init", "jump"], ["jump"], {}, False),
-    # snowball flagging with row chunks of 1 row (and up to 6 halo rows) keeps jump out of the
-    # one pass (recomputing its input would cost more than a temporary ramp), so two passes: the
-    # first's product, not asked for, goes to a scratch folder, which is left with the jump .part
-    "dq_init+jump-snowballs": (["dq_init", "jump"], ["jump"], {"jump": {"expand_large_events": True}}, True),
+    # snowball flagging: jump's pre-pass recomputes dq_init from the uncal file, still one row
+    # pass and no scratch ramp
+    "dq_init+jump-snowballs": (["dq_init", "jump"], ["jump"], {"jump": {"expand_large_events": True}}, False),
+    # ipc works on whole planes: an integration pass, then jump's row pass; the first pass's
+    # product, not asked for, goes to a scratch folder, which is left with the jump .part
+    "dq_init+ipc+jump": (["dq_init", "ipc", "jump"], ["jump"], {}, True),
 }
 
 
