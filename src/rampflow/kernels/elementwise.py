@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .linearity import _horner
+
 
 @njit(cache=True, parallel=True)
 def _scale_bias_poly_dark_kernel(sci, gdq, scale, bias, coeffs, dark, do_scale, do_bias, do_poly, do_dark, sat):
@@ -19,14 +21,13 @@ def _scale_bias_poly_dark_kernel(sci, gdq, scale, bias, coeffs, dark, do_scale, 
     * group_scale: ``d * scale`` (float32 scalar);
     * superbias: ``d - bias[y, x]`` (float32 (ny, nx));
     * linearity: groups not flagged ``sat`` in ``gdq`` become the polynomial of themselves
-      (float32 ``coeffs`` (ncoeffs, ny, nx), stcal's Horner order, as ``_horner_kernel``);
+      (float32 ``coeffs`` (ncoeffs, ny, nx), stcal's Horner order: ``linearity._horner``);
     * dark_current: ``float32(d - dark[g, y, x])`` (``dark`` float32, or float64 as numpy's
       ``sci -= dark`` promotes it).
 
     sci float32 (nints, ngroups, ny, nx); gdq uint8, same shape. Rows in parallel.
     """
     nints, ng, ny, nx = sci.shape
-    nc = coeffs.shape[0]
     for y in prange(ny):
         for i in range(nints):
             for g in range(ng):
@@ -37,11 +38,7 @@ def _scale_bias_poly_dark_kernel(sci, gdq, scale, bias, coeffs, dark, do_scale, 
                     if do_bias:
                         d = d - bias[y, x]
                     if do_poly and not (gdq[i, g, y, x] & sat):
-                        r = coeffs[nc - 1, y, x] * d
-                        for j in range(nc - 2, 0, -1):
-                            r = r + coeffs[j, y, x]
-                            r = r * d
-                        d = r + coeffs[0, y, x]
+                        d = _horner(coeffs, y, x, d)
                     if do_dark:
                         d = np.float32(d - dark[g, y, x])
                     sci[i, g, y, x] = d
