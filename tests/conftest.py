@@ -1,9 +1,66 @@
-"""Shared test helpers: tiny genuine-layout uncal files written with stdatamodels."""
+"""Shared test helpers: tiny genuine-layout uncal files written with stdatamodels; scratch
+directories of a test module removed when the module ends."""
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
+
+# --- scratch space -------------------------------------------------------------------------
+# The suite simulates exposures and runs workflows that write tens of GB in total. pytest keeps
+# every temporary directory until the session ends; on a disk with little room that fails the
+# late tests with "No space left". Per-test directories (tmp_path) of passing tests are removed
+# by pytest itself (tmp_path_retention_policy = "failed" in pyproject.toml); the directories
+# that module-scoped fixtures make with tmp_path_factory are removed here when their module
+# ends, unless a test of the module failed (then they stay for inspection). Directories made by
+# session-scoped fixtures (shared simulated cases, the SLURM cluster) live until the session
+# ends, as before.
+
+_fixture_scopes: list[str] = []   # scopes of the fixtures being set up, innermost last
+_module_dirs: list = []           # directories made by the current module's fixtures and tests
+_module_failed = [False]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    _fixture_scopes.append(fixturedef.scope)
+    try:
+        return (yield)
+    finally:
+        _fixture_scopes.pop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed:
+        _module_failed[0] = True
+    return report
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_scratch(tmp_path_factory):
+    """Record the directories made while this module runs (outside session-scoped fixtures)
+    and remove them at its end if all its tests passed."""
+    mktemp = tmp_path_factory.mktemp
+
+    def recording_mktemp(basename, numbered=True):
+        path = mktemp(basename, numbered=numbered)
+        if "session" not in _fixture_scopes:
+            _module_dirs.append(path)
+        return path
+
+    _module_dirs.clear()
+    _module_failed[0] = False
+    tmp_path_factory.mktemp = recording_mktemp
+    yield
+    del tmp_path_factory.mktemp   # back to the class's method
+    if not _module_failed[0]:
+        for path in _module_dirs:
+            shutil.rmtree(path, ignore_errors=True)
+    _module_dirs.clear()
 
 
 def make_uncal(path, data: np.ndarray, *, instrument="NIRSPEC", detector="NRS1", exp_type="NRS_BRIGHTOBJ",
