@@ -53,7 +53,7 @@ from .likely_fast import _RR as _F_RR
 from .likely_fast import _RU as _F_RU
 from .likely_fast import _RX as _F_RX
 from .likely_fast import NFAST, NFS, _fast_fit
-from .order_stats import _median_any
+from .order_stats import _kth_branchless, _median_any
 
 # planes of the block scratch array W (NSCRATCH, ndiffs + 2, BLOCK)
 _AL, _BE, _APH, _BPH, _ARN, _BRN, _TH, _PH, _PHI, _PHID, _THE, _THED, _DC, _DB, _DM = range(15)
@@ -64,6 +64,11 @@ _RC, _RX, _RU, _RP, _RR, _SCALE, _CG, _RN2, _A1, _A2, _AA, _B, _C, _VP2, _VR2, _
 NS = 17
 #: pixels fitted side by side (the last, contiguous axis of every block array)
 BLOCK = 64
+#: the exact search's narrow block, for a block's few unscreened pixels (often one)
+NARROW = 8
+#: half-width of the median guess's bracket, in standard deviations of the differences
+#: (the median of n Gaussian values is within 0.3 sigma of their mean but for about 1e-3)
+BRACKET = 0.3
 
 
 @njit(cache=True, error_model="numpy")
@@ -391,14 +396,52 @@ def _nuse(use, n, p):
 
 
 @njit(cache=True, error_model="numpy")
-def _median_guess(d, n, crg, t0, ta, tb):
+def _median_guess(d, n, crg, t0, ta, tb, lo, hi):
     """stcal's count-rate guess for every pixel of a block: the median of all its
-    differences (NaN if any is NaN), clipped at 0. ``t0``, ``ta``, ``tb`` scratch (n,)."""
-    for p in range(d.shape[1]):
+    differences (NaN if any is NaN), clipped at 0. ``t0``, ``ta``, ``tb`` scratch (n,),
+    ``lo``, ``hi`` (P,).
+
+    The differences within ``BRACKET`` standard deviations of their mean (sums across the
+    block, in SIMD) are gathered, and the values below counted: when the middle ranks fall
+    among the gathered ones (nearly always), the median is selected from those few; the
+    same value as a selection over all of them. Otherwise (NaN or inf, or a bracket that
+    misses) the median of all of them."""
+    P = d.shape[1]
+    for p in range(P):
+        lo[p] = 0.0
+        hi[p] = 0.0
+    for k in range(n):
+        for p in range(P):
+            x = d[k, p]
+            lo[p] += x
+            hi[p] += x * x
+    for p in range(P):
+        m = lo[p] / n
+        v = hi[p] / n - m * m
+        w = BRACKET * math.sqrt(v) if v > 0 else 0.0
+        lo[p] = m - w
+        hi[p] = m + w
+    klo = (n - 1) // 2
+    khi = n // 2
+    for p in range(P):
+        a = lo[p]
+        b = hi[p]
+        below = 0
+        m = 0
         for k in range(n):
-            t0[k] = d[k, p]
-        m = _median(t0, n, ta, tb)
-        crg[p] = m * (m > 0)
+            x = d[k, p]
+            t0[m] = x
+            m += (x >= a) & (x <= b)
+            below += x < a
+        if math.isfinite(a) and math.isfinite(b) and below <= klo and khi < below + m:
+            med = _kth_branchless(t0, m, klo - below, ta, tb, 12)
+            if khi != klo:
+                med = 0.5 * (med + _kth_branchless(t0, m, khi - below, ta, tb, 12))
+        else:
+            for k in range(n):
+                t0[k] = d[k, p]
+            med = _median(t0, n, ta, tb)
+        crg[p] = med * (med > 0)
 
 
 @njit(cache=True, error_model="numpy")
@@ -445,14 +488,44 @@ def _mask_jumps(d, use, n, npx, gain, rn, crg, co, one_ok, two_ok, t1, t2, W, S,
 
 
 @njit(cache=True, error_model="numpy")
+def _exact_group(d, use, n, gain, rn, crg, co, one_ok, two_ok, t1, t2, idx, j0, nsub, scratch, one, countrate,
+                 dch1, dch2):
+    """The exact search (:func:`_mask_jumps`) of the pixels idx[j0:j0 + nsub] of a block,
+    gathered into ``scratch`` = (ds, us, gs, rs, cs, crs, W, S) of width >= nsub (the rest
+    padding: a flat, usable ramp); their flags and rates scattered back."""
+    ds, us, gs, rs, cs, crs, W, S = scratch
+    P = ds.shape[1]
+    for q in range(P):
+        if q < nsub:
+            p = idx[j0 + q]
+            for k in range(n):
+                ds[k, q] = d[k, p]
+                us[k, q] = use[k, p]
+            gs[q], rs[q], cs[q] = gain[p], rn[p], crg[p]
+        else:
+            for k in range(n):
+                ds[k, q] = 0.0
+                us[k, q] = 1
+            gs[q], rs[q], cs[q] = 1.0, 1.0, 0.0
+    _mask_jumps(ds, us, n, nsub, gs, rs, cs, co, one_ok, two_ok, t1, t2, W, S, one, crs, dch1, dch2)
+    for q in range(nsub):
+        p = idx[j0 + q]
+        for k in range(n):
+            use[k, p] = us[k, q]
+        countrate[p] = crs[q]
+
+
+@njit(cache=True, error_model="numpy")
 def _search_jumps(d, use, n, npx, gain, rn, crg, co, one_ok, two_ok, t1, t2, FW, FS, exact, countrate, dch1,
                   dch2):
     """The jump search of a block: the fast fit screens every pixel (:mod:`.likely_fast`);
     a clear pixel keeps all its differences and the fit's rate; the others (a few per cent:
     the ramps with a jump, or near a threshold, or with too few differences) are gathered
-    into blocks and searched with the exact port, :func:`_mask_jumps`. ``exact`` holds that
-    path's scratch: (ds, us, gs, rs, cs, crs, idx, W, S, one)."""
-    ds, us, gs, rs, cs, crs, idx, W, S, one = exact
+    and searched with the exact port, :func:`_mask_jumps`: in a narrow block (``NARROW``
+    pixels) when they fit in one, else in blocks of the full width (each pixel's results do
+    not depend on the block it is fitted in). ``exact`` holds that path's scratch:
+    (wide, narrow, idx, one), wide and narrow as :func:`_exact_group` takes them."""
+    wide, narrow, idx, one = exact
     P = d.shape[1]
     _fast_fit(d, use, n, crg, gain, rn, co[1], co[2], co[3], co[4], FW, FS, True, one_ok, two_ok, t1, t2)
     m = 0
@@ -461,26 +534,20 @@ def _search_jumps(d, use, n, npx, gain, rn, crg, co, one_ok, two_ok, t1, t2, FW,
         if FS[_F_CLEAR, p] == 0.0:
             idx[m] = p
             m += 1
+    if 0 < m <= NARROW:
+        _exact_group(d, use, n, gain, rn, crg, co, one_ok, two_ok, t1, t2, idx, 0, m, narrow, one, countrate,
+                     dch1, dch2)
+        return
     for j0 in range(0, m, P):
-        nsub = min(P, m - j0)
-        for q in range(P):
-            if q < nsub:
-                p = idx[j0 + q]
-                for k in range(n):
-                    ds[k, q] = d[k, p]
-                    us[k, q] = use[k, p]
-                gs[q], rs[q], cs[q] = gain[p], rn[p], crg[p]
-            else:  # padding: a flat, usable ramp
-                for k in range(n):
-                    ds[k, q] = 0.0
-                    us[k, q] = 1
-                gs[q], rs[q], cs[q] = 1.0, 1.0, 0.0
-        _mask_jumps(ds, us, n, nsub, gs, rs, cs, co, one_ok, two_ok, t1, t2, W, S, one, crs, dch1, dch2)
-        for q in range(nsub):
-            p = idx[j0 + q]
-            for k in range(n):
-                use[k, p] = us[k, q]
-            countrate[p] = crs[q]
+        _exact_group(d, use, n, gain, rn, crg, co, one_ok, two_ok, t1, t2, idx, j0, min(P, m - j0), wide, one,
+                     countrate, dch1, dch2)
+
+
+@njit(cache=True)
+def _exact_scratch(n, P):
+    """Scratch of :func:`_exact_group` for blocks of width P."""
+    return (np.empty((n, P), np.float64), np.empty((n, P), np.uint8), np.empty(P), np.empty(P), np.empty(P),
+            np.empty(P), np.zeros((NSCRATCH, n + 2, P), np.float64), np.zeros((NS, P), np.float64))
 
 
 @njit(parallel=True, nogil=True, cache=True, error_model="numpy")
@@ -516,9 +583,7 @@ def _likely_kernel(sci, gdq, pdq, gain, rnoise, dark, zf, use_zf, nframes, first
         FS = np.zeros((NFS, P), np.float64)
         one = (np.empty((n, 1), np.float64), np.empty((n, 1), np.uint8), np.empty(1), np.empty(1),
                np.empty(1), np.zeros((NSCRATCH, n + 2, 1), np.float64), np.zeros((NS, 1), np.float64))
-        exact = (np.empty((n, P), np.float64), np.empty((n, P), np.uint8), np.empty(P), np.empty(P), np.empty(P),
-                 np.empty(P), np.empty(P, np.int64), np.zeros((NSCRATCH, n + 2, P), np.float64),
-                 np.zeros((NS, P), np.float64), one)
+        exact = (_exact_scratch(n, P), _exact_scratch(n, NARROW), np.empty(P, np.int64), one)
         dch1 = np.empty(n, np.float64)
         dch2 = np.empty(n, np.float64)
         dch3 = np.empty(n, np.float64)
@@ -526,6 +591,8 @@ def _likely_kernel(sci, gdq, pdq, gain, rnoise, dark, zf, use_zf, nframes, first
         rb = np.empty(P)
         crg = np.empty(P)
         cr = np.empty(P)
+        gl = np.empty(P)
+        gh = np.empty(P)
         for task in range(w, ntask, nw):
             r = task // nints
             it = task - r * nints
@@ -535,7 +602,7 @@ def _likely_kernel(sci, gdq, pdq, gain, rnoise, dark, zf, use_zf, nframes, first
                 for p in range(P):
                     gb[p] = np.float64(gain[r, c0 + p]) if p < npx else 1.0
                     rb[p] = rnoise[r, c0 + p] if p < npx else 1.0
-                _median_guess(db, n, crg, dch1, dch2, dch3)
+                _median_guess(db, n, crg, dch1, dch2, dch3, gl, gh)
                 _search_jumps(db, ub, n, npx, gb, rb, crg, coef, one_ok, two_ok, t1, t2, FW, FS, exact, cr, dch1,
                               dch2)
                 # the final fit ("debiasing"): covariance from the jump search's rate plus the dark
