@@ -45,6 +45,7 @@ from .ramp_segments import (  # noqa: F401 (_opt_sizes_kernel, _weight_table_ker
     _copy_slab,
     _effective_dq,
     _load_data,
+    _median_rate_clean,
     _median_rate_integration,
     _opt_sizes_kernel,
     _original_dq,
@@ -137,6 +138,9 @@ def _fit_ramps_kernel(ramps, setup, wtab, rate, rateints, opt):
     ntx = (nx + tile - 1) // tile
     nseg_opt = o_slope.shape[1]
     ncr_opt = o_crmag.shape[1]
+    # ramps without any flag (the common case) take a short path to the same numbers; the
+    # group selectors flag every ramp, and ramps of 1 or 2 groups are left to the general path
+    clean_ok = firstgroup == 0 and lastgroup >= ngroups - 1 and ngroups >= 3
     for t in prange(ny * ntx):
         r = t // ntx
         c0 = (t % ntx) * tile
@@ -146,18 +150,26 @@ def _fit_ramps_kernel(ramps, setup, wtab, rate, rateints, opt):
         dq = np.empty(ngroups, dtype=np.int64)
         odq = np.empty(ngroups, dtype=np.int64)
         buf = np.empty(ngroups, dtype=np.float64)
+        tmp = np.empty(ngroups, dtype=np.float64)
         starts = np.empty(ngroups + 1, dtype=np.int64)
         ends = np.empty(ngroups + 1, dtype=np.int64)
         # the tile's ramps for one integration, pixel-major: read plane by plane (contiguous
         # runs of the cube), so the strided per-pixel access happens in cache
         dslab = np.empty((nt, ngroups), dtype=np.float32)
         qslab = np.empty((nt, ngroups), dtype=np.uint8)
+        qor = np.empty(nt, dtype=np.uint8)
         mrate = np.zeros(nt, dtype=np.float64)
         # ---- pass 1: the pixel's median rate (mean over integrations of the medians)
         for i in range(nints):
-            _copy_slab(sci, gdq, i, r, c0, nt, dslab, qslab)
+            _copy_slab(sci, gdq, i, r, c0, nt, dslab, qslab, qor)
             for j in range(nt):
                 c = c0 + j
+                if clean_ok and qor[j] == 0:
+                    mr = _median_rate_clean(dslab[j], ngroups, group_time, buf, tmp)
+                    if math.isnan(mr):
+                        mr = 0.0
+                    mrate[j] += mr
+                    continue
                 _effective_dq(qslab[j], ngroups, firstgroup, lastgroup, suppress_one_group, clear_jump0, dq)
                 cnt_good, cnt_sat, cnt_dnu, cnt_dnu_sat, anyf = _load_data(dslab[j], ngroups, dq, data)
                 zf = np.float64(zframe[i, r, c]) if has_zeroframe else 0.0
@@ -171,7 +183,7 @@ def _fit_ramps_kernel(ramps, setup, wtab, rate, rateints, opt):
                 elif isz:
                     mr = data[0] / frame_time
                 else:
-                    mr = _median_rate_integration(data, dq, ngroups, group_time, buf)
+                    mr = _median_rate_integration(data, dq, ngroups, group_time, buf, tmp)
                 if math.isnan(mr):
                     mr = 0.0
                 mrate[j] += mr
@@ -197,24 +209,35 @@ def _fit_ramps_kernel(ramps, setup, wtab, rate, rateints, opt):
             pixdq[j] = p
             rdq[j] = p
         for i in range(nints):
-            _copy_slab(sci, gdq, i, r, c0, nt, dslab, qslab)
+            _copy_slab(sci, gdq, i, r, c0, nt, dslab, qslab, qor)
             for j in range(nt):
                 c = c0 + j
                 gain = np.float64(gain2d[r, c])
                 rn = np.float64(rn2d[r, c])
                 dcur = np.float64(dc2d[r, c])
                 med = mrate[j]
-                _effective_dq(qslab[j], ngroups, firstgroup, lastgroup, suppress_one_group, clear_jump0, dq)
-                cnt_good, cnt_sat, cnt_dnu, cnt_dnu_sat, anyf = _load_data(dslab[j], ngroups, dq, data)
-                if save_opt and ncr_opt > 0:
-                    k = 0
-                    for g in range(1, ngroups):
-                        if (dq[g] & _JUMP) and k < ncr_opt:
-                            o_crmag[i, k, r, c] = np.float32(data[g] - data[g - 1])
-                            k += 1
-                zf = np.float64(zframe[i, r, c]) if has_zeroframe else 0.0
-                is0, isz, cnt_good, cnt_sat, cnt_dnu_sat = _zeroframe_and_0th(
-                    ngroups, suppress_one_group, has_zeroframe, zf, cnt_good, cnt_sat, cnt_dnu, cnt_dnu_sat, dq, data)
+                clean = clean_ok and qor[j] == 0
+                if clean:  # what the general path finds for a ramp without flags: one segment
+                    for g in range(ngroups):
+                        data[g] = np.float64(dslab[j, g])
+                    cnt_sat = 0
+                    cnt_dnu_sat = 0
+                    anyf = 0
+                    is0 = False
+                    isz = False
+                else:
+                    _effective_dq(qslab[j], ngroups, firstgroup, lastgroup, suppress_one_group, clear_jump0, dq)
+                    cnt_good, cnt_sat, cnt_dnu, cnt_dnu_sat, anyf = _load_data(dslab[j], ngroups, dq, data)
+                    if save_opt and ncr_opt > 0:
+                        k = 0
+                        for g in range(1, ngroups):
+                            if (dq[g] & _JUMP) and k < ncr_opt:
+                                o_crmag[i, k, r, c] = np.float32(data[g] - data[g - 1])
+                                k += 1
+                    zf = np.float64(zframe[i, r, c]) if has_zeroframe else 0.0
+                    is0, isz, cnt_good, cnt_sat, cnt_dnu_sat = _zeroframe_and_0th(
+                        ngroups, suppress_one_group, has_zeroframe, zf, cnt_good, cnt_sat, cnt_dnu, cnt_dnu_sat, dq,
+                        data)
                 idq = pixdq[j]
                 if anyf & _JUMP:
                     idq |= _JUMP
@@ -227,13 +250,16 @@ def _fit_ramps_kernel(ramps, setup, wtab, rate, rateints, opt):
                 ivr = 0.0
                 ierr = 0.0
                 # ---- segments (compute_integration_segments)
-                if dq[0] & _SAT:
+                if clean:
+                    nseg = 1
+                    starts[0] = 0
+                    ends[0] = ngroups
+                elif dq[0] & _SAT:
                     idq |= _DNU | _SAT
                     islope = np.nan
                     nseg = 0
-                    size = 0
                 else:
-                    nseg, size = _segments(dq, ngroups, starts, ends)
+                    nseg, _ = _segments(dq, ngroups, starts, ends)
                 # ---- ramp_fit_pixel_integration
                 if cnt_dnu_sat == ngroups:
                     idq |= _DNU
@@ -372,7 +398,7 @@ def _fit_ramps_kernel(ramps, setup, wtab, rate, rateints, opt):
                 if anyf & _CHG:
                     flags[j] |= 2
                     _original_dq(qslab[j], ngroups, firstgroup, lastgroup, odq)
-                    nseg2, size2 = _segments(odq, ngroups, starts, ends)
+                    nseg2, _ = _segments(odq, ngroups, starts, ends)
                     inv_r2 = 0.0
                     for s in range(nseg2):
                         length = ends[s] - starts[s]
