@@ -169,16 +169,29 @@ def _segments(dq, ngroups, starts, ends):
 
 
 @njit(cache=True)
+def _med3(a, b, c):
+    """The median of three values."""
+    if a > b:
+        a, b = b, a
+    if b > c:
+        b = c
+    if a > b:
+        b = a
+    return b
+
+
+@njit(cache=True)
 def _median(buf, m, tmp):
     """Median of buf[:m] (NaN-free; reorders it, ``tmp``: float64 scratch of length >= m): the
     middle value, or the mean of the two middle ones ``(upper + lower) / 2`` (stcal
     ``real_nan_median`` on the sorted values). Any exact selection gives these same values.
 
-    Quickselect with a median-of-three pivot; each pass copies the range from one buffer to
-    the other, values below the pivot to the front and above it to the back, both written
-    unconditionally (no branch on the comparisons, which on noisy data are unpredictable,
-    and no load that waits on the previous store); values equal to the pivot are only
-    counted. ``lower`` (the order statistic below the middle) is the largest value of the
+    Quickselect with a median-of-three pivot (Tukey's ninther on 32 values or more); each
+    pass copies the range from one buffer to the other, values below the pivot to the front
+    and above it to the back, both written unconditionally (no branch on the comparisons,
+    which on noisy data are unpredictable, and no load that waits on the previous store);
+    values equal to the pivot are only counted. ``lower`` (the order statistic below the
+    middle) is the largest value of the
     ranks discarded on the left.
     """
     if m == 0:
@@ -198,16 +211,15 @@ def _median(buf, m, tmp):
             upper = src[lo]
             lower = leftmax
             break
-        a = src[lo]
-        b = src[(lo + hi - 1) >> 1]
-        c = src[hi - 1]
-        if a > b:
-            a, b = b, a
-        if b > c:
-            b = c
-        if a > b:
-            b = a
-        pivot = b
+        n = hi - lo
+        if n >= 32:  # Tukey's ninther
+            q = n >> 3
+            mid = lo + (n >> 1)
+            pivot = _med3(_med3(src[lo], src[lo + q], src[lo + 2 * q]),
+                          _med3(src[mid - q], src[mid], src[mid + q]),
+                          _med3(src[hi - 1 - 2 * q], src[hi - 1 - q], src[hi - 1]))
+        else:
+            pivot = _med3(src[lo], src[(lo + hi - 1) >> 1], src[hi - 1])
         f = lo  # dst[lo:f] < pivot
         e = hi - 1  # dst[e + 1:hi] > pivot
         for t in range(lo, hi):
