@@ -8,6 +8,9 @@
   ZEROFRAME and both settings of suppress_one_group. The kernel computes stcal's float64
   quantities in stcal's order of operations, so every output is compared exactly (values,
   DQ, NaN placement).
+* without the fitopt arrays the kernel reads the cube once: it fits the clean ramps in its
+  first pass and keeps the flagged ones aside (as many as its room allows; integrations with
+  more are read again): both cases against stcal.
 * the median is compared with the sorted values' middle (numpy), ties and short runs included.
 
 The hand-computed cases of test_ramp_fit.py (noiseless ramps, Fixsen weights, variances)
@@ -23,6 +26,7 @@ from rampflow import dq as dqf
 from rampflow.kernels.ramp_segments import _median
 from rampflow.meta import ExposureMeta
 from rampflow.steps import ramp_fit as rf
+from rampflow.steps import ramp_fit_chunks as rf_chunks
 
 DNU, SAT, JUMP = dqf.DO_NOT_USE, dqf.SATURATED, dqf.JUMP_DET
 CHG, PERS = dqf.CHARGELOSS, dqf.FLAGS["PERSISTENCE"]
@@ -148,7 +152,12 @@ def assert_same(ours, theirs, what):
 @pytest.mark.parametrize("ngroups", [3, 4, 12, 40])
 @pytest.mark.parametrize("suppress_one_group", [True, False])
 @pytest.mark.parametrize("with_zeroframe", [False, True])
-def test_mixed_ramps_match_stcal_ols_c(ngroups, suppress_one_group, with_zeroframe):
+@pytest.mark.parametrize("side", ["all kept", "one per column"])
+def test_mixed_ramps_match_stcal_ols_c(ngroups, suppress_one_group, with_zeroframe, side, monkeypatch):
+    """``side``: the kernel keeps every flagged ramp from its first read of the cube, or
+    room for only one per column, so that later integrations are read a second time."""
+    if side != "all kept":
+        monkeypatch.setattr(rf_chunks, "SIDE_BYTES", 0)
     nints, nx = 3, 96
     sci, gdq, pdq = mixed_exposure(nints, ngroups, nx, seed=ngroups)
     rng = np.random.default_rng(11)

@@ -60,6 +60,53 @@ def _weight_table_kernel(powers, ngroups, tab):
 
 
 @njit(cache=True)
+def _wls_segment(data, st, length, rn, gain, wtab, group_time, save_opt):
+    """Weighted least-squares fit of a segment of ``length`` >= 3 groups from ``st`` (stcal
+    ``ramp_fit_segment`` with optimal weighting): Fixsen weights by the segment's S/N, NaN
+    groups counted as 0. Returns (slope, sigslope, yint, sigyint), the last three only with
+    ``save_opt`` (else 0)."""
+    sig_s = 0.0
+    yint = 0.0
+    sig_y = 0.0
+    diff = data[st + length - 1] - data[st]
+    den = rn * rn + diff * gain
+    if den <= 0.0 or gain == 0.0:
+        snr = 0.0
+    else:
+        snr = diff * gain / math.sqrt(den)
+        if snr < 0.0:
+            snr = 0.0
+    pidx = _power_index(snr)
+    invrn2 = 1.0 / (rn * rn)
+    sumw = 0.0
+    sumx = 0.0
+    sumxx = 0.0
+    sumy = 0.0
+    sumxy = 0.0
+    for g in range(length):
+        w = wtab[pidx, length, g] * invrn2
+        x = np.float64(g + st)
+        d = data[st + g]
+        if math.isnan(d):
+            d = 0.0
+        xwt = x * w
+        sumw += w
+        sumx += xwt
+        sumxx += x * xwt
+        sumy += d * w
+        sumxy += d * xwt
+    dden = sumw * sumxx - sumx * sumx
+    dnum = sumw * sumxy - sumx * sumy
+    invden = 1.0 / dden
+    sslope = (dnum * invden) / group_time
+    if save_opt:
+        sig_s = math.sqrt(sumw * invden)
+        yint = (sumxx * sumy - sumx * sumxy) * invden
+        sig_y = math.sqrt(sumxx * invden)
+    return sslope, sig_s, yint, sig_y
+
+
+@njit(cache=True)
 def _effective_dq(qpix, ngroups, firstgroup, lastgroup, suppress_one_group, clear_jump0, dq):
     """Fill ``dq`` (int64 (ngroups,)) with the effective group DQ of one ramp (``qpix``: its
     GROUPDQ, (ngroups,)). ``clear_jump0``: JUMP_DET is then taken off group 0, after the
