@@ -9,9 +9,14 @@ parallel. For each integration the tile's ramps are copied, group plane by group
 (long contiguous runs of the cube), into a pixel-major slab of ~200 kB that stays in cache;
 each pixel's ramp is then processed from the slab. (Reading a pixel's ramp straight from the
 cube hits addresses a whole row-chunk apart, which all map to the same cache sets.) Per
-pixel quantities live in per-tile scratch arrays. The cube is read twice: a first pass for
-the pixel's median rate (which every segment's Poisson variance needs), a second for the
-fit. Nothing of the size of the cube is allocated.
+pixel quantities live in per-tile scratch arrays. Two passes: the first for the pixel's
+median rate (which every segment's Poisson variance needs), the second for the fit. Ramps
+without any GROUPDQ flag (most of them) take a short path to the same numbers: one segment,
+no DQ scans. Without the fitopt arrays the cube is read once: the first pass also fits the
+clean ramps (their slope does not depend on the median rate) and keeps a copy of the
+flagged ones (up to ``FitSetup.side_ramps`` a tile; an integration with more is read again).
+Every output is bit for bit what the plain two-read port gives. Nothing of the size of the
+cube is allocated.
 
 The per-ramp helpers are in :mod:`.ramp_segments`. The kernel takes its arrays and settings
 as a few named tuples (:class:`Ramps`, :class:`FitSetup`, :class:`RateArrays`,
