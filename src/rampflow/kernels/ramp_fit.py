@@ -9,9 +9,14 @@ parallel. For each integration the tile's ramps are copied, group plane by group
 (long contiguous runs of the cube), into a pixel-major slab of ~200 kB that stays in cache;
 each pixel's ramp is then processed from the slab. (Reading a pixel's ramp straight from the
 cube hits addresses a whole row-chunk apart, which all map to the same cache sets.) Per
-pixel quantities live in per-tile scratch arrays. The cube is read twice: a first pass for
-the pixel's median rate (which every segment's Poisson variance needs), a second for the
-fit. Nothing of the size of the cube is allocated.
+pixel quantities live in per-tile scratch arrays. Two passes: the first for the pixel's
+median rate (which every segment's Poisson variance needs), the second for the fit. Ramps
+without any GROUPDQ flag (most of them) take a short path to the same numbers: one segment,
+no DQ scans. Without the fitopt arrays the cube is read once: the first pass also fits the
+clean ramps (their slope does not depend on the median rate) and keeps a copy of the
+flagged ones (up to ``FitSetup.side_ramps`` a tile; an integration with more is read again).
+Every output is bit for bit what the plain two-read port gives. Nothing of the size of the
+cube is allocated.
 
 The per-ramp helpers are in :mod:`.ramp_segments`. The kernel takes its arrays and settings
 as a few named tuples (:class:`Ramps`, :class:`FitSetup`, :class:`RateArrays`,
@@ -45,13 +50,14 @@ from .ramp_segments import (  # noqa: F401 (_opt_sizes_kernel, _weight_table_ker
     _copy_slab,
     _effective_dq,
     _load_data,
+    _median_rate_clean,
     _median_rate_integration,
     _opt_sizes_kernel,
     _original_dq,
-    _power_index,
     _seg_rnoise,
     _segments,
     _weight_table_kernel,
+    _wls_segment,
     _zeroframe_and_0th,
 )
 
@@ -82,6 +88,7 @@ class FitSetup(NamedTuple):
     one_group_time: float
     ped_tmp: float         # pedestal time factor ((NFRAMES + 1) / 2 + DRPFRMS1) / (NFRAMES + GROUPGAP)
     tile: int              # columns per parallel work item
+    side_ramps: int        # flagged ramps a work item keeps from its first read of the cube
 
 
 class RateArrays(NamedTuple):
@@ -137,6 +144,14 @@ def _fit_ramps_kernel(ramps, setup, wtab, rate, rateints, opt):
     ntx = (nx + tile - 1) // tile
     nseg_opt = o_slope.shape[1]
     ncr_opt = o_crmag.shape[1]
+    # ramps without any flag (the common case) take a short path to the same numbers; the
+    # group selectors flag every ramp, and ramps of 1 or 2 groups are left to the general path
+    clean_ok = firstgroup == 0 and lastgroup >= ngroups - 1 and ngroups >= 3
+    # without the fitopt arrays the cube is read once: pass 1 also fits the clean ramps (their
+    # slope does not depend on the median rate) and keeps a copy of the others (up to
+    # ``setup.side_ramps`` a tile; integrations with more are read again in pass 2)
+    onepass = clean_ok and not save_opt
+    cap = min(nints * tile, max(1, setup.side_ramps)) if onepass else 1
     for t in prange(ny * ntx):
         r = t // ntx
         c0 = (t % ntx) * tile
@@ -146,18 +161,50 @@ def _fit_ramps_kernel(ramps, setup, wtab, rate, rateints, opt):
         dq = np.empty(ngroups, dtype=np.int64)
         odq = np.empty(ngroups, dtype=np.int64)
         buf = np.empty(ngroups, dtype=np.float64)
+        tmp = np.empty(ngroups, dtype=np.float64)
         starts = np.empty(ngroups + 1, dtype=np.int64)
         ends = np.empty(ngroups + 1, dtype=np.int64)
         # the tile's ramps for one integration, pixel-major: read plane by plane (contiguous
         # runs of the cube), so the strided per-pixel access happens in cache
         dslab = np.empty((nt, ngroups), dtype=np.float32)
         qslab = np.empty((nt, ngroups), dtype=np.uint8)
+        qor = np.empty(nt, dtype=np.uint8)
         mrate = np.zeros(nt, dtype=np.float64)
+        # per ramp: -1 clean (slope in cslope when onepass), -2 general (read from the slab),
+        # >= 0 general, kept in gside / qside at that index
+        kind = np.empty((nints, nt), dtype=np.int32)
+        cslope = np.empty((nints, nt) if onepass else (1, 1), dtype=np.float64)
+        gside = np.empty((cap, ngroups), dtype=np.float32)
+        qside = np.empty((cap, ngroups), dtype=np.uint8)
+        recopy = np.empty(nints, dtype=np.bool_)
+        nside = 0
         # ---- pass 1: the pixel's median rate (mean over integrations of the medians)
         for i in range(nints):
-            _copy_slab(sci, gdq, i, r, c0, nt, dslab, qslab)
+            _copy_slab(sci, gdq, i, r, c0, nt, dslab, qslab, qor)
+            recopy[i] = not onepass
             for j in range(nt):
                 c = c0 + j
+                if clean_ok and qor[j] == 0:
+                    kind[i, j] = -1
+                    mr = _median_rate_clean(dslab[j], ngroups, group_time, buf, tmp)
+                    if math.isnan(mr):
+                        mr = 0.0
+                    mrate[j] += mr
+                    if onepass:
+                        for g in range(ngroups):
+                            data[g] = np.float64(dslab[j, g])
+                        cslope[i, j] = _wls_segment(data, 0, ngroups, np.float64(rn2d[r, c]),
+                                                    np.float64(gain2d[r, c]), wtab, group_time, False)[0]
+                    continue
+                if onepass and nside < cap:
+                    kind[i, j] = nside
+                    for g in range(ngroups):
+                        gside[nside, g] = dslab[j, g]
+                        qside[nside, g] = qslab[j, g]
+                    nside += 1
+                else:
+                    kind[i, j] = -2
+                    recopy[i] = True
                 _effective_dq(qslab[j], ngroups, firstgroup, lastgroup, suppress_one_group, clear_jump0, dq)
                 cnt_good, cnt_sat, cnt_dnu, cnt_dnu_sat, anyf = _load_data(dslab[j], ngroups, dq, data)
                 zf = np.float64(zframe[i, r, c]) if has_zeroframe else 0.0
@@ -171,7 +218,7 @@ def _fit_ramps_kernel(ramps, setup, wtab, rate, rateints, opt):
                 elif isz:
                     mr = data[0] / frame_time
                 else:
-                    mr = _median_rate_integration(data, dq, ngroups, group_time, buf)
+                    mr = _median_rate_integration(data, dq, ngroups, group_time, buf, tmp)
                 if math.isnan(mr):
                     mr = 0.0
                 mrate[j] += mr
@@ -197,24 +244,41 @@ def _fit_ramps_kernel(ramps, setup, wtab, rate, rateints, opt):
             pixdq[j] = p
             rdq[j] = p
         for i in range(nints):
-            _copy_slab(sci, gdq, i, r, c0, nt, dslab, qslab)
+            if recopy[i]:
+                _copy_slab(sci, gdq, i, r, c0, nt, dslab, qslab, qor)
             for j in range(nt):
                 c = c0 + j
                 gain = np.float64(gain2d[r, c])
                 rn = np.float64(rn2d[r, c])
                 dcur = np.float64(dc2d[r, c])
                 med = mrate[j]
-                _effective_dq(qslab[j], ngroups, firstgroup, lastgroup, suppress_one_group, clear_jump0, dq)
-                cnt_good, cnt_sat, cnt_dnu, cnt_dnu_sat, anyf = _load_data(dslab[j], ngroups, dq, data)
-                if save_opt and ncr_opt > 0:
-                    k = 0
-                    for g in range(1, ngroups):
-                        if (dq[g] & _JUMP) and k < ncr_opt:
-                            o_crmag[i, k, r, c] = np.float32(data[g] - data[g - 1])
-                            k += 1
-                zf = np.float64(zframe[i, r, c]) if has_zeroframe else 0.0
-                is0, isz, cnt_good, cnt_sat, cnt_dnu_sat = _zeroframe_and_0th(
-                    ngroups, suppress_one_group, has_zeroframe, zf, cnt_good, cnt_sat, cnt_dnu, cnt_dnu_sat, dq, data)
+                kd = kind[i, j]
+                clean = kd == -1
+                stored = clean and onepass
+                if clean:  # what the general path finds for a ramp without flags: one segment
+                    if not stored:
+                        for g in range(ngroups):
+                            data[g] = np.float64(dslab[j, g])
+                    cnt_sat = 0
+                    cnt_dnu_sat = 0
+                    anyf = 0
+                    is0 = False
+                    isz = False
+                else:
+                    qpix = qside[kd] if kd >= 0 else qslab[j]
+                    _effective_dq(qpix, ngroups, firstgroup, lastgroup, suppress_one_group, clear_jump0, dq)
+                    cnt_good, cnt_sat, cnt_dnu, cnt_dnu_sat, anyf = _load_data(gside[kd] if kd >= 0 else dslab[j],
+                                                                               ngroups, dq, data)
+                    if save_opt and ncr_opt > 0:
+                        k = 0
+                        for g in range(1, ngroups):
+                            if (dq[g] & _JUMP) and k < ncr_opt:
+                                o_crmag[i, k, r, c] = np.float32(data[g] - data[g - 1])
+                                k += 1
+                    zf = np.float64(zframe[i, r, c]) if has_zeroframe else 0.0
+                    is0, isz, cnt_good, cnt_sat, cnt_dnu_sat = _zeroframe_and_0th(
+                        ngroups, suppress_one_group, has_zeroframe, zf, cnt_good, cnt_sat, cnt_dnu, cnt_dnu_sat, dq,
+                        data)
                 idq = pixdq[j]
                 if anyf & _JUMP:
                     idq |= _JUMP
@@ -227,13 +291,16 @@ def _fit_ramps_kernel(ramps, setup, wtab, rate, rateints, opt):
                 ivr = 0.0
                 ierr = 0.0
                 # ---- segments (compute_integration_segments)
-                if dq[0] & _SAT:
+                if clean:
+                    nseg = 1
+                    starts[0] = 0
+                    ends[0] = ngroups
+                elif dq[0] & _SAT:
                     idq |= _DNU | _SAT
                     islope = np.nan
                     nseg = 0
-                    size = 0
                 else:
-                    nseg, size = _segments(dq, ngroups, starts, ends)
+                    nseg, _ = _segments(dq, ngroups, starts, ends)
                 # ---- ramp_fit_pixel_integration
                 if cnt_dnu_sat == ngroups:
                     idq |= _DNU
@@ -272,41 +339,11 @@ def _fit_ramps_kernel(ramps, setup, wtab, rate, rateints, opt):
                                 yint = d1 * (1.0 - second) + d0 * second
                                 sig_y = sig_s
                         else:
-                            diff = data[st + length - 1] - data[st]
-                            den = rn * rn + diff * gain
-                            if den <= 0.0 or gain == 0.0:
-                                snr = 0.0
+                            if stored:  # fitted in pass 1
+                                sslope = cslope[i, j]
                             else:
-                                snr = diff * gain / math.sqrt(den)
-                                if snr < 0.0:
-                                    snr = 0.0
-                            pidx = _power_index(snr)
-                            invrn2 = 1.0 / (rn * rn)
-                            sumw = 0.0
-                            sumx = 0.0
-                            sumxx = 0.0
-                            sumy = 0.0
-                            sumxy = 0.0
-                            for g in range(length):
-                                w = wtab[pidx, length, g] * invrn2
-                                x = np.float64(g + st)
-                                d = data[st + g]
-                                if math.isnan(d):
-                                    d = 0.0
-                                xwt = x * w
-                                sumw += w
-                                sumx += xwt
-                                sumxx += x * xwt
-                                sumy += d * w
-                                sumxy += d * xwt
-                            dden = sumw * sumxx - sumx * sumx
-                            dnum = sumw * sumxy - sumx * sumy
-                            invden = 1.0 / dden
-                            sslope = (dnum * invden) / group_time
-                            if save_opt:
-                                sig_s = math.sqrt(sumw * invden)
-                                yint = (sumxx * sumy - sumx * sumxy) * invden
-                                sig_y = math.sqrt(sumxx * invden)
+                                sslope, sig_s, yint, sig_y = _wls_segment(data, st, length, rn, gain, wtab, group_time,
+                                                                          save_opt)
                             pden = group_time * gain * (np.float64(length) - 1.0)
                             var_r = _seg_rnoise(length, group_time, group_time, rn, gain)
                         if med > 0.0:
@@ -371,8 +408,8 @@ def _fit_ramps_kernel(ramps, setup, wtab, rate, rateints, opt):
                 # ---- CHARGELOSS: recompute the integration's read-noise variance
                 if anyf & _CHG:
                     flags[j] |= 2
-                    _original_dq(qslab[j], ngroups, firstgroup, lastgroup, odq)
-                    nseg2, size2 = _segments(odq, ngroups, starts, ends)
+                    _original_dq(qpix, ngroups, firstgroup, lastgroup, odq)
+                    nseg2, _ = _segments(odq, ngroups, starts, ends)
                     inv_r2 = 0.0
                     for s in range(nseg2):
                         length = ends[s] - starts[s]

@@ -60,6 +60,53 @@ def _weight_table_kernel(powers, ngroups, tab):
 
 
 @njit(cache=True)
+def _wls_segment(data, st, length, rn, gain, wtab, group_time, save_opt):
+    """Weighted least-squares fit of a segment of ``length`` >= 3 groups from ``st`` (stcal
+    ``ramp_fit_segment`` with optimal weighting): Fixsen weights by the segment's S/N, NaN
+    groups counted as 0. Returns (slope, sigslope, yint, sigyint), the last three only with
+    ``save_opt`` (else 0)."""
+    sig_s = 0.0
+    yint = 0.0
+    sig_y = 0.0
+    diff = data[st + length - 1] - data[st]
+    den = rn * rn + diff * gain
+    if den <= 0.0 or gain == 0.0:
+        snr = 0.0
+    else:
+        snr = diff * gain / math.sqrt(den)
+        if snr < 0.0:
+            snr = 0.0
+    pidx = _power_index(snr)
+    invrn2 = 1.0 / (rn * rn)
+    sumw = 0.0
+    sumx = 0.0
+    sumxx = 0.0
+    sumy = 0.0
+    sumxy = 0.0
+    for g in range(length):
+        w = wtab[pidx, length, g] * invrn2
+        x = np.float64(g + st)
+        d = data[st + g]
+        if math.isnan(d):
+            d = 0.0
+        xwt = x * w
+        sumw += w
+        sumx += xwt
+        sumxx += x * xwt
+        sumy += d * w
+        sumxy += d * xwt
+    dden = sumw * sumxx - sumx * sumx
+    dnum = sumw * sumxy - sumx * sumy
+    invden = 1.0 / dden
+    sslope = (dnum * invden) / group_time
+    if save_opt:
+        sig_s = math.sqrt(sumw * invden)
+        yint = (sumxx * sumy - sumx * sumxy) * invden
+        sig_y = math.sqrt(sumxx * invden)
+    return sslope, sig_s, yint, sig_y
+
+
+@njit(cache=True)
 def _effective_dq(qpix, ngroups, firstgroup, lastgroup, suppress_one_group, clear_jump0, dq):
     """Fill ``dq`` (int64 (ngroups,)) with the effective group DQ of one ramp (``qpix``: its
     GROUPDQ, (ngroups,)). ``clear_jump0``: JUMP_DET is then taken off group 0, after the
@@ -169,12 +216,30 @@ def _segments(dq, ngroups, starts, ends):
 
 
 @njit(cache=True)
-def _median(buf, m):
-    """Median of buf[:m] (reorders it): the middle value, or the mean of the two middle ones
-    ``(upper + lower) / 2`` (stcal ``real_nan_median`` on the sorted values).
+def _med3(a, b, c):
+    """The median of three values."""
+    if a > b:
+        a, b = b, a
+    if b > c:
+        b = c
+    if a > b:
+        b = a
+    return b
 
-    Quickselect with a median-of-three pivot and branch-free three-way partitions (the
-    comparisons on noisy data are unpredictable, so branches would cost more than the work).
+
+@njit(cache=True)
+def _median(buf, m, tmp):
+    """Median of buf[:m] (NaN-free; reorders it, ``tmp``: float64 scratch of length >= m): the
+    middle value, or the mean of the two middle ones ``(upper + lower) / 2`` (stcal
+    ``real_nan_median`` on the sorted values). Any exact selection gives these same values.
+
+    Quickselect with a median-of-three pivot (Tukey's ninther on 32 values or more); each
+    pass copies the range from one buffer to the other, values below the pivot to the front
+    and above it to the back, both written unconditionally (no branch on the comparisons,
+    which on noisy data are unpredictable, and no load that waits on the previous store);
+    values equal to the pivot are only counted. ``lower`` (the order statistic below the
+    middle) is the largest value of the
+    ranks discarded on the left.
     """
     if m == 0:
         return np.nan
@@ -183,57 +248,59 @@ def _median(buf, m):
     if m == 2:
         return (buf[0] + buf[1]) / 2.0
     k = m >> 1
+    src = buf
+    dst = tmp
     lo = 0
-    hi = m - 1
-    while hi > lo:  # invariant: buf[:lo] <= buf[lo:hi+1] <= buf[hi+1:], lo <= k <= hi
-        a = buf[lo]
-        b = buf[(lo + hi) >> 1]
-        c = buf[hi]
-        if a > b:
-            a, b = b, a
-        if b > c:
-            b = c
-        if a > b:
-            b = a
-        pivot = b
-        lt = lo  # [lo, lt) < pivot
-        for t in range(lo, hi + 1):
-            v = buf[t]
-            w = buf[lt]
-            less = v < pivot
-            buf[t] = w if less else v
-            buf[lt] = v if less else w
-            lt += 1 if less else 0
-        if k < lt:
-            hi = lt - 1
-            continue
-        eq = lt  # [lt, eq) == pivot
-        for t in range(lt, hi + 1):
-            v = buf[t]
-            w = buf[eq]
-            same = v == pivot
-            buf[t] = w if same else v
-            buf[eq] = v if same else w
-            eq += 1 if same else 0
-        if k < eq:
+    hi = m  # src[lo:hi] holds the values of ranks lo .. hi - 1 (lo <= k < hi)
+    leftmax = -np.inf  # the largest value of rank < lo
+    while True:
+        if hi - lo == 1:
+            upper = src[lo]
+            lower = leftmax
             break
-        lo = eq
-    upper = buf[k]
+        n = hi - lo
+        if n >= 32:  # Tukey's ninther
+            q = n >> 3
+            mid = lo + (n >> 1)
+            pivot = _med3(_med3(src[lo], src[lo + q], src[lo + 2 * q]),
+                          _med3(src[mid - q], src[mid], src[mid + q]),
+                          _med3(src[hi - 1 - 2 * q], src[hi - 1 - q], src[hi - 1]))
+        else:
+            pivot = _med3(src[lo], src[(lo + hi - 1) >> 1], src[hi - 1])
+        f = lo  # dst[lo:f] < pivot
+        e = hi - 1  # dst[e + 1:hi] > pivot
+        for t in range(lo, hi):
+            v = src[t]
+            dst[f] = v
+            dst[e] = v
+            f += np.int64(v < pivot)
+            e -= np.int64(v > pivot)
+        if k < f:
+            hi = f
+        elif k <= e:  # ranks f .. e are the pivot
+            upper = pivot
+            lower = pivot
+            if k == f:
+                lower = leftmax
+                for t in range(lo, f):
+                    if dst[t] > lower:
+                        lower = dst[t]
+            break
+        else:
+            lo = e + 1
+            leftmax = pivot
+        src, dst = dst, src
     if m & 1:
         return upper
-    lower = buf[0]
-    for j in range(1, k):
-        if buf[j] > lower:
-            lower = buf[j]
     return (upper + lower) / 2.0
 
 
 @njit(cache=True)
-def _median_rate_integration(data, dq, ngroups, group_time, buf):
+def _median_rate_integration(data, dq, ngroups, group_time, buf, tmp):
     """stcal ``median_rate_integration``: NaN-median of the first differences of
     data/group_time (DO_NOT_USE groups and differences ending on a JUMP_DET group are NaN);
     if every difference is NaN, the first group's data/group_time (NaN if that is unusable).
-    ``buf``: float64 scratch of length >= ngroups."""
+    ``buf``, ``tmp``: float64 scratch of length >= ngroups."""
     prev = np.nan if dq[0] & _DNU else data[0] / group_time
     loc0 = prev
     m = 0
@@ -248,7 +315,7 @@ def _median_rate_integration(data, dq, ngroups, group_time, buf):
     if m == 0 and not math.isnan(loc0):
         buf[0] = loc0
         m = 1
-    return _median(buf, m)
+    return _median(buf, m, tmp)
 
 
 @njit(cache=True)
@@ -302,13 +369,38 @@ def _seg_rnoise(length, timing, group_time, rn, gain):
 
 
 @njit(cache=True)
-def _copy_slab(sci, gdq, i, r, c0, nt, dslab, qslab):
-    """dslab[j, g] = sci[i, g, r, c0 + j], qslab[j, g] = gdq[i, g, r, c0 + j] for j < nt."""
+def _copy_slab(sci, gdq, i, r, c0, nt, dslab, qslab, qor):
+    """dslab[j, g] = sci[i, g, r, c0 + j], qslab[j, g] = gdq[i, g, r, c0 + j] for j < nt, and
+    qor[j] = the OR of the ramp's GROUPDQ (0 for a ramp without any flag)."""
     ngroups = sci.shape[1]
+    for j in range(nt):
+        qor[j] = 0
     for g in range(ngroups):
         for j in range(nt):
+            q = gdq[i, g, r, c0 + j]
             dslab[j, g] = sci[i, g, r, c0 + j]
-            qslab[j, g] = gdq[i, g, r, c0 + j]
+            qslab[j, g] = q
+            qor[j] |= q
+
+
+@njit(cache=True)
+def _median_rate_clean(dpix, ngroups, group_time, buf, tmp):
+    """:func:`_median_rate_integration` of a ramp without any flag (``dpix``: its float32
+    groups): the same differences, the same median."""
+    prev = np.float64(dpix[0]) / group_time
+    loc0 = prev
+    m = 0
+    for k in range(1, ngroups):
+        cur = np.float64(dpix[k]) / group_time
+        v = cur - prev
+        if not math.isnan(v):
+            buf[m] = v
+            m += 1
+        prev = cur
+    if m == 0 and not math.isnan(loc0):
+        buf[0] = loc0
+        m = 1
+    return _median(buf, m, tmp)
 
 
 @njit(cache=True, parallel=True)

@@ -105,7 +105,7 @@ from . import ramp_fit_miri as miri
 from .base import Step
 from .nonfinite import nonfinite_flags
 from .params import parse_spec
-from .ramp_fit_chunks import _check_chunk, _tile_width, _zf_arg
+from .ramp_fit_chunks import _check_chunk, _side_ramps, _tile_width, _zf_arg
 from .ramp_fit_opt import OPT_NAMES, assemble_opt  # noqa: F401  (assemble_opt: public here)
 
 log = logging.getLogger(__name__)
@@ -464,12 +464,13 @@ def fit_ramps(sci: np.ndarray, gdq: np.ndarray, pdq: np.ndarray, setup: RampFitS
         o_ped = np.zeros((1, 1, 1), np.float32)
         o_cr = dummy
     sci, gdq, first, last, clear0 = miri.cut_groups(sci, gdq, setup.discard, setup.firstgroup, setup.lastgroup)
+    tile = _tile_width(ngroups, nx)
     _fit_ramps_kernel(
         K.Ramps(sci, gdq, pdq, gain, rn, dark, zf),
         K.FitSetup(firstgroup=first, lastgroup=last, suppress_one_group=setup.suppress_one_group,
                    clear_jump0=clear0, save_opt=save_opt, has_zeroframe=has_zf,
                    group_time=setup.group_time, frame_time=setup.frame_time, one_group_time=setup.one_group_time,
-                   ped_tmp=setup.ped_tmp, tile=_tile_width(ngroups, nx)),
+                   ped_tmp=setup.ped_tmp, tile=tile, side_ramps=_side_ramps(ngroups, tile)),
         setup.weights,
         K.RateArrays(rate["SCI"], rate["DQ"], rate["VAR_POISSON"], rate["VAR_RNOISE"], rate["ERR"]),
         K.RateArrays(ints["SCI"], ints["DQ"], ints["VAR_POISSON"], ints["VAR_RNOISE"], ints["ERR"]),

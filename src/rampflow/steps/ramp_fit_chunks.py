@@ -35,6 +35,17 @@ def _tile_width(ngroups: int, nx: int) -> int:
     return min(nx, (even + 15) // 16 * 16)       # ... in whole cache lines
 
 
+#: bytes of flagged ramps (float32 + uint8 groups) each work item of the OLS_C kernel keeps
+#: from its first read of the cube, so that the fit needs no second read
+SIDE_BYTES = 2_000_000
+
+
+def _side_ramps(ngroups: int, tile: int) -> int:
+    """Flagged ramps a work item of the OLS_C kernel keeps aside: SIDE_BYTES worth, at least
+    one per column (results do not depend on it; integrations beyond it are read twice)."""
+    return max(int(tile), SIDE_BYTES // (5 * max(int(ngroups), 1)))
+
+
 def _zf_arg(zeroframe, shape):
     nints, _, nrows, nx = shape
     if zeroframe is None:

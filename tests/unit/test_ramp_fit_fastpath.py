@@ -1,0 +1,209 @@
+"""The OLS_C kernel's short paths against independent answers.
+
+* ramps without any GROUPDQ flag skip the DQ scans and the segment search, and the median
+  rate uses a quickselect that never branches on the data: stcal 1.20's own OLS_C
+  (``stcal.ramp_fitting.ramp_fit.ramp_fit``, its C extension) on the same small exposures
+  with clean ramps mixed with jumps, saturation (part-way and from group 0), DO_NOT_USE
+  groups and pixels, one and two good groups, CHARGELOSS, PERSISTENCE, firstgroup/lastgroup,
+  ZEROFRAME and both settings of suppress_one_group. The kernel computes stcal's float64
+  quantities in stcal's order of operations, so every output is compared exactly (values,
+  DQ, NaN placement).
+* without the fitopt arrays the kernel reads the cube once: it fits the clean ramps in its
+  first pass and keeps the flagged ones aside (as many as its room allows; integrations with
+  more are read again): both cases against stcal.
+* the median is compared with the sorted values' middle (numpy), ties and short runs included.
+
+The hand-computed cases of test_ramp_fit.py (noiseless ramps, Fixsen weights, variances)
+run through the same short path for their unflagged pixels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rampflow import dq as dqf
+from rampflow.kernels.ramp_segments import _median
+from rampflow.meta import ExposureMeta
+from rampflow.steps import ramp_fit as rf
+from rampflow.steps import ramp_fit_chunks as rf_chunks
+
+DNU, SAT, JUMP = dqf.DO_NOT_USE, dqf.SATURATED, dqf.JUMP_DET
+CHG, PERS = dqf.CHARGELOSS, dqf.FLAGS["PERSISTENCE"]
+TGROUP = 10.6
+
+
+def exact_median(x):
+    if x.size == 0:
+        return np.nan
+    s = np.sort(x)
+    k = x.size // 2
+    return s[k] if x.size % 2 else (s[k] + s[k - 1]) / 2.0
+
+
+@pytest.mark.parametrize("kind", ["normal", "ties", "sorted", "reversed", "constant"])
+def test_median_is_the_middle_of_the_sorted_values(kind):
+    rng = np.random.default_rng(3)
+    for m in range(0, 90):
+        for _ in range(20):
+            if kind == "normal":
+                x = rng.normal(5.0, 2.0, m)
+            elif kind == "ties":
+                x = rng.integers(-2, 3, m).astype(np.float64)
+            elif kind == "sorted":
+                x = np.sort(rng.normal(size=m))
+            elif kind == "reversed":
+                x = np.sort(rng.normal(size=m))[::-1].copy()
+            else:
+                x = np.full(m, 7.25)
+                x[: rng.integers(0, m + 1)] = rng.choice([-1.0, 7.25, 9.0])
+            buf = np.concatenate([x, [np.nan]])
+            got = _median(buf, m, np.empty(m + 1))
+            exp = exact_median(x)
+            assert got == exp or (np.isnan(got) and np.isnan(exp)), (kind, m, x)
+
+
+def mixed_exposure(nints, ngroups, nx, seed):
+    """Ramps (float32), GROUPDQ and PIXELDQ: every third pixel clean, the rest with one of the
+    flag patterns the general path handles (chosen per pixel and integration)."""
+    rng = np.random.default_rng(seed)
+    rate = rng.uniform(0.5, 400.0, nx)
+    sci = np.empty((nints, ngroups, 1, nx), np.float32)
+    gdq = np.zeros(sci.shape, np.uint8)
+    for i in range(nints):
+        ramp = 1000.0 + np.cumsum(rng.poisson(np.broadcast_to(rate, (ngroups, nx))), axis=0)
+        sci[i, :, 0] = ramp + rng.normal(0.0, 15.0, (ngroups, nx))
+        for c in range(nx):
+            if c % 3 == 0:
+                continue
+            q = gdq[i, :, 0, c]
+            g = rng.integers(0, ngroups)
+            case = rng.integers(0, 11)
+            if case == 0:                                  # a jump (its step in the data)
+                q[g] = JUMP
+                sci[i, g:, 0, c] += 2000.0
+            elif case == 1:                                # two jumps, maybe adjacent
+                q[g] = JUMP
+                q[min(ngroups - 1, g + rng.integers(1, 3))] |= JUMP
+            elif case == 2:                                # saturating part-way
+                q[g:] = SAT
+            elif case == 3:                                # saturated from group 0
+                q[:] = SAT
+            elif case == 4:                                # DO_NOT_USE groups
+                q[rng.random(ngroups) < 0.3] = DNU
+            elif case == 5:                                # one good group
+                q[:] = DNU
+                q[g] = 0
+            elif case == 6:                                # two good groups
+                q[:] = SAT
+                q[:2] = 0
+            elif case == 7:                                # CHARGELOSS (with DO_NOT_USE, as jwst sets it)
+                q[g:] = CHG | DNU
+            elif case == 8:                                # PERSISTENCE only (does not split the ramp)
+                q[g] = PERS
+            elif case == 9:                                # every group DO_NOT_USE
+                q[:] = DNU
+            else:                                          # a jump that is also DO_NOT_USE
+                q[g] = JUMP | DNU
+    pdq = np.zeros((1, nx), np.uint32)
+    pdq[0, 1::17] = DNU | dqf.FLAGS["HOT"]
+    return sci, gdq, pdq
+
+
+def stcal_fit(sci, gdq, pdq, rn, gain, zeroframe, suppress_one_group):
+    from stcal.ramp_fitting.ramp_fit import ramp_fit
+    from stdatamodels.jwst.datamodels import RampModel, dqflags
+
+    model = RampModel(data=sci.copy(), groupdq=gdq.copy(), pixeldq=pdq.copy())
+    ex = model.meta.exposure
+    ex.frame_time, ex.group_time, ex.groupgap, ex.nframes, ex.drop_frames1 = TGROUP, TGROUP, 0, 1, 0
+    model.meta.instrument.name = "NIRSPEC"
+    if zeroframe is not None:
+        model.zeroframe = zeroframe.copy()
+    image, integ, _ = ramp_fit(model, False, rn.copy(), gain.copy(), "OLS_C", "optimal", "none",
+                               dict(dqflags.pixel), suppress_one_group=suppress_one_group)
+    return image, integ
+
+
+def our_fit(sci, gdq, pdq, rn, gain, zeroframe, **params):
+    nints, ngroups, ny, nx = sci.shape
+    meta = ExposureMeta.from_headers(
+        {"INSTRUME": "NIRSPEC", "DETECTOR": "NRS1", "NFRAMES": 1, "GROUPGAP": 0, "TFRAME": TGROUP,
+         "TGROUP": TGROUP, "NINTS": nints, "NGROUPS": ngroups, "SUBSIZE1": nx, "SUBSIZE2": ny},
+        {}, filename="test", shape=sci.shape)
+    setup = rf.prepare_ramp_fit(meta, rn.copy(), gain.copy(), **params)
+    return rf.fit_ramps(sci, gdq, pdq, setup, slice(0, ny), zeroframe=zeroframe)
+
+
+def assert_same(ours, theirs, what):
+    names = {"SCI": "slope", "DQ": "dq", "VAR_POISSON": "var_poisson", "VAR_RNOISE": "var_rnoise", "ERR": "err"}
+    for k, key in names.items():
+        a = ours[k]
+        b = np.asarray(theirs[key])
+        if k == "DQ":
+            np.testing.assert_array_equal(a, b.astype(np.uint32), err_msg=f"{what} DQ")
+            continue
+        b = b.astype(np.float32)
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=f"{what} {k}: NaN placement")
+        fin = np.isfinite(b)
+        np.testing.assert_array_equal(a[fin], b[fin], err_msg=f"{what} {k}")
+
+
+@pytest.mark.parametrize("ngroups", [3, 4, 12, 40])
+@pytest.mark.parametrize("suppress_one_group", [True, False])
+@pytest.mark.parametrize("with_zeroframe", [False, True])
+@pytest.mark.parametrize("side", ["all kept", "one per column"])
+def test_mixed_ramps_match_stcal_ols_c(ngroups, suppress_one_group, with_zeroframe, side, monkeypatch):
+    """``side``: the kernel keeps every flagged ramp from its first read of the cube, or
+    room for only one per column, so that later integrations are read a second time."""
+    if side != "all kept":
+        monkeypatch.setattr(rf_chunks, "SIDE_BYTES", 0)
+    nints, nx = 3, 96
+    sci, gdq, pdq = mixed_exposure(nints, ngroups, nx, seed=ngroups)
+    rng = np.random.default_rng(11)
+    rn = rng.uniform(5.0, 25.0, (1, nx)).astype(np.float32)
+    gain = rng.uniform(0.8, 2.5, (1, nx)).astype(np.float32)
+    gain[0, 5] = 0.0
+    zf = None
+    if with_zeroframe:
+        zf = (sci[:, 0] - rng.uniform(1.0, 50.0, (nints, 1, nx))).astype(np.float32)
+        zf[:, :, ::7] = 0.0                                # no zero frame for these pixels
+    assert (np.bitwise_or.reduce(gdq, axis=1) == 0).sum() >= nints * nx // 3   # the short path is taken
+    image, integ = stcal_fit(sci, gdq, pdq, rn, gain, zf, suppress_one_group)
+    ours = our_fit(sci, gdq, pdq, rn, gain, zf, suppress_one_group=suppress_one_group)
+    assert_same(ours.rateints, integ, "rateints")
+    assert_same(ours.rate, image, "rate")
+
+
+@pytest.mark.parametrize("first,last", [(1, None), (None, 9), (2, 8)])
+def test_group_selection_matches_stcal(first, last):
+    """firstgroup / lastgroup flag groups DO_NOT_USE (jwst's set_groupdq), so no ramp is
+    clean; stcal gets the flags in its GROUPDQ."""
+    nints, ngroups, nx = 2, 12, 48
+    sci, gdq, pdq = mixed_exposure(nints, ngroups, nx, seed=5)
+    rn = np.full((1, nx), 12.0, np.float32)
+    gain = np.full((1, nx), 1.5, np.float32)
+    theirs_gdq = gdq.copy()
+    f = 0 if first is None else first
+    lst = ngroups - 1 if last is None else last
+    theirs_gdq[:, :f] |= DNU
+    theirs_gdq[:, lst + 1:] |= DNU
+    image, integ = stcal_fit(sci, theirs_gdq, pdq, rn, gain, None, True)
+    ours = our_fit(sci, gdq, pdq, rn, gain, None, firstgroup=first, lastgroup=last)
+    assert_same(ours.rateints, integ, "rateints")
+    assert_same(ours.rate, image, "rate")
+
+
+def test_clean_ramps_with_nan_group_match_stcal():
+    """A NaN in an unflagged group: the median skips its differences, the fit counts it as 0."""
+    nints, ngroups, nx = 2, 10, 24
+    sci, gdq, pdq = mixed_exposure(nints, ngroups, nx, seed=9)
+    gdq[:] = 0
+    sci[0, 4, 0, ::4] = np.nan
+    sci[1, 0, 0, 1::4] = np.nan
+    rn = np.full((1, nx), 10.0, np.float32)
+    gain = np.full((1, nx), 2.0, np.float32)
+    image, integ = stcal_fit(sci, gdq, pdq, rn, gain, None, True)
+    ours = our_fit(sci, gdq, pdq, rn, gain, None)
+    assert_same(ours.rateints, integ, "rateints")
+    assert_same(ours.rate, image, "rate")
