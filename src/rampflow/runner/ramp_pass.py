@@ -152,6 +152,9 @@ def run_pass(in_path, names: list[str], mode: str, outputs: dict, *, params: dic
             if step.kind == "rate":
                 rate = (step, paths, ctx, recorded)
                 step.scan(rf)
+                if mode == "rows" and outputs and hasattr(step, "new_ints_array"):
+                    # per-integration products out of private memory (next to the row stream's window)
+                    step.new_ints_array = rate_products.scratch_array(Path(next(iter(outputs.values()))).parent)
             step.start({**images, **extra}, rf.primary_header)
             if step.kind == "rate":
                 continue
