@@ -17,6 +17,7 @@ each chunk's rows flow from step to step like SCI and GROUPDQ.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +35,18 @@ from .provenance import late_updates, provenance
 from .row_stream import RowStream
 
 log = logging.getLogger("rampflow")
+
+
+def _trim_heap() -> None:
+    """Hand the C heap's free memory back to the system (glibc's ``malloc_trim``; nothing
+    elsewhere). Reference files are read whole and cut to the subarray, a pre-pass's chunks
+    are dropped: freed blocks of a few MB stay in the heap otherwise (glibc's threshold for
+    giving memory straight back grows with the blocks freed) and add to the row stream's
+    window in the job's peak."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
 
 
 def _prefetch(rf, label: str) -> None:
@@ -80,6 +93,7 @@ def _row_chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label):
         return
     ny = rf.shape[2]
     rf.release()  # a pre-pass's chunk buffers: the stream reads into its own window
+    _trim_heap()
     stream = RowStream(rf, steps, base_pdq, chunk_mb, kept=writers)
     _prefetch(rf, label)
     for i in range(len(steps)):
@@ -175,6 +189,7 @@ def run_pass(in_path, names: list[str], mode: str, outputs: dict, *, params: dic
         log.info("%s on %s (%s; %d ints x %d groups x %d x %d)", label, Path(in_path).name, meta.detector,
                  nints, ngroups, ny, nx)
         base_pdq = rf.pixeldq()
+        _trim_heap()  # what loading the reference files freed
         if mode == "rows":  # exposure-wide statistics of steps in row chunks (refpix's levels)
             run_prepasses(rf, steps, base_pdq, chunk_mb, label)
         # a look at the whole input first (jump's snowballs/showers), after those statistics

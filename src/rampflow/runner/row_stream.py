@@ -129,7 +129,11 @@ class RowStream:
         low = min(low, rows.start)
         held = self.w0 + self.nwin - low
         if low > self.w0 and held:
-            _copy(self.win.view(0, held), self._w(low, self.w0 + self.nwin))
+            # row by row: source and target never overlap, so numpy makes no temporary copy of
+            # the rows moved (it would for one overlapping copy: up to the whole window again)
+            shift = low - self.w0
+            for r in range(held):
+                _copy(self.win.view(r, r + 1), self.win.view(r + shift, r + shift + 1))
         self.w0, self.nwin = low, held
         n = rows.stop - rows.start
         if self.nwin + n > self.cap:
