@@ -417,6 +417,14 @@ def find_pars_file(meta: ExposureMeta, step: str, overrides: dict | None = None,
                  reftype.upper(), meta.instrument)
         return None
     try:
+        # which file first: a lookup with no match then costs nothing (getreferences would log it
+        # as a CRDS error, whose formatting loads every datamodel schema: seconds of start-up)
+        rec = crds.getrecommendations(meta.crds_parameters, reftypes=[reftype], observatory="jwst",
+                                      context=ctx).get(reftype)
+        if _not_found(rec) or "N/A" in str(rec).upper():
+            log.info("%s: no %s parameter file in CRDS context %s (%s)", meta.filename, reftype.upper(), ctx,
+                     str(rec or "no match")[:200])
+            return None
         found = crds.getreferences(meta.crds_parameters, reftypes=[reftype], observatory="jwst", context=ctx)
     except (Exception, SystemExit) as exc:  # CrdsLookupError when no file matches; jwst carries on
         log.info("%s: no %s parameter file in CRDS context %s (%s)", meta.filename, reftype.upper(), ctx, exc)
