@@ -6,7 +6,8 @@ row stream of :mod:`.row_stream`, consecutive elementwise steps fused into one k
 :mod:`.fusion`) -- and each chunk goes through the pass's steps in memory. A ramp step
 changes the chunk in place; its product, if asked for, is written chunk by chunk. A rate
 step (ramp_fit) last in a row pass fits the rows the steps before it finalised into its
-products, written at the end (:mod:`.rate_products`).
+products, written at the end (:mod:`.rate_products`; its per-integration arrays are
+memory-mapped onto scratch files, :func:`.rate_products.scratch_array`).
 
 PIXELDQ is kept per step, so a product written after step k holds what step k would have
 written on its own: with integration chunks a step's PIXELDQ starts as its predecessor's
