@@ -78,7 +78,8 @@ class Reference:
 
 def cut_to_subarray(array: np.ndarray, ref_corner: tuple[int, int], meta: ExposureMeta, what: str) -> np.ndarray:
     """Cut the last two axes of ``array`` (its 1-based corner ``ref_corner`` = (xstart, ystart))
-    to the exposure's subarray. Raises ReferenceError naming ``what`` if it does not cover it."""
+    to the exposure's subarray (a C-contiguous copy of the cut, or ``array`` itself when it
+    is already the subarray's size). Raises ReferenceError naming ``what`` if it does not cover it."""
     ny, nx = array.shape[-2:]
     rx, ry = ref_corner
     x0 = meta.substrt1 - rx
@@ -92,7 +93,8 @@ def cut_to_subarray(array: np.ndarray, ref_corner: tuple[int, int], meta: Exposu
         )
     if (x0, y0, nx, ny) == (0, 0, meta.subsize1, meta.subsize2):
         return array
-    return array[..., y0:y0 + meta.subsize2, x0:x0 + meta.subsize1]
+    # a copy, not a view: the full frame is not kept alive (16 MB a plane for a subarray of 64 kB)
+    return array[..., y0:y0 + meta.subsize2, x0:x0 + meta.subsize1].copy()
 
 
 def load_reference(reftype: str, path: str | os.PathLike, meta: ExposureMeta) -> Reference:
@@ -415,6 +417,14 @@ def find_pars_file(meta: ExposureMeta, step: str, overrides: dict | None = None,
                  reftype.upper(), meta.instrument)
         return None
     try:
+        # which file first: a lookup with no match then costs nothing (getreferences would log it
+        # as a CRDS error, whose formatting loads every datamodel schema: seconds of start-up)
+        rec = crds.getrecommendations(meta.crds_parameters, reftypes=[reftype], observatory="jwst",
+                                      context=ctx).get(reftype)
+        if _not_found(rec) or "N/A" in str(rec).upper():
+            log.info("%s: no %s parameter file in CRDS context %s (%s)", meta.filename, reftype.upper(), ctx,
+                     str(rec or "no match")[:200])
+            return None
         found = crds.getreferences(meta.crds_parameters, reftypes=[reftype], observatory="jwst", context=ctx)
     except (Exception, SystemExit) as exc:  # CrdsLookupError when no file matches; jwst carries on
         log.info("%s: no %s parameter file in CRDS context %s (%s)", meta.filename, reftype.upper(), ctx, exc)

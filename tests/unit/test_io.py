@@ -31,6 +31,32 @@ def test_uint16_extremes_survive(tmp_path):
     np.testing.assert_array_equal(sci, data.astype(np.float32))
 
 
+@pytest.mark.parametrize("threads", [1, 3])
+def test_uncal_blocks_convert_one_integration_at_a_time(uncal_factory, threads):
+    """An uncal's uint16 SCI (signed storage, BZERO 32768) read as float32 through the
+    per-integration conversion: integration blocks, row blocks, and rows read into a window
+    of a larger array (the row stream's), all equal the file's values as astropy reads them."""
+    path, data = uncal_factory(shape=(5, 3, 7, 6))
+    expect = data.astype(np.float32)
+    io.set_io_threads(threads)
+    try:
+        with io.open_ramp(path) as rf:
+            with fits.open(path) as h:
+                assert h["SCI"].header["BZERO"] == 32768
+                np.testing.assert_array_equal(h["SCI"].data, data)
+            for ints, rows in [(slice(None), slice(None)), (slice(1, 4), slice(None)), (slice(2, 3), slice(2, 5))]:
+                sci, gdq = rf.read(ints, rows, reuse=True)
+                np.testing.assert_array_equal(sci, expect[ints, :, rows])
+                assert not gdq.any()
+            win = np.full((5, 3, 9, 6), -1.0, np.float32)   # rows 3..5 into window rows 4..6
+            gdq = np.ones((5, 3, 3, 6), np.uint8)
+            rf.read_into(slice(3, 6), win[:, :, 4:7], gdq)
+            np.testing.assert_array_equal(win[:, :, 4:7], expect[:, :, 3:6])
+            assert (win[:, :, :4] == -1).all() and (win[:, :, 7:] == -1).all() and not gdq.any()
+    finally:
+        io.set_io_threads(1)
+
+
 def _write_chunks(rf, out, updates=None):
     nints = rf.shape[0]
     pdq = np.zeros(rf.shape[2:], np.uint32)

@@ -32,6 +32,9 @@ def test_cut_full_frame_to_subarray(tmp_path):
     # row 0 of the subarray is detector row SUBSTRT2 - 1 = 1012 (0-based)
     assert sci[0, 0] == 1012 * 10000 and sci[31, 2047] == 1043 * 10000 + 2047
     assert ref.dq().dtype == np.uint32
+    # the cut owns its memory: the 2048 x 2048 frame it came from is not kept alive
+    for arr in (sci, ref["DQ"]):
+        assert arr.base is None and arr.flags.c_contiguous and arr.nbytes == 32 * 2048 * 4
 
 
 def test_subarray_reference_offset(tmp_path):

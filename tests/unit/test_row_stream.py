@@ -137,3 +137,22 @@ def test_stream_equals_one_chunk_and_processes_rows_once(rows_budget):
     # the buffers stay within the budget (at least one new row a chunk)
     if rows_budget >= 9:
         assert stream.nbytes() <= rows_budget * row + NY * NX * 4 * 8
+
+
+@pytest.mark.parametrize("by,n", [(1, 3), (2, 2), (3, 1), (1, 1)])
+def test_window_rows_shift_in_place(by, n):
+    """The window moves the rows it keeps to its start (overlapping or not): every field gets
+    the old rows [by, by + n), the rows after them are untouched."""
+    from rampflow.runner.row_stream import _Rows
+
+    rng = np.random.default_rng(by * 10 + n)
+    w = _Rows(3, 2, 5, 4, zf=True)
+    for a in (w.sci, w.gdq, w.pdq, w.zf):
+        a[...] = rng.integers(0, 200, a.shape)
+    before = [a.copy() for a in (w.sci, w.gdq, w.pdq, w.zf)]
+    w.shift(by, n)
+    for a, b in zip((w.sci, w.gdq, w.pdq, w.zf), before):
+        axis = a.ndim - 2
+        moved = np.take(b, range(by, by + n), axis=axis)
+        np.testing.assert_array_equal(np.take(a, range(n), axis=axis), moved)
+        np.testing.assert_array_equal(np.take(a, range(n, 5), axis=axis), np.take(b, range(n, 5), axis=axis))

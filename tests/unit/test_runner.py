@@ -314,3 +314,44 @@ def test_steps_that_read_their_input_first_cannot_share_the_one_pass():
     assert jump.one_pass_conflict(nir, {"expand_large_events": False, "find_showers": False}) is None
     assert "MIRI" in fit.one_pass_conflict(SimpleNamespace(instrument="MIRI", ngroups=5), {})
     assert fit.one_pass_conflict(nir, {}) is None
+
+
+def test_rateints_from_scratch_maps_equal_arrays_in_memory(sim, tmp_path, monkeypatch):
+    """A row pass keeps a rate step's rateints in arrays memory-mapped onto unnamed scratch
+    files; the products equal those made from ordinary arrays, open as jwst's models, and
+    nothing but the products is left in their folder."""
+    from stdatamodels.jwst import datamodels
+
+    from rampflow.runner import rate_products
+    from rampflow.steps.ramp_fit import RampFit
+
+    refs = {k: str(v) for k, v in sim.refs.items()}
+    made = []
+    real = rate_products.scratch_array
+
+    def spy(folder):
+        new = real(folder)
+
+        def alloc(shape, dtype):
+            made.append(new(shape, dtype))
+            return made[-1]
+        return alloc
+
+    monkeypatch.setattr(rate_products, "scratch_array", spy)
+    chain = CHAIN + ["jump", "ramp_fit"]
+    mapped = tmp_path / "mapped"
+    runner.run(chain, {"ramp": sim.uncal}, {k: mapped / f"m_{k}.fits" for k in ("rate", "rateints")},
+               overrides=refs, chunk_mb=0.05)
+    assert len(made) == 5 and all(isinstance(a, np.memmap) for a in made)
+    assert sorted(p.name for p in mapped.iterdir()) == ["m_rate.fits", "m_rateints.fits"]
+    monkeypatch.setattr(rate_products, "scratch_array", lambda folder: RampFit.new_ints_array)
+    plain = tmp_path / "plain"
+    runner.run(chain, {"ramp": sim.uncal}, {k: plain / f"p_{k}.fits" for k in ("rate", "rateints")},
+               overrides=refs, chunk_mb=0.05)
+    assert RampFit.new_ints_array is np.empty
+    with datamodels.CubeModel(str(mapped / "m_rateints.fits")) as a, \
+            datamodels.CubeModel(str(plain / "p_rateints.fits")) as b:
+        assert a.data.shape == (5, 16, 128)
+        for ext in ("data", "err", "dq", "var_poisson", "var_rnoise"):
+            np.testing.assert_array_equal(getattr(a, ext), getattr(b, ext), err_msg=ext)
+        assert np.isfinite(a.data[a.dq == 0]).all() and (a.data != 0).any()

@@ -6,6 +6,7 @@ into or out of reused in-memory buffers, over the threads set by :func:`set_io_t
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -164,6 +165,39 @@ class DiskCube:
         if self.disk.byteorder not in ("=", "|") and self.disk.itemsize > 1:
             target = target.byteswap(inplace=True).view(self.disk.newbyteorder("="))
         return target
+
+    def read_converted(self, fd: int, ints: slice, rows: slice, out: np.ndarray, convert) -> None:
+        """The block, converted, into ``out`` (an array of the block's shape in the in-memory
+        type, e.g. float32; any strides, e.g. rows of a larger window): one integration at a
+        time through a small buffer per thread, which ``convert(raw, out_k)`` turns into
+        ``out[k]`` (``raw``: the integration's block in native byte order, the on-disk type).
+        Unlike :meth:`read` followed by a conversion, no buffer of the block's size in the
+        on-disk type is held, and each integration is converted while it is in the CPU cache."""
+        for s in (ints, rows):
+            if s.step not in (None, 1):
+                raise ValueError(f"{self.path}: only contiguous slices can be read, got {s}")
+        shape = self.block_shape(ints, rows)
+        if tuple(out.shape) != shape:
+            raise ValueError(f"{self.path}: read target must have the shape {shape}; got {out.shape}")
+        i0 = ints.indices(self.shape[0])[0]
+        nbytes = int(np.prod(shape[1:])) * self.disk.itemsize
+        swap = self.disk.byteorder not in ("=", "|") and self.disk.itemsize > 1
+        local = threading.local()
+
+        def one(k):
+            buf = getattr(local, "buf", None)
+            if buf is None:
+                buf = local.buf = np.empty(nbytes, dtype=np.uint8)
+            raw = buf.view(self.disk).reshape((1,) + shape[1:])
+            for idx, off, n in self._slabs(slice(i0 + k, i0 + k + 1), rows):
+                view = raw[idx]
+                assert view.nbytes == n and view.flags.c_contiguous
+                _pread_into(fd, memoryview(view.reshape(-1).view(np.uint8)), off, self.path)
+            if swap:
+                raw = raw.byteswap(inplace=True).view(self.disk.newbyteorder("="))
+            convert(raw[0], out[k])
+
+        _run_slabs(one, list(range(shape[0])))
 
     def write(self, fd: int, ints: slice, rows: slice, arr: np.ndarray, dtype,
               scratch: np.ndarray | None = None) -> None:

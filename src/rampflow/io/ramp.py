@@ -157,9 +157,8 @@ class RampFile:
             sci = self._sci_disk.read(self._fd, ints, rows, buffer=self._buffer(bufs, "sci", 4 * n))
             sci = sci.view(np.float32)
         else:  # e.g. uint16 of an uncal file: converted into the result
-            raw = self._sci_disk.read(self._fd, ints, rows)
             sci = self._buffer(bufs, "sci", 4 * n)[:4 * n].view(np.float32).reshape(shape)
-            _scaled(raw, self.sci_header, np.float32, out=sci)
+            self._read_scaled(ints, rows, sci)
         gdq_buf = self._buffer(bufs, "gdq", n)
         if self._gdq_disk is None:
             gdq = gdq_buf[:n].reshape(shape)
@@ -170,20 +169,25 @@ class RampFile:
                 gdq = _scaled(gdq, self._gdq_header, np.uint8)
         return sci, gdq
 
+    def _read_scaled(self, ints: slice, rows: slice, sci: np.ndarray) -> None:
+        """SCI stored as integers (an uncal's uint16) into the float32 ``sci``, BZERO / BSCALE
+        applied, one integration at a time (no temporary of the block's size)."""
+        header = self.sci_header
+        self._sci_disk.read_converted(self._fd, ints, rows, sci,
+                                      lambda raw, out: _scaled(raw, header, np.float32, out=out))
+
     @timed_call("read")
     def read_into(self, rows: slice, sci: np.ndarray, gdq: np.ndarray, zf: np.ndarray | None = None) -> None:
         """Rows ``rows`` of every integration into ``sci`` (float32) and ``gdq`` (uint8), arrays
         of shape (nints, ngroups, nrows, nx) whose group planes are each contiguous (e.g. rows
         of a larger window of rows), and their ZEROFRAME into ``zf`` (float32 (nints, nrows,
-        nx)) when given. As :meth:`read`, without a temporary of the block's size for float32
-        or uint8 data (an uint16 uncal's SCI goes through one reused buffer)."""
+        nx)) when given. As :meth:`read`, without a temporary of the block's size (an uint16
+        uncal's SCI is converted one integration at a time)."""
         ints = slice(None)
         if self._sci_disk.disk == np.dtype(">f4") and not _is_scaled(self.sci_header):
             self._sci_disk.read(self._fd, ints, rows, out=sci)
         else:
-            n = int(np.prod(sci.shape)) * self._sci_disk.disk.itemsize
-            raw = self._sci_disk.read(self._fd, ints, rows, buffer=self._buffer(self._buffers, "raw", n))
-            _scaled(raw, self.sci_header, np.float32, out=sci)
+            self._read_scaled(ints, rows, sci)
         if self._gdq_disk is None:
             gdq[...] = 0
         elif self._gdq_disk.disk == np.dtype(np.uint8):

@@ -4,8 +4,9 @@ A row pass (the one-pass Stage 1: uncal to rate products reading the ramp once i
 rows) can hold steps whose correction of a pixel depends on pixels far away in the same
 plane: refpix's reference levels come from the reference rows and columns of the whole plane,
 a background mask from the whole frame. Such a step says how many pre-passes it needs
-(``Step.prepass_rounds``); before the row chunks, each round reads the exposure once in chunks
-of integrations (every row), runs the steps before it on each chunk -- when the step does
+(``Step.prepass_rounds``); before the row chunks, each round reads the exposure once in small
+chunks of integrations (every row; :data:`PREPASS_CHUNK_MB`, so these buffers add little to
+the row stream's window), runs the steps before it on each chunk -- when the step does
 not read GROUPDQ (``Step.prepass_needs_gdq``), those that leave SCI unchanged (dq_init,
 saturation) only once, on one integration, for PIXELDQ -- and hands the chunk to
 ``Step.collect``; ``Step.end_round``
@@ -33,6 +34,11 @@ from .plan import chunk_ranges, ints_per_chunk
 
 log = logging.getLogger("rampflow")
 
+#: budget (MB) of a collecting pre-pass's chunks of integrations: the statistics are measured
+#: plane by plane, so small chunks cost no more time, and the pre-pass's buffers stay small
+#: next to the row stream's window (which the chunk budget is for)
+PREPASS_CHUNK_MB = 48
+
 
 def collectors(steps) -> list[tuple[int, int]]:
     """(step index, rounds) of the steps that need pre-passes, in order."""
@@ -52,7 +58,7 @@ def run_prepasses(rf, steps, base_pdq, chunk_mb: float, label: str) -> float:
             raise ValueError(f"step {step.name!r} needs a pre-pass over the exposure, which cannot run "
                              f"{rowwise} before it (they need every integration at once); run it in a job "
                              "of its own")
-        nper = ints_per_chunk(rf.nbytes_per_int, nints, chunk_mb)
+        nper = ints_per_chunk(rf.nbytes_per_int, nints, min(chunk_mb, PREPASS_CHUNK_MB))
         for r in range(rounds):
             t = time.perf_counter()
             pdq = base_pdq.copy()

@@ -6,7 +6,8 @@ row stream of :mod:`.row_stream`, consecutive elementwise steps fused into one k
 :mod:`.fusion`) -- and each chunk goes through the pass's steps in memory. A ramp step
 changes the chunk in place; its product, if asked for, is written chunk by chunk. A rate
 step (ramp_fit) last in a row pass fits the rows the steps before it finalised into its
-products, written at the end (:mod:`.rate_products`).
+products, written at the end (:mod:`.rate_products`; its per-integration arrays are
+memory-mapped onto scratch files, :func:`.rate_products.scratch_array`).
 
 PIXELDQ is kept per step, so a product written after step k holds what step k would have
 written on its own: with integration chunks a step's PIXELDQ starts as its predecessor's
@@ -17,6 +18,7 @@ each chunk's rows flow from step to step like SCI and GROUPDQ.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +36,18 @@ from .provenance import late_updates, provenance
 from .row_stream import RowStream
 
 log = logging.getLogger("rampflow")
+
+
+def _trim_heap() -> None:
+    """Hand the C heap's free memory back to the system (glibc's ``malloc_trim``; nothing
+    elsewhere). Reference files are read whole and cut to the subarray, a pre-pass's chunks
+    are dropped: freed blocks of a few MB stay in the heap otherwise (glibc's threshold for
+    giving memory straight back grows with the blocks freed) and add to the row stream's
+    window in the job's peak."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
 
 
 def _prefetch(rf, label: str) -> None:
@@ -80,6 +94,7 @@ def _row_chunks(rf, steps, pdqs, base_pdq, writers, chunk_mb, label):
         return
     ny = rf.shape[2]
     rf.release()  # a pre-pass's chunk buffers: the stream reads into its own window
+    _trim_heap()
     stream = RowStream(rf, steps, base_pdq, chunk_mb, kept=writers)
     _prefetch(rf, label)
     for i in range(len(steps)):
@@ -152,6 +167,9 @@ def run_pass(in_path, names: list[str], mode: str, outputs: dict, *, params: dic
             if step.kind == "rate":
                 rate = (step, paths, ctx, recorded)
                 step.scan(rf)
+                if mode == "rows" and outputs and hasattr(step, "new_ints_array"):
+                    # per-integration products out of private memory (next to the row stream's window)
+                    step.new_ints_array = rate_products.scratch_array(Path(next(iter(outputs.values()))).parent)
             step.start({**images, **extra}, rf.primary_header)
             if step.kind == "rate":
                 continue
@@ -172,6 +190,7 @@ def run_pass(in_path, names: list[str], mode: str, outputs: dict, *, params: dic
         log.info("%s on %s (%s; %d ints x %d groups x %d x %d)", label, Path(in_path).name, meta.detector,
                  nints, ngroups, ny, nx)
         base_pdq = rf.pixeldq()
+        _trim_heap()  # what loading the reference files freed
         if mode == "rows":  # exposure-wide statistics of steps in row chunks (refpix's levels)
             run_prepasses(rf, steps, base_pdq, chunk_mb, label)
         # a look at the whole input first (jump's snowballs/showers), after those statistics

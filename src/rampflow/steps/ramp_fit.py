@@ -508,6 +508,9 @@ class RampFit(Step):
     #: the jwst datamodel of each product (DATAMODL)
     product_models = {"rate": "ImageModel", "rateints": "CubeModel", "fitopt": "RampFitOutputModel",
                       "likely_chisq": "ImageModel"}
+    #: allocates the exposure's rateints arrays, (shape, dtype) -> array: the runner's row pass
+    #: sets one that backs them by scratch files (:func:`rampflow.runner.rate_products.scratch_array`)
+    new_ints_array = staticmethod(np.empty)
 
     @classmethod
     def makes(cls, suffix: str, params: dict) -> bool:
@@ -550,7 +553,8 @@ class RampFit(Step):
         m = self.meta
         ny, nx = m.subsize2, m.subsize1
         self._rate = {k: np.empty((ny, nx), np.uint32 if k == "DQ" else np.float32) for k in RATE_NAMES}
-        self._ints = {k: np.empty((m.nints, ny, nx), np.uint32 if k == "DQ" else np.float32) for k in RATE_NAMES}
+        self._ints = {k: self.new_ints_array((m.nints, ny, nx), np.uint32 if k == "DQ" else np.float32)
+                      for k in RATE_NAMES}
         self._opt_chunks: list = []
         self._chisq = np.empty((ny, nx), np.float32) if self.setup.likely is not None else None
 
