@@ -10,6 +10,7 @@ import pytest
 
 from rampflow.kernels import likely as K
 from rampflow.kernels import likely_fast as F
+from rampflow.kernels import likely_median as M
 from rampflow.steps import ramp_fit_likely as lk
 
 T1, T2 = lk.THRESHOLD_ONE_OMIT, lk.THRESHOLD_TWO_OMIT
@@ -133,7 +134,7 @@ def test_median_guess_is_numpys_median(n):
     d = np.ascontiguousarray(d)
     crg = np.full(P, -1.0)
     t = [np.empty(n) for _ in range(3)]
-    K._median_guess(d, n, crg, *t, np.empty(P), np.empty(P))
+    M._median_guess(d, n, crg, *t, np.empty(P), np.empty(P))
     with np.errstate(invalid="ignore"):
         med = np.median(d, axis=0)
         expect = med * (med > 0)
