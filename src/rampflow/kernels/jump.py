@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-from .order_stats import _clipped_abs_median, _pixel_median, _sigclip_bounds, _sigclip_keeps_all
+from .order_stats import _clipped_abs_median, _finite_col_keeps_all, _row_nanmedian, _sigclip_bounds, _sigclip_keeps_all
 
 #: detection modes chosen by the caller (stcal's branches in ``find_crs``/``run_jump_detection``)
 MODE_SKIP = 0        # too few usable groups: nothing is flagged
@@ -195,6 +195,10 @@ def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, kp, out):
         tb = np.empty(max(n, 1), dtype=np.float64)
         col = np.empty(max(nints, 1), dtype=np.float64)
         newj = np.empty(max(n, 1), dtype=np.int64)
+        w32 = np.empty(max(n, 1), dtype=np.float32)
+        ta32 = np.empty(max(n, 1), dtype=np.float32)
+        tb32 = np.empty(max(n, 1), dtype=np.float32)
+        samp = np.empty(64, dtype=np.float32)
         injump = np.zeros(width, dtype=np.uint8)
         for t_row in range(t_lo, t_hi):
             y = rowlist[t_row]
@@ -234,7 +238,7 @@ def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, kp, out):
                     sig = np.nan
                     have_med = False
                     if mode == 2 or after_jump_flagging:
-                        med = _pixel_median(buf, w, n, work, ta, tb)
+                        med = _row_nanmedian(buf[w], n, w32, ta32, tb32, samp)
                         sig = math.sqrt(abs(med) + var_rn)
                         if sig == 0.0:
                             sig = np.nan
@@ -254,8 +258,10 @@ def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, kp, out):
                     elif mode == 3:
                         if only_use_ints:
                             for k in range(nd):
-                                c = 0
                                 j0 = k * sk
+                                if _finite_col_keeps_all(buf[w, j0:j0 + nints], rejection_threshold):
+                                    continue
+                                c = 0
                                 for i in range(nints):
                                     v = np.float64(buf[w, j0 + i])
                                     if math.isfinite(v):
@@ -272,7 +278,7 @@ def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, kp, out):
                                         if _flag(gdq, i, k + 1, y, x, jump):
                                             newj[nnew] = j0 + i
                                             nnew += 1
-                        else:
+                        elif not _finite_col_keeps_all(buf[w, :n], rejection_threshold):
                             c = 0
                             for j in range(n):
                                 v = np.float64(buf[w, j])
@@ -341,7 +347,7 @@ def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, kp, out):
 
                     nprim += nnew
                     if flag_4_neighbors and not have_med and (injump[w] or nnew > 0):
-                        med = _pixel_median(buf, w, n, work, ta, tb)
+                        med = _row_nanmedian(buf[w], n, w32, ta32, tb32, samp)
                         sig = math.sqrt(abs(med) + var_rn)
                         if sig == 0.0:
                             sig = np.nan

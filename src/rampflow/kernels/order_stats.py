@@ -278,12 +278,156 @@ def _clipped_abs_median(absd, n, tmp, ta, tb):
 
 
 @njit(cache=True)
-def _pixel_median(buf, w, n, work, ta, tb):
-    """nanmedian of buf[w, :n] (float64)."""
+def _insertion_sort(a, n):
+    """Sort a[:n] in place (no NaN; small n)."""
+    for i in range(1, n):
+        v = a[i]
+        j = i - 1
+        while j >= 0 and a[j] > v:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = v
+
+
+@njit(cache=True)
+def _bracket_round(src, m, klo, khi, dst, samp):
+    """One bracketing round for the order statistics klo <= khi of src[:m] (no NaN unless
+    ``src`` is the raw row: NaN is in no count). A sorted sample of 32 values gives a bracket
+    [lo, hi] around the ranks; one pass counts the values below it and copies those inside
+    it to ``dst``. Returns (number below, number inside, number of non-NaN values), or
+    (-1, 0, 0) if some stretch of m // ns values is all NaN."""
+    ns = 64 if m >= 2048 else 32
+    step = m // ns
+    for t in range(ns):
+        j = t * step
+        v = src[j]
+        while math.isnan(v) and j < (t + 1) * step - 1:
+            j += 1
+            v = src[j]
+        if math.isnan(v):
+            return -1, 0, 0
+        samp[t] = v
+    _insertion_sort(samp, ns)
+    dr = 9 if ns == 64 else 7
+    rlo = (klo * ns) // m - dr
+    rhi = (khi * ns) // m + dr
+    lo_v = samp[max(rlo, 0)]
+    hi_v = samp[min(rhi, ns - 1)]
+    if rlo < 0:
+        lo_v = -np.inf
+    if rhi > ns - 1:
+        hi_v = np.inf
+    nb = 0
+    nc = 0
+    na = 0
+    for j in range(m):
+        v = src[j]
+        nb += v < lo_v
+        na += v > hi_v
+        dst[nc] = v
+        nc += (v >= lo_v) & (v <= hi_v)
+    return nb, nc, nb + nc + na
+
+
+@njit(cache=True)
+def _row_nanmedian(row, n, work, ta, tb, samp):
+    """nanmedian of row[:n] as float64 (numpy's value; NaN if every value is NaN).
+
+    ``row`` is only read (float32 or float64); ``work``/``ta``/``tb`` (same dtype, size >= n)
+    and ``samp`` (size >= 64) are scratch. The two middle order statistics are narrowed down
+    by bracketing rounds (:func:`_bracket_round`: a sorted sample of 32 values, then one pass
+    keeping the values between two sample values on either side of the target ranks, about
+    half of them), then selected among the few left; when a bracket misses a rank, they are
+    selected among all values. Order statistics do not depend on the algorithm, and float32 ->
+    float64 is exact and keeps the order, so the result is bit for bit that of
+    :func:`_median_any` on the float64 values: the middle value, or ``0.5 * (lo + hi)`` in
+    float64.
+    """
+    ok = False
     m = 0
-    for j in range(n):
-        v = buf[w, j]
-        if not math.isnan(v):
+    klo = 0
+    khi = 0
+    if n > 256:
+        # the first round reads the row (NaN counted nowhere), later ones work in place
+        nb, nc, m = _bracket_round(row, n, (n - 1) // 2, n // 2, work, samp)
+        if nb >= 0:
+            klo = (m - 1) // 2 - nb
+            khi = m // 2 - nb
+            ok = klo >= 0 and khi < nc
+            m = nc
+            shrink = True
+            while ok and shrink and m > 256:
+                nb, nc, mm = _bracket_round(work, m, klo, khi, work, samp)
+                klo -= nb
+                khi -= nb
+                ok = klo >= 0 and khi < nc
+                shrink = 4 * nc < 3 * m  # many equal values: stop narrowing
+                m = nc
+    if not ok:
+        # select among all values
+        m = 0
+        for j in range(n):
+            v = row[j]
             work[m] = v
-            m += 1
-    return _median_any(work, m, ta, tb)
+            m += not math.isnan(v)
+        if m == 0:
+            return np.nan
+        klo = (m - 1) // 2
+        khi = m // 2
+    a = _kth_branchless(work, m, klo, ta, tb)
+    if khi == klo:
+        return np.float64(a)
+    b = _kth_branchless(work, m, khi, ta, tb)
+    return 0.5 * (np.float64(a) + np.float64(b))
+
+
+@njit(cache=True, fastmath={"reassoc", "nsz", "contract"})
+def _finite_col_keeps_all(col, sigma):
+    """:func:`_sigclip_keeps_all` for a column ``col`` (1-D, float32) when every value is
+    finite: True when astropy's first pass provably keeps all of them. False when it cannot
+    prove it or a value is NaN or infinite (then the caller runs the exact path).
+
+    The same test on the same bounds with the same margin (``1e-9`` relative, far above the
+    rounding of either computation); only the order of the sums may differ (they are
+    vectorised), which changes them by rounding only.
+    """
+    c = col.shape[0]
+    if c < 2 or not (sigma > 1.0):
+        return False
+    tot = 0.0
+    mn = np.inf
+    mx = -np.inf
+    for i in range(c):
+        v = np.float64(col[i])
+        tot += v
+        mn = min(mn, v)
+        mx = max(mx, v)
+    if not math.isfinite(tot) or not math.isfinite(mn) or not math.isfinite(mx):
+        return False
+    mean = tot / c
+    ss = 0.0
+    for i in range(c):
+        d = np.float64(col[i]) - mean
+        ss += d * d
+    std = math.sqrt(ss / c)
+    if not (std > 0.0):
+        return False
+    half = sigma * std
+    tol = 1e-9 * (max(abs(mn), abs(mx)) + half)
+    if mn >= mean + std - half + tol and mx <= mean - std + half - tol:
+        return True
+    a = 0.25 * std
+    up = mean + a
+    dn = mean - a
+    nle = 0
+    nge = 0
+    for i in range(c):
+        v = np.float64(col[i])
+        nle += v <= up
+        nge += v >= dn
+    khi = c // 2
+    klo = khi if c % 2 == 1 else khi - 1
+    if nle >= khi + 1 and nge >= c - klo:
+        if mn >= up - half + tol and mx <= dn + half - tol:
+            return True
+    return False
