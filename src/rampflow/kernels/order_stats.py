@@ -296,7 +296,7 @@ def _bracket_round(src, m, klo, khi, dst, samp):
     [lo, hi] around the ranks; one pass counts the values below it and copies those inside
     it to ``dst``. Returns (number below, number inside, number of non-NaN values), or
     (-1, 0, 0) if some stretch of m // ns values is all NaN."""
-    ns = 64 if m >= 2048 else 32
+    ns = 64 if m >= 1024 else 32
     step = m // ns
     for t in range(ns):
         j = t * step
@@ -377,57 +377,14 @@ def _row_nanmedian(row, n, work, ta, tb, samp):
     a = _kth_branchless(work, m, klo, ta, tb)
     if khi == klo:
         return np.float64(a)
-    b = _kth_branchless(work, m, khi, ta, tb)
+    # the next order statistic: a again if it occurs more than klo + 1 times, else the
+    # smallest value above it
+    cle = 0
+    b = np.inf
+    for j in range(m):
+        v = work[j]
+        cle += v <= a
+        b = min(b, v) if v > a else b
+    if cle > khi:
+        b = a
     return 0.5 * (np.float64(a) + np.float64(b))
-
-
-@njit(cache=True, fastmath={"reassoc", "nsz", "contract"})
-def _finite_col_keeps_all(col, sigma):
-    """:func:`_sigclip_keeps_all` for a column ``col`` (1-D, float32) when every value is
-    finite: True when astropy's first pass provably keeps all of them. False when it cannot
-    prove it or a value is NaN or infinite (then the caller runs the exact path).
-
-    The same test on the same bounds with the same margin (``1e-9`` relative, far above the
-    rounding of either computation); only the order of the sums may differ (they are
-    vectorised), which changes them by rounding only.
-    """
-    c = col.shape[0]
-    if c < 2 or not (sigma > 1.0):
-        return False
-    tot = 0.0
-    mn = np.inf
-    mx = -np.inf
-    for i in range(c):
-        v = np.float64(col[i])
-        tot += v
-        mn = min(mn, v)
-        mx = max(mx, v)
-    if not math.isfinite(tot) or not math.isfinite(mn) or not math.isfinite(mx):
-        return False
-    mean = tot / c
-    ss = 0.0
-    for i in range(c):
-        d = np.float64(col[i]) - mean
-        ss += d * d
-    std = math.sqrt(ss / c)
-    if not (std > 0.0):
-        return False
-    half = sigma * std
-    tol = 1e-9 * (max(abs(mn), abs(mx)) + half)
-    if mn >= mean + std - half + tol and mx <= mean - std + half - tol:
-        return True
-    a = 0.25 * std
-    up = mean + a
-    dn = mean - a
-    nle = 0
-    nge = 0
-    for i in range(c):
-        v = np.float64(col[i])
-        nle += v <= up
-        nge += v >= dn
-    khi = c // 2
-    klo = khi if c % 2 == 1 else khi - 1
-    if nle >= khi + 1 and nge >= c - klo:
-        if mn >= up - half + tol and mx <= dn + half - tol:
-            return True
-    return False

@@ -276,8 +276,9 @@ def run_detection(sci, gdq, pdq, readnoise_2d, gain_2d, params: JumpParams | Non
 
     nd = max(ngroups - 1, 1)
     n = nints * nd
-    # pixels per block: the block's differences (float32) take at most ~4 MB per thread
-    width = int(min(nx, max(16, (4 << 20) // (4 * n))))
+    # pixels per block: 256 (long contiguous reads of each plane), or fewer so that the
+    # block's differences (float32) take at most ~16 MB per thread
+    width = int(min(nx, 256, max(16, (16 << 20) // (4 * n))))
     detecting = mode != K.MODE_SKIP
     kp = K.KernelParams(
         mode=int(mode), only_use_ints=bool(p.only_use_ints), nframes=float(int(nframes)),
