@@ -163,7 +163,7 @@ def test_row_nanmedian_is_numpys():
         a32 = a.astype(np.float32)
         n = a32.size
         scratch = [np.empty(n, np.float32) for _ in range(3)]
-        got = _row_nanmedian(a32, n, *scratch, np.empty(64, np.float32))
+        got = _row_nanmedian(a32, n, *scratch, np.empty(192, np.float32))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slice
             want = np.nanmedian(a32.astype(np.float64))

@@ -201,7 +201,7 @@ def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, kp, out):
         w32 = np.empty(max(n, 1), dtype=np.float32)
         ta32 = np.empty(max(n, 1), dtype=np.float32)
         tb32 = np.empty(max(n, 1), dtype=np.float32)
-        samp = np.empty(64, dtype=np.float32)
+        samp = np.empty(192, dtype=np.float32)
         injump = np.zeros(width, dtype=np.uint8)
         for t_row in range(t_lo, t_hi):
             y = rowlist[t_row]

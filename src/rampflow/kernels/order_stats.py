@@ -278,21 +278,9 @@ def _clipped_abs_median(absd, n, tmp, ta, tb):
 
 
 @njit(cache=True)
-def _insertion_sort(a, n):
-    """Sort a[:n] in place (no NaN; small n)."""
-    for i in range(1, n):
-        v = a[i]
-        j = i - 1
-        while j >= 0 and a[j] > v:
-            a[j + 1] = a[j]
-            j -= 1
-        a[j + 1] = v
-
-
-@njit(cache=True)
 def _bracket_round(src, m, klo, khi, dst, samp):
     """One bracketing round for the order statistics klo <= khi of src[:m] (no NaN unless
-    ``src`` is the raw row: NaN is in no count). A sorted sample of 32 values gives a bracket
+    ``src`` is the raw row: NaN is in no count). A sample of 32 values gives a bracket
     [lo, hi] around the ranks; one pass counts the values below it and copies those inside
     it to ``dst``. Returns (number below, number inside, number of non-NaN values), or
     (-1, 0, 0) if some stretch of m // ns values is all NaN."""
@@ -307,12 +295,14 @@ def _bracket_round(src, m, klo, khi, dst, samp):
         if math.isnan(v):
             return -1, 0, 0
         samp[t] = v
-    _insertion_sort(samp, ns)
     dr = 9 if ns == 64 else 7
     rlo = (klo * ns) // m - dr
     rhi = (khi * ns) // m + dr
-    lo_v = samp[max(rlo, 0)]
-    hi_v = samp[min(rhi, ns - 1)]
+    sa = samp[:ns]
+    ta = samp[64:64 + ns]
+    tb = samp[128:128 + ns]
+    lo_v = _kth_branchless(sa, ns, max(rlo, 0), ta, tb)
+    hi_v = _kth_branchless(sa, ns, min(rhi, ns - 1), ta, tb)
     if rlo < 0:
         lo_v = -np.inf
     if rhi > ns - 1:
@@ -334,8 +324,8 @@ def _row_nanmedian(row, n, work, ta, tb, samp):
     """nanmedian of row[:n] as float64 (numpy's value; NaN if every value is NaN).
 
     ``row`` is only read (float32 or float64); ``work``/``ta``/``tb`` (same dtype, size >= n)
-    and ``samp`` (size >= 64) are scratch. The two middle order statistics are narrowed down
-    by bracketing rounds (:func:`_bracket_round`: a sorted sample of 32 values, then one pass
+    and ``samp`` (size >= 192) are scratch. The two middle order statistics are narrowed down
+    by bracketing rounds (:func:`_bracket_round`: a sample of 32 values, then one pass
     keeping the values between two sample values on either side of the target ranks, about
     half of them), then selected among the few left; when a bracket misses a rank, they are
     selected among all values. Order statistics do not depend on the algorithm, and float32 ->
