@@ -3,7 +3,8 @@
 Shapes: ``sci`` float32 and ``gdq`` uint8 (nints, ngroups, ny, nx) -- a chunk of rows with
 ALL integrations; ``rn``/``gain`` float32 (ny, nx); ``med``/``sig`` float64 (ny, nx).
 Nothing here copies the 4-D chunk: the first differences of a block of pixels of one row
-(all integrations of those pixels, at most ~4 MB) are formed in a per-thread buffer.
+(all integrations of those pixels, at most 256 pixels and ~16 MB) are formed in a per-thread
+buffer (:mod:`.jump_gather`).
 
 Arithmetic follows numpy's dtypes in ``stcal.jump.twopoint_difference`` exactly so the
 flags are bit-identical: electrons = float32(DN * gain); first differences are float32
@@ -24,7 +25,9 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-from .order_stats import _clipped_abs_median, _pixel_median, _sigclip_bounds, _sigclip_keeps_all
+from .jump_gather import IBLOCK, _gather_block
+from .jump_sigclip import _finite_col_sigclip
+from .order_stats import _clipped_abs_median, _row_nanmedian, _sigclip_bounds, _sigclip_keeps_all
 
 #: detection modes chosen by the caller (stcal's branches in ``find_crs``/``run_jump_detection``)
 MODE_SKIP = 0        # too few usable groups: nothing is flagged
@@ -175,7 +178,6 @@ def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, kp, out):
     nd = ngroups - 1
     n = nints * nd
     badbits = dnu | sat
-    nan32 = np.float32(np.nan)
     imajor = mode == 3 and not only_use_ints
     if imajor:
         si = nd
@@ -189,12 +191,17 @@ def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, kp, out):
         t_hi = (nrow * (task + 1)) // ntasks
         buf = np.empty((width, max(n, 1)), dtype=np.float32)
         prev = np.empty((max(nints, 1), width), dtype=np.float32)
+        cur = np.empty((IBLOCK, width), dtype=np.float32)
         work = np.empty(max(n, 1), dtype=np.float64)
         work2 = np.empty(max(n, 1), dtype=np.float64)
         ta = np.empty(max(n, 1), dtype=np.float64)
         tb = np.empty(max(n, 1), dtype=np.float64)
         col = np.empty(max(nints, 1), dtype=np.float64)
         newj = np.empty(max(n, 1), dtype=np.int64)
+        w32 = np.empty(max(n, 1), dtype=np.float32)
+        ta32 = np.empty(max(n, 1), dtype=np.float32)
+        tb32 = np.empty(max(n, 1), dtype=np.float32)
+        samp = np.empty(192, dtype=np.float32)
         injump = np.zeros(width, dtype=np.uint8)
         for t_row in range(t_lo, t_hi):
             y = rowlist[t_row]
@@ -204,23 +211,9 @@ def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, kp, out):
                 wn = min(width, nx - x0)
                 injump[:] = 0
                 # ---- gather the first differences (electrons) of this block of pixels
-                for g in range(ngroups):
-                    for i in range(nints):
-                        j = i * si + (g - 1) * sk
-                        for w in range(wn):
-                            x = x0 + w
-                            f = gdq[i, g, y, x]
-                            v = sci[i, g, y, x] * gain[y, x]
-                            if f & badbits:
-                                v = nan32
-                            if f & jump:
-                                nprim += 1
-                                injump[w] = 1
-                                if f & badbits:
-                                    nclean += 1
-                            if g > 0:
-                                buf[w, j] = v - prev[i, w]
-                            prev[i, w] = v
+                np_, nc_ = _gather_block(sci, gdq, gain, y, x0, wn, si, sk, badbits, jump, buf, prev, cur, injump)
+                nprim += np_
+                nclean += nc_
                 if mode == 0:
                     continue
                 # ---- per pixel
@@ -234,38 +227,45 @@ def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, kp, out):
                     sig = np.nan
                     have_med = False
                     if mode == 2 or after_jump_flagging:
-                        med = _pixel_median(buf, w, n, work, ta, tb)
+                        med = _row_nanmedian(buf[w], n, w32, ta32, tb32, samp)
                         sig = math.sqrt(abs(med) + var_rn)
                         if sig == 0.0:
                             sig = np.nan
                         have_med = True
 
                     if mode == 2:
-                        lim = 0.5 * rejection_threshold * sig
+                        # a / sig > thr implies a > thr * sig * (1 - 2 eps): the exact test runs
+                        # only above a limit just below that (the jumps themselves, mostly)
+                        lim = rejection_threshold * sig * (1.0 - 1e-9)
                         for k in range(nd):
                             for i in range(nints):
                                 v = np.float64(buf[w, i * si + k * sk])
-                                # |v - med| / sig > thr, evaluated exactly only near the limit
                                 a = abs(v - med)
                                 if a > lim and math.isfinite(v) and a / sig > rejection_threshold:
                                     if _flag(gdq, i, k + 1, y, x, jump):
                                         newj[nnew] = i * si + k * sk
                                         nnew += 1
                     elif mode == 3:
+                        # the shortcut (status 0: nothing clipped, 1: values outside [lo, hi]
+                        # flagged) where certain, else astropy's algorithm exactly
                         if only_use_ints:
                             for k in range(nd):
-                                c = 0
                                 j0 = k * sk
-                                for i in range(nints):
-                                    v = np.float64(buf[w, j0 + i])
-                                    if math.isfinite(v):
-                                        col[c] = v
-                                        c += 1
-                                if c == 0 or _sigclip_keeps_all(col, c, rejection_threshold):
+                                st, lo, hi = _finite_col_sigclip(buf[w, j0:j0 + nints], rejection_threshold)
+                                if st == 0:
                                     continue
-                                lo, hi, clipped = _sigclip_bounds(col, c, rejection_threshold, sigclip_maxiters)
-                                if not clipped:
-                                    continue
+                                if st < 0 or sigclip_maxiters < 2:
+                                    c = 0
+                                    for i in range(nints):
+                                        v = np.float64(buf[w, j0 + i])
+                                        if math.isfinite(v):
+                                            col[c] = v
+                                            c += 1
+                                    if c == 0 or _sigclip_keeps_all(col, c, rejection_threshold):
+                                        continue
+                                    lo, hi, clipped = _sigclip_bounds(col, c, rejection_threshold, sigclip_maxiters)
+                                    if not clipped:
+                                        continue
                                 for i in range(nints):
                                     v = np.float64(buf[w, j0 + i])
                                     if (v < lo or v > hi) and math.isfinite(v):
@@ -273,23 +273,26 @@ def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, kp, out):
                                             newj[nnew] = j0 + i
                                             nnew += 1
                         else:
-                            c = 0
-                            for j in range(n):
-                                v = np.float64(buf[w, j])
-                                if math.isfinite(v):
-                                    work2[c] = v
-                                    c += 1
-                            if c > 0 and not _sigclip_keeps_all(work2, c, rejection_threshold):
-                                lo, hi, clipped = _sigclip_bounds(work2, c, rejection_threshold, sigclip_maxiters)
-                                for i in range(nints):
-                                    if not clipped:
-                                        break
-                                    for k in range(nd):
-                                        v = np.float64(buf[w, i * si + k * sk])
-                                        if (v < lo or v > hi) and math.isfinite(v):
-                                            if _flag(gdq, i, k + 1, y, x, jump):
-                                                newj[nnew] = i * si + k * sk
-                                                nnew += 1
+                            st, lo, hi = _finite_col_sigclip(buf[w, :n], rejection_threshold)
+                            clipped = st == 1 and sigclip_maxiters >= 2
+                            if st < 0 or (st == 1 and not clipped):
+                                c = 0
+                                for j in range(n):
+                                    v = np.float64(buf[w, j])
+                                    if math.isfinite(v):
+                                        work2[c] = v
+                                        c += 1
+                                if c > 0 and not _sigclip_keeps_all(work2, c, rejection_threshold):
+                                    lo, hi, clipped = _sigclip_bounds(work2, c, rejection_threshold, sigclip_maxiters)
+                            for i in range(nints):
+                                if not clipped:
+                                    break
+                                for k in range(nd):
+                                    v = np.float64(buf[w, i * si + k * sk])
+                                    if (v < lo or v > hi) and math.isfinite(v):
+                                        if _flag(gdq, i, k + 1, y, x, jump):
+                                            newj[nnew] = i * si + k * sk
+                                            nnew += 1
                     elif mode == 1:
                         for j in range(n):
                             work2[j] = abs(np.float64(buf[w, j]))
@@ -341,7 +344,7 @@ def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, kp, out):
 
                     nprim += nnew
                     if flag_4_neighbors and not have_med and (injump[w] or nnew > 0):
-                        med = _pixel_median(buf, w, n, work, ta, tb)
+                        med = _row_nanmedian(buf[w], n, w32, ta32, tb32, samp)
                         sig = math.sqrt(abs(med) + var_rn)
                         if sig == 0.0:
                             sig = np.nan
@@ -376,26 +379,34 @@ def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, kp, out):
 @njit(cache=True)
 def _trig_row(sci, gdq, gain, med, sig, rowtrig, i, g, r, kp, out):
     """Neighbour triggers of row r in plane (i, g): JUMP set and min < ratio < max.
-    Returns whether any pixel triggers; ``out`` (nx bool) is filled only if the hint is set."""
+    Returns how many pixels trigger; their columns are written to ``out[:count]`` in
+    increasing order (nothing is scanned unless the row's hint is set)."""
     if rowtrig[i, g, r] == 0:
-        return False
+        return 0
     nb_min = kp.min_jump_to_flag_neighbors
     nb_max = kp.max_jump_to_flag_neighbors
     jump = kp.jump
     badbits = kp.dnu | kp.sat
-    nx = out.shape[0]
-    anyt = False
+    nx = gdq.shape[3]
+    cnt = 0
     for x in range(nx):
-        t = False
         f = gdq[i, g, r, x]
         if (f & jump) and not (f & badbits) and not (gdq[i, g - 1, r, x] & badbits):
             gn = gain[r, x]
             d = np.float32(sci[i, g, r, x] * gn) - np.float32(sci[i, g - 1, r, x] * gn)
             rr = abs(np.float64(d) - med[r, x]) / sig[r, x]
-            t = rr < nb_max and rr > nb_min
-        out[x] = t
-        anyt = anyt or t
-    return anyt
+            if rr < nb_max and rr > nb_min:
+                out[cnt] = x
+                cnt += 1
+    return cnt
+
+
+@njit(cache=True)
+def _flag_at(gdq, i, g, y, x, badbits, jump):
+    """JUMP on pixel (y, x) of plane (i, g) unless it is SATURATED / DO_NOT_USE."""
+    f = gdq[i, g, y, x]
+    if (f & badbits) == 0:
+        gdq[i, g, y, x] = f | jump
 
 
 @njit(cache=True, parallel=True)
@@ -405,38 +416,38 @@ def _neighbors_kernel(sci, gdq, gain, med, sig, rowtrig, kp):
     ``kp.max_jump_to_flag_neighbors`` flags its four
     neighbours JUMP (where they are not SATURATED / DO_NOT_USE). Triggers are taken from
     the state before the plane is modified: rows are walked in order with a 3-row window
-    whose next row is evaluated before the current row is written. prange over integrations.
+    of trigger lists whose next row is found before the current row is written (a pixel is
+    flagged from a trigger in its row, the row above or the row below; the flags are ORs,
+    so their order does not matter). prange over integrations.
     """
     nints, ngroups, ny, nx = sci.shape
     jump = kp.jump
     badbits = kp.dnu | kp.sat
     for i in prange(nints):
-        ta = np.zeros(nx, dtype=np.bool_)
-        tb = np.zeros(nx, dtype=np.bool_)
-        tc = np.zeros(nx, dtype=np.bool_)
+        ta = np.empty(nx, dtype=np.int64)
+        tb = np.empty(nx, dtype=np.int64)
+        tc = np.empty(nx, dtype=np.int64)
         for g in range(1, ngroups):
             tp = ta
             tcur = tb
             tn = tc
-            hp = False
+            hp = 0
             hc = _trig_row(sci, gdq, gain, med, sig, rowtrig, i, g, 0, kp, tcur)
-            hn = False
+            hn = 0
             if ny > 1:
                 hn = _trig_row(sci, gdq, gain, med, sig, rowtrig, i, g, 1, kp, tn)
             for y in range(ny):
-                if hp or hc or hn:
-                    for x in range(nx):
-                        fl = False
-                        if hc:
-                            fl = tcur[x] or (x > 0 and tcur[x - 1]) or (x < nx - 1 and tcur[x + 1])
-                        if hp and tp[x]:
-                            fl = True
-                        if hn and tn[x]:
-                            fl = True
-                        if fl:
-                            f = gdq[i, g, y, x]
-                            if (f & badbits) == 0:
-                                gdq[i, g, y, x] = f | jump
+                for t in range(hc):
+                    x = tcur[t]
+                    _flag_at(gdq, i, g, y, x, badbits, jump)
+                    if x > 0:
+                        _flag_at(gdq, i, g, y, x - 1, badbits, jump)
+                    if x < nx - 1:
+                        _flag_at(gdq, i, g, y, x + 1, badbits, jump)
+                for t in range(hp):
+                    _flag_at(gdq, i, g, y, tp[t], badbits, jump)
+                for t in range(hn):
+                    _flag_at(gdq, i, g, y, tn[t], badbits, jump)
                 # rotate the window: next row's triggers are computed before it is written
                 tmp = tp
                 tp = tcur
@@ -444,7 +455,7 @@ def _neighbors_kernel(sci, gdq, gain, med, sig, rowtrig, kp):
                 tn = tmp
                 hp = hc
                 hc = hn
-                hn = False
+                hn = 0
                 if y + 2 < ny:
                     hn = _trig_row(sci, gdq, gain, med, sig, rowtrig, i, g, y + 2, kp, tn)
 

@@ -278,12 +278,103 @@ def _clipped_abs_median(absd, n, tmp, ta, tb):
 
 
 @njit(cache=True)
-def _pixel_median(buf, w, n, work, ta, tb):
-    """nanmedian of buf[w, :n] (float64)."""
+def _bracket_round(src, m, klo, khi, dst, samp):
+    """One bracketing round for the order statistics klo <= khi of src[:m] (no NaN unless
+    ``src`` is the raw row: NaN is in no count). A sample of 32 values gives a bracket
+    [lo, hi] around the ranks; one pass counts the values below it and copies those inside
+    it to ``dst``. Returns (number below, number inside, number of non-NaN values), or
+    (-1, 0, 0) if some stretch of m // ns values is all NaN."""
+    ns = 64 if m >= 1024 else 32
+    step = m // ns
+    for t in range(ns):
+        j = t * step
+        v = src[j]
+        while math.isnan(v) and j < (t + 1) * step - 1:
+            j += 1
+            v = src[j]
+        if math.isnan(v):
+            return -1, 0, 0
+        samp[t] = v
+    dr = 9 if ns == 64 else 7
+    rlo = (klo * ns) // m - dr
+    rhi = (khi * ns) // m + dr
+    sa = samp[:ns]
+    ta = samp[64:64 + ns]
+    tb = samp[128:128 + ns]
+    lo_v = _kth_branchless(sa, ns, max(rlo, 0), ta, tb)
+    hi_v = _kth_branchless(sa, ns, min(rhi, ns - 1), ta, tb)
+    if rlo < 0:
+        lo_v = -np.inf
+    if rhi > ns - 1:
+        hi_v = np.inf
+    nb = 0
+    nc = 0
+    na = 0
+    for j in range(m):
+        v = src[j]
+        nb += v < lo_v
+        na += v > hi_v
+        dst[nc] = v
+        nc += (v >= lo_v) & (v <= hi_v)
+    return nb, nc, nb + nc + na
+
+
+@njit(cache=True)
+def _row_nanmedian(row, n, work, ta, tb, samp):
+    """nanmedian of row[:n] as float64 (numpy's value; NaN if every value is NaN).
+
+    ``row`` is only read (float32 or float64); ``work``/``ta``/``tb`` (same dtype, size >= n)
+    and ``samp`` (size >= 192) are scratch. The two middle order statistics are narrowed down
+    by bracketing rounds (:func:`_bracket_round`: a sample of 32 values, then one pass
+    keeping the values between two sample values on either side of the target ranks, about
+    half of them), then selected among the few left; when a bracket misses a rank, they are
+    selected among all values. Order statistics do not depend on the algorithm, and float32 ->
+    float64 is exact and keeps the order, so the result is bit for bit that of
+    :func:`_median_any` on the float64 values: the middle value, or ``0.5 * (lo + hi)`` in
+    float64.
+    """
+    ok = False
     m = 0
-    for j in range(n):
-        v = buf[w, j]
-        if not math.isnan(v):
+    klo = 0
+    khi = 0
+    if n > 256:
+        # the first round reads the row (NaN counted nowhere), later ones work in place
+        nb, nc, m = _bracket_round(row, n, (n - 1) // 2, n // 2, work, samp)
+        if nb >= 0:
+            klo = (m - 1) // 2 - nb
+            khi = m // 2 - nb
+            ok = klo >= 0 and khi < nc
+            m = nc
+            shrink = True
+            while ok and shrink and m > 256:
+                nb, nc, mm = _bracket_round(work, m, klo, khi, work, samp)
+                klo -= nb
+                khi -= nb
+                ok = klo >= 0 and khi < nc
+                shrink = 4 * nc < 3 * m  # many equal values: stop narrowing
+                m = nc
+    if not ok:
+        # select among all values
+        m = 0
+        for j in range(n):
+            v = row[j]
             work[m] = v
-            m += 1
-    return _median_any(work, m, ta, tb)
+            m += not math.isnan(v)
+        if m == 0:
+            return np.nan
+        klo = (m - 1) // 2
+        khi = m // 2
+    a = _kth_branchless(work, m, klo, ta, tb)
+    if khi == klo:
+        return np.float64(a)
+    # the next order statistic: a again if it occurs more than klo + 1 times, else the
+    # smallest value above it
+    cle = 0
+    b = np.inf
+    for j in range(m):
+        v = work[j]
+        cle += v <= a
+        b = min(b, v) if v > a else b
+    if cle > khi:
+        b = a
+    return 0.5 * (np.float64(a) + np.float64(b))

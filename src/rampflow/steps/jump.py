@@ -78,10 +78,14 @@ Deliberate differences (none change the flags for ordinary data):
 * PRIMECRS / EXTNCRS (``header_updates``) are known only after every chunk was processed.
 
 Speed and memory: stcal builds several float64 copies of the whole cube (differences,
-ratios, masks); here each pixel's differences are formed in a small per-thread buffer and
-every branch runs per pixel in numba (prange over rows), so the only extra memory is a few
-MB per thread plus 2-D per-pixel arrays. Neighbour flagging walks each group plane row by
-row; after-jump flagging and the DO_NOT_USE/SATURATED clean-up run only when needed. With
+ratios, masks); here the differences of a block of up to 256 pixels of a row are formed
+in a per-thread buffer (at most ~16 MB) and every branch runs per pixel in numba (prange
+over rows), so the only extra memory is that buffer per thread plus 2-D per-pixel arrays.
+Medians are exact order statistics found by bracketing (:mod:`rampflow.kernels.order_stats`);
+sigma clipping decides a column from its mean, std and counts where that is certain and
+runs astropy's algorithm exactly otherwise (:mod:`rampflow.kernels.jump_sigclip`), so the
+flags are unchanged. Neighbour flagging walks each group plane row by row from sparse lists
+of triggers; after-jump flagging and the DO_NOT_USE/SATURATED clean-up run only when needed. With
 row chunks the halo rows were already detected by the previous chunk and are reused
 (:class:`RowCache`). On a 155-integration x 70-group NIRSpec TSO piece the result is
 identical to jwst's and about 10-20x faster.
@@ -276,8 +280,9 @@ def run_detection(sci, gdq, pdq, readnoise_2d, gain_2d, params: JumpParams | Non
 
     nd = max(ngroups - 1, 1)
     n = nints * nd
-    # pixels per block: the block's differences (float32) take at most ~4 MB per thread
-    width = int(min(nx, max(16, (4 << 20) // (4 * n))))
+    # pixels per block: 256 (long contiguous reads of each plane), or fewer so that the
+    # block's differences (float32) take at most ~16 MB per thread
+    width = int(min(nx, 256, max(16, (16 << 20) // (4 * n))))
     detecting = mode != K.MODE_SKIP
     kp = K.KernelParams(
         mode=int(mode), only_use_ints=bool(p.only_use_ints), nframes=float(int(nframes)),
