@@ -34,7 +34,7 @@ pixel the last axis, so every step of the recursions is a SIMD loop over the blo
 pixels amortise the loop overheads best on 19 to 69 differences). Scratch is per thread,
 allocated once, of size (NSCRATCH, ngroups, BLOCK); nothing the size of a row or of the cube
 is allocated. The kernel releases the GIL (the runner reads the next chunk meanwhile). The
-median count-rate guess uses the shared quickselect (:mod:`.order_stats`); the block's
+median count-rate guess is in :mod:`.likely_median` (a selection from a bracket around the mean); the block's
 inputs and DQ are in :mod:`.likely_blocks`, the exposure combination in :mod:`.likely_combine`.
 """
 
