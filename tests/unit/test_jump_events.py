@@ -363,3 +363,33 @@ def test_chunks_need_the_prepass():
                      slice(0, 5))
     with pytest.raises(ValueError, match="needs its input ramp"):
         step.prepare(None, 100.0)
+
+
+# --- the regions' area filter ------------------------------------------------------------
+
+def test_filter_areas_keeps_a_ring_by_its_filled_area_and_drops_small_boxes():
+    """A 5 x 5 ring has 16 pixels and a filled area of 25: kept at 20, dropped at 26; a
+    jump with its four flagged neighbours (a 3 x 3 box, 5 pixels) never reaches 15."""
+    img = np.zeros((20, 30), np.uint8)
+    img[2:7, 2:7] = 1
+    img[3:6, 3:6] = 0                      # the ring (16 pixels, 25 filled)
+    img[12, 20:23] = 1
+    img[11:14, 21] = 1                     # a plus: 5 pixels in a 3 x 3 box
+    assert [e[0] for e in E.filter_areas(img, 20)] == [(4.0, 4.0)]
+    assert E.filter_areas(img, 26) == []
+    assert [e[0] for e in E.filter_areas(img, 5)] == [(4.0, 4.0), (21.0, 12.0)]
+    assert [e[0] for e in E.filter_areas(img, 6)] == [(4.0, 4.0)]
+
+
+def test_filter_areas_equals_stcals_on_random_planes():
+    sk_filter = pytest.importorskip("stcal.jump.jump")._sk_filter_areas
+    rng = np.random.default_rng(3)
+    for trial in range(60):
+        ny, nx = rng.integers(5, 60, 2)
+        img = (rng.random((ny, nx)) < rng.uniform(0.02, 0.6)).astype(np.uint8)
+        if trial % 3 == 0:                 # rings: regions whose holes count
+            yy, xx = np.mgrid[:ny, :nx]
+            r = np.hypot(yy - ny / 2, xx - nx / 2)
+            img |= ((r > 3) & (r < 4.5)).astype(np.uint8)
+        for threshold in (1, 5, 9, 15.0, 40):
+            assert E.filter_areas(img, threshold) == sk_filter(img, threshold), (trial, threshold)
