@@ -353,30 +353,14 @@ def pars_reftype(step: str) -> str:
 
 def read_pars_file(path) -> dict:
     """The ``parameters`` of a CRDS parameter reference file (stpipe's ASDF step config:
-    ``class``, ``name``, ``parameters``, optional ``meta``). Raises ReferenceError naming the
-    file when it is not one."""
-    import asdf  # heavy (imports its extensions); only parameter files need it
+    ``class``, ``name``, ``parameters``, optional ``meta``; read by :mod:`rampflow.pars_files`).
+    Raises ReferenceError naming the file when it is not one."""
+    from .pars_files import ParsFileError, read_parameters
 
     try:
-        with asdf.open(str(path), lazy_load=False, memmap=False) as af:
-            tree = af.tree
-            params = tree.get("parameters")
-            if not isinstance(params, dict):
-                raise ReferenceError(f"{path}: not a CRDS parameter file (no 'parameters' mapping in its ASDF tree)")
-            return {str(k): _plain(v) for k, v in params.items()}
-    except ReferenceError:
-        raise
-    except Exception as exc:
-        raise ReferenceError(f"{path}: cannot read as a CRDS parameter (ASDF) file: {exc}") from exc
-
-
-def _plain(value):
-    """ASDF / numpy scalars as plain Python values (so they compare and print as the config's)."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+        return read_parameters(path)
+    except ParsFileError as exc:
+        raise ReferenceError(str(exc)) from exc
 
 
 def find_pars_file(meta: ExposureMeta, step: str, overrides: dict | None = None,
