@@ -18,26 +18,38 @@ import pytest
 # session-scoped fixtures (shared simulated cases, the SLURM cluster) live until the session
 # ends, as before.
 
-_fixture_scopes: list[str] = []   # scopes of the fixtures being set up, innermost last
-_module_dirs: list = []           # directories made by the current module's fixtures and tests
-_module_failed = [False]
+class _ScratchTracker:
+    """The scopes of the fixtures being set up (innermost last), the directories made by the
+    current module's fixtures and tests, and whether one of its tests failed. Registered as a
+    plugin (below): a conftest's own hooks are not called for session-scoped fixtures, whose
+    node is the session, outside this folder."""
+
+    def __init__(self):
+        self.scopes: list[str] = []
+        self.dirs: list = []
+        self.failed = False
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(self, fixturedef, request):
+        self.scopes.append(fixturedef.scope)
+        try:
+            return (yield)
+        finally:
+            self.scopes.pop()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        if report.failed:
+            self.failed = True
+        return report
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_fixture_setup(fixturedef, request):
-    _fixture_scopes.append(fixturedef.scope)
-    try:
-        return (yield)
-    finally:
-        _fixture_scopes.pop()
+_scratch = _ScratchTracker()
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item, call):
-    report = yield
-    if report.failed:
-        _module_failed[0] = True
-    return report
+def pytest_configure(config):
+    config.pluginmanager.register(_scratch, "rampflow-scratch-tracker")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -48,19 +60,19 @@ def _module_scratch(tmp_path_factory):
 
     def recording_mktemp(basename, numbered=True):
         path = mktemp(basename, numbered=numbered)
-        if "session" not in _fixture_scopes:
-            _module_dirs.append(path)
+        if "session" not in _scratch.scopes:
+            _scratch.dirs.append(path)
         return path
 
-    _module_dirs.clear()
-    _module_failed[0] = False
+    _scratch.dirs.clear()
+    _scratch.failed = False
     tmp_path_factory.mktemp = recording_mktemp
     yield
     del tmp_path_factory.mktemp   # back to the class's method
-    if not _module_failed[0]:
-        for path in _module_dirs:
+    if not _scratch.failed:
+        for path in _scratch.dirs:
             shutil.rmtree(path, ignore_errors=True)
-    _module_dirs.clear()
+    _scratch.dirs.clear()
 
 
 def make_uncal(path, data: np.ndarray, *, instrument="NIRSPEC", detector="NRS1", exp_type="NRS_BRIGHTOBJ",
