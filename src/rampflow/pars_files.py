@@ -13,6 +13,8 @@ error a user sees is asdf's.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 #: the magic of an ASDF binary block
@@ -47,7 +49,7 @@ def _yaml_tree(path):
     if not data.startswith(b"#ASDF") or _BLOCK_MAGIC in data:
         return None
     try:
-        tree = yaml.load(data, Loader=_TagTolerantLoader)
+        tree = yaml.load(data, Loader=_loader_class())
     except yaml.YAMLError:
         return None
     return tree if isinstance(tree, dict) else None
@@ -63,7 +65,10 @@ def _asdf_tree(path):
         raise ParsFileError(f"{path}: cannot read as a CRDS parameter (ASDF) file: {exc}") from exc
 
 
+@functools.cache
 def _loader_class():
+    """PyYAML's safe loader class that takes a node with a tag it does not know as its plain
+    value (made on first use, PyYAML imported only then)."""
     import yaml
 
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -80,20 +85,6 @@ def _loader_class():
 
     TagTolerantLoader.add_multi_constructor("", untagged)
     return TagTolerantLoader
-
-
-class _LazyLoader:
-    """The loader class, made on first use (PyYAML imported only then)."""
-
-    _cls = None
-
-    def __call__(self, stream):
-        if _LazyLoader._cls is None:
-            _LazyLoader._cls = _loader_class()
-        return _LazyLoader._cls(stream)
-
-
-_TagTolerantLoader = _LazyLoader()
 
 
 def _plain(value):
