@@ -102,7 +102,18 @@ def warm_jit(ngroups: int) -> None:
     one = np.ones((2, 8), np.float32)
     setup = rf.prepare_ramp_fit(meta, one, one, algorithm="LIKELY")
     sci = np.cumsum(np.ones(shape, np.float32), axis=1)
-    rf.fit_ramps(sci, np.zeros(shape, np.uint8), np.zeros((2, 8), np.uint32), setup, slice(0, 2))
+    for chisq in (True, False):  # the step asks for chi square only with save_opt
+        rf.fit_ramps(sci, np.zeros(shape, np.uint8), np.zeros((2, 8), np.uint32), setup, slice(0, 2), chisq=chisq)
+    # the reading of row chunks (compiled too): rows of a tiny big-endian float32 / uint8 cube
+    import tempfile
+
+    from rampflow.io.blocks import DiskCube
+    with tempfile.TemporaryFile() as f:
+        f.write(sci.astype(">f4").tobytes() + np.zeros(shape, np.uint8).tobytes())
+        f.flush()
+        for cube, dtype in ((DiskCube(f.name, 0, ">f4", shape), np.float32),
+                            (DiskCube(f.name, sci.nbytes, np.uint8, shape), np.uint8)):
+            cube.read_rows(f.fileno(), slice(None), slice(0, 1), np.empty((2, ngroups, 1, 8), dtype))
 
 
 def run_case(name: str, workdir: Path, threads: int, with_jwst: bool, chunk_mb: float,

@@ -217,6 +217,34 @@ def test_truncated_ramp_names_file_and_extension(uncal_factory, tmp_path):
             rf.read(slice(1, 2))
 
 
+def test_row_chunks_of_a_ramp_product_cut_short_name_the_file(uncal_factory, tmp_path):
+    """Row chunks of a float32 ramp product (read plane by plane from compiled code) equal
+    the planes as written, for every row and integration range, and a product cut short
+    after it was opened gives a ProductError naming the file, not a crash or stale data."""
+    import os
+
+    path, data = uncal_factory(shape=(3, 4, 5, 6))
+    out = tmp_path / "x_ramp.fits"
+    with io.open_ramp(path) as rf:
+        _write_chunks(rf, out)
+    with fits.open(out) as h:
+        sci_all = h["SCI"].data.astype(np.float32)
+        gdq_all = h["GROUPDQ"].data.copy()
+        start = h["SCI"].fileinfo()["datLoc"]
+    np.testing.assert_array_equal(sci_all, data.astype(np.float32) * 0.5)
+    with io.open_ramp(out) as rf:
+        for ints in (slice(None), slice(1, 2), slice(2, 3)):
+            for r0 in range(5):
+                for r1 in range(r0 + 1, 5):  # fewer rows than the frame: the plane-by-plane path
+                    sci, gdq = rf.read(ints, slice(r0, r1), reuse=True)
+                    assert sci.dtype == np.float32 and sci.dtype.isnative and sci.flags.c_contiguous
+                    np.testing.assert_array_equal(sci, sci_all[ints, :, r0:r1])
+                    np.testing.assert_array_equal(gdq, gdq_all[ints, :, r0:r1])
+        os.truncate(out, start + 3 * 4 * 5 * 6 * 4 // 2)  # half of SCI left
+        with pytest.raises(io.ProductError, match=r"x_ramp\.fits: file ends at byte \d+"):
+            rf.read(slice(None), slice(1, 2))
+
+
 def test_empty_asdf_extension_opens_without_warnings(uncal_factory, tmp_path):
     import warnings
 

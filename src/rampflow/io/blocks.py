@@ -199,6 +199,41 @@ class DiskCube:
 
         _run_slabs(one, list(range(shape[0])))
 
+    def can_read_rows(self) -> bool:
+        """Whether :meth:`read_rows` handles this cube (4-D, values of 1 or 4 bytes)."""
+        return len(self.shape) == 4 and self.disk.itemsize in (1, 4)
+
+    def read_rows(self, fd: int, ints: slice, rows: slice, out: np.ndarray) -> None:
+        """The block ``[ints, :, rows, :]`` into ``out`` (C-contiguous, the block's shape, the
+        on-disk type in native byte order): one ``pread`` per group plane issued from compiled
+        code, each plane byte-swapped while it is in the CPU cache.
+
+        For row chunks of a long cube this replaces :meth:`read`'s system calls made one by
+        one from Python and its separate byte-swap pass (a 1-row chunk of a 155 x 70 group
+        TSO segment is 10850 slabs of 8 kB, whose Python-side handling cost more than the
+        reading): about 3x less CPU time, the same bytes. Single-threaded (the runner reads
+        the next chunk while the current one is processed)."""
+        from ..kernels.row_read import _read_rows
+
+        if not self.can_read_rows():
+            raise ValueError(f"{self.path}: rows can only be read this way from 4-D cubes of 1- or 4-byte values")
+        for s in (ints, rows):
+            if s.step not in (None, 1):
+                raise ValueError(f"{self.path}: only contiguous slices can be read, got {s}")
+        shape = self.block_shape(ints, rows)
+        if tuple(out.shape) != shape or out.dtype.itemsize != self.disk.itemsize or not out.flags.c_contiguous:
+            raise ValueError(f"{self.path}: read target must be C-contiguous {self.disk.newbyteorder('=')} "
+                             f"{shape}; got {out.dtype} {out.shape}")
+        item = self.disk.itemsize
+        swap = self.disk.byteorder not in ("=", "|") and item > 1
+        out8 = out.view(np.uint8)
+        out32 = out.view(np.uint32) if item == 4 else np.empty((1, 1, 1, 1), np.uint32)
+        stop = _read_rows(fd, self.offset, self.shape[2], ints.indices(self.shape[0])[0],
+                          rows.indices(self.shape[2])[0], out8, out32, swap)
+        if stop >= 0:
+            raise ProductError(f"{self.path}: file ends at byte {stop} but the data run further "
+                               f"(truncated file?)")
+
     def write(self, fd: int, ints: slice, rows: slice, arr: np.ndarray, dtype,
               scratch: np.ndarray | None = None) -> None:
         """Store ``arr`` (in-memory ``dtype``) as the block ``[ints, :, rows, :]``.

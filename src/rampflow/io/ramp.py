@@ -152,6 +152,15 @@ class RampFile:
         bufs = self._buffers.setdefault(slot, {}) if reuse else {}
         shape = self._sci_disk.block_shape(ints, rows)
         n = int(np.prod(shape))
+        if self._reads_rows(rows):
+            sci = self._buffer(bufs, "sci", 4 * n)[:4 * n].view(np.float32).reshape(shape)
+            gdq = self._buffer(bufs, "gdq", n)[:n].reshape(shape)
+            self._sci_disk.read_rows(self._fd, ints, rows, sci)
+            if self._gdq_disk is None:
+                gdq[...] = 0
+            else:
+                self._gdq_disk.read_rows(self._fd, ints, rows, gdq)
+            return sci, gdq
         if self._sci_disk.disk == np.dtype(">f4") and not _is_scaled(self.sci_header):
             # float32 on disk: read straight into the result
             sci = self._sci_disk.read(self._fd, ints, rows, buffer=self._buffer(bufs, "sci", 4 * n))
@@ -168,6 +177,16 @@ class RampFile:
             if gdq.dtype != np.uint8:
                 gdq = _scaled(gdq, self._gdq_header, np.uint8)
         return sci, gdq
+
+    def _reads_rows(self, rows: slice) -> bool:
+        """Whether :meth:`read` reads chunks of ``rows`` plane by plane from compiled code
+        (:meth:`.blocks.DiskCube.read_rows`): chunks of fewer rows than a frame (whole frames
+        are one system call per integration) of unscaled float32 SCI and uint8 GROUPDQ (a
+        ramp product's)."""
+        r0, r1, _ = rows.indices(self.shape[2])
+        return (r1 - r0 < self.shape[2] and self._sci_disk.disk == np.dtype(">f4")
+                and not _is_scaled(self.sci_header)
+                and (self._gdq_disk is None or self._gdq_disk.disk == np.dtype(np.uint8)))
 
     def _read_scaled(self, ints: slice, rows: slice, sci: np.ndarray) -> None:
         """SCI stored as integers (an uncal's uint16) into the float32 ``sci``, BZERO / BSCALE

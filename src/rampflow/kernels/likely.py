@@ -488,7 +488,7 @@ def _exact_scratch(n, P):
 
 @njit(parallel=True, nogil=True, cache=True, error_model="numpy")
 def _likely_kernel(sci, gdq, pdq, gain, rnoise, dark, zf, use_zf, nframes, first, last, coef, one_ok,
-                   two_ok, t1, t2, nworkers, o_sci, o_err, o_vp, o_vr, o_chi, o_dq):
+                   two_ok, t1, t2, nworkers, want_chi, o_sci, o_err, o_vp, o_vr, o_chi, o_dq):
     """Fit every integration of a row chunk.
 
     sci float32 / gdq uint8 (nints, ngroups, nrows, nx); pdq uint32, gain float32, rnoise
@@ -497,7 +497,8 @@ def _likely_kernel(sci, gdq, pdq, gain, rnoise, dark, zf, use_zf, nframes, first
     does); groups outside [first, last] count as DO_NOT_USE; coef float64 (5, n): delta_t,
     alpha_ph, alpha_rn, beta_ph, beta_rn (n = number of differences); one_ok / two_ok
     float64 (n) (where a one / two-difference omission may be tried). Outputs float32 /
-    uint32 (nints, nrows, nx).
+    uint32 (nints, nrows, nx); o_chi, the final fit's chi square, only with ``want_chi``
+    (else it is left as it is; the final fit then skips what only chi square needs).
 
     Work is split into (row, integration) tasks dealt round-robin to ``nworkers`` workers
     (the threads), each with its own scratch allocated once: the load stays balanced when a
@@ -545,12 +546,14 @@ def _likely_kernel(sci, gdq, pdq, gain, rnoise, dark, zf, use_zf, nframes, first
                 for p in range(P):
                     crg[p] = cr[p] * (cr[p] > 0) + np.float64(dark[r, c0 + p]) if p < npx else 0.0
                 _fast_fit(db, ub, n, crg, gb, rb, coef[1], coef[2], coef[3], coef[4], FW, FS, False, one_ok, two_ok,
-                          t1, t2)
+                          t1, t2, want_chi)
                 for p in range(npx):
                     c = c0 + p
                     o_sci[it, r, c] = np.float32(FS[_F_RC, p])
                     o_err[it, r, c] = np.float32(FS[_F_RU, p])
                     o_vp[it, r, c] = np.float32(FS[_F_RP, p])
                     o_vr[it, r, c] = np.float32(FS[_F_RR, p])
-                    o_chi[it, r, c] = np.float32(FS[_F_RX, p])
+                if want_chi:
+                    for p in range(npx):
+                        o_chi[it, r, c0 + p] = np.float32(FS[_F_RX, p])
                 _block_dq(pdq, r, c0, npx, qb, ub, u0, it, o_dq)

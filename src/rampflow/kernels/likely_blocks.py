@@ -22,6 +22,9 @@ def _block_inputs(sci, gdq, zf, use_zf, nframes, first, last, dt, it, r, c0, npx
     division), its group flags qb (npts, P) (groups outside [first, last] DO_NOT_USE) and
     use masks ub / u0 (n, P) (1 where both groups of a difference are unflagged). Padding
     pixels (a partial last block) get a harmless flat, usable ramp."""
+    if not use_zf:
+        _block_inputs_plain(sci, gdq, first, last, dt, it, r, c0, npx, db, qb, ub, u0)
+        return
     n, P = db.shape
     npts = n + 1
     for k in range(n):
@@ -55,6 +58,41 @@ def _block_inputs(sci, gdq, zf, use_zf, nframes, first, last, dt, it, r, c0, npx
             u0[k, p] = u
         for p in range(npx, P):
             ub[k, p] = 1
+
+
+@njit(cache=True, error_model="numpy")
+def _block_inputs_plain(sci, gdq, first, last, dt, it, r, c0, npx, db, qb, ub, u0):
+    """:func:`_block_inputs` without a zero frame: the same values, each loop over the block's
+    pixels on contiguous views of one group's row (each group read once), so that it runs in
+    SIMD (about 3x faster than indexing the cubes pixel by pixel)."""
+    n, P = db.shape
+    lo = sci[it, 0, r, c0:c0 + npx]
+    for k in range(n):
+        hi = sci[it, k + 1, r, c0:c0 + npx]
+        d = dt[k]
+        dk = db[k]
+        for p in range(npx):
+            dk[p] = np.float32(hi[p] - lo[p]) / d
+        for p in range(npx, P):
+            dk[p] = 0.0
+        lo = hi
+    for k in range(n + 1):
+        extra = _DNU if (k < first or k > last) else np.uint8(0)
+        src = gdq[it, k, r, c0:c0 + npx]
+        qk = qb[k]
+        for p in range(npx):
+            qk[p] = src[p] | extra
+    for k in range(n):
+        a = qb[k]
+        b = qb[k + 1]
+        uk = ub[k]
+        vk = u0[k]
+        for p in range(npx):
+            u = np.uint8((a[p] | b[p]) == 0)
+            uk[p] = u
+            vk[p] = u
+        for p in range(npx, P):
+            uk[p] = 1
 
 
 @njit(cache=True, error_model="numpy")

@@ -51,10 +51,13 @@ MARGIN = 1e-7
 
 
 @njit(cache=True, error_model="numpy")
-def _fast_fit(d, use, n, crg, gain, rn, aph, arn, bph, brn, W, S, detect, one_ok, two_ok, t1, t2):
+def _fast_fit(d, use, n, crg, gain, rn, aph, arn, bph, brn, W, S, detect, one_ok, two_ok, t1, t2, chisq=True):
     """Fit a block (see the module docstring). S[_RC] rate, S[_RX] chi square, S[_RU]
     uncertainty; without ``detect`` S[_RP] / S[_RR] the variances; with ``detect``
-    S[_CLEAR] 1.0 for a clear pixel (W[_K], W[_R]: the diagonal of K and the residuals r)."""
+    S[_CLEAR] 1.0 for a clear pixel (W[_K], W[_R]: the diagonal of K and the residuals r).
+    ``chisq=False`` (final fit only): S[_RX] is not computed (nor Theta_D and A, which only
+    chi square needs; the other results are the same)."""
+    need_a = detect or chisq
     P = d.shape[1]
     al, be, be2, dm, uf, th, ph = W[_AL], W[_BE], W[_BE2], W[_DM], W[_UF], W[_TH], W[_PH]
     Theta, ThetaD, Phi, PhiD = W[_THE], W[_THED], W[_PHI], W[_PHID]
@@ -110,13 +113,18 @@ def _fast_fit(d, use, n, crg, gain, rn, aph, arn, bph, brn, W, S, detect, one_ok
         if i >= 2:
             for p in range(P):
                 th[i, p] = al[i - 1, p] * th[i - 1, p] - be2[i - 2, p] * th[i - 2, p]
-        for p in range(P):
-            x = d[i, p] * uf[i, p]
-            dm[i, p] = x
-            t = th[i, p]
-            b = be[i - 1, p]
-            Theta[i, p] = Theta[i - 1, p] * b + s * t
-            ThetaD[i + 1, p] = b * ThetaD[i, p] + s * x * t
+        if need_a:
+            for p in range(P):
+                x = d[i, p] * uf[i, p]
+                dm[i, p] = x
+                t = th[i, p]
+                b = be[i - 1, p]
+                Theta[i, p] = Theta[i - 1, p] * b + s * t
+                ThetaD[i + 1, p] = b * ThetaD[i, p] + s * x * t
+        else:
+            for p in range(P):
+                dm[i, p] = d[i, p] * uf[i, p]
+                Theta[i, p] = Theta[i - 1, p] * be[i - 1, p] + s * th[i, p]
     if n >= 2:
         for p in range(P):
             th[n, p] = al[n - 1, p] * th[n - 1, p] - be2[n - 2, p] * th[n - 2, p]
@@ -157,13 +165,14 @@ def _fast_fit(d, use, n, crg, gain, rn, aph, arn, bph, brn, W, S, detect, one_ok
             c = dC[i, p]
             B[p] += dm[i, p] * c
             C[p] += c
-        for p in range(P):
-            r = s * rthn[p]
-            q = ph[i + 1, p]
-            x = dm[i, p]
-            bext = 1.0 if i == 0 else be[i - 1, p]
-            A1[p] += x * r * bext * q * ThetaD[i, p]
-            A2[p] += x * x * th[i, p] * q * rthn[p]
+        if need_a:
+            for p in range(P):
+                r = s * rthn[p]
+                q = ph[i + 1, p]
+                x = dm[i, p]
+                bext = 1.0 if i == 0 else be[i - 1, p]
+                A1[p] += x * r * bext * q * ThetaD[i, p]
+                A2[p] += x * x * th[i, p] * q * rthn[p]
         if detect:
             for p in range(P):
                 dB[i, p] = s * rthn[p] * (ph[i + 1, p] * ThetaD[i + 1, p] + th[i, p] * PhiD[i, p])

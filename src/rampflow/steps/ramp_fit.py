@@ -405,7 +405,7 @@ def count_opt_sizes(gdq, setup: RampFitSetup, zeroframe=None) -> tuple[int, int]
 
 def fit_ramps(sci: np.ndarray, gdq: np.ndarray, pdq: np.ndarray, setup: RampFitSetup, rows: slice,
               *, zeroframe: np.ndarray | None = None, average_dark_current: np.ndarray | None = None,
-              opt_sizes: tuple[int, int] | None = None) -> RampFitResult:
+              opt_sizes: tuple[int, int] | None = None, chisq: bool = True) -> RampFitResult:
     """Fit one chunk of rows (every integration).
 
     sci : float32 (nints, ngroups, nrows, nx), DN; gdq : uint8, same shape; pdq : uint32
@@ -416,14 +416,14 @@ def fit_ramps(sci: np.ndarray, gdq: np.ndarray, pdq: np.ndarray, setup: RampFitS
     opt_sizes : (nseg, ncr) for the fitopt arrays' second axis; default ``setup.opt_sizes``,
         else this chunk's own maxima. Must be at least the chunk's maxima.
     The inputs are not modified. With LIKELY (``setup.likely``), :func:`.ramp_fit_likely.fit_ramps_likely`
-    does the fit (no fitopt; the result carries chi square).
+    does the fit (no fitopt; the result carries chi square, unless ``chisq=False``).
     """
     rows = _check_chunk(sci, gdq, pdq, setup, rows)
     if setup.ref_flags is not None:  # non-finite read noise / gain: flagged for both algorithms
         pdq = pdq | setup.ref_flags[rows]
     if setup.likely is not None:
         lr = likely.fit_ramps_likely(sci, gdq, pdq, setup.likely, rows, zeroframe=zeroframe,
-                                     average_dark_current=average_dark_current)
+                                     average_dark_current=average_dark_current, chisq=chisq)
         return RampFitResult(rate=ArrayDict(lr.rate, _RATE_ALIASES), rateints=ArrayDict(lr.rateints, _RATE_ALIASES),
                              chisq=lr.chisq, chisq_ints=lr.chisq_ints)
     nints, ngroups, nrows, nx = sci.shape
@@ -562,8 +562,8 @@ class RampFit(Step):
         """Fit one chunk of rows (every integration): see :func:`fit_ramps`. ``zeroframe``:
         the chunk's ZEROFRAME (float32 (nints, nrows, nx)) when the ramp has one -- stcal uses
         it whenever the model holds one, whatever ZEROFRAM says (and only with
-        ``suppress_one_group=False``)."""
-        res = fit_ramps(sci, gdq, pdq, self.setup, rows, zeroframe=zeroframe)
+        ``suppress_one_group=False``). LIKELY's chi square only with save_opt (its product)."""
+        res = fit_ramps(sci, gdq, pdq, self.setup, rows, zeroframe=zeroframe, chisq=bool(self.params["save_opt"]))
         for key in RATE_NAMES:
             self._rate[key][rows] = res.rate[key]
             self._ints[key][:, rows] = res.rateints[key]

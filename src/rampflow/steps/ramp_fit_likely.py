@@ -217,14 +217,16 @@ def _coefficients(cov: Covariance) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def fit_ramps_likely(sci: np.ndarray, gdq: np.ndarray, pdq: np.ndarray, setup: LikelySetup, rows: slice, *,
-                     zeroframe: np.ndarray | None = None, average_dark_current: np.ndarray | None = None
-                     ) -> LikelyResult:
+                     zeroframe: np.ndarray | None = None, average_dark_current: np.ndarray | None = None,
+                     chisq: bool = True) -> LikelyResult:
     """Fit one chunk of rows (every integration) with LIKELY.
 
     sci float32 (nints, ngroups, nrows, nx) DN; gdq uint8 (same); pdq uint32 (nrows, nx);
     rows : the chunk's rows in the exposure; zeroframe float32 (nints, nrows, nx) or None
     (used, as stcal does, when NFRAMES >= 2); average_dark_current (nrows, nx), default
     the setup's. Inputs are not modified (the jump flags LIKELY sets show in the DQ).
+    ``chisq=False``: the result's chisq / chisq_ints are None (jwst writes chi square only
+    with save_opt) and the final fit skips what only they need; the other arrays are the same.
     """
     nints, ngroups, nrows, nx = sci.shape
     if (nints, ngroups, nx) != (setup.nints, setup.ngroups, setup.nx):
@@ -247,20 +249,24 @@ def fit_ramps_likely(sci: np.ndarray, gdq: np.ndarray, pdq: np.ndarray, setup: L
     coef, one_ok, two_ok = _coefficients(setup.covar_zf if use_zf else setup.covar)
     dark = setup.dark[rows] if average_dark_current is None else dark_array(average_dark_current, (nrows, nx))
     f32 = {k: np.empty((nints, nrows, nx), np.float32) for k in ("SCI", "ERR", "VAR_POISSON", "VAR_RNOISE")}
-    chi = np.empty((nints, nrows, nx), np.float32)
+    chi = (np.empty if chisq else np.zeros)((nints, nrows, nx), np.float32)
     dq = np.empty((nints, nrows, nx), np.uint32)
     _likely_kernel(sci, gdq, np.ascontiguousarray(pdq), np.ascontiguousarray(setup.gain[rows]),
                    np.ascontiguousarray(setup.readnoise[rows]), np.ascontiguousarray(dark), zf, use_zf,
                    setup.nframes, setup.firstgroup, setup.lastgroup, coef, one_ok, two_ok,
-                   setup.threshold_one, setup.threshold_two, numba.get_num_threads(),
+                   setup.threshold_one, setup.threshold_two, numba.get_num_threads(), chisq,
                    f32["SCI"], f32["ERR"], f32["VAR_POISSON"], f32["VAR_RNOISE"], chi, dq)
     ints = {"SCI": f32["SCI"], "ERR": f32["ERR"], "DQ": dq, "VAR_POISSON": f32["VAR_POISSON"],
             "VAR_RNOISE": f32["VAR_RNOISE"]}
     if nints == 1:
         rate = {k: v[0].copy() for k, v in ints.items()}
+        if not chisq:
+            return LikelyResult(rate=rate, rateints=ints, chisq=None, chisq_ints=None)
         return LikelyResult(rate=rate, rateints=ints, chisq=chi[0].copy(), chisq_ints=chi)
     rate = {k: np.empty((nrows, nx), np.uint32 if k == "DQ" else np.float32) for k in ints}
-    chisq = np.empty((nrows, nx), np.float32)
+    chi_rate = np.empty((nrows, nx), np.float32)
     _combine_kernel(ints["SCI"], ints["ERR"], ints["VAR_POISSON"], ints["VAR_RNOISE"], chi, dq,
-                    rate["SCI"], rate["ERR"], rate["VAR_POISSON"], rate["VAR_RNOISE"], chisq, rate["DQ"])
-    return LikelyResult(rate=rate, rateints=ints, chisq=chisq, chisq_ints=chi)
+                    rate["SCI"], rate["ERR"], rate["VAR_POISSON"], rate["VAR_RNOISE"], chi_rate, rate["DQ"])
+    if not chisq:  # the combination summed the zeros the fit left in chi
+        return LikelyResult(rate=rate, rateints=ints, chisq=None, chisq_ints=None)
+    return LikelyResult(rate=rate, rateints=ints, chisq=chi_rate, chisq_ints=chi)
