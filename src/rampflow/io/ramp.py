@@ -12,7 +12,6 @@ from dataclasses import replace
 
 import numpy as np
 from astropy.io import fits
-from astropy.table import Table
 
 from ..meta import ExposureMeta
 from .blocks import DiskCube, _mem_available
@@ -129,7 +128,7 @@ class RampFile:
         self.close()
 
     @property
-    def int_times(self) -> Table | None:
+    def int_times(self):  # astropy Table or None
         return _table(self._hdul, "INT_TIMES")
 
     @property
