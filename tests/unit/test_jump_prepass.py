@@ -144,3 +144,24 @@ def test_chunk_bookkeeping_kernels_match_numpy():
     for i in range(4):
         np.testing.assert_array_equal(a.plane(i), b.plane(i))
         np.testing.assert_array_equal(a.plane(i), expect[i])
+
+
+def test_max_box_area_kernel_matches_scipy_regions():
+    """The snowball search's pre-check: each plane's largest 8-connected region box equals
+    what scipy's labelling (8-connectivity) and find_objects give (0 for an empty plane)."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(12)
+    cube = (rng.random((6, 17, 40)) < np.array([0.0, 0.02, 0.08, 0.2, 0.45, 0.0])[:, None, None]).astype(np.uint8)
+    cube *= JUMP
+    cube[5, 3, 5] = cube[5, 4, 6] = cube[5, 5, 7] = cube[5, 6, 8] = JUMP  # a diagonal: box 4 x 4
+    cube[5, 10, 30:33] = JUMP | SAT
+    cube[0] |= SAT                                   # another bit only: no region
+    boxes = np.zeros(6, np.int64)
+    KB._max_box_area_kernel(cube, JUMP, boxes)
+    for g in range(6):
+        lab, _ = ndimage.label(cube[g] & JUMP, structure=np.ones((3, 3)))
+        want = max([(b[0].stop - b[0].start) * (b[1].stop - b[1].start) for b in ndimage.find_objects(lab)],
+                   default=0)
+        assert boxes[g] == want, g
+    assert boxes[0] == 0 and boxes[5] == 16
