@@ -8,8 +8,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 import rampflow.kernels as kernels
 
 
@@ -65,15 +63,3 @@ def test_the_package_stamps_numbas_cache_folder_on_import(tmp_path):
     folder, same = out.stdout.split()
     assert folder.startswith(str(tmp_path / "numba"))
     assert same == "True"
-
-
-@pytest.mark.parametrize("given,want", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
-def test_openmp_threads_wait_passively_unless_the_user_says(given, want):
-    """Importing the kernels sets OMP_WAIT_POLICY=PASSIVE for numba's OpenMP threads before
-    any parallel kernel runs, and keeps a value the user set."""
-    code = "import os, rampflow.kernels; print(os.environ['OMP_WAIT_POLICY'])"
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    if given is not None:
-        env["OMP_WAIT_POLICY"] = given
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    assert out.stdout.strip() == want

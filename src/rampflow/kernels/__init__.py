@@ -19,13 +19,6 @@ from pathlib import Path
 
 log = logging.getLogger("rampflow")
 
-# numba's OpenMP threads wait for the next parallel region passively (asleep) rather than
-# spinning: a pass runs many short parallel regions between which the main thread does
-# Python work and the reader's threads convert the next rows; spinning workers take the
-# cores from them (on 2 cores under load, measured in the one-pass job: about 1 s of CPU
-# and of wall time in 14 s). Read by libgomp when numba first loads it; a value the user set wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 _HERE = Path(__file__).resolve().parent
 STAMP = "rampflow-kernels.sha256"
 
