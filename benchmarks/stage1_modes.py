@@ -80,14 +80,17 @@ def plan_jobs(mode: str, uncal: str, out: Path) -> list[dict]:
 
 def job_worker(spec: dict) -> None:
     """Run one job in this process; print RESULT {run, setup, read, write}."""
-    from rampflow import prefetch, runner
     from rampflow.io import timing
 
     t = time.perf_counter()
-    if spec["name"] == "references":
+    if spec["name"] == "references":  # what the workflow's references job imports: not the runner
+        from rampflow import prefetch
+
         with timing.timed("setup"):
             prefetch.prefetch([spec["inputs"]["uncal"]], spec["steps"], overrides={}, context=spec["context"])
     else:
+        from rampflow import runner
+
         if spec.get("mode") == "fallback":  # jump kept out of the one pass, whatever its parameters
             from rampflow.steps.jump import JumpStep
 

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from rampflow import dq, io, runner
+from rampflow.kernels import jump_bits as KB
 from rampflow.simulate import read_truth
 from rampflow.steps import jump_events as E
 from rampflow.steps.jump import JumpParams, run_detection
-from rampflow.steps.jump_stream import SatStore
+from rampflow.steps.jump_stream import DNU, JUMP, SAT, SatStore
 
 CHAIN = ["group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity", "dark_current"]
 SNOW = {"expand_large_events": True}
@@ -103,3 +104,64 @@ def test_saturated_bits_kept_sparse_or_packed():
         np.testing.assert_array_equal(store.plane(i), sat[i])
     assert 1 in store.packed and 0 not in store.packed and 2 not in store.packed
     assert store.nbytes() <= 2 * store.packed_bytes
+
+
+def test_chunk_bookkeeping_kernels_match_numpy():
+    """The pre-pass's per-chunk bookkeeping kernels give numpy's packbits, nonzero and
+    all-planes on the chunk (odd widths: the last byte padded), and SatStore.add_chunk keeps
+    what add does integration by integration."""
+    rng = np.random.default_rng(5)
+    shape = (4, 5, 9, 21)
+    gdq = rng.integers(0, 256, size=shape, dtype=np.uint8) & JUMP
+    gdq |= SAT * (rng.random(shape) < 0.02).astype(np.uint8)  # sparse
+    gdq[1] &= JUMP                                 # no SATURATED in integration 1
+    gdq[2] |= np.uint8(SAT) * (rng.random(shape[1:]) < 0.9).astype(np.uint8)
+    gdq[3, 2] |= DNU                               # one plane DO_NOT_USE in every pixel
+    window = np.zeros((4, 5, 12, 21), np.uint8)
+    window[:, :, 2:11] = gdq
+    chunk = window[:, :, 2:11]                     # a view of a larger window, as the row stream gives
+    bits = np.zeros((4, 5, 30, 3), np.uint8)
+    KB._pack_flag_kernel(chunk, JUMP, bits, 10)
+    np.testing.assert_array_equal(bits[:, :, 10:19], np.packbits((gdq & JUMP) != 0, axis=-1))
+    assert not bits[:, :, :10].any() and not bits[:, :, 19:].any()
+    counts = np.zeros(4, np.int64)
+    planes = np.ones((4, 5), bool)
+    KB._count_flags_kernel(chunk, SAT, DNU, counts, planes)
+    np.testing.assert_array_equal(counts, ((gdq & SAT) != 0).sum(axis=(1, 2, 3)))
+    np.testing.assert_array_equal(planes, ((gdq & DNU) != 0).all(axis=(2, 3)))
+    assert planes[3, 2] and planes.sum() == 1
+    full = (4, 5, 30, 21)
+    a, b = SatStore(full), SatStore(full)
+    expect = np.zeros(full, bool)
+    for rows, part in ((slice(10, 19), chunk), (slice(0, 4), chunk[:, :, 5:])):  # the second: 2 already packed
+        n = np.zeros(4, np.int64)
+        KB._count_flags_kernel(part, SAT, DNU, n, planes)
+        a.add_chunk(rows, part, n)
+        for i in range(4):
+            b.add(i, rows, (part[i] & SAT) != 0)
+        expect[:, :, rows] = (part & SAT) != 0
+    assert sorted(a.packed) == sorted(b.packed) == [2]
+    for i in range(4):
+        np.testing.assert_array_equal(a.plane(i), b.plane(i))
+        np.testing.assert_array_equal(a.plane(i), expect[i])
+
+
+def test_max_box_area_kernel_matches_scipy_regions():
+    """The snowball search's pre-check: each plane's largest 8-connected region box equals
+    what scipy's labelling (8-connectivity) and find_objects give (0 for an empty plane)."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(12)
+    cube = (rng.random((6, 17, 40)) < np.array([0.0, 0.02, 0.08, 0.2, 0.45, 0.0])[:, None, None]).astype(np.uint8)
+    cube *= JUMP
+    cube[5, 3, 5] = cube[5, 4, 6] = cube[5, 5, 7] = cube[5, 6, 8] = JUMP  # a diagonal: box 4 x 4
+    cube[5, 10, 30:33] = JUMP | SAT
+    cube[0] |= SAT                                   # another bit only: no region
+    boxes = np.zeros(6, np.int64)
+    KB._max_box_area_kernel(cube, JUMP, boxes)
+    for g in range(6):
+        lab, _ = ndimage.label(cube[g] & JUMP, structure=np.ones((3, 3)))
+        want = max([(b[0].stop - b[0].start) * (b[1].stop - b[1].start) for b in ndimage.find_objects(lab)],
+                   default=0)
+        assert boxes[g] == want, g
+    assert boxes[0] == 0 and boxes[5] == 16

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 import rampflow.kernels as kernels
 
 
@@ -63,3 +65,15 @@ def test_the_package_stamps_numbas_cache_folder_on_import(tmp_path):
     folder, same = out.stdout.split()
     assert folder.startswith(str(tmp_path / "numba"))
     assert same == "True"
+
+
+@pytest.mark.parametrize("given,want", [(None, "3000"), ("300000", "300000")])
+def test_openmp_spin_is_short_unless_the_user_says(given, want):
+    """Importing the kernels sets GOMP_SPINCOUNT=3000 for numba's OpenMP threads before any
+    parallel kernel runs, and keeps a value the user set."""
+    code = "import os, rampflow.kernels; print(os.environ['GOMP_SPINCOUNT'])"
+    env = {k: v for k, v in os.environ.items() if k != "GOMP_SPINCOUNT"}
+    if given is not None:
+        env["GOMP_SPINCOUNT"] = given
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == want

@@ -156,3 +156,82 @@ def test_window_rows_shift_in_place(by, n):
         moved = np.take(b, range(by, by + n), axis=axis)
         np.testing.assert_array_equal(np.take(a, range(n), axis=axis), moved)
         np.testing.assert_array_equal(np.take(a, range(n, 5), axis=axis), np.take(b, range(n, 5), axis=axis))
+
+
+def test_jump_in_the_stream_reuses_context_rows_without_fingerprints(monkeypatch):
+    """jump (halo 1) after a SCI-changing halo step: in the stream its detection results for
+    the rows it already detected are reused without hashing their input (the stream gives
+    them back unchanged), and the flags equal jump's on all rows at once."""
+    from rampflow.kernels import jump as K
+    from rampflow.meta import ExposureMeta
+    from rampflow.references import Reference
+    from rampflow.steps.jump import JumpStep
+
+    rf = FakeRamp()
+    rng = np.random.default_rng(8)
+    rf.sci = np.cumsum(rng.normal(40.0, 8.0, rf.shape), axis=1).astype(np.float32)
+    rf.sci[1, 2:, 7, 3] += 4000.0  # a jump in row 7 (and rows 6-8 after Smooth)
+    meta = ExposureMeta.from_headers({"INSTRUME": "NIRSPEC", "DETECTOR": "NRS1", "NFRAMES": 1, "TGROUP": 1.0,
+                                      "TFRAME": 1.0, "NGROUPS": NGROUPS}, {}, filename="test", shape=rf.shape)
+
+    def jump():
+        refs = {"readnoise": Reference("readnoise", "hand", {}, {"SCI": np.full((NY, NX), 5.0, np.float32)}),
+                "gain": Reference("gain", "hand", {}, {"SCI": np.full((NY, NX), 1.0, np.float32)})}
+        return JumpStep(meta, refs, flag_4_neighbors=False)
+
+    sci, gdq, pdq = rf.sci.copy(), np.zeros(rf.shape, np.uint8), np.zeros((NY, NX), np.uint32)
+    Smooth("s").process(sci, gdq, pdq, slice(0, NINTS), slice(0, NY))
+    jump().process(sci, gdq, pdq, slice(0, NINTS), slice(0, NY))
+    assert gdq[1, 2, 6:9, 3].all()
+
+    def no_hash(*args):
+        raise AssertionError("fingerprints computed in the row stream")
+
+    monkeypatch.setattr(K, "_row_hash_kernel", no_hash)
+    step = jump()
+    row = NINTS * NGROUPS * NX * 5
+    stream = RowStream(rf, [Smooth("s"), step], np.zeros((NY, NX), np.uint32), chunk_mb=6 * row / 2**20)
+    got = np.zeros(rf.shape, np.uint8)
+    for rows, (_, g, _, _) in stream.chunks("test"):
+        got[:, :, rows] = g
+    np.testing.assert_array_equal(got, gdq)
+    assert step._cache.reused_rows > 0
+
+
+class RawRamp(FakeRamp):
+    """An uncal file's counts: integers 0 .. 65535 as float32 (``sci_is_uint16``)."""
+
+    sci_is_uint16 = True
+
+    def __init__(self):
+        super().__init__()
+        rng = np.random.default_rng(11)
+        self.sci = rng.integers(0, 230, self.shape).astype(np.float32)  # some above FlagNeighbours' 200
+        self.sci[1, 2, 9, 5] = 65535.0
+
+
+@pytest.mark.parametrize("rows_budget", [1, 3, 9])
+def test_raw_counts_context_kept_as_uint16(rows_budget):
+    """The first halo step (no step before it changes SCI) keeps its context's SCI as
+    uint16 when the ramp holds raw counts; later halo steps (after SCI changed) as float32;
+    the results are those of one chunk of all rows."""
+    rf = RawRamp()
+    steps = _chain()[1:]  # FlagNeighbours first: its input is the file's counts
+    steps.insert(0, Step("noop"))
+    steps[0].process = lambda *a: None
+    steps[0].modifies_sci = False
+    row = NINTS * NGROUPS * NX * 5
+    stream = RowStream(rf, steps, np.zeros((NY, NX), np.uint32), chunk_mb=rows_budget * row / 2**20)
+    assert stream.ctx[1].sci.dtype == np.uint16 and stream.ctx[3].sci.dtype == np.float32
+    got = np.zeros(rf.shape, np.float32), np.zeros(rf.shape, np.uint8)
+    for rows, (sci, gdq, _, _) in stream.chunks("test"):
+        got[0][:, :, rows] = sci
+        got[1][:, :, rows] = gdq
+    # the chain without its first step (AddRowIndex "a"): compare with that on all rows at once
+    sci, gdq = rf.sci.copy(), np.zeros(rf.shape, np.uint8)
+    pdq = np.zeros((NY, NX), np.uint32)
+    for s in _chain()[1:]:
+        s.process(sci, gdq, pdq, slice(0, NINTS), slice(0, NY))
+    np.testing.assert_array_equal(got[0], sci)
+    np.testing.assert_array_equal(got[1], gdq)
+    assert 0 < (gdq != 0).mean() < 1

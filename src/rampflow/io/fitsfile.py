@@ -13,7 +13,6 @@ import warnings
 
 import numpy as np
 from astropy.io import fits
-from astropy.table import Table
 
 #: FITS block size in bytes
 BLOCK = 2880
@@ -97,5 +96,7 @@ def _grown(buf: np.ndarray | None, nbytes: int) -> np.ndarray:
 def _table(hdul, name):
     """The binary table ``name`` of ``hdul`` as an astropy Table (a copy), or None if absent."""
     if name in hdul and isinstance(hdul[name], fits.BinTableHDU):
+        from astropy.table import Table  # not at import: the references job never needs it
+
         return Table(hdul[name].data.copy())
     return None

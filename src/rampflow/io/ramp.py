@@ -12,7 +12,6 @@ from dataclasses import replace
 
 import numpy as np
 from astropy.io import fits
-from astropy.table import Table
 
 from ..meta import ExposureMeta
 from .blocks import DiskCube, _mem_available
@@ -129,7 +128,18 @@ class RampFile:
         self.close()
 
     @property
-    def int_times(self) -> Table | None:
+    def sci_is_uint16(self) -> bool:
+        """Whether every SCI value is an integer 0 .. 65535 (an uncal file's counts: 16-bit
+        integers on disk, unsigned or signed with BZERO 32768, BSCALE 1), so uint16 holds it
+        exactly."""
+        disk = self._sci_disk.disk
+        bzero = self.sci_header.get("BZERO", 0) or 0
+        if disk.itemsize != 2 or (self.sci_header.get("BSCALE", 1) or 1) != 1:
+            return False
+        return (disk.kind == "u" and bzero == 0) or (disk.kind == "i" and bzero == 32768)
+
+    @property
+    def int_times(self):  # astropy Table or None
         return _table(self._hdul, "INT_TIMES")
 
     @property

@@ -19,6 +19,15 @@ from pathlib import Path
 
 log = logging.getLogger("rampflow")
 
+# numba's OpenMP (GNU libgomp) worker threads spin after a parallel region before they sleep:
+# by default 300,000 rounds, milliseconds, repeated after every kernel of a chunk while the
+# main thread does its Python work and the reader's threads convert the next rows. 3,000
+# rounds still cover back-to-back kernels (a region's launch stays ~12 us) but stop burning a
+# core between a pass's kernels (the full-segment one pass, two paired runs: 44-46 -> 40-42 s
+# of CPU, 1-2 s less of its 33 s of wall time; the 40-integration case unchanged).
+# Read by libgomp when numba first loads it; a value the user set wins.
+os.environ.setdefault("GOMP_SPINCOUNT", "3000")
+
 _HERE = Path(__file__).resolve().parent
 STAMP = "rampflow-kernels.sha256"
 

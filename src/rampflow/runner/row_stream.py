@@ -22,7 +22,10 @@ once by every step without a halo, and a halo step redoes only its ``2 h`` conte
 window (rows of a larger array); products stay identical for any chunk size.
 
 Memory: the window (new rows plus the rows waiting), each halo step's context and, during
-a halo step's call, its swap buffers, all counted in the chunk budget.
+a halo step's call, its swap buffers, all counted in the chunk budget. A halo step whose
+input SCI is still an uncal file's 16-bit counts (saturation's, when no step before it
+changes SCI) keeps its context's SCI as uint16, exactly, in half the bytes (the budget still
+counts it as float32).
 """
 
 from __future__ import annotations
@@ -61,10 +64,11 @@ def stream_size(shape, halos, modifies, chunk_mb: float, has_zf: bool = False) -
 
 
 class _Rows:
-    """SCI / GROUPDQ / PIXELDQ / ZEROFRAME of some rows (any field may be None)."""
+    """SCI / GROUPDQ / PIXELDQ / ZEROFRAME of some rows (any field may be None; SCI as
+    ``sci_dtype``: uint16 for a halo step's context of raw uncal counts, see RowStream)."""
 
-    def __init__(self, nints, ngroups, nrows, nx, sci=True, zf=False):
-        self.sci = np.empty((nints, ngroups, nrows, nx), dtype=np.float32) if sci else None
+    def __init__(self, nints, ngroups, nrows, nx, sci=True, zf=False, sci_dtype=np.float32):
+        self.sci = np.empty((nints, ngroups, nrows, nx), dtype=sci_dtype) if sci else None
         self.gdq = np.empty((nints, ngroups, nrows, nx), dtype=np.uint8)
         self.pdq = np.empty((nrows, nx), dtype=np.uint32)
         self.zf = np.empty((nints, nrows, nx), dtype=np.float32) if zf else None
@@ -89,10 +93,11 @@ class _Rows:
 
 
 def _copy(dst: tuple, src: tuple) -> None:
-    """Copy the fields of ``src`` into those of ``dst`` (where both have them)."""
+    """Copy the fields of ``src`` into those of ``dst`` (where both have them; float32 SCI
+    into a uint16 context only when it holds raw uncal counts, which uint16 holds exactly)."""
     for d, s in zip(dst, src):
         if d is not None and s is not None:
-            np.copyto(d, s)
+            np.copyto(d, s, casting="unsafe" if d.dtype != s.dtype else "same_kind")
 
 
 class RowStream:
@@ -119,13 +124,21 @@ class RowStream:
         self.win = _Rows(nints, ngroups, self.cap, nx, zf=has_zf)
         self.w0 = 0  # exposure row of the window's first row
         self.nwin = 0  # rows held
-        self.ctx = [None if h == 0 else _Rows(nints, ngroups, h, nx, sci=self.ctx_sci[i], zf=has_zf)
+        # a halo step whose input SCI is still the uncal file's counts (no step before it changed
+        # SCI) keeps its context's SCI as uint16: exact, and half the bytes of float32
+        raw = bool(getattr(rf, "sci_is_uint16", False))
+        self.ctx_dtype = [np.uint16 if raw and not any(modifies[:i]) else np.float32 for i in range(len(steps))]
+        self.ctx = [None if h == 0 else _Rows(nints, ngroups, h, nx, sci=self.ctx_sci[i], zf=has_zf,
+                                              sci_dtype=self.ctx_dtype[i])
                     for i, h in enumerate(self.halos)]
         self.tmp = [None if h == 0 or not any(self.halos[i + 1:])
                     else _Rows(nints, ngroups, h, nx, sci=self.ctx_sci[i], zf=has_zf) for i, h in enumerate(self.halos)]
         self.pend = [None if h == 0 else _Rows(nints, ngroups, h, nx, sci=steps[i].modifies_sci, zf=has_zf)
                      for i, h in enumerate(self.halos)]
         self.done = [0] * len(steps)  # rows each step has finalised
+        for s, h in zip(steps, self.halos):  # a halo step may rely on its context rows' input (above)
+            if h and hasattr(s, "stream_restores_context"):
+                s.stream_restores_context()
 
     def nbytes(self) -> int:
         """Bytes of the stream's buffers (the window, contexts and swap buffers)."""

@@ -71,6 +71,7 @@ class DQInit(Step):
     """
 
     rows_ok = True  # pixel by pixel: any chunk of rows
+    modifies_sci = False  # only GROUPDQ / PIXELDQ, as jwst's
 
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)

@@ -339,17 +339,24 @@ class RowCache:
     median, sigma, neighbour hints, counts); a row of a later chunk with the same
     exposure row, branch and fingerprint takes that state instead of being detected
     again. Any other row (a different order of chunks, other data) is simply detected.
+
+    ``verify=False`` (:meth:`JumpStep.stream_restores_context`: the runner's row stream hands
+    a halo step exactly the input its context rows had before, by construction) skips the
+    fingerprints: a row of the next chunk with the same exposure row and branch is reused.
     """
 
-    def __init__(self, ny_exposure: int, keep: int = 2):
+    def __init__(self, ny_exposure: int, keep: int = 2, verify: bool = True):
         self.ny = int(ny_exposure)
         self.keep = int(keep)
+        self.verify = bool(verify)
         self.entries: dict = {}
         self._reuse: dict = {}
         self._store: dict = {}
         self.reused_rows = 0
 
     def _hashes(self, sci, gdq, rows):
+        if not self.verify:
+            return dict.fromkeys((int(r) for r in rows), 0)
         rows = np.asarray(rows, dtype=np.int64)
         out = np.zeros(len(rows), dtype=np.uint64)
         if len(rows):
@@ -494,6 +501,13 @@ class JumpStep(Step):
             self._nprimary_rows[start:start + sci.shape[2]] = res.primary_per_row
         self._all_dnu &= res.all_dnu
         log.debug("jump rows %d-%d: %s", start, start + sci.shape[2] - 1, res.mode)
+
+    def stream_restores_context(self) -> None:
+        """Called by the runner's row stream (:mod:`rampflow.runner.row_stream`), which gives
+        this step, for the rows it already detected in the previous call, exactly the input
+        they had then: the detection results kept for them are reused without checking the
+        input's fingerprint (:class:`RowCache`, ``verify``)."""
+        self._cache.verify = False
 
     def prepare(self, ramp, chunk_mb: float) -> None:
         """With snowball or shower flagging: the bounded-memory pre-pass over the step's input

@@ -281,8 +281,15 @@ def flag_snowballs_int(cube, ep: EventParams, persist_prev=None, nrows_exposure=
     same: the search never sees those flags). ``nrows_exposure``: rows of the exposure
     (``near_edge``). Returns (number of snowballs, this integration's cores (ny, nx) uint8).
     """
+    from ..kernels.jump_bits import _max_box_area_kernel
+
     ngrps, nrows, ncols = cube.shape
     nrows_exposure = nrows if nrows_exposure is None else int(nrows_exposure)
+    # the largest JUMP region box of each group now: the search only clears JUMP bits of later
+    # groups (SATURATED set over them), which cannot make a box larger, so a group whose box
+    # is below min_jump_area has no jump ellipse (filter_areas would find none), unsearched
+    boxes = np.zeros(ngrps, dtype=np.int64)
+    _max_box_area_kernel(np.ascontiguousarray(cube), JUMP, boxes)
     persist = np.zeros((nrows, ncols), dtype=np.uint8)
     total = 0
     next_new_sat = np.zeros(cube.shape[1:], dtype=np.uint8)
@@ -295,7 +302,7 @@ def flag_snowballs_int(cube, ep: EventParams, persist_prev=None, nrows_exposure=
             next_new_sat = next_sat * np.logical_not(current_sat)
         next_sat_ellipses = find_ellipses(next_new_sat, SAT, ep.min_sat_area)
         sat_ellipses = find_ellipses(new_sat, SAT, ep.min_sat_area)
-        jump_ellipses = find_ellipses(cube[group], JUMP, ep.min_jump_area)
+        jump_ellipses = find_ellipses(cube[group], JUMP, ep.min_jump_area) if boxes[group] >= ep.min_jump_area else []
         if ep.sat_required_snowball:
             snowballs = make_snowballs(cube, group, jump_ellipses, sat_ellipses, next_sat_ellipses, ep, persist,
                                        nrows_exposure)

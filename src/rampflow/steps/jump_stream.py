@@ -37,6 +37,7 @@ import logging
 import numpy as np
 
 from .. import dq as dqflags
+from ..kernels import jump_bits as KB
 from . import jump_events as E
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,30 @@ class SatStore:
             plane = self.plane(i)
             self.packed[i] = np.packbits(plane, axis=-1)
             self.sparse[i] = []
+
+    def add_chunk(self, rows: slice, gdq, counts) -> None:
+        """Every integration's saturated groups from a row chunk's GROUPDQ ``gdq`` (nints,
+        ngroups, nrow, nx) of exposure rows ``rows``, ``counts`` (int64 (nints,)) their number
+        per integration (``_count_flags_kernel``): what :meth:`add` does integration by
+        integration, in two kernel calls."""
+        _, ngroups, ny, nx = self.shape
+        r0 = rows.start or 0
+        for i in self.packed:
+            KB._pack_flag_kernel(gdq[i:i + 1], SAT, self.packed[i][None], r0)
+        ints = np.array([i for i in range(len(counts)) if counts[i] and i not in self.packed], dtype=np.int64)
+        if not len(ints):
+            return
+        offsets = np.zeros(len(ints) + 1, dtype=np.int64)
+        np.cumsum(counts[ints], out=offsets[1:])
+        flat = np.empty(int(offsets[-1]), dtype=np.uint32)
+        KB._flag_indices_kernel(gdq, SAT, r0, ny, ints, offsets, flat)
+        for t, i in enumerate(ints):
+            self.sparse[i].append(flat[offsets[t]:offsets[t + 1]].copy())
+            self.count[i] += counts[i]
+            if 4 * self.count[i] > self.packed_bytes:  # denser than bits: pack what came so far
+                plane = self.plane(i)
+                self.packed[i] = np.packbits(plane, axis=-1)
+                self.sparse[i] = []
 
     def plane(self, i: int) -> np.ndarray:
         """Integration ``i``'s SATURATED bits, bool (ngroups, ny, nx)."""
@@ -251,12 +276,11 @@ class LargeEvents:
         nints, ngroups, ny, nx = self.shape
         sat = SatStore(self.shape)
         all_dnu = np.ones((nints, ngroups), bool)
+        counts = np.zeros(nints, dtype=np.int64)
         for rows, _, gdq in source.rows(_Detection(self.step)):
-            self.bits[:, :, rows] = np.packbits((gdq & JUMP) != 0, axis=-1)
-            s = (gdq & SAT) != 0
-            for i in range(nints):
-                sat.add(i, rows, s[i])
-            all_dnu &= ((gdq & DNU) != 0).all(axis=(2, 3))
+            KB._pack_flag_kernel(gdq, JUMP, self.bits, rows.start or 0)
+            KB._count_flags_kernel(gdq, SAT, DNU, counts, all_dnu)
+            sat.add_chunk(rows, gdq, counts)
         return sat, all_dnu
 
     def _snowballs(self, sat, all_dnu):

@@ -1,0 +1,129 @@
+"""numba helpers of jump's large-event pre-pass (:mod:`rampflow.steps.jump_stream`): what it
+keeps of each row chunk's GROUPDQ -- the packed bits of one flag, the count and flat indices of
+the groups with a flag, the group planes with a flag in every pixel -- in one read of the chunk
+each, parallel over integrations and groups; and, for the snowball search
+(:mod:`rampflow.steps.jump_events`), the largest region box of each group plane (private;
+arrays and scalars only).
+
+``gdq`` is uint8 (nints, ngroups, nrow, nx), rows ``r0 .. r0 + nrow - 1`` of an exposure of
+``ny`` rows. Packed bits are numpy's ``packbits(..., axis=-1)`` (big-endian bit order: pixel
+``8 b`` is the most significant bit of byte ``b``, the last byte padded with zeros).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True, parallel=True)
+def _pack_flag_kernel(gdq, flag, out, r0):
+    """``out[i, g, r0 + y] = packbits((gdq[i, g, y] & flag) != 0)`` for every integration i,
+    group g and row y of the chunk; ``out`` uint8 (nints, ngroups, >= r0 + nrow, ceil(nx / 8))."""
+    nints, ngroups, nrow, nx = gdq.shape
+    nbx = out.shape[3]
+    for ig in prange(nints * ngroups):
+        i = ig // ngroups
+        g = ig % ngroups
+        for y in range(nrow):
+            for b in range(nbx):
+                v = 0
+                for k in range(8):
+                    x = 8 * b + k
+                    if x < nx and (gdq[i, g, y, x] & flag) != 0:
+                        v |= 128 >> k
+                out[i, g, r0 + y, b] = v
+
+
+@njit(cache=True, parallel=True)
+def _count_flags_kernel(gdq, count_flag, all_flag, counts, all_planes):
+    """``counts[i]`` = groups of integration i with ``count_flag`` (any pixel, any row);
+    ``all_planes[i, g]`` set to False where a pixel of plane (i, g) lacks ``all_flag``
+    (left as it was otherwise: AND-ed over chunks)."""
+    nints, ngroups, nrow, nx = gdq.shape
+    for i in prange(nints):
+        c = 0
+        for g in range(ngroups):
+            every = True
+            for y in range(nrow):
+                for x in range(nx):
+                    v = gdq[i, g, y, x]
+                    if (v & count_flag) != 0:
+                        c += 1
+                    if (v & all_flag) == 0:
+                        every = False
+            if not every:
+                all_planes[i, g] = False
+        counts[i] = c
+
+
+@njit(cache=True, parallel=True)
+def _flag_indices_kernel(gdq, flag, r0, ny, ints, offsets, out):
+    """Flat indices into (ngroups, ny, nx) of the groups of integration ``ints[t]`` with
+    ``flag``, in C order (as ``np.nonzero``), into ``out[offsets[t]:offsets[t + 1]]``."""
+    _, ngroups, nrow, nx = gdq.shape
+    for t in prange(ints.shape[0]):
+        i = ints[t]
+        k = offsets[t]
+        for g in range(ngroups):
+            for y in range(nrow):
+                base = (g * ny + r0 + y) * nx
+                for x in range(nx):
+                    if (gdq[i, g, y, x] & flag) != 0:
+                        out[k] = base + x
+                        k += 1
+
+
+@njit(cache=True)
+def _max_box_area_kernel(cube, flag, out):
+    """``out[g]`` = the largest bounding-box area (rows x columns) of the 8-connected regions
+    of pixels with ``flag`` in plane g of ``cube`` (uint8 (ngroups, ny, nx)); 0 for none.
+    Union-find over the plane (path halving), each root carrying its region's box. Serial:
+    an integration's planes take about a millisecond, less than waking the worker threads."""
+    ngroups, ny, nx = cube.shape
+    parent = np.empty(ny * nx, dtype=np.int32)  # these written and read for flagged pixels only
+    y0 = np.empty(ny * nx, dtype=np.int32)
+    y1 = np.empty(ny * nx, dtype=np.int32)
+    x0 = np.empty(ny * nx, dtype=np.int32)
+    x1 = np.empty(ny * nx, dtype=np.int32)
+    for g in range(ngroups):
+        for y in range(ny):
+            for x in range(nx):
+                if (cube[g, y, x] & flag) == 0:  # unflagged: parent[k] never read
+                    continue
+                k = y * nx + x
+                parent[k] = k
+                y0[k] = y
+                y1[k] = y
+                x0[k] = x
+                x1[k] = x
+                for d in range(4):  # the neighbours already visited: left, up-left, up, up-right
+                    yy = y if d == 0 else y - 1
+                    xx = x - 1 if d < 2 else (x if d == 2 else x + 1)
+                    if yy < 0 or xx < 0 or xx >= nx:
+                        continue
+                    if (cube[g, yy, xx] & flag) == 0:
+                        continue
+                    n = yy * nx + xx
+                    a = k
+                    while parent[a] != a:
+                        parent[a] = parent[parent[a]]
+                        a = parent[a]
+                    b = n
+                    while parent[b] != b:
+                        parent[b] = parent[parent[b]]
+                        b = parent[b]
+                    if a != b:
+                        r, o = (a, b) if a < b else (b, a)
+                        parent[o] = r
+                        y0[r] = min(y0[r], y0[o])
+                        y1[r] = max(y1[r], y1[o])
+                        x0[r] = min(x0[r], x0[o])
+                        x1[r] = max(x1[r], x1[o])
+        best = 0
+        for y in range(ny):
+            for x in range(nx):
+                k = y * nx + x
+                if (cube[g, y, x] & flag) != 0 and parent[k] == k:
+                    best = max(best, (y1[k] - y0[k] + 1) * (x1[k] - x0[k] + 1))
+        out[g] = best
