@@ -121,9 +121,12 @@ class SatStore:
             return
         self.sparse[i].append(((g.astype(np.int64) * ny + y + rows.start) * nx + x).astype(np.uint32))
         self.count[i] += len(g)
+        self._pack_if_dense(i)
+
+    def _pack_if_dense(self, i: int) -> None:
+        """Switch integration ``i`` to packed bits once its indices would take more bytes."""
         if 4 * self.count[i] > self.packed_bytes:  # denser than bits: pack what came so far
-            plane = self.plane(i)
-            self.packed[i] = np.packbits(plane, axis=-1)
+            self.packed[i] = np.packbits(self.plane(i), axis=-1)
             self.sparse[i] = []
 
     def add_chunk(self, rows: slice, gdq, counts) -> None:
@@ -145,10 +148,7 @@ class SatStore:
         for t, i in enumerate(ints):
             self.sparse[i].append(flat[offsets[t]:offsets[t + 1]].copy())
             self.count[i] += counts[i]
-            if 4 * self.count[i] > self.packed_bytes:  # denser than bits: pack what came so far
-                plane = self.plane(i)
-                self.packed[i] = np.packbits(plane, axis=-1)
-                self.sparse[i] = []
+            self._pack_if_dense(i)
 
     def plane(self, i: int) -> np.ndarray:
         """Integration ``i``'s SATURATED bits, bool (ngroups, ny, nx)."""
