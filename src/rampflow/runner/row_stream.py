@@ -111,6 +111,11 @@ class RowStream:
         self.rf, self.steps, self.base_pdq = rf, steps, base_pdq
         #: runs [i, j) of elementwise steps applied in one kernel (none of them kept but the last)
         self.fused = {i: j for i, j in fusable_runs(steps, set(kept))}
+        covered = {k for i, j in self.fused.items() for k in range(i, j)}
+        #: elementwise steps outside a run: through the same kernel, one step (parallel over
+        #: integrations and rows; numpy's in-place operators run on one thread)
+        self.alone = {i for i, s in enumerate(steps) if i not in covered and not s.skipped
+                      and s.row_halo() == 0 and s.elementwise(slice(0, 0)) is not None}
         nints, ngroups, ny, nx = rf.shape
         self.shape = rf.shape
         self.halos = [0 if s.skipped else int(s.row_halo()) for s in steps]
@@ -241,7 +246,8 @@ class RowStream:
             i = 0
             while i < len(self.steps):
                 j = self.fused.get(i, i + 1)
-                a, b = self._advance_fused(i, j, b) if j > i + 1 else self._advance(i, b)
+                fused = j > i + 1 or i in self.alone
+                a, b = self._advance_fused(i, j, b) if fused else self._advance(i, b)
                 if after is not None and b > a:
                     for k in range(i, j):
                         after(k, slice(a, b), *self._w(a, b))
