@@ -108,9 +108,27 @@ def main(argv=None) -> None:
 
     events = []
 
+    stacks: dict[str, int] = {}
+
+    def sample_stacks(seconds=2.5):  # where the main thread is, every 20 ms
+        import traceback
+
+        main = threading.main_thread().ident
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            frame = sys._current_frames().get(main)
+            if frame is not None:
+                key = " < ".join(f"{os.path.basename(f.filename)}:{f.lineno} {f.name}"
+                                 for f in reversed(traceback.extract_stack(frame)[-6:]))
+                stacks[key] = stacks.get(key, 0) + 1
+            time.sleep(0.02)
+
     class Phases(logging.Handler):
         def emit(self, record):
-            events.append((time.perf_counter(), time.process_time(), record.getMessage()[:110]))
+            msg = record.getMessage()
+            events.append((time.perf_counter(), time.process_time(), msg[:110]))
+            if ": wrote " in msg and os.environ.get("PROFILE_STACKS"):
+                threading.Thread(target=sample_stacks, daemon=True).start()
 
     log = logging.getLogger("rampflow")
     log.addHandler(Phases())
@@ -162,6 +180,8 @@ def main(argv=None) -> None:
     print("\ntimed parts (wall s, cpu s, cores, calls, main thread's cpu s: all of the cpu = serial):")
     for name, (w, c, n, m) in sorted(parts.items(), key=lambda kv: -kv[1][0]):
         print(f"  {w:7.2f} {c:7.2f} {c / w if w > 0 else 0:5.2f} {n:5d} {m:7.2f}  {name}")
+    for key, n in sorted(stacks.items(), key=lambda kv: -kv[1])[:12]:
+        print(f"  {n:4d} x {key}")
     total = time.perf_counter() - T_START + pre
     print(f"\nprocess so far: wall {total:.2f} s, cpu {time.process_time():.2f} s")
     json.dump({"parts": parts, "imports": imports, "pre": pre}, sys.stderr)

@@ -133,13 +133,15 @@ def _flag(gdq, i, g, y, x, jump):
 def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, kp, out):
     """Primary detection, per pixel, all integrations at once.
 
-    The rows ``rowlist`` (int64) are split into ``ntasks`` contiguous ranges run in
-    parallel; other rows are left alone. Writes ``jump`` into ``gdq`` on groups whose
-    preceding difference is an outlier, and per pixel the post-processing median of the
-    differences and its sigma (``out.med``, ``out.sig``, float64 (ny, nx); NaN-filled by
-    the caller). They are computed for every pixel if ``after_jump_flagging`` (single-pass mode and
-    the after-jump flagging need them everywhere), else only for pixels with a JUMP
-    flag when ``flag_4_neighbors`` (nothing else reads them).
+    The (row, block of ``kp.width`` pixels) pairs of the rows ``rowlist`` (int64) are split
+    into ``ntasks`` contiguous ranges run in parallel (a row pass's chunk may bring a single
+    new row: rows alone would leave it to one thread); other rows are left alone. Writes
+    ``jump`` into ``gdq`` on groups whose preceding difference is an outlier, and per pixel
+    the post-processing median of the differences and its sigma (``out.med``, ``out.sig``,
+    float64 (ny, nx); NaN-filled by the caller). They are computed for every pixel if
+    ``after_jump_flagging`` (single-pass mode and the after-jump flagging need them
+    everywhere), else only for pixels with a JUMP flag when ``flag_4_neighbors`` (nothing
+    else reads them).
     ``out.rowtrig[i, g, y] = 1`` when some pixel of row y has JUMP in group g with
     min < ratio < max (a superset hint for the neighbour pass).
     ``out.nprim[y]``: groups with JUMP after detection (stcal's primary CR count);
@@ -186,9 +188,12 @@ def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, kp, out):
         si = 1
         sk = nints
     nrow = rowlist.shape[0]
+    nblk = (nx + width - 1) // width
+    nunit = nrow * nblk
+    counts = np.zeros((nrow, nblk, 2), dtype=np.int64)  # per unit: primary, clean counts
     for task in prange(ntasks):
-        t_lo = (nrow * task) // ntasks
-        t_hi = (nrow * (task + 1)) // ntasks
+        u_lo = (nunit * task) // ntasks
+        u_hi = (nunit * (task + 1)) // ntasks
         buf = np.empty((width, max(n, 1)), dtype=np.float32)
         prev = np.empty((max(nints, 1), width), dtype=np.float32)
         cur = np.empty((IBLOCK, width), dtype=np.float32)
@@ -203,11 +208,13 @@ def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, kp, out):
         tb32 = np.empty(max(n, 1), dtype=np.float32)
         samp = np.empty(192, dtype=np.float32)
         injump = np.zeros(width, dtype=np.uint8)
-        for t_row in range(t_lo, t_hi):
+        for u in range(u_lo, u_hi):
+            t_row = u // nblk
             y = rowlist[t_row]
             nprim = 0
             nclean = 0
-            for x0 in range(0, nx, width):
+            b = u - t_row * nblk
+            for x0 in range(b * width, min(nx, (b + 1) * width), width):  # the unit's block
                 wn = min(width, nx - x0)
                 injump[:] = 0
                 # ---- gather the first differences (electrons) of this block of pixels
@@ -372,8 +379,11 @@ def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, kp, out):
                                 if (rr < max_jump_to_flag_neighbors and rr > min_jump_to_flag_neighbors
                                         and (gdq[i, k + 1, y, x] & jump)):
                                     rowtrig[i, k + 1, y] = 1
-            nprim_rows[y] = nprim
-            nclean_rows[y] = nclean
+            counts[t_row, b, 0] = nprim
+            counts[t_row, b, 1] = nclean
+    for t_row in range(nrow):
+        nprim_rows[rowlist[t_row]] = counts[t_row, :, 0].sum()
+        nclean_rows[rowlist[t_row]] = counts[t_row, :, 1].sum()
 
 
 @njit(cache=True)
