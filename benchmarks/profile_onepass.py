@@ -153,6 +153,17 @@ def main(argv=None) -> None:
              "ramp_fit", "gain_scale"]
     outputs = {k: os.path.join(out, f"x_{k}.fits") for k in ("rate", "rateints", "gain_scale", "gain_scaleints")}
     params = {"jump": {"expand_large_events": False}} if a.snowballs == "off" else {}
+    peak = [0.0, ""]
+
+    def sample_memory():  # private (anonymous) resident memory, as bench_stage1 measures it
+        while True:
+            with open("/proc/self/status") as f:
+                anon = next(int(line.split()[1]) / 1024 for line in f if line.startswith("RssAnon:"))
+            if anon > peak[0]:
+                peak[:] = [anon, events[-1][2] if events else ""]
+            time.sleep(0.02)
+
+    threading.Thread(target=sample_memory, daemon=True).start()
     t_run, c_run = time.perf_counter(), time.process_time()
     events.append((t_run, c_run, "runner.run starts"))
     runner.run(steps, {"ramp": os.path.join(case, uncal)}, outputs, crds_context=context, chunk_mb=a.chunk_mb,
@@ -182,6 +193,7 @@ def main(argv=None) -> None:
         print(f"  {w:7.2f} {c:7.2f} {c / w if w > 0 else 0:5.2f} {n:5d} {m:7.2f}  {name}")
     for key, n in sorted(stacks.items(), key=lambda kv: -kv[1])[:12]:
         print(f"  {n:4d} x {key}")
+    print(f"peak private memory {peak[0]:.0f} MB, in the phase after: {peak[1]}")
     total = time.perf_counter() - T_START + pre
     print(f"\nprocess so far: wall {total:.2f} s, cpu {time.process_time():.2f} s")
     json.dump({"parts": parts, "imports": imports, "pre": pre}, sys.stderr)
