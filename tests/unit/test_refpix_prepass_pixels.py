@@ -225,12 +225,13 @@ def test_uncal_cut_short_while_read_names_it(zf_sim, tmp_path):
     with io.open_ramp(short) as rf:
         nints, ngroups, ny, nx = rf.shape
         pix = np.array([0, 1, 2, 3, nx - 4, nx - 3, nx - 2, nx - 1, nx, nx + 1, 5 * nx + 7, ny * nx - 1])
-        blocks = pixel_blocks(pix, rf.sci_itemsize)
         assert rf.sci_itemsize == 2
-        got = rf.read_pixels(slice(1, 3), blocks)
         sci, _ = rf.read(slice(1, 3))
-        assert got.dtype == np.float32
-        np.testing.assert_array_equal(got, sci.reshape(2, ngroups, -1)[:, :, pix])
+        for gap in (0, 20, 4096):  # a block per run of pixels, some runs merged, one block a plane
+            blocks = pixel_blocks(pix, rf.sci_itemsize, gap)
+            got = rf.read_pixels(slice(1, 3), blocks)
+            assert got.dtype == np.float32
+            np.testing.assert_array_equal(got, sci.reshape(2, ngroups, -1)[:, :, pix])
         start, end = rf.data_span
         os.truncate(short, start + (end - start) // 2)
         with pytest.raises(ProductError, match="short_uncal.fits: file ends at byte"):
