@@ -12,6 +12,16 @@ saturation) only once, on one integration, for PIXELDQ -- and hands the chunk to
 ``Step.collect``; ``Step.end_round``
 closes the round. The main pass then applies everything, row chunk by row chunk.
 
+A step whose statistics read only some pixels of each plane says which
+(``Step.prepass_pixels``, e.g. refpix's reference rows and columns and side pixels, given
+PIXELDQ): the round then reads from the file only those pixels of every plane (a few blocks of
+bytes per plane, ``RampFile.read_pixels``), applies the SCI changes of the steps before it to
+them alone -- which needs those steps to change SCI sample by sample (``Step.elementwise``:
+group_scale's scale, superbias's bias, a dark), else the round reads whole planes and the log
+says why -- and hands them to ``Step.collect_pixels``. The steps before it run once on the
+first integration's whole planes for PIXELDQ (their flags come from reference files), and
+ZEROFRAME (one plane per integration) is read and corrected whole, then cut to those pixels.
+
 A step before the collecting one that is itself a collector has finished its rounds by then,
 so it processes integration chunks from what it collected. Steps that need every integration
 of a pixel (jump) cannot come before a collector: their state (flag counts, header keywords)
