@@ -40,6 +40,7 @@ import time
 
 import numpy as np
 
+from ..io.blocks import pixel_blocks
 from .fusion import apply_op
 from .plan import chunk_ranges, ints_per_chunk
 
@@ -146,11 +147,8 @@ def _pixel_round(rf, step, before, pdq, r: int, pix: np.ndarray, ops) -> None:
     """One round of ``step``'s pre-pass on the pixels ``pix`` of every plane (SCI read from the
     file's bytes of those pixels alone, ``ops`` of the steps before applied; ZEROFRAME, one
     plane per integration, read whole and corrected by the steps before)."""
-    from ..io.blocks import pixel_blocks
-
-    nints, ngroups, ny, _ = rf.shape
+    nints, ngroups, ny, nx = rf.shape
     blocks = pixel_blocks(pix, rf.sci_itemsize, PIXEL_GAP_BYTES)
-    nx = rf.shape[3]
     per_int = ngroups * pix.size * 6 + (ny * nx * 6 if rf.has_zeroframe else 0)  # raw + float32
     nper = ints_per_chunk(max(per_int, 1), nints, PREPASS_CHUNK_MB)
     for ints in chunk_ranges(nints, nper):

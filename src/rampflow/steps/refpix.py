@@ -294,7 +294,8 @@ class RefPixStep(Step):
         return self._plan
 
     def prepass_rounds(self) -> int:
-        """One pre-pass before row chunks: each plane's correction needs its whole plane (NIR;
+        """One pre-pass before row chunks: each plane's correction needs the reference pixels
+        of the whole plane, which are all the pre-pass reads (:meth:`prepass_pixels`; NIR:
         MIRI's frames are corrected whole, :meth:`one_pass_conflict`)."""
         return 0 if self.skipped or self._miri or self._sirs is not None else 1
 
