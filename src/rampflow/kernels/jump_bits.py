@@ -127,3 +127,31 @@ def _max_box_area_kernel(cube, flag, out):
                 if (cube[g, y, x] & flag) != 0 and parent[k] == k:
                     best = max(best, (y1[k] - y0[k] + 1) * (x1[k] - x0[k] + 1))
         out[g] = best
+
+
+@njit(cache=True)
+def _or_indices_kernel(gdq_i, flat, value, r0, ny):
+    """``gdq_i[g, y - r0, x] |= value`` for each flat index ``flat[k]`` = (g * ny + y) * nx +
+    x (into (ngroups, ny, nx)) whose row y falls in the chunk ``gdq_i`` (uint8 (ngroups, nrow,
+    nx), exposure rows ``r0 .. r0 + nrow - 1``). Serial: one integration's indices, which are
+    few (they are kept as indices only while sparser than packed bits)."""
+    ngroups, nrow, nx = gdq_i.shape
+    for k in range(flat.shape[0]):
+        f = np.int64(flat[k])
+        gy = f // nx
+        y = gy % ny - r0
+        if 0 <= y < nrow:
+            gdq_i[gy // ny, y, f % nx] |= value
+
+
+@njit(cache=True, parallel=True)
+def _or_packed_kernel(gdq_i, packed, value, r0):
+    """``gdq_i[g, y, x] |= value`` where bit x of ``packed[g, r0 + y]`` is set (``gdq_i`` uint8
+    (ngroups, nrow, nx), ``packed`` uint8 (ngroups, >= r0 + nrow, ceil(nx / 8)), numpy's bit
+    order)."""
+    ngroups, nrow, nx = gdq_i.shape
+    for g in prange(ngroups):
+        for y in range(nrow):
+            for x in range(nx):
+                if (packed[g, r0 + y, x >> 3] >> (7 - (x & 7))) & 1:
+                    gdq_i[g, y, x] |= value

@@ -279,7 +279,16 @@ def flag_snowballs_int(cube, ep: EventParams, persist_prev=None, nrows_exposure=
     first integration), OR-ed into groups ``1 .. persist_grps_flagged - 1`` after the search
     when ``mask_persist_grps_next_int`` (stcal does it after all integrations, which is the
     same: the search never sees those flags). ``nrows_exposure``: rows of the exposure
-    (``near_edge``). Returns (number of snowballs, this integration's cores (ny, nx) uint8).
+    (``near_edge``). Returns (number of snowballs, this integration's cores (ny, nx) uint8,
+    whether ``cube`` may have changed: False only when no snowball was extended, no
+    saturated core grown and no core of the previous integration OR-ed in).
+
+    A group with no SATURATED pixel and no JUMP region box of ``min_jump_area`` has nothing to
+    search (no saturated core, no jump ellipse: no snowball, no change) and is skipped. The
+    last but one is always searched: stcal's last iteration reuses its ``next_new_sat`` (not
+    recomputed for the last group); a skipped group before it would leave an older value,
+    which could only be empty where the correct one is the last group's new cores, found
+    there as ``sat_ellipses`` anyway, so this is a precaution, not a needed exception.
     """
     from ..kernels.jump_bits import _max_box_area_kernel
 
@@ -293,8 +302,11 @@ def flag_snowballs_int(cube, ep: EventParams, persist_prev=None, nrows_exposure=
     persist = np.zeros((nrows, ncols), dtype=np.uint8)
     total = 0
     next_new_sat = np.zeros(cube.shape[1:], dtype=np.uint8)
+    changed = False
     for group in range(1, ngrps):
         current_sat = np.bitwise_and(cube[group], SAT)
+        if boxes[group] < ep.min_jump_area and group != ngrps - 2 and not current_sat.any():
+            continue
         prev_sat = np.bitwise_and(cube[group - 1], SAT)
         new_sat = current_sat * np.logical_not(prev_sat)
         if group < ngrps - 1:
@@ -304,16 +316,19 @@ def flag_snowballs_int(cube, ep: EventParams, persist_prev=None, nrows_exposure=
         sat_ellipses = find_ellipses(new_sat, SAT, ep.min_sat_area)
         jump_ellipses = find_ellipses(cube[group], JUMP, ep.min_jump_area) if boxes[group] >= ep.min_jump_area else []
         if ep.sat_required_snowball:
+            changed |= any(min(e[1][0], e[1][1]) > ep.min_sat_radius_extend for e in sat_ellipses)  # grown
             snowballs = make_snowballs(cube, group, jump_ellipses, sat_ellipses, next_sat_ellipses, ep, persist,
                                        nrows_exposure)
         else:
             snowballs = jump_ellipses
         total += len(snowballs)
+        changed |= bool(snowballs)
         extend_ellipses(cube, group, snowballs, ep, expansion=ep.expand_factor, num_grps_masked=0)
     if ep.mask_persist_grps_next_int and persist_prev is not None and ep.persist_grps_flagged >= 1:
         last = min(ep.persist_grps_flagged, ngrps)
         cube[1:last] |= persist_prev[np.newaxis]
-    return total, persist
+        changed |= bool(persist_prev.any())
+    return total, persist, changed
 
 
 # ---------------------------------------------------------------- showers
@@ -468,7 +483,7 @@ def flag_large_events(gdq, ep: EventParams):
     total = 0
     persist = None
     for i in range(gdq.shape[0]):
-        n, persist = flag_snowballs_int(gdq[i], ep, persist, gdq.shape[2])
+        n, persist, _ = flag_snowballs_int(gdq[i], ep, persist, gdq.shape[2])
         total += n
     return total
 
