@@ -199,19 +199,23 @@ def test_chunk_bookkeeping_kernels_match_numpy():
         np.testing.assert_array_equal(a.plane(i), expect[i])
 
 
-def test_max_box_area_kernel_matches_scipy_regions():
+@pytest.mark.parametrize("nx", [40, 37])
+def test_max_box_area_kernel_matches_scipy_regions(nx):
     """The snowball search's pre-check: each plane's largest 8-connected region box equals
-    what scipy's labelling (8-connectivity) and find_objects give (0 for an empty plane)."""
+    what scipy's labelling (8-connectivity) and find_objects give (0 for an empty plane),
+    with the rows read eight pixels a word (a width not a multiple of 8: the last pixels one
+    by one; regions across word boundaries and in the tail columns)."""
     from scipy import ndimage
 
     rng = np.random.default_rng(12)
-    cube = (rng.random((6, 17, 40)) < np.array([0.0, 0.02, 0.08, 0.2, 0.45, 0.0])[:, None, None]).astype(np.uint8)
+    cube = (rng.random((6, 17, nx)) < np.array([0.0, 0.02, 0.08, 0.2, 0.45, 0.0])[:, None, None]).astype(np.uint8)
     cube *= JUMP
     cube[5, 3, 5] = cube[5, 4, 6] = cube[5, 5, 7] = cube[5, 6, 8] = JUMP  # a diagonal: box 4 x 4
     cube[5, 10, 30:33] = JUMP | SAT
     cube[0] |= SAT                                   # another bit only: no region
-    boxes = np.zeros(6, np.int64)
-    KB._max_box_area_kernel(cube, JUMP, boxes)
+    cube[5, 12:15, 7:9] = JUMP                       # across a word boundary: box 3 x 2
+    cube[5, 0:2, nx - 4:nx] = JUMP                   # in the tail columns (nx = 37): box 2 x 4
+    boxes = E.max_box_areas(cube, JUMP)
     for g in range(6):
         lab, _ = ndimage.label(cube[g] & JUMP, structure=np.ones((3, 3)))
         want = max([(b[0].stop - b[0].start) * (b[1].stop - b[1].start) for b in ndimage.find_objects(lab)],

@@ -271,6 +271,19 @@ def make_snowballs(cube, group, jump_ellipses, sat_ellipses, next_sat_ellipses, 
     return snowballs
 
 
+def max_box_areas(cube, flag):
+    """The largest bounding-box area of the 8-connected regions of pixels with ``flag`` in
+    each plane of ``cube`` (uint8 (ngroups, ny, nx)), int64 (ngroups,); 0 for none."""
+    from ..kernels.jump_bits import _max_box_area_kernel
+
+    cube = np.ascontiguousarray(cube)
+    nw = cube.shape[2] // 8
+    words = np.ascontiguousarray(cube[:, :, :8 * nw]).view(np.uint64)
+    boxes = np.zeros(cube.shape[0], dtype=np.int64)
+    _max_box_area_kernel(cube, words, np.uint8(flag), boxes)
+    return boxes
+
+
 def flag_snowballs_int(cube, ep: EventParams, persist_prev=None, nrows_exposure=None):
     """stcal ``flag_large_events`` for one integration's GROUPDQ ``cube`` (ngroups, ny, nx;
     after the two-point detection), in place.
@@ -290,15 +303,12 @@ def flag_snowballs_int(cube, ep: EventParams, persist_prev=None, nrows_exposure=
     which could only be empty where the correct one is the last group's new cores, found
     there as ``sat_ellipses`` anyway, so this is a precaution, not a needed exception.
     """
-    from ..kernels.jump_bits import _max_box_area_kernel
-
     ngrps, nrows, ncols = cube.shape
     nrows_exposure = nrows if nrows_exposure is None else int(nrows_exposure)
     # the largest JUMP region box of each group now: the search only clears JUMP bits of later
     # groups (SATURATED set over them), which cannot make a box larger, so a group whose box
     # is below min_jump_area has no jump ellipse (filter_areas would find none), unsearched
-    boxes = np.zeros(ngrps, dtype=np.int64)
-    _max_box_area_kernel(np.ascontiguousarray(cube), JUMP, boxes)
+    boxes = max_box_areas(cube, JUMP)
     persist = np.zeros((nrows, ncols), dtype=np.uint8)
     total = 0
     next_new_sat = np.zeros(cube.shape[1:], dtype=np.uint8)
