@@ -167,3 +167,48 @@ def _or_packed_kernel(gdq_i, packed, value, r0):
             for x in range(nx):
                 if (packed[g, r0 + y, x >> 3] >> (7 - (x & 7))) & 1:
                     gdq_i[g, y, x] |= value
+
+
+@njit(cache=True, parallel=True)
+def _row_count_nonzero_kernel(gdq, r, counts):
+    """``counts[i]`` = the nonzero values of row ``r`` of integration i of ``gdq`` (uint8
+    (nints, ngroups, nrow, nx))."""
+    nints, ngroups, _, nx = gdq.shape
+    for i in prange(nints):
+        c = 0
+        for g in range(ngroups):
+            for x in range(nx):
+                if gdq[i, g, r, x] != 0:
+                    c += 1
+        counts[i] = c
+
+
+@njit(cache=True, parallel=True)
+def _row_nonzero_kernel(gdq, r, offsets, idx, val):
+    """The nonzero values of row ``r`` of ``gdq`` (uint8 (nints, ngroups, nrow, nx)) and their
+    flat indices (i * ngroups + g) * nx + x, integration i's at ``offsets[i]:offsets[i + 1]``
+    (from :func:`_row_count_nonzero_kernel`)."""
+    nints, ngroups, _, nx = gdq.shape
+    for i in prange(nints):
+        k = offsets[i]
+        for g in range(ngroups):
+            for x in range(nx):
+                v = gdq[i, g, r, x]
+                if v != 0:
+                    idx[k] = (i * ngroups + g) * nx + x
+                    val[k] = v
+                    k += 1
+
+
+@njit(cache=True, parallel=True)
+def _row_scatter_kernel(gdq, r, offsets, idx, val):
+    """Row ``r`` of ``gdq`` set to zero but for the values ``val`` at the flat indices ``idx``
+    (what :func:`_row_nonzero_kernel` took)."""
+    nints, ngroups, _, nx = gdq.shape
+    for i in prange(nints):
+        for g in range(ngroups):
+            for x in range(nx):
+                gdq[i, g, r, x] = 0
+        for k in range(offsets[i], offsets[i + 1]):
+            f = np.int64(idx[k])
+            gdq[i, (f // nx) % ngroups, r, f % nx] = val[k]
