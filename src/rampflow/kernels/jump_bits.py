@@ -170,34 +170,43 @@ def _or_packed_kernel(gdq_i, packed, value, r0):
 
 
 @njit(cache=True, parallel=True)
-def _row_count_nonzero_kernel(gdq, r, counts):
+def _row_count_nonzero_kernel(gdq, words, r, counts):
     """``counts[i]`` = the nonzero values of row ``r`` of integration i of ``gdq`` (uint8
-    (nints, ngroups, nrow, nx))."""
+    (nints, ngroups, nrow, nx)); ``words``: the same array's first ``8 * (nx // 8)`` columns
+    as uint64 (nints, ngroups, nrow, nx // 8), eight values a word, a zero word skipped whole."""
     nints, ngroups, _, nx = gdq.shape
+    nw = words.shape[3]
     for i in prange(nints):
         c = 0
         for g in range(ngroups):
-            for x in range(nx):
-                if gdq[i, g, r, x] != 0:
-                    c += 1
+            for b in range((nx + 7) // 8):
+                if b < nw and words[i, g, r, b] == 0:
+                    continue
+                for x in range(8 * b, min(nx, 8 * b + 8)):
+                    if gdq[i, g, r, x] != 0:
+                        c += 1
         counts[i] = c
 
 
 @njit(cache=True, parallel=True)
-def _row_nonzero_kernel(gdq, r, offsets, idx, val):
-    """The nonzero values of row ``r`` of ``gdq`` (uint8 (nints, ngroups, nrow, nx)) and their
-    flat indices (i * ngroups + g) * nx + x, integration i's at ``offsets[i]:offsets[i + 1]``
-    (from :func:`_row_count_nonzero_kernel`)."""
+def _row_nonzero_kernel(gdq, words, r, offsets, idx, val):
+    """The nonzero values of row ``r`` of ``gdq`` (uint8 (nints, ngroups, nrow, nx); ``words``
+    as for :func:`_row_count_nonzero_kernel`) and their flat indices (i * ngroups + g) * nx +
+    x, integration i's at ``offsets[i]:offsets[i + 1]`` (from the counts of that kernel)."""
     nints, ngroups, _, nx = gdq.shape
+    nw = words.shape[3]
     for i in prange(nints):
         k = offsets[i]
         for g in range(ngroups):
-            for x in range(nx):
-                v = gdq[i, g, r, x]
-                if v != 0:
-                    idx[k] = (i * ngroups + g) * nx + x
-                    val[k] = v
-                    k += 1
+            for b in range((nx + 7) // 8):
+                if b < nw and words[i, g, r, b] == 0:
+                    continue
+                for x in range(8 * b, min(nx, 8 * b + 8)):
+                    v = gdq[i, g, r, x]
+                    if v != 0:
+                        idx[k] = (i * ngroups + g) * nx + x
+                        val[k] = v
+                        k += 1
 
 
 @njit(cache=True, parallel=True)
