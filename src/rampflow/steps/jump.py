@@ -303,7 +303,10 @@ def run_detection(sci, gdq, pdq, readnoise_2d, gain_2d, params: JumpParams | Non
     todo = np.arange(ny, dtype=np.int64)
     if row_cache is not None and sci.size:
         todo = row_cache.plan(sci, gdq, row0, mode)
-    ntasks = max(1, min(len(todo), numba.get_num_threads()))
+    # work items of the detection: (row, block of ``width`` pixels); a 1-row chunk still
+    # keeps every thread busy
+    nblk = -(-nx // width) if nx else 1
+    ntasks = max(1, min(len(todo) * nblk, numba.get_num_threads()))
     if sci.size and len(todo):
         K._detect_kernel(sci, gdq, rn, gain, todo, ntasks, kp, out)
     if row_cache is not None and sci.size:
