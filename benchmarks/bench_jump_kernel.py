@@ -75,10 +75,11 @@ def worker(spec: str) -> None:
     numba.set_num_threads(a["threads"])
     sci, gdq0, rn, gain = make_chunk(tuple(a["shape"]), a["seed"])
     # compile / load the cached kernels on a small piece first
+    r2 = min(2, sci.shape[2])
     for sl in (slice(0, 2), slice(None)):
-        small = np.ascontiguousarray(sci[sl, :, :2, :64])
-        J.run_detection(small, np.ascontiguousarray(gdq0[sl, :, :2, :64]), np.zeros((2, 64), np.uint32),
-                        rn[:2, :64], gain[:2, :64])
+        small = np.ascontiguousarray(sci[sl, :, :r2, :64])
+        J.run_detection(small, np.ascontiguousarray(gdq0[sl, :, :r2, :64]), np.zeros((r2, 64), np.uint32),
+                        rn[:r2, :64], gain[:r2, :64])
     walls, cpus = [], []
     for _ in range(a["repeat"]):
         gdq = gdq0.copy()
@@ -120,6 +121,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--baseline", default=DEFAULT_BASELINE, help="git revision of the baseline, or 'none'")
+    ap.add_argument("--baseline-dir", help="extract the baseline here (kept, with numba's cache, for the next run) "
+                                           "instead of a temporary directory")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -130,7 +133,13 @@ def main() -> None:
         tmp = Path(td)
         impls = {"new": ROOT / "src"}
         if args.baseline != "none":
-            impls = {"baseline": baseline_tree(args.baseline, tmp), **impls}
+            bdir = Path(args.baseline_dir) if args.baseline_dir else tmp
+            if args.baseline_dir and (bdir / "src").is_dir():
+                bsrc = bdir / "src"
+            else:
+                bdir.mkdir(parents=True, exist_ok=True)
+                bsrc = baseline_tree(args.baseline, bdir)
+            impls = {"baseline": bsrc, **impls}
         for case in cases:
             nints, ngroups, ny, nx = CASES[case]
             shape = [args.nints or nints, ngroups, args.rows or ny, nx]

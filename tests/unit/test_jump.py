@@ -451,6 +451,32 @@ def test_row_cache_ignores_changed_input():
     assert g2[0, 3, 0, 0] & JUMP
 
 
+@pytest.mark.parametrize("nx", [21, 24])
+def test_row_cache_keeps_rows_sparse_or_dense_and_restores_them_exactly(nx):
+    """RowCache keeps a row's GROUPDQ as its nonzero values while they are few (a row of
+    every integration and group), as a dense copy once they are not; either way the row comes
+    back exactly, over whatever the row holds, in a view of a larger window (rows of whole
+    8-byte words, read a word at a time, or not)."""
+    from rampflow.steps.jump import _keep_row, _restore_row
+
+    rng = np.random.default_rng(9)
+    window = np.zeros((3, 4, 9, nx), np.uint8)
+    gdq = window[:, :, 2:7]
+    gdq[...] = rng.integers(0, 256, gdq.shape, dtype=np.uint8)
+    gdq[:, :, 1] *= (rng.random((3, 4, nx)) < 0.05).astype(np.uint8)   # row 1 mostly zero
+    gdq[2, :, 1] = 0                                                    # integration 2: none
+    want = gdq.copy()
+    sparse, dense = _keep_row(gdq, 1), _keep_row(gdq, 3)
+    assert sparse[1] is not None and len(sparse[2]) == np.count_nonzero(want[:, :, 1])
+    assert dense[1] is None and dense[2].shape == (3, 4, nx)
+    gdq[...] = rng.integers(0, 256, gdq.shape, dtype=np.uint8)         # overwritten, then restored
+    _restore_row(gdq, 1, sparse)
+    _restore_row(gdq, 3, dense)
+    np.testing.assert_array_equal(gdq[:, :, 1], want[:, :, 1])
+    np.testing.assert_array_equal(gdq[:, :, 3], want[:, :, 3])
+    assert not window[:, :, :2].any() and not window[:, :, 7:].any()
+
+
 def test_step_header_keywords():
     # one primary jump; PRIMECRS = 1000 * 1 / (TGROUP * (nints*ngroups - nints) * npix)
     data = _cube([0, 0, 0, 0, 1000, 0, 0, 0, 0])

@@ -393,3 +393,51 @@ def test_filter_areas_equals_stcals_on_random_planes():
             img |= ((r > 3) & (r < 4.5)).astype(np.uint8)
         for threshold in (1, 5, 9, 15.0, 40):
             assert E.filter_areas(img, threshold) == sk_filter(img, threshold), (trial, threshold)
+
+
+def _random_snowball_exposure(rng, nints=3, ngroups=7, ny=40, nx=60):
+    """Scattered single jumps, discs of jumps with saturated cores appearing in random groups
+    (the last two included) and one integration with neither (nothing to search)."""
+    gdq = ((rng.random((nints, ngroups, ny, nx)) < 0.003) * JUMP).astype(np.uint8)
+    gdq[nints - 1] = 0
+    yy, xx = np.mgrid[:ny, :nx]
+    for i in range(nints - 1):
+        for g in (1, ngroups - 2, ngroups - 1, int(rng.integers(2, ngroups - 2))):
+            cy, cx = rng.integers(8, ny - 8), rng.integers(8, nx - 8)
+            d = np.hypot(yy - cy, xx - cx)
+            gdq[i, g][d <= rng.uniform(4, 7)] |= JUMP
+            gdq[i, g:, d <= rng.uniform(2.6, 4)] |= SAT
+    return gdq
+
+
+@pytest.mark.parametrize("sat_required", [True, False])
+def test_snowball_search_skipping_quiet_groups_equals_stcal(sat_required):
+    """flag_snowballs_int skips groups with no SATURATED pixel and no large JUMP region (and
+    reports whether it changed the cube): the flags still equal stcal's flag_large_events on
+    random exposures whose cores appear in any group, the last two included; an integration
+    reported unchanged is unchanged."""
+    from types import SimpleNamespace
+
+    stcal_jump = pytest.importorskip("stcal.jump.jump")
+    rng = np.random.default_rng(8)
+    ep = _ep(min_sat_area=5, min_jump_area=15, expand_factor=2.0, sat_required_snowball=sat_required,
+             min_sat_radius_extend=2.5, sat_expand=4, edge_size=5, persist_grps_flagged=3)
+    for _ in range(3):
+        gdq = _random_snowball_exposure(rng)
+        jd = SimpleNamespace(**{k: getattr(ep, k) for k in (
+            "edge_size", "expand_factor", "mask_persist_grps_next_int", "max_extended_width", "min_jump_area",
+            "min_sat_area", "min_sat_radius_extend", "persist_grps_flagged", "sat_expand", "sat_required_snowball")},
+            fl_jump=JUMP, fl_sat=SAT)
+        want, nwant = stcal_jump.flag_large_events(gdq.copy(), JUMP, SAT, jd)
+        got = gdq.copy()
+        persist, total = None, 0
+        for i in range(gdq.shape[0]):
+            before = got[i].copy()
+            n, persist, changed = E.flag_snowballs_int(got[i], ep, persist, gdq.shape[2])
+            total += n
+            if not changed:
+                np.testing.assert_array_equal(got[i], before)
+        assert total == nwant and total >= 2
+        np.testing.assert_array_equal(got, want)
+        # the quiet integration: only the previous one's cores, as JUMP in groups 1 .. 2
+        assert not got[-1, 0].any() and not got[-1, 3:].any() and set(np.unique(got[-1])) <= {0, JUMP}

@@ -15,11 +15,12 @@ sigma-clipping shortcut.
 
 import warnings
 
+import numba
 import numpy as np
 import pytest
 
 from rampflow import dq
-from rampflow.steps.jump import JumpParams, detect_jumps
+from rampflow.steps.jump import JumpParams, detect_jumps, run_detection
 
 JUMP, SAT, DNU = dq.JUMP_DET, dq.SATURATED, dq.DO_NOT_USE
 
@@ -59,7 +60,7 @@ def _ramps(seed, nints, ngroups, ny, nx, jump_rate=0.02):
     return sci, gdq, rn, gain
 
 
-def _stcal(sci, gdq, rn, gain, p: JumpParams, group_time, nframes):
+def _stcal(sci, gdq, rn, gain, p: JumpParams, group_time, nframes, primary=False):
     from stcal.jump.jump import detect_jumps_data
     from stcal.jump.jump_class import JumpData
 
@@ -78,7 +79,9 @@ def _stcal(sci, gdq, rn, gain, p: JumpParams, group_time, nframes):
     jd.max_cores = p.maximum_cores
     jd.expand_large_events = False
     jd.find_showers = False
-    out_gdq, out_pdq, _, _ = detect_jumps_data(jd)
+    out_gdq, out_pdq, total_primary_crs, _ = detect_jumps_data(jd)
+    if primary:
+        return out_gdq, out_pdq, total_primary_crs
     return out_gdq, out_pdq
 
 
@@ -134,6 +137,33 @@ def test_sigma_clipping_column_shortcut_both_ways():
     assert per_column.any() and not per_column.all()
     np.testing.assert_array_equal(gdq, exp_gdq)
     np.testing.assert_array_equal(pdq, exp_pdq)
+
+
+@pytest.mark.parametrize("ny", [1, 5])
+def test_rows_wider_than_a_pixel_block_equal_stcal(ny):
+    """Sigma clipping across integrations on rows of 300 pixels: the detection's work items
+    are (row, block of 256 pixels), shared by the threads even for a 1-row chunk (the row
+    stream's usual one). With 1 and 2 threads the flags, and the primary count summed over
+    the rows' items, equal stcal's."""
+    nints, ngroups, nx = 110, 4, 300
+    sci, gdq0, rn, gain = (np.ascontiguousarray(a[..., :ny, :])
+                           for a in _ramps(41 + ny, nints, ngroups, 5, nx, jump_rate=0.002))
+    exp_gdq, exp_pdq, exp_primary = _stcal(sci, gdq0, rn, gain, JumpParams(), group_time=1.0, nframes=1,
+                                           primary=True)
+    assert ((exp_gdq & JUMP) & ~(gdq0 & JUMP)).any()
+    before = numba.get_num_threads()
+    try:
+        for threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
+            numba.set_num_threads(threads)
+            gdq = gdq0.copy()
+            pdq = np.zeros((ny, nx), np.uint32)
+            res = run_detection(sci, gdq, pdq, rn, gain)
+            assert res.mode == "sigma clipping"
+            np.testing.assert_array_equal(gdq, exp_gdq, err_msg=f"{threads} thread(s)")
+            np.testing.assert_array_equal(pdq, exp_pdq)
+            assert int(res.primary_per_row.sum()) == exp_primary
+    finally:
+        numba.set_num_threads(before)
 
 
 def _nanmedian_cases():

@@ -13,7 +13,7 @@ from rampflow.kernels import jump_bits as KB
 from rampflow.simulate import read_truth
 from rampflow.steps import jump_events as E
 from rampflow.steps.jump import JumpParams, run_detection
-from rampflow.steps.jump_stream import DNU, JUMP, SAT, SatStore
+from rampflow.steps.jump_stream import DNU, JUMP, SAT, FlagStore
 
 CHAIN = ["group_scale", "dq_init", "saturation", "superbias", "refpix", "linearity", "dark_current"]
 SNOW = {"expand_large_events": True}
@@ -95,7 +95,7 @@ def test_saturated_bits_kept_sparse_or_packed():
     sat = np.zeros(shape, bool)
     sat[0] = rng.random(shape[1:]) < 0.01    # sparse
     sat[1] = rng.random(shape[1:]) < 0.6     # dense: packed
-    store = SatStore(shape)
+    store = FlagStore(shape, SAT)
     for r0 in range(0, 20, 7):
         rows = slice(r0, min(20, r0 + 7))
         for i in range(3):
@@ -106,9 +106,62 @@ def test_saturated_bits_kept_sparse_or_packed():
     assert store.nbytes() <= 2 * store.packed_bytes
 
 
+def test_jump_bits_sparse_equal_packed_with_dense_switch_and_all_jump_integration():
+    """The JUMP bits kept as a FlagStore (indices while few, packed bits once denser, from row
+    chunks) give back exactly the bits numpy packs, whatever the density: an empty
+    integration, a sparse one, one that turns dense part-way through its rows and one with a
+    jump in every group of every pixel; the store never holds more than the packed bits of
+    an integration plus one chunk's indices. apply() ORs them into row chunks (clearing
+    nothing) and or_into() into whole integrations, as unpacking the packed bits does; set()
+    replaces an integration's bits and picks the smaller form."""
+    rng = np.random.default_rng(21)
+    shape = (4, 5, 23, 45)                     # odd width: the last byte padded
+    nints, ngroups, ny, nx = shape
+    jump = np.zeros(shape, bool)
+    jump[1] = rng.random(shape[1:]) < 0.01     # sparse
+    jump[2, :, 12:] = rng.random((ngroups, ny - 12, nx)) < 0.5  # dense in its later rows only
+    jump[3] = True                             # every group of every pixel
+    gdq = (jump * JUMP).astype(np.uint8) | (rng.random(shape) < 0.05).astype(np.uint8) * SAT
+    store = FlagStore(shape, JUMP)
+    peak = 0
+    for r0 in range(0, ny, 5):
+        rows = slice(r0, min(ny, r0 + 5))
+        n = np.zeros(nints, np.int64)
+        KB._count_flags_kernel(gdq[:, :, rows], JUMP, DNU, n, np.ones((nints, ngroups), bool))
+        store.add_chunk(rows, gdq[:, :, rows], n)
+        peak = max(peak, store.nbytes())
+    assert sorted(store.packed) == [2, 3]      # 2 switched when its dense rows came
+    assert store.sparse[0] == [] and len(store.sparse[1]) > 1
+    chunk_indices = 4 * ngroups * 5 * nx
+    assert peak <= nints * store.packed_bytes + chunk_indices
+    store.compact()
+    assert len(store.sparse[1]) == 1
+    packed = np.packbits(jump, axis=-1)
+    for i in range(nints):
+        np.testing.assert_array_equal(np.packbits(store.plane(i), axis=-1), packed[i])
+        cube = np.full(shape[1:], SAT, np.uint8)
+        store.or_into(i, cube, JUMP)
+        np.testing.assert_array_equal(cube, SAT | (np.unpackbits(packed[i], axis=-1, count=nx) * JUMP))
+    base = rng.integers(0, 256, size=shape, dtype=np.uint8) & ~JUMP
+    window = np.zeros((nints, ngroups, 12, nx), np.uint8)
+    for r0 in (0, 7, 20):                      # chunks of rows, as views of a larger window
+        rows = slice(r0, min(ny, r0 + 7))
+        part = window[:, :, 2:2 + rows.stop - rows.start]
+        part[...] = base[:, :, rows]
+        store.apply(part, r0, JUMP)
+        np.testing.assert_array_equal(part, base[:, :, rows] | (jump[:, :, rows] * JUMP))
+    # replacing: a dense integration back to indices, a sparse one to all flagged, one emptied
+    store.set(2, jump[1])
+    store.set(1, np.ones(shape[1:], bool))
+    store.set(3, np.zeros(shape[1:], bool))
+    assert sorted(store.packed) == [1] and store.sparse[3] == [] and len(store.sparse[2]) == 1
+    for i, want in ((1, np.ones(shape[1:], bool)), (2, jump[1]), (3, np.zeros(shape[1:], bool))):
+        np.testing.assert_array_equal(store.plane(i), want)
+
+
 def test_chunk_bookkeeping_kernels_match_numpy():
     """The pre-pass's per-chunk bookkeeping kernels give numpy's packbits, nonzero and
-    all-planes on the chunk (odd widths: the last byte padded), and SatStore.add_chunk keeps
+    all-planes on the chunk (odd widths: the last byte padded), and FlagStore.add_chunk keeps
     what add does integration by integration."""
     rng = np.random.default_rng(5)
     shape = (4, 5, 9, 21)
@@ -131,7 +184,7 @@ def test_chunk_bookkeeping_kernels_match_numpy():
     np.testing.assert_array_equal(planes, ((gdq & DNU) != 0).all(axis=(2, 3)))
     assert planes[3, 2] and planes.sum() == 1
     full = (4, 5, 30, 21)
-    a, b = SatStore(full), SatStore(full)
+    a, b = FlagStore(full, SAT), FlagStore(full, SAT)
     expect = np.zeros(full, bool)
     for rows, part in ((slice(10, 19), chunk), (slice(0, 4), chunk[:, :, 5:])):  # the second: 2 already packed
         n = np.zeros(4, np.int64)
@@ -146,19 +199,23 @@ def test_chunk_bookkeeping_kernels_match_numpy():
         np.testing.assert_array_equal(a.plane(i), expect[i])
 
 
-def test_max_box_area_kernel_matches_scipy_regions():
+@pytest.mark.parametrize("nx", [40, 37])
+def test_max_box_area_kernel_matches_scipy_regions(nx):
     """The snowball search's pre-check: each plane's largest 8-connected region box equals
-    what scipy's labelling (8-connectivity) and find_objects give (0 for an empty plane)."""
+    what scipy's labelling (8-connectivity) and find_objects give (0 for an empty plane),
+    with the rows read eight pixels a word (a width not a multiple of 8: the last pixels one
+    by one; regions across word boundaries and in the tail columns)."""
     from scipy import ndimage
 
     rng = np.random.default_rng(12)
-    cube = (rng.random((6, 17, 40)) < np.array([0.0, 0.02, 0.08, 0.2, 0.45, 0.0])[:, None, None]).astype(np.uint8)
+    cube = (rng.random((6, 17, nx)) < np.array([0.0, 0.02, 0.08, 0.2, 0.45, 0.0])[:, None, None]).astype(np.uint8)
     cube *= JUMP
     cube[5, 3, 5] = cube[5, 4, 6] = cube[5, 5, 7] = cube[5, 6, 8] = JUMP  # a diagonal: box 4 x 4
     cube[5, 10, 30:33] = JUMP | SAT
     cube[0] |= SAT                                   # another bit only: no region
-    boxes = np.zeros(6, np.int64)
-    KB._max_box_area_kernel(cube, JUMP, boxes)
+    cube[5, 12:15, 7:9] = JUMP                       # across a word boundary: box 3 x 2
+    cube[5, 0:2, nx - 4:nx] = JUMP                   # in the tail columns (nx = 37): box 2 x 4
+    boxes = E.max_box_areas(cube, JUMP)
     for g in range(6):
         lab, _ = ndimage.label(cube[g] & JUMP, structure=np.ones((3, 3)))
         want = max([(b[0].stop - b[0].start) * (b[1].stop - b[1].start) for b in ndimage.find_objects(lab)],

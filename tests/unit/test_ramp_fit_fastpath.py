@@ -11,7 +11,9 @@
 * without the fitopt arrays the kernel reads the cube once: it fits the clean ramps in its
   first pass and keeps the flagged ones aside (as many as its room allows; integrations with
   more are read again): both cases against stcal.
-* the median is compared with the sorted values' middle (numpy), ties and short runs included.
+* the median (the quickselect, and the bracketed selection that the median rate uses) is
+  compared with the sorted values' middle and numpy's median, ties, short runs, skewed
+  values (the bracket misses) and infinite values included.
 
 The hand-computed cases of test_ramp_fit.py (noiseless ramps, Fixsen weights, variances)
 run through the same short path for their unflagged pixels.
@@ -23,7 +25,7 @@ import numpy as np
 import pytest
 
 from rampflow import dq as dqf
-from rampflow.kernels.ramp_segments import _median
+from rampflow.kernels.ramp_segments import _median, _median_bracketed
 from rampflow.meta import ExposureMeta
 from rampflow.steps import ramp_fit as rf
 from rampflow.steps import ramp_fit_chunks as rf_chunks
@@ -61,6 +63,43 @@ def test_median_is_the_middle_of_the_sorted_values(kind):
             got = _median(buf, m, np.empty(m + 1))
             exp = exact_median(x)
             assert got == exp or (np.isnan(got) and np.isnan(exp)), (kind, m, x)
+
+
+@pytest.mark.parametrize("kind", ["normal", "ties", "skewed", "outliers", "tiny spread", "inf", "huge",
+                                  "constant", "sorted"])
+def test_bracketed_median_is_numpys(kind):
+    """_median_bracketed (a bracket around the mean, rank counting inside it; _median when it
+    misses or m < 16) gives the sorted values' middle, as numpy's median, bit for bit."""
+    rng = np.random.default_rng(5)
+    for m in list(range(0, 40)) + [68, 69, 70, 155, 300]:
+        for _ in range(12):
+            if kind == "normal":
+                x = rng.normal(40.0, 15.0, m)
+            elif kind == "ties":
+                x = rng.integers(-3, 4, m).astype(np.float64)
+            elif kind == "skewed":  # most values far below the mean: the bracket misses
+                x = np.where(rng.random(m) < 0.8, rng.normal(0.0, 1.0, m), rng.uniform(1e3, 1e4, m))
+            elif kind == "outliers":
+                x = rng.normal(10.0, 2.0, m)
+                x[rng.random(m) < 0.1] = 5e4
+            elif kind == "tiny spread":
+                x = 1000.0 + rng.normal(0.0, 1e-12, m)
+            elif kind == "inf":
+                x = rng.normal(0.0, 1.0, m)
+                x[rng.random(m) < 0.2] = rng.choice([np.inf, -np.inf])
+            elif kind == "huge":  # the sum of squares overflows
+                x = rng.normal(0.0, 1e300, m)
+            elif kind == "constant":
+                x = np.full(m, 3.5)
+                x[: rng.integers(0, m + 1)] = rng.choice([2.0, 3.5, 4.0])
+            else:
+                x = np.sort(rng.normal(size=m))
+            buf = np.concatenate([x, [np.nan]])
+            got = _median_bracketed(buf, m, np.empty(m + 1))
+            exp = exact_median(x)
+            assert got == exp or (np.isnan(got) and np.isnan(exp)), (kind, m, x)
+            if m and np.isfinite(x).all() and np.abs(x).max() < 1e300:
+                assert got == np.median(x), (kind, m)
 
 
 def mixed_exposure(nints, ngroups, nx, seed):
@@ -203,6 +242,24 @@ def test_clean_ramps_with_nan_group_match_stcal():
     sci[1, 0, 0, 1::4] = np.nan
     rn = np.full((1, nx), 10.0, np.float32)
     gain = np.full((1, nx), 2.0, np.float32)
+    image, integ = stcal_fit(sci, gdq, pdq, rn, gain, None, True)
+    ours = our_fit(sci, gdq, pdq, rn, gain, None)
+    assert_same(ours.rateints, integ, "rateints")
+    assert_same(ours.rate, image, "rate")
+
+
+@pytest.mark.parametrize("ngroups", [20, 70])
+def test_long_ramps_with_nan_groups_match_stcal(ngroups):
+    """Ramps long enough for the bracketed median (>= 16 differences): clean ones, some with a
+    NaN group (its differences are skipped), next to flagged ones (jumps, saturation,
+    DO_NOT_USE, one or two good groups), against stcal's OLS_C."""
+    nints, nx = 3, 64
+    sci, gdq, pdq = mixed_exposure(nints, ngroups, nx, seed=ngroups + 1)
+    sci[0, 3, 0, ::5] = np.nan
+    sci[2, ngroups - 1, 0, 2::6] = np.nan
+    rng = np.random.default_rng(2)
+    rn = rng.uniform(5.0, 25.0, (1, nx)).astype(np.float32)
+    gain = rng.uniform(0.8, 2.5, (1, nx)).astype(np.float32)
     image, integ = stcal_fit(sci, gdq, pdq, rn, gain, None, True)
     ours = our_fit(sci, gdq, pdq, rn, gain, None)
     assert_same(ours.rateints, integ, "rateints")

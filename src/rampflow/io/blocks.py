@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -79,6 +80,40 @@ def _pwrite_from(fd: int, buf: memoryview, offset: int, path: str) -> None:
         if got <= 0:
             raise OSError(f"{path}: could not write at byte {offset + done}")
         done += got
+
+
+@dataclass(frozen=True)
+class PixelBlocks:
+    """Where some pixels of a plane lie in the file (:func:`pixel_blocks`): blocks of
+    contiguous bytes (``offset`` from the plane's start and ``length``, int64) and each
+    pixel's byte offset ``src`` (int64) in the blocks read one after the other."""
+
+    item: int
+    offset: np.ndarray
+    length: np.ndarray
+    src: np.ndarray
+
+
+def pixel_blocks(pix: np.ndarray, item: int, gap: int = 0) -> PixelBlocks:
+    """The blocks to read for the pixels ``pix`` (flat indices ``y * nx + x`` into a plane,
+    sorted, distinct) of ``item``-byte values: runs of consecutive pixels (the end of one row
+    and the start of the next are consecutive), two runs merged into one block when at most
+    ``gap`` bytes lie between them (one system call instead of two, the bytes between read
+    and dropped)."""
+    pix = np.asarray(pix, np.int64)
+    if pix.ndim != 1 or (pix.size and (pix[0] < 0 or np.any(np.diff(pix) <= 0))):
+        raise ValueError("pixels must be sorted distinct non-negative flat indices")
+    if pix.size == 0:
+        z = np.zeros(0, np.int64)
+        return PixelBlocks(int(item), z, z, z)
+    starts = np.flatnonzero(np.diff(pix) * item > item + gap) + 1
+    first = np.concatenate(([0], starts))
+    last = np.concatenate((starts - 1, [pix.size - 1]))
+    offset = pix[first] * item
+    length = (pix[last] + 1) * item - offset
+    blk = np.repeat(np.arange(first.size), np.diff(np.concatenate((first, [pix.size]))))
+    src = (np.concatenate(([0], np.cumsum(length)[:-1])) - offset)[blk] + pix * item
+    return PixelBlocks(int(item), offset, length, src)
 
 
 class DiskCube:
@@ -252,6 +287,38 @@ class DiskCube:
             return
         stop = _read_rows(fd, self.offset, self.shape[2], ints.indices(self.shape[0])[0],
                           rows.indices(self.shape[2])[0], out8, np.empty((1, 1, 1, 1), np.uint32), False)
+        if stop >= 0:
+            raise ProductError(f"{self.path}: file ends at byte {stop} but the data run further "
+                               f"(truncated file?)")
+
+    def read_pixels(self, fd: int, ints: slice, blocks: PixelBlocks, out: np.ndarray) -> None:
+        """The same pixels of every group plane of integrations ``ints`` (``blocks``, from
+        :func:`pixel_blocks`) into ``out`` (C-contiguous (nints, ngroups, npix), the on-disk
+        type in native byte order), read from compiled code: one ``pread`` per block of each
+        plane, e.g. the last side columns of one row and the first of the next, which lie next
+        to each other in the file. Single-threaded."""
+        from ..kernels.row_read import _read_pixels
+
+        if len(self.shape) != 4:
+            raise ValueError(f"{self.path}: pixels can only be read this way from 4-D cubes")
+        if ints.step not in (None, 1):
+            raise ValueError(f"{self.path}: only contiguous slices can be read, got {ints}")
+        nints, ngroups, ny, nx = self.shape
+        i0, i1, _ = ints.indices(nints)
+        shape = (i1 - i0, ngroups, blocks.src.size)
+        if tuple(out.shape) != shape or out.dtype.itemsize != self.disk.itemsize or not out.flags.c_contiguous:
+            raise ValueError(f"{self.path}: read target must be C-contiguous {self.disk.newbyteorder('=')} "
+                             f"{shape}; got {out.dtype} {out.shape}")
+        if blocks.item != self.disk.itemsize:
+            raise ValueError(f"{self.path}: pixel blocks made for {blocks.item}-byte values, the cube holds "
+                             f"{self.disk.itemsize}-byte values")
+        if out.size == 0:
+            return
+        item = self.disk.itemsize
+        swap = self.disk.byteorder not in ("=", "|") and item > 1
+        scratch = np.empty(max(int(blocks.length.sum()), 1), np.uint8)
+        stop = _read_pixels(fd, self.offset, ny * nx * item, i0, blocks.offset, blocks.length, blocks.src,
+                            scratch, out.reshape(shape[0], ngroups, -1).view(np.uint8), item, swap)
         if stop >= 0:
             raise ProductError(f"{self.path}: file ends at byte {stop} but the data run further "
                                f"(truncated file?)")

@@ -188,6 +188,23 @@ class RampFile:
                 gdq = _scaled(gdq, self._gdq_header, np.uint8)
         return sci, gdq
 
+    @timed_call("read")
+    def read_pixels(self, ints: slice, blocks) -> np.ndarray:
+        """SCI (float32 (nints, ngroups, npix), a fresh array) of the same pixels of every group
+        plane of integrations ``ints``: ``blocks`` (rampflow.io.blocks.PixelBlocks, from
+        :func:`~rampflow.io.blocks.pixel_blocks` with this file's SCI value size,
+        :attr:`sci_itemsize`) say which and how to read them; the file's other bytes are not
+        read."""
+        i0, i1, _ = ints.indices(self.shape[0])
+        raw = np.empty((i1 - i0, self.shape[1], blocks.src.size), self._sci_disk.disk.newbyteorder("="))
+        self._sci_disk.read_pixels(self._fd, ints, blocks, raw)
+        return _scaled(raw, self.sci_header, np.float32)
+
+    @property
+    def sci_itemsize(self) -> int:
+        """Bytes of one SCI value in the file (2 for an uncal's counts, 4 for float32)."""
+        return self._sci_disk.disk.itemsize
+
     def _reads_rows(self, rows: slice) -> bool:
         """Whether :meth:`read` reads chunks of ``rows`` plane by plane from compiled code
         (:meth:`.blocks.DiskCube.read_rows`): chunks of fewer rows than a frame (whole frames

@@ -133,15 +133,14 @@ def _flag(gdq, i, g, y, x, jump):
 def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, kp, out):
     """Primary detection, per pixel, all integrations at once.
 
-    The (row, block of ``kp.width`` pixels) pairs of the rows ``rowlist`` (int64) are split
-    into ``ntasks`` contiguous ranges run in parallel (a row pass's chunk may bring a single
-    new row: rows alone would leave it to one thread); other rows are left alone. Writes
-    ``jump`` into ``gdq`` on groups whose preceding difference is an outlier, and per pixel
-    the post-processing median of the differences and its sigma (``out.med``, ``out.sig``,
-    float64 (ny, nx); NaN-filled by the caller). They are computed for every pixel if
-    ``after_jump_flagging`` (single-pass mode and the after-jump flagging need them
-    everywhere), else only for pixels with a JUMP flag when ``flag_4_neighbors`` (nothing
-    else reads them).
+    The rows ``rowlist`` (int64), cut into blocks of ``kp.width`` pixels, are split into
+    ``ntasks`` contiguous ranges of (row, block) items run in parallel (so a 1-row chunk
+    uses every thread); other rows are left alone. Writes ``jump`` into ``gdq`` on groups whose
+    preceding difference is an outlier, and per pixel the post-processing median of the
+    differences and its sigma (``out.med``, ``out.sig``, float64 (ny, nx); NaN-filled by
+    the caller). They are computed for every pixel if ``after_jump_flagging`` (single-pass mode and
+    the after-jump flagging need them everywhere), else only for pixels with a JUMP
+    flag when ``flag_4_neighbors`` (nothing else reads them).
     ``out.rowtrig[i, g, y] = 1`` when some pixel of row y has JUMP in group g with
     min < ratio < max (a superset hint for the neighbour pass).
     ``out.nprim[y]``: groups with JUMP after detection (stcal's primary CR count);
@@ -189,11 +188,14 @@ def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, kp, out):
         sk = nints
     nrow = rowlist.shape[0]
     nblk = (nx + width - 1) // width
-    nunit = nrow * nblk
-    counts = np.zeros((nrow, nblk, 2), dtype=np.int64)  # per unit: primary, clean counts
+    nitems = nrow * nblk
+    # work items: (row, block of pixels), so that one row (the row stream's usual chunk)
+    # is shared by all threads; counts per item, summed per row after the loop
+    cnt_prim = np.zeros(max(nitems, 1), dtype=np.int64)
+    cnt_clean = np.zeros(max(nitems, 1), dtype=np.int64)
     for task in prange(ntasks):
-        u_lo = (nunit * task) // ntasks
-        u_hi = (nunit * (task + 1)) // ntasks
+        t_lo = (nitems * task) // ntasks
+        t_hi = (nitems * (task + 1)) // ntasks
         buf = np.empty((width, max(n, 1)), dtype=np.float32)
         prev = np.empty((max(nints, 1), width), dtype=np.float32)
         cur = np.empty((IBLOCK, width), dtype=np.float32)
@@ -208,182 +210,183 @@ def _detect_kernel(sci, gdq, rn, gain, rowlist, ntasks, kp, out):
         tb32 = np.empty(max(n, 1), dtype=np.float32)
         samp = np.empty(192, dtype=np.float32)
         injump = np.zeros(width, dtype=np.uint8)
-        for u in range(u_lo, u_hi):
-            t_row = u // nblk
-            y = rowlist[t_row]
+        for item in range(t_lo, t_hi):
+            y = rowlist[item // nblk]
+            x0 = (item % nblk) * width
             nprim = 0
             nclean = 0
-            b = u - t_row * nblk
-            for x0 in range(b * width, min(nx, (b + 1) * width), width):  # the unit's block
-                wn = min(width, nx - x0)
-                injump[:] = 0
-                # ---- gather the first differences (electrons) of this block of pixels
-                np_, nc_ = _gather_block(sci, gdq, gain, y, x0, wn, si, sk, badbits, jump, buf, prev, cur, injump)
-                nprim += np_
-                nclean += nc_
-                if mode == 0:
-                    continue
-                # ---- per pixel
-                for w in range(wn):
-                    x = x0 + w
-                    nnew = 0
-                    r32 = rn[y, x] * gain[y, x]
-                    rn2 = r32 * r32
-                    var_rn = np.float64(rn2) / nframes
-                    med = np.nan
-                    sig = np.nan
-                    have_med = False
-                    if mode == 2 or after_jump_flagging:
-                        med = _row_nanmedian(buf[w], n, w32, ta32, tb32, samp)
-                        sig = math.sqrt(abs(med) + var_rn)
-                        if sig == 0.0:
-                            sig = np.nan
-                        have_med = True
+            wn = min(width, nx - x0)
+            injump[:] = 0
+            # ---- gather the first differences (electrons) of this block of pixels
+            np_, nc_ = _gather_block(sci, gdq, gain, y, x0, wn, si, sk, badbits, jump, buf, prev, cur, injump)
+            nprim += np_
+            nclean += nc_
+            if mode == 0:
+                cnt_prim[item] = nprim
+                cnt_clean[item] = nclean
+                continue
+            # ---- per pixel
+            for w in range(wn):
+                x = x0 + w
+                nnew = 0
+                r32 = rn[y, x] * gain[y, x]
+                rn2 = r32 * r32
+                var_rn = np.float64(rn2) / nframes
+                med = np.nan
+                sig = np.nan
+                have_med = False
+                if mode == 2 or after_jump_flagging:
+                    med = _row_nanmedian(buf[w], n, w32, ta32, tb32, samp)
+                    sig = math.sqrt(abs(med) + var_rn)
+                    if sig == 0.0:
+                        sig = np.nan
+                    have_med = True
 
-                    if mode == 2:
-                        # a / sig > thr implies a > thr * sig * (1 - 2 eps): the exact test runs
-                        # only above a limit just below that (the jumps themselves, mostly)
-                        lim = rejection_threshold * sig * (1.0 - 1e-9)
+                if mode == 2:
+                    # a / sig > thr implies a > thr * sig * (1 - 2 eps): the exact test runs
+                    # only above a limit just below that (the jumps themselves, mostly)
+                    lim = rejection_threshold * sig * (1.0 - 1e-9)
+                    for k in range(nd):
+                        for i in range(nints):
+                            v = np.float64(buf[w, i * si + k * sk])
+                            a = abs(v - med)
+                            if a > lim and math.isfinite(v) and a / sig > rejection_threshold:
+                                if _flag(gdq, i, k + 1, y, x, jump):
+                                    newj[nnew] = i * si + k * sk
+                                    nnew += 1
+                elif mode == 3:
+                    # the shortcut (status 0: nothing clipped, 1: values outside [lo, hi]
+                    # flagged) where certain, else astropy's algorithm exactly
+                    if only_use_ints:
                         for k in range(nd):
+                            j0 = k * sk
+                            st, lo, hi = _finite_col_sigclip(buf[w, j0:j0 + nints], rejection_threshold)
+                            if st == 0:
+                                continue
+                            if st < 0 or sigclip_maxiters < 2:
+                                c = 0
+                                for i in range(nints):
+                                    v = np.float64(buf[w, j0 + i])
+                                    if math.isfinite(v):
+                                        col[c] = v
+                                        c += 1
+                                if c == 0 or _sigclip_keeps_all(col, c, rejection_threshold):
+                                    continue
+                                lo, hi, clipped = _sigclip_bounds(col, c, rejection_threshold, sigclip_maxiters)
+                                if not clipped:
+                                    continue
                             for i in range(nints):
+                                v = np.float64(buf[w, j0 + i])
+                                if (v < lo or v > hi) and math.isfinite(v):
+                                    if _flag(gdq, i, k + 1, y, x, jump):
+                                        newj[nnew] = j0 + i
+                                        nnew += 1
+                    else:
+                        st, lo, hi = _finite_col_sigclip(buf[w, :n], rejection_threshold)
+                        clipped = st == 1 and sigclip_maxiters >= 2
+                        if st < 0 or (st == 1 and not clipped):
+                            c = 0
+                            for j in range(n):
+                                v = np.float64(buf[w, j])
+                                if math.isfinite(v):
+                                    work2[c] = v
+                                    c += 1
+                            if c > 0 and not _sigclip_keeps_all(work2, c, rejection_threshold):
+                                lo, hi, clipped = _sigclip_bounds(work2, c, rejection_threshold, sigclip_maxiters)
+                        for i in range(nints):
+                            if not clipped:
+                                break
+                            for k in range(nd):
                                 v = np.float64(buf[w, i * si + k * sk])
-                                a = abs(v - med)
-                                if a > lim and math.isfinite(v) and a / sig > rejection_threshold:
+                                if (v < lo or v > hi) and math.isfinite(v):
                                     if _flag(gdq, i, k + 1, y, x, jump):
                                         newj[nnew] = i * si + k * sk
                                         nnew += 1
-                    elif mode == 3:
-                        # the shortcut (status 0: nothing clipped, 1: values outside [lo, hi]
-                        # flagged) where certain, else astropy's algorithm exactly
-                        if only_use_ints:
-                            for k in range(nd):
-                                j0 = k * sk
-                                st, lo, hi = _finite_col_sigclip(buf[w, j0:j0 + nints], rejection_threshold)
-                                if st == 0:
-                                    continue
-                                if st < 0 or sigclip_maxiters < 2:
-                                    c = 0
-                                    for i in range(nints):
-                                        v = np.float64(buf[w, j0 + i])
-                                        if math.isfinite(v):
-                                            col[c] = v
-                                            c += 1
-                                    if c == 0 or _sigclip_keeps_all(col, c, rejection_threshold):
-                                        continue
-                                    lo, hi, clipped = _sigclip_bounds(col, c, rejection_threshold, sigclip_maxiters)
-                                    if not clipped:
-                                        continue
-                                for i in range(nints):
-                                    v = np.float64(buf[w, j0 + i])
-                                    if (v < lo or v > hi) and math.isfinite(v):
-                                        if _flag(gdq, i, k + 1, y, x, jump):
-                                            newj[nnew] = j0 + i
-                                            nnew += 1
-                        else:
-                            st, lo, hi = _finite_col_sigclip(buf[w, :n], rejection_threshold)
-                            clipped = st == 1 and sigclip_maxiters >= 2
-                            if st < 0 or (st == 1 and not clipped):
-                                c = 0
-                                for j in range(n):
-                                    v = np.float64(buf[w, j])
-                                    if math.isfinite(v):
-                                        work2[c] = v
-                                        c += 1
-                                if c > 0 and not _sigclip_keeps_all(work2, c, rejection_threshold):
-                                    lo, hi, clipped = _sigclip_bounds(work2, c, rejection_threshold, sigclip_maxiters)
-                            for i in range(nints):
-                                if not clipped:
-                                    break
-                                for k in range(nd):
-                                    v = np.float64(buf[w, i * si + k * sk])
-                                    if (v < lo or v > hi) and math.isfinite(v):
-                                        if _flag(gdq, i, k + 1, y, x, jump):
-                                            newj[nnew] = i * si + k * sk
-                                            nnew += 1
-                    elif mode == 1:
+                elif mode == 1:
+                    for j in range(n):
+                        work2[j] = abs(np.float64(buf[w, j]))
+                    it = 0
+                    while True:
+                        cnt = 0
                         for j in range(n):
-                            work2[j] = abs(np.float64(buf[w, j]))
-                        it = 0
-                        while True:
-                            cnt = 0
-                            for j in range(n):
-                                if not math.isnan(work2[j]):
-                                    cnt += 1
-                            if cnt < 2:
-                                break
-                            medi = _clipped_abs_median(work2, n, work, ta, tb)
-                            if it > 0:
-                                medi = np.float64(np.float32(medi))
-                            sgi = math.sqrt(abs(medi) + var_rn)
-                            if sgi == 0.0:
-                                sgi = np.nan
-                            if cnt >= 4:
-                                thr = rejection_threshold
-                            elif cnt == 3:
-                                thr = four_group_rejection_threshold
-                            else:
-                                thr = three_group_rejection_threshold
-                            best = np.nan
-                            for j in range(n):
+                            if not math.isnan(work2[j]):
+                                cnt += 1
+                        if cnt < 2:
+                            break
+                        medi = _clipped_abs_median(work2, n, work, ta, tb)
+                        if it > 0:
+                            medi = np.float64(np.float32(medi))
+                        sgi = math.sqrt(abs(medi) + var_rn)
+                        if sgi == 0.0:
+                            sgi = np.nan
+                        if cnt >= 4:
+                            thr = rejection_threshold
+                        elif cnt == 3:
+                            thr = four_group_rejection_threshold
+                        else:
+                            thr = three_group_rejection_threshold
+                        best = np.nan
+                        for j in range(n):
+                            v = work2[j]
+                            if math.isnan(v):
+                                continue
+                            rr = abs(np.float64(np.float32(v - medi))) / sgi
+                            if math.isnan(rr):
+                                continue
+                            if math.isnan(best) or rr > best:
+                                best = rr
+                        if math.isnan(best) or not (best > thr):
+                            break
+                        for k in range(nd):
+                            for i in range(nints):
+                                j = i * si + k * sk
                                 v = work2[j]
                                 if math.isnan(v):
                                     continue
                                 rr = abs(np.float64(np.float32(v - medi))) / sgi
-                                if math.isnan(rr):
-                                    continue
-                                if math.isnan(best) or rr > best:
-                                    best = rr
-                            if math.isnan(best) or not (best > thr):
-                                break
-                            for k in range(nd):
-                                for i in range(nints):
-                                    j = i * si + k * sk
-                                    v = work2[j]
-                                    if math.isnan(v):
-                                        continue
-                                    rr = abs(np.float64(np.float32(v - medi))) / sgi
-                                    if rr == best:
-                                        work2[j] = np.nan
-                                        if _flag(gdq, i, k + 1, y, x, jump):
-                                            newj[nnew] = j
-                                            nnew += 1
-                            it += 1
+                                if rr == best:
+                                    work2[j] = np.nan
+                                    if _flag(gdq, i, k + 1, y, x, jump):
+                                        newj[nnew] = j
+                                        nnew += 1
+                        it += 1
 
-                    nprim += nnew
-                    if flag_4_neighbors and not have_med and (injump[w] or nnew > 0):
-                        med = _row_nanmedian(buf[w], n, w32, ta32, tb32, samp)
-                        sig = math.sqrt(abs(med) + var_rn)
-                        if sig == 0.0:
-                            sig = np.nan
-                        have_med = True
-                    if have_med:
-                        med_out[y, x] = med
-                        sig_out[y, x] = sig
-                    if flag_4_neighbors and (injump[w] or nnew > 0):
-                        # a trigger needs JUMP in the group: scan everything if the pixel
-                        # came with JUMP flags, else only the groups flagged just now
-                        lim = 0.5 * min_jump_to_flag_neighbors * sig
-                        ntest = n if injump[w] else nnew
-                        for t in range(ntest):
-                            j = t if injump[w] else newj[t]
-                            if imajor:
-                                i = j // nd
-                                k = j - i * nd
-                            else:
-                                k = j // nints
-                                i = j - k * nints
-                            v = np.float64(buf[w, j])
-                            a = abs(v - med)
-                            if a > lim:
-                                rr = a / sig
-                                if (rr < max_jump_to_flag_neighbors and rr > min_jump_to_flag_neighbors
-                                        and (gdq[i, k + 1, y, x] & jump)):
-                                    rowtrig[i, k + 1, y] = 1
-            counts[t_row, b, 0] = nprim
-            counts[t_row, b, 1] = nclean
+                nprim += nnew
+                if flag_4_neighbors and not have_med and (injump[w] or nnew > 0):
+                    med = _row_nanmedian(buf[w], n, w32, ta32, tb32, samp)
+                    sig = math.sqrt(abs(med) + var_rn)
+                    if sig == 0.0:
+                        sig = np.nan
+                    have_med = True
+                if have_med:
+                    med_out[y, x] = med
+                    sig_out[y, x] = sig
+                if flag_4_neighbors and (injump[w] or nnew > 0):
+                    # a trigger needs JUMP in the group: scan everything if the pixel
+                    # came with JUMP flags, else only the groups flagged just now
+                    lim = 0.5 * min_jump_to_flag_neighbors * sig
+                    ntest = n if injump[w] else nnew
+                    for t in range(ntest):
+                        j = t if injump[w] else newj[t]
+                        if imajor:
+                            i = j // nd
+                            k = j - i * nd
+                        else:
+                            k = j // nints
+                            i = j - k * nints
+                        v = np.float64(buf[w, j])
+                        a = abs(v - med)
+                        if a > lim:
+                            rr = a / sig
+                            if (rr < max_jump_to_flag_neighbors and rr > min_jump_to_flag_neighbors
+                                    and (gdq[i, k + 1, y, x] & jump)):
+                                rowtrig[i, k + 1, y] = 1
+            cnt_prim[item] = nprim
+            cnt_clean[item] = nclean
     for t_row in range(nrow):
-        nprim_rows[rowlist[t_row]] = counts[t_row, :, 0].sum()
-        nclean_rows[rowlist[t_row]] = counts[t_row, :, 1].sum()
+        y = rowlist[t_row]
+        nprim_rows[y] = cnt_prim[t_row * nblk:(t_row + 1) * nblk].sum()
+        nclean_rows[y] = cnt_clean[t_row * nblk:(t_row + 1) * nblk].sum()
 
 
 @njit(cache=True)

@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..dq import CHARGELOSS, DO_NOT_USE, FLAGS, JUMP_DET, NO_GAIN_VALUE, SATURATED
+from .order_stats import _rank_select
 
 _DNU = DO_NOT_USE
 _SAT = SATURATED
@@ -22,6 +23,11 @@ _CHG = CHARGELOSS
 _NGVAL = NO_GAIN_VALUE
 _NPERS = 0xFFFFFFFF ^ _PERS  # every bit but PERSISTENCE
 _INVALID = _DNU | _SAT
+
+#: rounding-level freedom only (no NaN / inf assumptions), for sums that only guide a bracket
+_FM = {"reassoc", "nsz", "contract"}
+#: half-width of :func:`_median_bracketed`'s bracket, in standard deviations of the values
+_BRACKET = 0.18
 _CRIT = _JUMP | _PERS | _CHG
 
 #: stcal's LARGE_VARIANCE_THRESHOLD (slope_fitter.c: 1.e6): larger variances are set to 0
@@ -295,6 +301,64 @@ def _median(buf, m, tmp):
     return (upper + lower) / 2.0
 
 
+@njit(cache=True, fastmath=_FM)
+def _center_spread(buf, m):
+    """Mean and population standard deviation of buf[:m] (m >= 1), summed in any order: they
+    only place :func:`_median_bracketed`'s bracket, whose counts decide what it returns."""
+    s = 0.0
+    for t in range(m):
+        s += buf[t]
+    mean = s / m
+    ss = 0.0
+    for t in range(m):
+        d = buf[t] - mean
+        ss += d * d
+    return mean, math.sqrt(ss / m)
+
+
+@njit(cache=True)
+def _median_bracketed(buf, m, tmp):
+    """:func:`_median`'s value (the middle order statistic, or ``(upper + lower) / 2``) of
+    buf[:m] (NaN-free; ``buf`` is only read unless the bracket misses), faster on the
+    first differences of a ramp (noise around the rate): one branch-free pass counts the
+    values below ``mean - 0.18 std`` and copies those within ``mean -+ 0.18 std`` (about a
+    seventh of noisy values) to ``tmp``; the middle ranks are then selected among those
+    few by counting ranks. When the counts show that the bracket misses a middle rank
+    (skewed values; NaN or infinite mean or spread count nothing inside), or m < 16,
+    :func:`_median` on all the values. Order statistics do not depend on the algorithm
+    that finds them, so the value is bit for bit :func:`_median`'s."""
+    if m < 16:
+        return _median(buf, m, tmp)
+    mean, sd = _center_spread(buf, m)
+    a = _BRACKET * sd
+    lo = mean - a
+    hi = mean + a
+    nb = 0
+    nc = 0
+    for t in range(m):
+        v = buf[t]
+        nb += v < lo
+        tmp[nc] = v
+        nc += (v >= lo) & (v <= hi)
+    klo = (m - 1) // 2 - nb
+    khi = m // 2 - nb
+    if klo < 0 or khi >= nc:
+        return _median(buf, m, tmp)
+    lower = _rank_select(tmp, nc, klo)
+    if m & 1:
+        return lower
+    # the next order statistic: lower again if it occurs more than klo + 1 times, else the
+    # smallest value above it
+    cle = 0
+    nxt = np.inf
+    for t in range(nc):
+        v = tmp[t]
+        cle += v <= lower
+        nxt = min(nxt, v) if v > lower else nxt
+    upper = lower if cle > khi else nxt
+    return (upper + lower) / 2.0
+
+
 @njit(cache=True)
 def _median_rate_integration(data, dq, ngroups, group_time, buf, tmp):
     """stcal ``median_rate_integration``: NaN-median of the first differences of
@@ -315,7 +379,7 @@ def _median_rate_integration(data, dq, ngroups, group_time, buf, tmp):
     if m == 0 and not math.isnan(loc0):
         buf[0] = loc0
         m = 1
-    return _median(buf, m, tmp)
+    return _median_bracketed(buf, m, tmp)
 
 
 @njit(cache=True)
@@ -400,7 +464,7 @@ def _median_rate_clean(dpix, ngroups, group_time, buf, tmp):
     if m == 0 and not math.isnan(loc0):
         buf[0] = loc0
         m = 1
-    return _median(buf, m, tmp)
+    return _median_bracketed(buf, m, tmp)
 
 
 @njit(cache=True, parallel=True)

@@ -1,9 +1,10 @@
 """numba kernels of ramp reading (private; arrays and scalars only): the rows of every group
 plane of a 4-D FITS cube read into a chunk buffer with one ``pread`` system call per plane
 issued from compiled code (:meth:`rampflow.io.blocks.DiskCube.read_rows`), 4-byte values
-byte-swapped from FITS's big-endian order while the plane is in the CPU cache; an uncal
-file's 16-bit values read as stored (on a reader thread: the read kernel releases the GIL)
-and converted to float32 after (:func:`_u16_rows_to_f32`)."""
+byte-swapped from FITS's big-endian order while the plane is in the CPU cache; or the same
+few pixels of every plane (:meth:`rampflow.io.blocks.DiskCube.read_pixels`), one ``pread`` per
+block of contiguous bytes; an uncal file's 16-bit rows read as stored (on a reader thread: the
+read kernel releases the GIL) and converted to float32 after (:func:`_u16_rows_to_f32`)."""
 
 from __future__ import annotations
 
@@ -90,3 +91,32 @@ def _u16_rows_to_f32(raw, swap, flip, sci, gdq):
                     v = v ^ 0x8000
                 sci[i, g, r, c] = np.float32(v)
                 gdq[i, g, r, c] = 0
+
+
+@njit(cache=True, nogil=True)
+def _read_pixels(fd, offset, plane, i0, blk_off, blk_len, src, scratch, out8, item, swap):
+    """The same pixels of planes (i0 + k, g) of the cube at the file's ``offset`` (``plane``
+    bytes each) into out8[k, g] (uint8 (nints, ngroups, npix * item), C-contiguous): each
+    plane's byte blocks (``blk_off`` from the plane's start, ``blk_len`` bytes) read one
+    ``pread`` each into ``scratch`` one after the other, then pixel p copied from
+    scratch[src[p]:src[p] + item], byte-swapped with ``swap``. Returns -1, or the file offset
+    where the file ended short."""
+    nints, ngroups = out8.shape[0], out8.shape[1]
+    npix = src.size
+    for k in range(nints):
+        for g in range(ngroups):
+            base = offset + ((i0 + k) * ngroups + g) * plane
+            at = 0
+            for j in range(blk_off.size):
+                n = blk_len[j]
+                stop = _read_plane(fd, scratch[at:at + n], base + blk_off[j])
+                if stop >= 0:
+                    return stop
+                at += n
+            o = out8[k, g]
+            for p in range(npix):
+                s = src[p]
+                d = p * item
+                for b in range(item):
+                    o[d + b] = scratch[s + item - 1 - b] if swap else scratch[s + b]
+    return -1

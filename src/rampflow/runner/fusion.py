@@ -68,3 +68,18 @@ def run_fused(steps, sci, gdq, pdq, rows: slice) -> None:
             pdq |= flags.astype(np.uint32, copy=False)
     _scale_bias_poly_dark_kernel(sci, gdq, args["scale"], args["bias"], args["poly"], args["dark"],
                                  do["scale"], do["bias"], do["poly"], do["dark"], np.uint8(dqflags.SATURATED))
+
+
+def apply_op(sci, op: str, operand) -> None:
+    """One elementwise operation (:meth:`~rampflow.steps.base.Step.elementwise`'s "scale",
+    "bias" or "dark", operand for sci's rows and columns) on ``sci`` (float32 (nints,
+    ngroups, ny, nx)), in place, as the step's ``process`` does it."""
+    from ..kernels.elementwise import _scale_bias_poly_dark_kernel
+
+    if op not in ("scale", "bias", "dark"):
+        raise ValueError(f"apply_op: {op!r} is not scale, bias or dark")
+    scale = np.float32(operand) if op == "scale" else np.float32(1.0)
+    bias = operand if op == "bias" else np.zeros((1, 1), np.float32)
+    dark = operand if op == "dark" else np.zeros((1, 1, 1), np.float32)
+    _scale_bias_poly_dark_kernel(sci, np.zeros((1, 1, 1, 1), np.uint8), scale, bias, np.zeros((2, 1, 1), np.float32),
+                                 dark, op == "scale", op == "bias", False, op == "dark", np.uint8(dqflags.SATURATED))

@@ -253,6 +253,23 @@ class Step:
         them; ``zf`` its ZEROFRAME or None). Must not change the arrays."""
         raise NotImplementedError(f"step {self.name!r} has no pre-pass")
 
+    def prepass_pixels(self, pdq: np.ndarray) -> np.ndarray | None:
+        """The pixels of each plane that :meth:`collect` reads, given ``pdq`` (the exposure's
+        PIXELDQ as the step gets it): sorted distinct flat indices ``y * nx + x`` (int64), e.g.
+        refpix's reference rows and columns. The runner then reads only those pixels of every
+        plane and hands them to :meth:`collect_pixels` (when the steps before it change SCI
+        sample by sample, :meth:`elementwise`; else whole planes to :meth:`collect`). Only for
+        steps that do not read GROUPDQ (:attr:`prepass_needs_gdq` False). None (default):
+        whole planes."""
+        return None
+
+    def collect_pixels(self, round: int, sci: np.ndarray, pdq: np.ndarray, ints: slice,
+                       zf: np.ndarray | None = None) -> None:
+        """:meth:`collect` on the pixels of :meth:`prepass_pixels` alone: ``sci`` float32
+        (nint_chunk, ngroups, 1, npix), each plane's pixels as one row in that order, after the
+        steps before; ``zf`` likewise (nint_chunk, 1, npix) or None. Must not change the arrays."""
+        raise NotImplementedError(f"step {self.name!r} has no pre-pass over some pixels")
+
     def end_round(self, round: int, pdq: np.ndarray) -> None:
         """After the last chunk of pre-pass ``round`` (``pdq``: the exposure's PIXELDQ as the
         step gets it). Default: nothing."""

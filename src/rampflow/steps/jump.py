@@ -303,8 +303,10 @@ def run_detection(sci, gdq, pdq, readnoise_2d, gain_2d, params: JumpParams | Non
     todo = np.arange(ny, dtype=np.int64)
     if row_cache is not None and sci.size:
         todo = row_cache.plan(sci, gdq, row0, mode)
-    # tasks over (row, block of pixels) pairs: a chunk's single new row still uses every thread
-    ntasks = max(1, min(len(todo) * -(-nx // width), numba.get_num_threads()))
+    # work items of the detection: (row, block of ``width`` pixels); a 1-row chunk still
+    # keeps every thread busy
+    nblk = -(-nx // width) if nx else 1
+    ntasks = max(1, min(len(todo) * nblk, numba.get_num_threads()))
     if sci.size and len(todo):
         K._detect_kernel(sci, gdq, rn, gain, todo, ntasks, kp, out)
     if row_cache is not None and sci.size:
@@ -328,6 +330,43 @@ def run_detection(sci, gdq, pdq, readnoise_2d, gain_2d, params: JumpParams | Non
     return JumpResult(mode=_MODE_NAMES[mode], primary_per_row=out.nprim, all_dnu=all_dnu)
 
 
+def _keep_row(gdq, r: int) -> tuple:
+    """Row ``r`` of GROUPDQ ``gdq`` (nints, ngroups, nrow, nx) as (shape, flat indices uint32,
+    values) of its nonzero groups (mostly zero: a row of a TSO exposure is 22 MB dense), or
+    (shape, None, a dense copy) where that would take more bytes."""
+    from ..kernels import jump_bits as KB
+
+    nints, ngroups, nrow, nx = gdq.shape
+    nw = nx // 8
+    if gdq.strides[3] == 1 and gdq.strides[2] % 8 == 0 and gdq.strides[1] % 8 == 0 and gdq.strides[0] % 8 == 0 \
+            and gdq.ctypes.data % 8 == 0:  # rows of whole words (the row stream's window): read 8 at a time
+        words = gdq[..., :8 * nw].view(np.uint64)
+    else:
+        words = np.zeros((nints, ngroups, nrow, 0), dtype=np.uint64)
+    counts = np.zeros(nints, dtype=np.int64)
+    KB._row_count_nonzero_kernel(gdq, words, r, counts)
+    shape = (nints, ngroups, nx)
+    if 5 * int(counts.sum()) >= nints * ngroups * nx:
+        return shape, None, gdq[:, :, r, :].copy()
+    offsets = np.zeros(nints + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    idx = np.empty(int(offsets[-1]), dtype=np.uint32)
+    val = np.empty(int(offsets[-1]), dtype=np.uint8)
+    KB._row_nonzero_kernel(gdq, words, r, offsets, idx, val)
+    return shape, (offsets, idx), val
+
+
+def _restore_row(gdq, r: int, kept: tuple) -> None:
+    """Row ``r`` of ``gdq`` set to what :func:`_keep_row` kept."""
+    from ..kernels import jump_bits as KB
+
+    _, sparse, val = kept
+    if sparse is None:
+        gdq[:, :, r, :] = val
+    else:
+        KB._row_scatter_kernel(gdq, r, sparse[0], sparse[1], val)
+
+
 class RowCache:
     """Detection results of the last rows of one chunk, reused by the next chunk.
 
@@ -336,8 +375,9 @@ class RowCache:
     were already through the per-pixel detection, whose result depends only on the row's
     own input (SCI, GROUPDQ, read noise, gain), the parameters and the detection branch.
     The cache keeps, for the last ``keep`` rows of a chunk, a fingerprint of that input
-    (64-bit hash of the SCI bits and GROUPDQ) with the state after detection (GROUPDQ,
-    median, sigma, neighbour hints, counts); a row of a later chunk with the same
+    (64-bit hash of the SCI bits and GROUPDQ) with the state after detection (GROUPDQ, as
+    its nonzero values while few; median, sigma, neighbour hints, counts); a row of a later
+    chunk with the same
     exposure row, branch and fingerprint takes that state instead of being detected
     again. Any other row (a different order of chunks, other data) is simply detected.
 
@@ -373,7 +413,7 @@ class RowCache:
         self._reuse = {}
         for r in cand:
             e = self.entries[row0 + r]
-            if e["key"] == (mode, hashes[r]) and e["gdq"].shape == (sci.shape[0], sci.shape[1], sci.shape[3]):
+            if e["key"] == (mode, hashes[r]) and e["gdq"][0] == (sci.shape[0], sci.shape[1], sci.shape[3]):
                 self._reuse[r] = e
         self._store = {r: (mode, hashes[r]) for r in store}
         return np.array([r for r in range(ny) if r not in self._reuse], dtype=np.int64)
@@ -383,7 +423,7 @@ class RowCache:
         keep the last rows' state for the next chunk."""
         med, sig, rowtrig, nprim, nclean = out
         for r, e in self._reuse.items():
-            gdq[:, :, r, :] = e["gdq"]
+            _restore_row(gdq, r, e["gdq"])
             med[r] = e["med"]
             sig[r] = e["sig"]
             rowtrig[:, :, r] = e["rowtrig"]
@@ -392,7 +432,7 @@ class RowCache:
         self.reused_rows += len(self._reuse)
         new = {}
         for r, key in self._store.items():
-            new[row0 + r] = {"key": key, "gdq": gdq[:, :, r, :].copy(), "med": med[r].copy(),
+            new[row0 + r] = {"key": key, "gdq": _keep_row(gdq, r), "med": med[r].copy(),
                              "sig": sig[r].copy(), "rowtrig": rowtrig[:, :, r].copy(),
                              "nprim": int(nprim[r]), "nclean": int(nclean[r])}
         self.entries = new

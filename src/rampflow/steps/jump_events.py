@@ -271,6 +271,19 @@ def make_snowballs(cube, group, jump_ellipses, sat_ellipses, next_sat_ellipses, 
     return snowballs
 
 
+def max_box_areas(cube, flag):
+    """The largest bounding-box area of the 8-connected regions of pixels with ``flag`` in
+    each plane of ``cube`` (uint8 (ngroups, ny, nx)), int64 (ngroups,); 0 for none."""
+    from ..kernels.jump_bits import _max_box_area_kernel
+
+    cube = np.ascontiguousarray(cube)
+    nw = cube.shape[2] // 8
+    words = np.ascontiguousarray(cube[:, :, :8 * nw]).view(np.uint64)
+    boxes = np.zeros(cube.shape[0], dtype=np.int64)
+    _max_box_area_kernel(cube, words, np.uint8(flag), boxes)
+    return boxes
+
+
 def flag_snowballs_int(cube, ep: EventParams, persist_prev=None, nrows_exposure=None):
     """stcal ``flag_large_events`` for one integration's GROUPDQ ``cube`` (ngroups, ny, nx;
     after the two-point detection), in place.
@@ -279,22 +292,31 @@ def flag_snowballs_int(cube, ep: EventParams, persist_prev=None, nrows_exposure=
     first integration), OR-ed into groups ``1 .. persist_grps_flagged - 1`` after the search
     when ``mask_persist_grps_next_int`` (stcal does it after all integrations, which is the
     same: the search never sees those flags). ``nrows_exposure``: rows of the exposure
-    (``near_edge``). Returns (number of snowballs, this integration's cores (ny, nx) uint8).
-    """
-    from ..kernels.jump_bits import _max_box_area_kernel
+    (``near_edge``). Returns (number of snowballs, this integration's cores (ny, nx) uint8,
+    whether ``cube`` may have changed: False only when no snowball was extended, no
+    saturated core grown and no core of the previous integration OR-ed in).
 
+    A group with no SATURATED pixel and no JUMP region box of ``min_jump_area`` has nothing to
+    search (no saturated core, no jump ellipse: no snowball, no change) and is skipped. The
+    last but one is always searched: stcal's last iteration reuses its ``next_new_sat`` (not
+    recomputed for the last group); a skipped group before it would leave an older value,
+    which could only be empty where the correct one is the last group's new cores, found
+    there as ``sat_ellipses`` anyway, so this is a precaution, not a needed exception.
+    """
     ngrps, nrows, ncols = cube.shape
     nrows_exposure = nrows if nrows_exposure is None else int(nrows_exposure)
     # the largest JUMP region box of each group now: the search only clears JUMP bits of later
     # groups (SATURATED set over them), which cannot make a box larger, so a group whose box
     # is below min_jump_area has no jump ellipse (filter_areas would find none), unsearched
-    boxes = np.zeros(ngrps, dtype=np.int64)
-    _max_box_area_kernel(np.ascontiguousarray(cube), JUMP, boxes)
+    boxes = max_box_areas(cube, JUMP)
     persist = np.zeros((nrows, ncols), dtype=np.uint8)
     total = 0
     next_new_sat = np.zeros(cube.shape[1:], dtype=np.uint8)
+    changed = False
     for group in range(1, ngrps):
         current_sat = np.bitwise_and(cube[group], SAT)
+        if boxes[group] < ep.min_jump_area and group != ngrps - 2 and not current_sat.any():
+            continue
         prev_sat = np.bitwise_and(cube[group - 1], SAT)
         new_sat = current_sat * np.logical_not(prev_sat)
         if group < ngrps - 1:
@@ -304,16 +326,19 @@ def flag_snowballs_int(cube, ep: EventParams, persist_prev=None, nrows_exposure=
         sat_ellipses = find_ellipses(new_sat, SAT, ep.min_sat_area)
         jump_ellipses = find_ellipses(cube[group], JUMP, ep.min_jump_area) if boxes[group] >= ep.min_jump_area else []
         if ep.sat_required_snowball:
+            changed |= any(min(e[1][0], e[1][1]) > ep.min_sat_radius_extend for e in sat_ellipses)  # grown
             snowballs = make_snowballs(cube, group, jump_ellipses, sat_ellipses, next_sat_ellipses, ep, persist,
                                        nrows_exposure)
         else:
             snowballs = jump_ellipses
         total += len(snowballs)
+        changed |= bool(snowballs)
         extend_ellipses(cube, group, snowballs, ep, expansion=ep.expand_factor, num_grps_masked=0)
     if ep.mask_persist_grps_next_int and persist_prev is not None and ep.persist_grps_flagged >= 1:
         last = min(ep.persist_grps_flagged, ngrps)
         cube[1:last] |= persist_prev[np.newaxis]
-    return total, persist
+        changed |= bool(persist_prev.any())
+    return total, persist, changed
 
 
 # ---------------------------------------------------------------- showers
@@ -468,7 +493,7 @@ def flag_large_events(gdq, ep: EventParams):
     total = 0
     persist = None
     for i in range(gdq.shape[0]):
-        n, persist = flag_snowballs_int(gdq[i], ep, persist, gdq.shape[2])
+        n, persist, _ = flag_snowballs_int(gdq[i], ep, persist, gdq.shape[2])
         total += n
     return total
 

@@ -11,9 +11,9 @@ file: the source reads the uncal file and recomputes the steps before jump on ea
 A. the two-point detection, row chunk by row chunk (exactly what the step does without
    large events: the source runs the detection as the last step of its row chunks, with
    its 1-row halo and :class:`~rampflow.steps.jump.RowCache`); what stays is, per group
-   and pixel, the JUMP bit (packed, 1/8 of GROUPDQ) and the SATURATED bit (sparse: the
-   indices of the saturated groups of each integration, or packed bits where denser), and
-   per group plane whether it is DO_NOT_USE in every pixel;
+   and pixel, the JUMP bit and the SATURATED bit (:class:`FlagStore`: the flat indices of
+   the flagged groups of each integration while few, packed bits, 1/8 of GROUPDQ, where
+   denser), and per group plane whether it is DO_NOT_USE in every pixel;
 B. snowballs, one integration at a time, from what A kept only (the search reads only the
    JUMP and SATURATED bits; the groups it sets to SATURATED are marked with a spare bit, so
    their final values are known without the other bits of the input), in time order,
@@ -22,7 +22,7 @@ C. showers (when on): the per-pixel statistics over all integrations (a second p
    chunks of the input, in column blocks), then the detection on chunks of whole
    integrations (a third pass).
 
-What stays is the JUMP bit of every group (packed) and, per integration, the few groups
+What stays is the JUMP bit of every group (a :class:`FlagStore`) and, per integration, the few groups
 whose other bits changed (snowball cores set to SATURATED), as flat indices and final
 values. Every step of B and C sees exactly the arrays stcal sees (the whole frame of an
 integration, or per-pixel statistics that do not depend on the other pixels), so the flags
@@ -33,10 +33,12 @@ applies them (:meth:`LargeEvents.apply`).
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 
 from .. import dq as dqflags
+from ..io import timing
 from ..kernels import jump_bits as KB
 from . import jump_events as E
 
@@ -97,26 +99,30 @@ class ArrayRamp:
         pass
 
 
-class SatStore:
-    """The SATURATED bit of every group and pixel, per integration: the flat indices
-    (uint32, into (ngroups, ny, nx)) of the saturated groups, or, once they would take more
-    than packed bits, the packed bits (8 pixels to a byte)."""
+class FlagStore:
+    """One GROUPDQ bit (``flag``) of every group and pixel, per integration: the flat indices
+    (uint32, into (ngroups, ny, nx)) of the groups with it, or, once they would take more
+    bytes than packed bits, the packed bits (8 pixels to a byte). So an integration never
+    holds more than its packed size (plus, while its rows arrive, one chunk's indices), and
+    few flags take little: the JUMP bits of a whole TSO exposure, packed, are 89 MB; as
+    indices, a few MB."""
 
-    def __init__(self, shape):
+    def __init__(self, shape, flag):
         self.shape = tuple(shape)
+        self.flag = np.uint8(flag)
         nints, ngroups, ny, nx = self.shape
         self.packed_bytes = ngroups * ny * ((nx + 7) // 8)
         self.sparse = [[] for _ in range(nints)]
         self.count = np.zeros(nints, np.int64)
         self.packed: dict = {}
 
-    def add(self, i: int, rows: slice, sat) -> None:
-        """Integration ``i``'s saturated groups (bool (ngroups, nrow, nx)) in exposure rows ``rows``."""
+    def add(self, i: int, rows: slice, mask) -> None:
+        """Integration ``i``'s flagged groups (bool (ngroups, nrow, nx)) in exposure rows ``rows``."""
         _, ngroups, ny, nx = self.shape
         if i in self.packed:
-            self.packed[i][:, rows] = np.packbits(sat, axis=-1)
+            self.packed[i][:, rows] = np.packbits(mask, axis=-1)
             return
-        g, y, x = np.nonzero(sat)
+        g, y, x = np.nonzero(mask)
         if not len(g):
             return
         self.sparse[i].append(((g.astype(np.int64) * ny + y + rows.start) * nx + x).astype(np.uint32))
@@ -130,28 +136,67 @@ class SatStore:
             self.sparse[i] = []
 
     def add_chunk(self, rows: slice, gdq, counts) -> None:
-        """Every integration's saturated groups from a row chunk's GROUPDQ ``gdq`` (nints,
+        """Every integration's flagged groups from a row chunk's GROUPDQ ``gdq`` (nints,
         ngroups, nrow, nx) of exposure rows ``rows``, ``counts`` (int64 (nints,)) their number
         per integration (``_count_flags_kernel``): what :meth:`add` does integration by
         integration, in two kernel calls."""
         _, ngroups, ny, nx = self.shape
         r0 = rows.start or 0
         for i in self.packed:
-            KB._pack_flag_kernel(gdq[i:i + 1], SAT, self.packed[i][None], r0)
+            KB._pack_flag_kernel(gdq[i:i + 1], self.flag, self.packed[i][None], r0)
         ints = np.array([i for i in range(len(counts)) if counts[i] and i not in self.packed], dtype=np.int64)
         if not len(ints):
             return
         offsets = np.zeros(len(ints) + 1, dtype=np.int64)
         np.cumsum(counts[ints], out=offsets[1:])
         flat = np.empty(int(offsets[-1]), dtype=np.uint32)
-        KB._flag_indices_kernel(gdq, SAT, r0, ny, ints, offsets, flat)
+        KB._flag_indices_kernel(gdq, self.flag, r0, ny, ints, offsets, flat)
         for t, i in enumerate(ints):
             self.sparse[i].append(flat[offsets[t]:offsets[t + 1]].copy())
             self.count[i] += counts[i]
             self._pack_if_dense(i)
 
+    def compact(self) -> None:
+        """Join each integration's indices (one array a row chunk) into one array."""
+        for i, parts in enumerate(self.sparse):
+            if len(parts) > 1:
+                self.sparse[i] = [np.concatenate(parts)]
+
+    def set(self, i: int, mask) -> None:
+        """Replace integration ``i``'s bits by ``mask`` (bool (ngroups, ny, nx)): indices or
+        packed bits, whichever is smaller."""
+        idx = np.flatnonzero(mask)
+        self.count[i] = len(idx)
+        if 4 * len(idx) > self.packed_bytes:
+            self.packed[i] = np.packbits(mask, axis=-1)
+            self.sparse[i] = []
+        else:
+            self.packed.pop(i, None)
+            self.sparse[i] = [idx.astype(np.uint32)] if len(idx) else []
+
+    def or_into(self, i: int, cube, value) -> None:
+        """``cube |= value`` (uint8 (ngroups, ny, nx), C-contiguous) where integration ``i`` has the flag."""
+        if i in self.packed:
+            KB._or_packed_kernel(cube, self.packed[i], np.uint8(value), 0)
+            return
+        flat = cube.reshape(-1)
+        for idx in self.sparse[i]:
+            flat[idx] |= np.uint8(value)
+
+    def apply(self, gdq, r0: int, value) -> None:
+        """``gdq |= value`` where flagged, on a row chunk ``gdq`` (nints, ngroups, nrow, nx) of
+        exposure rows from ``r0``, without unpacking the whole exposure's bits."""
+        ny = self.shape[2]
+        value = np.uint8(value)
+        for i in range(self.shape[0]):
+            if i in self.packed:
+                KB._or_packed_kernel(gdq[i], self.packed[i], value, r0)
+            else:
+                for idx in self.sparse[i]:
+                    KB._or_indices_kernel(gdq[i], idx, value, r0, ny)
+
     def plane(self, i: int) -> np.ndarray:
-        """Integration ``i``'s SATURATED bits, bool (ngroups, ny, nx)."""
+        """Integration ``i``'s bits, bool (ngroups, ny, nx)."""
         _, ngroups, ny, nx = self.shape
         if i in self.packed:
             return np.unpackbits(self.packed[i], axis=-1, count=nx).astype(bool)
@@ -198,22 +243,19 @@ class LargeEvents:
         self.ep = ep
         m = step.meta
         self.shape = (m.nints, m.ngroups, m.subsize2, m.subsize1)
-        self.bits = None            # (nints, ngroups, ny, ceil(nx / 8)) packed JUMP bits
+        self.jump = None            # the JUMP bits (FlagStore: indices, or packed where dense)
         self.delta: dict = {}       # integration -> (flat indices int64, final values uint8)
         self.dnu_planes = 0         # planes DO_NOT_USE in every pixel, final GROUPDQ
         self.snowballs = 0
         self.showers = 0
-        self.sat_bytes = 0          # what the SATURATED bits took (SatStore)
+        self.sat_bytes = 0          # what the SATURATED bits took (FlagStore)
         self.done = False
 
     # ---------------------------------------------------------------- bookkeeping
-    def _unpack(self, ints, rows):
-        nx = self.shape[3]
-        return np.unpackbits(self.bits[ints, :, rows], axis=-1, count=nx)
-
     def _reconstruct_int(self, i, gdq_in):
         """Integration i's current GROUPDQ (ngroups, ny, nx) from its input GROUPDQ."""
-        cube = (gdq_in & NOT_JUMP) | (self._unpack(i, slice(None)) * JUMP)
+        cube = np.ascontiguousarray(gdq_in & NOT_JUMP)
+        self.jump.or_into(i, cube, JUMP)
         d = self.delta.get(i)
         if d is not None:
             cube.reshape(-1)[d[0]] = d[1]
@@ -221,7 +263,7 @@ class LargeEvents:
 
     def _store_int(self, i, gdq_in, cube):
         """Keep integration i's GROUPDQ ``cube``: its JUMP bits and where the other bits differ."""
-        self.bits[i] = np.packbits((cube & JUMP) != 0, axis=-1)
+        self.jump.set(i, (cube & JUMP) != 0)
         idx = np.flatnonzero((cube & NOT_JUMP) != (gdq_in & NOT_JUMP))
         if len(idx):
             self.delta[i] = (idx, cube.reshape(-1)[idx].copy())
@@ -234,7 +276,7 @@ class LargeEvents:
         _, ngroups, ny, nx = self.shape
         r0, r1 = rows.start or 0, rows.stop if rows.stop is not None else ny
         gdq &= NOT_JUMP
-        gdq |= self._unpack(slice(None), slice(r0, r1)) * JUMP
+        self.jump.apply(gdq, r0, JUMP)
         for i, (idx, val) in self.delta.items():
             y = (idx // nx) % ny
             sel = (y >= r0) & (y < r1)
@@ -252,11 +294,19 @@ class LargeEvents:
         nints, ngroups, ny, nx = self.shape
         if tuple(source.shape) != self.shape:
             raise ValueError(f"step 'jump': input ramp has shape {tuple(source.shape)}, exposure is {self.shape}")
-        self.bits = np.zeros((nints, ngroups, ny, (nx + 7) // 8), dtype=np.uint8)
+        self.jump = FlagStore(self.shape, JUMP)
+        t0 = time.perf_counter()
+        steps0 = dict(timing.STEPS)
         sat, all_dnu = self._detect(source)
+        t1 = time.perf_counter()
+        steps = {k: v - steps0.get(k, 0.0) for k, v in timing.STEPS.items() if v - steps0.get(k, 0.0) > 0}
         # stcal's PIXELDQ: the input's, with NO_GAIN_VALUE | DO_NOT_USE where the gain is NaN or <= 0
         pdq_j = source.pdq
         dnu = self._snowballs(sat, all_dnu)
+        log.info("jump: detection pass %.1f s (steps: %s), snowball search %.1f s; JUMP bits kept in %.1f MB, "
+                 "SATURATED bits in %.1f MB (packed: %.1f MB each)", t1 - t0,
+                 ", ".join(f"{k} {v:.1f}" for k, v in steps.items()), time.perf_counter() - t1,
+                 self.jump.nbytes() / 2**20, sat.nbytes() / 2**20, nints * self.jump.packed_bytes / 2**20)
         self.sat_bytes = sat.nbytes()
         del sat
         if self.ep.find_showers:
@@ -271,16 +321,20 @@ class LargeEvents:
         log.info("jump: %d snowballs, %d showers", self.snowballs, self.showers)
 
     def _detect(self, source):
-        """A: two-point detection in the source's row chunks; JUMP bits packed, SATURATED
-        bits (SatStore) and the all-DO_NOT_USE planes (nints, ngroups) kept."""
+        """A: two-point detection in the source's row chunks; JUMP and SATURATED bits
+        (FlagStore) and the all-DO_NOT_USE planes (nints, ngroups) kept."""
         nints, ngroups, ny, nx = self.shape
-        sat = SatStore(self.shape)
+        sat = FlagStore(self.shape, SAT)
         all_dnu = np.ones((nints, ngroups), bool)
         counts = np.zeros(nints, dtype=np.int64)
+        njump = np.zeros(nints, dtype=np.int64)
         for rows, _, gdq in source.rows(_Detection(self.step)):
-            KB._pack_flag_kernel(gdq, JUMP, self.bits, rows.start or 0)
+            KB._count_flags_kernel(gdq, JUMP, DNU, njump, all_dnu)
             KB._count_flags_kernel(gdq, SAT, DNU, counts, all_dnu)
+            self.jump.add_chunk(rows, gdq, njump)
             sat.add_chunk(rows, gdq, counts)
+        self.jump.compact()
+        sat.compact()
         return sat, all_dnu
 
     def _snowballs(self, sat, all_dnu):
@@ -292,17 +346,20 @@ class LargeEvents:
         dnu = 0
         persist_prev = None
         for i in range(nints):
-            cube = (self._unpack(i, slice(None)) * JUMP) | MARK
-            cube[sat.plane(i)] |= SAT
-            n, persist = E.flag_snowballs_int(cube, self.ep, persist_prev, ny)
+            cube = np.full((ngroups, ny, nx), MARK, dtype=np.uint8)
+            self.jump.or_into(i, cube, JUMP)
+            sat.or_into(i, cube, SAT)
+            n, persist, changed = E.flag_snowballs_int(cube, self.ep, persist_prev, ny)
             self.snowballs += n
             persist_prev = persist
-            self.bits[i] = np.packbits((cube & JUMP) != 0, axis=-1)
+            self.delta.pop(i, None)
+            if not changed:  # the search left the cube as it was: its bits stand
+                dnu += int(all_dnu[i].sum())
+                continue
+            self.jump.set(i, (cube & JUMP) != 0)
             idx = np.flatnonzero((cube & MARK) == 0)  # set to SATURATED: the other bits dropped
             if len(idx):
                 self.delta[i] = (idx, cube.reshape(-1)[idx] & (SAT | JUMP))
-            else:
-                self.delta.pop(i, None)
             set_planes = np.zeros(ngroups, bool)
             set_planes[np.unique(idx // (ny * nx))] = True
             dnu += int((all_dnu[i] & ~set_planes).sum())
@@ -352,7 +409,7 @@ class LargeEvents:
 
     def memory_bytes(self) -> int:
         """Bytes held between the passes (packed bits and the changed groups)."""
-        n = 0 if self.bits is None else self.bits.nbytes
+        n = 0 if self.jump is None else self.jump.nbytes()
         return n + sum(a.nbytes + b.nbytes for a, b in self.delta.values())
 
 

@@ -94,7 +94,13 @@ from .refpix_geometry import (  # noqa: F401 (public here)
     plan_geometry,
     subarray_fits,
 )
-from .refpix_planes import PlaneCorrections, apply_corrections, measure_planes  # noqa: F401 (public here)
+from .refpix_planes import (  # noqa: F401 (public here)
+    PlaneCorrections,
+    apply_corrections,
+    measure_planes,
+    pixel_plan,
+    plan_pixels,
+)
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +228,7 @@ class RefPixStep(Step):
         self._sirs = None
         self._corr: PlaneCorrections | None = None  # measured in a pre-pass (row chunks)
         self._zf_corr: PlaneCorrections | None = None
+        self._pix_plan: RefpixPlan | None = None  # the plan on the pre-pass's reference pixels alone
         if self._miri:
             if p["refpix_algorithm"] == "sirs":
                 log.info("refpix: Simple Improved Reference Subtraction (SIRS) not applied for MIRI data.")
@@ -287,12 +294,26 @@ class RefPixStep(Step):
         return self._plan
 
     def prepass_rounds(self) -> int:
-        """One pre-pass before row chunks: each plane's correction needs its whole plane (NIR;
+        """One pre-pass before row chunks: each plane's correction needs the reference pixels
+        of the whole plane, which are all the pre-pass reads (:meth:`prepass_pixels`; NIR:
         MIRI's frames are corrected whole, :meth:`one_pass_conflict`)."""
         return 0 if self.skipped or self._miri or self._sirs is not None else 1
 
     def collect(self, round, sci, gdq, pdq, ints, zf=None):
-        plan = self.plan(pdq)
+        self._measure(self.plan(pdq), sci, ints, zf)
+
+    def prepass_pixels(self, pdq):
+        """The reference pixels the plan's statistics read (:func:`plan_pixels`)."""
+        return plan_pixels(self.plan(pdq))
+
+    def collect_pixels(self, round, sci, pdq, ints, zf=None):
+        if self._pix_plan is None:
+            self._pix_plan = pixel_plan(self.plan(pdq))
+        self._measure(self._pix_plan, sci, ints, zf)
+
+    def _measure(self, plan, sci, ints, zf):
+        """Each plane's correction of ``sci`` (whole planes, or the pixels of ``plan``) into
+        the stored corrections; ZEROFRAME's too."""
         p = self.params
         if self._corr is None:
             nints, ngroups = self.meta.nints, sci.shape[1]

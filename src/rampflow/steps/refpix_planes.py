@@ -1,10 +1,11 @@
-"""refpix on row chunks (the one pass): each plane's correction measured on whole planes in a
-pre-pass (:func:`measure_planes`, what :func:`rampflow.steps.refpix.apply_plan` would subtract,
-to the bit), then subtracted from any chunk of rows (:func:`apply_corrections`)."""
+"""refpix on row chunks (the one pass): each plane's correction measured in a pre-pass
+(:func:`measure_planes`, what :func:`rampflow.steps.refpix.apply_plan` would subtract, to the
+bit) on whole planes, or on the reference pixels alone (:func:`plan_pixels`, :func:`pixel_plan`),
+then subtracted from any chunk of rows (:func:`apply_corrections`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -52,6 +53,33 @@ def measure_planes(sci: np.ndarray, plan: RefpixPlan, out: PlaneCorrections, int
                          plan.pair_parity, plan.side_y, plan.side_x, plan.side_cls, plan.do_side,
                          plan.win_lo, plan.win_len, float(side_gain), float(siglimit), float(siglimit),
                          plan.nbuf, o["f32"], o["ref"], o["r32"], o["rok"], o["sig"])
+
+
+def plan_pixels(plan: RefpixPlan) -> np.ndarray:
+    """The pixels of a DMS plane :func:`measure_planes` reads with ``plan``: sorted distinct
+    flat indices ``y * nx + x`` (int64) of its reference pixels and usable side pixels."""
+    if plan.path == "none":
+        return np.zeros(0, np.int64)
+    flat = [plan.ref_y.astype(np.int64) * plan.nx + plan.ref_x]
+    if plan.do_side:
+        ok = plan.side_y >= 0
+        flat.append(plan.side_y[ok].astype(np.int64) * plan.nx + plan.side_x[ok])
+    return np.unique(np.concatenate(flat))
+
+
+def pixel_plan(plan: RefpixPlan) -> RefpixPlan:
+    """``plan`` for planes that hold only the pixels of :func:`plan_pixels` (one row, in that
+    order), for :func:`measure_planes` (the same statistics from the same values; not for
+    applying the corrections)."""
+    pix = plan_pixels(plan)
+
+    def at(y, x):
+        return np.searchsorted(pix, y.astype(np.int64) * plan.nx + x).astype(np.int32)
+
+    ok = plan.side_y >= 0
+    side_x = np.where(ok, at(np.where(ok, plan.side_y, 0), plan.side_x), plan.side_x).astype(np.int32)
+    return replace(plan, ny=1, nx=pix.size, ref_y=np.zeros_like(plan.ref_y), ref_x=at(plan.ref_y, plan.ref_x),
+                   side_y=np.where(ok, 0, plan.side_y).astype(np.int32), side_x=side_x, notes=[])
 
 
 def apply_corrections(sci: np.ndarray, plan: RefpixPlan, corr: PlaneCorrections, ints: slice, first_row: int) -> None:
