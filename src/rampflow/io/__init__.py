@@ -4,7 +4,8 @@
   GROUP tables, ASDF extension) or one of our ramp intermediates (float32 SCI, PIXELDQ,
   GROUPDQ) and hands out chunks of integrations / rows as native arrays, read with one system
   call per contiguous slab (:class:`DiskCube`, :mod:`.blocks`) into buffers reused from chunk
-  to chunk.
+  to chunk; ``RowReadAhead`` (:mod:`.row_ahead`) reads an uncal file's row chunks one
+  ahead on a reader thread.
 * ``RampWriter`` (:mod:`.writer`) writes a ramp product incrementally: the file layout
   (headers, sized data sections) is laid down first in a temporary file next to the target,
   chunks are written into its data sections, and the file is synced and renamed into place
@@ -40,6 +41,7 @@ from .products import (
     write_image_product,
 )
 from .ramp import RampFile, open_ramp
+from .row_ahead import RowReadAhead
 from .writer import RampWriter, atomic_path, remove_temporaries, scratch_dir, temporaries
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "ProductError",
     "RampFile",
     "RampWriter",
+    "RowReadAhead",
     "asdf_hdu",
     "atomic_path",
     "describe",

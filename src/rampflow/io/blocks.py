@@ -269,6 +269,28 @@ class DiskCube:
             raise ProductError(f"{self.path}: file ends at byte {stop} but the data run further "
                                f"(truncated file?)")
 
+    def read_rows_raw(self, fd: int, ints: slice, rows: slice, out8: np.ndarray) -> None:
+        """The block ``[ints, :, rows, :]`` as stored (the file's byte order, no conversion)
+        into ``out8`` (uint8 (nints, ngroups, nrows, nx * itemsize), C-contiguous): one ``pread``
+        per group plane from compiled code that releases the GIL, so a reader thread runs
+        alongside the kernels. ProductError naming the file when it ends short."""
+        from ..kernels.row_read import _read_rows
+
+        if len(self.shape) != 4:
+            raise ValueError(f"{self.path}: rows can only be read this way from 4-D cubes")
+        nrows = len(range(*rows.indices(self.shape[2])))
+        want = self.block_shape(ints, rows)[:3] + (self.shape[3] * self.disk.itemsize,)
+        if out8.dtype != np.uint8 or tuple(out8.shape) != want or not out8.flags.c_contiguous:
+            raise ValueError(f"{self.path}: raw read target must be C-contiguous uint8 {want}; "
+                             f"got {out8.dtype} {out8.shape}")
+        if nrows == 0:
+            return
+        stop = _read_rows(fd, self.offset, self.shape[2], ints.indices(self.shape[0])[0],
+                          rows.indices(self.shape[2])[0], out8, np.empty((1, 1, 1, 1), np.uint32), False)
+        if stop >= 0:
+            raise ProductError(f"{self.path}: file ends at byte {stop} but the data run further "
+                               f"(truncated file?)")
+
     def read_pixels(self, fd: int, ints: slice, blocks: PixelBlocks, out: np.ndarray) -> None:
         """The same pixels of every group plane of integrations ``ints`` (``blocks``, from
         :func:`pixel_blocks`) into ``out`` (C-contiguous (nints, ngroups, npix), the on-disk

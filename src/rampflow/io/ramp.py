@@ -243,6 +243,38 @@ class RampFile:
         if zf is not None:
             zf[...] = self.zeroframe(ints, rows)
 
+    @property
+    def reads_rows_ahead(self) -> bool:
+        """Whether rows can be read as stored on a reader thread and converted after
+        (:meth:`read_raw_rows`, :meth:`convert_raw_rows`; :class:`.row_ahead.RowReadAhead`):
+        an uncal file (no GROUPDQ on disk) whose SCI is 16-bit counts (:attr:`sci_is_uint16`)."""
+        return self.is_uncal and self.sci_is_uint16
+
+    def read_raw_rows(self, rows: slice, out8: np.ndarray) -> None:
+        """SCI rows ``rows`` of every integration as stored (16-bit values in the file's byte
+        order) into ``out8`` (uint8 (nints, ngroups, nrows, 2 * nx), C-contiguous), GIL
+        released (for a reader thread); see :meth:`reads_rows_ahead`."""
+        if not self.reads_rows_ahead:
+            raise ValueError(f"{self.path}: only an uncal file's 16-bit SCI is read as stored")
+        self._sci_disk.read_rows_raw(self._fd, slice(None), rows, out8)
+
+    @timed_call("read")
+    def convert_raw_rows(self, raw8: np.ndarray, rows: slice, sci: np.ndarray, gdq: np.ndarray,
+                         zf: np.ndarray | None = None) -> None:
+        """What :meth:`read_raw_rows` read for ``rows`` into ``sci`` / ``gdq`` / ``zf`` as
+        :meth:`read_into` reads them (same values: BZERO applied by the same integer
+        operation, GROUPDQ zeros), the conversion parallel over group planes."""
+        from ..kernels.row_read import _u16_rows_to_f32
+
+        disk = self._sci_disk.disk
+        raw = raw8.view(np.uint16)
+        if raw.shape != sci.shape or sci.dtype != np.float32 or gdq.shape != sci.shape:
+            raise ValueError(f"{self.path}: raw rows {raw.shape} do not fit float32 SCI {sci.dtype} {sci.shape} "
+                             f"and GROUPDQ {gdq.shape}")
+        _u16_rows_to_f32(raw, disk.byteorder not in ("=", "|"), disk.kind == "i", sci, gdq)
+        if zf is not None:
+            zf[...] = self.zeroframe(slice(None), rows)
+
     def read_groupdq(self, ints: slice = slice(None), rows: slice = slice(None)) -> np.ndarray:
         """GROUPDQ alone (uint8 (nints, ngroups, nrows, nx), a fresh array; zeros for an uncal
         file), e.g. for a scan of the whole exposure's flags before the chunks are fitted."""

@@ -3,7 +3,9 @@
 The runner's file operations add to :data:`SECONDS` (``read``: ramp chunks and prefetching;
 ``write``: ramp and rate products, synced; ``setup``: resolving and loading reference files
 and step inputs); the benchmarks print them as the reading / writing / start-up parts of a
-job. Nested timed calls count once.
+job. Nested timed calls count once. ``read_ahead``: reading done on a reader thread while
+the kernels ran (:class:`rampflow.io.row_ahead.RowReadAhead`; ``read`` counts only the
+waits for it and the conversion).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import contextlib
 import functools
 import time
 
-SECONDS = {"read": 0.0, "write": 0.0, "setup": 0.0}
+SECONDS = {"read": 0.0, "write": 0.0, "setup": 0.0, "read_ahead": 0.0}
 #: seconds each step spent processing chunks in a row pass (step name -> s), for profiles
 STEPS: dict[str, float] = {}
 _depth = [0]

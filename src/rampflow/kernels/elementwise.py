@@ -25,20 +25,23 @@ def _scale_bias_poly_dark_kernel(sci, gdq, scale, bias, coeffs, dark, do_scale, 
     * dark_current: ``float32(d - dark[g, y, x])`` (``dark`` float32, or float64 as numpy's
       ``sci -= dark`` promotes it).
 
-    sci float32 (nints, ngroups, ny, nx); gdq uint8, same shape. Rows in parallel.
+    sci float32 (nints, ngroups, ny, nx); gdq uint8, same shape. (integration, row) pairs in
+    parallel: a row pass's chunks hold a single new row at times (a full 2048-column TSO
+    segment of 155 integrations), which rows alone would leave to one thread.
     """
     nints, ng, ny, nx = sci.shape
-    for y in prange(ny):
-        for i in range(nints):
-            for g in range(ng):
-                for x in range(nx):
-                    d = sci[i, g, y, x]
-                    if do_scale:
-                        d = d * scale
-                    if do_bias:
-                        d = d - bias[y, x]
-                    if do_poly and not (gdq[i, g, y, x] & sat):
-                        d = _horner(coeffs, y, x, d)
-                    if do_dark:
-                        d = np.float32(d - dark[g, y, x])
-                    sci[i, g, y, x] = d
+    for k in prange(nints * ny):
+        i = k // ny
+        y = k - i * ny
+        for g in range(ng):
+            for x in range(nx):
+                d = sci[i, g, y, x]
+                if do_scale:
+                    d = d * scale
+                if do_bias:
+                    d = d - bias[y, x]
+                if do_poly and not (gdq[i, g, y, x] & sat):
+                    d = _horner(coeffs, y, x, d)
+                if do_dark:
+                    d = np.float32(d - dark[g, y, x])
+                sci[i, g, y, x] = d

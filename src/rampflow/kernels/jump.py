@@ -479,7 +479,8 @@ def _after_kernel(sci, gdq, gain, med, kp, do_clean):
     ``kp.after_jump_flag_n1``/``n2`` groups after a JUMP group whose d - median >=
     ``kp.after_jump_flag_e1``/``e2`` electrons, where not SATURATED/DO_NOT_USE; n already
     capped at ngroups - 2) and, with ``do_clean``, detect_jumps_data's removal of JUMP where
-    DO_NOT_USE or SATURATED is also set. prange over rows."""
+    DO_NOT_USE or SATURATED is also set. prange over (integration, row) pairs (a row pass's
+    chunk may hold a row or three)."""
     nints, ngroups, ny, nx = sci.shape
     do_transient = kp.after_jump_flagging
     e1 = kp.after_jump_flag_e1
@@ -492,40 +493,39 @@ def _after_kernel(sci, gdq, gain, med, kp, do_clean):
     badbits = dnu | sat
     jd = jump | dnu
     js = jump | sat
-    for y in prange(ny):
+    for k in prange(nints * ny):
+        i = k // ny
+        y = k - i * ny
         rem1 = np.zeros(nx, dtype=np.int64)
         rem2 = np.zeros(nx, dtype=np.int64)
-        for i in range(nints):
-            rem1[:] = 0
-            rem2[:] = 0
-            for g in range(ngroups):
-                for x in range(nx):
-                    f = gdq[i, g, y, x]
-                    f0 = f
-                    if do_transient:
-                        if (g >= 1 and (f & jump) and not (f & badbits)
-                                and not (gdq[i, g - 1, y, x] & badbits)):
-                            gn = gain[y, x]
-                            d = np.float32(sci[i, g, y, x] * gn) - np.float32(sci[i, g - 1, y, x] * gn)
-                            ej = np.float64(d) - med[y, x]
-                            if ej >= e1 and rem1[x] < n1 + 1:
-                                rem1[x] = n1 + 1
-                            if ej >= e2 and rem2[x] < n2 + 1:
-                                rem2[x] = n2 + 1
-                        flagged = rem1[x] > 0 or rem2[x] > 0
-                        if rem1[x] > 0:
-                            rem1[x] -= 1
-                        if rem2[x] > 0:
-                            rem2[x] -= 1
-                        if flagged and (f & badbits) == 0:
-                            f = f | jump
-                    if do_clean:
-                        if (f & jd) == jd:
-                            f = f ^ jump
-                        if (f & js) == js:
-                            f = f ^ jump
-                    if f != f0:
-                        gdq[i, g, y, x] = f
+        for g in range(ngroups):
+            for x in range(nx):
+                f = gdq[i, g, y, x]
+                f0 = f
+                if do_transient:
+                    if (g >= 1 and (f & jump) and not (f & badbits)
+                            and not (gdq[i, g - 1, y, x] & badbits)):
+                        gn = gain[y, x]
+                        d = np.float32(sci[i, g, y, x] * gn) - np.float32(sci[i, g - 1, y, x] * gn)
+                        ej = np.float64(d) - med[y, x]
+                        if ej >= e1 and rem1[x] < n1 + 1:
+                            rem1[x] = n1 + 1
+                        if ej >= e2 and rem2[x] < n2 + 1:
+                            rem2[x] = n2 + 1
+                    flagged = rem1[x] > 0 or rem2[x] > 0
+                    if rem1[x] > 0:
+                        rem1[x] -= 1
+                    if rem2[x] > 0:
+                        rem2[x] -= 1
+                    if flagged and (f & badbits) == 0:
+                        f = f | jump
+                if do_clean:
+                    if (f & jd) == jd:
+                        f = f ^ jump
+                    if (f & js) == js:
+                        f = f ^ jump
+                if f != f0:
+                    gdq[i, g, y, x] = f
 
 
 @njit(cache=True, parallel=True)

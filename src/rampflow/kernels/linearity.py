@@ -24,13 +24,15 @@ def _horner_kernel(data, gdq, coeffs, sat):
     (:func:`_horner`).
 
     data float32 (nints, ngroups, ny, nx); gdq uint8, same shape; coeffs float32
-    (ncoeffs, ny, nx), ncoeffs >= 2.
+    (ncoeffs, ny, nx), ncoeffs >= 2. (integration, row) pairs in parallel (a row chunk may
+    hold one row).
     """
     nints, ng, ny, nx = data.shape
-    for y in prange(ny):
-        for i in range(nints):
-            for g in range(ng):
-                for x in range(nx):
-                    if gdq[i, g, y, x] & sat:
-                        continue
-                    data[i, g, y, x] = _horner(coeffs, y, x, data[i, g, y, x])
+    for k in prange(nints * ny):
+        i = k // ny
+        y = k - i * ny
+        for g in range(ng):
+            for x in range(nx):
+                if gdq[i, g, y, x] & sat:
+                    continue
+                data[i, g, y, x] = _horner(coeffs, y, x, data[i, g, y, x])

@@ -3,12 +3,14 @@ plane of a 4-D FITS cube read into a chunk buffer with one ``pread`` system call
 issued from compiled code (:meth:`rampflow.io.blocks.DiskCube.read_rows`), 4-byte values
 byte-swapped from FITS's big-endian order while the plane is in the CPU cache; or the same
 few pixels of every plane (:meth:`rampflow.io.blocks.DiskCube.read_pixels`), one ``pread`` per
-block of contiguous bytes."""
+block of contiguous bytes; an uncal file's 16-bit rows read as stored (on a reader thread: the
+read kernel releases the GIL) and converted to float32 after (:func:`_u16_rows_to_f32`)."""
 
 from __future__ import annotations
 
+import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -67,6 +69,28 @@ def _read_rows(fd, offset, ny, i0, r0, out8, out32, swap4):
                         x = o[r, c]
                         o[r, c] = ((x >> 24) & 0xFF) | ((x >> 8) & 0xFF00) | ((x << 8) & 0xFF0000) | (x << 24)
     return -1
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _u16_rows_to_f32(raw, swap, flip, sci, gdq):
+    """16-bit values as read (``raw``: uint16 (nints, ngroups, nrows, nx), the file's byte
+    order) into float32 ``sci`` (same shape, any row stride: rows of a window): byte-swapped
+    with ``swap``, the sign bit flipped with ``flip`` (signed storage with BZERO 32768: adds
+    BZERO exactly); ``gdq`` (uint8, same shape) set to zero. (integration, group) planes in
+    parallel."""
+    nints, ngroups, nrows, nx = raw.shape
+    for p in prange(nints * ngroups):
+        i = p // ngroups
+        g = p - i * ngroups
+        for r in range(nrows):
+            for c in range(nx):
+                v = np.uint32(raw[i, g, r, c])
+                if swap:
+                    v = ((v >> 8) | (v << 8)) & 0xFFFF
+                if flip:
+                    v = v ^ 0x8000
+                sci[i, g, r, c] = np.float32(v)
+                gdq[i, g, r, c] = 0
 
 
 @njit(cache=True, nogil=True)

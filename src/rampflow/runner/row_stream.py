@@ -41,13 +41,16 @@ from .plan import chunk_ranges
 log = logging.getLogger("rampflow")
 
 
-def stream_size(shape, halos, modifies, chunk_mb: float, has_zf: bool = False) -> tuple[int, int, int]:
+def stream_size(shape, halos, modifies, chunk_mb: float, has_zf: bool = False,
+                ahead: bool = False) -> tuple[int, int, int]:
     """(new rows per chunk, bytes of the window, bytes of the other buffers) of a row stream over a ramp of ``shape``
     (nints, ngroups, ny, nx) through steps with row halos ``halos`` that change SCI or not
     (``modifies``), for a budget of ``chunk_mb``: the window (new rows plus at most
     ``sum(halos) + max(halos)`` waiting rows), each halo step's context rows (SCI included when
-    it or a later step changes SCI) and the largest halo step's swap buffers. At least one
-    new row a chunk, so the buffers exceed a budget smaller than that."""
+    it or a later step changes SCI), the largest halo step's swap buffers and, with ``ahead``
+    (an uncal file's rows read one chunk ahead, :class:`rampflow.io.RowReadAhead`), the
+    16-bit buffer of the next chunk's new rows. At least one new row a chunk, so the buffers
+    exceed a budget smaller than that."""
     nints, ngroups, ny, nx = (int(n) for n in shape)
     row = nints * ngroups * nx
     small = row + nx * 4 + (nints * nx * 4 if has_zf else 0)  # GROUPDQ, PIXELDQ, ZEROFRAME
@@ -59,8 +62,10 @@ def stream_size(shape, halos, modifies, chunk_mb: float, has_zf: bool = False) -
     swaps = max((h * ((per_row if c else small) * any(halos[i + 1:]) + (per_row if m else small))
                  for i, (h, c, m) in enumerate(zip(halos, ctx_sci, modifies))), default=0)
     keep = sum(halos) + max(halos, default=0)
-    nnew = max(1, int((chunk_mb * 2**20 - contexts - swaps) // per_row) - keep)
-    return nnew, min(ny, nnew + keep) * per_row, contexts + swaps
+    per_new = per_row + (nints * ngroups * nx * 2 if ahead else 0)
+    nnew = max(1, int((chunk_mb * 2**20 - contexts - swaps - keep * per_row) // per_new))
+    nnew = min(nnew, ny)
+    return nnew, min(ny, nnew + keep) * per_row, contexts + swaps + (per_new - per_row) * nnew
 
 
 class _Rows:
@@ -79,14 +84,14 @@ class _Rows:
 
 
     def shift(self, by: int, n: int) -> None:
-        """Move rows [by, by + n) to [0, n), in place. One integration at a time: numpy copies
-        the source of an overlapping copy aside first, which for the whole window at once
-        would be a temporary of all the rows moved (hundreds of MB at the peak); per
-        integration it is a few MB, and the copy runs about 2.5x faster than in one call."""
+        """Move rows [by, by + n) to [0, n), in place: SCI and GROUPDQ by a kernel copying
+        their group planes in parallel, with no temporary (numpy copies the source of an
+        overlapping copy aside first, and on one thread: hundreds of MB a chunk at the peak)."""
+        from ..kernels.row_window import _shift_rows
+
         for a in (self.sci, self.gdq):
-            if a is not None:
-                for i in range(a.shape[0]):
-                    np.copyto(a[i, :, :n], a[i, :, by:by + n])
+            if a is not None and n:
+                _shift_rows(a, by, n)
         np.copyto(self.pdq[:n], self.pdq[by:by + n])
         if self.zf is not None:
             np.copyto(self.zf[:, :n], self.zf[:, by:by + n])
@@ -111,6 +116,11 @@ class RowStream:
         self.rf, self.steps, self.base_pdq = rf, steps, base_pdq
         #: runs [i, j) of elementwise steps applied in one kernel (none of them kept but the last)
         self.fused = {i: j for i, j in fusable_runs(steps, set(kept))}
+        covered = {k for i, j in self.fused.items() for k in range(i, j)}
+        #: elementwise steps outside a run: through the same kernel, one step (parallel over
+        #: integrations and rows; numpy's in-place operators run on one thread)
+        self.alone = {i for i, s in enumerate(steps) if i not in covered and not s.skipped
+                      and s.row_halo() == 0 and s.elementwise(slice(0, 0)) is not None}
         nints, ngroups, ny, nx = rf.shape
         self.shape = rf.shape
         self.halos = [0 if s.skipped else int(s.row_halo()) for s in steps]
@@ -119,7 +129,10 @@ class RowStream:
         # what a halo step's context needs: SCI only when the step or a later one changes it
         self.ctx_sci = [any(modifies[i:]) for i in range(len(steps))]
         self.keep = sum(self.halos) + max(self.halos, default=0)  # rows waiting, at most
-        self.nnew, _, _ = stream_size(rf.shape, self.halos, modifies, chunk_mb, has_zf)
+        #: an uncal file's rows are read one chunk ahead on a reader thread (io.RowReadAhead)
+        self.ahead = bool(getattr(rf, "reads_rows_ahead", False))
+        self.nnew, _, _ = stream_size(rf.shape, self.halos, modifies, chunk_mb, has_zf, ahead=self.ahead)
+        self.reader = None
         self.cap = min(ny, self.nnew + self.keep)
         self.win = _Rows(nints, ngroups, self.cap, nx, zf=has_zf)
         self.w0 = 0  # exposure row of the window's first row
@@ -143,14 +156,15 @@ class RowStream:
     def nbytes(self) -> int:
         """Bytes of the stream's buffers (the window, contexts and swap buffers)."""
         bufs = [self.win] + [b for b in self.ctx + self.tmp + self.pend if b is not None]
-        return sum(a.nbytes for b in bufs for a in (b.sci, b.gdq, b.pdq, b.zf) if a is not None)
+        ahead = self.shape[0] * self.shape[1] * self.nnew * self.shape[3] * 2 if self.ahead else 0
+        return ahead + sum(a.nbytes for b in bufs for a in (b.sci, b.gdq, b.pdq, b.zf) if a is not None)
 
     def _w(self, a: int, b: int) -> tuple:
         """The window's fields for exposure rows [a, b)."""
         return self.win.view(a - self.w0, b - self.w0)
 
-    def _read(self, rows: slice) -> None:
-        """Drop the rows no step needs any more, then read ``rows`` into the window."""
+    def _read(self, rows: slice, k: int = 0) -> None:
+        """Drop the rows no step needs any more, then read ``rows`` (chunk ``k``) into the window."""
         low = min([self.done[-1] if self.steps else rows.start]
                   + [max(0, d - h) for d, h in zip(self.done, self.halos) if h])
         low = min(low, rows.start)
@@ -162,7 +176,10 @@ class RowStream:
         if self.nwin + n > self.cap:
             raise AssertionError(f"row window overflow: {self.nwin} + {n} > {self.cap}")
         sci, gdq, pdq, zf = self.win.view(self.nwin, self.nwin + n)
-        self.rf.read_into(rows, sci, gdq, zf)
+        if self.reader is not None:
+            self.reader.into(k, sci, gdq, zf)
+        else:
+            self.rf.read_into(rows, sci, gdq, zf)
         pdq[...] = self.base_pdq[rows]
         self.nwin += n
 
@@ -235,16 +252,29 @@ class RowStream:
         zf), valid until the next chunk is read."""
         ny = self.shape[2]
         chunks = list(chunk_ranges(ny, self.nnew))
+        if self.ahead:
+            from ..io.row_ahead import RowReadAhead
+
+            self.reader = RowReadAhead(self.rf, chunks)
+        try:
+            yield from self._chunks(chunks, label, after)
+        finally:
+            if self.reader is not None:
+                self.reader.close()
+                self.reader = None
+
+    def _chunks(self, chunks, label, after):
         for k, rows in enumerate(chunks):
-            self._read(rows)
+            self._read(rows, k)
             a, b = rows.start, rows.stop
             i = 0
             while i < len(self.steps):
                 j = self.fused.get(i, i + 1)
-                a, b = self._advance_fused(i, j, b) if j > i + 1 else self._advance(i, b)
+                fused = j > i + 1 or i in self.alone
+                a, b = self._advance_fused(i, j, b) if fused else self._advance(i, b)
                 if after is not None and b > a:
-                    for k in range(i, j):
-                        after(k, slice(a, b), *self._w(a, b))
+                    for s in range(i, j):
+                        after(s, slice(a, b), *self._w(a, b))
                 i = j
             if not self.steps:
                 a, b = rows.start, rows.stop

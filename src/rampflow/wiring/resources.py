@@ -91,8 +91,10 @@ def job_mem_mb(steps, shape, chunk_mb: float, attempt: int = 1) -> int:
         whole = any(c.chunking == "whole" for c in classes)
         if p.mode == "rows":  # the row stream's window, context and swap rows (runner.row_stream)
             ramp = [c for c in classes if c.kind == "ramp"]
+            # a pass from the uncal file (its first steps read it) reads its rows one chunk ahead
+            ahead = p.steps[0] in ("group_scale", "dq_init")
             _, window, side = stream_size(shape, [int(getattr(c, "halo", 0) or 0) for c in ramp],
-                                          [bool(c.modifies_sci) for c in ramp], chunk_mb)
+                                          [bool(c.modifies_sci) for c in ramp], chunk_mb, ahead=ahead)
             largest = max(largest, window)
             stream_side = max(stream_side, side)  # context rows: no kernel works on them as a chunk
             continue
