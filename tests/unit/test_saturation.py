@@ -198,7 +198,7 @@ def test_checks():
         flag_saturated_groups(data, np.zeros(data.shape, np.uint8), thresh, nsc, n_pix_grow_sat=-1)
 
 
-@pytest.mark.parametrize("n", [1, 2])
+@pytest.mark.parametrize("n", [1, 2, 3])
 def test_growth_of_every_group_in_one_call_is_a_square_dilation(n):
     """The kernel that grows SATURATED in every group of an integration at once equals a binary
     dilation with a (2n+1)-pixel square (scipy, truncated at the edges), group by group, and
@@ -221,3 +221,49 @@ def test_growth_of_every_group_in_one_call_is_a_square_dilation(n):
     np.testing.assert_array_equal(gdq, want)
     assert int(((gdq & dq.SATURATED) != 0).sum()) > before > 0
     assert np.array_equal(gdq & dq.JUMP_DET, want & dq.JUMP_DET)
+
+
+@pytest.mark.parametrize("shape", [(3, 9, 1), (2, 1, 5), (4, 6, 13)])
+def test_growth_on_narrow_planes_and_row_views(shape):
+    """Planes narrower than the box, a single row or column, and rows of a larger window (a
+    non-contiguous view, as the row stream hands the step): the grown bits equal scipy's
+    square dilation plane by plane; the window's other rows are untouched."""
+    from scipy.ndimage import binary_dilation
+
+    from rampflow.kernels.saturation import _dilate_groups_kernel
+
+    rng = np.random.default_rng(11)
+    ng, ny, nx = shape
+    window = np.where(rng.random((2, ng, ny + 4, nx)) < 0.15, dq.SATURATED, 0).astype(np.uint8)
+    window |= np.where(rng.random(window.shape) < 0.2, dq.JUMP_DET, 0).astype(np.uint8)
+    want = window.copy()
+    for i in range(2):
+        for g in range(ng):
+            grown = binary_dilation(window[i, g, 2:2 + ny] & dq.SATURATED != 0, structure=np.ones((5, 5), bool))
+            want[i, g, 2:2 + ny] |= np.where(grown, dq.SATURATED, 0).astype(np.uint8)
+    _dilate_groups_kernel(window[:, :, 2:2 + ny], int(dq.SATURATED), 2)
+    np.testing.assert_array_equal(window, want)
+
+
+def test_forward_pass_equals_a_running_maximum_of_the_threshold_test():
+    """The first pass: SATURATED from the first group at or above the threshold on (a NaN
+    threshold never), AD_FLOOR | DO_NOT_USE in each group at or below 0 (NaN data neither),
+    other bits kept; every integration and row of a chunk in one call."""
+    from rampflow.kernels.saturation import _forward_kernel
+
+    rng = np.random.default_rng(5)
+    data = rng.normal(500.0, 400.0, (3, 8, 4, 37)).astype(np.float32)
+    data[0, 3, 1, :5] = np.nan
+    data[1, :, 2, 7] = 0.0
+    thresh = rng.normal(900.0, 200.0, (4, 37)).astype(np.float32)
+    thresh[0, :3] = np.nan
+    thresh[3, 4] = 500.0  # data exactly at the threshold
+    data[2, 5, 3, 4] = 500.0
+    gdq = np.where(rng.random(data.shape) < 0.1, dq.JUMP_DET, 0).astype(np.uint8)
+    want = gdq.copy()
+    above = np.logical_or.accumulate(data >= thresh, axis=1)
+    want |= np.where(above, SAT, 0).astype(np.uint8)
+    want |= np.where(data <= 0, FLOOR, 0).astype(np.uint8)
+    assert above.any() and (data <= 0).any() and above[2, 5, 3, 4]
+    _forward_kernel(data, gdq, thresh, int(SAT), int(FLOOR))
+    np.testing.assert_array_equal(gdq, want)

@@ -21,21 +21,20 @@ def _forward_kernel(data, gdq, thresh, sat, low):
     float32 comparisons (``plane >= sat_thresh``, ``plane <= 0``).
     """
     ni, ng, ny, nx = data.shape
+    sat8 = np.uint8(sat)
+    low8 = np.uint8(low)
     for k in prange(ni * ny):
         i = k // ny
         y = k % ny
-        prev = np.zeros(nx, dtype=np.bool_)
+        prev = np.zeros(nx, dtype=np.uint8)  # 1 from the first group at or above the threshold on
+        t = thresh[y]
         for g in range(ng):
-            for x in range(nx):
-                d = data[i, g, y, x]
-                if d >= thresh[y, x]:
-                    prev[x] = True
-                f = gdq[i, g, y, x]
-                if prev[x]:
-                    f |= sat
-                if d <= 0:
-                    f |= low
-                gdq[i, g, y, x] = f
+            d = data[i, g, y]
+            q = gdq[i, g, y]
+            for x in range(nx):  # branch-free, so the loop vectorises
+                p = prev[x] | np.uint8(d[x] >= t[x])
+                prev[x] = p
+                q[x] = q[x] | (p * sat8) | (np.uint8(d[x] <= 0) * low8)
 
 
 @njit(cache=True, parallel=True)
@@ -76,42 +75,46 @@ def _dilate_groups_kernel(gdq, bit, n):
     gives a group plane too little work to share between threads). Rows without the bit (most
     of them) are skipped in both passes."""
     ni, ng, ny, nx = gdq.shape
+    bit8 = np.uint8(bit)
     for k in prange(ni * ng):
         i = k // ng
         g = k % ng
-        tmp = np.empty((ny, nx), dtype=np.uint8)
+        tmp = np.empty((ny, nx), dtype=np.uint8)  # the row pass: bit8 where a pixel within n columns has it
+        hit = np.empty(nx, dtype=np.uint8)
         rowany = np.zeros(ny, dtype=np.bool_)
         for y in range(ny):
-            for x in range(nx):
-                if gdq[i, g, y, x] & bit:
-                    rowany[y] = True
-                    break
+            row = gdq[i, g, y]
+            acc = np.uint8(0)
+            for x in range(nx):  # an OR over the row, no early exit: it vectorises
+                acc |= row[x]
+            rowany[y] = (acc & bit8) != 0
             if not rowany[y]:
                 continue
+            t = tmp[y]
             for x in range(nx):
-                lo = max(0, x - n)
-                hi = min(nx, x + n + 1)
-                hit = 0
-                for xx in range(lo, hi):
-                    if gdq[i, g, y, xx] & bit:
-                        hit = 1
-                        break
-                tmp[y, x] = hit
+                t[x] = row[x] & bit8
+            for d in range(1, n + 1):  # shifted ORs of the row's bits (the box's columns)
+                for x in range(nx - d):
+                    t[x] |= row[x + d] & bit8
+                for x in range(d, nx):
+                    t[x] |= row[x - d] & bit8
         for y in range(ny):
             lo = max(0, y - n)
             hi = min(ny, y + n + 1)
             near = False
             for yy in range(lo, hi):
-                if rowany[yy]:
-                    near = True
-                    break
+                near |= rowany[yy]
             if not near:
                 continue
+            hit[:] = 0
+            for yy in range(lo, hi):  # the column pass, over the rows that have the bit
+                if rowany[yy]:
+                    t = tmp[yy]
+                    for x in range(nx):
+                        hit[x] |= t[x]
+            row = gdq[i, g, y]
             for x in range(nx):
-                for yy in range(lo, hi):
-                    if rowany[yy] and tmp[yy, x]:
-                        gdq[i, g, y, x] |= bit
-                        break
+                row[x] |= hit[x]
 
 
 @njit(cache=True, parallel=True)
