@@ -21,20 +21,21 @@ def _forward_kernel(data, gdq, thresh, sat, low):
     float32 comparisons (``plane >= sat_thresh``, ``plane <= 0``).
     """
     ni, ng, ny, nx = data.shape
-    sat8 = np.uint8(sat)
-    low8 = np.uint8(low)
     for k in prange(ni * ny):
         i = k // ny
         y = k % ny
-        prev = np.zeros(nx, dtype=np.uint8)  # 1 from the first group at or above the threshold on
-        t = thresh[y]
+        prev = np.zeros(nx, dtype=np.bool_)
         for g in range(ng):
-            d = data[i, g, y]
-            q = gdq[i, g, y]
-            for x in range(nx):  # branch-free, so the loop vectorises
-                p = prev[x] | np.uint8(d[x] >= t[x])
-                prev[x] = p
-                q[x] = q[x] | (p * sat8) | (np.uint8(d[x] <= 0) * low8)
+            for x in range(nx):
+                d = data[i, g, y, x]
+                if d >= thresh[y, x]:
+                    prev[x] = True
+                f = gdq[i, g, y, x]
+                if prev[x]:
+                    f |= sat
+                if d <= 0:
+                    f |= low
+                gdq[i, g, y, x] = f
 
 
 @njit(cache=True, parallel=True)
