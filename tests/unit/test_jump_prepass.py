@@ -222,3 +222,12 @@ def test_max_box_area_kernel_matches_scipy_regions(nx):
                    default=0)
         assert boxes[g] == want, g
     assert boxes[0] == 0 and boxes[5] == 16
+
+
+def test_flag_store_refuses_integrations_its_indices_cannot_address():
+    """The kept flags are uint32 flat indices into an integration's (ngroups, ny, nx): a
+    full frame of 1023 groups fits (4,290,772,992 samples), 1024 groups (2**32) does not and
+    the error names the shape, rather than indices wrapping round onto other pixels."""
+    FlagStore((1, 1023, 2048, 2048), JUMP)
+    with pytest.raises(ValueError, match=r"1024 groups of 2048 x 2048 pixels"):
+        FlagStore((2, 1024, 2048, 2048), JUMP)

@@ -111,6 +111,10 @@ class FlagStore:
         self.shape = tuple(shape)
         self.flag = np.uint8(flag)
         nints, ngroups, ny, nx = self.shape
+        if ngroups * ny * nx > np.iinfo(np.uint32).max:  # the flat indices are uint32
+            raise ValueError(f"step 'jump': an integration of {ngroups} groups of {ny} x {nx} pixels has more "
+                             "samples than snowball and shower flagging can index (2**32 - 1); turn "
+                             "expand_large_events and find_showers off for this exposure")
         self.packed_bytes = ngroups * ny * ((nx + 7) // 8)
         self.sparse = [[] for _ in range(nints)]
         self.count = np.zeros(nints, np.int64)
