@@ -457,7 +457,7 @@ def test_row_cache_keeps_rows_sparse_or_dense_and_restores_them_exactly(nx):
     every integration and group), as a dense copy once they are not; either way the row comes
     back exactly, over whatever the row holds, in a view of a larger window (rows of whole
     8-byte words, read a word at a time, or not)."""
-    from rampflow.steps.jump import _keep_row, _restore_row
+    from rampflow.steps.jump_rows import _keep_row, _restore_row
 
     rng = np.random.default_rng(9)
     window = np.zeros((3, 4, 9, nx), np.uint8)

@@ -10,7 +10,7 @@ file: the source reads the uncal file and recomputes the steps before jump on ea
 
 A. the two-point detection, row chunk by row chunk (exactly what the step does without
    large events: the source runs the detection as the last step of its row chunks, with
-   its 1-row halo and :class:`~rampflow.steps.jump.RowCache`); what stays is, per group
+   its 1-row halo and :class:`~rampflow.steps.jump_rows.RowCache`); what stays is, per group
    and pixel, the JUMP bit and the SATURATED bit (:class:`FlagStore`: the flat indices of
    the flagged groups of each integration while few, packed bits, 1/8 of GROUPDQ, where
    denser), and per group plane whether it is DO_NOT_USE in every pixel;
