@@ -134,6 +134,20 @@ def _kth_branchless(a, n, k, ta, tb, cut=24):
 
 
 @njit(cache=True)
+def _next_order_stat(a, n, lower, k):
+    """The order statistic of rank ``k`` of ``a[:n]`` (no NaN), given ``lower``, the one of
+    rank ``k - 1``: ``lower`` again if more than ``k`` values are <= it, else the smallest
+    value above it (one pass, no sort)."""
+    cle = 0
+    nxt = np.inf
+    for j in range(n):
+        v = a[j]
+        cle += v <= lower
+        nxt = min(nxt, v) if v > lower else nxt
+    return lower if cle > k else nxt
+
+
+@njit(cache=True)
 def _median_any(a, n, ta, tb, cut=24):
     """Median of a[:n] (no NaN; NaN if n == 0), the value numpy's median gives; ``a`` is
     not modified, ``ta``/``tb`` are scratch of size >= n; ``cut``: see _kth_branchless."""
@@ -143,14 +157,7 @@ def _median_any(a, n, ta, tb, cut=24):
     if n % 2 == 1:
         return _kth_branchless(a, n, khi, ta, tb, cut)
     vlo = _kth_branchless(a, n, khi - 1, ta, tb, cut)
-    cle = 0
-    nxt = np.inf
-    for j in range(n):
-        v = a[j]
-        cle += v <= vlo
-        if v > vlo and v < nxt:
-            nxt = v
-    vhi = vlo if cle > khi else nxt
+    vhi = _next_order_stat(a, n, vlo, khi)
     return 0.5 * (vlo + vhi)
 
 
@@ -367,14 +374,5 @@ def _row_nanmedian(row, n, work, ta, tb, samp):
     a = _kth_branchless(work, m, klo, ta, tb)
     if khi == klo:
         return np.float64(a)
-    # the next order statistic: a again if it occurs more than klo + 1 times, else the
-    # smallest value above it
-    cle = 0
-    b = np.inf
-    for j in range(m):
-        v = work[j]
-        cle += v <= a
-        b = min(b, v) if v > a else b
-    if cle > khi:
-        b = a
+    b = _next_order_stat(work, m, a, khi)
     return 0.5 * (np.float64(a) + np.float64(b))

@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..dq import CHARGELOSS, DO_NOT_USE, FLAGS, JUMP_DET, NO_GAIN_VALUE, SATURATED
-from .order_stats import _rank_select
+from .order_stats import _next_order_stat, _rank_select
 
 _DNU = DO_NOT_USE
 _SAT = SATURATED
@@ -347,15 +347,7 @@ def _median_bracketed(buf, m, tmp):
     lower = _rank_select(tmp, nc, klo)
     if m & 1:
         return lower
-    # the next order statistic: lower again if it occurs more than klo + 1 times, else the
-    # smallest value above it
-    cle = 0
-    nxt = np.inf
-    for t in range(nc):
-        v = tmp[t]
-        cle += v <= lower
-        nxt = min(nxt, v) if v > lower else nxt
-    upper = lower if cle > khi else nxt
+    upper = _next_order_stat(tmp, nc, lower, khi)
     return (upper + lower) / 2.0
 
 
