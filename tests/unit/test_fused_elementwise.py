@@ -61,8 +61,12 @@ def test_fused_kernel_equals_the_steps_one_by_one(ops, dark_dtype):
         elif op == "bias":
             subtract_superbias(want, pdq_want, bias[rows], flags[0][rows])
             fakes.append(Fake("bias", bias, flags[0]))
-        elif op == "poly":
-            correct_groups(want, gdq[:, :, rows], coeffs[:, rows])
+        elif op == "poly":  # stcal's Horner order in numpy float32, SATURATED groups unchanged
+            c = coeffs[:, rows]
+            r = c[-1] * want
+            for j in range(c.shape[0] - 2, 0, -1):
+                r = (r + c[j]) * want
+            want[...] = np.where(gdq[:, :, rows] & dqflags.SATURATED, want, r + c[0])
             pdq_want |= flags[1][rows]
             fakes.append(Fake("poly", coeffs, flags[1]))
         else:
@@ -74,6 +78,33 @@ def test_fused_kernel_equals_the_steps_one_by_one(ops, dark_dtype):
     assert np.array_equal(got, want)
     assert np.array_equal(pdq, pdq_want)
     assert not np.array_equal(sci[:, :, :2], want[:, :, :2])  # rows outside untouched (sanity)
+
+
+def test_linearity_step_kernel_on_window_rows_and_odd_coefficient_counts():
+    """correct_groups (linearity's kernel: the fused one with its polynomial alone), on rows
+    of a larger window and on a contiguous chunk, with 2, 3 and 6 coefficients: stcal's float32
+    Horner order computed by numpy, NaN coefficients and data through as NaN, SATURATED groups
+    and the window's other rows untouched."""
+    rng = np.random.default_rng(3)
+    for nc in (2, 3, 6):
+        win = (rng.random((2, 5, 8, 33), dtype=np.float32) * 30000).astype(np.float32)
+        gdq = np.where(rng.random(win.shape) < 0.2, dqflags.SATURATED, 0).astype(np.uint8)
+        coeffs = np.stack([rng.normal(0, 10 ** -(3 * k), (8, 33)) for k in range(nc)]).astype(np.float32)
+        coeffs[1] += 1
+        coeffs[nc - 1, 3, 4] = np.nan
+        win[0, 2, 5, 6] = np.nan
+        for rows in (slice(2, 6), slice(0, 8)):
+            data = win.copy()
+            c = coeffs[:, rows]
+            want = data.copy()
+            r = c[-1] * want[:, :, rows]
+            for j in range(nc - 2, 0, -1):
+                r = (r + c[j]) * want[:, :, rows]
+            sat = gdq[:, :, rows] & dqflags.SATURATED
+            want[:, :, rows] = np.where(sat, want[:, :, rows], r + c[0])
+            correct_groups(data[:, :, rows], gdq[:, :, rows], np.ascontiguousarray(c))
+            np.testing.assert_array_equal(data, want)
+            assert np.isnan(want[:, :, rows]).any() and not np.array_equal(want, win)
 
 
 def test_runs_are_consecutive_elementwise_steps_in_kernel_order_with_no_kept_product_inside():

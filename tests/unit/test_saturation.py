@@ -217,7 +217,7 @@ def test_growth_of_every_group_in_one_call_is_a_square_dilation(n):
     for g in range(gdq.shape[0]):
         grown = binary_dilation(gdq[g] & dq.SATURATED != 0, structure=np.ones((2 * n + 1, 2 * n + 1), bool))
         want[g] |= np.where(grown, dq.SATURATED, 0).astype(np.uint8)
-    _dilate_groups_kernel(gdq[None], int(dq.SATURATED), n)  # one integration
+    _dilate_groups_kernel(gdq[None], 0, gdq.shape[1], int(dq.SATURATED), n)  # one integration
     np.testing.assert_array_equal(gdq, want)
     assert int(((gdq & dq.SATURATED) != 0).sum()) > before > 0
     assert np.array_equal(gdq & dq.JUMP_DET, want & dq.JUMP_DET)
@@ -241,7 +241,7 @@ def test_growth_on_narrow_planes_and_row_views(shape):
         for g in range(ng):
             grown = binary_dilation(window[i, g, 2:2 + ny] & dq.SATURATED != 0, structure=np.ones((5, 5), bool))
             want[i, g, 2:2 + ny] |= np.where(grown, dq.SATURATED, 0).astype(np.uint8)
-    _dilate_groups_kernel(window[:, :, 2:2 + ny], int(dq.SATURATED), 2)
+    _dilate_groups_kernel(window, 2, ny, int(dq.SATURATED), 2)  # rows 2.. of the window
     np.testing.assert_array_equal(window, want)
 
 
@@ -265,5 +265,62 @@ def test_forward_pass_equals_a_running_maximum_of_the_threshold_test():
     want |= np.where(above, SAT, 0).astype(np.uint8)
     want |= np.where(data <= 0, FLOOR, 0).astype(np.uint8)
     assert above.any() and (data <= 0).any() and above[2, 5, 3, 4]
-    _forward_kernel(data, gdq, thresh, int(SAT), int(FLOOR))
+    _forward_kernel(data, 0, gdq, 0, data.shape[2], thresh, int(SAT), int(FLOOR))
     np.testing.assert_array_equal(gdq, want)
+
+
+def test_window_rows_finds_the_window_of_a_row_view_and_falls_back_otherwise():
+    """The kernels' lookup of a row stream's window: a view of whole rows of a C-contiguous
+    array gives that array and its first row; a contiguous array gives itself and 0; views of
+    part of the columns, of some integrations or of a view of a view of those give themselves."""
+    from rampflow.kernels.row_window import window_rows
+
+    w = np.zeros((3, 4, 7, 5), np.float32)
+    assert window_rows(w) == (w, 0) or window_rows(w)[0] is w
+    for a, b in ((2, 5), (6, 7), (0, 3)):
+        base, y0 = window_rows(w[:, :, a:b])
+        assert base is w and y0 == a
+    base, y0 = window_rows(w[:, :, 1:6][:, :, 2:4])  # a view of a view: numpy keeps the owner
+    assert base is w and y0 == 3
+    for v in (w[:, :, 2:4, 1:4], w[1:, :, 2:4], w[:, ::2, 2:4], w[:, :, 1:6:2]):
+        base, y0 = window_rows(v)
+        assert base is v and y0 == 0
+
+
+@pytest.mark.parametrize("use_rp", [True, False])
+def test_rows_of_a_window_flagged_as_stcal_flags_them_alone(use_rp):
+    """flag_saturated_groups on rows of a larger window (the row stream's view; its kernels then
+    work on the window whole): the flags equal stcal's flag_saturated_pixels on those rows as a
+    contiguous cube, every pass included (a frame-averaged read pattern, so the backward and
+    second-group passes flag too); the window's other rows keep their flags and data."""
+    from stcal.saturation.saturation import flag_saturated_pixels
+
+    rng = np.random.default_rng(21)
+    nints, ng, ny, nx = 2, 6, 5, 23
+    win = rng.uniform(100, 1200, (nints, ng, ny + 4, nx)).astype(np.float32)
+    win = np.cumsum(win, axis=1, dtype=np.float32)  # rising ramps
+    win[0, 1, 3, 4] += 5000.0  # a big jump in group 2: the second-group pass
+    gwin = np.where(rng.random(win.shape) < 0.05, dq.JUMP_DET, 0).astype(np.uint8)
+    thresh = rng.uniform(3000, 6000, (ny + 4, nx)).astype(np.float32)
+    rows = slice(2, 2 + ny)
+    data0, gdq0 = win.copy(), gwin.copy()
+    rp = [[4 * g + k + 1 for k in range(4)] for g in range(ng)] if use_rp else None
+    bias = rng.uniform(-50, 50, (ny, nx)).astype(np.float32)
+    flag_saturated_groups(win[:, :, rows], gwin[:, :, rows], thresh[rows], np.zeros((ny, nx), bool),
+                          n_pix_grow_sat=1, read_pattern=rp, bias=bias)
+    flags = {"DO_NOT_USE": int(dq.DO_NOT_USE), "SATURATED": int(dq.SATURATED), "AD_FLOOR": int(dq.AD_FLOOR),
+             "NO_SAT_CHECK": int(dq.NO_SAT_CHECK)}
+    want_gdq = flag_saturated_pixels(data0[:, :, rows].copy(), gdq0[:, :, rows].copy(),
+                                        np.zeros((ny, nx), np.uint32), thresh[rows].copy(),
+                                        np.zeros((ny, nx), np.uint32), 65535, flags, n_pix_grow_sat=1,
+                                        read_pattern=rp, bias=bias.copy())[0]
+    np.testing.assert_array_equal(gwin[:, :, rows], want_gdq)
+    assert (want_gdq & dq.SATURATED).any() and ((want_gdq & dq.SATURATED) == 0).any()
+    before = gdq0[:, :, rows]
+    new_dnu = (want_gdq & ~before & dq.DO_NOT_USE) != 0
+    new_dnu &= (want_gdq & (dq.SATURATED | dq.AD_FLOOR)) == 0
+    assert new_dnu.any() == use_rp  # the read-pattern passes flagged some groups (and only with them)
+    keep = np.ones(ny + 4, bool)
+    keep[rows] = False
+    np.testing.assert_array_equal(gwin[:, :, keep], gdq0[:, :, keep])
+    np.testing.assert_array_equal(win, data0)

@@ -11,11 +11,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .linearity import _horner
-
 
 @njit(cache=True, parallel=True)
-def _scale_bias_poly_dark_kernel(sci, gdq, scale, bias, coeffs, dark, do_scale, do_bias, do_poly, do_dark, sat):
+def _scale_bias_poly_dark_kernel(sci, y0s, gdq, y0q, ny, scale, bias, coeffs, dark, do_scale, do_bias, do_poly,
+                                 do_dark, sat):
     """In place, per sample and in this order (each only when its ``do_*`` is set):
 
     * group_scale: ``d * scale`` (float32 scalar);
@@ -25,23 +24,46 @@ def _scale_bias_poly_dark_kernel(sci, gdq, scale, bias, coeffs, dark, do_scale, 
     * dark_current: ``float32(d - dark[g, y, x])`` (``dark`` float32, or float64 as numpy's
       ``sci -= dark`` promotes it).
 
-    sci float32 (nints, ngroups, ny, nx); gdq uint8, same shape. (integration, row) pairs in
-    parallel: a row pass's chunks hold a single new row at times (a full 2048-column TSO
-    segment of 155 integrations), which rows alone would leave to one thread.
+    ``sci`` float32 and ``gdq`` uint8 (nints, ngroups, nrows, nx): the chunk is their rows
+    ``y0s`` / ``y0q`` on, ``ny`` of them (a row window whole, C-contiguous, see
+    :func:`.row_window.window_rows`; ``gdq`` is read only with ``do_poly``). (integration,
+    row) pairs in parallel: a row pass's chunks hold a single new row at times (a full
+    2048-column TSO segment of 155 integrations), which rows alone would leave to one thread.
+
+    Each operation is a loop over the row's pixels, the polynomial one coefficient at a time
+    over the row into a scratch row (the per-pixel Horner loop does not vectorise): the same
+    float32 operations in the same order per sample, so the same values.
     """
-    nints, ng, ny, nx = sci.shape
+    nints, ng = sci.shape[0], sci.shape[1]
+    nx = sci.shape[3]
+    nc = coeffs.shape[0]
     for k in prange(nints * ny):
         i = k // ny
         y = k - i * ny
+        r = np.empty(nx, dtype=np.float32)
         for g in range(ng):
-            for x in range(nx):
-                d = sci[i, g, y, x]
-                if do_scale:
-                    d = d * scale
-                if do_bias:
-                    d = d - bias[y, x]
-                if do_poly and not (gdq[i, g, y, x] & sat):
-                    d = _horner(coeffs, y, x, d)
-                if do_dark:
-                    d = np.float32(d - dark[g, y, x])
-                sci[i, g, y, x] = d
+            d = sci[i, g, y0s + y]
+            if do_scale:
+                for x in range(nx):
+                    d[x] = d[x] * scale
+            if do_bias:
+                b = bias[y]
+                for x in range(nx):
+                    d[x] = d[x] - b[x]
+            if do_poly:
+                q = gdq[i, g, y0q + y]
+                c = coeffs[nc - 1, y]
+                for x in range(nx):
+                    r[x] = c[x] * d[x]
+                for j in range(nc - 2, 0, -1):
+                    c = coeffs[j, y]
+                    for x in range(nx):
+                        r[x] = (r[x] + c[x]) * d[x]
+                c = coeffs[0, y]
+                for x in range(nx):
+                    v = r[x] + c[x]
+                    d[x] = d[x] if q[x] & sat else v
+            if do_dark:
+                dk = dark[g, y]
+                for x in range(nx):
+                    d[x] = np.float32(d[x] - dk[x])

@@ -1,9 +1,11 @@
 """numba kernels behind :mod:`rampflow.steps.saturation` (private; arrays and scalars only).
 
-Each kernel works on ONE integration: ``data`` float32 (ngroups, ny, nx) and ``gdq`` uint8
-(ngroups, ny, nx), modified in place; 2-D arrays are (ny, nx). Comparisons are done in
-the precision numpy uses in ``stcal.saturation.flag_saturated_pixels`` (float32 or
-float64, noted per kernel) so the flags are bit-identical.
+``data`` is float32 and ``gdq`` uint8, modified in place; 2-D arrays are (ny, nx). The kernels
+over a whole chunk take ``data`` / ``gdq`` as rows ``[y0, y0 + ny)`` of (nints, ngroups,
+nrows, nx) arrays: a row stream's window, found by :func:`.row_window.window_rows`, so that
+numba sees C-contiguous rows (on the window's row views their loops did not vectorise).
+Comparisons are done in the precision numpy uses in ``stcal.saturation.flag_saturated_pixels``
+(float32 or float64, noted per kernel) so the flags are bit-identical.
 """
 
 from __future__ import annotations
@@ -13,29 +15,33 @@ from numba import njit, prange
 
 
 @njit(cache=True, parallel=True)
-def _forward_kernel(data, gdq, thresh, sat, low):
+def _forward_kernel(data, y0d, gdq, y0q, ny, thresh, sat, low):
     """First pass: SATURATED from the first group at or above ``thresh`` on; ``low`` where <= 0.
-    Every integration of the chunk (``data`` / ``gdq`` (nints, ngroups, ny, nx)) in one call,
-    parallel over (integration, row).
+    Every integration of the chunk (rows ``y0d`` / ``y0q`` on of ``data`` / ``gdq``, ``ny``
+    of them) in one call, parallel over (integration, row).
 
     float32 comparisons (``plane >= sat_thresh``, ``plane <= 0``).
     """
-    ni, ng, ny, nx = data.shape
+    ni, ng = data.shape[0], data.shape[1]
+    nx = data.shape[3]
     for k in prange(ni * ny):
         i = k // ny
         y = k % ny
+        t = thresh[y]
         prev = np.zeros(nx, dtype=np.bool_)
         for g in range(ng):
+            drow = data[i, g, y0d + y]
+            qrow = gdq[i, g, y0q + y]
             for x in range(nx):
-                d = data[i, g, y, x]
-                if d >= thresh[y, x]:
+                d = drow[x]
+                if d >= t[x]:
                     prev[x] = True
-                f = gdq[i, g, y, x]
+                f = qrow[x]
                 if prev[x]:
                     f |= sat
                 if d <= 0:
                     f |= low
-                gdq[i, g, y, x] = f
+                qrow[x] = f
 
 
 @njit(cache=True, parallel=True)
@@ -69,13 +75,15 @@ def _dilate_or_kernel(src, srcbit, dst, setbit, n, tmp):
 
 
 @njit(cache=True, parallel=True)
-def _dilate_groups_kernel(gdq, bit, n):
+def _dilate_groups_kernel(gdq, y0, ny, bit, n):
     """:func:`_dilate_or_kernel` of ``gdq`` onto itself (``src`` = ``dst``, ``srcbit`` = ``setbit``
-    = ``bit``) for every group plane of a chunk (uint8 (nints, ngroups, ny, nx)) in one call,
+    = ``bit``) for every group plane of a chunk (rows ``[y0, y0 + ny)`` of ``gdq``, uint8 (nints,
+    ngroups, nrows, nx)) in one call,
     parallel over planes: one parallel region per chunk, not per group (a chunk of a few rows
     gives a group plane too little work to share between threads). Rows without the bit (most
     of them) are skipped in both passes."""
-    ni, ng, ny, nx = gdq.shape
+    ni, ng = gdq.shape[0], gdq.shape[1]
+    nx = gdq.shape[3]
     bit8 = np.uint8(bit)
     for k in prange(ni * ng):
         i = k // ng
@@ -84,7 +92,7 @@ def _dilate_groups_kernel(gdq, bit, n):
         hit = np.empty(nx, dtype=np.uint8)
         rowany = np.zeros(ny, dtype=np.bool_)
         for y in range(ny):
-            row = gdq[i, g, y]
+            row = gdq[i, g, y0 + y]
             acc = np.uint8(0)
             for x in range(nx):  # an OR over the row, no early exit: it vectorises
                 acc |= row[x]
@@ -113,7 +121,7 @@ def _dilate_groups_kernel(gdq, bit, n):
                     t = tmp[yy]
                     for x in range(nx):
                         hit[x] |= t[x]
-            row = gdq[i, g, y]
+            row = gdq[i, g, y0 + y]
             for x in range(nx):
                 row[x] |= hit[x]
 
@@ -137,7 +145,7 @@ def _partial_sat_kernel(plane, thisdq, nextdq, thresh, nsc, dilution, sat, dnu, 
 
 
 @njit(cache=True, parallel=True)
-def _group2_kernel(data, gdq, thresh, bias, mean0, last2, nframes1, sat, dnu):
+def _group2_kernel(data, y0d, gdq, y0q, ny, thresh, bias, mean0, last2, nframes1, sat, dnu):
     """Third pass: flag group index 1 DO_NOT_USE where it holds a jump big enough to be a
     saturating event in its last frame, the first group did not predict saturation by the
     third group, and the third group is SATURATED while the second is not. Every integration
@@ -146,14 +154,17 @@ def _group2_kernel(data, gdq, thresh, bias, mean0, last2, nframes1, sat, dnu):
     Precision as in numpy: ``scigp1 = d0 - b`` float32; ``scigp1 / mean0 * last2 + b <
     thresh`` float64; ``d1 - d0 > (thresh - d0) / nframes1`` float32.
     """
-    ni, ng, ny, nx = data.shape
+    ni = data.shape[0]
+    nx = data.shape[3]
     nf = np.float32(nframes1)
     for k in prange(ni * ny):
         i = k // ny
         y = k % ny
+        yd = y0d + y
+        yq = y0q + y
         for x in range(nx):
-            d0 = data[i, 0, y, x]
-            d1 = data[i, 1, y, x]
+            d0 = data[i, 0, yd, x]
+            d1 = data[i, 1, yd, x]
             t = thresh[y, x]
             b = bias[y, x]
             scigp1 = np.float32(d0 - b)
@@ -163,5 +174,5 @@ def _group2_kernel(data, gdq, thresh, bias, mean0, last2, nframes1, sat, dnu):
             scigp2 = np.float32(d1 - d0)
             if not (scigp2 > np.float32(np.float32(t - d0) / nf)):
                 continue
-            if (gdq[i, 2, y, x] & sat) != 0 and (gdq[i, 1, y, x] & sat) == 0:
-                gdq[i, 1, y, x] |= dnu
+            if (gdq[i, 2, yq, x] & sat) != 0 and (gdq[i, 1, yq, x] & sat) == 0:
+                gdq[i, 1, yq, x] |= dnu

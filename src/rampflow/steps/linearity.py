@@ -77,12 +77,14 @@ def apply_polynomial(data: np.ndarray, coeffs: np.ndarray, gdq: np.ndarray | Non
 
 
 def correct_groups(data: np.ndarray, gdq: np.ndarray, coeffs: np.ndarray) -> None:
-    """Classic correction in place (numba): unsaturated groups -> polynomial(group).
+    """Classic correction in place (numba): unsaturated groups -> polynomial(group), in float32
+    and stcal's Horner order (the one pass's elementwise kernel with only its polynomial on).
 
     data float32 (nints, ngroups, ny, nx); gdq uint8 same shape; coeffs float32 (ncoeffs, ny, nx)
     from :func:`prepare_coefficients`.
     """
-    from ..kernels.linearity import _horner_kernel
+    from ..kernels.elementwise import _scale_bias_poly_dark_kernel
+    from ..kernels.row_window import window_rows
 
     if data.ndim != 4 or data.dtype != np.float32:
         raise ValueError(f"data must be float32 (nints, ngroups, ny, nx); got {data.dtype} {data.shape}")
@@ -91,7 +93,11 @@ def correct_groups(data: np.ndarray, gdq: np.ndarray, coeffs: np.ndarray) -> Non
     if coeffs.ndim != 3 or coeffs.shape[1:] != data.shape[2:] or coeffs.dtype != np.float32:
         raise ValueError(f"coeffs must be float32 (ncoeffs, {data.shape[2]}, {data.shape[3]}); "
                          f"got {coeffs.dtype} {coeffs.shape}")
-    _horner_kernel(data, gdq, np.ascontiguousarray(coeffs), int(dqflags.SATURATED))
+    wdata, y0d = window_rows(data)
+    wgdq, y0q = window_rows(gdq)
+    _scale_bias_poly_dark_kernel(wdata, y0d, wgdq, y0q, data.shape[2], np.float32(1), np.zeros((1, 1), np.float32),
+                                 np.ascontiguousarray(coeffs), np.zeros((1, 1, 1), np.float32), False, False, True,
+                                 False, np.uint8(dqflags.SATURATED))
 
 
 def _read_level_tile(data, gdq, lin_coeffs, ilin_coeffs, read_pattern):

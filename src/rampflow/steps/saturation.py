@@ -104,6 +104,7 @@ def flag_saturated_groups(data: np.ndarray, gdq: np.ndarray, thresh: np.ndarray,
                    to skip the read-pattern passes (jwst's ``use_readpatt=False``)
     bias         : float32 (ny, nx) superbias in DN (NaN allowed), or None (= 0)
     """
+    from ..kernels.row_window import window_rows
     from ..kernels.saturation import (
         _dilate_groups_kernel,
         _dilate_or_kernel,
@@ -134,9 +135,12 @@ def flag_saturated_groups(data: np.ndarray, gdq: np.ndarray, thresh: np.ndarray,
             b = bias if bias is not None else np.zeros((ny, nx), dtype=np.float32)
     # each integration goes forward -> growth -> backward -> group 2, as stcal's; the kernels
     # take every integration of the chunk at once (one parallel region per pass)
-    _forward_kernel(data, gdq, thresh, sat, low)
+    # the chunk-wide kernels take a row window whole and the rows to work on (see row_window)
+    wdata, y0d = window_rows(data)
+    wgdq, y0q = window_rows(gdq)
+    _forward_kernel(wdata, y0d, wgdq, y0q, ny, thresh, sat, low)
     if n_pix_grow_sat > 0:
-        _dilate_groups_kernel(gdq, sat, n_pix_grow_sat)
+        _dilate_groups_kernel(wgdq, y0q, ny, sat, n_pix_grow_sat)
     if read_pattern is None:
         return
     for i in range(nints):
@@ -151,7 +155,7 @@ def flag_saturated_groups(data: np.ndarray, gdq: np.ndarray, thresh: np.ndarray,
             else:
                 q[g] |= part
     if ngroups > 2:
-        _group2_kernel(data, gdq, thresh, b, mean0, last2, nframes1, sat, dnu)
+        _group2_kernel(wdata, y0d, wgdq, y0q, ny, thresh, b, mean0, last2, nframes1, sat, dnu)
 
 
 def flag_zeroframe(zframe: np.ndarray, thresh: np.ndarray, n_pix_grow_sat: int = 1) -> None:
