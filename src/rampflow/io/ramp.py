@@ -265,13 +265,16 @@ class RampFile:
         :meth:`read_into` reads them (same values: BZERO applied by the same integer
         operation, GROUPDQ zeros), the conversion parallel over group planes."""
         from ..kernels.row_read import _u16_rows_to_f32
+        from ..kernels.row_window import window_rows
 
         disk = self._sci_disk.disk
         raw = raw8.view(np.uint16)
         if raw.shape != sci.shape or sci.dtype != np.float32 or gdq.shape != sci.shape:
             raise ValueError(f"{self.path}: raw rows {raw.shape} do not fit float32 SCI {sci.dtype} {sci.shape} "
                              f"and GROUPDQ {gdq.shape}")
-        _u16_rows_to_f32(raw, disk.byteorder not in ("=", "|"), disk.kind == "i", sci, gdq)
+        wsci, y0s = window_rows(sci)
+        wgdq, y0q = window_rows(gdq)
+        _u16_rows_to_f32(raw, disk.byteorder not in ("=", "|"), disk.kind == "i", wsci, y0s, wgdq, y0q)
         if zf is not None:
             zf[...] = self.zeroframe(slice(None), rows)
 

@@ -72,25 +72,28 @@ def _read_rows(fd, offset, ny, i0, r0, out8, out32, swap4):
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def _u16_rows_to_f32(raw, swap, flip, sci, gdq):
+def _u16_rows_to_f32(raw, swap, flip, sci, y0s, gdq, y0q):
     """16-bit values as read (``raw``: uint16 (nints, ngroups, nrows, nx), the file's byte
-    order) into float32 ``sci`` (same shape, any row stride: rows of a window): byte-swapped
-    with ``swap``, the sign bit flipped with ``flip`` (signed storage with BZERO 32768: adds
-    BZERO exactly); ``gdq`` (uint8, same shape) set to zero. (integration, group) planes in
-    parallel."""
+    order) into float32 rows ``[y0s, y0s + nrows)`` of ``sci`` (nints, ngroups, any rows, nx:
+    a row window whole, see :func:`.row_window.window_rows`): byte-swapped with ``swap``, the
+    sign bit flipped with ``flip`` (signed storage with BZERO 32768: adds BZERO exactly); rows
+    ``y0q`` on of ``gdq`` (uint8) set to zero. (integration, group) planes in parallel."""
     nints, ngroups, nrows, nx = raw.shape
     for p in prange(nints * ngroups):
         i = p // ngroups
         g = p - i * ngroups
         for r in range(nrows):
+            src = raw[i, g, r]
+            dst = sci[i, g, y0s + r]
+            q = gdq[i, g, y0q + r]
             for c in range(nx):
-                v = np.uint32(raw[i, g, r, c])
+                v = np.uint32(src[c])
                 if swap:
                     v = ((v >> 8) | (v << 8)) & 0xFFFF
                 if flip:
                     v = v ^ 0x8000
-                sci[i, g, r, c] = np.float32(v)
-                gdq[i, g, r, c] = 0
+                dst[c] = np.float32(v)
+                q[c] = 0
 
 
 @njit(cache=True, nogil=True)
