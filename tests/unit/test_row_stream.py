@@ -235,3 +235,31 @@ def test_raw_counts_context_kept_as_uint16(rows_budget):
     np.testing.assert_array_equal(got[0], sci)
     np.testing.assert_array_equal(got[1], gdq)
     assert 0 < (gdq != 0).mean() < 1
+
+
+def test_context_copies_between_window_rows_cast_like_numpy():
+    """The stream's copies of rows (the parallel kernel on the arrays the rows belong to):
+    float32 raw counts into a uint16 context and back, GROUPDQ, PIXELDQ, into and out of rows
+    of a larger window, equal numpy's unsafe-cast copies and leave other rows alone; rows of
+    different shapes are refused."""
+    from rampflow.runner.row_stream import _copy, _Rows
+
+    rng = np.random.default_rng(4)
+    win = _Rows(3, 4, 6, 11)
+    win.sci[...] = rng.integers(0, 65536, win.sci.shape).astype(np.float32)
+    win.gdq[...] = rng.integers(0, 256, win.gdq.shape)
+    win.pdq[...] = rng.integers(0, 2**31, win.pdq.shape)
+    ctx = _Rows(3, 4, 2, 11, sci_dtype=np.uint16)
+    ctx.sci[...] = 7
+    before = [a.copy() for a in (win.sci, win.gdq, win.pdq)]
+    _copy(ctx.view(0, 2), win.view(3, 5))
+    np.testing.assert_array_equal(ctx.sci, before[0][:, :, 3:5].astype(np.uint16))
+    np.testing.assert_array_equal(ctx.gdq, before[1][:, :, 3:5])
+    np.testing.assert_array_equal(ctx.pdq, before[2][3:5])
+    _copy(win.view(0, 2), ctx.view(0, 2))  # back, into other rows
+    np.testing.assert_array_equal(win.sci[:, :, 0:2], before[0][:, :, 3:5])
+    np.testing.assert_array_equal(win.gdq[:, :, 0:2], before[1][:, :, 3:5])
+    np.testing.assert_array_equal(win.sci[:, :, 2:], before[0][:, :, 2:])
+    np.testing.assert_array_equal(win.gdq[:, :, 2:], before[1][:, :, 2:])
+    with pytest.raises(ValueError, match="copied into"):
+        _copy(win.view(0, 2), ctx.view(0, 1))

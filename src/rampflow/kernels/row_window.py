@@ -43,3 +43,21 @@ def _shift_rows(a, by, n):
         for r in range(n):
             for x in range(nx):
                 a[i, g, r, x] = a[i, g, by + r, x]
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _copy_rows(dst, y0d, src, y0s, n):
+    """Rows ``[y0s, y0s + n)`` of ``src`` into rows ``[y0d, y0d + n)`` of ``dst`` (both (nints,
+    ngroups, any rows, nx)), cast to ``dst``'s type as numpy's unsafe casting does (the row
+    stream's uint16 copies of raw counts, which float32 holds exactly). (integration, group)
+    planes in parallel: numpy copies on one thread, and a row of a TSO segment is 100 MB."""
+    ni, ng = dst.shape[0], dst.shape[1]
+    nx = dst.shape[3]
+    for p in prange(ni * ng):
+        i = p // ng
+        g = p - i * ng
+        for r in range(n):
+            d = dst[i, g, y0d + r]
+            s = src[i, g, y0s + r]
+            for x in range(nx):
+                d[x] = s[x]

@@ -99,9 +99,21 @@ class _Rows:
 
 def _copy(dst: tuple, src: tuple) -> None:
     """Copy the fields of ``src`` into those of ``dst`` (where both have them; float32 SCI
-    into a uint16 context only when it holds raw uncal counts, which uint16 holds exactly)."""
+    into a uint16 context only when it holds raw uncal counts, which uint16 holds exactly).
+    SCI and GROUPDQ (rows of every group plane: 100 MB a row of a TSO segment) by a parallel
+    kernel on the arrays they are rows of."""
+    from ..kernels.row_window import _copy_rows, window_rows
+
     for d, s in zip(dst, src):
-        if d is not None and s is not None:
+        if d is None or s is None:
+            continue
+        if d.shape != s.shape:
+            raise ValueError(f"row stream: rows {s.shape} copied into {d.shape}")
+        if d.ndim == 4:
+            wd, y0d = window_rows(d)
+            ws, y0s = window_rows(s)
+            _copy_rows(wd, y0d, ws, y0s, d.shape[2])
+        else:
             np.copyto(d, s, casting="unsafe" if d.dtype != s.dtype else "same_kind")
 
 
