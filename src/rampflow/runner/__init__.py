@@ -125,6 +125,9 @@ def run(steps: list[str], inputs: dict, outputs: dict, *, params: dict | None = 
     on any error no product is left half-written. Temporaries a killed run of the same job
     left next to its products are removed first.
     """
+    from ..kernels import warm
+
+    warm.start()  # numba's own set-up while the passes are planned and references loaded
     steps = list(steps)
     inputs = {k: str(v) for k, v in (inputs or {}).items() if v}
     outputs = {k: str(v) for k, v in (outputs or {}).items()}
