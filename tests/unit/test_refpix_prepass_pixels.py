@@ -236,3 +236,62 @@ def test_uncal_cut_short_while_read_names_it(zf_sim, tmp_path):
         os.truncate(short, start + (end - start) // 2)
         with pytest.raises(ProductError, match="short_uncal.fits: file ends at byte"):
             rf.read_pixels(slice(0, nints), blocks)
+
+
+def _expected_apply(sci, corr, plan, first_row):
+    """The corrections applied by numpy, by the rules of refpix_planes.apply_corrections: class
+    k and detector row r of each pixel; float32 planes subtract float32(ref[k]) (r32) or the
+    float64 level then round, then the side signal in float64 with do_side; float64 planes
+    subtract both in float64 and round once."""
+    nint, ngr, ny, nx = sci.shape
+    ys = np.arange(first_row, first_row + ny)
+    if plan.transposed:
+        k = np.broadcast_to(plan.cls_axis[ys][:, None], (ny, nx))
+        r = np.broadcast_to(plan.r_axis[None, :nx], (ny, nx))
+    else:
+        k = np.broadcast_to(plan.cls_axis[None, :nx], (ny, nx))
+        r = np.broadcast_to(plan.r_axis[ys][:, None], (ny, nx))
+    out = sci.copy()
+    for i in range(nint):
+        for g in range(ngr):
+            d = sci[i, g]
+            ref, r32, rok = corr.ref[i, g][k], corr.r32[i, g][k], corr.rok[i, g][k]
+            sig = corr.sig[i, g][r] if plan.do_side else 0.0  # no side signal: float32 planes only
+            if corr.f32[i, g]:
+                t = np.where(rok & r32, d - ref.astype(np.float32),
+                             np.where(rok, (d.astype(np.float64) - ref).astype(np.float32), d))
+                if plan.do_side:
+                    t = (t.astype(np.float64) - sig).astype(np.float32)
+            else:
+                t = (np.where(rok, d.astype(np.float64) - ref, d.astype(np.float64)) - sig).astype(np.float32)
+            out[i, g] = t
+    return out
+
+
+@pytest.mark.parametrize("odd_even", [True, False])
+@pytest.mark.parametrize("case", list(CASES))
+def test_corrections_applied_to_rows_of_a_window_follow_the_rules(case, odd_even):
+    """apply_corrections on rows of a larger window (the row stream's view: the kernel takes the
+    window whole) and on whole planes: numpy's application of the same measured corrections
+    (float32 and float64 planes, classes per DMS row on NIRSpec and per column otherwise), bit
+    for bit, NaN kept; the window's other rows untouched."""
+    from rampflow.steps.refpix_planes import apply_corrections
+
+    meta = _meta(**CASES[case])
+    sci, pdq, zf = _planes(meta, seed=3 + len(case))
+    step = RefPixStep(meta, {}, odd_even_columns=odd_even)
+    plan = step.plan(pdq)
+    step.collect(0, sci, np.zeros(sci.shape, np.uint8), pdq, slice(0, 3), zf)
+    corr = step._corr
+    assert corr.f32.any() and (not plan.do_side or not corr.f32.all())  # both precisions
+    whole = sci.copy()
+    apply_corrections(whole, plan, corr, slice(0, 3), 0)
+    want = _expected_apply(sci, corr, plan, 0)
+    np.testing.assert_array_equal(whole, want)
+    a, b = 5, 9
+    win = np.full((3, 3, b - a + 4, sci.shape[3]), -1.0, np.float32)
+    win[:, :, 2:2 + b - a] = sci[:, :, a:b]
+    apply_corrections(win[:, :, 2:2 + b - a], plan, corr, slice(0, 3), a)
+    np.testing.assert_array_equal(win[:, :, 2:2 + b - a], want[:, :, a:b])
+    assert (win[:, :, :2] == -1).all() and (win[:, :, 2 + b - a:] == -1).all()
+    assert not np.array_equal(want, sci)

@@ -369,18 +369,25 @@ def _plane_stats(plane, buf, w, scratch, ref_y, ref_x, set_start, class_sets, pa
 def _apply_plane_rows(plane, y0, f32, ref, r32, rok, sig, cls_axis, r_axis, transposed, do_side):
     """Subtract a plane's correction (from :func:`_plane_stats`) from rows ``y0 ...`` of it:
     ``plane`` (float32, nrow x nx) holds DMS rows y0 .. y0 + nrow - 1, in place; ``f32``
-    is the plane's working precision (jwst's float32 first group, see the callers)."""
+    is the plane's working precision (jwst's float32 first group, see the callers).
+
+    Per pixel of class k and detector row r, with ``g`` the pixel's value: in float32,
+    ``t = g - float32(ref[k])`` when ``r32[k]``, ``float32(float64(g) - ref[k])`` otherwise,
+    ``g`` without a reference level (``rok[k]`` False), then with ``do_side``
+    ``float32(float64(t) - sig[r])``; in float64, ``float32(float64(g) [- ref[k]] - sig[r])``.
+    When detector columns run along DMS rows (``transposed``: NIRSpec) the class is one per
+    DMS row, so the choice is made once a row and the row's loop vectorises."""
     ny, nx = plane.shape
     for yy in range(ny):
         y = yy + y0
+        row = plane[yy]
+        if transposed:
+            _apply_row_one_class(row, cls_axis[y], f32, ref, r32, rok, sig, r_axis, do_side)
+            continue
+        r = r_axis[y]
         for x in range(nx):
-            if transposed:
-                k = cls_axis[y]
-                r = r_axis[x]
-            else:
-                k = cls_axis[x]
-                r = r_axis[y]
-            g = plane[yy, x]
+            k = cls_axis[x]
+            g = row[x]
             if f32:
                 if rok[k]:
                     if r32[k]:
@@ -390,15 +397,42 @@ def _apply_plane_rows(plane, y0, f32, ref, r32, rok, sig, cls_axis, r_axis, tran
                 else:
                     t32 = np.float32(g)
                 if do_side:
-                    plane[yy, x] = np.float32(np.float64(t32) - sig[r])
+                    row[x] = np.float32(np.float64(t32) - sig[r])
                 else:
-                    plane[yy, x] = t32
+                    row[x] = t32
             else:
                 if rok[k]:
                     t64 = np.float64(g) - ref[k]
                 else:
                     t64 = np.float64(g)
-                plane[yy, x] = np.float32(t64 - sig[r])
+                row[x] = np.float32(t64 - sig[r])
+
+
+@njit(cache=True, inline="always")
+def _apply_row_one_class(row, k, f32, ref, r32, rok, sig, r_axis, do_side):
+    """:func:`_apply_plane_rows` on one DMS row of a single class ``k`` (pixel x's detector
+    row ``r_axis[x]``), one loop per case."""
+    nx = row.shape[0]
+    if f32:
+        if rok[k] and r32[k]:
+            ref32 = np.float32(ref[k])
+            for x in range(nx):
+                row[x] = row[x] - ref32
+        elif rok[k]:
+            ref64 = ref[k]
+            for x in range(nx):
+                row[x] = np.float32(np.float64(row[x]) - ref64)
+        if do_side:
+            for x in range(nx):
+                row[x] = np.float32(np.float64(row[x]) - sig[r_axis[x]])
+    else:
+        if rok[k]:
+            ref64 = ref[k]
+            for x in range(nx):
+                row[x] = np.float32(np.float64(row[x]) - ref64 - sig[r_axis[x]])
+        else:
+            for x in range(nx):
+                row[x] = np.float32(np.float64(row[x]) - sig[r_axis[x]])
 
 
 @njit(cache=True, parallel=True)
@@ -431,13 +465,14 @@ def _refpix_stats_kernel(sci, f32_plane, ref_y, ref_x, set_start, class_sets, pa
 
 
 @njit(cache=True, parallel=True)
-def _refpix_apply_kernel(sci, y0, f32, ref, r32, rok, sig, cls_axis, r_axis, transposed, do_side):
+def _refpix_apply_kernel(sci, ys, nrow, y0, f32, ref, r32, rok, sig, cls_axis, r_axis, transposed, do_side):
     """Apply stored plane corrections (``f32``, ``ref``, ``r32``, ``rok``, ``sig``: those of
-    sci's integrations, from :func:`_refpix_stats_kernel`) to ``sci``, which holds DMS rows
+    sci's integrations, from :func:`_refpix_stats_kernel`) to rows ``ys .. ys + nrow - 1`` of
+    ``sci`` (a row window whole, see :func:`.row_window.window_rows`), which hold DMS rows
     ``y0 ...`` of every plane, in place; planes in parallel."""
     nint, ngr = sci.shape[0], sci.shape[1]
     for q in prange(nint * ngr):
         i = q // ngr
         g = q - i * ngr
-        _apply_plane_rows(sci[i, g], y0, f32[i, g], ref[i, g], r32[i, g], rok[i, g], sig[i, g], cls_axis,
-                          r_axis, transposed, do_side)
+        _apply_plane_rows(sci[i, g, ys:ys + nrow], y0, f32[i, g], ref[i, g], r32[i, g], rok[i, g], sig[i, g],
+                          cls_axis, r_axis, transposed, do_side)

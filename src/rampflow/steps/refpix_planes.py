@@ -87,5 +87,8 @@ def apply_corrections(sci: np.ndarray, plan: RefpixPlan, corr: PlaneCorrections,
     (nint_chunk, ngroups, nrow, nx) holding DMS rows ``first_row ...``), in place."""
     if plan.path == "none" or sci.size == 0:
         return
-    _refpix_apply_kernel(sci, int(first_row), corr.f32[ints], corr.ref[ints], corr.r32[ints], corr.rok[ints],
-                         corr.sig[ints], plan.cls_axis, plan.r_axis, plan.transposed, plan.do_side)
+    from ..kernels.row_window import window_rows
+
+    wsci, ys = window_rows(sci)  # rows of the row stream's window: the kernel takes the window whole
+    _refpix_apply_kernel(wsci, ys, sci.shape[2], int(first_row), corr.f32[ints], corr.ref[ints], corr.r32[ints],
+                         corr.rok[ints], corr.sig[ints], plan.cls_axis, plan.r_axis, plan.transposed, plan.do_side)
