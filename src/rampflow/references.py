@@ -108,16 +108,17 @@ def load_reference(reftype: str, path: str | os.PathLike, meta: ExposureMeta) ->
     path = str(path)
     if path.lower().endswith(".asdf"):
         return _load_asdf_reference(reftype, path, meta)
-    primary, images, tables, ext_headers = io.read_reference_hdus(path)
-    _check_header(primary, reftype, path, meta)
-    corner = (int(primary.get("SUBSTRT1", 1)), int(primary.get("SUBSTRT2", 1)))
-    arrays = {}
-    for extname, arr in images.items():
+    def cut(primary, extname, arr):  # before conversion: only the subarray's part is read and converted
         if reftype.lower() == "ipc" and arr.ndim == 2:
-            pass  # a small IPC kernel (ky, kx), the same for every pixel: not an image to cut
-        elif arr.ndim >= 2:
-            arr = cut_to_subarray(arr, corner, meta, f"{path} [{extname}]")
-        arrays[extname] = arr
+            return arr  # a small IPC kernel (ky, kx), the same for every pixel: not an image to cut
+        if arr.ndim < 2:
+            return arr
+        _check_header(primary, reftype, path, meta)
+        corner = (int(primary.get("SUBSTRT1", 1)), int(primary.get("SUBSTRT2", 1)))
+        return cut_to_subarray(arr, corner, meta, f"{path} [{extname}]")
+
+    primary, arrays, tables, ext_headers = io.read_reference_hdus(path, cut=cut)
+    _check_header(primary, reftype, path, meta)
     return Reference(reftype=reftype.lower(), path=path, header=primary, arrays=arrays,
                      tables=tables, ext_headers=ext_headers)
 

@@ -94,3 +94,20 @@ def test_miri_optional_superbias_needs_no_crds(tmp_path, monkeypatch):
     assert paths == {"superbias": str(sat)}
     with pytest.raises(MissingReferenceError, match="SUPERBIAS"):
         resolve(_meta(), ["superbias"], {}, optional=("superbias",))
+
+
+def test_float64_reference_cut_before_conversion_keeps_float64_values(tmp_path):
+    """A float64 image is cut to the subarray as stored, then made native float64 (the values
+    numpy gives cutting the whole frame read by astropy); a big-endian uint32 DQ with BZERO too."""
+    path = tmp_path / "dark64.fits"
+    prim = fits.PrimaryHDU()
+    prim.header.update({"INSTRUME": "NIRSPEC", "DETECTOR": "NRS1", "REFTYPE": "DARK", "SUBSTRT1": 1,
+                        "SUBSTRT2": 1})
+    sci = np.random.default_rng(2).normal(0, 1, (3, 2048, 2048))
+    dq = np.random.default_rng(3).integers(0, 2**32, (2048, 2048), dtype=np.uint32)
+    fits.HDUList([prim, fits.ImageHDU(sci, name="SCI"), fits.ImageHDU(dq, name="DQ", uint=True)]).writeto(path)
+    ref = load_reference("dark", path, _meta())
+    assert ref["SCI"].dtype == np.float64 and ref["SCI"].dtype.isnative
+    np.testing.assert_array_equal(ref["SCI"], sci[:, 1012:1044, :])
+    assert ref["DQ"].dtype == np.uint32
+    np.testing.assert_array_equal(ref["DQ"], dq[1012:1044])

@@ -77,11 +77,13 @@ def read_image_product(path) -> dict:
     return out
 
 
-def read_reference_hdus(path):
+def read_reference_hdus(path, cut=None):
     """Read a CRDS-format reference file: (primary header, images, tables, extension headers).
 
     Images are native-endian arrays with BZERO/BSCALE applied (DQ arrays as uint32);
-    tables are astropy Tables (e.g. DQ_DEF).
+    tables are astropy Tables (e.g. DQ_DEF). ``cut(primary_header, extname, image)``, when
+    given, is applied to each image as stored, before it is converted (a subarray's part of a
+    full-frame reference: the rest is neither converted nor read from the file).
     """
     from astropy.table import Table
 
@@ -96,12 +98,11 @@ def read_reference_hdus(path):
                     tables[name] = Table(hdu.data.copy())
             elif hdu.data is not None:
                 dtype = np.uint32 if name in ("DQ", "PIXELDQ") or name.endswith("DQ") else np.float32
-                if hdu.data.dtype.kind == "f" and dtype is np.float32:
-                    arr = hdu.data.astype(np.float32)
-                    if hdu.data.dtype.itemsize == 8:
-                        arr = hdu.data.astype(np.float64)
+                data = hdu.data if cut is None else cut(h[0].header, name, hdu.data)
+                if data.dtype.kind == "f" and dtype is np.float32:
+                    arr = data.astype(np.float64 if data.dtype.itemsize == 8 else np.float32)
                 else:
-                    arr = _scaled(np.asarray(hdu.data), hdu.header, dtype)
+                    arr = _scaled(np.asarray(data), hdu.header, dtype)
                 images[name] = np.ascontiguousarray(arr)
         return h[0].header.copy(), images, tables, headers
 
