@@ -125,7 +125,7 @@ def run(steps: list[str], inputs: dict, outputs: dict, *, params: dict | None = 
     on any error no product is left half-written. Temporaries a killed run of the same job
     left next to its products are removed first.
     """
-    from ..kernels import warm
+    from . import warm
 
     warm.start()  # numba's own set-up while the passes are planned and references loaded
     steps = list(steps)

@@ -25,7 +25,6 @@ import logging
 import numpy as np
 
 from ..dq import CHARGELOSS, DO_NOT_USE
-from ..kernels.charge_migration import flag_integration
 from .base import Step
 
 log = logging.getLogger(__name__)
@@ -45,6 +44,8 @@ def flag_charge_migration(sci: np.ndarray, gdq: np.ndarray, signal_threshold: fl
     thr = np.float32(signal_threshold)
     first = np.empty(sci.shape[2:], dtype=np.int64)
     flag = np.uint8(CHARGELOSS | DO_NOT_USE)
+    from ..kernels.charge_migration import flag_integration
+
     for i in range(sci.shape[0]):
         flag_integration(sci[i], gdq[i], thr, np.uint8(DO_NOT_USE), flag, first)
 

@@ -49,7 +49,6 @@ import logging
 import numpy as np
 from scipy import interpolate
 
-from ..kernels.emicorr import _phase_sums_kernel
 from .base import Step
 from .emicorr_sequential import correct_frequency_sequential, onthefly_clocks
 from .lastframe import miri_only
@@ -193,6 +192,8 @@ def correct_frequency(data: np.ndarray, pdq: np.ndarray, refwave: np.ndarray, ns
     index[:, 1:3] = -1  # jwst: bad reference columns
     all_y = np.zeros((nints, nphases, ngroups))
     all_n = np.zeros((nints, nphases))
+    from ..kernels.emicorr import _phase_sums_kernel
+
     _phase_sums_kernel(data, np.ascontiguousarray(pixel_ok), index, all_y, all_n)
 
     phaselist = np.arange(NPHASES_OPT) * 1.0 / NPHASES_OPT

@@ -22,7 +22,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..kernels.ipc import convolve_planes
 from .base import Step
 
 log = logging.getLogger(__name__)
@@ -70,6 +69,8 @@ def ipc_correct(sci: np.ndarray, kernel: np.ndarray, nref: RefPixels) -> None:
     planes = sci.reshape(-1, sci.shape[2], sci.shape[3])
     if not np.shares_memory(planes, sci):
         raise ValueError("sci must be C-contiguous")
+    from ..kernels.ipc import convolve_planes
+
     convolve_planes(planes, kernel, nref.bottom_rows, nref.left_columns, ny, nx)
 
 

@@ -97,15 +97,17 @@ import logging
 import os
 from dataclasses import dataclass, field, fields
 
-import numba
 import numpy as np
 
 from .. import dq as dqflags
-from ..kernels import jump as K
+from ..lazy import LazyModule
 from .base import Step
 from .jump_rows import RowCache
 from .nonfinite import nonfinite_flags
 from .params import params_dataclass, parse_spec
+
+K = LazyModule("rampflow.kernels.jump")  # numba: imported when a chunk is first detected
+numba = LazyModule("numba")
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels import jump as K
+from ..lazy import LazyModule
+
+K = LazyModule("rampflow.kernels.jump")
 
 
 def _keep_row(gdq, r: int) -> tuple:

@@ -39,9 +39,10 @@ import numpy as np
 
 from .. import dq as dqflags
 from ..io import timing
-from ..kernels import jump_bits as KB
+from ..lazy import LazyModule
 from . import jump_events as E
 
+KB = LazyModule("rampflow.kernels.jump_bits")
 log = logging.getLogger(__name__)
 
 JUMP = np.uint8(dqflags.JUMP_DET)

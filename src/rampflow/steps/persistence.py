@@ -44,7 +44,6 @@ import numpy as np
 
 from ..dq import DO_NOT_USE, PERSISTENCE, SATURATED
 from ..io.persistence_array import read_persistence_entry, write_persistence_array
-from ..kernels.persistence import flag_chunk
 from .base import Step, register_input
 
 log = logging.getLogger(__name__)
@@ -109,6 +108,8 @@ def flag_persistence(sci, gdq, window, times, persistence_time, dn_threshold=Non
         raise ValueError(f"times must be {sci.shape[:2]}; got {np.shape(times)}")
     ends = np.asarray(times, dtype=np.float64) + persistence_time
     flag = PERSISTENCE | (DO_NOT_USE if persistence_dnu else 0)
+    from ..kernels.persistence import flag_chunk
+
     flag_chunk(sci, gdq, window, times, ends, SATURATED, flag, dn_threshold)
 
 

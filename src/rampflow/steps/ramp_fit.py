@@ -98,8 +98,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..kernels import ramp_fit as K
-from ..kernels.ramp_fit import _fit_ramps_kernel, _opt_sizes_kernel, _weight_table_kernel
+from ..lazy import LazyModule
 from . import ramp_fit_likely as likely
 from . import ramp_fit_miri as miri
 from .base import Step
@@ -108,6 +107,7 @@ from .params import parse_spec
 from .ramp_fit_chunks import _check_chunk, _side_ramps, _tile_width, _zf_arg
 from .ramp_fit_opt import OPT_NAMES, assemble_opt  # noqa: F401  (assemble_opt: public here)
 
+K = LazyModule("rampflow.kernels.ramp_fit")  # numba: imported at the first fit
 log = logging.getLogger(__name__)
 
 #: jwst 3.0 RampFitStep's spec, plus its fixed ``weighting`` (rampflow's, so that products
@@ -302,7 +302,7 @@ def weight_table(ngroups: int) -> np.ndarray:
     every power P of :data:`POWERS`, segment length n >= 3 (``m = (n - 1) / 2``) and group k,
     evaluated as stcal does: the base in double, ``powf`` in single precision."""
     tab = np.zeros((len(POWERS), ngroups + 1, max(ngroups, 1)), dtype=np.float64)
-    _weight_table_kernel(np.asarray(POWERS, dtype=np.float32), ngroups, tab)
+    K._weight_table_kernel(np.asarray(POWERS, dtype=np.float32), ngroups, tab)
     return tab
 
 
@@ -397,7 +397,7 @@ def count_opt_sizes(gdq, setup: RampFitSetup, zeroframe=None) -> tuple[int, int]
     zf, has_zf = _zf_arg(zeroframe, gdq.shape)
     _, gdq, first, last, clear0 = miri.cut_groups(gdq, gdq, setup.discard, setup.firstgroup, setup.lastgroup)
     out = np.zeros((gdq.shape[2], 2), dtype=np.int64)
-    _opt_sizes_kernel(gdq, zf, has_zf, first, last, setup.suppress_one_group, clear0, out)
+    K._opt_sizes_kernel(gdq, zf, has_zf, first, last, setup.suppress_one_group, clear0, out)
     if out.shape[0] == 0:
         return 0, 0
     return int(out[:, 0].max()), int(out[:, 1].max())
@@ -465,7 +465,7 @@ def fit_ramps(sci: np.ndarray, gdq: np.ndarray, pdq: np.ndarray, setup: RampFitS
         o_cr = dummy
     sci, gdq, first, last, clear0 = miri.cut_groups(sci, gdq, setup.discard, setup.firstgroup, setup.lastgroup)
     tile = _tile_width(ngroups, nx)
-    _fit_ramps_kernel(
+    K._fit_ramps_kernel(
         K.Ramps(sci, gdq, pdq, gain, rn, dark, zf),
         K.FitSetup(firstgroup=first, lastgroup=last, suppress_one_group=setup.suppress_one_group,
                    clear_jump0=clear0, save_opt=save_opt, has_zeroframe=has_zf,

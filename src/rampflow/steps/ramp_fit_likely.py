@@ -61,11 +61,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import numba
 import numpy as np
-
-from ..kernels.likely import _likely_kernel
-from ..kernels.likely_combine import _combine_kernel
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +247,10 @@ def fit_ramps_likely(sci: np.ndarray, gdq: np.ndarray, pdq: np.ndarray, setup: L
     f32 = {k: np.empty((nints, nrows, nx), np.float32) for k in ("SCI", "ERR", "VAR_POISSON", "VAR_RNOISE")}
     chi = (np.empty if chisq else np.zeros)((nints, nrows, nx), np.float32)
     dq = np.empty((nints, nrows, nx), np.uint32)
+    import numba
+
+    from ..kernels.likely import _likely_kernel
+
     _likely_kernel(sci, gdq, np.ascontiguousarray(pdq), np.ascontiguousarray(setup.gain[rows]),
                    np.ascontiguousarray(setup.readnoise[rows]), np.ascontiguousarray(dark), zf, use_zf,
                    setup.nframes, setup.firstgroup, setup.lastgroup, coef, one_ok, two_ok,
@@ -265,6 +265,8 @@ def fit_ramps_likely(sci: np.ndarray, gdq: np.ndarray, pdq: np.ndarray, setup: L
         return LikelyResult(rate=rate, rateints=ints, chisq=chi[0].copy(), chisq_ints=chi)
     rate = {k: np.empty((nrows, nx), np.uint32 if k == "DQ" else np.float32) for k in ints}
     chi_rate = np.empty((nrows, nx), np.float32)
+    from ..kernels.likely_combine import _combine_kernel
+
     _combine_kernel(ints["SCI"], ints["ERR"], ints["VAR_POISSON"], ints["VAR_RNOISE"], chi, dq,
                     rate["SCI"], rate["ERR"], rate["VAR_POISSON"], rate["VAR_RNOISE"], chi_rate, rate["DQ"])
     if not chisq:  # the combination summed the zeros the fit left in chi

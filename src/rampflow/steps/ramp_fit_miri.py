@@ -28,8 +28,6 @@ import logging
 
 import numpy as np
 
-from ..kernels.ramp_segments import _all_dnu_groups_kernel
-
 log = logging.getLogger(__name__)
 
 
@@ -44,6 +42,8 @@ def all_dnu_groups(gdq: np.ndarray, firstgroup: int, lastgroup: int, suppress_on
     if gdq.dtype != np.uint8 or gdq.ndim != 4:
         raise ValueError(f"ramp_fit: gdq must be a uint8 4-D array, got {gdq.dtype} {gdq.shape}")
     out = np.ones((gdq.shape[2], gdq.shape[1]), dtype=np.bool_)
+    from ..kernels.ramp_segments import _all_dnu_groups_kernel
+
     _all_dnu_groups_kernel(gdq, int(firstgroup), int(lastgroup), bool(suppress_one_group), out)
     return out.all(axis=0)
 

@@ -73,7 +73,6 @@ import logging
 
 import numpy as np
 
-from ..kernels.refpix import _refpix_kernel
 from . import refpix_miri, refpix_sirs
 from .base import Step
 from .refpix_geometry import (  # noqa: F401 (public here)
@@ -122,6 +121,8 @@ def apply_plan(sci: np.ndarray, plan: RefpixPlan, *, side_gain: float = 1.0, sig
     if plan.path == "none" or sci.size == 0:
         return
     f32_plane = 0 if (plan.do_side and first_integration == 0) else -1
+    from ..kernels.refpix import _refpix_kernel
+
     _refpix_kernel(sci, f32_plane, plan.ref_y, plan.ref_x, plan.set_start, plan.class_sets,
                    plan.pair_parity, plan.cls_axis, plan.r_axis, plan.transposed, plan.side_y,
                    plan.side_x, plan.side_cls, plan.do_side, plan.win_lo, plan.win_len,

@@ -39,7 +39,6 @@ import logging
 import numpy as np
 
 from ..dq import DO_NOT_USE
-from ..kernels.refpix_miri import _miri_refpix_kernel
 
 log = logging.getLogger(__name__)
 
@@ -82,5 +81,7 @@ def correct_full_frame(sci: np.ndarray, pixeldq: np.ndarray, odd_even_rows: bool
         raise ValueError(f"MIRI refpix: pixeldq must be (1024, 1032), got {pixeldq.shape}")
     ok = good_reference_sets(pixeldq, odd_even_rows)
     good = np.ascontiguousarray((pixeldq & DO_NOT_USE) == 0)
+    from ..kernels.refpix_miri import _miri_refpix_kernel
+
     _miri_refpix_kernel(sci, good, bool(odd_even_rows), float(siglimit), ok)
     return ok

@@ -10,8 +10,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..kernels.refpix import _refpix_apply_kernel, _refpix_stats_kernel
-
 if TYPE_CHECKING:
     from .refpix import RefpixPlan
 
@@ -49,6 +47,8 @@ def measure_planes(sci: np.ndarray, plan: RefpixPlan, out: PlaneCorrections, int
     first = ints.start or 0
     f32_plane = 0 if (plan.do_side and first == 0 and float32_first) else -1
     o = {k: getattr(out, k)[ints] for k in ("f32", "ref", "r32", "rok", "sig")}
+    from ..kernels.refpix import _refpix_stats_kernel
+
     _refpix_stats_kernel(sci, f32_plane, plan.ref_y, plan.ref_x, plan.set_start, plan.class_sets,
                          plan.pair_parity, plan.side_y, plan.side_x, plan.side_cls, plan.do_side,
                          plan.win_lo, plan.win_len, float(side_gain), float(siglimit), float(siglimit),
@@ -87,6 +87,7 @@ def apply_corrections(sci: np.ndarray, plan: RefpixPlan, corr: PlaneCorrections,
     (nint_chunk, ngroups, nrow, nx) holding DMS rows ``first_row ...``), in place."""
     if plan.path == "none" or sci.size == 0:
         return
+    from ..kernels.refpix import _refpix_apply_kernel
     from ..kernels.row_window import window_rows
 
     wsci, ys = window_rows(sci)  # rows of the row stream's window: the kernel takes the window whole

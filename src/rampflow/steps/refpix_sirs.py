@@ -47,8 +47,6 @@ import logging
 
 import numpy as np
 
-from ..kernels.refpix_sirs import _sirs_apply_kernel, _sirs_columns_kernel
-
 log = logging.getLogger(__name__)
 
 #: jwst's factor from the median absolute deviation to a standard deviation
@@ -163,6 +161,8 @@ def apply_sirs(sci: np.ndarray, plan, kernels, *, sigreject: float = 4.0, siglim
     roks = np.zeros((nq, nclass), np.bool_)
     cols = np.empty((nq,) + plan.sirs_y.shape, np.float64)
     f32_plane = 0 if first_integration == 0 else -1
+    from ..kernels.refpix_sirs import _sirs_columns_kernel
+
     _sirs_columns_kernel(sci, f32_plane, plan.ref_y, plan.ref_x, plan.set_start, plan.class_sets,
                          plan.pair_parity, plan.sirs_y, plan.sirs_x, plan.side_cls, float(siglimit),
                          float(siglimit), plan.nbuf, refs, r32s, roks, cols)
@@ -176,5 +176,7 @@ def apply_sirs(sci: np.ndarray, plan, kernels, *, sigreject: float = 4.0, siglim
         log.warning("refpix: SIRS template not finite in %d (plane, channel, row) entries (no kept side "
                     "reference pixel within a kernel's reach); those pixels become NaN, as in jwst",
                     int(bad.sum()))
+    from ..kernels.refpix_sirs import _sirs_apply_kernel
+
     _sirs_apply_kernel(sci, f32_plane, refs, r32s, roks, plan.cls_axis, plan.r_axis, plan.chan_axis,
                        plan.transposed, template)

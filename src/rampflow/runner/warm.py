@@ -1,11 +1,12 @@
 """numba's own set-up, started early on a thread of its own (private).
 
-A process's first numba kernel costs more than loading it: importing numba, and on the first
+A process's first numba kernel costs more than loading it: importing numba and the kernels
+package (whose import checks numba's cache against the kernels' sources), and on the first
 load from the cache LLVM's and numba's code-generation set-up, about 0.5 s together, which
 a job would otherwise spend on its main thread at its first chunk. :func:`start` does that
 on a daemon thread while the job plans its passes and loads its references (the thread
 loads a trivial serial kernel only: the job's parallel kernels are all called from its main
-thread).
+thread, which waits for the thread's imports if it gets there first).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ _started: list[threading.Thread] = []
 def _load() -> None:
     try:
         from numba import njit
+
+        import rampflow.kernels  # noqa: F401 -- the cache check, and numba's import
 
         @njit(cache=True, nogil=True)
         def _warm(x):
