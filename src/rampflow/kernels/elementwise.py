@@ -67,3 +67,23 @@ def _scale_bias_poly_dark_kernel(sci, y0s, gdq, y0q, ny, scale, bias, coeffs, da
                 dk = dark[g, y]
                 for x in range(nx):
                     d[x] = np.float32(d[x] - dk[x])
+
+
+def apply_elementwise(sci, gdq=None, *, scale=None, bias=None, poly=None, dark=None, sat=2):
+    """:func:`_scale_bias_poly_dark_kernel` on ``sci`` (float32 (nints, ngroups, ny, nx), rows of
+    a window or not: see :func:`.row_window.window_rows`) with the operations whose operand
+    is given (``scale`` a float32 scalar; ``bias`` (ny, nx); ``poly`` (ncoeffs, ny, nx),
+    which needs ``gdq``; ``dark`` (ngroups, ny, nx)), in that order; ``sat`` the SATURATED bit."""
+    from .row_window import window_rows
+
+    if poly is not None and gdq is None:
+        raise ValueError("apply_elementwise: the polynomial needs GROUPDQ")
+    wsci, y0s = window_rows(sci)
+    wgdq, y0q = window_rows(gdq) if gdq is not None else (np.zeros((1, 1, 1, 1), np.uint8), 0)
+    _scale_bias_poly_dark_kernel(
+        wsci, y0s, wgdq, y0q, sci.shape[2],
+        np.float32(1.0) if scale is None else np.float32(scale),
+        np.zeros((1, 1), np.float32) if bias is None else bias,
+        np.zeros((2, 1, 1), np.float32) if poly is None else poly,
+        np.zeros((1, 1, 1), np.float32) if dark is None else dark,
+        scale is not None, bias is not None, poly is not None, dark is not None, np.uint8(sat))

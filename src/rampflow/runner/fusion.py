@@ -53,40 +53,25 @@ def fusable_runs(steps, kept: set) -> list[tuple[int, int]]:
 def run_fused(steps, sci, gdq, pdq, rows: slice) -> None:
     """The elementwise ``steps`` (one run of :func:`fusable_runs`; skipped ones do nothing) on
     one chunk, in place, in one kernel call."""
-    from ..kernels.elementwise import _scale_bias_poly_dark_kernel
-    from ..kernels.row_window import window_rows
+    from ..kernels.elementwise import apply_elementwise
 
-    args = {"scale": np.float32(1.0), "bias": np.zeros((1, 1), np.float32),
-            "poly": np.zeros((2, 1, 1), np.float32), "dark": np.zeros((1, 1, 1), np.float32)}
-    do = dict.fromkeys(_OPS, False)
+    ops = {}
     for s in steps:
         if s.skipped:
             continue
         op, operand, flags = s.elementwise(rows)
-        args[op] = np.ascontiguousarray(operand) if op != "scale" else np.float32(operand)
-        do[op] = True
+        ops[op] = np.ascontiguousarray(operand) if op != "scale" else np.float32(operand)
         if flags is not None:
             pdq |= flags.astype(np.uint32, copy=False)
-    wsci, y0s = window_rows(sci)
-    wgdq, y0q = window_rows(gdq)
-    _scale_bias_poly_dark_kernel(wsci, y0s, wgdq, y0q, sci.shape[2], args["scale"], args["bias"], args["poly"],
-                                 args["dark"], do["scale"], do["bias"], do["poly"], do["dark"],
-                                 np.uint8(dqflags.SATURATED))
+    apply_elementwise(sci, gdq, sat=int(dqflags.SATURATED), **ops)
 
 
 def apply_op(sci, op: str, operand) -> None:
     """One elementwise operation (:meth:`~rampflow.steps.base.Step.elementwise`'s "scale",
     "bias" or "dark", operand for sci's rows and columns) on ``sci`` (float32 (nints,
     ngroups, ny, nx)), in place, as the step's ``process`` does it."""
-    from ..kernels.elementwise import _scale_bias_poly_dark_kernel
-    from ..kernels.row_window import window_rows
+    from ..kernels.elementwise import apply_elementwise
 
     if op not in ("scale", "bias", "dark"):
         raise ValueError(f"apply_op: {op!r} is not scale, bias or dark")
-    scale = np.float32(operand) if op == "scale" else np.float32(1.0)
-    bias = operand if op == "bias" else np.zeros((1, 1), np.float32)
-    dark = operand if op == "dark" else np.zeros((1, 1, 1), np.float32)
-    wsci, y0s = window_rows(sci)
-    _scale_bias_poly_dark_kernel(wsci, y0s, np.zeros((1, 1, 1, 1), np.uint8), 0, sci.shape[2], scale, bias,
-                                 np.zeros((2, 1, 1), np.float32), dark, op == "scale", op == "bias", False,
-                                 op == "dark", np.uint8(dqflags.SATURATED))
+    apply_elementwise(sci, **{op: np.float32(operand) if op == "scale" else operand})

@@ -83,8 +83,7 @@ def correct_groups(data: np.ndarray, gdq: np.ndarray, coeffs: np.ndarray) -> Non
     data float32 (nints, ngroups, ny, nx); gdq uint8 same shape; coeffs float32 (ncoeffs, ny, nx)
     from :func:`prepare_coefficients`.
     """
-    from ..kernels.elementwise import _scale_bias_poly_dark_kernel
-    from ..kernels.row_window import window_rows
+    from ..kernels.elementwise import apply_elementwise
 
     if data.ndim != 4 or data.dtype != np.float32:
         raise ValueError(f"data must be float32 (nints, ngroups, ny, nx); got {data.dtype} {data.shape}")
@@ -93,11 +92,7 @@ def correct_groups(data: np.ndarray, gdq: np.ndarray, coeffs: np.ndarray) -> Non
     if coeffs.ndim != 3 or coeffs.shape[1:] != data.shape[2:] or coeffs.dtype != np.float32:
         raise ValueError(f"coeffs must be float32 (ncoeffs, {data.shape[2]}, {data.shape[3]}); "
                          f"got {coeffs.dtype} {coeffs.shape}")
-    wdata, y0d = window_rows(data)
-    wgdq, y0q = window_rows(gdq)
-    _scale_bias_poly_dark_kernel(wdata, y0d, wgdq, y0q, data.shape[2], np.float32(1), np.zeros((1, 1), np.float32),
-                                 np.ascontiguousarray(coeffs), np.zeros((1, 1, 1), np.float32), False, False, True,
-                                 False, np.uint8(dqflags.SATURATED))
+    apply_elementwise(data, gdq, poly=np.ascontiguousarray(coeffs), sat=int(dqflags.SATURATED))
 
 
 def _read_level_tile(data, gdq, lin_coeffs, ilin_coeffs, read_pattern):
