@@ -25,7 +25,8 @@ import numpy as np
 import pytest
 
 from rampflow import dq as dqf
-from rampflow.kernels.ramp_segments import _median, _median_bracketed
+from rampflow.kernels.order_stats import _sort16
+from rampflow.kernels.ramp_segments import _median, _median_bracketed, _median_rate_clean
 from rampflow.meta import ExposureMeta
 from rampflow.steps import ramp_fit as rf
 from rampflow.steps import ramp_fit_chunks as rf_chunks
@@ -100,6 +101,56 @@ def test_bracketed_median_is_numpys(kind):
             assert got == exp or (np.isnan(got) and np.isnan(exp)), (kind, m, x)
             if m and np.isfinite(x).all() and np.abs(x).max() < 1e300:
                 assert got == np.median(x), (kind, m)
+
+
+def test_sort16_sorts_every_zero_one_input_and_random_values():
+    """The 16-input sorting network: every one of the 2**16 inputs of zeros and ones (the
+    0-1 principle: a network that sorts them sorts anything), then random values with ties
+    and infinities, against numpy's sort."""
+    a = np.empty(16)
+    for bits in range(1 << 16):
+        a[:] = (bits >> np.arange(16)) & 1
+        ones = int(a.sum())
+        _sort16(a)
+        assert not a[: 16 - ones].any() and a[16 - ones:].all(), bits
+    rng = np.random.default_rng(11)
+    for _ in range(500):
+        x = rng.choice([rng.normal(), -np.inf, np.inf, 0.0, -0.0, 2.5], 16, p=[0.6, 0.05, 0.15, 0.1, 0.05, 0.05])
+        a = x.copy()
+        _sort16(a)
+        np.testing.assert_array_equal(a, np.sort(x))
+
+
+@pytest.mark.parametrize("kind", ["noise", "nan groups", "inf group", "all nan", "flat", "steep"])
+@pytest.mark.parametrize("ngroups", [2, 5, 16, 17, 18, 40, 70, 71])
+def test_median_rate_of_a_clean_ramp_is_the_median_of_its_rate_differences(kind, ngroups):
+    """_median_rate_clean (vectorised differences and a bracket at their mean when there
+    are 17 groups or more and every difference is finite) against stcal's definition
+    written with numpy: the median of the finite differences of float32 data / group time
+    (in float64), or the first group's rate when no difference is finite."""
+    rng = np.random.default_rng(ngroups)
+    for trial in range(40):
+        rate = rng.uniform(0.0, 300.0)
+        d = np.cumsum(rng.poisson(rate, ngroups)).astype(np.float32) + rng.normal(0, 9, ngroups).astype(np.float32)
+        d = d.astype(np.float32)
+        if kind == "nan groups":
+            d[rng.random(ngroups) < 0.2] = np.nan
+        elif kind == "inf group":
+            d[rng.integers(0, ngroups)] = np.inf
+        elif kind == "all nan":
+            d[1:] = np.nan
+            if trial % 2:
+                d[0] = np.nan
+        elif kind == "flat":
+            d[:] = np.float32(1234.5)
+        elif kind == "steep":
+            d = (np.arange(ngroups) * 3e4 + rng.normal(0, 1, ngroups)).astype(np.float32)
+        q = d.astype(np.float64) / TGROUP
+        diffs = np.diff(q)
+        diffs = diffs[~np.isnan(diffs)]
+        exp = exact_median(diffs) if diffs.size else q[0]
+        got = _median_rate_clean(d, ngroups, TGROUP, np.empty(ngroups + 1), np.empty(ngroups + 1))
+        assert got == exp or (np.isnan(got) and np.isnan(exp)), (kind, ngroups, trial, d)
 
 
 def mixed_exposure(nints, ngroups, nx, seed):

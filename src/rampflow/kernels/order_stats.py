@@ -376,3 +376,92 @@ def _row_nanmedian(row, n, work, ta, tb, samp):
         return np.float64(a)
     b = _next_order_stat(work, m, a, khi)
     return 0.5 * (np.float64(a) + np.float64(b))
+
+
+@njit(cache=True)
+def _sort16(a):
+    """Sorts a[:16] in place (no NaN): Batcher's odd-even merge sorting network (63
+    compare-exchanges, listed below as generated for 16 inputs; checked on all 2**16 0-1
+    inputs, which by the 0-1 principle proves it sorts anything). The values stay in
+    registers and no comparison branches, so on a few values this beats counting ranks."""
+    x0, x1, x2, x3, x4, x5, x6, x7 = a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
+    x8, x9, x10, x11, x12, x13, x14, x15 = a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15]
+    x0, x1 = min(x0, x1), max(x0, x1)
+    x2, x3 = min(x2, x3), max(x2, x3)
+    x0, x2 = min(x0, x2), max(x0, x2)
+    x1, x3 = min(x1, x3), max(x1, x3)
+    x1, x2 = min(x1, x2), max(x1, x2)
+    x4, x5 = min(x4, x5), max(x4, x5)
+    x6, x7 = min(x6, x7), max(x6, x7)
+    x4, x6 = min(x4, x6), max(x4, x6)
+    x5, x7 = min(x5, x7), max(x5, x7)
+    x5, x6 = min(x5, x6), max(x5, x6)
+    x0, x4 = min(x0, x4), max(x0, x4)
+    x2, x6 = min(x2, x6), max(x2, x6)
+    x2, x4 = min(x2, x4), max(x2, x4)
+    x1, x5 = min(x1, x5), max(x1, x5)
+    x3, x7 = min(x3, x7), max(x3, x7)
+    x3, x5 = min(x3, x5), max(x3, x5)
+    x1, x2 = min(x1, x2), max(x1, x2)
+    x3, x4 = min(x3, x4), max(x3, x4)
+    x5, x6 = min(x5, x6), max(x5, x6)
+    x8, x9 = min(x8, x9), max(x8, x9)
+    x10, x11 = min(x10, x11), max(x10, x11)
+    x8, x10 = min(x8, x10), max(x8, x10)
+    x9, x11 = min(x9, x11), max(x9, x11)
+    x9, x10 = min(x9, x10), max(x9, x10)
+    x12, x13 = min(x12, x13), max(x12, x13)
+    x14, x15 = min(x14, x15), max(x14, x15)
+    x12, x14 = min(x12, x14), max(x12, x14)
+    x13, x15 = min(x13, x15), max(x13, x15)
+    x13, x14 = min(x13, x14), max(x13, x14)
+    x8, x12 = min(x8, x12), max(x8, x12)
+    x10, x14 = min(x10, x14), max(x10, x14)
+    x10, x12 = min(x10, x12), max(x10, x12)
+    x9, x13 = min(x9, x13), max(x9, x13)
+    x11, x15 = min(x11, x15), max(x11, x15)
+    x11, x13 = min(x11, x13), max(x11, x13)
+    x9, x10 = min(x9, x10), max(x9, x10)
+    x11, x12 = min(x11, x12), max(x11, x12)
+    x13, x14 = min(x13, x14), max(x13, x14)
+    x0, x8 = min(x0, x8), max(x0, x8)
+    x4, x12 = min(x4, x12), max(x4, x12)
+    x4, x8 = min(x4, x8), max(x4, x8)
+    x2, x10 = min(x2, x10), max(x2, x10)
+    x6, x14 = min(x6, x14), max(x6, x14)
+    x6, x10 = min(x6, x10), max(x6, x10)
+    x2, x4 = min(x2, x4), max(x2, x4)
+    x6, x8 = min(x6, x8), max(x6, x8)
+    x10, x12 = min(x10, x12), max(x10, x12)
+    x1, x9 = min(x1, x9), max(x1, x9)
+    x5, x13 = min(x5, x13), max(x5, x13)
+    x5, x9 = min(x5, x9), max(x5, x9)
+    x3, x11 = min(x3, x11), max(x3, x11)
+    x7, x15 = min(x7, x15), max(x7, x15)
+    x7, x11 = min(x7, x11), max(x7, x11)
+    x3, x5 = min(x3, x5), max(x3, x5)
+    x7, x9 = min(x7, x9), max(x7, x9)
+    x11, x13 = min(x11, x13), max(x11, x13)
+    x1, x2 = min(x1, x2), max(x1, x2)
+    x3, x4 = min(x3, x4), max(x3, x4)
+    x5, x6 = min(x5, x6), max(x5, x6)
+    x7, x8 = min(x7, x8), max(x7, x8)
+    x9, x10 = min(x9, x10), max(x9, x10)
+    x11, x12 = min(x11, x12), max(x11, x12)
+    x13, x14 = min(x13, x14), max(x13, x14)
+    a[0] = x0
+    a[1] = x1
+    a[2] = x2
+    a[3] = x3
+    a[4] = x4
+    a[5] = x5
+    a[6] = x6
+    a[7] = x7
+    a[8] = x8
+    a[9] = x9
+    a[10] = x10
+    a[11] = x11
+    a[12] = x12
+    a[13] = x13
+    a[14] = x14
+    a[15] = x15

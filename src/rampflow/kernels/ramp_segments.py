@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..dq import CHARGELOSS, DO_NOT_USE, FLAGS, JUMP_DET, NO_GAIN_VALUE, SATURATED
-from .order_stats import _next_order_stat, _rank_select
+from .order_stats import _next_order_stat, _rank_select, _sort16
 
 _DNU = DO_NOT_USE
 _SAT = SATURATED
@@ -318,18 +318,27 @@ def _center_spread(buf, m):
 
 @njit(cache=True)
 def _median_bracketed(buf, m, tmp):
-    """:func:`_median`'s value (the middle order statistic, or ``(upper + lower) / 2``) of
-    buf[:m] (NaN-free; ``buf`` is only read unless the bracket misses), faster on the
-    first differences of a ramp (noise around the rate): one branch-free pass counts the
-    values below ``mean - 0.18 std`` and copies those within ``mean -+ 0.18 std`` (about a
-    seventh of noisy values) to ``tmp``; the middle ranks are then selected among those
-    few by counting ranks. When the counts show that the bracket misses a middle rank
-    (skewed values; NaN or infinite mean or spread count nothing inside), or m < 16,
-    :func:`_median` on all the values. Order statistics do not depend on the algorithm
-    that finds them, so the value is bit for bit :func:`_median`'s."""
+    """:func:`_median`'s value of buf[:m] (NaN-free; see :func:`_median_in_bracket`), with
+    the bracket placed by the values' mean and standard deviation; m < 16: :func:`_median`."""
     if m < 16:
         return _median(buf, m, tmp)
     mean, sd = _center_spread(buf, m)
+    return _median_in_bracket(buf, m, tmp, mean, sd)
+
+
+@njit(cache=True)
+def _median_in_bracket(buf, m, tmp, mean, sd):
+    """:func:`_median`'s value (the middle order statistic, or ``(upper + lower) / 2``) of
+    buf[:m] (m >= 16, NaN-free; ``buf`` is only read unless the bracket misses; ``tmp``:
+    scratch of length >= m), faster on the first differences of a ramp (noise around the
+    rate): one branch-free pass counts the values below ``mean - 0.18 sd`` and copies those
+    within ``mean -+ 0.18 sd`` (about a seventh of noisy values) to ``tmp``; the middle
+    ranks are then selected among those few (up to 16: sorted by a network of
+    compare-exchanges; more: by counting ranks). When the counts show that the bracket
+    misses a middle rank (skewed values; NaN or infinite ``mean`` or ``sd`` count nothing
+    inside), :func:`_median` on all the values. ``mean`` and ``sd`` only place the bracket:
+    order statistics do not depend on the algorithm that finds them, so the value is bit
+    for bit :func:`_median`'s."""
     a = _BRACKET * sd
     lo = mean - a
     hi = mean + a
@@ -344,10 +353,17 @@ def _median_bracketed(buf, m, tmp):
     khi = m // 2 - nb
     if klo < 0 or khi >= nc:
         return _median(buf, m, tmp)
-    lower = _rank_select(tmp, nc, klo)
+    if nc <= 16:
+        for t in range(nc, 16):
+            tmp[t] = np.inf
+        _sort16(tmp)
+        lower = tmp[klo]
+        upper = tmp[khi]
+    else:
+        lower = _rank_select(tmp, nc, klo)
+        upper = lower if m & 1 else _next_order_stat(tmp, nc, lower, khi)
     if m & 1:
         return lower
-    upper = _next_order_stat(tmp, nc, lower, khi)
     return (upper + lower) / 2.0
 
 
@@ -442,7 +458,19 @@ def _copy_slab(sci, gdq, i, r, c0, nt, dslab, qslab, qor):
 @njit(cache=True)
 def _median_rate_clean(dpix, ngroups, group_time, buf, tmp):
     """:func:`_median_rate_integration` of a ramp without any flag (``dpix``: its float32
-    groups): the same differences, the same median."""
+    groups): the same differences, the same median. With 17 groups or more and finite
+    differences (the usual case) the differences are formed in vectorised passes, and the
+    median's bracket is centred on their mean ``(last - first) / (ngroups - 1)``."""
+    m = ngroups - 1
+    if m >= 16:
+        for k in range(ngroups):
+            tmp[k] = np.float64(dpix[k]) / group_time
+        for k in range(m):
+            buf[k] = tmp[k + 1] - tmp[k]
+        mean = (tmp[m] - tmp[0]) / m
+        ss = _sum_sq_dev(buf, m, mean)
+        if math.isfinite(ss):  # no NaN or infinite difference (nor an infinite first or last group)
+            return _median_in_bracket(buf, m, tmp, mean, math.sqrt(ss / m))
     prev = np.float64(dpix[0]) / group_time
     loc0 = prev
     m = 0
@@ -457,6 +485,17 @@ def _median_rate_clean(dpix, ngroups, group_time, buf, tmp):
         buf[0] = loc0
         m = 1
     return _median_bracketed(buf, m, tmp)
+
+
+@njit(cache=True, fastmath=_FM)
+def _sum_sq_dev(buf, m, mean):
+    """Sum of (buf[t] - mean) ** 2 over t < m, in any order (it only places a bracket);
+    NaN or infinite if any value is."""
+    ss = 0.0
+    for t in range(m):
+        d = buf[t] - mean
+        ss += d * d
+    return ss
 
 
 @njit(cache=True, parallel=True)
