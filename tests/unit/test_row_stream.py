@@ -263,3 +263,88 @@ def test_context_copies_between_window_rows_cast_like_numpy():
     np.testing.assert_array_equal(win.gdq[:, :, 2:], before[1][:, :, 2:])
     with pytest.raises(ValueError, match="copied into"):
         _copy(win.view(0, 2), ctx.view(0, 1))
+
+
+def _saturation(n_pix_grow_sat, ngroups=NGROUPS):
+    """The real saturation step on this module's small exposure: thresholds of 250-450 DN, a
+    superbias (its second-group check runs too)."""
+    from rampflow.meta import ExposureMeta
+    from rampflow.references import Reference
+    from rampflow.steps.saturation import Saturation
+
+    head = {"INSTRUME": "NIRSPEC", "DETECTOR": "NRS1", "EXP_TYPE": "NRS_BRIGHTOBJ", "SUBSTRT1": 1, "SUBSTRT2": 1,
+            "NFRAMES": 1, "READPATT": "NRSRAPID", "NGROUPS": ngroups, "TFRAME": 10.7, "TGROUP": 10.7}
+    meta = ExposureMeta.from_headers(head, {}, filename="test", shape=(NINTS, ngroups, NY, NX))
+    rng = np.random.default_rng(9)
+    refs = {"saturation": Reference(reftype="saturation", path="hand", header={},
+                                    arrays={"SCI": rng.uniform(250, 450, (NY, NX)).astype(np.float32)}),
+            "superbias": Reference(reftype="superbias", path="hand", header={},
+                                   arrays={"SCI": rng.uniform(0, 20, (NY, NX)).astype(np.float32)})}
+    return Saturation(meta, refs, n_pix_grow_sat=n_pix_grow_sat, use_readpatt=True)
+
+
+class RampingRamp(FakeRamp):
+    """Ramps of 60-160 DN a group from ~50 DN: some pixels pass their threshold in each group."""
+
+    def __init__(self):
+        super().__init__()
+        rng = np.random.default_rng(4)
+        slope = rng.uniform(60, 160, (NY, NX)).astype(np.float32)
+        g = np.arange(NGROUPS, dtype=np.float32)[:, None, None]
+        self.sci = (50 + slope * g + rng.normal(0, 5, self.shape)).astype(np.float32)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+@pytest.mark.parametrize("rows_budget", [1, 2, 5, 40])
+def test_saturation_keeps_its_rows_above_and_equals_one_chunk(n, rows_budget):
+    """Saturation in the stream keeps the SATURATED bits of the rows above each chunk itself
+    (Step.keep_rows_above): it gets no context rows (nothing is swapped for it) and each row's
+    first pass runs once as a pending row and once when finalised; with a later halo step
+    and SCI-changing steps after it, every product equals that of one chunk of all rows
+    (saturation on the whole exposure at once), for growths of 1 and 2 rows."""
+    rf = RampingRamp()
+
+    def chain():
+        return [_saturation(n), AddRowIndex("a"), FlagNeighbours("b"), Smooth("c")]
+
+    sci, gdq = rf.sci.copy(), np.zeros(rf.shape, np.uint8)
+    pdq = np.zeros((NY, NX), np.uint32)
+    for s in chain():
+        s.process(sci, gdq, pdq, slice(0, NINTS), slice(0, NY))
+    sat = (gdq & 2) != 0
+    assert 0.1 < sat.mean() < 0.9 and sat[:, -1].all(axis=0).any()
+    steps = chain()
+    row = NINTS * NGROUPS * NX * 5
+    stream = RowStream(rf, steps, np.zeros((NY, NX), np.uint32), chunk_mb=rows_budget * row / 2**20)
+    assert stream.own_above[0] and stream.ctx[0] is None and stream.tmp[0] is None
+    assert not stream.own_above[2] and stream.ctx[2] is not None
+    got = np.zeros(rf.shape, np.float32), np.zeros(rf.shape, np.uint8), np.zeros((NY, NX), np.uint32)
+    calls = []
+    orig = steps[0].process
+    steps[0].process = lambda s_, g_, p_, i_, r_: (calls.append((r_.start, r_.stop)), orig(s_, g_, p_, i_, r_))
+    for rows, (s_, g_, p_, _) in stream.chunks("test"):
+        got[0][:, :, rows] = s_
+        got[1][:, :, rows] = g_
+        got[2][rows] = p_
+    np.testing.assert_array_equal(got[0], sci)
+    np.testing.assert_array_equal(got[1], gdq)
+    np.testing.assert_array_equal(got[2], pdq)
+    # chunks in order, each starting where the last one's finalised rows ended (no context rows)
+    assert calls[0][0] == 0 and calls[-1][1] == NY
+    if rows_budget < 40:
+        assert len(calls) > 2
+    # out of order: a clear error, not wrong flags
+    s0 = chain()[0]
+    s0.keep_rows_above()
+    a = np.ones((NINTS, NGROUPS, 3, NX), np.float32)
+    s0.process(a, np.zeros(a.shape, np.uint8), np.zeros((3, NX), np.uint32), slice(0, NINTS), slice(0, 3))
+    with pytest.raises(RuntimeError, match="must come in order"):
+        s0.process(a, np.zeros(a.shape, np.uint8), np.zeros((3, NX), np.uint32), slice(0, NINTS), slice(5, 8))
+
+
+def test_saturation_with_averaged_frames_keeps_the_stream_context():
+    """With frames averaged into groups (the backward pass grows DO_NOT_USE from other rows
+    too) saturation does not keep rows above itself: the stream swaps its context."""
+    s = _saturation(1)
+    s.read_pattern = [[1, 2], [3, 4], [5, 6]]
+    assert not s.keep_rows_above()

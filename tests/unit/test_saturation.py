@@ -217,10 +217,44 @@ def test_growth_of_every_group_in_one_call_is_a_square_dilation(n):
     for g in range(gdq.shape[0]):
         grown = binary_dilation(gdq[g] & dq.SATURATED != 0, structure=np.ones((2 * n + 1, 2 * n + 1), bool))
         want[g] |= np.where(grown, dq.SATURATED, 0).astype(np.uint8)
-    _dilate_groups_kernel(gdq[None], 0, gdq.shape[1], int(dq.SATURATED), n)  # one integration
+    none = np.zeros((1, gdq.shape[0], 0, gdq.shape[2]), np.uint8)
+    _dilate_groups_kernel(gdq[None], 0, gdq.shape[1], int(dq.SATURATED), n, none, 0)  # one integration
     np.testing.assert_array_equal(gdq, want)
     assert int(((gdq & dq.SATURATED) != 0).sum()) > before > 0
     assert np.array_equal(gdq & dq.JUMP_DET, want & dq.JUMP_DET)
+
+
+@pytest.mark.parametrize("n,na", [(1, 1), (2, 1), (2, 2), (3, 2)])
+def test_growth_from_rows_kept_above_the_chunk(n, na):
+    """Rows above a chunk given apart (``above``, as the saturation step keeps them between the
+    row stream's chunks): the chunk's rows grow exactly as scipy's square dilation of the
+    stacked rows (above, then the chunk) gives them; the rows above are read only; and a
+    SATURATED pixel in the rows above reaches only the chunk's first n - distance rows."""
+    from scipy.ndimage import binary_dilation
+
+    from rampflow.kernels.saturation import _dilate_groups_kernel
+
+    rng = np.random.default_rng(20 + n)
+    ni, ng, ny, nx = 2, 4, 6, 30
+    above = np.where(rng.random((ni, ng, na, nx)) < 0.05, dq.SATURATED, 0).astype(np.uint8)
+    above[0, 0] = 0
+    above[0, 0, na - 1, 10] = dq.SATURATED  # the row just above the chunk
+    gdq = np.where(rng.random((ni, ng, ny, nx)) < 0.03, dq.SATURATED, 0).astype(np.uint8)
+    gdq[0, 0] = 0
+    gdq |= np.where(rng.random(gdq.shape) < 0.1, dq.JUMP_DET, 0).astype(np.uint8)
+    stacked = np.concatenate([above, gdq], axis=2)
+    want = gdq.copy()
+    for i in range(ni):
+        for g in range(ng):
+            grown = binary_dilation(stacked[i, g] & dq.SATURATED != 0, structure=np.ones((2 * n + 1,) * 2, bool))
+            want[i, g] |= np.where(grown[na:], dq.SATURATED, 0).astype(np.uint8)
+    kept = above.copy()
+    _dilate_groups_kernel(gdq, 0, ny, int(dq.SATURATED), n, above, na)
+    np.testing.assert_array_equal(gdq, want)
+    np.testing.assert_array_equal(above, kept)
+    # the lone pixel above (plane 0, 0): rows 0 .. n - 1 of the chunk, columns 10 -+ n
+    grown = (gdq[0, 0] & dq.SATURATED) != 0
+    assert grown[:n, 10 - n:11 + n].all() and grown.sum() == n * (2 * n + 1)
 
 
 @pytest.mark.parametrize("shape", [(3, 9, 1), (2, 1, 5), (4, 6, 13)])
@@ -241,7 +275,8 @@ def test_growth_on_narrow_planes_and_row_views(shape):
         for g in range(ng):
             grown = binary_dilation(window[i, g, 2:2 + ny] & dq.SATURATED != 0, structure=np.ones((5, 5), bool))
             want[i, g, 2:2 + ny] |= np.where(grown, dq.SATURATED, 0).astype(np.uint8)
-    _dilate_groups_kernel(window, 2, ny, int(dq.SATURATED), 2)  # rows 2.. of the window
+    none = np.zeros((2, ng, 0, nx), np.uint8)
+    _dilate_groups_kernel(window, 2, ny, int(dq.SATURATED), 2, none, 0)  # rows 2.. of the window
     np.testing.assert_array_equal(window, want)
 
 
@@ -265,8 +300,10 @@ def test_forward_pass_equals_a_running_maximum_of_the_threshold_test():
     want |= np.where(above, SAT, 0).astype(np.uint8)
     want |= np.where(data <= 0, FLOOR, 0).astype(np.uint8)
     assert above.any() and (data <= 0).any() and above[2, 5, 3, 4]
-    _forward_kernel(data, 0, gdq, 0, data.shape[2], thresh, int(SAT), int(FLOOR))
+    keep = np.full((3, 8, 2, 37), 0xFF, np.uint8)  # rows 1 and 2, as the next chunk's growth needs them
+    _forward_kernel(data, 0, gdq, 0, data.shape[2], thresh, int(SAT), int(FLOOR), keep, 1)
     np.testing.assert_array_equal(gdq, want)
+    np.testing.assert_array_equal(keep, want[:, :, 1:3] & SAT)
 
 
 def test_window_rows_finds_the_window_of_a_row_view_and_falls_back_otherwise():

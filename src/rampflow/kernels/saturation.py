@@ -15,20 +15,24 @@ from numba import njit, prange
 
 
 @njit(cache=True, parallel=True)
-def _forward_kernel(data, y0d, gdq, y0q, ny, thresh, sat, low):
+def _forward_kernel(data, y0d, gdq, y0q, ny, thresh, sat, low, keep, k0):
     """First pass: SATURATED from the first group at or above ``thresh`` on; ``low`` where <= 0.
     Every integration of the chunk (rows ``y0d`` / ``y0q`` on of ``data`` / ``gdq``, ``ny``
-    of them) in one call, parallel over (integration, row).
+    of them) in one call, parallel over (integration, row). ``keep`` (uint8 (nints, ngroups,
+    nk, nx)) receives the SATURATED bits just set for the chunk's rows ``k0 .. k0 + nk - 1``
+    (nk = 0: none), the state the growth of the next chunk needs from them.
 
     float32 comparisons (``plane >= sat_thresh``, ``plane <= 0``).
     """
     ni, ng = data.shape[0], data.shape[1]
     nx = data.shape[3]
+    nk = keep.shape[2]
     for k in prange(ni * ny):
         i = k // ny
         y = k % ny
         t = thresh[y]
         prev = np.zeros(nx, dtype=np.bool_)
+        kept = y >= k0 and y < k0 + nk
         for g in range(ng):
             drow = data[i, g, y0d + y]
             qrow = gdq[i, g, y0q + y]
@@ -42,6 +46,10 @@ def _forward_kernel(data, y0d, gdq, y0q, ny, thresh, sat, low):
                 if d <= 0:
                     f |= low
                 qrow[x] = f
+            if kept:
+                krow = keep[i, g, y - k0]
+                for x in range(nx):
+                    krow[x] = qrow[x] & sat
 
 
 @njit(cache=True, parallel=True)
@@ -75,31 +83,34 @@ def _dilate_or_kernel(src, srcbit, dst, setbit, n, tmp):
 
 
 @njit(cache=True, parallel=True)
-def _dilate_groups_kernel(gdq, y0, ny, bit, n):
+def _dilate_groups_kernel(gdq, y0, ny, bit, n, above, na):
     """:func:`_dilate_or_kernel` of ``gdq`` onto itself (``src`` = ``dst``, ``srcbit`` = ``setbit``
     = ``bit``) for every group plane of a chunk (rows ``[y0, y0 + ny)`` of ``gdq``, uint8 (nints,
-    ngroups, nrows, nx)) in one call,
-    parallel over planes: one parallel region per chunk, not per group (a chunk of a few rows
-    gives a group plane too little work to share between threads). Rows without the bit (most
-    of them) are skipped in both passes."""
+    ngroups, nrows, nx)) in one call, parallel over planes: one parallel region per chunk, not
+    per group (a chunk of a few rows gives a group plane too little work to share between
+    threads). Rows without the bit (most of them) are skipped in both passes.
+    ``above[:, :, :na]`` (uint8 (nints, ngroups, >= na, nx)): the ``na`` rows directly above
+    the chunk, in order, as sources of the growth only (their ``bit`` spreads into the chunk;
+    they are not changed); na = 0: the chunk's first row is the top edge."""
     ni, ng = gdq.shape[0], gdq.shape[1]
     nx = gdq.shape[3]
+    nv = na + ny  # rows seen: those above, then the chunk's
     bit8 = np.uint8(bit)
     for k in prange(ni * ng):
         i = k // ng
         g = k % ng
-        tmp = np.empty((ny, nx), dtype=np.uint8)  # the row pass: bit8 where a pixel within n columns has it
+        tmp = np.empty((nv, nx), dtype=np.uint8)  # the row pass: bit8 where a pixel within n columns has it
         hit = np.empty(nx, dtype=np.uint8)
-        rowany = np.zeros(ny, dtype=np.bool_)
-        for y in range(ny):
-            row = gdq[i, g, y0 + y]
+        rowany = np.zeros(nv, dtype=np.bool_)
+        for v in range(nv):
+            row = above[i, g, v] if v < na else gdq[i, g, y0 + v - na]
             acc = np.uint8(0)
             for x in range(nx):  # an OR over the row, no early exit: it vectorises
                 acc |= row[x]
-            rowany[y] = (acc & bit8) != 0
-            if not rowany[y]:
+            rowany[v] = (acc & bit8) != 0
+            if not rowany[v]:
                 continue
-            t = tmp[y]
+            t = tmp[v]
             for x in range(nx):
                 t[x] = row[x] & bit8
             for d in range(1, n + 1):  # shifted ORs of the row's bits (the box's columns)
@@ -108,17 +119,18 @@ def _dilate_groups_kernel(gdq, y0, ny, bit, n):
                 for x in range(d, nx):
                     t[x] |= row[x - d] & bit8
         for y in range(ny):
-            lo = max(0, y - n)
-            hi = min(ny, y + n + 1)
+            v = na + y
+            lo = max(0, v - n)
+            hi = min(nv, v + n + 1)
             near = False
-            for yy in range(lo, hi):
-                near |= rowany[yy]
+            for vv in range(lo, hi):
+                near |= rowany[vv]
             if not near:
                 continue
             hit[:] = 0
-            for yy in range(lo, hi):  # the column pass, over the rows that have the bit
-                if rowany[yy]:
-                    t = tmp[yy]
+            for vv in range(lo, hi):  # the column pass, over the rows that have the bit
+                if rowany[vv]:
+                    t = tmp[vv]
                     for x in range(nx):
                         hit[x] |= t[x]
             row = gdq[i, g, y0 + y]

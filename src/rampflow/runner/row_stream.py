@@ -18,8 +18,12 @@ and saves the window's state of those rows and the input of the rows it leaves p
 runs the step over the rows [finalised - h, input end), and puts both back. Every step thus
 sees exactly the input it would see on one chunk holding all rows, each row is processed
 once by every step without a halo, and a halo step redoes only its ``2 h`` context rows
-(jump's detection not even those: its RowCache keeps them). The steps get views of the
-window (rows of a larger array); products stay identical for any chunk size.
+(jump's detection not even those: its RowCache keeps them). A halo step that keeps what it
+needs of the rows above a chunk itself (``Step.keep_rows_above``: saturation, whose growth
+needs only the SATURATED bits of the rows above after its first pass) gets no context rows:
+its calls start at the first row to finalise, and nothing is swapped for it but its pending
+rows' GROUPDQ and PIXELDQ. The steps get views of the window (rows of a larger array);
+products stay identical for any chunk size.
 
 Memory: the window (new rows plus the rows waiting), each halo step's context and, during
 a halo step's call, its swap buffers, all counted in the chunk budget. A halo step whose
@@ -153,11 +157,16 @@ class RowStream:
         # SCI) keeps its context's SCI as uint16: exact, and half the bytes of float32
         raw = bool(getattr(rf, "sci_is_uint16", False))
         self.ctx_dtype = [np.uint16 if raw and not any(modifies[:i]) else np.float32 for i in range(len(steps))]
-        self.ctx = [None if h == 0 else _Rows(nints, ngroups, h, nx, sci=self.ctx_sci[i], zf=has_zf,
-                                              sci_dtype=self.ctx_dtype[i])
-                    for i, h in enumerate(self.halos)]
-        self.tmp = [None if h == 0 or not any(self.halos[i + 1:])
-                    else _Rows(nints, ngroups, h, nx, sci=self.ctx_sci[i], zf=has_zf) for i, h in enumerate(self.halos)]
+        #: halo steps that keep what they need of the rows above a chunk themselves
+        #: (``Step.keep_rows_above``): they get no context rows, so nothing is swapped for them
+        self.own_above = [bool(h) and bool(getattr(s, "keep_rows_above", lambda: False)())
+                          for s, h in zip(steps, self.halos)]
+        self.ctx = [None if h == 0 or own else _Rows(nints, ngroups, h, nx, sci=self.ctx_sci[i], zf=has_zf,
+                                                     sci_dtype=self.ctx_dtype[i])
+                    for i, (h, own) in enumerate(zip(self.halos, self.own_above))]
+        self.tmp = [None if h == 0 or own or not any(self.halos[i + 1:])
+                    else _Rows(nints, ngroups, h, nx, sci=self.ctx_sci[i], zf=has_zf)
+                    for i, (h, own) in enumerate(zip(self.halos, self.own_above))]
         self.pend = [None if h == 0 else _Rows(nints, ngroups, h, nx, sci=steps[i].modifies_sci, zf=has_zf)
                      for i, h in enumerate(self.halos)]
         self.done = [0] * len(steps)  # rows each step has finalised
@@ -178,7 +187,7 @@ class RowStream:
     def _read(self, rows: slice, k: int = 0) -> None:
         """Drop the rows no step needs any more, then read ``rows`` (chunk ``k``) into the window."""
         low = min([self.done[-1] if self.steps else rows.start]
-                  + [max(0, d - h) for d, h in zip(self.done, self.halos) if h])
+                  + [d if own else max(0, d - h) for d, h, own in zip(self.done, self.halos, self.own_above) if h])
         low = min(low, rows.start)
         held = self.w0 + self.nwin - low
         if low > self.w0 and held:
@@ -218,7 +227,7 @@ class RowStream:
         elif h == 0:
             self._run(i, f, new)
         else:
-            lo = max(0, f - h)
+            lo = f if self.own_above[i] else max(0, f - h)
             ctx, tmp, pend = self.ctx[i], self.tmp[i], self.pend[i]
             nc = f - lo
             # rows the last step has not finalised yet keep their current state aside (with no
@@ -228,7 +237,7 @@ class RowStream:
                 _copy(tmp.view(0, nt), self._w(f - nt, f))
             if nc:  # the context rows: their input back in
                 _copy(self._w(lo, f), ctx.view(0, nc))
-            if new < ny:  # the input of the rows the next call needs as context
+            if new < ny and ctx is not None:  # the input of the rows the next call needs as context
                 nlo = max(0, new - h)
                 _copy(ctx.view(0, new - nlo), self._w(nlo, new))
             npend = avail - new

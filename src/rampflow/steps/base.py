@@ -229,6 +229,14 @@ class Step:
         parameters may set it, e.g. saturation's ``n_pix_grow_sat``); default :attr:`halo`."""
         return int(self.halo)
 
+    def keep_rows_above(self) -> bool:
+        """Called by the runner's row stream before a pass, for a step with a row halo: True if
+        the step keeps, from one call to the next, what it needs of the rows above a chunk;
+        the stream then calls it on chunks that start at the first row to finalise, in order
+        from row 0, with only its halo of rows below. Default False: chunks carry their
+        context rows above, their input swapped in by the stream."""
+        return False
+
     def prepass_rounds(self) -> int:
         """Passes over the whole exposure (chunks of integrations, all rows, each after the
         steps before this one) the step needs before it can :meth:`process` chunks of rows:

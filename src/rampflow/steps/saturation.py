@@ -91,8 +91,16 @@ def _check(data, gdq, thresh, no_sat_check, bias):
         raise ValueError(f"bias must be float32 {data.shape[2:]}; got {bias.dtype} {bias.shape}")
 
 
+def averaged(read_pattern) -> bool:
+    """Whether a read pattern (:func:`read_pattern`, or None) averages frames into groups: then
+    the backward pass flags DO_NOT_USE and grows it as far as SATURATED."""
+    return read_pattern is not None and any(len(g) > 1 for g in read_pattern)
+
+
 def flag_saturated_groups(data: np.ndarray, gdq: np.ndarray, thresh: np.ndarray, no_sat_check: np.ndarray,
-                          n_pix_grow_sat: int = 1, read_pattern=None, bias: np.ndarray | None = None) -> None:
+                          n_pix_grow_sat: int = 1, read_pattern=None, bias: np.ndarray | None = None, *,
+                          above: np.ndarray | None = None, keep: np.ndarray | None = None,
+                          keep_from: int = 0) -> None:
     """Set SATURATED / AD_FLOOR / DO_NOT_USE group flags in place (steps 2-3 of the module doc).
 
     data         : float32 (nints, ngroups, ny, nx), DN
@@ -103,6 +111,16 @@ def flag_saturated_groups(data: np.ndarray, gdq: np.ndarray, thresh: np.ndarray,
     read_pattern : list of per-group frame-number lists (see :func:`read_pattern`), or None
                    to skip the read-pattern passes (jwst's ``use_readpatt=False``)
     bias         : float32 (ny, nx) superbias in DN (NaN allowed), or None (= 0)
+
+    Row chunks without context rows above (the row stream's, see :class:`Saturation`;
+    only for read patterns that do not average frames, where the growth is the only pass
+    that looks at other rows):
+    above        : uint8 (nints, ngroups, na, nx), na <= n_pix_grow_sat: the SATURATED bits
+                   of the na rows directly above the chunk after the first pass (what
+                   ``keep`` took from an earlier chunk); they grow into the chunk as if the
+                   chunk held them. None: the chunk's first row has nothing above it.
+    keep         : uint8 (nints, ngroups, nk, nx), filled with the SATURATED bits of the
+                   chunk's rows ``keep_from .. keep_from + nk - 1`` after the first pass.
     """
     from ..kernels.row_window import window_rows
     from ..kernels.saturation import (
@@ -136,11 +154,23 @@ def flag_saturated_groups(data: np.ndarray, gdq: np.ndarray, thresh: np.ndarray,
     # each integration goes forward -> growth -> backward -> group 2, as stcal's; the kernels
     # take every integration of the chunk at once (one parallel region per pass)
     # the chunk-wide kernels take a row window whole and the rows to work on (see row_window)
+    if (above is not None or keep is not None) and averaged(read_pattern):
+        raise ValueError("saturation: rows above a chunk (above / keep) need a read pattern that does not "
+                         "average frames (the backward pass grows DO_NOT_USE from other rows too)")
+    na = 0 if above is None else above.shape[2]
+    for what, a, nrow in (("above", above, n_pix_grow_sat), ("keep", keep, ny)):
+        if a is not None and (a.dtype != np.uint8 or a.ndim != 4 or a.shape[:2] != data.shape[:2]
+                              or a.shape[3] != nx or a.shape[2] > nrow):
+            raise ValueError(f"saturation: {what} must be uint8 (nints, ngroups, <= {nrow}, nx) for data "
+                             f"{data.shape}, got {a.dtype} {a.shape}")
+    if keep is not None and not 0 <= keep_from <= ny - keep.shape[2]:
+        raise ValueError(f"saturation: keep_from {keep_from} with {keep.shape[2]} rows is outside the chunk's {ny}")
+    none = np.zeros((nints, ngroups, 0, nx), dtype=np.uint8)
     wdata, y0d = window_rows(data)
     wgdq, y0q = window_rows(gdq)
-    _forward_kernel(wdata, y0d, wgdq, y0q, ny, thresh, sat, low)
+    _forward_kernel(wdata, y0d, wgdq, y0q, ny, thresh, sat, low, none if keep is None else keep, int(keep_from))
     if n_pix_grow_sat > 0:
-        _dilate_groups_kernel(wgdq, y0q, ny, sat, n_pix_grow_sat)
+        _dilate_groups_kernel(wgdq, y0q, ny, sat, n_pix_grow_sat, none if above is None else above, na)
     if read_pattern is None:
         return
     for i in range(nints):
@@ -250,13 +280,57 @@ class Saturation(Step):
         the read pattern of averaged frames the backward pass's DO_NOT_USE, found next to
         grown SATURATED pixels, grows as far again."""
         n = int(self.params["n_pix_grow_sat"])
-        averaged = self.read_pattern is not None and any(len(g) > 1 for g in self.read_pattern)
-        return 2 * n if averaged else n
+        return 2 * n if averaged(self.read_pattern) else n
+
+    def keep_rows_above(self) -> bool:
+        """Called by the runner's row stream (:mod:`rampflow.runner.row_stream`) before a pass:
+        True when this step keeps, from one call to the next, what it needs of the rows above a
+        chunk (the SATURATED bits of the last ``n_pix_grow_sat`` rows it finalised, after the
+        first pass); the stream then hands it chunks that start at the first row to finalise,
+        in order from row 0, with its halo of rows below only. That saves the stream swapping
+        the context rows' input (SCI included) in and out of its window, and the step
+        redoing their first pass. Only without frame averaging (where the growth is the only
+        pass that looks at other rows) and without a ZEROFRAME (whose growth also would)."""
+        n = int(self.params["n_pix_grow_sat"])
+        if n == 0 or averaged(self.read_pattern) or self.meta.zeroframe:
+            return False
+        self._rows_above = None  # (exposure row of the first, SATURATED bits) of the kept rows
+        self._next_row = 0
+        return True
 
     def process(self, sci, gdq, pdq, ints, rows):
+        above = keep = None
+        start = keep_from = fin = 0
+        chained = getattr(self, "_next_row", None) is not None
+        if chained:  # chunks in order, the rows above kept from the call before (keep_rows_above)
+            n = int(self.params["n_pix_grow_sat"])
+            ny = self.meta.subsize2
+            start, stop, _ = rows.indices(ny)
+            if start == 0:
+                self._rows_above = None
+            elif start != self._next_row or self._rows_above is None:
+                raise RuntimeError(f"saturation: chunk of rows {start}-{stop - 1} after one that ended at row "
+                                   f"{self._next_row - 1}: with the rows above kept, chunks must come in order")
+            else:
+                above = self._rows_above[1]
+            fin = stop - n if stop < ny else ny  # the rows below fin are the stream's pending rows
+            keep_from = max(fin - n, start)
+            if fin < ny:  # two buffers in turn: one holds ``above`` while the other is filled
+                shape = sci.shape[:2] + (fin - keep_from, sci.shape[3])
+                bufs = self._keep_bufs = [b for b in getattr(self, "_keep_bufs", []) if b.shape == shape][-2:]
+                free = [b for b in bufs if above is None or not np.shares_memory(b, above)]
+                keep = free[0] if free else np.empty(shape, dtype=np.uint8)
+                if not free:
+                    bufs.append(keep)
         flag_saturated_groups(sci, gdq, self.thresh[rows], self.no_sat_check[rows],
                               self.params["n_pix_grow_sat"], self.read_pattern,
-                              None if self.bias is None else self.bias[rows])
+                              None if self.bias is None else self.bias[rows],
+                              above=above, keep=keep, keep_from=keep_from - start)
+        if chained:
+            if keep is not None and fin - n < keep_from and above is not None:  # some kept rows were above the chunk
+                keep = np.concatenate([above[:, :, above.shape[2] - (keep_from - max(fin - n, 0)):], keep], axis=2)
+            self._rows_above = None if keep is None else (fin - keep.shape[2], keep)
+            self._next_row = fin
         pdq |= self.ref_dq[rows]
 
     def process_zeroframe(self, zf, ints, rows):
