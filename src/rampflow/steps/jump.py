@@ -382,8 +382,7 @@ class JumpStep(Step):
     # (Step.prepare, rampflow.runner.prepass) recomputes the steps before it from the uncal
     # file in the row stream (halo rows carried, not recomputed), so it always shares the pass
     # (no one_pass_conflict): the extra run of the steps before jump costs about what writing
-    # and reading back a temporary ramp does, without the temporary file (README, "Speed and
-    # memory").
+    # and reading back a temporary ramp does, without the temporary file (benchmarks/HISTORY.md).
 
     def __init__(self, meta, refs, inputs=None, **params):
         super().__init__(meta, refs, inputs, **params)
