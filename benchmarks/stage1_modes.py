@@ -14,7 +14,8 @@ the workflow runs it:
                  share it): the steps before jump in a pass of their own writing a temporary
                  dark_current ramp that jump (and its snowball pre-pass) then reads.
 
-Every rampflow mode starts with the workflow's references job (``rampflow.prefetch.prefetch``) and
+Every rampflow mode starts with the workflow's references job (``rampflow.prefetch.write_ready``,
+whose list of reference and parameter files the later jobs read, as the workflow's do) and
 ends with gain_scale (its own job but in ``onepass``), as the workflow does; Snakemake's own
 start-up is not counted.
 Reference files come from the simulator's CRDS cache (local mode, no server) for both
@@ -53,7 +54,7 @@ def plan_jobs(mode: str, uncal: str, out: Path) -> list[dict]:
     {name, steps, inputs, outputs}."""
     out.mkdir(parents=True, exist_ok=True)
     jobs = [{"name": "references", "steps": CHAIN + ["ramp_fit", "gain_scale"], "inputs": {"uncal": uncal},
-             "outputs": {}}]
+             "outputs": {"ready": str(out / ".ready")}}]
     if mode == "dag":
         prev = uncal
         for s in CHAIN:
@@ -87,7 +88,9 @@ def job_worker(spec: dict) -> None:
         from rampflow import prefetch
 
         with timing.timed("setup"):
-            prefetch.prefetch([spec["inputs"]["uncal"]], spec["steps"], overrides={}, context=spec["context"])
+            if prefetch.write_ready(spec["outputs"]["ready"], [spec["inputs"]["uncal"]], spec["steps"], overrides={},
+                                    context=spec["context"]):
+                raise SystemExit("the references job failed")
     else:
         from rampflow import runner
 
@@ -96,8 +99,10 @@ def job_worker(spec: dict) -> None:
 
             JumpStep.one_pass_conflict = classmethod(lambda cls, meta, params: "kept out by the benchmark")
         params = {k: v for k, v in (spec.get("params") or {}).items() if k in spec["steps"]}
+        # as the workflow's jobs: the references job's list instead of asking CRDS again
         runner.run(spec["steps"], spec["inputs"], spec["outputs"], crds_context=spec["context"],
-                   chunk_mb=spec["chunk_mb"], threads=spec["threads"], params=params)
+                   chunk_mb=spec["chunk_mb"], threads=spec["threads"], params=params,
+                   resolved=spec["ready"], exposure=Path(spec["uncal"]).name)
     res = {"run": time.perf_counter() - t, **timing.SECONDS, "steps": dict(timing.STEPS)}
     print("RESULT " + json.dumps(res), flush=True)
 
@@ -158,7 +163,8 @@ def run_mode(mode: str, uncal: str, out: Path, env: dict, context: str, chunk_mb
     tot = {"wall": 0.0, "cpu": 0.0, "anon_mb": 0.0, "startup": 0.0, "read": 0.0, "write": 0.0, "compute": 0.0,
            "jobs": []}
     for job in plan_jobs(mode, uncal, out):
-        spec = {**job, "context": context, "chunk_mb": chunk_mb, "threads": threads, "params": params, "mode": mode}
+        spec = {**job, "context": context, "chunk_mb": chunk_mb, "threads": threads, "params": params, "mode": mode,
+                "ready": str(out / ".ready"), "uncal": uncal}
         r = run_process("job", spec, env)
         if r is None:
             return None

@@ -7,7 +7,17 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .references import MissingReferenceError, ReferenceError, reftypes_for_steps, resolve, resolve_parameters
+from .references import (
+    JWST_CLASSES,
+    MissingReferenceError,
+    ReferenceError,
+    find_pars_file,
+    reftypes_for_steps,
+    resolve,
+    resolve_parameters,
+    unimplemented_before,
+)
+from .resolved import CONTEXT, NONE
 from .steps import get_step_class
 from .steps.params import ParamError
 
@@ -18,7 +28,11 @@ def prefetch(uncal_paths, steps, overrides=None, context=None, *, step_params=No
              use_crds_pars: bool = True) -> list[str]:
     """Resolve (and so download into the CRDS cache) every reference each exposure needs.
 
-    Returns one line per exposure and type: ``<exposure> <reftype> <path>``. An uncal file
+    Returns one line per exposure and type: ``<exposure> <reftype> <path>``, then per step
+    ``<exposure> pars-<step> <path or N/A>`` (its CRDS parameter file, and those of the jwst
+    steps rampflow does not implement that the step's job checks) and ``<exposure> context
+    <CRDS context>``: what the step jobs read instead of asking CRDS again
+    (:mod:`rampflow.resolved`). An uncal file
     that cannot be read is logged as an ERROR and skipped: its own step job fails with the
     error naming it, while the other exposures go on (with ``--keep-going``); if none can be
     read, the first error is raised. Every readable exposure is tried; if CRDS cannot provide
@@ -55,22 +69,30 @@ def prefetch(uncal_paths, steps, overrides=None, context=None, *, step_params=No
         for rt in types:
             lines.append(f"{Path(p).name} {rt} {paths[rt]}")
         extra: list[str] = []
+        pars: dict[str, str | None] = {}
         for s in steps:
             res = resolve_parameters(meta, s, (step_params or {}).get(s), overrides=overrides, context=context,
                                      use_crds_pars=use_crds_pars)
-            if res.pars_file:
-                lines.append(f"{Path(p).name} pars-{s} {res.pars_file}")
             cls = get_step_class(s)
+            if use_crds_pars and cls.official and s in JWST_CLASSES:  # looked up: a file, or none
+                pars[s] = res.pars_file
+            for name in unimplemented_before(meta, s, use_crds_pars):
+                if name not in pars:
+                    pars[name] = find_pars_file(meta, name, overrides, context)
             extra += [t for t in cls.reftypes_for(meta, {**cls.defaults, **res.values})
                       if t not in types and t not in extra]
         if extra:  # types a step asks for only with some parameters (clean_flicker_noise's FLAT)
             opt = [t for t in extra if any(t in get_step_class(s).optional_reftypes for s in steps)]
             try:
-                xpaths, _ = resolve(meta, extra, overrides, context, optional=opt)
+                xpaths, xctx = resolve(meta, extra, overrides, context, optional=opt)
             except MissingReferenceError as exc:
                 failures.append(exc)
                 continue
             lines += [f"{Path(p).name} {rt} {xpaths[rt]}" for rt in extra]
+            ctx = ctx or xctx
+        lines += [f"{Path(p).name} pars-{s} {f or NONE}" for s, f in pars.items()]
+        if ctx:
+            lines.append(f"{Path(p).name} {CONTEXT} {ctx}")
         log.info("%s: %d reference files resolved (context %s)", Path(p).name, len(types), ctx)
     if unreadable and len(unreadable) == len(uncal_paths):
         raise unreadable[0]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import resolved
 from .meta import ExposureMeta
 from .steps import get_step_class
 
@@ -261,6 +262,7 @@ def resolve(meta: ExposureMeta, reftypes, overrides: dict | None = None,
     overrides = {k.lower(): v for k, v in (overrides or {}).items() if v}
     paths: dict[str, str] = {}
     wanted = []
+    listed = False  # some type from the references job's list (rampflow.resolved)
     for rt in reftypes:
         rt = rt.lower()
         if rt in overrides and str(overrides[rt]).upper() == NOT_APPLICABLE and rt in optional:
@@ -272,10 +274,13 @@ def resolve(meta: ExposureMeta, reftypes, overrides: dict | None = None,
             if not p.is_file():
                 raise ReferenceError(f"references.overrides.{rt}: file {p} does not exist")
             paths[rt] = str(p)
+        elif (given := resolved.reference(rt, rt in optional)) is not None:
+            paths[rt] = NOT_APPLICABLE if given == resolved.NONE else given
+            listed = True
         else:
             wanted.append(rt)
     if not wanted:
-        return paths, None
+        return paths, resolved.context() if listed else None
     exposure = meta.filename
     with _crds_call(exposure, wanted):
         import crds  # imported late: the CRDS_* environment must be set first
@@ -385,6 +390,9 @@ def find_pars_file(meta: ExposureMeta, step: str, overrides: dict | None = None,
         if not Path(given).is_file():
             raise ReferenceError(f"references.overrides.{reftype}: file {given} does not exist")
         return str(given)
+    listed, path = resolved.pars_file(step)  # what the references job found (rampflow.resolved)
+    if listed:
+        return path
     if not (os.environ.get("CRDS_PATH") or os.environ.get("CRDS_SERVER_URL")):
         log.info("%s: no CRDS configured (CRDS_PATH / CRDS_SERVER_URL unset): no %s parameter file",
                  meta.filename, reftype.upper())
@@ -547,14 +555,9 @@ def resolve_parameters(meta: ExposureMeta, step: str, config_params: dict | None
 _UNSET = object()
 
 
-def check_unimplemented_pars(meta: ExposureMeta, step: str, *, overrides: dict | None = None,
-                             context: str | None = None, use_crds_pars: bool = True) -> list[str]:
-    """Notes on the jwst Detector1 steps rampflow does not implement that jwst runs just before
-    rampflow's official step ``step`` (between it and the previous step rampflow implements and
-    runs by default, in jwst's order for the exposure's instrument): where a CRDS parameter file turns one on
-    (``skip: false``, e.g. clean_flicker_noise for NIRSpec BOTS) a WARNING names the step and
-    the file -- rampflow does not run it; where one only sets parameters, an INFO note says they
-    are ignored. Returns the notes (the runner records them in the product's HISTORY)."""
+def unimplemented_before(meta: ExposureMeta, step: str, use_crds_pars: bool = True) -> list[str]:
+    """The jwst Detector1 steps rampflow does not implement whose parameter files
+    :func:`check_unimplemented_pars` reads for ``step`` (none with ``use_crds_pars=False``)."""
     from .steps import MODULES
 
     order = JWST_DETECTOR1["MIRI" if meta.instrument == "MIRI" else "NIR"]
@@ -568,8 +571,19 @@ def check_unimplemented_pars(meta: ExposureMeta, step: str, *, overrides: dict |
             break
         if name not in MODULES:
             before.insert(0, name)
+    return before
+
+
+def check_unimplemented_pars(meta: ExposureMeta, step: str, *, overrides: dict | None = None,
+                             context: str | None = None, use_crds_pars: bool = True) -> list[str]:
+    """Notes on the jwst Detector1 steps rampflow does not implement that jwst runs just before
+    rampflow's official step ``step`` (between it and the previous step rampflow implements and
+    runs by default, in jwst's order for the exposure's instrument): where a CRDS parameter file turns one on
+    (``skip: false``, e.g. clean_flicker_noise for NIRSpec BOTS) a WARNING names the step and
+    the file -- rampflow does not run it; where one only sets parameters, an INFO note says they
+    are ignored. Returns the notes (the runner records them in the product's HISTORY)."""
     notes = []
-    for name in before:
+    for name in unimplemented_before(meta, step, use_crds_pars):
         path = find_pars_file(meta, name, overrides, context)
         if not path:
             continue

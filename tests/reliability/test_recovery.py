@@ -25,7 +25,8 @@ def test_prefetch_skips_an_unreadable_uncal_and_names_it(uncal_factory, tmp_path
     mask.write_bytes(b"")
     with caplog.at_level(logging.ERROR):
         lines = prefetch.prefetch([good, bad], ["dq_init"], overrides={"mask": str(mask)})
-    assert lines == [f"{GOOD} mask {mask}"]
+    # its reference file, and that dq_init has no parameter file (no CRDS configured here)
+    assert lines == [f"{GOOD} mask {mask}", f"{GOOD} pars-dq_init N/A"]
     assert any(BAD in r.getMessage() and r.levelno == logging.ERROR for r in caplog.records)
     # nothing readable at all: the error itself
     with pytest.raises(Exception, match=BAD):

@@ -2,14 +2,15 @@
 
 params.steps: the steps; params.inputs: the names of the inputs the runner reads ("ramp", or
 "rate" + "rateints", plus step inputs such as "destripe_mask"; the others only order the
-jobs); output: product suffix -> path.
+jobs); output: product suffix -> path. input.refs, the references job's list, gives the job
+its reference and parameter files (rampflow.resolved).
 """
 
 import os
 
 os.environ.update(snakemake.params.env)  # CRDS settings before crds is imported
 
-from rampflow import logutil, runner  # noqa: E402
+from rampflow import logutil, names, runner  # noqa: E402
 
 log = logutil.setup(snakemake.log[0])
 runner.run(
@@ -22,4 +23,7 @@ runner.run(
     chunk_mb=snakemake.params.chunk_mb,
     threads=snakemake.threads,
     use_crds_pars=snakemake.params.use_crds_pars,
+    # the references job's list: its reference and parameter files, without asking CRDS again
+    resolved=getattr(snakemake.input, "refs", None),
+    exposure=names.uncal_name(snakemake.wildcards.stem),
 )

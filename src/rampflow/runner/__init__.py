@@ -16,6 +16,7 @@ import contextlib
 import logging
 
 from .. import io, references
+from .. import resolved as _resolved
 from ..io.timing import timed_call
 from ..steps import get_step_class
 from .loading import load_step, one_pass_conflicts, set_threads
@@ -103,7 +104,8 @@ def _plan(steps: list[str], inputs: dict, params: dict, **common) -> list[Pass]:
 
 def run(steps: list[str], inputs: dict, outputs: dict, *, params: dict | None = None,
         overrides: dict | None = None, crds_context: str | None = None,
-        chunk_mb: float = DEFAULT_CHUNK_MB, threads: int | None = None, use_crds_pars: bool = True) -> None:
+        chunk_mb: float = DEFAULT_CHUNK_MB, threads: int | None = None, use_crds_pars: bool = True,
+        resolved: str | None = None, exposure: str | None = None) -> None:
     """Run consecutive ``steps`` on one exposure and write the products asked for.
 
     inputs  : ``{"ramp": path}`` when the first step reads a ramp (a ramp step or ramp_fit),
@@ -119,6 +121,11 @@ def run(steps: list[str], inputs: dict, outputs: dict, *, params: dict | None = 
               step's CRDS parameter file (``pars-<jwst class>``; ``use_crds_pars=False`` turns
               that layer off) over jwst's defaults; products record where each value came from.
 
+    resolved, exposure : the workflow's references job's list (its ``.ready`` marker) and the
+              exposure's uncal file name in it: the reference and parameter files it lists
+              are used without asking CRDS again (:mod:`rampflow.resolved`; anything it
+              lacks is resolved as without it).
+
     Products are identical to running the steps one by one. Raises ValueError naming the
     step, parameter or product at fault, and references.MissingReferenceError (before
     anything is written) naming the exposure and the reference types CRDS cannot provide;
@@ -128,6 +135,13 @@ def run(steps: list[str], inputs: dict, outputs: dict, *, params: dict | None = 
     from . import warm
 
     warm.start()  # numba's own set-up while the passes are planned and references loaded
+    listed = _resolved.read(resolved, exposure) if resolved and exposure else None
+    with _resolved.using(listed, crds_context):
+        _run(steps, inputs, outputs, params=params, overrides=overrides, crds_context=crds_context,
+             chunk_mb=chunk_mb, threads=threads, use_crds_pars=use_crds_pars)
+
+
+def _run(steps, inputs, outputs, *, params, overrides, crds_context, chunk_mb, threads, use_crds_pars) -> None:
     steps = list(steps)
     inputs = {k: str(v) for k, v in (inputs or {}).items() if v}
     outputs = {k: str(v) for k, v in (outputs or {}).items()}
