@@ -412,7 +412,9 @@ out = {}
 for name, params in json.loads(sys.argv[2]).items():
     lines = prefetch([sys.argv[1]], ["clean_flicker_noise"], step_params={"clean_flicker_noise": params},
                      use_crds_pars=False)
-    out[name] = {ln.split()[1]: ln.split()[2] for ln in lines}
+    # the reference types resolved (the list's context and parameter-file lines aside)
+    out[name] = {ln.split()[1]: ln.split()[2] for ln in lines
+                 if ln.split()[1] != "context" and not ln.split()[1].startswith("pars-")}
 print("RESULT" + json.dumps(out))
 """
 
