@@ -556,8 +556,7 @@ _UNSET = object()
 
 
 def unimplemented_before(meta: ExposureMeta, step: str, use_crds_pars: bool = True) -> list[str]:
-    """The jwst Detector1 steps rampflow does not implement whose parameter files
-    :func:`check_unimplemented_pars` reads for ``step`` (none with ``use_crds_pars=False``)."""
+    """The unimplemented jwst steps whose parameter files :func:`check_unimplemented_pars` reads for ``step``."""
     from .steps import MODULES
 
     order = JWST_DETECTOR1["MIRI" if meta.instrument == "MIRI" else "NIR"]
@@ -576,12 +575,10 @@ def unimplemented_before(meta: ExposureMeta, step: str, use_crds_pars: bool = Tr
 
 def check_unimplemented_pars(meta: ExposureMeta, step: str, *, overrides: dict | None = None,
                              context: str | None = None, use_crds_pars: bool = True) -> list[str]:
-    """Notes on the jwst Detector1 steps rampflow does not implement that jwst runs just before
-    rampflow's official step ``step`` (between it and the previous step rampflow implements and
-    runs by default, in jwst's order for the exposure's instrument): where a CRDS parameter file turns one on
-    (``skip: false``, e.g. clean_flicker_noise for NIRSpec BOTS) a WARNING names the step and
-    the file -- rampflow does not run it; where one only sets parameters, an INFO note says they
-    are ignored. Returns the notes (the runner records them in the product's HISTORY)."""
+    """Notes on the jwst Detector1 steps rampflow does not implement that jwst runs just before rampflow's official
+    step ``step`` (:func:`unimplemented_before`, in jwst's order for the instrument): where a CRDS parameter file
+    turns one on (``skip: false``) a WARNING names the step and the file -- rampflow does not run it; where one only
+    sets parameters, an INFO note says they are ignored. Returns the notes (recorded in the product's HISTORY)."""
     notes = []
     for name in unimplemented_before(meta, step, use_crds_pars):
         path = find_pars_file(meta, name, overrides, context)
